@@ -1,0 +1,35 @@
+"""feature_prep: S3 ``Object Created`` under raw/ → Parquet features, or quarantine."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlrails.adapters import deployed
+from mlrails.adapters.idempotency import once
+from mlrails.ingest import ingest
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def process(event: dict) -> dict:
+    settings = deployed.settings()
+    result = ingest(deployed.project_config(settings.config_uri), settings,
+                    key=event["detail"]["object"]["key"], at=deployed.event_time(event))
+    if result.status == "quarantined":
+        logger.warning("raw file quarantined", extra=result.to_dict())
+        metrics.add_metric(name="FilesQuarantined", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("raw file processed", extra=result.to_dict())
+        metrics.add_metric(name="FeatureRows", unit=MetricUnit.Count, value=result.rows)
+    return result.to_dict()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # One run per object version: S3 may notify twice (multipart) and EventBridge retries.
+    return once(deployed.settings().state_table, "[detail.bucket.name, detail.object.key, detail.object.etag]",
+                process, event, lambda_context=context)

@@ -1,0 +1,97 @@
+"""inference: the champion behind API Gateway (POST /invocations, /feedback; GET /ping, /version).
+
+The model comes from the deployment manifest in S3, never from MLflow: predictions go on
+when MLflow is down.
+"""
+
+import functools
+import random
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+import mlrails
+from mlrails import feedback, serving
+from mlrails.adapters import deployed, s3
+from mlrails.errors import MlrailsError
+from mlrails.protocol import parse_request
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+
+@functools.cache
+def champions() -> serving.ChampionCache:
+    settings = deployed.settings()
+    cfg = deployed.project_config(settings.config_uri)
+    return serving.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds)
+
+
+def _body() -> bytes:
+    return (app.current_event.decoded_body or "").encode()
+
+
+@app.get("/ping")
+def ping() -> dict:
+    return {"status": "ok"}
+
+
+@app.get("/version")
+def version() -> dict:
+    manifest = champions().get().manifest
+    return {"model_name": manifest.model_name, "model_version": manifest.version, "run_id": manifest.run_id,
+            "trained_at": manifest.trained_at, "promoted_at": manifest.promoted_at, "kit_version": mlrails.__version__}
+
+
+@app.post("/invocations")
+@tracer.capture_method
+def invocations() -> dict:
+    champion = champions().get()
+    batch = parse_request(_body(), app.current_event.headers.get("content-type"), champion.signature)
+    predictions, probabilities = serving.predict(champion, batch)
+    ids = serving.prediction_ids(batch.rows)
+    settings = deployed.settings()
+    cfg = deployed.project_config(settings.config_uri)
+    if random.random() < cfg.capture.sample_rate:
+        at = deployed.event_time(app.current_event.raw_event)
+        key = serving.capture_key(at, app.current_event.request_context.request_id)
+        s3.put_bytes(s3.uri(settings.data_bucket, key), serving.capture_lines(batch, predictions, ids, champion, at),
+                     "application/x-ndjson")
+    metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=batch.rows)
+    answer = {"predictions": predictions, "prediction_ids": ids, "model_name": champion.manifest.model_name,
+              "model_version": champion.manifest.version}
+    if probabilities is not None:
+        answer["probabilities"] = probabilities
+    return answer
+
+
+@app.post("/feedback")
+def post_feedback() -> dict:
+    items = feedback.parse_feedback(_body())
+    settings = deployed.settings()
+    at = deployed.event_time(app.current_event.raw_event)
+    key = feedback.feedback_key(at, app.current_event.request_context.request_id)
+    s3.put_bytes(s3.uri(settings.data_bucket, key), feedback.feedback_lines(items, at), "application/x-ndjson")
+    metrics.add_metric(name="FeedbackLabels", unit=MetricUnit.Count, value=len(items))
+    return {"accepted": len(items)}
+
+
+@app.exception_handler(MlrailsError)
+def known_error(error: MlrailsError) -> Response:
+    if error.status >= 500:
+        logger.error("request failed", extra=error.to_body())
+    else:
+        logger.info("request rejected", extra=error.to_body())
+    return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON, body=error.to_body())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,45 @@
+"""retrain_trigger: schedules, FeaturesReady, DriftDetected, PerformanceDegraded → the policy."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlrails.adapters import deployed
+from mlrails.adapters.idempotency import once
+from mlrails.retrain import handle_trigger
+from mlrails.wiring import DetailType
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+_TRIGGERS = {
+    DetailType.FEATURES_READY: "new_data",
+    DetailType.DRIFT_DETECTED: "drift",
+    DetailType.PERFORMANCE_DEGRADED: "performance",
+}
+
+
+def process(event: dict) -> dict:
+    settings = deployed.settings()
+    cfg = deployed.project_config(settings.config_uri)
+    if "schedule" in event:
+        trigger, trigger_id, rows = "schedule", event["execution_id"], 0
+    else:
+        trigger, trigger_id = _TRIGGERS[DetailType(event["detail-type"])], event["id"]
+        rows = int(event["detail"].get("rows", 0))
+    decision = handle_trigger(cfg, settings, trigger=trigger, trigger_id=trigger_id,
+                              at=deployed.event_time(event), new_rows=rows)
+    logger.info("retrain decision", extra={"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason})
+    metrics.add_metric(name="RetrainRequested" if decision.retrain else "RetrainDeclined",
+                       unit=MetricUnit.Count, value=1)
+    return {"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # EventBridge events carry an id; a schedule's slot is its name and time.
+    return once(deployed.settings().state_table, "id || join('#', [schedule, scheduled_time])", process, event,
+                lambda_context=context)

@@ -1,0 +1,3 @@
+"""mlrails: the shared package."""
+
+__version__ = "0.1.0"

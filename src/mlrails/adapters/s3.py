@@ -1,0 +1,68 @@
+"""S3 reads and writes by URI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlrails.adapters.clients import client
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
+def uri(bucket: str, key: str) -> str:
+    """(bucket, key) → ``s3://bucket/key``."""
+    return f"s3://{bucket}/{key}"
+
+
+def get_bytes(location: str) -> bytes:
+    """Read a whole object."""
+    bucket, key = split_uri(location)
+    return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def get_optional(location: str) -> bytes | None:
+    """Read a whole object, or None when there is none."""
+    bucket, key = split_uri(location)
+    try:
+        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
+def get_json(location: str) -> Any:
+    """Read and parse a JSON object."""
+    return json.loads(get_bytes(location))
+
+
+def put_bytes(location: str, body: bytes, content_type: str = "application/octet-stream", **extra: Any) -> None:
+    """Write a whole object (atomic for readers)."""
+    bucket, key = split_uri(location)
+    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+
+
+def put_json(location: str, document: Any) -> None:
+    """Write a JSON document."""
+    put_bytes(location, json.dumps(document, sort_keys=True, default=str).encode(), "application/json")
+
+
+def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
+    """Every key under ``prefix``, in key order."""
+    paginator = client("s3").get_paginator("list_objects_v2")
+    kwargs = {"Bucket": bucket, "Prefix": prefix}
+    if start_after:
+        kwargs["StartAfter"] = start_after
+    for page in paginator.paginate(**kwargs):
+        for item in page.get("Contents", []):
+            yield item["Key"]

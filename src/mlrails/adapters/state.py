@@ -1,0 +1,59 @@
+"""Small pieces of state in the DynamoDB state table (key ``pk``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from mlrails.adapters.clients import client
+
+
+class StateTable:
+    """Policy counters and flags; every write is a single-item atomic update."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table_name = table_name
+
+    def get(self, pk: str) -> dict[str, Any]:
+        """The item's attributes as plain Python values ({} when absent)."""
+        item = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": {"S": pk}},
+                                          ConsistentRead=True).get("Item", {})
+        return {k: _plain(v) for k, v in item.items() if k != "pk"}
+
+    def add(self, pk: str, attribute: str, amount: int) -> int:
+        """Atomically add to a counter and return its new value."""
+        response = client("dynamodb").update_item(
+            TableName=self.table_name, Key={"pk": {"S": pk}},
+            UpdateExpression="ADD #a :n", ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":n": {"N": str(amount)}}, ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"][attribute]["N"])
+
+    def put(self, pk: str, **attributes: Any) -> None:
+        """Set attributes (strings, numbers, datetimes as ISO strings)."""
+        names = {f"#{i}": k for i, k in enumerate(attributes)}
+        values = {f":{i}": _typed(v) for i, v in enumerate(attributes.values())}
+        client("dynamodb").update_item(
+            TableName=self.table_name, Key={"pk": {"S": pk}},
+            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(attributes))),
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+        )
+
+
+def _typed(value: Any) -> dict[str, str]:
+    if isinstance(value, datetime):
+        return {"S": value.isoformat()}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": str(value)}
+    return {"S": str(value)}
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    (kind, raw), = value.items()
+    if kind == "N":
+        number = Decimal(raw)
+        return int(number) if number == number.to_integral_value() else float(number)
+    return raw

@@ -1,0 +1,188 @@
+"""The project config: one file describes the model project, validated on load.
+
+The CDK app and the local runtime both call :func:`load_config`; deployed functions read
+the same validated document as JSON from S3 (:func:`ProjectConfig.model_validate_json`).
+Every validation error names the field it is about, e.g.
+``monitoring.psi_threshold: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlrails.errors import ConfigError
+
+_NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+# EventBridge schedule expressions; cron() is validated field by field by mlrails.schedule.
+_SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal["numeric", "categorical"]
+    nullable: bool = False
+
+
+class Dataset(_Strict):
+    task: Literal["classification", "regression"]
+    target: str = Field(min_length=1)
+    timestamp: str = Field(min_length=1)
+    features: tuple[Feature, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> Dataset:
+        names = [f.name for f in self.features]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"feature names must be unique, repeated: {duplicated}")
+        for special in (self.target, self.timestamp):
+            if special in names:
+                raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def features_of_type(self, kind: str) -> list[str]:
+        return [f.name for f in self.features if f.type == kind]
+
+
+class Model(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # module:function returning an unfitted scikit-learn estimator or Pipeline.
+    entrypoint: str = Field(default="mlrails.models:placeholder", pattern=r"^[\w.]+:\w+$")
+
+
+class Training(_Strict):
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+    min_rows: int = Field(default=100, ge=10)
+
+
+_MAXIMIZE = {"accuracy", "f1", "roc_auc", "r2"}
+_MINIMIZE = {"log_loss", "rmse", "mae"}
+
+
+class Promotion(_Strict):
+    metric: Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"] | None = None
+    # The challenger is promoted when it is at least this much better (in the metric's
+    # units); 0 means "not worse", so a model trained on fresher data wins a tie.
+    min_improvement: float = Field(default=0.0, ge=0)
+    mode: Literal["auto", "manual"] = "auto"
+
+    def direction(self, metric: str) -> Literal["maximize", "minimize"]:
+        """Whether a larger value of ``metric`` is better."""
+        return "maximize" if metric in _MAXIMIZE else "minimize"
+
+
+class Monitoring(_Strict):
+    schedule: str = Field(default="rate(1 day)", pattern=_SCHEDULE)
+    window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    min_window_rows: int = Field(default=200, ge=1)
+    bins: int = Field(default=10, ge=2, le=100)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    drifted_share: float = Field(default=0.3, gt=0, le=1)
+
+
+class Retraining(_Strict):
+    schedule: str = Field(default="rate(7 days)", pattern=_SCHEDULE)
+    triggers: tuple[Literal["schedule", "drift", "performance", "new_data"], ...] = (
+        "schedule", "drift", "performance", "new_data")
+    cooldown_hours: float = Field(default=12, ge=0)
+    consecutive_drift_windows: int = Field(default=1, ge=1)
+    min_new_rows: int = Field(default=1000, ge=1)
+
+
+class Capture(_Strict):
+    sample_rate: float = Field(default=1.0, ge=0, le=1)
+
+
+class Environment(_Strict):
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    inference_memory_mb: int = Field(default=1024, ge=128, le=10240)
+    auth: Literal["api_key", "iam"] = "api_key"
+    throttle_rate: float = Field(default=50, gt=0)
+    throttle_burst: int = Field(default=100, gt=0)
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ProjectConfig(_Strict):
+    project: str = Field(pattern=_NAME)
+    model: Model
+    dataset: Dataset
+    training: Training = Training()
+    promotion: Promotion = Promotion()
+    monitoring: Monitoring = Monitoring()
+    retraining: Retraining = Retraining()
+    capture: Capture = Capture()
+    environments: dict[str, Environment] = Field(min_length=1)
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        bad = [name for name in value if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", name)]
+        if bad:
+            raise ValueError(f"environment names must be short lowercase words, got {bad}")
+        return value
+
+    @property
+    def primary_metric(self) -> str:
+        """The gate's metric: configured, else the task's usual one."""
+        if self.promotion.metric:
+            return self.promotion.metric
+        return "accuracy" if self.dataset.task == "classification" else "rmse"
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> ProjectConfig:
+        regression = {"rmse", "mae", "r2"}
+        metric = self.promotion.metric
+        if metric and (metric in regression) != (self.dataset.task == "regression"):
+            raise ValueError(f"promotion.metric '{metric}' does not fit task '{self.dataset.task}'")
+        return self
+
+    def to_json(self) -> str:
+        """The canonical JSON form deployed functions read (stable key order)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        """A short content hash: changes whenever the validated config changes."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+def parse_config(document: dict, source: str = "config") -> ProjectConfig:
+    """Validate a config mapping; raise :class:`ConfigError` naming each bad field."""
+    try:
+        return ProjectConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
+        ]
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems), details=problems) from exc
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a YAML (or JSON) project config file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return parse_config(document, source=str(path))

@@ -1,0 +1,72 @@
+"""The error hierarchy: each error knows its HTTP status and machine-readable code.
+
+Handlers map :class:`MlrailsError` once (see ``functions/inference``); nothing maps by
+message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MlrailsError(Exception):
+    """Base of every error the kit raises on purpose."""
+
+    status = 500
+    error_code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body an API caller receives."""
+        return {"error_code": self.error_code, "message": self.message, "details": self.details}
+
+
+class ConfigError(MlrailsError):
+    """The project config or a function's settings are missing or invalid."""
+
+    error_code = "CONFIG_ERROR"
+
+
+class BadRequest(MlrailsError):
+    """The request cannot be parsed or does not match the model's input schema."""
+
+    status = 400
+    error_code = "BAD_REQUEST"
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+    error_code = "PAYLOAD_TOO_LARGE"
+
+
+class ModelNotReady(MlrailsError):
+    """No champion has been promoted yet, so there is nothing to serve."""
+
+    status = 503
+    error_code = "MODEL_NOT_READY"
+
+
+class DataFileRejected(MlrailsError):
+    """A raw data file failed validation; it is quarantined with this reason."""
+
+    status = 422
+    error_code = "DATA_FILE_REJECTED"
+
+    def __init__(self, reason: str, message: str, *, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.reason = reason
+
+
+class TrainingError(MlrailsError):
+    """Training cannot proceed (too little data, a broken entrypoint, ...)."""
+
+    error_code = "TRAINING_ERROR"

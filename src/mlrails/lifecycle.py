@@ -1,0 +1,130 @@
+"""Train → evaluate against the champion → register → promote or reject.
+
+The application service behind the train function and the local runtime: it composes the
+pure modules (training, profile, gate) with the adapters (S3, EventBridge, MLflow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from mlrails import artifacts, gate, training
+from mlrails.adapters import s3
+from mlrails.adapters.bus import publish
+from mlrails.config import ProjectConfig
+from mlrails.events import ModelPromoted, ModelRegistered, ModelRejected
+from mlrails.manifest import Manifest, current_key, history_key, model_prefix
+from mlrails.profile import build_profile
+from mlrails.registry import CHAMPION, PREVIOUS, Registry
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    rows: int
+
+
+def load_features(bucket: str) -> tuple[pd.DataFrame, list[str]]:
+    """Every Parquet file under features/, concatenated in key order."""
+    keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
+    frames = [pd.read_parquet(io.BytesIO(s3.get_bytes(s3.uri(bucket, k)))) for k in keys]
+    if not frames:
+        return pd.DataFrame(), []
+    return pd.concat(frames, ignore_index=True), keys
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A stable hash of the training rows' content (lineage: which data made this model)."""
+    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def read_manifest(settings: Settings, model_name: str) -> Manifest | None:
+    """The current deployment manifest, or None before the first promotion."""
+    body = s3.get_optional(s3.uri(settings.artifacts_bucket, current_key(model_name)))
+    return None if body is None else Manifest.from_json(body)
+
+
+def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
+                      reason: str, trigger_id: str, at: datetime) -> TrainingOutcome:
+    """Run the whole lifecycle once for the data currently under features/."""
+    frame, keys = load_features(settings.data_bucket)
+    split = training.split_by_time(frame, cfg)
+    model = training.fit(cfg, split.train)
+    metrics = training.score(model, split.holdout, cfg)
+
+    champion = read_manifest(settings, cfg.model.name)
+    champion_metrics = None
+    if champion is not None:
+        champion_model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
+        champion_metrics = training.score(champion_model, split.holdout, cfg)
+
+    train_x = training.features_of(split.train, cfg)
+    profile = build_profile(train_x, model.predict(train_x), cfg.dataset, bins=cfg.monitoring.bins,
+                            task=cfg.dataset.task)
+    registered = registry.log_run(
+        model=model, sample=train_x.head(50), metrics=metrics, profile=profile,
+        params={"entrypoint": cfg.model.entrypoint, "seed": cfg.training.seed,
+                "holdout_fraction": cfg.training.holdout_fraction, "train_rows": len(split.train),
+                "holdout_rows": len(split.holdout), **_estimator_params(model)},
+        tags={"data.uri": s3.uri(settings.data_bucket, Prefix.FEATURES.value), "data.files": str(len(keys)),
+              "data.sha256": content_hash(frame), "config.sha": cfg.digest, "trigger.reason": reason,
+              "trigger.id": trigger_id, "environment": settings.environment},
+    )
+    prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, registered.version))
+    s3.put_bytes(f"{prefix}model.skops", artifacts.dumps(model))
+    s3.put_json(f"{prefix}profile.json", profile)
+    publish(ModelRegistered(cfg.model.name, settings.environment, registered.version, registered.run_id,
+                            f"{prefix}model.skops", metrics), settings.bus_name, time=at)
+
+    metric = cfg.primary_metric
+    decision = gate.decide(metric=metric, direction=cfg.promotion.direction(metric),
+                           min_improvement=cfg.promotion.min_improvement,
+                           challenger=metrics, champion=champion_metrics)
+    registry.tag_version(registered.version, **{"gate.promote": str(decision.promote), "gate.reason": decision.reason})
+    if decision.promote and cfg.promotion.mode == "auto":
+        manifest = Manifest(
+            model_name=cfg.model.name, version=registered.version, run_id=registered.run_id,
+            artifact_uri=f"{prefix}model.skops", profile_uri=f"{prefix}profile.json", task=cfg.dataset.task,
+            features=[f.model_dump() for f in cfg.dataset.features], metrics=metrics,
+            promoted_at=at.isoformat(), trained_at=at.isoformat(), reason=decision.reason,
+            previous_version=champion.version if champion else None,
+            classes=[c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])] or None,
+            trusted_modules=artifacts.entrypoint_modules(cfg.model.entrypoint),
+        )
+        _promote(settings, registry, manifest)
+        publish(ModelPromoted(cfg.model.name, settings.environment, registered.version, manifest.previous_version,
+                              s3.uri(settings.artifacts_bucket, current_key(cfg.model.name)), metrics,
+                              decision.reason), settings.bus_name, time=at)
+        return TrainingOutcome(registered.version, True, decision.reason, metrics, champion_metrics, len(frame))
+    why = decision.reason if not decision.promote else "promotion.mode is manual: waiting for `mlrails promote`"
+    publish(ModelRejected(cfg.model.name, settings.environment, registered.version,
+                          champion.version if champion else None, metrics, why), settings.bus_name, time=at)
+    return TrainingOutcome(registered.version, False, why, metrics, champion_metrics, len(frame))
+
+
+def _promote(settings: Settings, registry: Registry, manifest: Manifest) -> None:
+    # History first, then the pointer inference reads: a crash in between leaves the old
+    # champion serving and the new one recorded, never a manifest pointing at nothing.
+    body = manifest.to_json().encode()
+    s3.put_bytes(s3.uri(settings.artifacts_bucket, history_key(manifest.model_name, manifest.version)), body,
+                 "application/json")
+    s3.put_bytes(s3.uri(settings.artifacts_bucket, current_key(manifest.model_name)), body, "application/json")
+    if manifest.previous_version:
+        registry.set_alias(PREVIOUS, manifest.previous_version)
+    registry.set_alias(CHAMPION, manifest.version)
+
+
+def _estimator_params(model) -> dict[str, str]:  # noqa: ANN001 - any estimator
+    return {f"model.{k}": v for k, v in model.get_params(deep=False).items() if not hasattr(v, "fit")}

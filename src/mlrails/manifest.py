@@ -1,0 +1,63 @@
+"""The deployment manifest: what inference serves, written by promotion.
+
+Inference reads only this small JSON document and the artifact it points to, never MLflow,
+so predictions go on from the last champion when MLflow is down. An S3 PUT replaces an
+object atomically: a reader sees the old manifest or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlrails.wiring import Prefix
+
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model_name: str
+    version: str
+    run_id: str
+    artifact_uri: str
+    profile_uri: str
+    task: str
+    features: list[dict[str, Any]]
+    metrics: dict[str, float]
+    promoted_at: str
+    trained_at: str
+    reason: str
+    previous_version: str | None = None
+    classes: list[Any] | None = None
+    flavor: str = "skops"
+    trusted_modules: list[str] = field(default_factory=list)
+    manifest_version: int = MANIFEST_VERSION
+
+    def to_json(self) -> str:
+        """Serialized form stored in S3."""
+        return json.dumps(asdict(self), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """Parse a stored manifest; unknown versions are refused rather than misread."""
+        document = json.loads(text)
+        if document.get("manifest_version") != MANIFEST_VERSION:
+            raise ValueError(f"manifest_version {document.get('manifest_version')!r} is not supported")
+        return cls(**document)
+
+
+def current_key(model_name: str) -> str:
+    """The manifest inference watches."""
+    return f"{Prefix.MANIFESTS.value}{model_name}/current.json"
+
+
+def history_key(model_name: str, version: str) -> str:
+    """Every promoted manifest is also kept by version, for audit and rollback."""
+    return f"{Prefix.MANIFESTS.value}{model_name}/v{version}.json"
+
+
+def model_prefix(model_name: str, version: str) -> str:
+    """Where training stores a version's serving artifact and reference profile."""
+    return f"{Prefix.MODELS.value}{model_name}/v{version}/"

@@ -1,0 +1,85 @@
+"""The drift check: the captured window against the champion's reference profile."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from mlrails.adapters import s3
+from mlrails.adapters.bus import publish
+from mlrails.adapters.state import StateTable
+from mlrails.config import ProjectConfig
+from mlrails.drift import DriftReport, WindowCounts, drift_report
+from mlrails.events import DriftDetected
+from mlrails.lifecycle import read_manifest
+from mlrails.profile import PREDICTION
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    status: str  # a DriftReport status, or "no_model"
+    report: DriftReport | None
+    report_uri: str | None
+    consecutive_windows: int
+    emitted: bool
+
+
+def window_prefixes(start: datetime, end: datetime) -> list[str]:
+    """Capture partitions (date/hour) overlapping [start, end)."""
+    prefixes, hour = [], start.replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        prefixes.append(f"{Prefix.CAPTURE.value}date={hour:%Y-%m-%d}/hour={hour:%H}/")
+        hour += timedelta(hours=1)
+    return prefixes
+
+
+def _chunk(lines: bytes, start: datetime, end: datetime) -> pd.DataFrame:
+    records = [json.loads(line) for line in lines.splitlines() if line.strip()]
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return frame
+    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+    return frame[(stamps >= start) & (stamps < end)].rename(columns={"prediction": PREDICTION})
+
+
+def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> DriftOutcome:
+    """Bin the window file by file (bounded memory), report, and emit ``DriftDetected``
+    once ``retraining.consecutive_drift_windows`` windows in a row have drifted."""
+    manifest = read_manifest(settings, cfg.model.name)
+    if manifest is None:
+        return DriftOutcome("no_model", None, None, 0, False)
+    start = at - timedelta(hours=cfg.monitoring.window_hours)
+    window = WindowCounts(profile=s3.get_json(manifest.profile_uri))
+    for prefix in window_prefixes(start, at):
+        for key in s3.list_keys(settings.data_bucket, prefix):
+            window.add(_chunk(s3.get_bytes(s3.uri(settings.data_bucket, key)), start, at))
+    report = drift_report(window, cfg.monitoring)
+
+    report_uri = s3.uri(settings.artifacts_bucket,
+                        f"{Prefix.REPORTS.value}drift/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
+    s3.put_json(report_uri, _report_document(report, manifest.version, start, at))
+
+    state, pk = StateTable(settings.state_table), f"drift#{cfg.model.name}"
+    if report.status == "insufficient_data":
+        consecutive = int(state.get(pk).get("consecutive", 0))  # no evidence either way: keep the count
+    elif report.status == "drift":
+        consecutive = state.add(pk, "consecutive", 1)
+    else:
+        state.put(pk, consecutive=0)
+        consecutive = 0
+    emit = report.status == "drift" and consecutive >= cfg.retraining.consecutive_drift_windows
+    if emit:
+        publish(DriftDetected(cfg.model.name, settings.environment, report_uri, manifest.version,
+                              report.drifted_features, report.drifted_share, consecutive), settings.bus_name, time=at)
+    return DriftOutcome(report.status, report, report_uri, consecutive, emit)
+
+
+def _report_document(report: DriftReport, version: str, start: datetime, end: datetime) -> dict[str, Any]:
+    return {"model_version": version, "window_start": start.isoformat(), "window_end": end.isoformat(),
+            **report.to_dict()}

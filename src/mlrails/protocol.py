@@ -1,0 +1,189 @@
+"""The scoring protocol: MLflow-compatible request bodies in, typed columns out.
+
+Accepted bodies (``application/json``): ``dataframe_split`` ({"columns", "data", "index"?}),
+``dataframe_records`` ([{col: value}]), ``instances`` and ``inputs`` (records or a
+{col: [values]} mapping); and ``text/csv`` with a header row. Every rejection is a
+:class:`BadRequest` (or subclass) naming the field and the row. No pandas here: this module
+sits on the request path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
+MAX_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # "numeric" | "categorical"
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Validated input: one list per feature, in signature order."""
+
+    columns: dict[str, list[Any]]
+    rows: int
+    return_probabilities: bool = False
+
+
+def _records_to_columns(records: Any, field: str) -> tuple[list[str], list[list[Any]]]:
+    if not isinstance(records, list):
+        raise BadRequest(f"'{field}' must be a list of records", details={"field": field})
+    if records and all(isinstance(r, dict) for r in records):
+        names: list[str] = []
+        for record in records:
+            names.extend(k for k in record if k not in names)
+        return names, [[record.get(n, _MISSING) for n in names] for record in records]
+    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), 0)
+    raise BadRequest(f"'{field}' row {bad} must be an object of column: value",
+                     details={"field": field, "row": bad})
+
+
+_MISSING = object()
+
+
+def _split_to_columns(body: Any) -> tuple[list[str], list[list[Any]]]:
+    if not isinstance(body, dict):
+        raise BadRequest("'dataframe_split' must be an object with 'columns' and 'data'")
+    unknown = sorted(set(body) - {"columns", "data", "index"})
+    if unknown:
+        raise BadRequest(f"'dataframe_split' has unknown key(s) {unknown}", details={"keys": unknown})
+    columns, data = body.get("columns"), body.get("data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise BadRequest("'dataframe_split.columns' must be a list of column names")
+    if not isinstance(data, list):
+        raise BadRequest("'dataframe_split.data' must be a list of rows")
+    for i, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise BadRequest(f"'dataframe_split.data' row {i} must be a list of {len(columns)} values",
+                             details={"row": i})
+    return columns, data
+
+
+def _mapping_to_columns(body: dict[str, Any], field: str) -> tuple[list[str], list[list[Any]]]:
+    lists = [v for v in body.values() if isinstance(v, list)]
+    if len(lists) != len(body):
+        raise BadRequest(f"'{field}' as a mapping must hold a list of values per column")
+    lengths = {len(v) for v in lists}
+    if len(lengths) > 1:
+        raise BadRequest(f"'{field}' columns have different lengths {sorted(lengths)}")
+    names = list(body)
+    return names, [list(row) for row in zip(*lists)] if lists else []
+
+
+def _parse_json(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise BadRequest(f"body must be a JSON object with one of {list(FORMATS)}")
+    present = [f for f in FORMATS if f in document]
+    extra = sorted(set(document) - set(FORMATS) - {"params"})
+    if len(present) != 1 or extra:
+        raise BadRequest(f"body must hold exactly one of {list(FORMATS)}",
+                         details={"found": sorted(document)})
+    params = document.get("params") or {}
+    if not isinstance(params, dict):
+        raise BadRequest("'params' must be an object")
+    probabilities = params.get("probabilities", False)
+    if not isinstance(probabilities, bool):
+        raise BadRequest("'params.probabilities' must be true or false")
+    field = present[0]
+    payload = document[field]
+    if field == "dataframe_split":
+        names, rows = _split_to_columns(payload)
+    elif isinstance(payload, dict):
+        names, rows = _mapping_to_columns(payload, field)
+    else:
+        names, rows = _records_to_columns(payload, field)
+    return names, rows, probabilities
+
+
+def _parse_csv(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
+    try:
+        reader = csv.reader(io.StringIO(body.decode("utf-8")))
+        header = next(reader, None)
+        rows: list[list[Any]] = [[v if v != "" else None for v in row] for row in reader if row]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadRequest(f"body is not valid UTF-8 CSV: {exc}") from exc
+    if not header:
+        raise BadRequest("CSV body needs a header row naming the columns")
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise BadRequest(f"CSV row {i} has {len(row)} values, the header has {len(header)}",
+                             details={"row": i})
+    return header, rows, False
+
+
+def _coerce(value: Any, column: Column, row: int) -> Any:
+    if value is _MISSING or value is None:
+        if column.nullable:
+            return None
+        raise BadRequest(f"row {row}: column '{column.name}' must not be null or missing",
+                         details={"column": column.name, "row": row})
+    if column.type == "numeric":
+        if isinstance(value, bool):
+            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got a boolean",
+                             details={"column": column.name, "row": row})
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got {value!r}",
+                             details={"column": column.name, "row": row}) from None
+        if not math.isfinite(number):
+            raise BadRequest(f"row {row}: column '{column.name}' must be finite, got {value!r}",
+                             details={"column": column.name, "row": row})
+        return number
+    if isinstance(value, (dict, list)):
+        raise BadRequest(f"row {row}: column '{column.name}' must be a scalar category",
+                         details={"column": column.name, "row": row})
+    return str(value)
+
+
+def parse_request(body: bytes, content_type: str | None, signature: Sequence[Column], *,
+                  max_rows: int = MAX_ROWS) -> Batch:
+    """Parse and validate a scoring request against the model's input signature."""
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json":
+        names, rows, probabilities = _parse_json(body)
+    elif media == "text/csv":
+        names, rows, probabilities = _parse_csv(body)
+    else:
+        raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv, got {content_type!r}")
+    if not rows:
+        raise BadRequest("the request holds no rows")
+    if len(rows) > max_rows:
+        raise PayloadTooLarge(f"{len(rows)} rows exceed the limit of {max_rows} per request")
+    expected = [c.name for c in signature]
+    unknown = [n for n in names if n not in expected]
+    if unknown:
+        raise BadRequest(f"unknown column(s): {', '.join(unknown)}", details={"unknown": unknown, "expected": expected})
+    if len(set(names)) != len(names):
+        raise BadRequest("duplicate column names", details={"columns": names})
+    position = {n: i for i, n in enumerate(names)}
+    columns: dict[str, list[Any]] = {}
+    for column in signature:
+        index = position.get(column.name)
+        if index is None and not column.nullable:
+            raise BadRequest(f"missing column '{column.name}'", details={"missing": column.name, "expected": expected})
+        columns[column.name] = [
+            _coerce(row[index] if index is not None else None, column, i) for i, row in enumerate(rows)
+        ]
+    return Batch(columns=columns, rows=len(rows), return_probabilities=probabilities)

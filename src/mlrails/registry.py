@@ -1,0 +1,98 @@
+"""The MLflow adapter: runs, the model registry and its aliases.
+
+Only training and the operator CLI import this module (and so MLflow); inference never does.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from sklearn.base import BaseEstimator
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+# Recorded with every run and pinned for the served model; the same pins as pyproject.
+_LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "skops", "mlflow", "mlrails")
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries a model depends on."""
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    run_id: str
+    version: str
+    artifact_uri: str
+
+
+class Registry:
+    """MLflow tracking + registry for one model name."""
+
+    def __init__(self, tracking_uri: str, model_name: str, *, artifact_location: str | None = None) -> None:
+        self.model_name = model_name
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        experiment = self.client.get_experiment_by_name(model_name)
+        self.experiment_id = (
+            experiment.experiment_id if experiment
+            else self.client.create_experiment(model_name, artifact_location=artifact_location)
+        )
+
+    def log_run(self, *, model: BaseEstimator, sample: pd.DataFrame, params: dict[str, Any],
+                metrics: dict[str, float], tags: dict[str, str], profile: dict[str, Any]) -> RegisteredModel:
+        """Record a training run (params, metrics, lineage tags, profile, model) and register it."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        versions = library_versions()
+        with mlflow.start_run(experiment_id=self.experiment_id) as run:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
+            mlflow.set_tags({**tags, **{f"version.{k}": v for k, v in versions.items()}})
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "reference_profile.json"
+                path.write_text(json.dumps(profile))
+                mlflow.log_artifact(str(path))
+            info = mlflow.sklearn.log_model(
+                sk_model=model, name="model", serialization_format="skops",
+                signature=infer_signature(sample, model.predict(sample)), input_example=sample.head(3),
+                # Explicit pins: MLflow's own inference of requirements costs seconds per run.
+                pip_requirements=[f"{n}=={versions[n]}" for n in ("scikit-learn", "numpy", "pandas", "scipy", "skops")],
+                registered_model_name=self.model_name,
+            )
+        version = str(info.registered_model_version)
+        self.set_alias(CHALLENGER, version)
+        return RegisteredModel(run_id=run.info.run_id, version=version, artifact_uri=info.model_uri)
+
+    def set_alias(self, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``."""
+        self.client.set_registered_model_alias(self.model_name, alias, version)
+
+    def alias_version(self, alias: str) -> str | None:
+        """The version ``alias`` points at, or None."""
+        try:
+            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
+        except MlflowException:
+            return None
+
+    def tag_version(self, version: str, **tags: str) -> None:
+        """Annotate a version (promotion decisions, reasons)."""
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, version, key, value)

@@ -1,0 +1,121 @@
+"""Serving: the champion cache and predictions on validated batches.
+
+The cache loads the model named by the deployment manifest and, at most every
+``ttl_seconds``, re-checks the manifest's ETag (one HEAD request); a new champion is swapped
+in whole, so no request ever sees half of a swap. If S3 cannot be reached, the loaded
+champion keeps serving.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlrails import artifacts
+from mlrails.adapters.clients import client
+from mlrails.errors import ModelNotReady
+from mlrails.manifest import Manifest, current_key
+from mlrails.protocol import Batch, Column
+from mlrails.wiring import Prefix
+
+
+@dataclass(frozen=True)
+class Champion:
+    manifest: Manifest
+    model: Any
+    etag: str
+
+    @property
+    def signature(self) -> list[Column]:
+        """The input columns the model expects."""
+        return [Column(f["name"], f["type"], f.get("nullable", False)) for f in self.manifest.features]
+
+
+class ChampionCache:
+    """The serving model, refreshed from the manifest at most every ``ttl_seconds``."""
+
+    def __init__(self, bucket: str, model_name: str, ttl_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bucket, self.key, self.ttl, self.clock = bucket, current_key(model_name), ttl_seconds, clock
+        self._champion: Champion | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self) -> Champion:
+        """The current champion; raises :class:`ModelNotReady` before the first promotion."""
+        if self.clock() - self._checked_at >= self.ttl:
+            with self._lock:
+                if self.clock() - self._checked_at >= self.ttl:
+                    self._refresh()
+        if self._champion is None:
+            raise ModelNotReady("no model has been promoted yet: train one first (see the README)")
+        return self._champion
+
+    def _refresh(self) -> None:
+        s3 = client("s3")
+        try:
+            etag = s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                raise
+            self._checked_at = self.clock()
+            return
+        except BotoCoreError:
+            if self._champion is None:
+                raise
+            return  # keep serving the loaded champion; try again on the next request
+        if self._champion is None or etag != self._champion.etag:
+            response = s3.get_object(Bucket=self.bucket, Key=self.key)
+            manifest = Manifest.from_json(response["Body"].read())
+            bucket, _, key = manifest.artifact_uri.removeprefix("s3://").partition("/")
+            blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            self._champion = Champion(manifest, artifacts.loads(blob, manifest.trusted_modules), response["ETag"])
+        self._checked_at = self.clock()
+
+
+def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str, float]] | None]:
+    """Predictions (JSON-native) and, when asked for and available, class probabilities."""
+    import pandas as pd  # only the scikit-learn path needs pandas; keep module import cheap
+
+    frame = pd.DataFrame(batch.columns, columns=[c.name for c in champion.signature])
+    predictions = [_native(p) for p in champion.model.predict(frame)]
+    probabilities = None
+    if batch.return_probabilities and hasattr(champion.model, "predict_proba"):
+        classes = [str(_native(c)) for c in champion.model.classes_]
+        probabilities = [dict(zip(classes, map(float, row))) for row in champion.model.predict_proba(frame)]
+    return predictions, probabilities
+
+
+def _native(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def prediction_ids(count: int) -> list[str]:
+    """Unique ids that feedback later refers to."""
+    return [uuid.uuid4().hex for _ in range(count)]
+
+
+def capture_key(at: datetime, request_id: str) -> str:
+    """Date/hour-partitioned capture key (the drift check reads a window of partitions)."""
+    return f"{Prefix.CAPTURE.value}date={at:%Y-%m-%d}/hour={at:%H}/{request_id}.jsonl"
+
+
+def capture_lines(batch: Batch, predictions: list[Any], ids: list[str], champion: Champion,
+                  at: datetime) -> bytes:
+    """One JSON line per scored row: inputs, prediction, id, time and model version."""
+    names = list(batch.columns)
+    lines = []
+    for i, (prediction, prediction_id) in enumerate(zip(predictions, ids)):
+        record = {name: batch.columns[name][i] for name in names}
+        record.update(prediction_id=prediction_id, prediction=prediction, timestamp=at.isoformat(),
+                      model_name=champion.manifest.model_name, model_version=champion.manifest.version)
+        lines.append(json.dumps(record))
+    return ("\n".join(lines) + "\n").encode()

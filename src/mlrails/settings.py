@@ -1,0 +1,74 @@
+"""Function settings: every environment variable the functions read, declared once.
+
+Handlers call :func:`Settings.from_env` once per container. A missing or malformed
+variable raises :class:`ConfigError` naming it; nothing required has a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mlrails.errors import ConfigError
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} must be set")
+    return value
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"environment variable {name} must be >= 0, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a deployed function knows about its environment."""
+
+    environment: str
+    """MLRAILS_ENVIRONMENT: the stage name (dev, staging, prod)."""
+    config_uri: str
+    """MLRAILS_CONFIG_URI: s3:// URI of the validated project config (JSON)."""
+    data_bucket: str
+    """MLRAILS_DATA_BUCKET: raw/, features/, quarantine/, capture/, feedback/."""
+    artifacts_bucket: str
+    """MLRAILS_ARTIFACTS_BUCKET: models, manifests, MLflow artifacts, reports, config."""
+    bus_name: str
+    """MLRAILS_BUS_NAME: the project's custom EventBridge bus."""
+    state_table: str
+    """MLRAILS_STATE_TABLE: DynamoDB table for idempotency and policy state."""
+    manifest_ttl_seconds: float
+    """MLRAILS_MANIFEST_TTL_SECONDS (default 60): how often inference re-checks the
+    deployment manifest's ETag for a new champion."""
+    tracking_uri: str | None
+    """MLFLOW_TRACKING_URI: required by the train function only."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False) -> Settings:
+        """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
+        env = os.environ if env is None else env
+        config_uri = _required(env, "MLRAILS_CONFIG_URI")
+        if not config_uri.startswith("s3://"):
+            raise ConfigError(f"environment variable MLRAILS_CONFIG_URI must be an s3:// URI, got {config_uri!r}")
+        return cls(
+            environment=_required(env, "MLRAILS_ENVIRONMENT"),
+            config_uri=config_uri,
+            data_bucket=_required(env, "MLRAILS_DATA_BUCKET"),
+            artifacts_bucket=_required(env, "MLRAILS_ARTIFACTS_BUCKET"),
+            bus_name=_required(env, "MLRAILS_BUS_NAME"),
+            state_table=_required(env, "MLRAILS_STATE_TABLE"),
+            manifest_ttl_seconds=_positive_float(env, "MLRAILS_MANIFEST_TTL_SECONDS", 60.0),
+            tracking_uri=_required(env, "MLFLOW_TRACKING_URI") if needs_tracking else env.get("MLFLOW_TRACKING_URI"),
+        )

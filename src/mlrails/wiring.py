@@ -1,0 +1,195 @@
+"""The graph's wiring, declared once: functions, event routes, schedules, storage layout.
+
+The CDK app turns these into Lambda functions, EventBridge rules and Scheduler schedules;
+the local runtime turns the very same objects into moto rules, SQS queues and virtual-clock
+timers. Neither keeps a second list. Patterns take a :class:`ResourceNames` so the CDK app
+can pass deploy-time tokens and the local runtime plain strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from mlrails.config import ProjectConfig
+
+EVENT_SOURCE = "mlrails"
+SCHEMA_VERSION = "1"
+METRICS_NAMESPACE = "mlrails"
+
+
+class DetailType(StrEnum):
+    """The detail types on the project bus (schemas in :mod:`mlrails.events`)."""
+
+    FEATURES_READY = "FeaturesReady"
+    DRIFT_DETECTED = "DriftDetected"
+    PERFORMANCE_DEGRADED = "PerformanceDegraded"
+    RETRAIN_REQUESTED = "RetrainRequested"
+    MODEL_REGISTERED = "ModelRegistered"
+    MODEL_PROMOTED = "ModelPromoted"
+    MODEL_REJECTED = "ModelRejected"
+
+
+class Prefix(StrEnum):
+    """Key prefixes. The data bucket holds what flows through; the artifacts bucket what
+    training produces and the config the functions read."""
+
+    RAW = "raw/"
+    FEATURES = "features/"
+    QUARANTINE = "quarantine/"
+    CAPTURE = "capture/"
+    FEEDBACK = "feedback/"
+    CONFIG = "config/"
+    MODELS = "models/"
+    MANIFESTS = "manifests/"
+    MLFLOW = "mlflow/"
+    REPORTS = "reports/"
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Names the wiring refers to: tokens at synth time, strings locally."""
+
+    data_bucket: str
+    artifacts_bucket: str
+    bus_name: str
+    state_table: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: its code lives in ``functions/<name>/handler.py``."""
+
+    name: str
+    description: str
+    packaging: Literal["zip", "image"]
+    layers: tuple[str, ...]
+    memory_mb: int
+    timeout_seconds: int
+    # Functions invoked by events (not by the API) get retries and a dead-letter queue.
+    asynchronous: bool = True
+
+    @property
+    def service_name(self) -> str:
+        """The Powertools service name (POWERTOOLS_SERVICE_NAME)."""
+        return self.name.replace("_", "-")
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("feature_prep", "Validates raw files, writes Parquet features, quarantines bad files",
+                 "zip", ("shared", "data"), 1024, 120),
+    FunctionSpec("inference", "Serves the champion model behind the REST API",
+                 "zip", ("shared", "ml"), 1024, 29, asynchronous=False),
+    FunctionSpec("drift_check", "Compares the captured window with the training reference profile",
+                 "zip", ("shared", "data"), 1024, 300),
+    FunctionSpec("retrain_trigger", "Applies the retraining policy and requests a training run",
+                 "zip", ("shared",), 256, 30),
+    FunctionSpec("train", "Trains, registers in MLflow, gates and promotes (container image)",
+                 "image", (), 3008, 900),
+)
+
+
+def function(name: str) -> FunctionSpec:
+    """Look a function up by name."""
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    """An EventBridge rule with one function target."""
+
+    name: str
+    target: str
+    bus: Literal["default", "project"]
+    pattern: Callable[[ResourceNames], dict]
+    description: str
+
+
+def _project_event(detail_type: DetailType) -> Callable[[ResourceNames], dict]:
+    return lambda _names: {"source": [EVENT_SOURCE], "detail-type": [detail_type.value]}
+
+
+ROUTES: tuple[EventRoute, ...] = (
+    EventRoute(
+        "RawObjectCreated", "feature_prep", "default",
+        lambda names: {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [names.data_bucket]},
+                "object": {"key": [{"prefix": Prefix.RAW.value}]},
+            },
+        },
+        "A raw data file landed under raw/",
+    ),
+    EventRoute("FeaturesReadyToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.FEATURES_READY), "New feature rows may warrant retraining"),
+    EventRoute("DriftDetectedToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
+    EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
+    EventRoute("RetrainRequestedToTrain", "train", "project",
+               _project_event(DetailType.RETRAIN_REQUESTED), "The policy asked for a training run"),
+)
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A recurring invocation. ``payload`` may hold EventBridge Scheduler's context
+    placeholders, which the local runtime substitutes the same way."""
+
+    name: str
+    target: str
+    expression: Callable[[ProjectConfig], str]
+    enabled: Callable[[ProjectConfig], bool]
+    payload: Mapping[str, str] = field(default_factory=dict)
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+EXECUTION_ID = "<aws.scheduler.execution-id>"
+
+SCHEDULES: tuple[ScheduleSpec, ...] = (
+    ScheduleSpec(
+        "DriftCheck", "drift_check",
+        expression=lambda cfg: cfg.monitoring.schedule,
+        enabled=lambda cfg: True,
+        payload={"schedule": "DriftCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+    ScheduleSpec(
+        "RetrainCadence", "retrain_trigger",
+        expression=lambda cfg: cfg.retraining.schedule,
+        enabled=lambda cfg: "schedule" in cfg.retraining.triggers,
+        payload={"schedule": "RetrainCadence", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+)
+
+
+def config_key(cfg: ProjectConfig) -> str:
+    """Where the validated config lives in the artifacts bucket; content-addressed so a
+    config change is a function configuration change (fresh containers, no stale cache)."""
+    return f"{Prefix.CONFIG.value}{cfg.digest}.json"
+
+
+def function_environment(
+    cfg: ProjectConfig, environment: str, names: ResourceNames, spec: FunctionSpec,
+    *, tracking_uri: str | None = None,
+) -> dict[str, str]:
+    """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
+    env = {
+        "MLRAILS_ENVIRONMENT": environment,
+        "MLRAILS_CONFIG_URI": f"s3://{names.artifacts_bucket}/{config_key(cfg)}",
+        "MLRAILS_DATA_BUCKET": names.data_bucket,
+        "MLRAILS_ARTIFACTS_BUCKET": names.artifacts_bucket,
+        "MLRAILS_BUS_NAME": names.bus_name,
+        "MLRAILS_STATE_TABLE": names.state_table,
+        "POWERTOOLS_SERVICE_NAME": spec.service_name,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+    }
+    if tracking_uri is not None:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    return env
