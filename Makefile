@@ -37,9 +37,13 @@ $(NODE_INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(LAYERS_BUILT): $(INSTALLED) pyproject.toml layers/build.py $(shell find src/mlrails -name '*.py')
+# Always run: layers/build.py decides per layer what changed (requirements.in, dev versions,
+# src/mlrails incl. deleted files and data files) and is a ~1 s no-op when nothing did.
+$(LAYERS_BUILT): $(INSTALLED) FORCE
 	$(PYTHON) layers/build.py
 	touch $@
+
+FORCE:
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out layers/build .mlrails
