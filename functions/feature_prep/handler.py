@@ -30,6 +30,7 @@ def process(event: dict) -> dict:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    # One run per object version: S3 may notify twice (multipart) and EventBridge retries.
-    return once(deployed.settings().state_table, "[detail.bucket.name, detail.object.key, detail.object.etag]",
+    # One run per object write (the sequencer orders writes to a key): S3 may notify
+    # twice (multipart) and EventBridge retries.
+    return once(deployed.settings().state_table, "[detail.bucket.name, detail.object.key, detail.object.sequencer]",
                 process, event, lambda_context=context)

@@ -84,9 +84,9 @@ def post_feedback() -> dict:
 @app.exception_handler(MlrailsError)
 def known_error(error: MlrailsError) -> Response:
     if error.status >= 500:
-        logger.error("request failed", extra=error.to_body())
+        logger.error("request failed", extra={"error": error.to_body()})
     else:
-        logger.info("request rejected", extra=error.to_body())
+        logger.info("request rejected", extra={"error": error.to_body()})
     return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON, body=error.to_body())
 
 

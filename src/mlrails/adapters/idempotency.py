@@ -23,7 +23,9 @@ _DAY = 24 * 3600
 
 
 @functools.cache
-def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
+def _persistence(table_name: str, key: str) -> DynamoDBPersistenceLayer:
+    # One layer per key expression: a layer keeps the first config it is given.
+    del key
     return DynamoDBPersistenceLayer(table_name=table_name, key_attr="pk", expiry_attr="expires_at",
                                     boto3_client=client("dynamodb"))
 
@@ -35,6 +37,6 @@ def once(table_name: str, key: str, work: Callable[..., dict[str, Any]], event: 
                                raise_on_no_idempotency_key=True)
     if lambda_context is not None:
         config.register_lambda_context(lambda_context)
-    guarded = idempotent_function(data_keyword_argument="event", persistence_store=_persistence(table_name),
+    guarded = idempotent_function(data_keyword_argument="event", persistence_store=_persistence(table_name, key),
                                   config=config)(work)
     return guarded(event=event)

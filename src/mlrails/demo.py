@@ -1,0 +1,162 @@
+"""`mlrails demo`: the whole lifecycle on this machine, told as a timeline.
+
+upload raw data → feature prep → train the placeholder → promote → predictions through the
+inference handler → inject drift → drift check → retrain trigger → retrain → promote.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlrails.config import ProjectConfig
+from mlrails.local.router import Invocation
+from mlrails.local.runtime import LocalRuntime
+from mlrails.synthetic import churn_frame
+
+TRAFFIC_REQUESTS_PER_DAY = 24
+ROWS_PER_REQUEST = 25
+
+
+class Timeline:
+    """Prints what fired, with counts and model versions, in virtual time."""
+
+    def __init__(self, out: TextIO, start: datetime) -> None:
+        self.out, self.start = out, start
+        self.invocations: list[Invocation] = []
+        self.runtime: LocalRuntime | None = None
+
+    def say(self, text: str) -> None:
+        """A line of narration."""
+        print(text, file=self.out, flush=True)
+
+    def step(self, text: str) -> None:
+        """Something the demo does (as a user would)."""
+        self.say(f"  {self.clock()}  ▸ {text}")
+
+    def clock(self) -> str:
+        now = self.runtime.now if self.runtime else self.start
+        return f"{now:%a %d %b %H:%M}"
+
+    def __call__(self, invocation: Invocation) -> None:
+        self.invocations.append(invocation)
+        self.say(f"  {self.clock()}    {invocation.function:<16} {describe(invocation)}")
+
+
+def describe(invocation: Invocation) -> str:
+    """One readable line for a handler run."""
+    if invocation.error:
+        return f"FAILED ({invocation.trigger}): {invocation.error}"
+    r: dict[str, Any] = invocation.result or {}
+    match invocation.function:
+        case "feature_prep" if r.get("status") == "quarantined":
+            return f"{_key(r['source_uri'])} quarantined → {_key(r['target_uri'])} (reason: {r['reason']})"
+        case "feature_prep":
+            return f"{_key(r['source_uri'])} → {_key(r['target_uri'])} ({r['rows']:,} rows) ⇒ FeaturesReady"
+        case "retrain_trigger":
+            verdict = "retrain ⇒ RetrainRequested" if r["retrain"] else "no retrain"
+            return f"{r['trigger']}: {verdict} ({r['reason']})"
+        case "train":
+            metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["metrics"].items()))
+            verdict = "promoted ⇒ ModelPromoted" if r["promoted"] else "rejected ⇒ ModelRejected"
+            return f"v{r['version']} on {r['rows']:,} rows [{metrics}] {verdict}: {r['reason']}"
+        case "drift_check":
+            return _drift_line(r)
+    return json.dumps(r)[:120]
+
+
+def _drift_line(r: dict[str, Any]) -> str:
+    from mlrails.adapters import s3
+
+    if r["status"] == "no_model":
+        return "no model to compare against yet"
+    report = s3.get_json(r["report_uri"])
+    if r["status"] == "insufficient_data":
+        return f"insufficient data ({report['rows']} rows < {report['min_rows']}): no verdict"
+    scores = ", ".join(f"{name} {f['psi']:.2f}" for name, f in sorted(report["features"].items()))
+    verdict = "DRIFT ⇒ DriftDetected" if r["drift_detected"] else r["status"]
+    return (f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
+            f"on {report['rows']:,} rows (PSI {scores})")
+
+
+def _key(uri: str) -> str:
+    return uri.split("/", 3)[3]
+
+
+def _traffic(runtime: LocalRuntime, timeline: Timeline, *, day_seed: int, drift: float) -> list[Any]:
+    """A day of requests, spread over the day, through POST /invocations."""
+    statuses, predictions = [], []
+    step = timedelta(days=1) / TRAFFIC_REQUESTS_PER_DAY
+    for i in range(TRAFFIC_REQUESTS_PER_DAY):
+        if i:
+            runtime.advance(step)
+        rows = churn_frame(ROWS_PER_REQUEST, runtime.now, seed=day_seed * 1000 + i, drift=drift, with_target=False)
+        body = {"dataframe_split": rows.drop(columns=["event_time"]).to_dict(orient="split", index=False)}
+        status, answer = runtime.request("POST", "/invocations", json.dumps(body).encode())
+        statuses.append(status)
+        if status == 200:
+            predictions.extend(answer["predictions"])
+    ok = statuses.count(200)
+    positive = sum(1 for p in predictions if p == 1)
+    timeline.say(f"  {timeline.clock()}    {'inference':<16} {ok}/{len(statuses)} requests answered 200, "
+                 f"{len(predictions):,} rows scored ({positive:,} predicted churn), captured to capture/")
+    runtime.advance(step)  # the rest of the day: the daily schedules fire here
+    return predictions
+
+
+def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
+    """Run the lifecycle; returns a process exit code (0 when every step behaved)."""
+    began = time.monotonic()
+    start = datetime.now(UTC).replace(microsecond=0)
+    timeline = Timeline(out, start)
+    timeline.say("mlrails demo: the deployed graph on this machine (moto + local MLflow), no AWS account.\n")
+    with LocalRuntime(cfg, project_dir, start=start, on_invocation=timeline) as runtime:
+        timeline.runtime = runtime
+        timeline.say(f"  project {cfg.project} · model {cfg.model.name} · entrypoint {cfg.model.entrypoint}")
+        timeline.say(f"  moto on {runtime.cloud.endpoint} · MLflow {runtime.cloud.tracking_uri}")
+        timeline.say(f"  handler logs and metrics: {runtime.log_path}\n")
+
+        timeline.say("Day 0: data arrives, the placeholder is trained and promoted")
+        history = churn_frame(3000, start - timedelta(days=7), seed=1, span=timedelta(days=7))
+        timeline.step(f"upload raw/day-00/customers.csv ({len(history):,} labelled rows)")
+        runtime.upload_raw("day-00/customers.csv", history.to_csv(index=False).encode())
+        timeline.step("upload raw/day-00/export-broken.csv (the target column is missing)")
+        runtime.upload_raw("day-00/export-broken.csv", history.drop(columns=["churned"]).head(50).to_csv(index=False).encode())
+
+        status, answer = runtime.request("POST", "/invocations", b'{"dataframe_records": [{"colour": "red"}]}')
+        timeline.step(f"a malformed request → {status} {answer['error_code']}: {answer['message']}")
+        timeline.step(f"{TRAFFIC_REQUESTS_PER_DAY} requests of {ROWS_PER_REQUEST} rows through POST /invocations")
+        _traffic(runtime, timeline, day_seed=1, drift=0.0)
+
+        timeline.say("\nDay 1: the population drifts; fresh labels arrive")
+        drifted = churn_frame(1500, runtime.now, seed=2, drift=0.8)
+        timeline.step(f"upload raw/day-01/customers.csv ({len(drifted):,} labelled rows, drifted)")
+        runtime.upload_raw("day-01/customers.csv", drifted.to_csv(index=False).encode())
+        timeline.step(f"{TRAFFIC_REQUESTS_PER_DAY} requests of drifted traffic")
+        _traffic(runtime, timeline, day_seed=2, drift=0.8)
+
+        timeline.say("\nDay 2: serving the retrained champion")
+        status, version = runtime.request("GET", "/version")
+        timeline.step(f"GET /version → {status} model {version.get('model_name')} v{version.get('model_version')}")
+        sample = churn_frame(2, runtime.now, seed=3, with_target=False).drop(columns=["event_time"])
+        body = json.dumps({"dataframe_records": sample.to_dict(orient="records")})
+        status, answer = runtime.request("POST", "/invocations", body.encode())
+        timeline.step(f"POST /invocations → {status} {json.dumps(answer)[:160]}")
+        runtime.cloud.save_snapshot()
+
+    return _summary(timeline, time.monotonic() - began, body)
+
+
+def _summary(timeline: Timeline, seconds: float, body: str) -> int:
+    failed = [i for i in timeline.invocations if i.error]
+    trained = [i.result for i in timeline.invocations if i.function == "train" and i.result]
+    promoted = [f"v{t['version']}" for t in trained if t["promoted"]]
+    timeline.say(f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
+                 f"models trained {len(trained)}, promoted {', '.join(promoted) or 'none'}.")
+    timeline.say("\nGet a prediction from the champion the demo left behind:")
+    timeline.say(f"  .venv/bin/mlrails predict '{body}'")
+    timeline.say("Deploy the same graph to AWS: see the README, `make synth` then `npx cdk deploy`.")
+    return 1 if failed or not promoted else 0

@@ -1,0 +1,108 @@
+"""moto in-process server + the environment's resources, created like the CDK app does."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlrails.adapters import deployed, s3
+from mlrails.adapters.clients import client
+from mlrails.config import ProjectConfig
+from mlrails.wiring import FunctionSpec, Prefix, ResourceNames, config_key, function_environment
+
+REGION = "us-east-1"
+ENVIRONMENT = "local"
+# Values the AWS SDK needs to sign requests; moto accepts anything and nothing leaves the machine.
+_FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+@dataclass
+class LocalCloud:
+    """A running moto server with the project's buckets, bus, table and deployed config."""
+
+    cfg: ProjectConfig
+    state_dir: Path
+
+    def __post_init__(self) -> None:
+        prefix = f"mlrails-{self.cfg.project}"
+        self.names = ResourceNames(data_bucket=f"{prefix}-data", artifacts_bucket=f"{prefix}-artifacts",
+                                   bus_name=prefix, state_table=f"{prefix}-state")
+        self.tracking_uri = f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
+        self._server = None
+        self.endpoint = ""
+
+    def start(self) -> LocalCloud:
+        """Start moto on loopback, point every AWS client of this process at it, create resources."""
+        from moto.server import ThreadedMotoServer  # the local runtime only: never on Lambda
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        os.environ.update(_FAKE_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
+                          AWS_ENDPOINT_URL=self.endpoint, MLFLOW_S3_ENDPOINT_URL=self.endpoint)
+        client.cache_clear()
+        deployed.reset()
+        self._create_resources()
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (its state is in memory and goes with it)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _create_resources(self) -> None:
+        s3_client = client("s3")
+        for bucket in (self.names.data_bucket, self.names.artifacts_bucket):
+            s3_client.create_bucket(Bucket=bucket)
+            s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
+        s3_client.put_bucket_notification_configuration(
+            Bucket=self.names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        client("events").create_event_bus(Name=self.names.bus_name)
+        client("dynamodb").create_table(
+            TableName=self.names.state_table, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        client("dynamodb").update_time_to_live(
+            TableName=self.names.state_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        s3.put_bytes(s3.uri(self.names.artifacts_bucket, config_key(self.cfg)), self.cfg.to_json().encode(),
+                     "application/json")
+
+    def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's environment, as the CDK app sets it, plus local-only switches."""
+        env = function_environment(self.cfg, ENVIRONMENT, self.names, spec,
+                                   tracking_uri=self.tracking_uri if spec.name == "train" else None)
+        env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}",
+                   MLRAILS_MANIFEST_TTL_SECONDS="0")
+        return env
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Where the buckets are saved when a run ends (moto keeps state in memory only)."""
+        return self.state_dir / "snapshot"
+
+    def save_snapshot(self) -> None:
+        """Copy both buckets to disk so a later command (``mlrails predict``) can restore them."""
+        for bucket in (self.names.data_bucket, self.names.artifacts_bucket):
+            for key in s3.list_keys(bucket, ""):
+                path = self.snapshot_dir / bucket / key
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_bytes(s3.uri(bucket, key)))
+
+    def restore_snapshot(self) -> bool:
+        """Load a saved snapshot into the running server; False when there is none."""
+        if not self.snapshot_dir.is_dir():
+            return False
+        for path in sorted(p for p in self.snapshot_dir.rglob("*") if p.is_file()):
+            bucket, key = path.relative_to(self.snapshot_dir).parts[0], "/".join(path.relative_to(self.snapshot_dir).parts[1:])
+            if bucket in (self.names.data_bucket, self.names.artifacts_bucket) and not key.startswith(Prefix.RAW.value):
+                s3.put_bytes(s3.uri(bucket, key), path.read_bytes())
+        return True

@@ -1,0 +1,82 @@
+"""Event routing with moto doing the matching: every wiring route becomes a rule on the
+same bus with the same pattern, targeting one SQS queue per function; draining the queues
+invokes the handlers. Schedules come from the virtual clock instead (moto stores
+schedules but never fires them)."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mlrails.adapters.clients import client
+from mlrails.wiring import ROUTES, SCHEDULES, EXECUTION_ID, SCHEDULED_TIME
+
+from mlrails.local.cloud import LocalCloud
+from mlrails.local.invoker import Invoker
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One handler run, for the timeline."""
+
+    function: str
+    trigger: str  # a detail type, "Object Created", or a schedule name
+    event: dict[str, Any]
+    result: Any
+    error: str | None = None
+
+
+class Router:
+    def __init__(self, cloud: LocalCloud, invoker: Invoker,
+                 on_invocation: Callable[[Invocation], None] = lambda _: None) -> None:
+        self.cloud, self.invoker, self.on_invocation = cloud, invoker, on_invocation
+        self.queues: dict[str, str] = {}
+
+    def install(self) -> None:
+        """Create one queue per target function and the wiring's rules on moto."""
+        sqs, events = client("sqs"), client("events")
+        for route in ROUTES:
+            if route.target not in self.queues:
+                self.queues[route.target] = sqs.create_queue(QueueName=f"mlrails-local-{route.target}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=self.queues[route.target],
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            bus = "default" if route.bus == "default" else self.cloud.names.bus_name
+            events.put_rule(Name=route.name, EventBusName=bus, State="ENABLED", Description=route.description,
+                            EventPattern=json.dumps(route.pattern(self.cloud.names)))
+            events.put_targets(Rule=route.name, EventBusName=bus, Targets=[{"Id": route.target, "Arn": arn}])
+
+    def fire_schedule(self, name: str, at: datetime) -> Invocation:
+        """Invoke a schedule's target with its payload, placeholders filled as Scheduler does."""
+        spec = next(s for s in SCHEDULES if s.name == name)
+        substitutions = {SCHEDULED_TIME: at.strftime("%Y-%m-%dT%H:%M:%SZ"), EXECUTION_ID: f"local-{name}-{at:%Y%m%dT%H%M}"}
+        payload = {k: substitutions.get(v, v) for k, v in spec.payload.items()}
+        invocation = self._invoke(spec.target, name, payload)
+        self.drain()
+        return invocation
+
+    def drain(self) -> list[Invocation]:
+        """Deliver queued events until every queue is empty (events may cause events)."""
+        sqs, delivered = client("sqs"), []
+        while True:
+            batch = []
+            for target, url in self.queues.items():
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    batch.append((target, json.loads(message["Body"])))
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            if not batch:
+                return delivered
+            for target, event in sorted(batch, key=lambda item: item[1].get("time", "")):
+                delivered.append(self._invoke(target, event.get("detail-type", "event"), event))
+
+    def _invoke(self, target: str, trigger: str, event: dict[str, Any]) -> Invocation:
+        try:
+            invocation = Invocation(target, trigger, event, self.invoker.invoke(target, event))
+        except Exception as exc:  # noqa: BLE001 - Lambda's async contract: the failure goes to the DLQ, not up
+            invocation = Invocation(target, trigger, event, None, f"{type(exc).__name__}: {exc}")
+            self.invoker.log.write(traceback.format_exc())
+        self.on_invocation(invocation)
+        return invocation

@@ -1,0 +1,101 @@
+"""The local runtime: cloud + handlers + router + a virtual clock, behind a small API."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlrails.adapters import s3
+from mlrails.config import ProjectConfig
+from mlrails.schedule import fire_times
+from mlrails.wiring import SCHEDULES, Prefix
+
+from mlrails.local.cloud import LocalCloud
+from mlrails.local.invoker import Invoker
+from mlrails.local.router import Invocation, Router
+
+
+def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
+              content_type: str | None = None) -> dict[str, Any]:
+    """An API Gateway REST (proxy) event, as the deployed API sends the inference function."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
+                           "requestId": request_id, "requestTimeEpoch": int(at.timestamp() * 1000),
+                           "identity": {"sourceIp": "127.0.0.1", "apiKey": "local"}},
+        "body": base64.b64encode(body).decode() if body is not None else None,
+        "isBase64Encoded": body is not None,
+    }
+
+
+class LocalRuntime:
+    """Runs the deployed graph on this machine. Use as a context manager."""
+
+    def __init__(self, cfg: ProjectConfig, project_dir: Path, *, start: datetime,
+                 on_invocation: Callable[[Invocation], None] = lambda _: None, fresh: bool = True) -> None:
+        self.cfg, self.project_dir = cfg, project_dir
+        self.state_dir = project_dir / ".mlrails"
+        if fresh and self.state_dir.exists():
+            shutil.rmtree(self.state_dir)
+        self.now = self.anchor = start
+        self.cloud = LocalCloud(cfg, self.state_dir)
+        self._on_invocation = on_invocation
+        self._log: TextIO | None = None
+
+    def __enter__(self) -> LocalRuntime:
+        self.cloud.start()
+        self._log = (self.state_dir / "functions.log").open("a")
+        self.router = Router(self.cloud, Invoker(self.cloud, self.project_dir / "functions", self._log),
+                             self._on_invocation)
+        self.router.install()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cloud.stop()
+        if self._log:
+            self._log.close()
+
+    @property
+    def log_path(self) -> Path:
+        """Where handler logs and metrics go."""
+        return self.state_dir / "functions.log"
+
+    def upload_raw(self, name: str, body: bytes) -> list[Invocation]:
+        """Put a file under raw/ (S3 → EventBridge → feature_prep) and run what follows."""
+        s3.put_bytes(s3.uri(self.cloud.names.data_bucket, Prefix.RAW.value + name), body)
+        return self.router.drain()
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = "application/json") -> tuple[int, Any]:
+        """Call the inference function as API Gateway would; returns (status, parsed body)."""
+        response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type))
+        payload = response.get("body") or "null"
+        if response.get("isBase64Encoded"):
+            payload = base64.b64decode(payload).decode()
+        return response["statusCode"], json.loads(payload)
+
+    def advance(self, delta: timedelta) -> list[Invocation]:
+        """Move the virtual clock, firing every schedule due on the way, in time order."""
+        end = self.now + delta
+        due = sorted(
+            (when, spec.name)
+            for spec in SCHEDULES if spec.enabled(self.cfg)
+            for when in fire_times(spec.expression(self.cfg), self.anchor, self.now, end)
+        )
+        fired = []
+        for when, name in due:
+            self.now = when
+            fired.append(self.router.fire_schedule(name, when))
+        self.now = end
+        return fired
