@@ -1,0 +1,1 @@
+"""The mlrails CDK app: one Stage per environment, stacks that compose ``constructs/``."""

@@ -1,0 +1,1 @@
+"""One concern a module; every construct takes keyword-only props."""

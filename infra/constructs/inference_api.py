@@ -1,0 +1,112 @@
+"""The inference function behind an API Gateway REST API.
+
+Routes: ``POST /invocations``, ``GET /ping``, ``GET /version``, ``POST /feedback``. Auth is an
+API key + usage plan (throttle and quota) by default, IAM when the environment says
+``auth: iam``; the stage throttles, logs access as JSON, and traces with X-Ray. The function
+serves from a SnapStart-enabled published version through the ``live`` alias.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, CfnOutput
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
+from infra.nag import acknowledge
+from mlrails import wiring
+from mlrails.config import Environment
+
+STAGE_NAME = "v1"
+ALIAS_NAME = "live"
+# Requests per API key per day; the per-second throttle is the environment's.
+DAILY_QUOTA = 100_000
+ROUTES = (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST"))
+
+
+class InferenceApi(Construct):
+    """``handler`` (the function), ``alias``, ``api`` and, with API-key auth, ``api_key``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, context: FunctionContext,
+                 environment: Environment) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = PipelineFunction(
+            self, "Handler", spec=wiring.function("inference"), context=context,
+            memory_mb=environment.inference_memory_mb, snap_start=True,
+        )
+        Annotations.of(self.handler.function).acknowledge_warning(
+            "@aws-cdk/aws-lambda:snapStartRequirePublish",
+            "SnapStart applies to the published version behind the alias, which is what API Gateway invokes.",
+        )
+        self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS_NAME, version=self.handler.function.current_version)
+
+        iam_auth = environment.auth == "iam"
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=context.log_retention)
+        self.api = apigw.RestApi(
+            self, "Api",
+            description=f"mlrails {context.cfg.project} ({context.environment_name}): model inference",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=environment.throttle_rate,
+                throttling_burst_limit=environment.throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=True,
+                ),
+                tracing_enabled=True,
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE,
+                api_key_required=not iam_auth,
+            ),
+        )
+        validator = self.api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True)
+        json_object = self.api.add_model(
+            "JsonObject", content_type="application/json",
+            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+        )
+        integration = apigw.LambdaIntegration(self.alias)
+        for path, method in ROUTES:
+            self.api.root.add_resource(path).add_method(
+                method, integration, request_validator=validator,
+                request_models={"application/json": json_object} if method == "POST" else None,
+            )
+
+        self.api_key: apigw.IApiKey | None = None
+        if not iam_auth:
+            plan = self.api.add_usage_plan(
+                "UsagePlan",
+                description="Default clients of the inference API",
+                throttle=apigw.ThrottleSettings(rate_limit=environment.throttle_rate,
+                                                burst_limit=environment.throttle_burst),
+                quota=apigw.QuotaSettings(limit=DAILY_QUOTA, period=apigw.Period.DAY),
+            )
+            plan.add_api_stage(stage=self.api.deployment_stage)
+            self.api_key = self.api.add_api_key("ApiKey", description="Default inference client key")
+            plan.add_api_key(self.api_key)
+            CfnOutput(self, "ApiKeyId", value=self.api_key.key_id,
+                      description="aws apigateway get-api-key --include-value --api-key <id>")
+            for method in self.api.methods:
+                acknowledge(method, "AwsSolutions-APIG4",
+                            "Clients authenticate with an API key under a usage plan (throttle + quota); "
+                            "set `auth: iam` on the environment for IAM (SigV4) authorization.")
+                acknowledge(method, "AwsSolutions-COG4",
+                            "Machine-to-machine API: API key (or IAM with `auth: iam`), no Cognito user pool.")
+        else:
+            for method in self.api.methods:
+                acknowledge(method, "AwsSolutions-COG4",
+                            "Machine-to-machine API authorized with IAM (SigV4); no Cognito user pool.")
+        stage = self.api.deployment_stage
+        acknowledge(stage, "AwsSolutions-APIG3",
+                    "No WAF by default: a web ACL costs a fixed monthly fee, against the kit's near-zero idle cost; "
+                    "every route requires auth and is throttled per stage and per key.")
+        acknowledge(stage, "AwsSolutions-APIG6",
+                    "Execution logging needs the account-wide API Gateway CloudWatch role (one per account and "
+                    "region, shared by every stage); JSON access logs and X-Ray cover each request.")
+        CfnOutput(self, "InvocationsUrl", value=self.api.url_for_path("/invocations"))

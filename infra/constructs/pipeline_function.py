@@ -1,0 +1,125 @@
+"""A Lambda function made from a :class:`mlrails.wiring.FunctionSpec`: the one place that
+turns the wiring's function list into Lambda configuration.
+
+Zip functions: ``functions/<name>/`` with ``handler.lambda_handler`` on Python 3.12 and the
+spec's layers. Image functions: built at deploy time from ``functions/<name>/Dockerfile``
+with the repository root as context. Every function gets its own role and log group, X-Ray
+tracing, and the environment of :func:`mlrails.wiring.function_environment`; functions that
+events invoke also get retries and an SQS dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.nag import acknowledge
+from infra.paths import FUNCTIONS_DIR, REPO_ROOT
+from mlrails import wiring
+from mlrails.config import ProjectConfig
+
+ASYNC_RETRY_ATTEMPTS = 2
+DEAD_LETTER_RETENTION = Duration.days(14)
+# What the image build never needs: keeps the context small and the asset hash stable.
+IMAGE_CONTEXT_EXCLUDES = [
+    ".git", ".venv", "node_modules", "cdk.out", "layers", "tests", "events", "bench", "infra",
+    ".mlrails", "mlruns", "**/__pycache__", "**/*.pyc", "*.egg-info", "src/*.egg-info",
+]
+
+
+@dataclass(frozen=True)
+class FunctionContext:
+    """What every function of one environment shares."""
+
+    cfg: ProjectConfig
+    environment_name: str
+    names: wiring.ResourceNames
+    layers: Mapping[str, lambda_.ILayerVersion]
+    log_retention: logs.RetentionDays
+
+
+class PipelineFunction(Construct):
+    """``function``, its ``role`` and, for asynchronous functions, its ``dead_letter_queue``."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *,
+        spec: wiring.FunctionSpec,
+        context: FunctionContext,
+        memory_mb: int | None = None,
+        tracking_uri: str | None = None,
+        snap_start: bool = False,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: list[ec2.ISecurityGroup] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.spec = spec
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"mlrails {spec.name} function",
+        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=context.log_retention)
+        # Instead of AWSLambdaBasicExecutionRole (any log group): this function's group only.
+        self.log_group.grant_write(self.role)
+        self.dead_letter_queue = (
+            sqs.Queue(self, "DeadLetterQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+                      retention_period=DEAD_LETTER_RETENTION)
+            if spec.asynchronous else None
+        )
+        if self.dead_letter_queue is not None:
+            acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
+                        "This queue is itself the dead-letter queue of the function, its rules and its schedules.")
+
+        common = dict(
+            description=spec.description,
+            role=self.role,
+            memory_size=memory_mb or spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            architecture=lambda_.Architecture.X86_64,
+            environment=wiring.function_environment(context.cfg, context.environment_name, context.names, spec,
+                                                     tracking_uri=tracking_uri),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS if spec.asynchronous else None,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue) if self.dead_letter_queue else None,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+        )
+        if spec.packaging == "image":
+            if spec.layers:
+                raise ValueError(f"function '{spec.name}' is a container image: layers do not apply")
+            self.function: lambda_.Function = lambda_.DockerImageFunction(
+                self, "Function",
+                code=lambda_.DockerImageCode.from_image_asset(
+                    str(REPO_ROOT), file=f"functions/{spec.name}/Dockerfile",
+                    exclude=IMAGE_CONTEXT_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64,
+                ),
+                **common,
+            )
+        else:
+            self.function = lambda_.Function(
+                self, "Function",
+                code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / spec.name), exclude=["__pycache__", "*.pyc"]),
+                handler="handler.lambda_handler",
+                runtime=lambda_.Runtime.PYTHON_3_12,
+                layers=[context.layers[name] for name in spec.layers],
+                snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
+                **common,
+            )
+            acknowledge(self.function, "AwsSolutions-L1",
+                        "Python 3.12 is the project's pinned runtime: the layers are built and byte-compiled "
+                        "for it (layers/build.py), and SnapStart for Python needs 3.12+.")
+        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
+                    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.")

@@ -1,0 +1,1 @@
+"""Stacks compose constructs and grant between them; nothing else."""
