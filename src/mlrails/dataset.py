@@ -72,13 +72,13 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
     frame = frame[required].reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
 
-    timestamps = pd.to_datetime(frame[dataset.timestamp], errors="coerce", utc=True)
+    timestamps = pd.to_datetime(frame[dataset.timestamp], errors="coerce", utc=True, format="ISO8601")
     bad = timestamps.isna()
     if bad.any():
         rows = _bad_rows(bad)
         raise DataFileRejected(
             "bad_timestamp",
-            f"column '{dataset.timestamp}' has an unparseable or empty timestamp in row {rows[0]}",
+            f"column '{dataset.timestamp}' has an empty or non-ISO-8601 timestamp in row {rows[0]}",
             details={"column": dataset.timestamp, "rows": rows, "count": int(bad.sum())},
         )
     out[dataset.timestamp] = timestamps

@@ -22,6 +22,7 @@ from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
 MAX_ROWS = 10_000
+_MISSING = object()  # a record without a column, told apart from an explicit null
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class Batch:
 def _records_to_columns(records: Any, field: str) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(records, list):
         raise BadRequest(f"'{field}' must be a list of records", details={"field": field})
-    if records and all(isinstance(r, dict) for r in records):
+    if not records:
+        return [], []
+    if all(isinstance(r, dict) for r in records):
         names: list[str] = []
         for record in records:
             names.extend(k for k in record if k not in names)
@@ -52,8 +55,6 @@ def _records_to_columns(records: Any, field: str) -> tuple[list[str], list[list[
     raise BadRequest(f"'{field}' row {bad} must be an object of column: value",
                      details={"field": field, "row": bad})
 
-
-_MISSING = object()
 
 
 def _split_to_columns(body: Any) -> tuple[list[str], list[list[Any]]]:

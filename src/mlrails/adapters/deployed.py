@@ -25,9 +25,14 @@ def project_config(uri: str) -> ProjectConfig:
 
 
 def reset() -> None:
-    """Forget cached settings and config (tests, and the local runtime between setups)."""
+    """Forget every per-container cache: settings, config, clients, idempotency stores.
+    For tests and the local runtime, whose "container" outlives one endpoint or mock."""
+    from mlrails.adapters import clients, idempotency
+
     settings.cache_clear()
     project_config.cache_clear()
+    clients.client.cache_clear()
+    idempotency.reset()
 
 
 def event_time(event: dict[str, Any]) -> datetime:

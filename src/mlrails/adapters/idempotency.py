@@ -40,3 +40,8 @@ def once(table_name: str, key: str, work: Callable[..., dict[str, Any]], event: 
     guarded = idempotent_function(data_keyword_argument="event", persistence_store=_persistence(table_name, key),
                                   config=config)(work)
     return guarded(event=event)
+
+
+def reset() -> None:
+    """Forget the persistence layers (they hold a client bound to one endpoint)."""
+    _persistence.cache_clear()

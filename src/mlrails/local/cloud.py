@@ -18,6 +18,13 @@ ENVIRONMENT = "local"
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
+def local_names(cfg: ProjectConfig) -> ResourceNames:
+    """Resource names on the local runtime (the CDK app lets CloudFormation name them)."""
+    prefix = f"mlrails-{cfg.project}"
+    return ResourceNames(data_bucket=f"{prefix}-data", artifacts_bucket=f"{prefix}-artifacts",
+                         bus_name=prefix, state_table=f"{prefix}-state")
+
+
 @dataclass
 class LocalCloud:
     """A running moto server with the project's buckets, bus, table and deployed config."""
@@ -26,9 +33,7 @@ class LocalCloud:
     state_dir: Path
 
     def __post_init__(self) -> None:
-        prefix = f"mlrails-{self.cfg.project}"
-        self.names = ResourceNames(data_bucket=f"{prefix}-data", artifacts_bucket=f"{prefix}-artifacts",
-                                   bus_name=prefix, state_table=f"{prefix}-state")
+        self.names = local_names(self.cfg)
         self.tracking_uri = f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
         self._server = None
         self.endpoint = ""
@@ -45,9 +50,8 @@ class LocalCloud:
         self.endpoint = f"http://{host}:{port}"
         os.environ.update(_FAKE_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
                           AWS_ENDPOINT_URL=self.endpoint, MLFLOW_S3_ENDPOINT_URL=self.endpoint)
-        client.cache_clear()
         deployed.reset()
-        self._create_resources()
+        create_resources(self.cfg, self.names)
         return self
 
     def stop(self) -> None:
@@ -55,26 +59,6 @@ class LocalCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def _create_resources(self) -> None:
-        s3_client = client("s3")
-        for bucket in (self.names.data_bucket, self.names.artifacts_bucket):
-            s3_client.create_bucket(Bucket=bucket)
-            s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
-        s3_client.put_bucket_notification_configuration(
-            Bucket=self.names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
-        client("events").create_event_bus(Name=self.names.bus_name)
-        client("dynamodb").create_table(
-            TableName=self.names.state_table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        )
-        client("dynamodb").update_time_to_live(
-            TableName=self.names.state_table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
-        s3.put_bytes(s3.uri(self.names.artifacts_bucket, config_key(self.cfg)), self.cfg.to_json().encode(),
-                     "application/json")
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The function's environment, as the CDK app sets it, plus local-only switches."""
@@ -106,3 +90,24 @@ class LocalCloud:
             if bucket in (self.names.data_bucket, self.names.artifacts_bucket) and not key.startswith(Prefix.RAW.value):
                 s3.put_bytes(s3.uri(bucket, key), path.read_bytes())
         return True
+
+
+def create_resources(cfg: ProjectConfig, names: ResourceNames) -> None:
+    """The environment's stateful resources, as the CDK app declares them, plus the
+    deployed config. Used by the local runtime and by handler tests (under ``mock_aws``)."""
+    s3_client = client("s3")
+    for bucket in (names.data_bucket, names.artifacts_bucket):
+        s3_client.create_bucket(Bucket=bucket)
+        s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
+    s3_client.put_bucket_notification_configuration(
+        Bucket=names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    client("events").create_event_bus(Name=names.bus_name)
+    client("dynamodb").create_table(
+        TableName=names.state_table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    client("dynamodb").update_time_to_live(
+        TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    s3.put_bytes(s3.uri(names.artifacts_bucket, config_key(cfg)), cfg.to_json().encode(), "application/json")

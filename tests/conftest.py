@@ -1,0 +1,90 @@
+"""Shared fixtures: the example config, moto with the project's resources, handlers and events."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from mlrails.config import ProjectConfig, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+EVENTS = REPO / "events"
+
+
+@pytest.fixture(scope="session")
+def cfg() -> ProjectConfig:
+    """The example project config shipped at the repository root."""
+    return load_config(REPO / "mlrails.yaml")
+
+
+def load_event(name: str) -> dict:
+    """A sample event from events/<name>.json."""
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    """moto in-process, started before any client exists, with fake credentials."""
+    from moto import mock_aws
+
+    from mlrails.adapters import deployed
+
+    for name in ("AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    deployed.reset()
+    with mock_aws():
+        yield
+    deployed.reset()
+
+
+@pytest.fixture
+def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """The project's resources on moto and the functions' environment, as deployed.
+
+    Returns the resource names. MLflow tracks to a SQLite file in ``tmp_path`` with its
+    artifacts in the (mocked) artifacts bucket."""
+    from mlrails.local.cloud import create_resources, local_names
+    from mlrails.wiring import FUNCTIONS, function_environment
+
+    names = local_names(cfg)
+    create_resources(cfg, names)
+    environment = function_environment(cfg, "test", names, FUNCTIONS[0],
+                                       tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("MLRAILS_MANIFEST_TTL_SECONDS", "0")
+    return names
+
+
+@pytest.fixture
+def handler(monkeypatch: pytest.MonkeyPatch):
+    """Load ``functions/<name>/handler.py`` fresh (a cold container), as Lambda does: by path."""
+
+    def load(name: str) -> ModuleType:
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", name.replace("_", "-"))
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", f"test-{name}")
+        spec = importlib.util.spec_from_file_location(f"handler_{name}", REPO / "functions" / name / "handler.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
+def lambda_context():
+    """A Lambda context: the local runtime's, which carries what Powertools reads."""
+    from mlrails.local.invoker import LocalContext
+
+    return LocalContext("test-function", memory_limit_in_mb=1024, timeout_seconds=300)

@@ -1,0 +1,65 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mlrails import gate, policy
+
+NOW = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+def test_first_model_is_promoted():
+    decision = gate.decide(metric="accuracy", direction="maximize", min_improvement=0.01,
+                           challenger={"accuracy": 0.7}, champion=None)
+    assert decision.promote and "first model" in decision.reason
+
+
+@pytest.mark.parametrize(("direction", "new", "old", "minimum", "promote"), [
+    ("maximize", 0.80, 0.78, 0.01, True),
+    ("maximize", 0.785, 0.78, 0.01, False),
+    ("maximize", 0.78, 0.78, 0.0, True),   # a tie passes at 0: fresher data wins
+    ("minimize", 0.30, 0.35, 0.01, True),  # e.g. rmse: lower is better
+    ("minimize", 0.36, 0.35, 0.0, False),
+])
+def test_gate_compares_in_the_metric_direction(direction, new, old, minimum, promote):
+    decision = gate.decide(metric="m", direction=direction, min_improvement=minimum,
+                           challenger={"m": new}, champion={"m": old})
+    assert decision.promote is promote
+    assert f"{old:.4f} -> {new:.4f}" in decision.reason
+
+
+def test_gate_refuses_a_challenger_without_the_metric():
+    decision = gate.decide(metric="roc_auc", direction="maximize", min_improvement=0,
+                           challenger={"accuracy": 0.9}, champion={"roc_auc": 0.5})
+    assert not decision.promote and "no 'roc_auc' score" in decision.reason
+
+
+def _state(**overrides) -> policy.PolicyState:
+    values = {"has_champion": True, "rows_since_training": 0, "last_retrain_at": NOW - timedelta(days=3)}
+    return policy.PolicyState(**{**values, **overrides})
+
+
+def test_bootstrap_waits_for_enough_rows(cfg):
+    assert not policy.decide("new_data", _state(has_champion=False, rows_since_training=10,
+                                                last_retrain_at=None), cfg, NOW).retrain
+    assert policy.decide("new_data", _state(has_champion=False, rows_since_training=cfg.training.min_rows,
+                                            last_retrain_at=None), cfg, NOW).retrain
+
+
+def test_cooldown_blocks_every_trigger(cfg):
+    recent = _state(last_retrain_at=NOW - timedelta(hours=cfg.retraining.cooldown_hours / 2))
+    for trigger in ("schedule", "drift", "performance", "new_data"):
+        decision = policy.decide(trigger, recent, cfg, NOW)
+        assert not decision.retrain and "cooldown until" in decision.reason
+
+
+def test_new_data_needs_the_threshold(cfg):
+    few = policy.decide("new_data", _state(rows_since_training=cfg.retraining.min_new_rows - 1), cfg, NOW)
+    enough = policy.decide("new_data", _state(rows_since_training=cfg.retraining.min_new_rows), cfg, NOW)
+    assert (few.retrain, enough.retrain) == (False, True)
+
+
+def test_disabled_triggers_are_declined(cfg):
+    only_schedule = cfg.model_copy(update={"retraining": cfg.retraining.model_copy(update={"triggers": ("schedule",)})})
+    decision = policy.decide("drift", _state(), only_schedule, NOW)
+    assert not decision.retrain and "disabled" in decision.reason
+    assert policy.decide("schedule", _state(), only_schedule, NOW).retrain

@@ -1,0 +1,70 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from mlrails import artifacts, training
+from mlrails.dataset import prepare_features
+from mlrails.errors import TrainingError
+from mlrails.synthetic import churn_frame
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def frame(cfg):
+    return prepare_features(churn_frame(600, START, seed=7), cfg.dataset)
+
+
+def _with_model(cfg, entrypoint):
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint})})
+
+
+def test_holdout_is_the_newest_rows(cfg, frame):
+    split = training.split_by_time(frame, cfg)
+    assert len(split.holdout) == 120
+    assert split.train["event_time"].max() <= split.holdout["event_time"].min()
+
+
+def test_too_little_data_is_a_clear_error(cfg, frame):
+    with pytest.raises(TrainingError, match="below training.min_rows"):
+        training.split_by_time(frame.head(10), cfg)
+
+
+def test_placeholder_predicts_the_majority_class(cfg, frame):
+    split = training.split_by_time(frame, cfg)
+    model = training.fit(cfg, split.train)
+    majority = split.train["churned"].mode()[0]
+    assert set(model.predict(training.features_of(split.holdout, cfg))) == {majority}
+    metrics = training.score(model, split.holdout, cfg)
+    assert metrics["roc_auc"] == pytest.approx(0.5)
+    assert set(metrics) == {"accuracy", "f1", "log_loss", "roc_auc"}
+
+
+def test_training_is_reproducible_and_survives_serialization(cfg, frame):
+    real = _with_model(cfg, "mlrails.models:gradient_boosting")
+    split = training.split_by_time(frame, real)
+    x = training.features_of(split.holdout, real)
+    first, second = training.fit(real, split.train), training.fit(real, split.train)
+    np.testing.assert_array_equal(first.predict_proba(x), second.predict_proba(x))
+    restored = artifacts.loads(artifacts.dumps(first), artifacts.entrypoint_modules(real.model.entrypoint))
+    np.testing.assert_array_equal(restored.predict_proba(x), first.predict_proba(x))
+    assert training.score(first, split.holdout, real)["roc_auc"] > 0.6  # the placeholder scores 0.5
+
+
+def test_a_broken_entrypoint_is_named(cfg, frame):
+    with pytest.raises(TrainingError, match="no_such_module:factory"):
+        training.fit(_with_model(cfg, "no_such_module:factory"), frame)
+
+
+def test_untrusted_types_are_refused():
+    class Custom:  # defined here, so its module is not on the trust list
+        def predict(self, x):
+            return x
+
+    from sklearn.preprocessing import FunctionTransformer
+
+    blob = artifacts.dumps(FunctionTransformer(func=np.log1p))
+    assert artifacts.loads(blob) is not None  # numpy function: trusted
+    with pytest.raises(artifacts.UntrustedArtifact):
+        artifacts.loads(artifacts.dumps(FunctionTransformer(func=Custom().predict)))

@@ -1,0 +1,36 @@
+"""The wiring is the single source both the CDK app and the local runtime read."""
+
+from pathlib import Path
+
+from mlrails.wiring import FUNCTIONS, ROUTES, SCHEDULES, ResourceNames, config_key, function_environment
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = ResourceNames("data", "artifacts", "bus", "table")
+
+
+def test_every_function_has_a_handler_and_zip_functions_name_built_layers():
+    for spec in FUNCTIONS:
+        assert (REPO / "functions" / spec.name / "handler.py").is_file()
+        assert spec.packaging == "image" or (REPO / "layers" / spec.layers[-1] / "requirements.in").is_file()
+
+
+def test_every_route_and_schedule_targets_a_function():
+    names = {spec.name for spec in FUNCTIONS}
+    assert {r.target for r in ROUTES} | {s.target for s in SCHEDULES} <= names
+    # every function but inference (behind the API) is reached by a route or a schedule
+    assert {r.target for r in ROUTES} | {s.target for s in SCHEDULES} == names - {"inference"}
+
+
+def test_raw_route_matches_the_data_bucket_under_raw():
+    raw = next(r for r in ROUTES if r.target == "feature_prep")
+    pattern = raw.pattern(NAMES)
+    assert raw.bus == "default"
+    assert pattern["detail"]["bucket"]["name"] == ["data"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "raw/"}]
+
+
+def test_environment_points_at_the_content_addressed_config(cfg):
+    env = function_environment(cfg, "dev", NAMES, FUNCTIONS[0])
+    assert env["MLRAILS_CONFIG_URI"] == f"s3://artifacts/{config_key(cfg)}"
+    assert cfg.digest in env["MLRAILS_CONFIG_URI"]
+    assert "MLFLOW_TRACKING_URI" not in env
