@@ -1,0 +1,83 @@
+"""The local lifecycle end to end: `mlrails demo` drives the real handlers through the real
+wiring on moto and a local MLflow, then `mlrails predict` serves from what it left."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MLRAILS = [sys.executable, "-m", "mlrails.cli"]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A project directory like a user's: the config and the functions."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "mlrails.yaml", root / "mlrails.yaml")
+    (root / "functions").symlink_to(REPO / "functions")
+    return root
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_"))}
+    return subprocess.run(MLRAILS + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo(project: Path) -> subprocess.CompletedProcess:
+    return _run(["demo"], project)
+
+
+def test_demo_runs_the_whole_lifecycle(demo):
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    out = demo.stdout
+    order = ["feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
+             "400 BAD_REQUEST", "requests answered 200", "drift_check", "DriftDetected", "input drift detected",
+             "v2", "GET /version → 200", "mlrails predict"]
+    positions = [out.find(marker) for marker in order]
+    assert -1 not in positions, [m for m, p in zip(order, positions) if p == -1]
+    assert positions == sorted(positions), "the timeline is out of order"
+    assert "0 failed" in out and "promoted v1, v2" in out
+
+
+def _snapshot(project: Path, bucket_suffix: str) -> Path:
+    return project / ".mlrails" / "snapshot" / f"mlrails-churn-{bucket_suffix}"
+
+
+def test_the_bad_file_is_quarantined_with_its_reason_and_nothing_is_lost(demo, project):
+    data = _snapshot(project, "data")
+    kept = data / "quarantine" / "day-00" / "export-broken.csv"
+    assert kept.is_file() and kept.read_text().startswith("event_time,")
+    reason = json.loads((data / "quarantine" / "day-00" / "export-broken.csv.reason.json").read_text())
+    assert reason["reason"] == "missing_columns" and reason["details"]["missing"] == ["churned"]
+    assert not (data / "raw" / "day-00" / "export-broken.csv").exists()
+    assert (data / "features" / "day-00" / "customers.parquet").is_file()
+    assert any((data / "capture").rglob("*.jsonl"))
+
+
+def test_the_manifest_names_the_retrained_champion(demo, project):
+    artifacts = _snapshot(project, "artifacts")
+    manifest = json.loads((artifacts / "manifests" / "churn-classifier" / "current.json").read_text())
+    assert manifest["version"] == "2" and manifest["previous_version"] == "1"
+    assert (artifacts / "models" / "churn-classifier" / "v2" / "model.skops").is_file()
+    assert any((artifacts / "reports" / "drift").rglob("*.json"))
+
+
+def test_predict_serves_the_champion_and_explains_bad_input(demo, project):
+    good = _run(["predict", json.dumps({"dataframe_records": [
+        {"tenure_months": 3, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}]})],
+        project)
+    assert good.returncode == 0, good.stderr
+    answer = json.loads(good.stdout)
+    assert answer["status"] == 200 and answer["body"]["model_version"] == "2"
+    assert len(answer["body"]["predictions"]) == 1
+    bad = _run(["predict", '{"dataframe_records": [{"tenure_months": "many"}]}'], project)
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["status"] == 400
