@@ -12,16 +12,26 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlrails.errors import ConfigError
+from mlrails.schedule import parse_cron
 
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
-# EventBridge schedule expressions; cron() is validated field by field by mlrails.schedule.
+# EventBridge schedule expressions; cron() fields are then checked by mlrails.schedule.
 _SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
+
+
+def _valid_schedule(expression: str) -> str:
+    if expression.startswith("cron("):
+        parse_cron(expression)  # raises ValueError naming the bad cron field
+    return expression
+
+
+Schedule = Annotated[str, Field(pattern=_SCHEDULE), AfterValidator(_valid_schedule)]
 
 
 class _Strict(BaseModel):
@@ -88,7 +98,7 @@ class Promotion(_Strict):
 
 
 class Monitoring(_Strict):
-    schedule: str = Field(default="rate(1 day)", pattern=_SCHEDULE)
+    schedule: Schedule = "rate(1 day)"
     window_hours: int = Field(default=24, ge=1, le=24 * 31)
     min_window_rows: int = Field(default=200, ge=1)
     bins: int = Field(default=10, ge=2, le=100)
@@ -97,7 +107,7 @@ class Monitoring(_Strict):
 
 
 class Retraining(_Strict):
-    schedule: str = Field(default="rate(7 days)", pattern=_SCHEDULE)
+    schedule: Schedule = "rate(7 days)"
     triggers: tuple[Literal["schedule", "drift", "performance", "new_data"], ...] = (
         "schedule", "drift", "performance", "new_data")
     cooldown_hours: float = Field(default=12, ge=0)

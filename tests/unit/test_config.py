@@ -20,6 +20,7 @@ def test_example_config_is_valid_and_complete(cfg):
     (("training", "holdout_fraction"), 1.5, "training.holdout_fraction"),
     (("model", "entrypoint"), "not an entrypoint", "model.entrypoint"),
     (("retraining", "schedule"), "every day", "retraining.schedule"),
+    (("monitoring", "schedule"), "cron(0 25 * * ? *)", "monitoring.schedule"),
     (("dataset", "task"), "clustering", "dataset.task"),
     (("environments",), {"Dev Env": {}}, "environments"),
 ])

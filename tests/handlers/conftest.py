@@ -1,0 +1,185 @@
+"""Handler-test helpers: a tap on the project bus, data in S3, API calls, a trained champion."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlrails import dataset
+from mlrails.adapters import s3
+from mlrails.adapters.clients import client
+from mlrails.config import ProjectConfig
+from mlrails.manifest import Manifest, current_key
+from mlrails.synthetic import churn_frame
+from mlrails.wiring import EVENT_SOURCE, Prefix, ResourceNames
+
+from conftest import load_event
+
+# The day the sample events describe: raw files land in the morning of 2026-03-02, the
+# drift check runs at midnight after, the retraining cadence a week later.
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics():
+    """Powertools keeps metrics and dimensions on the class: start and end every test empty."""
+    from aws_lambda_powertools.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
+    yield
+    metrics.clear_metrics()
+    metrics.clear_default_dimensions()
+
+
+class BusTap:
+    """An SQS queue behind a rule on the project bus that matches every event the kit emits
+    (moto does the matching, as EventBridge would)."""
+
+    def __init__(self, bus_name: str) -> None:
+        sqs, events = client("sqs"), client("events")
+        self.url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="bus-tap", EventBusName=bus_name, State="ENABLED",
+                        EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_targets(Rule="bus-tap", EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": arn}])
+        self.seen: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every event delivered since the last drain (also kept in :attr:`seen`)."""
+        sqs, fresh = client("sqs"), []
+        while messages := sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in messages:
+                fresh.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        self.seen.extend(fresh)
+        return fresh
+
+    def of(self, detail_type: str) -> list[dict[str, Any]]:
+        """Events of one detail type seen so far (drains first)."""
+        self.drain()
+        return [e for e in self.seen if e["detail-type"] == detail_type]
+
+
+@pytest.fixture
+def bus(cloud: ResourceNames) -> BusTap:
+    """Collects the events that reach the project bus."""
+    return BusTap(cloud.bus_name)
+
+
+def keys(bucket: str, prefix: str) -> list[str]:
+    """Every key under ``prefix``."""
+    return list(s3.list_keys(bucket, prefix))
+
+
+def put_features(names: ResourceNames, cfg: ProjectConfig, frame: pd.DataFrame,
+                 name: str = "2026/03/02/crm-export") -> str:
+    """Validated feature rows under features/, as feature_prep writes them; returns the key."""
+    key = f"{Prefix.FEATURES.value}{name}.parquet"
+    features = dataset.prepare_features(frame, cfg.dataset)
+    s3.put_bytes(s3.uri(names.data_bucket, key), dataset.to_parquet(features), "application/vnd.apache.parquet")
+    return key
+
+
+def api_call(module, event: dict[str, Any], context) -> tuple[int, Any]:
+    """Invoke the inference handler with an API Gateway event; (status, parsed JSON body)."""
+    response = module.lambda_handler(event, context)
+    body = response.get("body") or "null"
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    assert response["headers"]["Content-Type"] == "application/json"
+    return response["statusCode"], json.loads(body)
+
+
+def api_event(name: str, *, body: Any = None, content_type: str | None = None, at: datetime | None = None,
+              request_id: str | None = None) -> dict[str, Any]:
+    """A sample API event, optionally with another body (dicts become JSON), Content-Type,
+    request time or request id."""
+    event = load_event(name)
+    if body is not None:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if content_type is not None:
+        event["headers"]["Content-Type"] = content_type
+        event["multiValueHeaders"]["Content-Type"] = [content_type]
+    if at is not None:
+        event["requestContext"]["requestTimeEpoch"] = int(at.timestamp() * 1000)
+    if request_id is not None:
+        event["requestContext"]["requestId"] = request_id
+    return event
+
+
+def records(frame: pd.DataFrame, cfg: ProjectConfig) -> list[dict[str, Any]]:
+    """A frame's feature columns as ``dataframe_records`` rows (JSON-native values)."""
+    return json.loads(frame[cfg.dataset.feature_names].to_json(orient="records"))
+
+
+@pytest.fixture(scope="session")
+def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its tables created once: creating them costs ~4 s
+    per file, copying a migrated file costs nothing."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    SqlAlchemyStore(f"sqlite:///{path}", str(folder / "artifacts"))
+    return path
+
+
+@pytest.fixture
+def mlflow_db(cloud: ResourceNames, tmp_path: Path, _mlflow_template: Path) -> str:
+    """The tracking store the ``cloud`` fixture points MLFLOW_TRACKING_URI at, tables ready."""
+    target = tmp_path / "mlflow.db"
+    shutil.copyfile(_mlflow_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def train_handler(handler, mlflow_db: str):
+    """The train function, loaded cold, with an initialized tracking store."""
+    return handler("train")
+
+
+# A champion produced once per session by the real train handler and restored into each
+# test's (fresh) moto bucket: inference and the drift check read only the manifest and
+# the objects it names, never MLflow, so the copy serves exactly like the original.
+_CHAMPION_OBJECTS: dict[str, bytes] = {}
+TRAINING_ROWS = 600
+
+
+@pytest.fixture
+def champion(cloud: ResourceNames, cfg: ProjectConfig, mlflow_db: str, handler, lambda_context) -> Manifest:
+    """A promoted champion (version 1, placeholder model) trained on ``churn_frame`` rows."""
+    bucket = cloud.artifacts_bucket
+    if not _CHAMPION_OBJECTS:
+        put_features(cloud, cfg, churn_frame(TRAINING_ROWS, DAY - pd.Timedelta(days=1), seed=7))
+        result = handler("train").lambda_handler(load_event("train_retrain_requested"), lambda_context)
+        assert result["promoted"], result
+        for prefix in (Prefix.MANIFESTS.value, Prefix.MODELS.value):
+            for key in keys(bucket, prefix):
+                _CHAMPION_OBJECTS[key] = s3.get_bytes(s3.uri(bucket, key))
+    else:
+        for key, body in _CHAMPION_OBJECTS.items():
+            s3.put_bytes(s3.uri(bucket, key), body, "application/json" if key.endswith(".json") else
+                         "application/octet-stream")
+    return Manifest.from_json(_CHAMPION_OBJECTS[current_key(cfg.model.name)])
+
+
+def with_detail(name: str, **changes: Any) -> dict[str, Any]:
+    """A sample EventBridge event with some fields changed (``detail__rows=...`` for detail)."""
+    event = copy.deepcopy(load_event(name))
+    for key, value in changes.items():
+        if key.startswith("detail__"):
+            event["detail"][key.removeprefix("detail__")] = value
+        else:
+            event[key] = value
+    return event
+

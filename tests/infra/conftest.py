@@ -1,0 +1,87 @@
+"""Infra fixtures: the real app, built from cdk.json's context, synthesized once per session.
+
+Asset staging is off (the layer directories are large and the templates do not depend on
+the copies) and CDK's built-in CloudFormation check is skipped here: test_nag.py runs the
+full validation on its own app.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # `infra` is a package at the repository root
+    sys.path.insert(0, str(REPO))
+
+from aws_cdk import App, Stack  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from infra.app_builder import LAYERS_DIR_CONTEXT_KEY, build_app  # noqa: E402
+from infra.stage import MlrailsStage  # noqa: E402
+
+LAYER_NAMES = ("shared", "data", "ml")
+
+
+def cdk_json_context(**overrides: Any) -> dict[str, Any]:
+    """cdk.json's context, as the CLI would pass it, plus ``overrides``."""
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    return {**context, **overrides}
+
+
+@pytest.fixture(scope="session")
+def fast_context(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """cdk.json's context without asset staging (the layers are large and the templates do
+    not depend on the copies). When `make layers` has not run, placeholder layer folders
+    stand in: the templates only need the folders to exist."""
+    context: dict[str, Any] = {"aws:cdk:disable-asset-staging": True}
+    built = REPO / "layers" / "build"
+    if not all((built / name / "python").is_dir() for name in LAYER_NAMES):
+        placeholders = tmp_path_factory.mktemp("layers")
+        for name in LAYER_NAMES:
+            (placeholders / name / "python").mkdir(parents=True)
+            (placeholders / name / "python" / "PLACEHOLDER").write_text("tests only\n")
+        context[LAYERS_DIR_CONTEXT_KEY] = str(placeholders)
+    return cdk_json_context(**context)
+
+
+@pytest.fixture(scope="session")
+def app(fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> App:
+    """The app of mlrails.yaml (dev, staging, prod), synthesized once."""
+    app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out")), builtin_validation=False)
+    app.synth()
+    return app
+
+
+def stage_of(app: App, name: str) -> MlrailsStage:
+    stage = app.node.find_child(name)
+    assert isinstance(stage, MlrailsStage)
+    return stage
+
+
+def template(stack: Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def dev(app: App) -> MlrailsStage:
+    return stage_of(app, "dev")
+
+
+@pytest.fixture(scope="session")
+def data_template(dev: MlrailsStage) -> Template:
+    return template(dev.data)
+
+
+@pytest.fixture(scope="session")
+def tracking_template(dev: MlrailsStage) -> Template:
+    return template(dev.tracking)
+
+
+@pytest.fixture(scope="session")
+def service_template(dev: MlrailsStage) -> Template:
+    return template(dev.service)

@@ -1,0 +1,184 @@
+"""The Service stack: functions, REST API, routes, schedules, alarms."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match, Template
+
+from mlrails import wiring
+from mlrails.config import ProjectConfig
+
+
+def test_five_functions_four_zip_on_python_312_and_one_image(service_template: Template) -> None:
+    zip_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "zip"]
+    image_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "image"]
+    assert (len(zip_specs), len(image_specs)) == (4, 1)
+    functions = service_template.find_resources("AWS::Lambda::Function", {
+        "Properties": {"Description": Match.string_like_regexp("|".join(s.description for s in wiring.FUNCTIONS))},
+    })
+    assert len(functions) == 5
+    for spec in zip_specs:
+        service_template.has_resource_properties("AWS::Lambda::Function", {
+            "Description": spec.description,
+            "Runtime": "python3.12",
+            "Handler": "handler.lambda_handler",
+            "Architectures": ["x86_64"],
+            "TracingConfig": {"Mode": "Active"},
+            "Layers": Match.any_value() if spec.layers else Match.absent(),
+            "Environment": {"Variables": Match.object_like({
+                "POWERTOOLS_SERVICE_NAME": spec.service_name,
+                "MLRAILS_CONFIG_URI": Match.any_value(),
+            })},
+        })
+    train = wiring.function("train")
+    service_template.has_resource_properties("AWS::Lambda::Function", {
+        "Description": train.description,
+        "PackageType": "Image",
+        "MemorySize": train.memory_mb,
+        "Timeout": train.timeout_seconds,
+        "VpcConfig": {"SubnetIds": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+        "Environment": {"Variables": Match.object_like({
+            "MLFLOW_TRACKING_URI": Match.string_like_regexp(r"^http://mlflow\..+:5000$"),
+        })},
+    })
+
+
+def test_every_layer_is_built_for_python_312(service_template: Template) -> None:
+    service_template.resource_count_is("AWS::Lambda::LayerVersion", 3)
+    service_template.all_resources_properties("AWS::Lambda::LayerVersion", {
+        "CompatibleRuntimes": ["python3.12"],
+    })
+
+
+def test_inference_uses_snapstart_and_the_environment_memory(service_template: Template, cfg: ProjectConfig) -> None:
+    inference = wiring.function("inference")
+    service_template.has_resource_properties("AWS::Lambda::Function", {
+        "Description": inference.description,
+        "MemorySize": cfg.environments["dev"].inference_memory_mb,
+        "SnapStart": {"ApplyOn": "PublishedVersions"},
+    })
+    service_template.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
+
+
+def test_asynchronous_functions_retry_then_dead_letter(service_template: Template) -> None:
+    asynchronous = [spec for spec in wiring.FUNCTIONS if spec.asynchronous]
+    service_template.resource_count_is("AWS::Lambda::EventInvokeConfig", len(asynchronous))
+    service_template.all_resources_properties("AWS::Lambda::EventInvokeConfig", {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+    })
+    service_template.resource_count_is("AWS::SQS::Queue", len(asynchronous))
+    service_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+
+
+def test_rest_api_routes_require_an_api_key(service_template: Template) -> None:
+    for path, method in (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST")):
+        service_template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": path})
+        service_template.has_resource_properties("AWS::ApiGateway::Method", {
+            "HttpMethod": method,
+            "ApiKeyRequired": True,
+            "RequestValidatorId": Match.any_value(),
+            "Integration": {"Type": "AWS_PROXY", "Uri": Match.any_value()},
+        })
+    service_template.resource_count_is("AWS::ApiGateway::Method", 4)
+    service_template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
+        "ValidateRequestBody": True, "ValidateRequestParameters": True,
+    })
+
+
+def test_usage_plan_throttles_and_limits_a_quota(service_template: Template, cfg: ProjectConfig) -> None:
+    env = cfg.environments["dev"]
+    service_template.has_resource_properties("AWS::ApiGateway::UsagePlan", {
+        "Throttle": {"RateLimit": env.throttle_rate, "BurstLimit": env.throttle_burst},
+        "Quota": {"Limit": Match.any_value(), "Period": "DAY"},
+        "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
+    })
+    service_template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
+    service_template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+
+
+def test_stage_throttles_logs_access_and_traces(service_template: Template, cfg: ProjectConfig) -> None:
+    env = cfg.environments["dev"]
+    service_template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "TracingEnabled": True,
+        "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
+        "MethodSettings": Match.array_with([Match.object_like({
+            "HttpMethod": "*", "ResourcePath": "/*",
+            "ThrottlingRateLimit": env.throttle_rate, "ThrottlingBurstLimit": env.throttle_burst,
+        })]),
+    })
+
+
+def test_prod_stage_uses_its_own_throttle(app) -> None:  # noqa: ANN001 - the session app fixture
+    from tests.infra.conftest import stage_of, template  # local: conftest helpers
+
+    prod = template(stage_of(app, "prod").service)
+    prod.has_resource_properties("AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 200, "BurstLimit": 400}})
+    prod.has_resource_properties("AWS::Lambda::Function", {
+        "Description": wiring.function("inference").description, "MemorySize": 2048,
+    })
+
+
+def test_schedules_follow_the_config(service_template: Template, cfg: ProjectConfig) -> None:
+    enabled = [spec for spec in wiring.SCHEDULES if spec.enabled(cfg)]
+    service_template.resource_count_is("AWS::Scheduler::Schedule", len(enabled))
+    for spec in enabled:
+        service_template.has_resource_properties("AWS::Scheduler::Schedule", {
+            "ScheduleExpression": spec.expression(cfg),
+            "State": "ENABLED",
+            "Target": Match.object_like({
+                "Input": Match.serialized_json(dict(spec.payload)),
+                "DeadLetterConfig": {"Arn": Match.any_value()},
+                "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 3}),
+            }),
+        })
+    assert {s.expression(cfg) for s in enabled} == {"rate(1 day)", "rate(7 days)"}
+
+
+def test_raw_uploads_route_to_feature_prep(service_template: Template) -> None:
+    service_template.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {"bucket": {"name": [Match.any_value()]}, "object": {"key": [{"prefix": "raw/"}]}},
+        },
+        "Targets": [Match.object_like({
+            "Arn": Match.any_value(),
+            "DeadLetterConfig": {"Arn": Match.any_value()},
+            "RetryPolicy": Match.object_like({"MaximumRetryAttempts": 3}),
+        })],
+    })
+    # The default bus: no EventBusName on the S3 rule.
+    raw_rules = service_template.find_resources("AWS::Events::Rule", {
+        "Properties": {"EventPattern": {"source": ["aws.s3"]}}})
+    assert [rule["Properties"].get("EventBusName") for rule in raw_rules.values()] == [None]
+
+
+def test_drift_detected_routes_to_retrain_trigger_on_the_project_bus(service_template: Template) -> None:
+    service_template.has_resource_properties("AWS::Events::Rule", {
+        "EventBusName": Match.any_value(),
+        "EventPattern": {"source": ["mlrails"], "detail-type": ["DriftDetected"]},
+        "Targets": [Match.object_like({"DeadLetterConfig": {"Arn": Match.any_value()}})],
+    })
+    service_template.resource_count_is("AWS::Events::Rule", len(wiring.ROUTES))
+
+
+def test_alarms_cover_functions_api_and_dead_letters(service_template: Template) -> None:
+    asynchronous = [spec for spec in wiring.FUNCTIONS if spec.asynchronous]
+    service_template.resource_count_is("AWS::CloudWatch::Alarm", len(wiring.FUNCTIONS) + 1 + len(asynchronous))
+    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "Errors", "Namespace": "AWS/Lambda", "AlarmActions": [Match.any_value()],
+    })
+    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway",
+    })
+    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS",
+    })
+    service_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    service_template.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])},
+    })
+    service_template.resource_count_is("AWS::SNS::Subscription", 0)  # no alarm_email in mlrails.yaml
+    service_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
