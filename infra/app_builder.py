@@ -15,11 +15,13 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.paths import REPO_ROOT
+from infra.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from infra.stage import MlrailsStage
 from mlrails.config import ProjectConfig, load_config
 
 CONFIG_CONTEXT_KEY = "mlrails:config"
+# Optional: where the built layers are (default layers/build, made by `make layers`).
+LAYERS_DIR_CONTEXT_KEY = "mlrails:layers-dir"
 VALIDATION_REPORT = "validation-report.json"
 
 
@@ -36,16 +38,21 @@ def build_app(
     outdir: str | None = None,
     *,
     config: ProjectConfig | None = None,
+    builtin_validation: bool = True,
 ) -> cdk.App:
     """Build the app with every stage. ``context`` is ``cdk.json``'s context when not run by the
-    CLI (an ``App`` made in-process reads no ``cdk.json``); ``config`` overrides the file."""
-    app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
+    CLI (an ``App`` made in-process reads no ``cdk.json``); ``config`` overrides the file;
+    ``builtin_validation=False`` skips CDK's CloudFormation checks (cdk-nag still runs)."""
+    app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir,
+                  builtin_cloud_formation_validation=builtin_validation)
     cfg = config if config is not None else load_project_config(app)
+    layers_dir = REPO_ROOT / (app.node.try_get_context(LAYERS_DIR_CONTEXT_KEY) or LAYERS_BUILD_DIR)
     for name, environment in cfg.environments.items():
         MlrailsStage(
             app, name,
             cfg=cfg,
             environment_name=name,
+            layers_dir=layers_dir,
             # No account/region: environment-agnostic stacks synthesize without AZ lookups.
             env=cdk.Environment(account=environment.account, region=environment.region),
         )

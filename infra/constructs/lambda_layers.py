@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -21,12 +22,13 @@ _DESCRIPTIONS = {
 class LambdaLayers(Construct):
     """One layer version per built layer directory; ``layers[name]`` looks one up."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, names: Sequence[str] = LAYER_NAMES) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, build_dir: Path = LAYERS_BUILD_DIR,
+                 names: Sequence[str] = LAYER_NAMES) -> None:
         super().__init__(scope, construct_id)
         self.layers: Mapping[str, lambda_.ILayerVersion] = {
             name: lambda_.LayerVersion(
                 self, name.capitalize(),
-                code=lambda_.Code.from_asset(str(_layer_dir(name))),
+                code=lambda_.Code.from_asset(str(_layer_dir(build_dir, name))),
                 compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
                 compatible_architectures=[lambda_.Architecture.X86_64],
                 description=f"mlrails {name}: {_DESCRIPTIONS.get(name, name)}",
@@ -35,8 +37,8 @@ class LambdaLayers(Construct):
         }
 
 
-def _layer_dir(name: str):
-    path = LAYERS_BUILD_DIR / name
+def _layer_dir(build_dir: Path, name: str) -> Path:
+    path = build_dir / name
     if not (path / "python").is_dir():
         raise FileNotFoundError(f"layer '{name}' is not built: {path}/python is missing (run `make layers`)")
     return path

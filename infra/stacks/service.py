@@ -3,6 +3,7 @@ and the grants between them and the data store (least privilege, by key prefix).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -31,10 +32,11 @@ class ServiceStack(cdk.Stack):
     """Composes the function constructs and grants each one what its handler touches."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str,
-                 store: DataStore, tracking: MlflowService, network: Network, **kwargs: Any) -> None:
+                 store: DataStore, tracking: MlflowService, network: Network, layers_dir: Path,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         environment = cfg.environments[environment_name]
-        layers = LambdaLayers(self, "Layers")
+        layers = LambdaLayers(self, "Layers", build_dir=layers_dir)
         context = FunctionContext(cfg=cfg, environment_name=environment_name, names=store.names,
                                   layers=layers.layers, log_retention=LOG_RETENTION)
 

@@ -57,19 +57,15 @@ def app(fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) 
     return app
 
 
-def stage_of(app: App, name: str) -> MlrailsStage:
-    stage = app.node.find_child(name)
+@pytest.fixture(scope="session")
+def dev(app: App) -> MlrailsStage:
+    stage = app.node.find_child("dev")
     assert isinstance(stage, MlrailsStage)
     return stage
 
 
 def template(stack: Stack) -> Template:
     return Template.from_stack(stack)
-
-
-@pytest.fixture(scope="session")
-def dev(app: App) -> MlrailsStage:
-    return stage_of(app, "dev")
 
 
 @pytest.fixture(scope="session")

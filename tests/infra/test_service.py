@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from aws_cdk import App
 from aws_cdk.assertions import Match, Template
+
+from infra.stage import MlrailsStage
 
 from mlrails import wiring
 from mlrails.config import ProjectConfig
@@ -12,10 +15,10 @@ def test_five_functions_four_zip_on_python_312_and_one_image(service_template: T
     zip_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "zip"]
     image_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "image"]
     assert (len(zip_specs), len(image_specs)) == (4, 1)
-    functions = service_template.find_resources("AWS::Lambda::Function", {
-        "Properties": {"Description": Match.string_like_regexp("|".join(s.description for s in wiring.FUNCTIONS))},
-    })
-    assert len(functions) == 5
+    descriptions = sorted(fn["Properties"].get("Description", "")
+                          for fn in service_template.find_resources("AWS::Lambda::Function").values())
+    # The five pipeline functions, and nothing else in this stack.
+    assert descriptions == sorted(spec.description for spec in wiring.FUNCTIONS)
     for spec in zip_specs:
         service_template.has_resource_properties("AWS::Lambda::Function", {
             "Description": spec.description,
@@ -108,10 +111,8 @@ def test_stage_throttles_logs_access_and_traces(service_template: Template, cfg:
     })
 
 
-def test_prod_stage_uses_its_own_throttle(app) -> None:  # noqa: ANN001 - the session app fixture
-    from tests.infra.conftest import stage_of, template  # local: conftest helpers
-
-    prod = template(stage_of(app, "prod").service)
+def test_prod_stage_uses_its_own_throttle(app: App) -> None:
+    prod = Template.from_stack(stage_of(app, "prod").service)
     prod.has_resource_properties("AWS::ApiGateway::UsagePlan", {"Throttle": {"RateLimit": 200, "BurstLimit": 400}})
     prod.has_resource_properties("AWS::Lambda::Function", {
         "Description": wiring.function("inference").description, "MemorySize": 2048,
@@ -182,3 +183,9 @@ def test_alarms_cover_functions_api_and_dead_letters(service_template: Template)
     })
     service_template.resource_count_is("AWS::SNS::Subscription", 0)  # no alarm_email in mlrails.yaml
     service_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def stage_of(app: App, name: str) -> MlrailsStage:
+    stage = app.node.find_child(name)
+    assert isinstance(stage, MlrailsStage)
+    return stage

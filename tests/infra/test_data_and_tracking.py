@@ -1,0 +1,124 @@
+"""The Data stack (buckets, table, bus, config) and the Tracking stack (VPC, MLflow)."""
+
+from __future__ import annotations
+
+from aws_cdk.assertions import Match, Template
+
+from mlrails import wiring
+from mlrails.config import ProjectConfig
+
+SECURE_BUCKET = {
+    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    "VersioningConfiguration": {"Status": "Enabled"},
+    "PublicAccessBlockConfiguration": {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+    },
+}
+
+
+def test_buckets_are_encrypted_versioned_private_and_logged(data_template: Template) -> None:
+    data_template.resource_count_is("AWS::S3::Bucket", 3)
+    data_template.all_resources_properties("AWS::S3::Bucket", SECURE_BUCKET)
+    # Data and artifacts buckets log to the access-log bucket.
+    logged = data_template.find_resources("AWS::S3::Bucket", {
+        "Properties": {"LoggingConfiguration": {"DestinationBucketName": Match.any_value()}}})
+    assert len(logged) == 2
+
+
+def test_every_bucket_policy_denies_plain_http(data_template: Template) -> None:
+    data_template.resource_count_is("AWS::S3::BucketPolicy", 3)
+    data_template.all_resources_properties("AWS::S3::BucketPolicy", {
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        })])},
+    })
+
+
+def test_data_bucket_sends_events_to_eventbridge_and_expires_captures(data_template: Template) -> None:
+    data_template.has_resource_properties("AWS::S3::Bucket", {
+        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+        "LifecycleConfiguration": {"Rules": Match.array_with([
+            Match.object_like({"NoncurrentVersionExpiration": Match.any_value()}),
+            Match.object_like({"Prefix": "capture/", "ExpirationInDays": Match.any_value(), "Status": "Enabled"}),
+        ])},
+    })
+    data_template.resource_count_is("Custom::S3BucketNotifications", 0)  # native, no custom resource
+
+
+def test_state_table_bus_and_config(data_template: Template, cfg: ProjectConfig) -> None:
+    data_template.has_resource_properties("AWS::DynamoDB::GlobalTable", {
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+    })
+    data_template.resource_count_is("AWS::Events::EventBus", 1)
+    data_template.has_resource_properties("Custom::CDKBucketDeployment", {
+        "DestinationBucketKeyPrefix": wiring.Prefix.CONFIG.value,
+        "Prune": False,
+    })
+    assert wiring.config_key(cfg).startswith(wiring.Prefix.CONFIG.value)
+
+
+def test_vpc_has_no_nat_and_only_isolated_subnets(tracking_template: Template) -> None:
+    tracking_template.resource_count_is("AWS::EC2::NatGateway", 0)
+    tracking_template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    tracking_template.all_resources_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": False})
+    tracking_template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "REJECT"})
+
+
+def test_vpc_endpoints_replace_the_nat(tracking_template: Template) -> None:
+    endpoints = tracking_template.find_resources("AWS::EC2::VPCEndpoint")
+    kinds = {e["Properties"].get("VpcEndpointType", "Gateway") for e in endpoints.values()}
+    assert kinds == {"Gateway", "Interface"}
+    gateways = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
+    interfaces = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
+    assert (len(gateways), len(interfaces)) == (2, 5)  # S3 + DynamoDB; ECR, ECR Docker, Logs, Secrets, Events
+    tracking_template.all_resources_properties("AWS::EC2::VPCEndpoint", {"VpcId": Match.any_value()})
+
+
+def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> None:
+    tracking_template.has_resource_properties("AWS::ECS::TaskDefinition", {
+        "Cpu": "256",
+        "Memory": "1024",
+        "RequiresCompatibilities": ["FARGATE"],
+        "ContainerDefinitions": [Match.object_like({
+            "PortMappings": [Match.object_like({"ContainerPort": 5000})],
+            "HealthCheck": Match.object_like({"Command": Match.array_with(["CMD"])}),
+            "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
+            "Secrets": Match.array_with([Match.object_like({"Name": "DB_PASSWORD"})]),
+            "Environment": Match.absent(),
+        })],
+    })
+    tracking_template.has_resource_properties("AWS::ECS::Service", {
+        "LaunchType": "FARGATE",
+        "DesiredCount": 1,
+        "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})},
+        "ServiceRegistries": [Match.object_like({"RegistryArn": Match.any_value()})],
+    })
+    tracking_template.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {
+        "Name": "churn.dev.internal",
+    })
+
+
+def test_aurora_serverless_scales_to_zero(tracking_template: Template) -> None:
+    tracking_template.has_resource_properties("AWS::RDS::DBCluster", {
+        "Engine": "aurora-postgresql",
+        "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": Match.any_value(),
+                                             "SecondsUntilAutoPause": Match.any_value()},
+        "StorageEncrypted": True,
+        "DeletionProtection": True,
+    })
+    tracking_template.has_resource_properties("AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless"})
+    tracking_template.resource_count_is("AWS::SecretsManager::Secret", 1)
+
+
+def test_mlflow_server_admits_only_its_clients(tracking_template: Template) -> None:
+    ingress = tracking_template.find_resources("AWS::EC2::SecurityGroupIngress", {
+        "Properties": {"FromPort": 5000, "ToPort": 5000}})
+    assert len(ingress) == 1
+    (rule,) = ingress.values()
+    assert "SourceSecurityGroupId" in rule["Properties"] and "CidrIp" not in rule["Properties"]
+    # Nothing in this stack is open to an address range.
+    assert not tracking_template.find_resources("AWS::EC2::SecurityGroupIngress", {
+        "Properties": {"CidrIp": Match.any_value()}})

@@ -1,0 +1,38 @@
+"""An environment with ``auth: iam``: SigV4 on every route, no API key or usage plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Template
+
+from infra.app_builder import build_app
+from infra.stage import MlrailsStage
+from mlrails.config import ProjectConfig, parse_config
+
+
+@pytest.fixture(scope="module")
+def iam_template(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Template:
+    document = cfg.model_dump(mode="json")
+    document["environments"] = {"dev": {"auth": "iam", "alarm_email": "ops@example.com"}}
+    app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.iam")),
+                    config=parse_config(document), builtin_validation=False)
+    stage = app.node.find_child("dev")
+    assert isinstance(stage, MlrailsStage)
+    return Template.from_stack(stage.service)
+
+
+def test_every_route_requires_iam_auth(iam_template: Template) -> None:
+    iam_template.resource_count_is("AWS::ApiGateway::Method", 4)
+    iam_template.all_resources_properties("AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"})
+    methods = iam_template.find_resources("AWS::ApiGateway::Method").values()
+    assert not any(method["Properties"].get("ApiKeyRequired") for method in methods)
+    iam_template.resource_count_is("AWS::ApiGateway::ApiKey", 0)
+    iam_template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)
+
+
+def test_alarm_email_subscribes_to_the_topic(iam_template: Template) -> None:
+    iam_template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "ops@example.com",
+    })
