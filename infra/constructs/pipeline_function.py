@@ -121,5 +121,16 @@ class PipelineFunction(Construct):
             acknowledge(self.function, "AwsSolutions-L1",
                         "Python 3.12 is the project's pinned runtime: the layers are built and byte-compiled "
                         "for it (layers/build.py), and SnapStart for Python needs 3.12+.")
+        unscoped = "X-Ray PutTraceSegments/PutTelemetryRecords"
+        if vpc is not None:
+            # What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces,
+            # without its account-wide CloudWatch Logs permissions.
+            self.role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                         "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                         "ec2:UnassignPrivateIpAddresses"],
+                resources=["*"],
+            ))
+            unscoped += " and Lambda's VPC network-interface actions (as in AWSLambdaVPCAccessExecutionRole)"
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
-                    "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.")
+                    f"{unscoped} support no resource-level permissions.")

@@ -9,7 +9,6 @@ from constructs import Construct
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
-from infra.nag import acknowledge
 from mlrails import wiring
 
 
@@ -25,6 +24,3 @@ class Retraining(Construct):
             tracking_uri=tracking.tracking_uri,
             vpc=network.vpc, vpc_subnets=ISOLATED, security_groups=[tracking.client_security_group],
         )
-        acknowledge(self.train.role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaVPCAccessExecutionRole]",
-                    "Lambda needs these ENI permissions to run in the VPC; they support no resource-level scoping.")

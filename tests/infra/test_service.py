@@ -33,6 +33,12 @@ def test_five_functions_four_zip_on_python_312_and_one_image(service_template: T
             })},
         })
     train = wiring.function("train")
+    # In the VPC: the role may manage the function's network interfaces.
+    service_template.has_resource_properties("AWS::IAM::Policy", {
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Action": Match.array_with(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"]),
+        })])},
+    })
     service_template.has_resource_properties("AWS::Lambda::Function", {
         "Description": train.description,
         "PackageType": "Image",
