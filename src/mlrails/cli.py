@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from mlrails.config import load_config
@@ -31,6 +31,20 @@ def _predict(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from mlrails.synthetic import churn_frame
+
+    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    frame = churn_frame(args.rows, start.replace(tzinfo=start.tzinfo or UTC), seed=args.seed, drift=args.drift,
+                        span=timedelta(days=args.days), with_target=not args.no_target)
+    if args.output.endswith(".parquet"):
+        frame.to_parquet(args.output, index=False)
+    else:
+        frame.to_csv(args.output, index=False)
+    print(f"wrote {len(frame):,} rows (drift {args.drift}) to {args.output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlrails", description=__doc__)
     parser.add_argument("--config", default="mlrails.yaml", help="the project config (default: mlrails.yaml)")
@@ -40,6 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("body", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
     predict.add_argument("--content-type", default="application/json")
     predict.set_defaults(run=_predict)
+    generate = commands.add_parser("generate", help="write synthetic churn data for the example config")
+    generate.add_argument("output", help="a .csv or .parquet path")
+    generate.add_argument("--rows", type=int, default=1000)
+    generate.add_argument("--days", type=float, default=1.0, help="time span the rows cover")
+    generate.add_argument("--start", help="ISO time of the first row (default: now)")
+    generate.add_argument("--drift", type=float, default=0.0, help="0 (training population) to 1 (fully shifted)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--no-target", action="store_true", help="leave out the label (serving traffic)")
+    generate.set_defaults(run=_generate)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
