@@ -1,0 +1,117 @@
+"""drift_check: on its schedule, the captured window against the champion's reference profile."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from conftest import load_event
+from mlrails.adapters import s3
+from mlrails.adapters.state import StateTable
+from mlrails.synthetic import churn_frame
+
+from .conftest import DAY, api_call, api_event, keys, records
+
+REPORT_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.json"
+
+
+@pytest.fixture
+def drift_check(cloud, handler):
+    """The drift_check function, loaded cold."""
+    return handler("drift_check")
+
+
+@pytest.fixture
+def serve(cloud, cfg, handler, lambda_context):
+    """Score rows through the real inference function, which captures them as it serves."""
+    inference = handler("inference")
+
+    def serve(frame, at: datetime, *, per_request: int = 100) -> None:
+        for n, start in enumerate(range(0, len(frame), per_request)):
+            event = api_event("inference_invocations_records", at=at + timedelta(minutes=n),
+                              body={"dataframe_records": records(frame.iloc[start:start + per_request], cfg)},
+                              request_id=f"{at:%Y%m%d%H%M}-{n:04d}")
+            status, body = api_call(inference, event, lambda_context)
+            assert status == 200, body
+
+    return serve
+
+
+def test_without_a_model_there_is_nothing_to_check(drift_check, bus, cloud, lambda_context):
+    result = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+
+    assert result == {"status": "no_model", "report_uri": None, "consecutive_windows": 0, "drift_detected": False}
+    assert keys(cloud.artifacts_bucket, "reports/") == []
+    assert bus.drain() == []
+
+
+def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(champion, serve, drift_check, bus, cloud,
+                                                                     lambda_context):
+    # Plenty of drifted traffic, but two days before the window; only 60 rows inside it.
+    serve(churn_frame(300, DAY, seed=20, drift=0.9), DAY - timedelta(days=2))
+    serve(churn_frame(60, DAY, seed=21, drift=0.9), DAY + timedelta(hours=14))
+
+    result = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+
+    assert result["status"] == "insufficient_data" and result["drift_detected"] is False
+    assert result["report_uri"] == s3.uri(cloud.artifacts_bucket, REPORT_KEY)
+    report = s3.get_json(result["report_uri"])
+    assert report["status"] == "insufficient_data" and report["rows"] == 60 and report["min_rows"] == 200
+    assert bus.drain() == []
+
+
+def test_drifted_traffic_raises_drift_detected_with_the_drifted_features(champion, serve, drift_check, bus, cloud,
+                                                                        lambda_context, capsys):
+    serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
+    event = load_event("drift_check_schedule")
+
+    result = drift_check.lambda_handler(event, lambda_context)
+
+    assert result["status"] == "drift" and result["drift_detected"] is True and result["consecutive_windows"] == 1
+    report = s3.get_json(s3.uri(cloud.artifacts_bucket, REPORT_KEY))
+    assert report["rows"] == 300 and report["model_version"] == "1"
+    assert report["window_start"] == "2026-03-02T00:00:00+00:00"
+    assert report["window_end"] == "2026-03-03T00:00:00+00:00"
+    assert {"tenure_months", "support_calls", "plan"} <= set(report["drifted_features"])
+    assert all(report["features"][name]["psi"] >= 0.2 for name in report["drifted_features"])
+
+    detected = bus.of("DriftDetected")
+    assert len(detected) == 1 and detected[0]["time"] == event["scheduled_time"]
+    detail = detected[0]["detail"]
+    assert detail["drifted_features"] == report["drifted_features"]
+    assert detail["drifted_share"] == pytest.approx(report["drifted_share"]) and detail["drifted_share"] >= 0.3
+    assert detail["report_uri"] == result["report_uri"] == s3.uri(cloud.artifacts_bucket, REPORT_KEY)
+    assert detail["model_version"] == "1" and detail["consecutive_windows"] == 1
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    drift_metrics = next(m for m in emitted if "DriftWindowRows" in m)
+    assert drift_metrics["DriftWindowRows"] == [300.0] and drift_metrics["model"] == "churn-classifier"
+
+
+def test_clean_traffic_is_ok_and_silent(champion, serve, drift_check, bus, cloud, lambda_context):
+    serve(churn_frame(300, DAY, seed=23), DAY + timedelta(hours=9))
+
+    result = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+
+    assert result["status"] == "ok" and result["drift_detected"] is False and result["consecutive_windows"] == 0
+    report = s3.get_json(s3.uri(cloud.artifacts_bucket, REPORT_KEY))
+    assert report["status"] == "ok" and report["drifted_features"] == [] and report["rows"] == 300
+    assert bus.drain() == []
+
+
+def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_check, bus, cloud, cfg,
+                                                       lambda_context):
+    serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
+    event = load_event("drift_check_schedule")
+
+    first = drift_check.lambda_handler(event, lambda_context)
+    # Scheduler retries carry the same slot with a new execution id.
+    second = drift_check.lambda_handler({**event, "execution_id": "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"},
+                                        lambda_context)
+
+    assert second == first and first["drift_detected"] is True
+    assert len(bus.of("DriftDetected")) == 1
+    assert keys(cloud.artifacts_bucket, "reports/drift/") == [REPORT_KEY]
+    assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1

@@ -1,0 +1,140 @@
+"""retrain_trigger: schedules, FeaturesReady and DriftDetected → the retraining policy → RetrainRequested."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import load_event
+from mlrails.adapters import s3
+from mlrails.adapters.state import StateTable
+
+from .conftest import keys, with_detail
+
+FEATURES_READY_ID = "0f1e2d3c-4b5a-4697-8877-665544332201"
+
+
+@pytest.fixture
+def retrain_trigger(cloud, handler):
+    """The retrain_trigger function, loaded cold."""
+    return handler("retrain_trigger")
+
+
+def _decisions(bucket: str) -> list[dict]:
+    """The audit log, in key (time) order."""
+    return [s3.get_json(s3.uri(bucket, key)) for key in keys(bucket, "reports/retrain/churn-classifier/")]
+
+
+def test_new_data_below_min_rows_without_a_model_waits(retrain_trigger, bus, cloud, lambda_context):
+    event = with_detail("retrain_trigger_features_ready", detail__rows=120)
+
+    result = retrain_trigger.lambda_handler(event, lambda_context)
+
+    assert result == {"trigger": "new_data", "retrain": False,
+                      "reason": "no model yet; waiting for training.min_rows=200 (have 120)"}
+    assert bus.drain() == []
+    assert keys(cloud.artifacts_bucket, "reports/retrain/") == [
+        f"reports/retrain/churn-classifier/2026-03-02T095811Z-{FEATURES_READY_ID}.json"]
+    assert _decisions(cloud.artifacts_bucket) == [{
+        "trigger": "new_data", "trigger_id": FEATURES_READY_ID, "at": "2026-03-02T09:58:11+00:00", "retrain": False,
+        "reason": result["reason"], "rows_since_training": 120, "has_champion": False}]
+
+
+def test_enough_new_data_without_a_model_requests_the_first_training(retrain_trigger, bus, cloud, lambda_context):
+    event = load_event("retrain_trigger_features_ready")
+
+    result = retrain_trigger.lambda_handler(event, lambda_context)
+
+    assert result == {"trigger": "new_data", "retrain": True, "reason": "no model yet and 600 rows available"}
+    requested = bus.of("RetrainRequested")
+    assert len(requested) == 1 and requested[0]["time"] == event["time"]
+    assert requested[0]["detail"] == {
+        "schema_version": "1", "model": "churn-classifier", "environment": "test", "reason": result["reason"],
+        "trigger_id": event["id"], "features_uri": f"s3://{cloud.data_bucket}/features/"}
+    # The sample train event is exactly what this decision produces.
+    assert requested[0]["detail"] == load_event("train_retrain_requested")["detail"]
+    assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True]
+
+
+def test_rows_accumulate_across_deliveries_until_the_threshold(retrain_trigger, bus, cloud, lambda_context):
+    small = [with_detail("retrain_trigger_features_ready", id=f"0f1e2d3c-4b5a-4697-8877-66554433220{n}",
+                         time=f"2026-03-02T0{n}:00:00Z", detail__rows=120) for n in (1, 2)]
+
+    results = [retrain_trigger.lambda_handler(event, lambda_context) for event in small]
+
+    assert [r["retrain"] for r in results] == [False, True]
+    assert results[1]["reason"] == "no model yet and 240 rows available"
+    assert len(bus.of("RetrainRequested")) == 1
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 0
+
+
+def test_cooldown_blocks_a_second_request_soon_after(retrain_trigger, bus, cloud, lambda_context):
+    retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
+    later = with_detail("retrain_trigger_features_ready", id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                        time="2026-03-02T10:58:11Z", detail__rows=900)
+
+    result = retrain_trigger.lambda_handler(later, lambda_context)
+
+    assert result == {"trigger": "new_data", "retrain": False, "reason": "cooldown until 2026-03-02T21:58:11+00:00"}
+    assert len(bus.of("RetrainRequested")) == 1
+    assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True, False]
+
+
+def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown(champion, retrain_trigger, bus,
+                                                                                 cloud, lambda_context):
+    drift = load_event("retrain_trigger_drift_detected")
+    too_soon = {**load_event("retrain_trigger_schedule"), "scheduled_time": "2026-03-03T06:00:00Z",
+                "execution_id": "6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c"}
+    cadence = load_event("retrain_trigger_schedule")
+
+    results = [retrain_trigger.lambda_handler(e, lambda_context) for e in (drift, too_soon, cadence)]
+
+    assert results == [
+        {"trigger": "drift", "retrain": True, "reason": "input drift detected"},
+        {"trigger": "schedule", "retrain": False, "reason": "cooldown until 2026-03-03T12:00:00+00:00"},
+        {"trigger": "schedule", "retrain": True, "reason": "scheduled cadence"},
+    ]
+    requested = bus.of("RetrainRequested")
+    assert [(e["detail"]["reason"], e["detail"]["trigger_id"], e["time"]) for e in requested] == [
+        ("input drift detected", drift["id"], "2026-03-03T00:00:00Z"),
+        ("scheduled cadence", cadence["execution_id"], "2026-03-09T00:00:00Z"),
+    ]
+    decisions = _decisions(cloud.artifacts_bucket)
+    assert [(d["trigger"], d["retrain"], d["has_champion"]) for d in decisions] == [
+        ("drift", True, True), ("schedule", False, True), ("schedule", True, True)]
+
+
+def test_with_a_champion_a_small_batch_of_new_data_is_not_enough(champion, retrain_trigger, bus, lambda_context):
+    result = retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
+
+    assert result == {"trigger": "new_data", "retrain": False,
+                      "reason": "600 new rows < retraining.min_new_rows=2000"}
+    assert bus.drain() == []
+
+
+def test_a_duplicated_event_is_decided_once(retrain_trigger, bus, cloud, lambda_context):
+    waiting = with_detail("retrain_trigger_features_ready", detail__rows=120)
+    ready = with_detail("retrain_trigger_features_ready", id="2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+                        time="2026-03-02T11:00:00Z", detail__rows=600)
+
+    first = retrain_trigger.lambda_handler(waiting, lambda_context)
+    assert retrain_trigger.lambda_handler(waiting, lambda_context) == first
+    # Counted once: 120 rows, not 240.
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 120
+    decided = retrain_trigger.lambda_handler(ready, lambda_context)
+    assert retrain_trigger.lambda_handler(ready, lambda_context) == decided
+
+    assert decided["retrain"] is True and decided["reason"] == "no model yet and 720 rows available"
+    assert len(bus.of("RetrainRequested")) == 1
+    assert len(_decisions(cloud.artifacts_bucket)) == 2
+
+
+def test_a_retried_schedule_slot_is_decided_once(champion, retrain_trigger, bus, cloud, lambda_context):
+    cadence = load_event("retrain_trigger_schedule")
+    retried = {**cadence, "execution_id": "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"}  # Scheduler's retry, same slot
+
+    first = retrain_trigger.lambda_handler(cadence, lambda_context)
+    second = retrain_trigger.lambda_handler(retried, lambda_context)
+
+    assert second == first == {"trigger": "schedule", "retrain": True, "reason": "scheduled cadence"}
+    assert len(bus.of("RetrainRequested")) == 1
+    assert len(_decisions(cloud.artifacts_bucket)) == 1

@@ -1,0 +1,134 @@
+"""train: RetrainRequested → fit, register in MLflow, gate against the champion, promote."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from mlflow import MlflowClient
+
+from conftest import load_event
+from mlrails import artifacts, dataset
+from mlrails.adapters import s3
+from mlrails.errors import TrainingError
+from mlrails.manifest import Manifest, current_key
+from mlrails.synthetic import churn_frame
+
+from .conftest import DAY, keys, put_features, with_detail
+
+
+def _registry(tracking_uri: str) -> MlflowClient:
+    # Both URIs explicitly: MLflow's default registry URI is process-global state.
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def _versions(tracking_uri: str, name: str) -> list[str]:
+    return sorted(str(v.version) for v in _registry(tracking_uri).search_model_versions(f"name='{name}'"))
+
+
+def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train_handler, lambda_context,
+                                                          mlflow_db):
+    put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
+    event = load_event("train_retrain_requested")
+
+    result = train_handler.lambda_handler(event, lambda_context)
+
+    assert result["version"] == "1" and result["promoted"] is True and result["rows"] == 600
+    assert result["reason"] == "no champion yet: the first model is promoted"
+    name, registry = cfg.model.name, _registry(mlflow_db)
+    version = registry.get_model_version_by_alias(name, "champion")
+    assert str(version.version) == "1"
+    run = registry.get_run(version.run_id)
+    assert run.data.metrics["holdout_accuracy"] == pytest.approx(result["metrics"]["accuracy"])
+    assert run.data.tags["trigger.id"] == event["detail"]["trigger_id"]
+    assert run.data.params["train_rows"] == "480" and run.data.params["holdout_rows"] == "120"
+
+    bucket = cloud.artifacts_bucket
+    manifest = Manifest.from_json(s3.get_bytes(s3.uri(bucket, current_key(name))))
+    assert manifest.version == "1" and manifest.run_id == version.run_id
+    assert manifest.artifact_uri == f"s3://{bucket}/models/{name}/v1/model.skops"
+    assert manifest.profile_uri == f"s3://{bucket}/models/{name}/v1/profile.json"
+    assert keys(bucket, f"manifests/{name}/") == [f"manifests/{name}/current.json", f"manifests/{name}/v1.json"]
+    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+    assert list(model.classes_) == [0, 1]
+    profile = s3.get_json(manifest.profile_uri)
+    assert profile["rows"] == 480 and set(cfg.dataset.feature_names) <= set(profile["features"])
+
+    registered, promoted = bus.of("ModelRegistered"), bus.of("ModelPromoted")
+    assert [e["detail"]["version"] for e in registered] == ["1"]
+    assert registered[0]["detail"]["artifact_uri"] == manifest.artifact_uri
+    assert registered[0]["detail"]["run_id"] == version.run_id
+    assert len(promoted) == 1 and not bus.of("ModelRejected")
+    detail = promoted[0]["detail"]
+    assert detail["version"] == "1" and detail["previous_version"] is None
+    assert detail["manifest_uri"] == f"s3://{bucket}/{current_key(name)}"
+    assert detail["schema_version"] == "1" and detail["environment"] == "test"
+    assert promoted[0]["time"] == event["time"]  # the causing event's clock, carried forward
+
+
+def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg, bus, train_handler,
+                                                                      lambda_context, mlflow_db):
+    fresh = churn_frame(600, DAY - timedelta(days=1), seed=7)
+    put_features(cloud, cfg, fresh)
+    train_handler.lambda_handler(load_event("train_retrain_requested"), lambda_context)
+    # An older backfill where everyone churned: the placeholder (majority class) learns to
+    # say "churn", while the holdout (the newest 20%) is still the fresh rows.
+    backfill = churn_frame(600, DAY - timedelta(days=10), seed=8)
+    backfill["churned"] = 1
+    put_features(cloud, cfg, backfill, "2026/02/20/backfill")
+    second = with_detail("train_retrain_requested", id="7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a009",
+                         time="2026-03-09T00:00:00Z", detail__reason="scheduled cadence",
+                         detail__trigger_id="b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d71")
+
+    result = train_handler.lambda_handler(second, lambda_context)
+
+    holdout = dataset.prepare_features(fresh, cfg.dataset).tail(240)
+    v1 = artifacts.loads(s3.get_bytes(f"s3://{cloud.artifacts_bucket}/models/{cfg.model.name}/v1/model.skops"))
+    champion_accuracy = float((v1.predict(holdout[cfg.dataset.feature_names]) == holdout["churned"]).mean())
+    challenger_accuracy = float((holdout["churned"] == 1).mean())
+    assert champion_accuracy > challenger_accuracy
+    assert result["version"] == "2" and result["promoted"] is False
+    assert result["metrics"]["accuracy"] == pytest.approx(challenger_accuracy)
+    rejected = bus.of("ModelRejected")
+    assert len(rejected) == 1 and len(bus.of("ModelPromoted")) == 1  # v1's only
+    detail = rejected[0]["detail"]
+    assert detail["version"] == "2" and detail["champion_version"] == "1"
+    assert detail["reason"].startswith(f"accuracy {champion_accuracy:.4f} -> {challenger_accuracy:.4f} ")
+    assert "< required 0.0000" in detail["reason"]
+
+    registry = _registry(mlflow_db)
+    assert registry.get_model_version_by_alias(cfg.model.name, "champion").version == 1
+    assert registry.get_model_version_by_alias(cfg.model.name, "challenger").version == 2
+    assert registry.get_model_version(cfg.model.name, "2").tags["gate.promote"] == "False"
+    current = Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket, current_key(cfg.model.name))))
+    assert current.version == "1"
+
+
+def test_redelivered_request_trains_once(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
+    put_features(cloud, cfg, churn_frame(300, DAY - timedelta(days=1), seed=5))
+    event = load_event("train_retrain_requested")
+
+    first = train_handler.lambda_handler(event, lambda_context)
+    again = train_handler.lambda_handler(event, lambda_context)
+
+    assert again == first
+    assert _versions(mlflow_db, cfg.model.name) == ["1"]
+    assert len(bus.of("ModelRegistered")) == 1 and len(bus.of("ModelPromoted")) == 1
+
+
+def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, train_handler, lambda_context,
+                                                            mlflow_db):
+    put_features(cloud, cfg, churn_frame(50, DAY - timedelta(days=1), seed=5), "2026/03/02/first")
+    event = load_event("train_retrain_requested")
+
+    with pytest.raises(TrainingError, match=r"^50 rows is below training.min_rows=200$"):
+        train_handler.lambda_handler(event, lambda_context)
+
+    assert _versions(mlflow_db, cfg.model.name) == []
+    assert bus.drain() == []
+    assert keys(cloud.artifacts_bucket, "manifests/") == []
+    # A failed run is not recorded as done: EventBridge's retry, once data has arrived, trains.
+    put_features(cloud, cfg, churn_frame(400, DAY - timedelta(hours=12), seed=6), "2026/03/02/second")
+    result = train_handler.lambda_handler(event, lambda_context)
+    assert result["rows"] == 450 and result["promoted"] is True
+    assert _versions(mlflow_db, cfg.model.name) == ["1"]
