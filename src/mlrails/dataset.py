@@ -22,6 +22,8 @@ _EXAMPLES = 5  # bad rows named in a rejection; enough to find the problem, smal
 def read_table(body: bytes, key: str) -> pd.DataFrame:
     """Parse CSV (optionally gzipped) or Parquet bytes, chosen by the key's suffix."""
     suffixes = PurePosixPath(key).suffixes
+    if not body:
+        raise DataFileRejected("empty", f"{key} is empty (0 bytes)")
     try:
         if suffixes[-1:] == [".parquet"]:
             return pd.read_parquet(io.BytesIO(body))

@@ -14,11 +14,11 @@ from datetime import datetime
 import pandas as pd
 
 from mlrails import artifacts, gate, training
-from mlrails.adapters import s3
+from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
 from mlrails.events import ModelPromoted, ModelRegistered, ModelRejected
-from mlrails.manifest import Manifest, current_key, history_key, model_prefix
+from mlrails.manifest import Manifest, model_prefix
 from mlrails.profile import build_profile
 from mlrails.registry import CHAMPION, PREVIOUS, Registry
 from mlrails.settings import Settings
@@ -50,12 +50,6 @@ def content_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def read_manifest(settings: Settings, model_name: str) -> Manifest | None:
-    """The current deployment manifest, or None before the first promotion."""
-    body = s3.get_optional(s3.uri(settings.artifacts_bucket, current_key(model_name)))
-    return None if body is None else Manifest.from_json(body)
-
-
 def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
                       reason: str, trigger_id: str, at: datetime) -> TrainingOutcome:
     """Run the whole lifecycle once for the data currently under features/."""
@@ -64,7 +58,7 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
     model = training.fit(cfg, split.train)
     metrics = training.score(model, split.holdout, cfg)
 
-    champion = read_manifest(settings, cfg.model.name)
+    champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     champion_metrics = None
     if champion is not None:
         champion_model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
@@ -103,9 +97,9 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
             classes=[c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])] or None,
             trusted_modules=artifacts.entrypoint_modules(cfg.model.entrypoint),
         )
-        _promote(settings, registry, manifest)
+        current = _promote(settings, registry, manifest)
         publish(ModelPromoted(cfg.model.name, settings.environment, registered.version, manifest.previous_version,
-                              s3.uri(settings.artifacts_bucket, current_key(cfg.model.name)), metrics,
+                              current, metrics,
                               decision.reason), settings.bus_name, time=at)
         return TrainingOutcome(registered.version, True, decision.reason, metrics, champion_metrics, len(frame))
     why = decision.reason if not decision.promote else "promotion.mode is manual: waiting for `mlrails promote`"
@@ -114,16 +108,12 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
     return TrainingOutcome(registered.version, False, why, metrics, champion_metrics, len(frame))
 
 
-def _promote(settings: Settings, registry: Registry, manifest: Manifest) -> None:
-    # History first, then the pointer inference reads: a crash in between leaves the old
-    # champion serving and the new one recorded, never a manifest pointing at nothing.
-    body = manifest.to_json().encode()
-    s3.put_bytes(s3.uri(settings.artifacts_bucket, history_key(manifest.model_name, manifest.version)), body,
-                 "application/json")
-    s3.put_bytes(s3.uri(settings.artifacts_bucket, current_key(manifest.model_name)), body, "application/json")
+def _promote(settings: Settings, registry: Registry, manifest: Manifest) -> str:
+    current = manifests.write(settings.artifacts_bucket, manifest)
     if manifest.previous_version:
         registry.set_alias(PREVIOUS, manifest.previous_version)
     registry.set_alias(CHAMPION, manifest.version)
+    return current
 
 
 def _estimator_params(model) -> dict[str, str]:  # noqa: ANN001 - any estimator

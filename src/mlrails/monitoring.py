@@ -9,13 +9,12 @@ from typing import Any
 
 import pandas as pd
 
-from mlrails.adapters import s3
+from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.drift import DriftReport, WindowCounts, drift_report
 from mlrails.events import DriftDetected
-from mlrails.lifecycle import read_manifest
 from mlrails.profile import PREDICTION
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
@@ -51,7 +50,7 @@ def _chunk(lines: bytes, start: datetime, end: datetime) -> pd.DataFrame:
 def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> DriftOutcome:
     """Bin the window file by file (bounded memory), report, and emit ``DriftDetected``
     once ``retraining.consecutive_drift_windows`` windows in a row have drifted."""
-    manifest = read_manifest(settings, cfg.model.name)
+    manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     if manifest is None:
         return DriftOutcome("no_model", None, None, 0, False)
     start = at - timedelta(hours=cfg.monitoring.window_hours)

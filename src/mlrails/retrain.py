@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlrails import policy
-from mlrails.adapters import s3
+from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.events import RetrainRequested
-from mlrails.lifecycle import read_manifest
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -23,7 +22,7 @@ def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Tr
     rows = state.add(pk, "rows_since_training", new_rows) if new_rows else int(remembered.get("rows_since_training", 0))
     last = remembered.get("last_retrain_at")
     current = policy.PolicyState(
-        has_champion=read_manifest(settings, cfg.model.name) is not None, rows_since_training=rows,
+        has_champion=manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None, rows_since_training=rows,
         last_retrain_at=datetime.fromisoformat(last) if last else None,
     )
     decision = policy.decide(trigger, current, cfg, at)

@@ -93,10 +93,7 @@ def _bad_number() -> bytes:
                  id="truncated-parquet"),
     pytest.param("raw/2026/03/02/crm-export.xlsx", b"PK\x03\x04\x14\x00\x06\x00", "unsupported_format",
                  {"suffixes": [".xlsx"]}, id="unknown-extension"),
-    pytest.param("raw/2026/03/02/crm-export-zero-bytes.csv", b"", "empty", None, id="zero-bytes",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "bug: dataset.read_table reports a 0-byte file as 'unreadable' (pandas EmptyDataError), "
-                     "not 'empty'"))),
+    pytest.param("raw/2026/03/02/crm-export-zero-bytes.csv", b"", "empty", None, id="zero-bytes"),
 ])
 def test_bad_file_is_quarantined_whole_with_its_reason(key, body, reason, details, cloud, bus, handler,
                                                       lambda_context):

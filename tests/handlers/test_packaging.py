@@ -90,21 +90,12 @@ def heavy_imports(handler: Path) -> dict[str, list[str]]:
 
 ZIP_FUNCTIONS = sorted(spec.name for spec in FUNCTIONS if spec.packaging == "zip")
 
-_LIFECYCLE_BUG = pytest.mark.xfail(strict=True, reason=(
-    "bug: mlrails.monitoring and mlrails.retrain import read_manifest from mlrails.lifecycle, which imports "
-    "scikit-learn (training), skops (artifacts) and mlflow (registry) at module level"))
-
-
 def test_the_check_sees_what_a_function_imports():
     assert ZIP_FUNCTIONS == ["drift_check", "feature_prep", "inference", "retrain_trigger"]
     assert set(heavy_imports(REPO / "functions" / "train" / "handler.py")) >= {"mlflow", "sklearn", "pandas"}
 
 
-@pytest.mark.parametrize("name", [
-    "feature_prep", "inference",
-    pytest.param("drift_check", marks=_LIFECYCLE_BUG),
-    pytest.param("retrain_trigger", marks=_LIFECYCLE_BUG),
-])
+@pytest.mark.parametrize("name", ZIP_FUNCTIONS)
 def test_handler_loads_with_only_its_layers(name):
     missing = {package: chain for package, chain in heavy_imports(REPO / "functions" / name / "handler.py").items()
                if package not in _provided(function(name).layers)}

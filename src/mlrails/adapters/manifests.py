@@ -1,0 +1,25 @@
+"""Reading and writing deployment manifests in the artifacts bucket (no ML imports here:
+the drift check and the retrain trigger read the manifest without scikit-learn)."""
+
+from __future__ import annotations
+
+from mlrails.adapters import s3
+from mlrails.manifest import Manifest, current_key, history_key
+
+
+def read_current(bucket: str, model_name: str) -> Manifest | None:
+    """The manifest inference serves from, or None before the first promotion."""
+    body = s3.get_optional(s3.uri(bucket, current_key(model_name)))
+    return None if body is None else Manifest.from_json(body)
+
+
+def write(bucket: str, manifest: Manifest) -> str:
+    """Record the manifest by version, then make it current; returns the current URI.
+
+    History first, then the pointer inference reads: a crash in between leaves the old
+    champion serving and the new one recorded, never a manifest pointing at nothing."""
+    body = manifest.to_json().encode()
+    s3.put_bytes(s3.uri(bucket, history_key(manifest.model_name, manifest.version)), body, "application/json")
+    current = s3.uri(bucket, current_key(manifest.model_name))
+    s3.put_bytes(current, body, "application/json")
+    return current
