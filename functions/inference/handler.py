@@ -5,7 +5,6 @@ when MLflow is down.
 """
 
 import functools
-import random
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -56,13 +55,13 @@ def invocations() -> dict:
     predictions, probabilities = serving.predict(champion, batch)
     ids = serving.prediction_ids(batch.rows)
     settings = deployed.settings()
-    cfg = deployed.project_config(settings.config_uri)
-    if random.random() < cfg.capture.sample_rate:
-        at = deployed.event_time(app.current_event.raw_event)
-        key = serving.capture_key(at, app.current_event.request_context.request_id)
-        s3.put_bytes(s3.uri(settings.data_bucket, key), serving.capture_lines(batch, predictions, ids, champion, at),
-                     "application/x-ndjson")
+    capture = serving.capture(
+        settings.data_bucket, sample_rate=deployed.project_config(settings.config_uri).capture.sample_rate,
+        request_id=app.current_event.request_context.request_id, at=deployed.event_time(app.current_event.raw_event),
+        batch=batch, predictions=predictions, ids=ids, champion=champion)
     metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=batch.rows)
+    if capture == "failed":
+        metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
     answer = {"predictions": predictions, "prediction_ids": ids, "model_name": champion.manifest.model_name,
               "model_version": champion.manifest.version}
     if probabilities is not None:
@@ -79,6 +78,14 @@ def post_feedback() -> dict:
     s3.put_bytes(s3.uri(settings.data_bucket, key), feedback.feedback_lines(items, at), "application/x-ndjson")
     metrics.add_metric(name="FeedbackLabels", unit=MetricUnit.Count, value=len(items))
     return {"accepted": len(items)}
+
+
+@app.exception_handler(Exception)
+def unexpected_error(error: Exception) -> Response:
+    # Still JSON in our error shape: a caller never has to parse two formats.
+    logger.exception("unexpected error")
+    body = {"error_code": "INTERNAL_ERROR", "message": "the request could not be served", "details": None}
+    return Response(status_code=500, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.exception_handler(MlrailsError)

@@ -7,6 +7,7 @@ package); anything else in a file is refused, whoever managed to write it.
 
 from __future__ import annotations
 
+import zipfile
 from typing import Any
 
 import skops.io as sio
@@ -16,7 +17,13 @@ from mlrails.errors import MlrailsError
 _ALWAYS_TRUSTED = ("sklearn", "numpy", "scipy", "builtins", "collections", "functools")
 
 
-class UntrustedArtifact(MlrailsError):
+class ArtifactError(MlrailsError):
+    """A model file cannot be loaded."""
+
+    error_code = "ARTIFACT_ERROR"
+
+
+class UntrustedArtifact(ArtifactError):
     """A model file holds types outside the trust policy."""
 
     error_code = "UNTRUSTED_ARTIFACT"
@@ -30,7 +37,10 @@ def dumps(model: Any) -> bytes:
 def loads(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> Any:
     """Load a fitted estimator, refusing types outside the trust policy."""
     roots = set(_ALWAYS_TRUSTED) | set(trusted_modules)
-    untrusted = sio.get_untrusted_types(data=blob)
+    try:
+        untrusted = sio.get_untrusted_types(data=blob)
+    except (zipfile.BadZipFile, ValueError, KeyError) as exc:  # what skops raises on a damaged file
+        raise ArtifactError(f"model file is not a readable skops archive: {exc}") from exc
     refused = [t for t in untrusted if t.split(".")[0] not in roots]
     if refused:
         raise UntrustedArtifact(f"model file holds untrusted types: {refused[:5]}", details={"types": refused})

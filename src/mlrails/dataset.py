@@ -131,14 +131,10 @@ def prepare_features(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
 
 
 def features_key(raw_key: str) -> str:
-    """Deterministic features key for a raw key, so a retried event overwrites, not duplicates:
-    ``raw/2026/11/batch.csv`` → ``features/2026/11/batch.parquet``."""
-    relative = raw_key.removeprefix(Prefix.RAW.value)
-    for suffix in (".csv.gz", ".csv", ".parquet"):
-        if relative.endswith(suffix):
-            relative = relative[: -len(suffix)]
-            break
-    return f"{Prefix.FEATURES.value}{relative}.parquet"
+    """Deterministic features key for a raw key, so a retried event overwrites, not duplicates.
+    The source suffix stays in the name, so ``a.csv`` and ``a.parquet`` never collide:
+    ``raw/2026/11/batch.csv`` → ``features/2026/11/batch.csv.parquet``."""
+    return f"{Prefix.FEATURES.value}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:

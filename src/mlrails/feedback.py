@@ -16,7 +16,7 @@ def parse_feedback(body: bytes) -> list[dict[str, Any]]:
     """``{"prediction_id", "label"}`` or ``{"items": [...]}`` → validated items."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers too long to convert
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
     items = document.get("items") if isinstance(document, dict) and "items" in document else [document]
     if not isinstance(items, list) or not items:

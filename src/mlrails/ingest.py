@@ -35,11 +35,14 @@ def quarantine_key(raw_key: str) -> str:
     return Prefix.QUARANTINE.value + raw_key.removeprefix(Prefix.RAW.value)
 
 
-def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, at: datetime) -> IngestResult:
-    """Validate ``s3://<data bucket>/<key>`` and write features, or quarantine it."""
+def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str | None,
+           at: datetime) -> IngestResult:
+    """Validate the version of ``s3://<data bucket>/<key>`` the event names, and write
+    features or quarantine it. The version matters: if the file is overwritten meanwhile,
+    each write is judged (and, if bad, moved) on its own bytes."""
     bucket = settings.data_bucket
     source = s3.uri(bucket, key)
-    body = s3.get_optional(source)
+    body = s3.get_optional(source, version_id)
     if body is None:
         # Already quarantined by an earlier delivery of the same event: nothing left to do.
         return IngestResult("gone", source)
@@ -47,7 +50,7 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, at: datetime) ->
         features = dataset.prepare_features(dataset.read_table(body, key), cfg.dataset)
     except DataFileRejected as rejection:
         target = s3.uri(bucket, quarantine_key(key))
-        _quarantine(bucket, key, rejection, at)
+        _quarantine(bucket, key, version_id, rejection, at)
         return IngestResult("quarantined", source, target, reason=rejection.reason)
     target = s3.uri(bucket, dataset.features_key(key))
     s3.put_bytes(target, dataset.to_parquet(features), "application/vnd.apache.parquet",
@@ -57,14 +60,16 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, at: datetime) ->
     return IngestResult("features", source, target, rows=len(features))
 
 
-def _quarantine(bucket: str, key: str, rejection: DataFileRejected, at: datetime) -> None:
+def _quarantine(bucket: str, key: str, version_id: str | None, rejection: DataFileRejected, at: datetime) -> None:
     # Copy and reason first, delete last: if anything fails midway the raw file is still
     # there and the retried event finishes the move. Nothing is ever lost.
     target_key = quarantine_key(key)
     s3_client = client("s3")
-    s3_client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": key})
+    version = {"VersionId": version_id} if version_id else {}
+    s3_client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": key, **version})
     reason = {"reason": rejection.reason, "message": rejection.message, "details": rejection.details,
-              "source": s3.uri(bucket, key), "quarantined_at": at.isoformat()}
+              "source": s3.uri(bucket, key), "source_version": version_id, "quarantined_at": at.isoformat()}
     s3.put_bytes(s3.uri(bucket, target_key + ".reason.json"), json.dumps(reason, indent=1, default=str).encode(),
                  "application/json")
-    s3_client.delete_object(Bucket=bucket, Key=key)
+    # Only the bad version goes: a newer upload of the same key stays for its own event.
+    s3_client.delete_object(Bucket=bucket, Key=key, **version)

@@ -89,7 +89,7 @@ def _mapping_to_columns(body: dict[str, Any], field: str) -> tuple[list[str], li
 def _parse_json(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers too long to convert
         raise BadRequest(f"body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise BadRequest(f"body must be a JSON object with one of {list(FORMATS)}")
@@ -131,6 +131,11 @@ def _parse_csv(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
     return header, rows, False
 
 
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _coerce(value: Any, column: Column, row: int) -> Any:
     if value is _MISSING or value is None:
         if column.nullable:
@@ -143,11 +148,11 @@ def _coerce(value: Any, column: Column, row: int) -> Any:
                              details={"column": column.name, "row": row})
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got {value!r}",
+        except (TypeError, ValueError, OverflowError):
+            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got {_preview(value)}",
                              details={"column": column.name, "row": row}) from None
         if not math.isfinite(number):
-            raise BadRequest(f"row {row}: column '{column.name}' must be finite, got {value!r}",
+            raise BadRequest(f"row {row}: column '{column.name}' must be finite, got {_preview(value)}",
                              details={"column": column.name, "row": row})
         return number
     if isinstance(value, (dict, list)):

@@ -9,6 +9,7 @@ champion keeps serving.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 import uuid
@@ -21,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlrails import artifacts
 from mlrails.adapters.clients import client
-from mlrails.errors import ModelNotReady
+from mlrails.errors import MlrailsError, ModelNotReady
 from mlrails.manifest import Manifest, current_key
 from mlrails.protocol import Batch, Column
 from mlrails.wiring import Prefix
@@ -47,6 +48,7 @@ class ChampionCache:
         self.bucket, self.key, self.ttl, self.clock = bucket, current_key(model_name), ttl_seconds, clock
         self._champion: Champion | None = None
         self._checked_at = float("-inf")
+        self.reload_failures = 0
         self._lock = threading.Lock()
 
     def get(self) -> Champion:
@@ -63,21 +65,31 @@ class ChampionCache:
         s3 = client("s3")
         try:
             etag = s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
+            if self._champion is None or etag != self._champion.etag:
+                self._champion = self._load()
         except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey"):
-                raise
-            self._checked_at = self.clock()
-            return
-        except BotoCoreError:
-            if self._champion is None:
-                raise
-            return  # keep serving the loaded champion; try again on the next request
-        if self._champion is None or etag != self._champion.etag:
-            response = s3.get_object(Bucket=self.bucket, Key=self.key)
-            manifest = Manifest.from_json(response["Body"].read())
-            bucket, _, key = manifest.artifact_uri.removeprefix("s3://").partition("/")
-            blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            self._champion = Champion(manifest, artifacts.loads(blob, manifest.trusted_modules), response["ETag"])
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                self._checked_at = self.clock()  # no model yet: a 503 until one is promoted
+                return
+            self._keep_serving(exc)
+        except (BotoCoreError, MlrailsError, ValueError) as exc:
+            self._keep_serving(exc)
+        self._checked_at = self.clock()
+
+    def _load(self) -> Champion:
+        s3 = client("s3")
+        response = s3.get_object(Bucket=self.bucket, Key=self.key)
+        manifest = Manifest.from_json(response["Body"].read())
+        bucket, _, key = manifest.artifact_uri.removeprefix("s3://").partition("/")
+        blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return Champion(manifest, artifacts.loads(blob, manifest.trusted_modules), response["ETag"])
+
+    def _keep_serving(self, error: Exception) -> None:
+        """A champion that cannot be (re)loaded must not take the endpoint down: keep the
+        loaded one and retry after the TTL. With nothing loaded, the error is the answer."""
+        if self._champion is None:
+            raise error
+        self.reload_failures += 1
         self._checked_at = self.clock()
 
 
@@ -119,3 +131,19 @@ def capture_lines(batch: Batch, predictions: list[Any], ids: list[str], champion
                       model_name=champion.manifest.model_name, model_version=champion.manifest.version)
         lines.append(json.dumps(record))
     return ("\n".join(lines) + "\n").encode()
+
+
+def capture(bucket: str, *, sample_rate: float, request_id: str, at: datetime, batch: Batch,
+            predictions: list[Any], ids: list[str], champion: Champion) -> str:
+    """Write a sampled request to capture/: "captured", "skipped" (not sampled) or "failed".
+    Best effort: a prediction already made is not turned into an error because monitoring
+    could not record it (the caller counts failures)."""
+    if random.random() >= sample_rate:
+        return "skipped"
+    body = capture_lines(batch, predictions, ids, champion, at)
+    try:
+        client("s3").put_object(Bucket=bucket, Key=capture_key(at, request_id), Body=body,
+                                ContentType="application/x-ndjson")
+    except (ClientError, BotoCoreError):
+        return "failed"
+    return "captured"

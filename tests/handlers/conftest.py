@@ -89,6 +89,15 @@ def bus(cloud: ResourceNames) -> BusTap:
     return BusTap(cloud.bus_name)
 
 
+def upload(event: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """Put the object an S3 ``Object Created`` event describes, and stamp the event with the
+    version id S3 gave it (as S3 itself would)."""
+    s3_object = event["detail"]["object"]
+    written = client("s3").put_object(Bucket=event["detail"]["bucket"]["name"], Key=s3_object["key"], Body=body)
+    s3_object["version-id"] = written["VersionId"]
+    return event
+
+
 def keys(bucket: str, prefix: str) -> list[str]:
     """Every key under ``prefix``."""
     return list(s3.list_keys(bucket, prefix))

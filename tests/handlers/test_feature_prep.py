@@ -14,7 +14,7 @@ from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.synthetic import churn_frame
 
-from .conftest import DAY, keys
+from .conftest import DAY, keys, upload
 
 RAW = churn_frame(250, DAY - timedelta(days=1), seed=11)
 
@@ -37,14 +37,13 @@ def _event_for(key: str, sequencer: str = "0065E5A3D4E5F6A733") -> dict:
 
 
 @pytest.mark.parametrize(("event_name", "encode", "features_key"), [
-    ("feature_prep_raw_csv", _csv, "features/2026/03/02/crm-export.parquet"),
-    ("feature_prep_raw_parquet", _parquet, "features/2026/03/02/billing-snapshot.parquet"),
+    ("feature_prep_raw_csv", _csv, "features/2026/03/02/crm-export.csv.parquet"),
+    ("feature_prep_raw_parquet", _parquet, "features/2026/03/02/billing-snapshot.parquet.parquet"),
 ])
 def test_raw_file_becomes_typed_features_and_features_ready(event_name, encode, features_key, cloud, cfg, bus,
                                                             handler, lambda_context):
-    event = load_event(event_name)
+    event = upload(load_event(event_name), encode(RAW))
     raw_key, data = event["detail"]["object"]["key"], cloud.data_bucket
-    s3.put_bytes(s3.uri(data, raw_key), encode(RAW))
 
     result = handler("feature_prep").lambda_handler(event, lambda_context)
 
@@ -98,8 +97,7 @@ def _bad_number() -> bytes:
 def test_bad_file_is_quarantined_whole_with_its_reason(key, body, reason, details, cloud, bus, handler,
                                                       lambda_context):
     data = cloud.data_bucket
-    s3.put_bytes(s3.uri(data, key), body)
-    event = _event_for(key)
+    event = upload(_event_for(key), body)
 
     result = handler("feature_prep").lambda_handler(event, lambda_context)
 
@@ -119,9 +117,7 @@ def test_bad_file_is_quarantined_whole_with_its_reason(key, body, reason, detail
 
 
 def test_missing_column_message_names_the_column(cloud, handler, lambda_context):
-    event = load_event("feature_prep_bad_file")
-    key = event["detail"]["object"]["key"]
-    s3.put_bytes(s3.uri(cloud.data_bucket, key), _missing_plan())
+    event = upload(load_event("feature_prep_bad_file"), _missing_plan())
 
     handler("feature_prep").lambda_handler(event, lambda_context)
 
@@ -131,8 +127,7 @@ def test_missing_column_message_names_the_column(cloud, handler, lambda_context)
 
 
 def test_duplicated_delivery_emits_features_ready_once(cloud, bus, handler, lambda_context):
-    event = load_event("feature_prep_raw_csv")
-    s3.put_bytes(s3.uri(cloud.data_bucket, event["detail"]["object"]["key"]), _csv(RAW))
+    event = upload(load_event("feature_prep_raw_csv"), _csv(RAW))
     feature_prep = handler("feature_prep")
 
     first = feature_prep.lambda_handler(event, lambda_context)
@@ -140,13 +135,12 @@ def test_duplicated_delivery_emits_features_ready_once(cloud, bus, handler, lamb
 
     assert second == first and first["status"] == "features"
     assert len(bus.of("FeaturesReady")) == 1
-    assert keys(cloud.data_bucket, "features/") == ["features/2026/03/02/crm-export.parquet"]
+    assert keys(cloud.data_bucket, "features/") == ["features/2026/03/02/crm-export.csv.parquet"]
 
 
 def test_duplicated_delivery_of_a_bad_file_quarantines_once(cloud, handler, lambda_context):
-    event = load_event("feature_prep_bad_file")
+    event = upload(load_event("feature_prep_bad_file"), _missing_plan())
     key = event["detail"]["object"]["key"]
-    s3.put_bytes(s3.uri(cloud.data_bucket, key), _missing_plan())
     feature_prep = handler("feature_prep")
 
     first = feature_prep.lambda_handler(event, lambda_context)
@@ -161,3 +155,20 @@ def test_duplicated_delivery_of_a_bad_file_quarantines_once(cloud, handler, lamb
     assert keys(cloud.data_bucket, "quarantine/") == ["quarantine/2026/03/02/crm-export-no-plan.csv",
                                                       "quarantine/2026/03/02/crm-export-no-plan.csv.reason.json"]
     assert s3.get_bytes(s3.uri(cloud.data_bucket, "quarantine/2026/03/02/crm-export-no-plan.csv")) == _missing_plan()
+
+
+def test_an_overwrite_is_judged_on_its_own_bytes(cloud, bus, handler, lambda_context):
+    # A bad upload, then a corrected one to the same key before the first event is handled:
+    # each event names its version, so the bad bytes are quarantined and the good ones kept.
+    bad = upload(load_event("feature_prep_raw_csv"), _missing_plan())
+    good = upload(load_event("feature_prep_raw_csv"), _csv(RAW))
+    key, data = good["detail"]["object"]["key"], cloud.data_bucket
+    feature_prep = handler("feature_prep")
+
+    first = feature_prep.lambda_handler(bad, lambda_context)
+    second = feature_prep.lambda_handler(good, lambda_context)
+
+    assert (first["status"], second["status"]) == ("quarantined", "features")
+    assert s3.get_bytes(s3.uri(data, "quarantine/" + key.removeprefix("raw/"))) == _missing_plan()
+    assert s3.get_bytes(s3.uri(data, key)) == _csv(RAW)
+    assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [250]

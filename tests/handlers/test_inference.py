@@ -194,3 +194,36 @@ def test_new_champion_is_served_without_reloading_the_function(champion, cloud, 
 
     assert status == 200 and after["model_version"] == "2" and after["predictions"] == [1, 1, 1]
     assert api_call(inference, load_event("inference_version"), lambda_context)[1]["model_version"] == "2"
+
+
+def test_a_champion_that_fails_to_load_does_not_take_the_endpoint_down(champion, cloud, inference,
+                                                                       lambda_context):
+    assert api_call(inference, load_event("inference_invocations_records"), lambda_context)[0] == 200
+    bucket, broken = cloud.artifacts_bucket, "models/churn-classifier/v3/model.skops"
+    s3.put_bytes(s3.uri(bucket, broken), b"not a skops file")
+    manifest = json.loads(champion.to_json()) | {"version": "3", "artifact_uri": s3.uri(bucket, broken)}
+    s3.put_bytes(s3.uri(bucket, current_key("churn-classifier")), json.dumps(manifest).encode(), "application/json")
+
+    status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
+
+    assert status == 200 and body["model_version"] == "1"  # the last good champion keeps serving
+    assert inference.champions().reload_failures == 1
+
+
+def test_a_failed_capture_does_not_fail_the_prediction(champion, cloud, handler, monkeypatch, lambda_context):
+    monkeypatch.setenv("MLRAILS_DATA_BUCKET", "mlrails-churn-no-such-bucket")
+    inference = handler("inference")
+
+    status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
+
+    assert status == 200 and len(body["predictions"]) == 3
+    assert keys(cloud.data_bucket, "capture/") == []
+
+
+@pytest.mark.parametrize("number", ["9" * 400, "9" * 5000])
+def test_numbers_too_large_for_a_float_are_a_400(number, champion, inference, lambda_context):
+    body = '{"dataframe_records": [{"tenure_months": ' + number + ', "monthly_charges": 1, "support_calls": 1, ' \
+           '"plan": "basic", "region": "east"}]}'
+    status, answer = api_call(inference, api_event("inference_invocations_records", body=body), lambda_context)
+    assert status == 400 and answer["error_code"] == "BAD_REQUEST"
+    assert len(answer["message"]) < 200  # the message quotes a preview, not the whole value

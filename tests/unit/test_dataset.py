@@ -65,6 +65,6 @@ def test_empty_unreadable_and_unknown_files(cfg):
 
 
 def test_features_key_is_deterministic():
-    assert dataset.features_key("raw/2026/11/batch.csv") == "features/2026/11/batch.parquet"
-    assert dataset.features_key("raw/x.csv.gz") == "features/x.parquet"
-    assert dataset.features_key("raw/x.parquet") == "features/x.parquet"
+    assert dataset.features_key("raw/2026/11/batch.csv") == "features/2026/11/batch.csv.parquet"
+    keys = {dataset.features_key(f"raw/x{suffix}") for suffix in (".csv", ".csv.gz", ".parquet")}
+    assert len(keys) == 3  # same stem, different files: no overwrite

@@ -30,13 +30,14 @@ def get_bytes(location: str) -> bytes:
     return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def get_optional(location: str) -> bytes | None:
-    """Read a whole object, or None when there is none."""
+def get_optional(location: str, version_id: str | None = None) -> bytes | None:
+    """Read a whole object (a given version of it, if named), or None when there is none."""
     bucket, key = split_uri(location)
+    kwargs = {"VersionId": version_id} if version_id else {}
     try:
-        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404"):
             return None
         raise
 

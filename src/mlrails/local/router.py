@@ -31,9 +31,9 @@ class Invocation:
 
 
 class Router:
-    def __init__(self, cloud: LocalCloud, invoker: Invoker,
+    def __init__(self, cloud: LocalCloud, invoker: Invoker, clock: Callable[[], datetime],
                  on_invocation: Callable[[Invocation], None] = lambda _: None) -> None:
-        self.cloud, self.invoker, self.on_invocation = cloud, invoker, on_invocation
+        self.cloud, self.invoker, self.clock, self.on_invocation = cloud, invoker, clock, on_invocation
         self.queues: dict[str, str] = {}
 
     def install(self) -> None:
@@ -65,7 +65,12 @@ class Router:
             batch = []
             for target, url in self.queues.items():
                 for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-                    batch.append((target, json.loads(message["Body"])))
+                    event = json.loads(message["Body"])
+                    if event.get("source") == "aws.s3":
+                        # moto stamps S3 notifications with the wall clock; on the virtual
+                        # clock the upload happened "now", and the chain it starts follows.
+                        event["time"] = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+                    batch.append((target, event))
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             if not batch:
                 return delivered

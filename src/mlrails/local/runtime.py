@@ -57,7 +57,7 @@ class LocalRuntime:
         self.cloud.start()
         self._log = (self.state_dir / "functions.log").open("a")
         self.router = Router(self.cloud, Invoker(self.cloud, self.project_dir / "functions", self._log),
-                             self._on_invocation)
+                             lambda: self.now, self._on_invocation)
         self.router.install()
         return self
 
