@@ -1,30 +1,58 @@
-"""Least-privilege S3 grants by key prefix, each with its cdk-nag acknowledgement.
+"""Least-privilege grants: the exact S3 and DynamoDB actions the functions' calls need, by key
+prefix, each S3 grant with its cdk-nag acknowledgement.
 
-CDK's prefix grants (``bucket.grant_read(fn, "raw/*")``) produce the wildcards a prefix
-needs: the object ARN pattern ``<bucket>/raw/*`` and CDK's action groups (``s3:GetObject*``,
-``s3:List*``...). Both are the intended scope, so each grant acknowledges exactly the
-findings it creates, on the grantee's role, and nothing else.
+The statements are written out rather than taken from CDK's bucket and table grants: those
+add action groups no handler calls (``s3:GetObject*``, ``s3:List*`` on the whole bucket,
+``s3:PutObjectRetention``, ``dynamodb:Scan``, ``dynamodb:BatchWriteItem``...).
+
+A key that is missing answers 404 (``NoSuchKey``) only to a caller that may list the bucket:
+otherwise S3 says 403 ``AccessDenied``, and code that treats absence as a normal case
+(``mlrails.adapters.s3.get_optional``, inference's manifest HEAD) fails instead. S3 makes that
+check with the key as ``s3:prefix``, so ``s3:ListBucket`` limited to the prefix is enough.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Flag, auto
 
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import acknowledge, acknowledge_resource_wildcard
+from infra.nag import acknowledge_resource_wildcard
 from mlrails.wiring import Prefix
 
 
-class Access(Enum):
-    """What a grantee may do under a prefix (and the action groups CDK grants for it)."""
+class Access(Flag):
+    """What a grantee does under a key prefix."""
 
-    READ = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
-    PUT = ("s3:Abort*",)
-    DELETE = ("s3:DeleteObject*",)
-    READ_WRITE = ("s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:Abort*")
+    GET = auto()  # GetObject, HeadObject, and the source of CopyObject
+    GET_VERSION = auto()  # the same, naming a VersionId
+    LIST = auto()  # ListObjectsV2 under the prefix; a missing key is a 404, not a 403
+    PUT = auto()  # PutObject (and the parts of a multipart upload), the target of CopyObject
+    DELETE = auto()  # DeleteObject: a delete marker (the buckets are versioned)
+    DELETE_VERSION = auto()  # DeleteObject naming a VersionId: that version is gone for good
+    ABORT = auto()  # AbortMultipartUpload: boto3's managed upload aborts a failed multipart upload
+    READ = GET | LIST
+    READ_WRITE = GET | LIST | PUT | DELETE | ABORT
+
+
+# Actions on the objects under a prefix (resource ``<bucket ARN>/<prefix>*``).
+OBJECT_ACTIONS = {
+    Access.GET: "s3:GetObject",
+    Access.GET_VERSION: "s3:GetObjectVersion",
+    Access.PUT: "s3:PutObject",
+    Access.DELETE: "s3:DeleteObject",
+    Access.DELETE_VERSION: "s3:DeleteObjectVersion",
+    Access.ABORT: "s3:AbortMultipartUpload",
+}
+
+# Powertools Idempotency's DynamoDBPersistenceLayer: put (conditional), get (on a conflict),
+# update (the result), delete (when the work fails, so that a retry runs it).
+IDEMPOTENCY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# mlrails.adapters.state.StateTable: get, and atomic ADD / SET updates.
+STATE = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
 
 def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *prefixes: Prefix) -> None:
@@ -32,21 +60,24 @@ def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *p
     principal = grantee.grant_principal
     if not isinstance(principal, Construct):
         raise TypeError(f"grantee {grantee} must have a role in this app to be acknowledged")
+    actions = [action for flag, action in OBJECT_ACTIONS.items() if flag in access]
     for prefix in prefixes:
         pattern = f"{prefix.value}*"
-        {
-            Access.READ: bucket.grant_read,
-            Access.PUT: bucket.grant_put,
-            Access.DELETE: bucket.grant_delete,
-            Access.READ_WRITE: bucket.grant_read_write,
-        }[access](grantee, pattern)
-        acknowledge_resource_wildcard(
-            principal, bucket.arn_for_objects(pattern),
-            f"Scoped to the objects under {prefix.value} in one bucket: the prefix is the unit of access "
-            "(keys below it are generated per file, model version or date partition).",
-        )
-    for action in access.value:
-        acknowledge(
-            principal, f"AwsSolutions-IAM5[Action::{action}]",
-            f"CDK's S3 action group for {access.name.lower()} access; resources are limited to key prefixes.",
-        )
+        if actions:
+            objects = bucket.arn_for_objects(pattern)
+            iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[objects])
+            acknowledge_resource_wildcard(
+                principal, objects,
+                f"Scoped to the objects under {prefix.value} in one bucket: the prefix is the unit of access "
+                "(keys below it are generated per file, model version or date partition).",
+            )
+        if Access.LIST in access:
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [pattern]}},
+            )
+
+
+def grant_items(table: dynamodb.ITableV2, grantee: iam.IGrantable, *action_sets: tuple[str, ...]) -> None:
+    """Grant the union of ``action_sets`` (e.g. ``IDEMPOTENCY``, ``STATE``) on ``table``'s items."""
+    table.grant(grantee, *sorted({action for actions in action_sets for action in actions}))

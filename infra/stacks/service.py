@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.access import Access, grant_prefix
+from infra.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
 from infra.constructs.alarms import Alarms
 from infra.constructs.data_store import DataStore
 from infra.constructs.drift_check import DriftCheck
@@ -65,34 +65,56 @@ class ServiceStack(cdk.Stack):
         )
 
         data, artifacts, table, bus = store.data_bucket, store.artifacts_bucket, store.state_table, store.bus
-        # Every function reads the deployed config.
+        # Each grant below is what the function's calls need (mlrails.adapters.*, the domain
+        # module it runs, Powertools Idempotency), and nothing else. Every function reads the
+        # deployed config, which must exist: no listing, a missing config fails either way.
         for fn in self.functions.values():
-            grant_prefix(artifacts, fn.function, Access.READ, Prefix.CONFIG)
+            grant_prefix(artifacts, fn.function, Access.GET, Prefix.CONFIG)
 
+        # mlrails.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier delivery
+        # quarantined it), copy that version to quarantine/ + reason, delete that version; put
+        # features/; FeaturesReady. Without a version id (an object older than versioning; a
+        # local bucket) the same calls name no version.
         fp = feature_prep.handler.function
-        grant_prefix(data, fp, Access.READ, Prefix.RAW)
+        grant_prefix(data, fp, Access.READ | Access.GET_VERSION | Access.DELETE | Access.DELETE_VERSION, Prefix.RAW)
         grant_prefix(data, fp, Access.PUT, Prefix.FEATURES, Prefix.QUARANTINE)
-        grant_prefix(data, fp, Access.DELETE, Prefix.RAW)  # bad files move to quarantine/
-        table.grant_read_write_data(fp)  # idempotency records
+        grant_items(table, fp, IDEMPOTENCY)
         bus.grant_put_events_to(fp)
 
+        # mlrails.serving: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
+        # 404), GET the model it names; capture/ and feedback/ writes.
         inf = inference.handler.function
-        grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS, Prefix.MODELS)
+        grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(artifacts, inf, Access.GET, Prefix.MODELS)
         grant_prefix(data, inf, Access.PUT, Prefix.CAPTURE, Prefix.FEEDBACK)
 
+        # mlrails.monitoring: the current manifest (absent = "no_model"), its profile.json under
+        # models/, list + read the capture window, write the report; drift counter; DriftDetected.
         dc = drift_check.handler.function
+        grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(artifacts, dc, Access.GET, Prefix.MODELS)
         grant_prefix(data, dc, Access.READ, Prefix.CAPTURE)
-        grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS, Prefix.MODELS)
         grant_prefix(artifacts, dc, Access.PUT, Prefix.REPORTS)
-        table.grant_read_write_data(dc)
+        grant_items(table, dc, IDEMPOTENCY, STATE)
         bus.grant_put_events_to(dc)
 
+        # mlrails.retrain: the current manifest (absent = no champion yet), the decision report;
+        # policy state; RetrainRequested.
         rt = retraining.trigger.function
-        table.grant_read_write_data(rt)
+        grant_prefix(artifacts, rt, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(artifacts, rt, Access.PUT, Prefix.REPORTS)
+        grant_items(table, rt, IDEMPOTENCY, STATE)
         bus.grant_put_events_to(rt)
 
+        # mlrails.lifecycle + mlrails.promotion: list + read features/; the current manifest (absent
+        # before the first promotion) and the champion's model; write the version's model,
+        # profile and candidate manifest under models/ and read the candidate back (get_optional:
+        # absent is an error of its own); write manifests/ and the audit record under reports/;
+        # MLflow's artifact store under mlflow/ (its managed uploads may go multipart); Model* events.
         tr = retraining.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES)
-        grant_prefix(artifacts, tr, Access.READ_WRITE, Prefix.MODELS, Prefix.MANIFESTS, Prefix.MLFLOW)
-        table.grant_read_write_data(tr)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.MODELS)
+        grant_prefix(artifacts, tr, Access.PUT, Prefix.REPORTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
+        grant_items(table, tr, IDEMPOTENCY)
         bus.grant_put_events_to(tr)

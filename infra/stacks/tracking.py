@@ -29,6 +29,8 @@ class TrackingStack(cdk.Stack):
             self, "Mlflow", network=self.network, artifacts_bucket=store.artifacts_bucket,
             namespace_name=f"{cfg.project}.{environment_name}.internal", log_retention=LOG_RETENTION,
         )
+        # The server owns MLflow's artifact store: it lists and reads artifacts for the UI and the
+        # artifacts API, and deletes them on `mlflow gc`.
         grant_prefix(store.artifacts_bucket, self.mlflow.task_role, Access.READ_WRITE, Prefix.MLFLOW)
         cdk.CfnOutput(self, "TrackingUri", value=self.mlflow.tracking_uri,
                       description="MLflow inside the VPC (train function and clients in its security group)")

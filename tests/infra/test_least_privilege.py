@@ -1,83 +1,184 @@
-"""Each function's role allows what its handler does, by key prefix, and no more.
+"""Each function's role allows exactly what its code calls, by bucket and key prefix: the S3
+calls of mlrails.adapters and the domain module the function runs, the state table items
+(Powertools Idempotency, StateTable), the project bus.
 
-Statements are read one by one (action, resource) from the role's policies: never whole
-documents, never hashed logical ids (the function is found by its description)."""
+Statements are read one by one from the role's policies: never whole documents, never hashed
+logical ids (the function is found by its description, a bucket by its construct id's name).
+"""
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+from typing import Any
+
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from infra.nag import flatten_cfn_reference
 from mlrails import wiring
 
-WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject*", "s3:Abort*")
+# (bucket, S3 action) -> key prefixes; for s3:ListBucket, the prefixes its s3:prefix condition allows.
+S3Grants = dict[tuple[str, str], set[str]]
+
+IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+STATE = {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+
+EXPECTED_S3: dict[str, S3Grants] = {
+    "feature_prep": {
+        ("artifacts", "s3:GetObject"): {"config/"},
+        # get_optional of the event's version (absent = already quarantined: a 404, so listable)
+        ("data", "s3:GetObject"): {"raw/"},
+        ("data", "s3:GetObjectVersion"): {"raw/"},
+        ("data", "s3:ListBucket"): {"raw/"},
+        # quarantine: copy, reason, then delete that version
+        ("data", "s3:DeleteObject"): {"raw/"},
+        ("data", "s3:DeleteObjectVersion"): {"raw/"},
+        ("data", "s3:PutObject"): {"features/", "quarantine/"},
+    },
+    "inference": {
+        # HEAD/GET the manifest (absent = 503 "no model yet", not a 403 turned 500), the model
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        ("data", "s3:PutObject"): {"capture/", "feedback/"},
+    },
+    "drift_check": {
+        # the manifest (absent = no model), its profile.json under models/
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        ("artifacts", "s3:PutObject"): {"reports/"},
+        # the capture window: listed by hour partition, then read
+        ("data", "s3:GetObject"): {"capture/"},
+        ("data", "s3:ListBucket"): {"capture/"},
+    },
+    "retrain_trigger": {
+        # the manifest (absent = no champion yet), the decision report
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        ("artifacts", "s3:PutObject"): {"reports/"},
+    },
+    "train": {
+        ("data", "s3:GetObject"): {"features/"},
+        ("data", "s3:ListBucket"): {"features/"},
+        # the champion (manifest, absent before the first promotion; its model), the new
+        # version's model, profile and candidate manifest (read back on promotion), manifests,
+        # the audit record, MLflow's artifact store
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/"},
+        ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "reports/"},
+        ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},
+    },
+}
+EXPECTED_TABLE = {
+    "feature_prep": IDEMPOTENCY,
+    "inference": set(),
+    "drift_check": IDEMPOTENCY | STATE,
+    "retrain_trigger": IDEMPOTENCY | STATE,
+    "train": IDEMPOTENCY,
+}
+PUBLISHES = {"feature_prep": True, "inference": False, "drift_check": True, "retrain_trigger": True, "train": True}
 
 
-def permissions(template: Template, function_name: str) -> set[tuple[str, str]]:
-    """(action, resource) pairs the function's role is allowed, resources rendered as strings."""
+def statements(template: Template, function_name: str) -> list[dict[str, Any]]:
+    """The statements of the function's role policies, actions and resources as lists."""
     description = wiring.function(function_name).description
     functions = [fn for fn in template.find_resources("AWS::Lambda::Function").values()
                  if fn["Properties"].get("Description") == description]
     assert len(functions) == 1
     role_id = functions[0]["Properties"]["Role"]["Fn::GetAtt"][0]
-    pairs: set[tuple[str, str]] = set()
+    found = []
     for policy in template.find_resources("AWS::IAM::Policy").values():
         if {"Ref": role_id} not in policy["Properties"]["Roles"]:
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            pairs |= {(a, flatten_cfn_reference(r)) for a in actions for r in resources}
-    return pairs
+            actions, resources = statement["Action"], statement["Resource"]
+            found.append({
+                "actions": actions if isinstance(actions, list) else [actions],
+                "resources": [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])],
+                "condition": statement.get("Condition"),
+            })
+    return found
 
 
-def prefixes_with(pairs: set[tuple[str, str]], action: str) -> set[str]:
-    """Key prefixes (``raw/``...) the pairs allow ``action`` on."""
-    return {resource.rsplit("/", 2)[-2] + "/" for a, resource in pairs
-            if a == action and resource.endswith("/*") and resource.count("/") >= 2}
+def bucket_of(resource: str) -> str:
+    """``data`` or ``artifacts``, from the bucket's construct id in its ARN's export name."""
+    match = re.search(r"(Data|Artifacts)Bucket", resource)
+    assert match, f"not one of the project's buckets: {resource}"
+    return match.group(1).lower()
 
 
-def test_inference_reads_models_and_writes_only_captures_and_feedback(service_template: Template) -> None:
-    pairs = permissions(service_template, "inference")
-    assert prefixes_with(pairs, "s3:PutObject") == {"capture/", "feedback/"}
-    assert prefixes_with(pairs, "s3:GetObject*") == {"config/", "manifests/", "models/"}
-    assert not prefixes_with(pairs, "s3:DeleteObject*")
-    assert not any(action.startswith(("dynamodb:", "events:")) for action, _ in pairs)
+def s3_grants(template: Template, function_name: str) -> S3Grants:
+    grants: S3Grants = defaultdict(set)
+    for statement in statements(template, function_name):
+        for action in (a for a in statement["actions"] if a.startswith("s3:")):
+            for resource in statement["resources"]:
+                if action == "s3:ListBucket":
+                    # On the bucket, never unconditioned: only keys under the named prefixes.
+                    assert "/" not in resource, f"{function_name}: ListBucket on {resource}"
+                    assert statement["condition"] is not None and set(statement["condition"]) == {"StringLike"}, \
+                        f"{function_name}: ListBucket on {resource} without an s3:prefix condition"
+                    patterns = statement["condition"]["StringLike"]["s3:prefix"]
+                    patterns = patterns if isinstance(patterns, list) else [patterns]
+                    assert all(p.endswith("/*") for p in patterns), patterns
+                    grants[bucket_of(resource), action] |= {p.removesuffix("*") for p in patterns}
+                else:
+                    assert statement["condition"] is None
+                    assert resource.endswith("/*"), f"{function_name}: {action} on {resource}, not a key prefix"
+                    grants[bucket_of(resource), action].add(resource.rsplit("/", 2)[-2] + "/")
+    return dict(grants)
 
 
-def test_feature_prep_moves_raw_files_and_writes_features(service_template: Template) -> None:
-    pairs = permissions(service_template, "feature_prep")
-    assert prefixes_with(pairs, "s3:GetObject*") == {"raw/", "config/"}
-    assert prefixes_with(pairs, "s3:PutObject") == {"features/", "quarantine/"}
-    assert prefixes_with(pairs, "s3:DeleteObject*") == {"raw/"}
-    assert any(action == "events:PutEvents" for action, _ in pairs)
+def table_actions(template: Template, function_name: str) -> set[str]:
+    found = set()
+    for statement in statements(template, function_name):
+        dynamodb = {a for a in statement["actions"] if a.startswith("dynamodb:")}
+        if dynamodb:
+            assert all(re.search(r"StateTable", r) for r in statement["resources"]), statement["resources"]
+            found |= dynamodb
+    return found
 
 
-def test_drift_check_reads_captures_and_writes_reports(service_template: Template) -> None:
-    pairs = permissions(service_template, "drift_check")
-    assert prefixes_with(pairs, "s3:GetObject*") == {"capture/", "config/", "manifests/", "models/"}
-    assert prefixes_with(pairs, "s3:PutObject") == {"reports/"}
-    assert any(action == "dynamodb:UpdateItem" for action, _ in pairs)
+@pytest.mark.parametrize("name", sorted(EXPECTED_S3))
+def test_s3_grants_are_exactly_what_the_code_calls(service_template: Template, name: str) -> None:
+    assert s3_grants(service_template, name) == EXPECTED_S3[name]
 
 
-def test_retrain_trigger_touches_no_data(service_template: Template) -> None:
-    pairs = permissions(service_template, "retrain_trigger")
-    assert prefixes_with(pairs, "s3:GetObject*") == {"config/"}
-    assert not any(action in WRITE_ACTIONS for action, _ in pairs)
-    assert {"events:PutEvents", "dynamodb:PutItem"} <= {action for action, _ in pairs}
+@pytest.mark.parametrize("name", sorted(EXPECTED_TABLE))
+def test_state_table_grants_are_exactly_what_the_code_calls(service_template: Template, name: str) -> None:
+    assert table_actions(service_template, name) == EXPECTED_TABLE[name]
 
 
-def test_train_reads_features_and_writes_models(service_template: Template) -> None:
-    pairs = permissions(service_template, "train")
-    assert prefixes_with(pairs, "s3:GetObject*") == {"features/", "config/", "models/", "manifests/", "mlflow/"}
-    assert prefixes_with(pairs, "s3:PutObject") == {"models/", "manifests/", "mlflow/"}
+@pytest.mark.parametrize("name", sorted(PUBLISHES))
+def test_only_publishers_may_put_events(service_template: Template, name: str) -> None:
+    events = {a for s in statements(service_template, name) for a in s["actions"] if a.startswith("events:")}
+    assert events == ({"events:PutEvents"} if PUBLISHES[name] else set())
+
+
+def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template) -> None:
+    """mlrails.adapters.s3.get_optional and the serving cache treat NoSuchKey/404 as "no model
+    yet"; without ListBucket S3 answers 403 AccessDenied for a missing key, and they fail."""
+    for name, grants in EXPECTED_S3.items():
+        if "manifests/" in grants.get(("artifacts", "s3:GetObject"), set()):
+            assert "manifests/" in s3_grants(service_template, name)[("artifacts", "s3:ListBucket")], name
+    service_template.has_resource_properties("AWS::IAM::Policy", {
+        "PolicyDocument": {"Statement": Match.array_with([{
+            "Action": "s3:ListBucket",
+            "Effect": "Allow",
+            "Resource": Match.any_value(),
+            "Condition": {"StringLike": {"s3:prefix": ["manifests/*"]}},
+        }])},
+    })
+
+
+def test_every_function_is_covered() -> None:
+    assert set(EXPECTED_S3) == set(EXPECTED_TABLE) == set(PUBLISHES) == {spec.name for spec in wiring.FUNCTIONS}
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in wiring.FUNCTIONS])
-def test_no_function_may_write_raw_data(service_template: Template, name: str) -> None:
-    pairs = permissions(service_template, name)
-    assert "raw/" not in prefixes_with(pairs, "s3:PutObject")
-    assert not any(action in ("s3:*", "*") or resource == "*" and action.startswith("s3:")
-                   for action, resource in pairs)
+def test_no_wildcard_actions_and_no_raw_writes(service_template: Template, name: str) -> None:
+    for statement in statements(service_template, name):
+        for action in statement["actions"]:
+            assert "*" not in action, f"{name}: {action}"
+    assert ("data", "s3:PutObject") not in s3_grants(service_template, name) \
+        or "raw/" not in s3_grants(service_template, name)[("data", "s3:PutObject")]
