@@ -25,6 +25,33 @@ ALIAS_NAME = "live"
 DAILY_QUOTA = 100_000
 ROUTES = (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST"))
 
+# Errors API Gateway answers itself (before or instead of the function) in the API's error
+# shape, ``{"error_code", "message", "details"}``: response type -> error code, and whether
+# the details carry API Gateway's validation message. The codes match mlrails.errors where
+# the same error exists there (BAD_REQUEST, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE).
+GATEWAY_ERRORS: dict[apigw.ResponseType, tuple[str, bool]] = {
+    apigw.ResponseType.BAD_REQUEST_BODY: ("BAD_REQUEST", True),
+    apigw.ResponseType.BAD_REQUEST_PARAMETERS: ("BAD_REQUEST", True),
+    apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN: ("MISSING_AUTHENTICATION_TOKEN", False),
+    apigw.ResponseType.INVALID_API_KEY: ("INVALID_API_KEY", False),
+    apigw.ResponseType.ACCESS_DENIED: ("ACCESS_DENIED", False),
+    apigw.ResponseType.THROTTLED: ("THROTTLED", False),
+    apigw.ResponseType.QUOTA_EXCEEDED: ("QUOTA_EXCEEDED", False),
+    apigw.ResponseType.REQUEST_TOO_LARGE: ("PAYLOAD_TOO_LARGE", False),
+    apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE: ("UNSUPPORTED_MEDIA_TYPE", False),
+    # Every other type: its own name (RESOURCE_NOT_FOUND, INTEGRATION_TIMEOUT, ...).
+    apigw.ResponseType.DEFAULT_4_XX: ("$context.error.responseType", False),
+    apigw.ResponseType.DEFAULT_5_XX: ("$context.error.responseType", False),
+}
+
+
+def gateway_error_template(error_code: str, *, validation: bool) -> str:
+    """The body of a gateway response. These templates are not VTL, only variable
+    substitution: ``messageString`` and ``validationErrorString`` are already quoted JSON
+    strings (``$context.error.message`` is not, and breaks on a quote)."""
+    details = '{"validation": $context.error.validationErrorString}' if validation else "null"
+    return f'{{"error_code": "{error_code}", "message": $context.error.messageString, "details": {details}}}'
+
 
 class InferenceApi(Construct):
     """``handler`` (the function), ``alias``, ``api`` and, with API-key auth, ``api_key``."""
@@ -65,17 +92,26 @@ class InferenceApi(Construct):
                 api_key_required=not iam_auth,
             ),
         )
+        # The function validates requests (mlrails.protocol) and answers in the API's error shape:
+        # API Gateway's validator, which cdk-nag (APIG2) wants, checks only that a JSON body is
+        # JSON. The empty schema accepts any JSON value.
         validator = self.api.add_request_validator(
             "RequestValidator", validate_request_body=True, validate_request_parameters=True)
-        json_object = self.api.add_model(
-            "JsonObject", content_type="application/json",
-            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4, type=apigw.JsonSchemaType.OBJECT),
+        any_json = self.api.add_model(
+            "AnyJson", content_type="application/json", description="Any JSON document",
+            schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4),
         )
         integration = apigw.LambdaIntegration(self.alias)
         for path, method in ROUTES:
             self.api.root.add_resource(path).add_method(
                 method, integration, request_validator=validator,
-                request_models={"application/json": json_object} if method == "POST" else None,
+                request_models={"application/json": any_json} if method == "POST" else None,
+            )
+        for response_type, (error_code, validation) in GATEWAY_ERRORS.items():
+            self.api.add_gateway_response(
+                response_type.response_type, type=response_type,
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": gateway_error_template(error_code, validation=validation)},
             )
 
         self.api_key: apigw.IApiKey | None = None

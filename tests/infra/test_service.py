@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
@@ -92,6 +95,65 @@ def test_rest_api_routes_require_an_api_key(service_template: Template) -> None:
     service_template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True,
     })
+
+
+def test_api_gateway_checks_only_that_a_json_body_is_json(service_template: Template) -> None:
+    """The function validates requests and answers in the API's error shape; API Gateway's
+    validator (kept for cdk-nag APIG2) only refuses a body that is not JSON at all."""
+    service_template.resource_count_is("AWS::ApiGateway::Model", 1)
+    service_template.has_resource_properties("AWS::ApiGateway::Model", {
+        "ContentType": "application/json",
+        "Schema": {"$schema": "http://json-schema.org/draft-04/schema#"},  # no type, properties, required
+    })
+    posts = service_template.find_resources("AWS::ApiGateway::Method", {"Properties": {"HttpMethod": "POST"}})
+    assert len(posts) == 2
+    assert all(set(m["Properties"]["RequestModels"]) == {"application/json"} for m in posts.values())
+
+
+# What API Gateway substitutes into a gateway response, for rendering the templates here:
+# ``messageString`` and ``validationErrorString`` are JSON strings, quotes included.
+GATEWAY_CONTEXT = {
+    "$context.error.messageString": json.dumps('Invalid request body: "x" is not JSON'),
+    "$context.error.validationErrorString": json.dumps('[Invalid JSON: Unexpected character ("x")]'),
+}
+# Response type -> error code; the two defaults name the actual type.
+GATEWAY_ERROR_CODES = {
+    "BAD_REQUEST_BODY": "BAD_REQUEST",
+    "BAD_REQUEST_PARAMETERS": "BAD_REQUEST",
+    "MISSING_AUTHENTICATION_TOKEN": "MISSING_AUTHENTICATION_TOKEN",
+    "INVALID_API_KEY": "INVALID_API_KEY",
+    "ACCESS_DENIED": "ACCESS_DENIED",
+    "THROTTLED": "THROTTLED",
+    "QUOTA_EXCEEDED": "QUOTA_EXCEEDED",
+    "REQUEST_TOO_LARGE": "PAYLOAD_TOO_LARGE",
+    "UNSUPPORTED_MEDIA_TYPE": "UNSUPPORTED_MEDIA_TYPE",
+    "DEFAULT_4XX": "RESOURCE_NOT_FOUND",
+    "DEFAULT_5XX": "INTEGRATION_TIMEOUT",
+}
+
+
+@pytest.mark.parametrize("response_type", sorted(GATEWAY_ERROR_CODES))
+def test_api_gateway_errors_have_the_api_error_shape(service_template: Template, response_type: str) -> None:
+    responses = [r["Properties"] for r in service_template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+                 if r["Properties"]["ResponseType"] == response_type]
+    assert len(responses) == 1, f"no gateway response for {response_type}"
+    (response,) = responses
+    assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'"}
+    assert "StatusCode" not in response  # API Gateway's own status (403, 429, 413...) stays
+    template = response["ResponseTemplates"]["application/json"]
+    # The defaults stand for many types: rendered here as one of them.
+    context = {**GATEWAY_CONTEXT, "$context.error.responseType": GATEWAY_ERROR_CODES[response_type]}
+    for variable, value in sorted(context.items(), key=lambda item: -len(item[0])):
+        template = template.replace(variable, value)
+    assert "$" not in template, template
+    body = json.loads(template)
+    assert set(body) == {"error_code", "message", "details"}
+    assert body["error_code"] == GATEWAY_ERROR_CODES[response_type]
+    assert body["message"] == 'Invalid request body: "x" is not JSON'
+    if response_type.startswith("BAD_REQUEST"):
+        assert body["details"] == {"validation": '[Invalid JSON: Unexpected character ("x")]'}
+    else:
+        assert body["details"] is None
 
 
 def test_usage_plan_throttles_and_limits_a_quota(service_template: Template, cfg: ProjectConfig) -> None:
