@@ -9,18 +9,23 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test synth layers install bench clean
+.PHONY: demo test synth layers lock install bench clean
 
 demo: $(INSTALLED)
 	$(VENV)/bin/mlrails demo
 
 test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
-	$(PYTHON) -m pytest -n 2 -p no:cacheprovider
+	$(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
 
 synth: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
+	$(PYTHON) scripts/lock_runtime.py --check
 	npx cdk synth --no-notices --quiet
 
 layers: $(LAYERS_BUILT)
+
+# requirements/runtime.lock (what the train image installs) from the dev environment's versions.
+lock: $(INSTALLED)
+	$(PYTHON) scripts/lock_runtime.py
 
 install: $(INSTALLED)
 

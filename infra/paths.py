@@ -6,4 +6,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYERS_BUILD_DIR = REPO_ROOT / "layers" / "build"
 MLFLOW_IMAGE_DIR = REPO_ROOT / "infra" / "mlflow"
-TRAIN_DOCKERFILE = "functions/train/Dockerfile"
+# Image functions build with the repository root as context; its .dockerignore (an allowlist)
+# is the one list of what goes in, for `docker build` and CDK's asset hash alike.
+IMAGE_CONTEXT_DIR = REPO_ROOT
+# The pinned closure of mlrails' runtime dependencies the train image installs (`make lock`).
+RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.lock"
+
+
+def image_dockerfile(function_name: str) -> str:
+    """An image function's Dockerfile, relative to :data:`IMAGE_CONTEXT_DIR`."""
+    return f"functions/{function_name}/Dockerfile"

@@ -216,14 +216,18 @@ def write_constraints(dists: dict[str, importlib.metadata.Distribution]) -> None
 
 
 def closure(
-    reqs: Iterable[Requirement], dists: dict[str, importlib.metadata.Distribution]
+    reqs: Iterable[Requirement],
+    dists: dict[str, importlib.metadata.Distribution],
+    provided: frozenset[str] = RUNTIME_PROVIDED,
 ) -> dict[str, str]:
-    """Canonical name -> dev version of everything the layer needs, minus the runtime's."""
+    """Canonical name -> dev version of everything ``reqs`` need on Lambda's Python 3.12,
+    minus ``provided`` (by default what the Lambda runtime provides) and what only they need.
+    Also used by scripts/lock_runtime.py for the train image's lock."""
     wanted: dict[str, set[str]] = {}  # name -> extras requested so far
     queue = [(canonicalize_name(r.name), frozenset(r.extras), "requirements.in") for r in reqs]
     while queue:
         name, extras, parent = queue.pop()
-        if name in RUNTIME_PROVIDED:
+        if name in provided:
             continue
         seen = wanted.get(name)
         if seen is not None and extras <= seen:

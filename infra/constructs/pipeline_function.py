@@ -3,9 +3,10 @@ turns the wiring's function list into Lambda configuration.
 
 Zip functions: ``functions/<name>/`` with ``handler.lambda_handler`` on Python 3.12 and the
 spec's layers. Image functions: built at deploy time from ``functions/<name>/Dockerfile``
-with the repository root as context. Every function gets its own role and log group, X-Ray
-tracing, and the environment of :func:`mlrails.wiring.function_environment`; functions that
-events invoke also get retries and an SQS dead-letter queue.
+with the repository root as context, filtered by its ``.dockerignore``. Every function gets
+its own role and log group, X-Ray tracing, and the environment of
+:func:`mlrails.wiring.function_environment`; functions that events invoke also get retries
+and an SQS dead-letter queue.
 """
 
 from __future__ import annotations
@@ -24,17 +25,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.paths import FUNCTIONS_DIR, REPO_ROOT
+from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, image_dockerfile
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
 ASYNC_RETRY_ATTEMPTS = 2
 DEAD_LETTER_RETENTION = Duration.days(14)
-# What the image build never needs: keeps the context small and the asset hash stable.
-IMAGE_CONTEXT_EXCLUDES = [
-    ".git", ".venv", "node_modules", "cdk.out", "layers", "tests", "events", "bench", "infra",
-    ".mlrails", "mlruns", "**/__pycache__", "**/*.pyc", "*.egg-info", "src/*.egg-info",
-]
 
 
 @dataclass(frozen=True)
@@ -102,9 +98,10 @@ class PipelineFunction(Construct):
                 raise ValueError(f"function '{spec.name}' is a container image: layers do not apply")
             self.function: lambda_.Function = lambda_.DockerImageFunction(
                 self, "Function",
+                # No `exclude`: CDK reads the context's .dockerignore, as `docker build` does.
                 code=lambda_.DockerImageCode.from_image_asset(
-                    str(REPO_ROOT), file=f"functions/{spec.name}/Dockerfile",
-                    exclude=IMAGE_CONTEXT_EXCLUDES, platform=ecr_assets.Platform.LINUX_AMD64,
+                    str(IMAGE_CONTEXT_DIR), file=image_dockerfile(spec.name),
+                    platform=ecr_assets.Platform.LINUX_AMD64,
                 ),
                 **common,
             )
