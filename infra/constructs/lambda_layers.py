@@ -15,7 +15,7 @@ LAYER_NAMES = ("shared", "data", "ml")
 _DESCRIPTIONS = {
     "shared": "mlrails package and Powertools",
     "data": "pandas, pyarrow and the drift dependencies",
-    "ml": "model serving runtime (onnxruntime / scikit-learn fallback)",
+    "ml": "scikit-learn, scipy and skops, to load and serve the champion model",
 }
 
 
