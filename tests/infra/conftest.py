@@ -1,14 +1,16 @@
-"""Infra fixtures: the real app, built from cdk.json's context, synthesized once per session.
+"""Infra fixtures: the real app, built from cdk.json's context, synthesized once per session
+with the full validation `cdk synth` runs (CDK's built-in CloudFormation checks and cdk-nag):
+test_nag.py reads that synthesis' report, the other tests its templates.
 
-Asset staging is off (the layer directories are large and the templates do not depend on
-the copies) and CDK's built-in CloudFormation check is skipped here: test_nag.py runs the
-full validation on its own app.
+Asset staging is off: the layer directories are large and the templates do not depend on the
+copies.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +51,33 @@ def fast_context(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return cdk_json_context(**context)
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    """The synthesized app, where its cloud assembly is, and the validation error if any
+    (its findings are in ``outdir``'s validation report; test_nag.py names them)."""
+
+    app: App
+    outdir: Path
+    validation_error: str | None
+
+
 @pytest.fixture(scope="session")
-def app(fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> App:
-    """The app of mlrails.yaml (dev, staging, prod), synthesized once."""
-    app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out")), builtin_validation=False)
-    app.synth()
-    return app
+def synthesized(fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The app of mlrails.yaml (dev, staging, prod), synthesized once for the whole session."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(fast_context, outdir=str(outdir))  # built-in CloudFormation checks on
+    try:
+        app.synth()
+    except RuntimeError as exc:  # unacknowledged findings: the report lists them
+        if "ValidationFailed" not in str(exc):
+            raise
+        return Synthesized(app, outdir, str(exc))
+    return Synthesized(app, outdir, None)
+
+
+@pytest.fixture(scope="session")
+def app(synthesized: Synthesized) -> App:
+    return synthesized.app
 
 
 @pytest.fixture(scope="session")
