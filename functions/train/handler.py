@@ -13,7 +13,6 @@ from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.lifecycle import train_and_promote
 from mlrails.registry import Registry
-from mlrails.wiring import Prefix
 
 logger = Logger()
 tracer = Tracer()
@@ -23,9 +22,7 @@ metrics = Metrics()
 @functools.cache
 def registry() -> Registry:
     settings = deployed.settings(needs_tracking=True)
-    cfg = deployed.project_config(settings.config_uri)
-    return Registry(settings.tracking_uri, cfg.model.name,
-                    artifact_location=f"s3://{settings.artifacts_bucket}/{Prefix.MLFLOW.value}{cfg.model.name}")
+    return Registry.for_settings(settings, deployed.project_config(settings.config_uri).model.name)
 
 
 def process(event: dict) -> dict:

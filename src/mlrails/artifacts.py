@@ -34,8 +34,9 @@ def dumps(model: Any) -> bytes:
     return sio.dumps(model)
 
 
-def loads(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> Any:
-    """Load a fitted estimator, refusing types outside the trust policy."""
+def trusted_types(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The types in a model file that need trusting, all within the trust policy; raises
+    :class:`UntrustedArtifact` for any other, :class:`ArtifactError` for a damaged file."""
     roots = set(_ALWAYS_TRUSTED) | set(trusted_modules)
     try:
         untrusted = sio.get_untrusted_types(data=blob)
@@ -44,7 +45,12 @@ def loads(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> Any
     refused = [t for t in untrusted if t.split(".")[0] not in roots]
     if refused:
         raise UntrustedArtifact(f"model file holds untrusted types: {refused[:5]}", details={"types": refused})
-    return sio.loads(blob, trusted=untrusted)
+    return untrusted
+
+
+def loads(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> Any:
+    """Load a fitted estimator, refusing types outside the trust policy."""
+    return sio.loads(blob, trusted=trusted_types(blob, trusted_modules))
 
 
 def entrypoint_modules(entrypoint: str) -> list[str]:

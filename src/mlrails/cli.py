@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import getpass
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlrails.config import load_config
-from mlrails.errors import ConfigError
+from mlrails.config import ProjectConfig, load_config
+from mlrails.errors import ConfigError, MlrailsError
+
+if TYPE_CHECKING:
+    from mlrails.registry import Registry
+    from mlrails.settings import Settings
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -23,12 +31,67 @@ def _predict(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
-        if not runtime.cloud.restore_snapshot():
-            print("no local state yet: run `mlrails demo` first", file=sys.stderr)
-            return 2
+        if not runtime.resume():
+            raise ConfigError("no local state yet: run `mlrails demo` first")
         status, answer = runtime.request("POST", "/invocations", args.body.encode(), args.content_type)
     print(json.dumps({"status": status, "body": answer}, indent=1))
     return 0 if status == 200 else 1
+
+
+@contextlib.contextmanager
+def _local_operator(cfg: ProjectConfig) -> Iterator[tuple[tuple[Settings, Registry], datetime]]:
+    """An operator's session on the local environment `mlrails demo` left: the same
+    settings and registry the train function uses, at the run's virtual time; changes are
+    saved for the next command."""
+    from mlrails.local.runtime import LocalRuntime
+
+    with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
+        if not runtime.resume():
+            raise ConfigError("no local state yet: run `mlrails demo` first")
+        yield runtime.operator(), runtime.now
+        runtime.save()
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
+
+    cfg = load_config(args.config)
+    with _local_operator(cfg) as ((settings, registry), now):
+        manifest = promotion.promote(settings, registry, cfg.model.name, str(args.version),
+                                     reason=args.reason, at=now, by=getpass.getuser())
+    print(f"{cfg.model.name} v{manifest.version} is the champion (previous: v{manifest.previous_version})")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
+
+    cfg = load_config(args.config)
+    with _local_operator(cfg) as ((settings, registry), now):
+        manifest = promotion.rollback(settings, registry, cfg.model.name, at=now, by=getpass.getuser())
+    print(f"rolled back: {cfg.model.name} v{manifest.version} is the champion again "
+          f"(previous: v{manifest.previous_version})")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
+
+    cfg = load_config(args.config)
+    with _local_operator(cfg) as ((settings, registry), _):
+        versions, log = registry.versions(), promotion.audit_log(settings, cfg.model.name)
+    metric = cfg.primary_metric
+    print(f"{cfg.model.name}: {len(versions)} version(s); gate metric {metric}\n")
+    print(f"  {'version':<8} {'aliases':<20} {metric:>9}  entrypoint")
+    for row in versions:
+        score = row["metrics"].get(metric)
+        print(f"  v{row['version']:<7} {','.join(row['aliases']) or '-':<20} "
+              f"{'-' if score is None else f'{score:.4f}':>9}  {row['entrypoint']}")
+    print("\naudit log (who, what, why):")
+    for record in log:
+        print(f"  {record['at'][:19]}  {record['action']:<8} v{record['version']:<4} by {record['by']:<10} "
+              f"{record['reason']}")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -54,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("body", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
     predict.add_argument("--content-type", default="application/json")
     predict.set_defaults(run=_predict)
+    promote = commands.add_parser("promote", help="make a trained version the champion (local environment)")
+    promote.add_argument("--version", required=True, type=int)
+    promote.add_argument("--reason", default="manual promotion")
+    promote.set_defaults(run=_promote)
+    commands.add_parser("rollback", help="serve the previous champion again (local environment)").set_defaults(
+        run=_rollback)
+    commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log").set_defaults(
+        run=_models)
     generate = commands.add_parser("generate", help="write synthetic churn data for the example config")
     generate.add_argument("output", help="a .csv or .parquet path")
     generate.add_argument("--rows", type=int, default=1000)
@@ -66,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ConfigError as exc:
-        print(f"mlrails: {exc}", file=sys.stderr)
+    except MlrailsError as exc:
+        print(f"mlrails: {exc.message}", file=sys.stderr)
         return 2
 
 

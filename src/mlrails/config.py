@@ -85,14 +85,30 @@ _MAXIMIZE = {"accuracy", "f1", "roc_auc", "r2"}
 _MINIMIZE = {"log_loss", "rmse", "mae"}
 
 
+Metric = Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+
+
 class Promotion(_Strict):
-    metric: Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"] | None = None
-    # The challenger is promoted when it is at least this much better (in the metric's
-    # units); 0 means "not worse", so a model trained on fresher data wins a tie.
+    metric: Metric | None = None
+    # The challenger is promoted when it is at least this much better than the champion:
+    # in the metric's units (absolute) or as a fraction of the champion's score (relative).
+    # 0 means "not worse", so a model trained on fresher data wins a tie.
     min_improvement: float = Field(default=0.0, ge=0)
+    improvement: Literal["absolute", "relative"] = "absolute"
+    # Guard metrics and how far each may regress (absolute) before a promotion is refused.
+    guards: dict[Metric, float] = Field(default_factory=dict)
     mode: Literal["auto", "manual"] = "auto"
 
-    def direction(self, metric: str) -> Literal["maximize", "minimize"]:
+    @field_validator("guards")
+    @classmethod
+    def _tolerances_are_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = sorted(name for name, tolerance in value.items() if tolerance < 0)
+        if negative:
+            raise ValueError(f"guard tolerances must be >= 0: {negative}")
+        return value
+
+    @staticmethod
+    def direction(metric: str) -> Literal["maximize", "minimize"]:
         """Whether a larger value of ``metric`` is better."""
         return "maximize" if metric in _MAXIMIZE else "minimize"
 
@@ -156,11 +172,11 @@ class ProjectConfig(_Strict):
         return "accuracy" if self.dataset.task == "classification" else "rmse"
 
     @model_validator(mode="after")
-    def _metric_fits_task(self) -> ProjectConfig:
+    def _metrics_fit_task(self) -> ProjectConfig:
         regression = {"rmse", "mae", "r2"}
-        metric = self.promotion.metric
-        if metric and (metric in regression) != (self.dataset.task == "regression"):
-            raise ValueError(f"promotion.metric '{metric}' does not fit task '{self.dataset.task}'")
+        for metric in [self.promotion.metric, *self.promotion.guards]:
+            if metric and (metric in regression) != (self.dataset.task == "regression"):
+                raise ValueError(f"promotion metric '{metric}' does not fit task '{self.dataset.task}'")
         return self
 
     def to_json(self) -> str:

@@ -1,7 +1,8 @@
 """`mlrails demo`: the whole lifecycle on this machine, told as a timeline.
 
 upload raw data → feature prep → train the placeholder → promote → predictions through the
-inference handler → inject drift → drift check → retrain trigger → retrain → promote.
+inference handler → inject drift and swap in the real model → drift check → retrain trigger →
+retrain → the gate promotes it → a scheduled retrain the gate rejects → rollback → promote.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from mlrails import promotion
 from mlrails.config import ProjectConfig
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.synthetic import churn_frame
 
+REAL_MODEL = "mlrails.models:gradient_boosting"
 TRAFFIC_REQUESTS_PER_DAY = 24
 ROWS_PER_REQUEST = 25
 
@@ -131,21 +134,33 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         timeline.step(f"{TRAFFIC_REQUESTS_PER_DAY} requests of {ROWS_PER_REQUEST} rows through POST /invocations")
         _traffic(runtime, timeline, day_seed=1, drift=0.0)
 
-        timeline.say("\nDay 1: the population drifts; fresh labels arrive")
+        timeline.say("\nDay 1: the population drifts, fresh labels arrive, and the real model is swapped in")
         drifted = churn_frame(1500, runtime.now, seed=2, drift=0.8)
         timeline.step(f"upload raw/day-01/customers.csv ({len(drifted):,} labelled rows, drifted)")
         runtime.upload_raw("day-01/customers.csv", drifted.to_csv(index=False).encode())
+        real = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": REAL_MODEL})})
+        timeline.step(f"mlrails.yaml: model.entrypoint: {REAL_MODEL} (one line), redeployed")
+        runtime.redeploy(real)
         timeline.step(f"{TRAFFIC_REQUESTS_PER_DAY} requests of drifted traffic")
         _traffic(runtime, timeline, day_seed=2, drift=0.8)
 
-        timeline.say("\nDay 2: serving the retrained champion")
+        timeline.say("\nDays 2-7: no new data; the weekly cadence retrains, and the gate says no")
+        runtime.advance(timedelta(days=5))
+
+        timeline.say("\nAn operator rolls back, then promotes by hand: the same rails as the gate")
+        settings, registry = runtime.operator()
+        rolled = promotion.rollback(settings, registry, cfg.model.name, at=runtime.now, by="operator")
+        timeline.step(f"mlrails rollback → v{rolled.version} serves again ({rolled.reason})")
         status, version = runtime.request("GET", "/version")
-        timeline.step(f"GET /version → {status} model {version.get('model_name')} v{version.get('model_version')}")
-        sample = churn_frame(2, runtime.now, seed=3, with_target=False).drop(columns=["event_time"])
+        timeline.step(f"GET /version → {status} v{version.get('model_version')}")
+        again = promotion.promote(settings, registry, cfg.model.name, rolled.previous_version,
+                                  reason="roll forward after checking", at=runtime.now, by="operator")
+        timeline.step(f"mlrails promote --version {again.version} → v{again.version} is the champion")
+        sample = churn_frame(2, runtime.now, seed=3, drift=0.8, with_target=False).drop(columns=["event_time"])
         body = json.dumps({"dataframe_records": sample.to_dict(orient="records")})
         status, answer = runtime.request("POST", "/invocations", body.encode())
         timeline.step(f"POST /invocations → {status} {json.dumps(answer)[:160]}")
-        runtime.cloud.save_snapshot()
+        runtime.save()
 
     return _summary(timeline, time.monotonic() - began, body)
 
@@ -154,8 +169,11 @@ def _summary(timeline: Timeline, seconds: float, body: str) -> int:
     failed = [i for i in timeline.invocations if i.error]
     trained = [i.result for i in timeline.invocations if i.function == "train" and i.result]
     promoted = [f"v{t['version']}" for t in trained if t["promoted"]]
+    rejected = [f"v{t['version']}" for t in trained if not t["promoted"]]
     timeline.say(f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
-                 f"models trained {len(trained)}, promoted {', '.join(promoted) or 'none'}.")
+                 f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
+                 f"rejected {', '.join(rejected) or 'none'}.")
+    timeline.say("See them all: .venv/bin/mlrails models")
     timeline.say("\nGet a prediction from the champion the demo left behind:")
     timeline.say(f"  .venv/bin/mlrails predict '{body}'")
     timeline.say("Deploy the same graph to AWS: see the README, `make synth` then `npx cdk deploy`.")

@@ -19,6 +19,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from mlrails.config import Dataset
 from mlrails.errors import TrainingError
 
+PLACEHOLDER = "mlrails.models:placeholder"
+
 
 def placeholder(dataset: Dataset, seed: int) -> BaseEstimator:
     """A dummy baseline: the most frequent class, or the mean. Any real model must beat it."""

@@ -16,9 +16,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from sklearn.base import BaseEstimator
+
+from mlrails.errors import ConfigError
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 # Recorded with every run and pinned for the served model; the same pins as pyproject.
@@ -57,7 +60,8 @@ class Registry:
         )
 
     def log_run(self, *, model: BaseEstimator, sample: pd.DataFrame, params: dict[str, Any],
-                metrics: dict[str, float], tags: dict[str, str], profile: dict[str, Any]) -> RegisteredModel:
+                metrics: dict[str, float], tags: dict[str, str], profile: dict[str, Any],
+                trusted_types: list[str]) -> RegisteredModel:
         """Record a training run (params, metrics, lineage tags, profile, model) and register it."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -76,21 +80,41 @@ class Registry:
                 # Explicit pins: MLflow's own inference of requirements costs seconds per run.
                 pip_requirements=[f"{n}=={versions[n]}" for n in ("scikit-learn", "numpy", "pandas", "scipy", "skops")],
                 registered_model_name=self.model_name,
+                # MLflow re-loads the skops file to check it: the types our trust policy accepted.
+                skops_trusted_types=trusted_types,
             )
         version = str(info.registered_model_version)
         self.set_alias(CHALLENGER, version)
         return RegisteredModel(run_id=run.info.run_id, version=version, artifact_uri=info.model_uri)
 
+    @classmethod
+    def for_settings(cls, settings: Settings, model_name: str) -> Registry:
+        """The registry a deployed function (or the local runtime) uses: runs' artifacts go
+        to the artifacts bucket under mlflow/."""
+        if not settings.tracking_uri:
+            raise ConfigError("environment variable MLFLOW_TRACKING_URI must be set")
+        location = f"s3://{settings.artifacts_bucket}/{Prefix.MLFLOW.value}{model_name}"
+        return cls(settings.tracking_uri, model_name, artifact_location=location)
+
+    def versions(self) -> list[dict[str, Any]]:
+        """Every registered version, newest first, with its aliases, holdout metrics and tags."""
+        aliases: dict[str, list[str]] = {}
+        for alias, version in self.client.get_registered_model(self.model_name).aliases.items():
+            aliases.setdefault(str(version), []).append(alias)
+        rows = []
+        for version in self.client.search_model_versions(f"name='{self.model_name}'"):
+            run = self.client.get_run(version.run_id)
+            rows.append({
+                "version": str(version.version), "aliases": sorted(aliases.get(str(version.version), [])),
+                "run_id": version.run_id, "created": version.creation_timestamp,
+                "metrics": {k.removeprefix("holdout_"): v for k, v in run.data.metrics.items()},
+                "entrypoint": run.data.params.get("entrypoint"), "gate": version.tags.get("gate.reason"),
+            })
+        return sorted(rows, key=lambda row: int(row["version"]), reverse=True)
+
     def set_alias(self, alias: str, version: str) -> None:
         """Point ``alias`` at ``version``."""
         self.client.set_registered_model_alias(self.model_name, alias, version)
-
-    def alias_version(self, alias: str) -> str | None:
-        """The version ``alias`` points at, or None."""
-        try:
-            return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
-        except MlflowException:
-            return None
 
     def tag_version(self, version: str, **tags: str) -> None:
         """Annotate a version (promotion decisions, reasons)."""

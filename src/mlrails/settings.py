@@ -54,6 +54,8 @@ class Settings:
     deployment manifest's ETag for a new champion."""
     tracking_uri: str | None
     """MLFLOW_TRACKING_URI: required by the train function only."""
+    git_commit: str | None = None
+    """MLRAILS_GIT_COMMIT (optional): the code version, recorded with every training run."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False) -> Settings:
@@ -71,4 +73,5 @@ class Settings:
             state_table=_required(env, "MLRAILS_STATE_TABLE"),
             manifest_ttl_seconds=_positive_float(env, "MLRAILS_MANIFEST_TTL_SECONDS", 60.0),
             tracking_uri=_required(env, "MLFLOW_TRACKING_URI") if needs_tracking else env.get("MLFLOW_TRACKING_URI"),
+            git_commit=env.get("MLRAILS_GIT_COMMIT") or None,
         )

@@ -26,7 +26,7 @@ def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0,
     plan = rng.choice(PLANS, size=rows, p=plan_mix)
     tenure = np.round(rng.gamma(2.0, 12.0 * (1 - 0.7 * drift), size=rows), 1)
     base_charge = np.select([plan == "basic", plan == "standard"], [30.0, 60.0], 95.0)
-    charges = np.round(base_charge + rng.normal(0, 8 + 10 * drift, size=rows), 2)
+    charges = np.round(np.maximum(base_charge + rng.normal(0, 8 + 10 * drift, size=rows), 5.0), 2)
     calls = rng.poisson(1.0 + 2.5 * drift, size=rows)
     offsets = np.sort(rng.uniform(0, span.total_seconds(), size=rows))
     frame = pd.DataFrame({

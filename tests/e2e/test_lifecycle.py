@@ -39,12 +39,14 @@ def test_demo_runs_the_whole_lifecycle(demo):
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
     order = ["feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
-             "400 BAD_REQUEST", "requests answered 200", "drift_check", "DriftDetected", "input drift detected",
-             "v2", "GET /version → 200", "mlrails predict"]
+             "400 BAD_REQUEST", "requests answered 200", "drift_check", "model.entrypoint: mlrails.models:gradient",
+             "DriftDetected", "input drift detected", "v2", "vs champion v1", "insufficient data",
+             "scheduled cadence", "v3", "ModelRejected", "not enough", "mlrails rollback → v1", "GET /version → 200 v1",
+             "mlrails promote --version 2", "mlrails predict"]
     positions = [out.find(marker) for marker in order]
     assert -1 not in positions, [m for m, p in zip(order, positions) if p == -1]
     assert positions == sorted(positions), "the timeline is out of order"
-    assert "0 failed" in out and "promoted v1, v2" in out
+    assert "0 failed" in out and "promoted by the gate v1, v2, rejected v3" in out
 
 
 def _snapshot(project: Path, bucket_suffix: str) -> Path:
@@ -66,6 +68,7 @@ def test_the_manifest_names_the_retrained_champion(demo, project):
     artifacts = _snapshot(project, "artifacts")
     manifest = json.loads((artifacts / "manifests" / "churn-classifier" / "current.json").read_text())
     assert manifest["version"] == "2" and manifest["previous_version"] == "1"
+    assert manifest["reason"] == "roll forward after checking"
     assert (artifacts / "models" / "churn-classifier" / "v2" / "model.skops").is_file()
     assert any((artifacts / "reports" / "drift").rglob("*.json"))
 
@@ -81,3 +84,22 @@ def test_predict_serves_the_champion_and_explains_bad_input(demo, project):
     bad = _run(["predict", '{"dataframe_records": [{"tenure_months": "many"}]}'], project)
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["status"] == 400
+
+
+def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project):
+    models = _run(["models"], project)
+    assert models.returncode == 0, models.stderr
+    assert "v2       champion" in models.stdout and "v1       previous" in models.stdout
+    assert "reject   v3    by gate" in models.stdout
+
+    rolled = _run(["rollback"], project)
+    assert rolled.returncode == 0 and "v1 is the champion again (previous: v2)" in rolled.stdout
+    manifest = json.loads((_snapshot(project, "artifacts") / "manifests" / "churn-classifier" / "current.json")
+                          .read_text())
+    assert (manifest["version"], manifest["previous_version"]) == ("1", "2")
+    assert "v1       champion" in _run(["models"], project).stdout
+
+    forward = _run(["promote", "--version", "2", "--reason", "checked"], project)
+    assert forward.returncode == 0 and "v2 is the champion (previous: v1)" in forward.stdout
+    unknown = _run(["promote", "--version", "9"], project)
+    assert unknown.returncode == 2 and "v9 has no candidate manifest" in unknown.stderr

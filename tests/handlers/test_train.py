@@ -94,7 +94,8 @@ def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg
     detail = rejected[0]["detail"]
     assert detail["version"] == "2" and detail["champion_version"] == "1"
     assert detail["reason"].startswith(f"accuracy {champion_accuracy:.4f} -> {challenger_accuracy:.4f} ")
-    assert "< required 0.0000" in detail["reason"]
+    required = f"required {cfg.promotion.min_improvement:.4f}): not enough"
+    assert "vs champion v1" in detail["reason"] and detail["reason"].endswith(required)
 
     registry = _registry(mlflow_db)
     assert registry.get_model_version_by_alias(cfg.model.name, "champion").version == 1

@@ -71,3 +71,13 @@ def test_regression_defaults_to_rmse(cfg):
     regression = parse_config(document)
     assert regression.primary_metric == "rmse"
     assert regression.promotion.direction("rmse") == "minimize"
+
+
+def test_guard_metrics_must_fit_the_task_and_be_tolerances(cfg):
+    document = _document(cfg)
+    document["promotion"]["guards"] = {"rmse": 0.1}
+    with pytest.raises(ConfigError, match="does not fit task"):
+        parse_config(document)
+    document["promotion"]["guards"] = {"roc_auc": -0.1}
+    with pytest.raises(ConfigError, match="promotion.guards"):
+        parse_config(document)

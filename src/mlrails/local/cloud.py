@@ -110,4 +110,9 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> None:
     )
     client("dynamodb").update_time_to_live(
         TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    deploy_config(cfg, names)
+
+
+def deploy_config(cfg: ProjectConfig, names: ResourceNames) -> None:
+    """Put the validated config where the functions read it (the CDK app's BucketDeployment)."""
     s3.put_bytes(s3.uri(names.artifacts_bucket, config_key(cfg)), cfg.to_json().encode(), "application/json")

@@ -61,6 +61,10 @@ class Invoker:
             context = LocalContext(f"mlrails-local-{name}", spec.memory_mb, spec.timeout_seconds)
             return module.lambda_handler(event, context)
 
+    def cold_start(self) -> None:
+        """Forget the loaded functions, as a deployment replaces every container."""
+        self._modules.clear()
+
     def _load(self, spec: FunctionSpec) -> ModuleType:
         path = self.functions_dir / spec.name / "handler.py"
         module_spec = importlib.util.spec_from_file_location(f"mlrails_function_{spec.name}", path)

@@ -9,16 +9,20 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from mlrails.adapters import s3
+from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
 from mlrails.schedule import fire_times
-from mlrails.wiring import SCHEDULES, Prefix
+from mlrails.settings import Settings
+from mlrails.wiring import SCHEDULES, Prefix, function
 
-from mlrails.local.cloud import LocalCloud
+from mlrails.local.cloud import LocalCloud, deploy_config
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
+
+if TYPE_CHECKING:
+    from mlrails.registry import Registry
 
 
 def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
@@ -84,6 +88,35 @@ class LocalRuntime:
         if response.get("isBase64Encoded"):
             payload = base64.b64decode(payload).decode()
         return response["statusCode"], json.loads(payload)
+
+    def save(self) -> None:
+        """Keep this run's state (buckets and virtual time) for the next command."""
+        self.cloud.save_snapshot()
+        (self.cloud.snapshot_dir / "clock.json").write_text(json.dumps({"now": self.now.isoformat()}))
+
+    def resume(self) -> bool:
+        """Continue where the last saved run stopped; False when there is nothing saved."""
+        if not self.cloud.restore_snapshot():
+            return False
+        clock = self.cloud.snapshot_dir / "clock.json"
+        if clock.is_file():
+            self.now = self.anchor = datetime.fromisoformat(json.loads(clock.read_text())["now"])
+        return True
+
+    def redeploy(self, cfg: ProjectConfig) -> None:
+        """Deploy a changed config, as `cdk deploy` would: the new validated config under its
+        content hash, functions pointed at it, every container cold."""
+        self.cfg = self.cloud.cfg = cfg
+        deploy_config(cfg, self.cloud.names)
+        deployed.reset()
+        self.router.invoker.cold_start()
+
+    def operator(self) -> tuple[Settings, Registry]:
+        """What a person's command uses: the train function's settings and registry."""
+        from mlrails.registry import Registry  # MLflow: only operator commands need it
+
+        settings = Settings.from_env(self.cloud.environment_for(function("train")), needs_tracking=True)
+        return settings, Registry.for_settings(settings, self.cfg.model.name)
 
     def advance(self, delta: timedelta) -> list[Invocation]:
         """Move the virtual clock, firing every schedule due on the way, in time order."""

@@ -1,0 +1,81 @@
+"""Promotion and rollback, the same rails for the gate and for a person.
+
+Every trained version leaves a *candidate* manifest beside its model. Promoting a version
+makes that candidate current (atomically, see :mod:`mlrails.adapters.manifests`), moves the
+registry aliases (``champion``; ``previous`` = the one it replaces), emits
+``ModelPromoted`` and appends to the audit log. Rollback is a promotion of ``previous``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from mlrails.adapters import manifests, s3
+from mlrails.adapters.bus import publish
+from mlrails.errors import MlrailsError
+from mlrails.events import ModelPromoted
+from mlrails.manifest import Manifest, model_prefix
+from mlrails.registry import CHAMPION, PREVIOUS, Registry
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+
+class PromotionError(MlrailsError):
+    """The requested promotion or rollback cannot be done (unknown version, nothing to roll back to)."""
+
+    status = 409
+    error_code = "PROMOTION_ERROR"
+
+
+def candidate_uri(settings: Settings, model_name: str, version: str) -> str:
+    """Where training leaves the manifest a version would be served with."""
+    return s3.uri(settings.artifacts_bucket, f"{model_prefix(model_name, version)}candidate.json")
+
+
+def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, Any]) -> None:
+    """One JSON document per decision, named so that listing the prefix reads in time order."""
+    # Decisions can share a (virtual) instant: the wall-clock nanoseconds keep them in order.
+    key = (f"{Prefix.REPORTS.value}audit/{model_name}/{at:%Y-%m-%dT%H%M%S}-{time.time_ns()}-"
+           f"{record['action']}-v{record['version']}.json")
+    s3.put_json(s3.uri(settings.artifacts_bucket, key), {"at": at.isoformat(), **record})
+
+
+def audit_log(settings: Settings, model_name: str) -> list[dict[str, Any]]:
+    """Every recorded decision, oldest first."""
+    prefix = f"{Prefix.REPORTS.value}audit/{model_name}/"
+    return [s3.get_json(s3.uri(settings.artifacts_bucket, key)) for key in s3.list_keys(settings.artifacts_bucket, prefix)]
+
+
+def promote(settings: Settings, registry: Registry, model_name: str, version: str, *, reason: str,
+            at: datetime, by: str) -> Manifest:
+    """Serve ``version``: manifest, aliases, event, audit record."""
+    body = s3.get_optional(candidate_uri(settings, model_name, version))
+    if body is None:
+        raise PromotionError(f"{model_name} v{version} has no candidate manifest: was it trained by mlrails?")
+    current = manifests.read_current(settings.artifacts_bucket, model_name)
+    if current is not None and current.version == version:
+        raise PromotionError(f"{model_name} v{version} is already the champion")
+    previous = current.version if current else None
+    manifest = replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason, previous_version=previous)
+    current_uri = manifests.write(settings.artifacts_bucket, manifest)
+    if previous:
+        registry.set_alias(PREVIOUS, previous)
+    registry.set_alias(CHAMPION, version)
+    publish(ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
+            settings.bus_name, time=at)
+    audit(settings, model_name, at, {"action": "promote", "version": version, "previous_version": previous,
+                                     "by": by, "reason": reason, "metrics": manifest.metrics})
+    return manifest
+
+
+def rollback(settings: Settings, registry: Registry, model_name: str, *, at: datetime, by: str) -> Manifest:
+    """Serve the previous champion again (a second rollback flips back)."""
+    current = manifests.read_current(settings.artifacts_bucket, model_name)
+    if current is None or not current.previous_version:
+        raise PromotionError(f"{model_name} has no previous champion to roll back to")
+    return promote(settings, registry, model_name, current.previous_version,
+                   reason=f"rollback from v{current.version}", at=at, by=by)
+

@@ -1,0 +1,106 @@
+"""Promotion rails: the gate against the champion or the placeholder baseline, manual
+promotion, rollback, aliases and manifest kept consistent, and the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from mlrails import lifecycle, promotion
+from mlrails.adapters import manifests
+from mlrails.registry import Registry
+from mlrails.settings import Settings
+from mlrails.synthetic import churn_frame
+
+from .conftest import DAY, put_features
+
+REAL = "mlrails.models:gradient_boosting"
+
+
+def _config(cfg, entrypoint: str, **promotion_rules):
+    rules = cfg.promotion.model_copy(update={"metric": "roc_auc", **promotion_rules})
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
+                                  "promotion": rules})
+
+
+@pytest.fixture
+def rails(cloud, cfg, mlflow_db):
+    put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
+    settings = Settings.from_env(needs_tracking=True)
+    return settings, Registry.for_settings(settings, cfg.model.name)
+
+
+def _train(cfg, rails, n: int):
+    settings, registry = rails
+    return lifecycle.train_and_promote(cfg, settings, registry, reason="test", trigger_id=f"t{n}",
+                                       at=DAY + timedelta(hours=n))
+
+
+def _aliases(registry: Registry) -> dict[str, str]:
+    return {alias: version for row in registry.versions() for alias in row["aliases"] for version in [row["version"]]}
+
+
+def test_first_real_model_must_beat_the_placeholder(cfg, rails):
+    settings, _ = rails
+    strict = _config(cfg, REAL, min_improvement=0.9)  # no model gains 0.9 AUC over 0.5
+
+    outcome = _train(strict, rails, 1)
+
+    assert not outcome.promoted
+    assert "vs placeholder baseline" in outcome.reason and outcome.reason.endswith("not enough")
+    assert outcome.champion_metrics["roc_auc"] == pytest.approx(0.5)
+    assert manifests.read_current(settings.artifacts_bucket, cfg.model.name) is None
+
+
+def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_consistent(cfg, rails):
+    settings, registry = rails
+    first = _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    second = _train(_config(cfg, REAL, min_improvement=0.05), rails, 2)
+    assert first.promoted and second.promoted
+    assert "roc_auc 0.5000 -> " in second.reason and "vs champion v1" in second.reason
+    current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    assert (current.version, current.previous_version) == ("2", "1")
+    assert _aliases(registry) == {"champion": "2", "previous": "1", "challenger": "2"}
+
+    rolled = promotion.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="alice")
+
+    current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    assert rolled == current and (current.version, current.previous_version) == ("1", "2")
+    assert current.artifact_uri.endswith("/v1/model.skops") and current.reason == "rollback from v2"
+    assert _aliases(registry)["champion"] == "1" and _aliases(registry)["previous"] == "2"
+
+    again = promotion.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=4), by="alice")
+    assert again.version == "2"  # a second rollback flips back
+
+    log = promotion.audit_log(settings, cfg.model.name)
+    assert [(r["action"], r["version"], r["by"]) for r in log] == [
+        ("promote", "1", "gate"), ("promote", "2", "gate"), ("promote", "1", "alice"), ("promote", "2", "alice")]
+    assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] == "2"
+
+
+def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg, rails):
+    settings, registry = rails
+    _train(_config(cfg, REAL), rails, 1)
+    rejected = _train(_config(cfg, "mlrails.models:placeholder"), rails, 2)
+    assert not rejected.promoted and "not enough" in rejected.reason
+
+    log = promotion.audit_log(settings, cfg.model.name)
+    assert log[-1]["action"] == "reject" and log[-1]["version"] == "2"
+    assert log[-1]["baseline_metrics"]["roc_auc"] > log[-1]["metrics"]["roc_auc"]
+
+    manifest = promotion.promote(settings, registry, cfg.model.name, "2", reason="operator override",
+                                 at=DAY + timedelta(hours=5), by="bob")
+    assert manifest.version == "2" and manifest.previous_version == "1"
+    assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
+
+
+def test_impossible_requests_are_clear_errors(cfg, rails):
+    settings, registry = rails
+    with pytest.raises(promotion.PromotionError, match="no previous champion"):
+        promotion.rollback(settings, registry, cfg.model.name, at=DAY, by="alice")
+    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    with pytest.raises(promotion.PromotionError, match="v7 has no candidate manifest"):
+        promotion.promote(settings, registry, cfg.model.name, "7", reason="?", at=DAY, by="alice")
+    with pytest.raises(promotion.PromotionError, match="already the champion"):
+        promotion.promote(settings, registry, cfg.model.name, "1", reason="?", at=DAY, by="alice")
