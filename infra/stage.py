@@ -30,7 +30,8 @@ class MlrailsStage(cdk.Stage):
         self.service = ServiceStack(
             self, "Service", cfg=cfg, environment_name=environment_name, store=self.data.store,
             tracking=self.tracking.mlflow, network=self.tracking.network, layers_dir=layers_dir,
-            description=f"mlrails {cfg.project} ({environment_name}): functions, REST API, routes, schedules, alarms",
+            description=f"mlrails {cfg.project} ({environment_name}): functions, training state machine, "
+                        "REST API, routes, schedules, alarms",
         )
         for stack in (self.data, self.tracking, self.service):
             cdk.Tags.of(stack).add("mlrails:project", cfg.project)

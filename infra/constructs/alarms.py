@@ -1,4 +1,5 @@
-"""Operational alarms into one encrypted SNS topic: function errors, API 5xx, dead letters."""
+"""Operational alarms into one encrypted SNS topic: function errors, API 5xx, dead letters,
+failed and timed-out state machine executions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 PERIOD = Duration.minutes(5)
@@ -23,8 +25,8 @@ class Alarms(Construct):
     """``topic`` and the ``alarms`` on it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, lambda_.IFunction],
-                 api: apigw.RestApi, dead_letter_queues: Mapping[str, sqs.IQueue],
-                 email: str | None) -> None:
+                 api: apigw.RestApi, state_machines: Mapping[str, sfn.IStateMachine],
+                 dead_letter_queues: Mapping[str, sqs.IQueue], email: str | None) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="mlrails alarm topic")
         # CloudWatch publishes to the encrypted topic with this key.
@@ -53,6 +55,12 @@ class Alarms(Construct):
                   f"The {name} function raised errors")
         alarm("Api5xx", api.metric_server_error(period=PERIOD, statistic="Sum"),
               "The inference API answered with 5xx errors")
+        for name, machine in state_machines.items():
+            # A failed run also publishes TrainingFailed; a timed-out one publishes nothing.
+            alarm(f"{_pascal(name)}ExecutionsFailed", machine.metric_failed(period=PERIOD, statistic="Sum"),
+                  f"A {name} execution failed")
+            alarm(f"{_pascal(name)}ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+                  f"A {name} execution timed out")
         for name, queue in dead_letter_queues.items():
             alarm(f"{_pascal(name)}DeadLetters",
                   queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),

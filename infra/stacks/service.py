@@ -1,5 +1,6 @@
-"""The serverless graph of one environment: functions, REST API, routes, schedules, alarms,
-and the grants between them and the data store (least privilege, by key prefix)."""
+"""The serverless graph of one environment: functions, the training state machine, REST API,
+routes, schedules, alarms, and the grants between them and the data store (least privilege,
+by key prefix)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class ServiceStack(cdk.Stack):
         feature_prep = FeaturePrep(self, "FeaturePrep", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment)
         drift_check = DriftCheck(self, "DriftCheck", context=context)
-        retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking)
+        retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking,
+                                bus=store.bus)
 
         self.functions: dict[str, PipelineFunction] = {
             "feature_prep": feature_prep.handler,
@@ -59,6 +61,7 @@ class ServiceStack(cdk.Stack):
             self, "Alarms",
             functions={name: fn.function for name, fn in self.functions.items()},
             api=inference.api,
+            state_machines={"training": retraining.pipeline.state_machine},
             dead_letter_queues={name: fn.dead_letter_queue for name, fn in self.functions.items()
                                 if fn.dead_letter_queue is not None},
             email=environment.alarm_email,
@@ -99,12 +102,14 @@ class ServiceStack(cdk.Stack):
         bus.grant_put_events_to(dc)
 
         # mlrails.retrain: the current manifest (absent = no champion yet), the decision report;
-        # policy state; RetrainRequested.
+        # policy state; RetrainRequested (a notification); one training run per trigger
+        # (StartExecution named after the trigger id, nothing else on the state machine).
         rt = retraining.trigger.function
         grant_prefix(artifacts, rt, Access.READ, Prefix.MANIFESTS)
         grant_prefix(artifacts, rt, Access.PUT, Prefix.REPORTS)
         grant_items(table, rt, IDEMPOTENCY, STATE)
         bus.grant_put_events_to(rt)
+        retraining.pipeline.state_machine.grant_start_execution(rt)
 
         # mlrails.lifecycle + mlrails.promotion: list + read features/; the current manifest (absent
         # before the first promotion) and the champion's model; write the version's model,

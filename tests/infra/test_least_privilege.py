@@ -1,6 +1,6 @@
 """Each function's role allows exactly what its code calls, by bucket and key prefix: the S3
 calls of mlrails.adapters and the domain module the function runs, the state table items
-(Powertools Idempotency, StateTable), the project bus.
+(Powertools Idempotency, StateTable), the project bus, the training state machine.
 
 Statements are read one by one from the role's policies: never whole documents, never hashed
 logical ids (the function is found by its description, a bucket by its construct id's name).
@@ -77,6 +77,9 @@ EXPECTED_TABLE = {
     "train": IDEMPOTENCY,
 }
 PUBLISHES = {"feature_prep": True, "inference": False, "drift_check": True, "retrain_trigger": True, "train": True}
+# Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
+STATES = {"feature_prep": set(), "inference": set(), "drift_check": set(),
+          "retrain_trigger": {"states:StartExecution"}, "train": set()}
 
 
 def statements(template: Template, function_name: str) -> list[dict[str, Any]]:
@@ -155,6 +158,16 @@ def test_only_publishers_may_put_events(service_template: Template, name: str) -
     assert events == ({"events:PutEvents"} if PUBLISHES[name] else set())
 
 
+@pytest.mark.parametrize("name", sorted(STATES))
+def test_only_retrain_trigger_may_start_training(service_template: Template, name: str) -> None:
+    machines = list(service_template.find_resources("AWS::StepFunctions::StateMachine"))
+    assert len(machines) == 1
+    found = [(action, resource) for s in statements(service_template, name)
+             for action in s["actions"] if action.startswith("states:") for resource in s["resources"]]
+    # On the training state machine itself: not its executions, not any other machine.
+    assert found == [(action, f"<{machines[0]}>") for action in sorted(STATES[name])]
+
+
 def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template) -> None:
     """mlrails.adapters.s3.get_optional and the serving cache treat NoSuchKey/404 as "no model
     yet"; without ListBucket S3 answers 403 AccessDenied for a missing key, and they fail."""
@@ -172,7 +185,8 @@ def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template
 
 
 def test_every_function_is_covered() -> None:
-    assert set(EXPECTED_S3) == set(EXPECTED_TABLE) == set(PUBLISHES) == {spec.name for spec in wiring.FUNCTIONS}
+    assert set(EXPECTED_S3) == set(EXPECTED_TABLE) == set(PUBLISHES) == set(STATES) \
+        == {spec.name for spec in wiring.FUNCTIONS}
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in wiring.FUNCTIONS])

@@ -82,6 +82,12 @@ def test_asynchronous_functions_retry_then_dead_letter(service_template: Templat
     service_template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 
 
+def test_event_and_schedule_targets_are_asynchronous() -> None:
+    """What EventBridge or the scheduler invokes gets retries and a dead-letter queue."""
+    targets = {route.target for route in wiring.ROUTES} | {spec.target for spec in wiring.SCHEDULES}
+    assert all(wiring.function(name).asynchronous for name in targets), targets
+
+
 def test_rest_api_routes_require_an_api_key(service_template: Template) -> None:
     for path, method in (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST")):
         service_template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": path})
@@ -231,9 +237,11 @@ def test_drift_detected_routes_to_retrain_trigger_on_the_project_bus(service_tem
     service_template.resource_count_is("AWS::Events::Rule", len(wiring.ROUTES))
 
 
-def test_alarms_cover_functions_api_and_dead_letters(service_template: Template) -> None:
+def test_alarms_cover_functions_api_dead_letters_and_training(service_template: Template) -> None:
     asynchronous = [spec for spec in wiring.FUNCTIONS if spec.asynchronous]
-    service_template.resource_count_is("AWS::CloudWatch::Alarm", len(wiring.FUNCTIONS) + 1 + len(asynchronous))
+    # Errors per function, API 5xx, dead letters per queue, failed and timed-out training runs.
+    service_template.resource_count_is("AWS::CloudWatch::Alarm",
+                                       len(wiring.FUNCTIONS) + 1 + len(asynchronous) + 2)
     service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "Errors", "Namespace": "AWS/Lambda", "AlarmActions": [Match.any_value()],
     })
