@@ -56,9 +56,10 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     from mlrails.wiring import FUNCTIONS, function_environment
 
     names = local_names(cfg)
-    create_resources(cfg, names)
+    state_machine = create_resources(cfg, names)
     environment = function_environment(cfg, "test", names, FUNCTIONS[0],
-                                       tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+                                       tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                       training_state_machine=state_machine)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

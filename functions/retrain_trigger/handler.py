@@ -21,7 +21,7 @@ _TRIGGERS = {
 
 
 def process(event: dict) -> dict:
-    settings = deployed.settings()
+    settings = deployed.settings(needs_state_machine=True)
     cfg = deployed.project_config(settings.config_uri)
     if "schedule" in event:
         trigger, trigger_id, rows = "schedule", event["execution_id"], 0
@@ -41,5 +41,5 @@ def process(event: dict) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # EventBridge events carry an id; a schedule's slot is its name and time.
-    return once(deployed.settings().state_table, "id || join('#', [schedule, scheduled_time])", process, event,
+    return once(deployed.settings(needs_state_machine=True).state_table, "id || join('#', [schedule, scheduled_time])", process, event,
                 lambda_context=context)

@@ -46,7 +46,10 @@ class Timeline:
 
     def __call__(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
-        self.say(f"  {self.clock()}    {invocation.function:<16} {describe(invocation)}")
+        name = invocation.function
+        if "step" in invocation.event:
+            name = f"{name}:{invocation.event['step']}"
+        self.say(f"  {self.clock()}    {name:<16} {describe(invocation)}")
 
 
 def describe(invocation: Invocation) -> str:
@@ -62,10 +65,14 @@ def describe(invocation: Invocation) -> str:
         case "retrain_trigger":
             verdict = "retrain ⇒ RetrainRequested" if r["retrain"] else "no retrain"
             return f"{r['trigger']}: {verdict} ({r['reason']})"
-        case "train":
+        case "train" if invocation.event["step"] == "train":
             metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["metrics"].items()))
-            verdict = "promoted ⇒ ModelPromoted" if r["promoted"] else "rejected ⇒ ModelRejected"
-            return f"v{r['version']} on {r['rows']:,} rows [{metrics}] {verdict}: {r['reason']}"
+            return f"v{r['version']} fit on {r['rows']:,} rows [{metrics}] ⇒ ModelRegistered"
+        case "train" if invocation.event["step"] == "evaluate":
+            return f"gate says {'promote' if r['promote'] else 'reject'}: {r['reason']}"
+        case "train":
+            version = invocation.event["state"]["train"]["version"]
+            return f"v{version} promoted ⇒ ModelPromoted" if r["promoted"] else f"v{version} rejected ⇒ ModelRejected"
         case "drift_check":
             return _drift_line(r)
     return json.dumps(r)[:120]
@@ -167,9 +174,11 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
 
 def _summary(timeline: Timeline, seconds: float, body: str) -> int:
     failed = [i for i in timeline.invocations if i.error]
-    trained = [i.result for i in timeline.invocations if i.function == "train" and i.result]
-    promoted = [f"v{t['version']}" for t in trained if t["promoted"]]
-    rejected = [f"v{t['version']}" for t in trained if not t["promoted"]]
+    finished = [(f"v{i.event['state']['train']['version']}", i.result["promoted"]) for i in timeline.invocations
+                if i.function == "train" and i.event.get("step") == "finish" and i.result]
+    trained = [i for i in timeline.invocations if i.function == "train" and i.event.get("step") == "train"]
+    promoted = [version for version, yes in finished if yes]
+    rejected = [version for version, yes in finished if not yes]
     timeline.say(f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
                  f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
                  f"rejected {', '.join(rejected) or 'none'}.")

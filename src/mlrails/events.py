@@ -90,10 +90,18 @@ class ModelRejected(_Detail):
     detail_type: ClassVar[DetailType] = DetailType.MODEL_REJECTED
 
 
+@dataclass(frozen=True)
+class TrainingFailed(_Detail):
+    trigger_id: str
+    error: str
+    cause: str
+    detail_type: ClassVar[DetailType] = DetailType.TRAINING_FAILED
+
+
 _BY_TYPE: dict[str, type[_Detail]] = {
     cls.detail_type.value: cls
     for cls in (FeaturesReady, DriftDetected, PerformanceDegraded, RetrainRequested,
-                ModelRegistered, ModelPromoted, ModelRejected)
+                ModelRegistered, ModelPromoted, ModelRejected, TrainingFailed)
 }
 
 

@@ -11,10 +11,11 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
-from mlrails import artifacts, gate, promotion, training
+from mlrails import artifacts, dataset, gate, promotion, training
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
@@ -27,6 +28,7 @@ from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
 GATE = "gate"  # who decides automatic promotions, in the audit log
+HOLDOUT = "holdout.parquet"  # beside the model: the rows every comparison for this version uses
 
 
 @dataclass(frozen=True)
@@ -54,27 +56,22 @@ def content_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def _baseline(cfg: ProjectConfig, settings: Settings, split: training.Split) -> tuple[dict[str, float] | None, str]:
-    """What the challenger must beat, scored on the same holdout: the champion; before the
-    first promotion of a real model, the placeholder baseline; else nothing."""
-    champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
-    if champion is not None:
-        model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
-        return training.score(model, split.holdout, cfg), f"champion v{champion.version}"
-    if cfg.model.entrypoint != PLACEHOLDER:
-        placeholder = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": PLACEHOLDER})})
-        return training.score(training.fit(placeholder, split.train), split.holdout, cfg), "placeholder baseline"
-    return None, "champion"
+def _placeholder_metrics(cfg: ProjectConfig, split: training.Split) -> dict[str, float] | None:
+    """The placeholder baseline on the same holdout: what a first real model must beat."""
+    if cfg.model.entrypoint == PLACEHOLDER:
+        return None
+    placeholder = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": PLACEHOLDER})})
+    return training.score(training.fit(placeholder, split.train), split.holdout, cfg)
 
 
-def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
-                      reason: str, trigger_id: str, at: datetime) -> TrainingOutcome:
-    """Run the whole lifecycle once for the data currently under features/."""
+def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
+               reason: str, trigger_id: str, at: datetime) -> dict[str, Any]:
+    """Step 1: fit on the data under features/, register in MLflow (alias challenger), and
+    leave beside the model what the next steps need: the holdout and a candidate manifest."""
     frame, keys = load_features(settings.data_bucket)
     split = training.split_by_time(frame, cfg)
     model = training.fit(cfg, split.train)
     metrics = training.score(model, split.holdout, cfg)
-    baseline_metrics, against = _baseline(cfg, settings, split)
 
     train_x = training.features_of(split.train, cfg)
     profile = build_profile(train_x, model.predict(train_x), cfg.dataset, bins=cfg.monitoring.bins,
@@ -96,6 +93,7 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, registered.version))
     s3.put_bytes(f"{prefix}model.skops", blob)
     s3.put_json(f"{prefix}profile.json", profile)
+    s3.put_bytes(f"{prefix}{HOLDOUT}", dataset.to_parquet(split.holdout), "application/vnd.apache.parquet")
     candidate = Manifest(
         model_name=cfg.model.name, version=registered.version, run_id=registered.run_id,
         artifact_uri=f"{prefix}model.skops", profile_uri=f"{prefix}profile.json", task=cfg.dataset.task,
@@ -108,24 +106,56 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
                  "application/json")
     publish(ModelRegistered(cfg.model.name, settings.environment, registered.version, registered.run_id,
                             f"{prefix}model.skops", metrics), settings.bus_name, time=at)
+    return {"version": registered.version, "run_id": registered.run_id, "metrics": metrics, "rows": len(frame),
+            "placeholder_metrics": _placeholder_metrics(cfg, split)}
 
-    metric = cfg.primary_metric
-    decision = gate.decide(metric=metric, rules=cfg.promotion, challenger=metrics, champion=baseline_metrics,
-                           against=against)
-    registry.tag_version(registered.version, **{"gate.promote": str(decision.promote), "gate.reason": decision.reason})
-    if decision.promote and cfg.promotion.mode == "auto":
-        promotion.promote(settings, registry, cfg.model.name, registered.version, reason=decision.reason, at=at,
-                          by=GATE)
-        return TrainingOutcome(registered.version, True, decision.reason, metrics, baseline_metrics, len(frame))
-    why = decision.reason if not decision.promote else (
-        f"{decision.reason}; promotion.mode is manual: run `mlrails promote --version {registered.version}`")
+
+def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
+                  placeholder_metrics: dict[str, float] | None) -> dict[str, Any]:
+    """Step 2: score the challenger and the champion on the challenger's holdout, and gate."""
+    prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
+    holdout = pd.read_parquet(io.BytesIO(s3.get_bytes(f"{prefix}{HOLDOUT}")))
+    candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
+    challenger = artifacts.loads(s3.get_bytes(candidate.artifact_uri), candidate.trusted_modules)
+    metrics = training.score(challenger, holdout, cfg)
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
-    publish(ModelRejected(cfg.model.name, settings.environment, registered.version,
-                          champion.version if champion else None, metrics, why), settings.bus_name, time=at)
-    promotion.audit(settings, cfg.model.name, at, {"action": "reject", "version": registered.version, "by": GATE,
-                                                  "reason": why, "metrics": metrics,
-                                                  "baseline_metrics": baseline_metrics})
-    return TrainingOutcome(registered.version, False, why, metrics, baseline_metrics, len(frame))
+    if champion is not None:
+        model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
+        baseline, against = training.score(model, holdout, cfg), f"champion v{champion.version}"
+    else:
+        baseline, against = placeholder_metrics, "placeholder baseline" if placeholder_metrics else "champion"
+    decision = gate.decide(metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline,
+                           against=against)
+    registry.tag_version(version, **{"gate.promote": str(decision.promote), "gate.reason": decision.reason})
+    return {"promote": decision.promote, "reason": decision.reason, "metrics": metrics,
+            "baseline_metrics": baseline, "champion_version": champion.version if champion else None}
+
+
+def finish_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
+                evaluation: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """Step 3: promote (alias, manifest, ModelPromoted) or record the rejection (ModelRejected)."""
+    if evaluation["promote"] and cfg.promotion.mode == "auto":
+        promotion.promote(settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE)
+        return {"promoted": True, "reason": evaluation["reason"]}
+    why = evaluation["reason"] if not evaluation["promote"] else (
+        f"{evaluation['reason']}; promotion.mode is manual: run `mlrails promote --version {version}`")
+    publish(ModelRejected(cfg.model.name, settings.environment, version, evaluation["champion_version"],
+                          evaluation["metrics"], why), settings.bus_name, time=at)
+    promotion.audit(settings, cfg.model.name, at, {"action": "reject", "version": version, "by": GATE,
+                                                  "reason": why, "metrics": evaluation["metrics"],
+                                                  "baseline_metrics": evaluation["baseline_metrics"]})
+    return {"promoted": False, "reason": why}
+
+
+def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
+                      reason: str, trigger_id: str, at: datetime) -> TrainingOutcome:
+    """The three steps in one process (what the state machine does across invocations)."""
+    trained = train_step(cfg, settings, registry, reason=reason, trigger_id=trigger_id, at=at)
+    evaluation = evaluate_step(cfg, settings, registry, version=trained["version"],
+                               placeholder_metrics=trained["placeholder_metrics"])
+    finished = finish_step(cfg, settings, registry, version=trained["version"], evaluation=evaluation, at=at)
+    return TrainingOutcome(trained["version"], finished["promoted"], finished["reason"], evaluation["metrics"],
+                           evaluation["baseline_metrics"], trained["rows"])
 
 
 def _estimator_params(model) -> dict[str, str]:  # noqa: ANN001 - any estimator

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from mlrails import policy
-from mlrails.adapters import manifests, s3
+from mlrails.adapters import manifests, s3, training_runs
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
@@ -16,7 +16,8 @@ from mlrails.wiring import Prefix
 
 def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Trigger, trigger_id: str,
                    at: datetime, new_rows: int = 0) -> policy.PolicyDecision:
-    """Decide, write the decision to the audit log, and publish ``RetrainRequested`` on yes."""
+    """Decide, write the decision to the audit log, and on yes start the training run
+    (named after the trigger) and publish ``RetrainRequested``."""
     state, pk = StateTable(settings.state_table), f"policy#{cfg.model.name}"
     remembered = state.get(pk)
     rows = state.add(pk, "rows_since_training", new_rows) if new_rows else int(remembered.get("rows_since_training", 0))
@@ -34,6 +35,9 @@ def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Tr
     )
     if decision.retrain:
         state.put(pk, last_retrain_at=at, rows_since_training=0)
-        publish(RetrainRequested(cfg.model.name, settings.environment, decision.reason, trigger_id,
-                                 s3.uri(settings.data_bucket, Prefix.FEATURES.value)), settings.bus_name, time=at)
+        request = RetrainRequested(cfg.model.name, settings.environment, decision.reason, trigger_id,
+                                   s3.uri(settings.data_bucket, Prefix.FEATURES.value))
+        training_runs.start(settings.training_state_machine, trigger_id,
+                            {"request": request.to_detail(), "time": at.isoformat()})
+        publish(request, settings.bus_name, time=at)
     return decision

@@ -56,9 +56,12 @@ class Settings:
     """MLFLOW_TRACKING_URI: required by the train function only."""
     git_commit: str | None = None
     """MLRAILS_GIT_COMMIT (optional): the code version, recorded with every training run."""
+    training_state_machine: str | None = None
+    """MLRAILS_TRAINING_STATE_MACHINE: ARN of the training pipeline; required by retrain_trigger."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False,
+                 needs_state_machine: bool = False) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
         config_uri = _required(env, "MLRAILS_CONFIG_URI")
@@ -74,4 +77,6 @@ class Settings:
             manifest_ttl_seconds=_positive_float(env, "MLRAILS_MANIFEST_TTL_SECONDS", 60.0),
             tracking_uri=_required(env, "MLFLOW_TRACKING_URI") if needs_tracking else env.get("MLFLOW_TRACKING_URI"),
             git_commit=env.get("MLRAILS_GIT_COMMIT") or None,
+            training_state_machine=(_required(env, "MLRAILS_TRAINING_STATE_MACHINE") if needs_state_machine
+                                    else env.get("MLRAILS_TRAINING_STATE_MACHINE")),
         )

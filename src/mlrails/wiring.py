@@ -30,6 +30,7 @@ class DetailType(StrEnum):
     MODEL_REGISTERED = "ModelRegistered"
     MODEL_PROMOTED = "ModelPromoted"
     MODEL_REJECTED = "ModelRejected"
+    TRAINING_FAILED = "TrainingFailed"
 
 
 class Prefix(StrEnum):
@@ -86,8 +87,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                  "zip", ("shared", "data"), 1024, 300),
     FunctionSpec("retrain_trigger", "Applies the retraining policy and requests a training run",
                  "zip", ("shared",), 256, 30),
-    FunctionSpec("train", "Trains, registers in MLflow, gates and promotes (container image)",
-                 "image", (), 3008, 900),
+    # Invoked synchronously by the training state machine, which owns retries and failures.
+    FunctionSpec("train", "Training run steps: fit and register, evaluate, promote or reject (container image)",
+                 "image", (), 3008, 900, asynchronous=False),
 )
 
 
@@ -133,9 +135,31 @@ ROUTES: tuple[EventRoute, ...] = (
                _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
     EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
                _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
-    EventRoute("RetrainRequestedToTrain", "train", "project",
-               _project_event(DetailType.RETRAIN_REQUESTED), "The policy asked for a training run"),
 )
+
+
+@dataclass(frozen=True)
+class TrainingPipeline:
+    """A training run: the steps of one function, in order, orchestrated by Step Functions
+    (locally: run in-process by the runtime, since moto cannot invoke Lambda tasks).
+
+    retrain_trigger starts one execution per trigger, named after the trigger id, so a
+    duplicated trigger cannot start a second run. The execution input is
+    ``{"request": <RetrainRequested detail>, "time": <ISO time>}``; each step is invoked
+    with ``{"step": <name>, "state": <the state so far>}`` and its result is stored in the
+    state under its name. Any failure publishes ``TrainingFailed``.
+    """
+
+    function: str = "train"
+    steps: tuple[str, ...] = ("train", "evaluate", "finish")
+    # Per step: Lambda's own limit bounds each invocation; this bounds the whole run.
+    timeout_seconds: int = 3 * 3600
+    # Transient Lambda errors only (throttling, service errors): a bad model or too little
+    # data fails the same way twice.
+    retry_attempts: int = 2
+
+
+TRAINING = TrainingPipeline()
 
 
 @dataclass(frozen=True)
@@ -177,7 +201,7 @@ def config_key(cfg: ProjectConfig) -> str:
 
 def function_environment(
     cfg: ProjectConfig, environment: str, names: ResourceNames, spec: FunctionSpec,
-    *, tracking_uri: str | None = None,
+    *, tracking_uri: str | None = None, training_state_machine: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
     env = {
@@ -192,4 +216,6 @@ def function_environment(
     }
     if tracking_uri is not None:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
+    if training_state_machine is not None:
+        env["MLRAILS_TRAINING_STATE_MACHINE"] = training_state_machine
     return env

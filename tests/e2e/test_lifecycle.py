@@ -41,7 +41,7 @@ def test_demo_runs_the_whole_lifecycle(demo):
     order = ["feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
              "400 BAD_REQUEST", "requests answered 200", "drift_check", "model.entrypoint: mlrails.models:gradient",
              "DriftDetected", "input drift detected", "v2", "vs champion v1", "insufficient data",
-             "scheduled cadence", "v3", "ModelRejected", "not enough", "mlrails rollback → v1", "GET /version → 200 v1",
+             "scheduled cadence", "v3", "gate says reject", "not enough", "v3 rejected ⇒ ModelRejected", "mlrails rollback → v1", "GET /version → 200 v1",
              "mlrails promote --version 2", "mlrails predict"]
     positions = [out.find(marker) for marker in order]
     assert -1 not in positions, [m for m, p in zip(order, positions) if p == -1]

@@ -19,7 +19,7 @@ from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
 from mlrails.manifest import Manifest, current_key
 from mlrails.synthetic import churn_frame
-from mlrails.wiring import EVENT_SOURCE, Prefix, ResourceNames
+from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames
 
 from conftest import load_event
 
@@ -184,8 +184,8 @@ def champion(cloud: ResourceNames, cfg: ProjectConfig, mlflow_db: str, handler, 
     bucket = cloud.artifacts_bucket
     if not _CHAMPION_OBJECTS:
         put_features(cloud, cfg, churn_frame(TRAINING_ROWS, DAY - pd.Timedelta(days=1), seed=7))
-        result = handler("train").lambda_handler(load_event("train_retrain_requested"), lambda_context)
-        assert result["promoted"], result
+        state = run_training(handler("train"), lambda_context)
+        assert state["finish"]["promoted"], state
         for prefix in (Prefix.MANIFESTS.value, Prefix.MODELS.value):
             for key in keys(bucket, prefix):
                 _CHAMPION_OBJECTS[key] = s3.get_bytes(s3.uri(bucket, key))
@@ -194,6 +194,26 @@ def champion(cloud: ResourceNames, cfg: ProjectConfig, mlflow_db: str, handler, 
             s3.put_bytes(s3.uri(bucket, key), body, "application/json" if key.endswith(".json") else
                          "application/octet-stream")
     return Manifest.from_json(_CHAMPION_OBJECTS[current_key(cfg.model.name)])
+
+
+def run_training(train, context, first: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Invoke the train function once per step, as the training state machine does (each
+    result joins the state under its step's name); returns the final state."""
+    state = copy.deepcopy((first or load_event("train_step_train"))["state"])
+    for step in TRAINING.steps:
+        state[step] = train.lambda_handler({"step": step, "state": state}, context)
+    return state
+
+
+def training_request(**changes: Any) -> dict[str, Any]:
+    """The sample first-step event with some request fields (or ``time``) changed."""
+    event = copy.deepcopy(load_event("train_step_train"))
+    for key, value in changes.items():
+        if key == "time":
+            event["state"]["time"] = value
+        else:
+            event["state"]["request"][key] = value
+    return event
 
 
 def with_detail(name: str, **changes: Any) -> dict[str, Any]:

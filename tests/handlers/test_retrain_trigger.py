@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import load_event
 from mlrails.adapters import s3
+from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
 
 from .conftest import keys, with_detail
@@ -50,9 +53,29 @@ def test_enough_new_data_without_a_model_requests_the_first_training(retrain_tri
     assert requested[0]["detail"] == {
         "schema_version": "1", "model": "churn-classifier", "environment": "test", "reason": result["reason"],
         "trigger_id": event["id"], "features_uri": f"s3://{cloud.data_bucket}/features/"}
-    # The sample train event is exactly what this decision produces.
-    assert requested[0]["detail"] == load_event("train_retrain_requested")["detail"]
+    # The training run is started, named after the trigger, with the input the sample train
+    # step event carries: exactly what this decision produces.
+    sfn = client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    (run,) = sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert run["name"] == event["id"]
+    run_input = json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"])
+    assert run_input == {"request": requested[0]["detail"], "time": "2026-03-02T09:58:11+00:00"}
+    assert run_input["request"] == load_event("train_step_train")["state"]["request"]
     assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True]
+
+
+def test_a_duplicated_trigger_starts_one_training_run(retrain_trigger, cloud, lambda_context):
+    from mlrails.adapters import training_runs
+
+    event = load_event("retrain_trigger_features_ready")
+    retrain_trigger.lambda_handler(event, lambda_context)
+    sfn = client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    # Even past the handler's own idempotency (a different path starting the same trigger):
+    # the run is named after the trigger, so Step Functions refuses a second one.
+    training_runs.start(machine, event["id"], {"request": {}, "time": "2026-03-02T10:05:00+00:00"})
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
 
 
 def test_rows_accumulate_across_deliveries_until_the_threshold(retrain_trigger, bus, cloud, lambda_context):

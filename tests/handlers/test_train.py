@@ -1,4 +1,4 @@
-"""train: RetrainRequested → fit, register in MLflow, gate against the champion, promote."""
+"""train: the training run's steps (train → evaluate → finish) as the state machine invokes them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mlrails.errors import TrainingError
 from mlrails.manifest import Manifest, current_key
 from mlrails.synthetic import churn_frame
 
-from .conftest import DAY, keys, put_features, with_detail
+from .conftest import DAY, keys, put_features, run_training, training_request
 
 
 def _registry(tracking_uri: str) -> MlflowClient:
@@ -29,18 +29,21 @@ def _versions(tracking_uri: str, name: str) -> list[str]:
 def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train_handler, lambda_context,
                                                           mlflow_db):
     put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
-    event = load_event("train_retrain_requested")
+    event = load_event("train_step_train")
 
-    result = train_handler.lambda_handler(event, lambda_context)
+    state = run_training(train_handler, lambda_context, event)
 
-    assert result["version"] == "1" and result["promoted"] is True and result["rows"] == 600
-    assert result["reason"] == "no champion yet: the first model is promoted"
+    result = state["train"]
+    assert result["version"] == "1" and result["rows"] == 600 and result["placeholder_metrics"] is None
+    assert state["evaluate"]["promote"] is True
+    assert state["finish"] == {"promoted": True, "reason": "no champion yet: the first model is promoted"}
+    assert state["evaluate"]["metrics"] == result["metrics"]  # re-scored on the stored holdout: the same
     name, registry = cfg.model.name, _registry(mlflow_db)
     version = registry.get_model_version_by_alias(name, "champion")
     assert str(version.version) == "1"
     run = registry.get_run(version.run_id)
     assert run.data.metrics["holdout_accuracy"] == pytest.approx(result["metrics"]["accuracy"])
-    assert run.data.tags["trigger.id"] == event["detail"]["trigger_id"]
+    assert run.data.tags["trigger.id"] == event["state"]["request"]["trigger_id"]
     assert run.data.params["train_rows"] == "480" and run.data.params["holdout_rows"] == "120"
 
     bucket = cloud.artifacts_bucket
@@ -63,24 +66,24 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     assert detail["version"] == "1" and detail["previous_version"] is None
     assert detail["manifest_uri"] == f"s3://{bucket}/{current_key(name)}"
     assert detail["schema_version"] == "1" and detail["environment"] == "test"
-    assert promoted[0]["time"] == event["time"]  # the causing event's clock, carried forward
+    assert promoted[0]["time"] == "2026-03-02T10:05:00Z"  # the run's clock, carried forward
 
 
 def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg, bus, train_handler,
                                                                       lambda_context, mlflow_db):
     fresh = churn_frame(600, DAY - timedelta(days=1), seed=7)
     put_features(cloud, cfg, fresh)
-    train_handler.lambda_handler(load_event("train_retrain_requested"), lambda_context)
+    run_training(train_handler, lambda_context)
     # An older backfill where everyone churned: the placeholder (majority class) learns to
     # say "churn", while the holdout (the newest 20%) is still the fresh rows.
     backfill = churn_frame(600, DAY - timedelta(days=10), seed=8)
     backfill["churned"] = 1
     put_features(cloud, cfg, backfill, "2026/02/20/backfill")
-    second = with_detail("train_retrain_requested", id="7e6d5c4b-3a29-4817-a6f5-e4d3c2b1a009",
-                         time="2026-03-09T00:00:00Z", detail__reason="scheduled cadence",
-                         detail__trigger_id="b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d71")
+    second = training_request(time="2026-03-09T00:00:00+00:00", reason="scheduled cadence",
+                              trigger_id="b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d71")
 
-    result = train_handler.lambda_handler(second, lambda_context)
+    state = run_training(train_handler, lambda_context, second)
+    result = {**state["train"], **state["finish"]}
 
     holdout = dataset.prepare_features(fresh, cfg.dataset).tail(240)
     v1 = artifacts.loads(s3.get_bytes(f"s3://{cloud.artifacts_bucket}/models/{cfg.model.name}/v1/model.skops"))
@@ -107,10 +110,9 @@ def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg
 
 def test_redelivered_request_trains_once(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
     put_features(cloud, cfg, churn_frame(300, DAY - timedelta(days=1), seed=5))
-    event = load_event("train_retrain_requested")
 
-    first = train_handler.lambda_handler(event, lambda_context)
-    again = train_handler.lambda_handler(event, lambda_context)
+    first = run_training(train_handler, lambda_context)
+    again = run_training(train_handler, lambda_context)  # every step retried: the first results come back
 
     assert again == first
     assert _versions(mlflow_db, cfg.model.name) == ["1"]
@@ -120,7 +122,7 @@ def test_redelivered_request_trains_once(cloud, cfg, bus, train_handler, lambda_
 def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, train_handler, lambda_context,
                                                             mlflow_db):
     put_features(cloud, cfg, churn_frame(50, DAY - timedelta(days=1), seed=5), "2026/03/02/first")
-    event = load_event("train_retrain_requested")
+    event = load_event("train_step_train")
 
     with pytest.raises(TrainingError, match=r"^50 rows is below training.min_rows=200$"):
         train_handler.lambda_handler(event, lambda_context)
@@ -128,8 +130,8 @@ def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, tra
     assert _versions(mlflow_db, cfg.model.name) == []
     assert bus.drain() == []
     assert keys(cloud.artifacts_bucket, "manifests/") == []
-    # A failed run is not recorded as done: EventBridge's retry, once data has arrived, trains.
+    # A failed step is not recorded as done: a retry, once data has arrived, trains.
     put_features(cloud, cfg, churn_frame(400, DAY - timedelta(hours=12), seed=6), "2026/03/02/second")
-    result = train_handler.lambda_handler(event, lambda_context)
-    assert result["rows"] == 450 and result["promoted"] is True
+    state = run_training(train_handler, lambda_context, event)
+    assert state["train"]["rows"] == 450 and state["finish"]["promoted"] is True
     assert _versions(mlflow_db, cfg.model.name) == ["1"]

@@ -12,9 +12,9 @@ from mlrails.settings import Settings
 
 
 @functools.cache
-def settings(*, needs_tracking: bool = False) -> Settings:
+def settings(*, needs_tracking: bool = False, needs_state_machine: bool = False) -> Settings:
     """The function's settings, read from the environment on first use."""
-    return Settings.from_env(needs_tracking=needs_tracking)
+    return Settings.from_env(needs_tracking=needs_tracking, needs_state_machine=needs_state_machine)
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -10,9 +11,10 @@ from pathlib import Path
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
-from mlrails.wiring import FunctionSpec, Prefix, ResourceNames, config_key, function_environment
+from mlrails.wiring import TRAINING, FunctionSpec, Prefix, ResourceNames, config_key, function_environment
 
 REGION = "us-east-1"
+_LOCAL_ROLE = "arn:aws:iam::123456789012:role/mlrails-local-training"
 ENVIRONMENT = "local"
 # Values the AWS SDK needs to sign requests; moto accepts anything and nothing leaves the machine.
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
@@ -37,6 +39,7 @@ class LocalCloud:
         self.tracking_uri = f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
         self._server = None
         self.endpoint = ""
+        self.state_machine_arn = ""
 
     def start(self) -> LocalCloud:
         """Start moto on loopback, point every AWS client of this process at it, create resources."""
@@ -51,7 +54,7 @@ class LocalCloud:
         os.environ.update(_FAKE_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
                           AWS_ENDPOINT_URL=self.endpoint, MLFLOW_S3_ENDPOINT_URL=self.endpoint)
         deployed.reset()
-        create_resources(self.cfg, self.names)
+        self.state_machine_arn = create_resources(self.cfg, self.names)
         return self
 
     def stop(self) -> None:
@@ -62,8 +65,10 @@ class LocalCloud:
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The function's environment, as the CDK app sets it, plus local-only switches."""
-        env = function_environment(self.cfg, ENVIRONMENT, self.names, spec,
-                                   tracking_uri=self.tracking_uri if spec.name == "train" else None)
+        env = function_environment(
+            self.cfg, ENVIRONMENT, self.names, spec,
+            tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
+            training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None)
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}",
                    MLRAILS_MANIFEST_TTL_SECONDS="0")
         return env
@@ -92,9 +97,10 @@ class LocalCloud:
         return True
 
 
-def create_resources(cfg: ProjectConfig, names: ResourceNames) -> None:
-    """The environment's stateful resources, as the CDK app declares them, plus the
-    deployed config. Used by the local runtime and by handler tests (under ``mock_aws``)."""
+def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
+    """The environment's resources, as the CDK app declares them, plus the deployed config.
+    Used by the local runtime and by handler tests (under ``mock_aws``). Returns the
+    training state machine's ARN (moto records its executions; the runtime runs them)."""
     s3_client = client("s3")
     for bucket in (names.data_bucket, names.artifacts_bucket):
         s3_client.create_bucket(Bucket=bucket)
@@ -111,6 +117,12 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> None:
     client("dynamodb").update_time_to_live(
         TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
     deploy_config(cfg, names)
+    # moto does not run Lambda tasks: the definition only has to be valid; the local runtime
+    # runs wiring.TRAINING's steps itself for each execution started here.
+    return client("stepfunctions").create_state_machine(
+        name=f"{names.bus_name}-training", roleArn=_LOCAL_ROLE,
+        definition=json.dumps({"StartAt": "RunLocally", "States": {"RunLocally": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
 
 
 def deploy_config(cfg: ProjectConfig, names: ResourceNames) -> None:

@@ -1,7 +1,8 @@
 """Event routing with moto doing the matching: every wiring route becomes a rule on the
 same bus with the same pattern, targeting one SQS queue per function; draining the queues
 invokes the handlers. Schedules come from the virtual clock instead (moto stores
-schedules but never fires them)."""
+schedules but never fires them), and training runs started on moto's state machine are
+run step by step here (moto records executions but cannot invoke Lambda tasks)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlrails.adapters.bus import publish
 from mlrails.adapters.clients import client
-from mlrails.wiring import ROUTES, SCHEDULES, EXECUTION_ID, SCHEDULED_TIME
+from mlrails.events import TrainingFailed
+from mlrails.wiring import EXECUTION_ID, ROUTES, SCHEDULED_TIME, SCHEDULES, TRAINING
 
 from mlrails.local.cloud import LocalCloud
 from mlrails.local.invoker import Invoker
@@ -35,6 +38,7 @@ class Router:
                  on_invocation: Callable[[Invocation], None] = lambda _: None) -> None:
         self.cloud, self.invoker, self.clock, self.on_invocation = cloud, invoker, clock, on_invocation
         self.queues: dict[str, str] = {}
+        self._runs_seen: set[str] = set()
 
     def install(self) -> None:
         """Create one queue per target function and the wiring's rules on moto."""
@@ -73,9 +77,37 @@ class Router:
                     batch.append((target, event))
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             if not batch:
-                return delivered
+                runs = self._run_training()
+                if not runs:
+                    return delivered
+                delivered.extend(runs)
+                continue
             for target, event in sorted(batch, key=lambda item: item[1].get("time", "")):
                 delivered.append(self._invoke(target, event.get("detail-type", "event"), event))
+
+    def _run_training(self) -> list[Invocation]:
+        """Run the steps of every training execution started since the last look, as the
+        state machine would: each step's result joins the state; a failure ends the run
+        with TrainingFailed (the state machine's catch)."""
+        sfn, invocations = client("stepfunctions"), []
+        started = sfn.list_executions(stateMachineArn=self.cloud.state_machine_arn, statusFilter="RUNNING")
+        for execution in started["executions"]:
+            if execution["executionArn"] in self._runs_seen:
+                continue
+            self._runs_seen.add(execution["executionArn"])
+            state = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+            for step in TRAINING.steps:
+                invocation = self._invoke(TRAINING.function, f"{step} step", {"step": step, "state": state})
+                invocations.append(invocation)
+                if invocation.error:
+                    request = state["request"]
+                    error, _, cause = invocation.error.partition(": ")
+                    publish(TrainingFailed(request["model"], request["environment"], request["trigger_id"], error,
+                                           cause), self.cloud.names.bus_name,
+                            time=datetime.fromisoformat(state["time"]))
+                    break
+                state[step] = invocation.result
+        return invocations
 
     def _invoke(self, target: str, trigger: str, event: dict[str, Any]) -> Invocation:
         try:
