@@ -1,0 +1,52 @@
+"""The local runtime's own contract: the training run's failure path, as the state machine's
+catch does on AWS (a failing step publishes TrainingFailed and the run stops there)."""
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mlrails.local.router import Invocation
+from mlrails.local.runtime import LocalRuntime
+from mlrails.synthetic import churn_frame
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def restore_environ():
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path, restore_environ):
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    broken = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": "no_such_package:model"})})
+    seen: list[Invocation] = []
+    with LocalRuntime(broken, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), on_invocation=seen.append) as runtime:
+        from mlrails.adapters.clients import client
+
+        sqs, events = client("sqs"), client("events")
+        queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="tap", EventBusName=runtime.cloud.names.bus_name,
+                        EventPattern=json.dumps({"detail-type": ["TrainingFailed"]}))
+        events.put_targets(Rule="tap", EventBusName=runtime.cloud.names.bus_name, Targets=[{"Id": "tap", "Arn": arn}])
+
+        runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
+
+        failed = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+                  .get("Messages", [])]
+    steps = [(i.function, i.event.get("step"), i.error is not None) for i in seen]
+    assert steps == [("feature_prep", None, False), ("retrain_trigger", None, False), ("train", "train", True)]
+    assert "no_such_package:model" in seen[-1].error
+    assert len(failed) == 1
+    detail = failed[0]["detail"]
+    assert detail["model"] == cfg.model.name and detail["error"] == "TrainingError"
+    assert detail["trigger_id"] == seen[1].event["id"] and "cannot be imported" in detail["cause"]
