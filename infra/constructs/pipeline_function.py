@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, image_dockerfile
+from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, REPO_ROOT, image_dockerfile
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
@@ -85,7 +85,9 @@ class PipelineFunction(Construct):
             architecture=lambda_.Architecture.X86_64,
             environment=wiring.function_environment(context.cfg, context.environment_name, context.names, spec,
                                                      tracking_uri=tracking_uri,
-                                                     training_state_machine=training_state_machine),
+                                                     training_state_machine=training_state_machine,
+                                                     git_commit=(wiring.source_version(REPO_ROOT)
+                                                                 if spec.name == wiring.TRAINING.function else None)),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

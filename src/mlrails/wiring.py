@@ -8,9 +8,11 @@ can pass deploy-time tokens and the local runtime plain strings.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
 from mlrails.config import ProjectConfig
@@ -199,9 +201,22 @@ def config_key(cfg: ProjectConfig) -> str:
     return f"{Prefix.CONFIG.value}{cfg.digest}.json"
 
 
+def source_version(directory: Path) -> str | None:
+    """The git commit of the code being deployed (``+dirty`` with uncommitted changes), or
+    None outside a git checkout: recorded with every training run for lineage."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
 def function_environment(
     cfg: ProjectConfig, environment: str, names: ResourceNames, spec: FunctionSpec,
-    *, tracking_uri: str | None = None, training_state_machine: str | None = None,
+    *, tracking_uri: str | None = None, training_state_machine: str | None = None, git_commit: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
     env = {
@@ -218,4 +233,6 @@ def function_environment(
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     if training_state_machine is not None:
         env["MLRAILS_TRAINING_STATE_MACHINE"] = training_state_machine
+    if git_commit is not None:
+        env["MLRAILS_GIT_COMMIT"] = git_commit
     return env

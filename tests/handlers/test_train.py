@@ -135,3 +135,13 @@ def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, tra
     state = run_training(train_handler, lambda_context, event)
     assert state["train"]["rows"] == 450 and state["finish"]["promoted"] is True
     assert _versions(mlflow_db, cfg.model.name) == ["1"]
+
+
+def test_the_run_records_the_code_version(cloud, cfg, train_handler, lambda_context, mlflow_db, monkeypatch):
+    monkeypatch.setenv("MLRAILS_GIT_COMMIT", "4f1c2e9d")
+    put_features(cloud, cfg, churn_frame(300, DAY - timedelta(days=1), seed=5))
+    state = run_training(train_handler, lambda_context)
+    run = _registry(mlflow_db).get_run(state["train"]["run_id"])
+    assert run.data.tags["code.git_commit"] == "4f1c2e9d"
+    assert run.data.tags["config.sha"] == cfg.digest and len(run.data.tags["data.sha256"]) == 64
+    assert run.data.tags["version.scikit-learn"] and run.data.params["seed"] == str(cfg.training.seed)

@@ -2,7 +2,16 @@
 
 from pathlib import Path
 
-from mlrails.wiring import FUNCTIONS, ROUTES, SCHEDULES, TRAINING, ResourceNames, config_key, function_environment
+from mlrails.wiring import (
+    FUNCTIONS,
+    ROUTES,
+    SCHEDULES,
+    TRAINING,
+    ResourceNames,
+    config_key,
+    function_environment,
+    source_version,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = ResourceNames("data", "artifacts", "bus", "table")
@@ -35,3 +44,12 @@ def test_environment_points_at_the_content_addressed_config(cfg):
     assert env["MLRAILS_CONFIG_URI"] == f"s3://artifacts/{config_key(cfg)}"
     assert cfg.digest in env["MLRAILS_CONFIG_URI"]
     assert "MLFLOW_TRACKING_URI" not in env
+
+
+def test_the_train_function_records_the_code_version(cfg):
+    train = next(spec for spec in FUNCTIONS if spec.name == TRAINING.function)
+    env = function_environment(cfg, "dev", NAMES, train, git_commit="abc123")
+    assert env["MLRAILS_GIT_COMMIT"] == "abc123"
+    commit = source_version(REPO)
+    assert commit is None or len(commit.removesuffix("+dirty")) == 40  # a clean tarball has no git
+    assert source_version(Path("/")) is None

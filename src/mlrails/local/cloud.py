@@ -11,7 +11,15 @@ from pathlib import Path
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
-from mlrails.wiring import TRAINING, FunctionSpec, Prefix, ResourceNames, config_key, function_environment
+from mlrails.wiring import (
+    TRAINING,
+    FunctionSpec,
+    Prefix,
+    ResourceNames,
+    config_key,
+    function_environment,
+    source_version,
+)
 
 REGION = "us-east-1"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/mlrails-local-training"
@@ -40,6 +48,7 @@ class LocalCloud:
         self._server = None
         self.endpoint = ""
         self.state_machine_arn = ""
+        self.git_commit = source_version(Path.cwd())
 
     def start(self) -> LocalCloud:
         """Start moto on loopback, point every AWS client of this process at it, create resources."""
@@ -68,7 +77,8 @@ class LocalCloud:
         env = function_environment(
             self.cfg, ENVIRONMENT, self.names, spec,
             tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
-            training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None)
+            training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None,
+            git_commit=self.git_commit if spec.name == TRAINING.function else None)
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}",
                    MLRAILS_MANIFEST_TTL_SECONDS="0")
         return env
