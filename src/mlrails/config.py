@@ -49,6 +49,13 @@ class Dataset(_Strict):
     target: str = Field(min_length=1)
     timestamp: str = Field(min_length=1)
     features: tuple[Feature, ...] = Field(min_length=1)
+    # What `mlrails check` demands of the data (see mlrails.feasibility). Features known only
+    # after the outcome (a leak by construction) are named here so the check refuses them.
+    not_available_at_prediction: tuple[str, ...] = ()
+    # None: training.min_rows is the minimum.
+    min_rows: int | None = Field(default=None, ge=1)
+    # None: any span will do.
+    min_coverage_days: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> Dataset:
@@ -59,6 +66,9 @@ class Dataset(_Strict):
         for special in (self.target, self.timestamp):
             if special in names:
                 raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
+        unknown = [n for n in self.not_available_at_prediction if n not in names]
+        if unknown:
+            raise ValueError(f"not_available_at_prediction names {unknown}, which are not features")
         return self
 
     @property
@@ -135,6 +145,47 @@ class Capture(_Strict):
     sample_rate: float = Field(default=1.0, ge=0, le=1)
 
 
+class UseCase(_Strict):
+    """Who acts on a prediction and how: the feasibility check's "path to action".
+
+    Every field may be left out or empty; `mlrails check` then answers "unknown" and names
+    the fields to fill in rather than refusing the config."""
+
+    consumer: str = ""   # who receives a prediction (a team, a system)
+    decision: str = ""   # what they decide with it, and its threshold or rule
+    action: str = ""     # what they then do
+    latency: Literal["online", "batch"] | None = None
+    # online: the most one prediction may take end to end, in milliseconds.
+    latency_ms: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _latency_ms_is_for_online(self) -> UseCase:
+        if self.latency_ms is not None and self.latency == "batch":
+            raise ValueError("latency_ms applies to latency: online only (batch has no per-request need)")
+        return self
+
+
+class Value(_Strict):
+    """The level below which the use case is not worth it, and what the metric is worth."""
+
+    metric: Metric | None = None  # None: the promotion gate's metric
+    # The worst score at which the use case still pays (for error metrics: the highest).
+    minimum: float | None = None
+    # How far beyond `minimum` the quick model must score for a confident "yes".
+    margin: float = Field(default=0.02, ge=0)
+    # Business value per point (0.01) of the metric beyond `minimum`: linear, 0 at `minimum`.
+    value_per_point: float | None = None
+    # Or module:function(score: float) -> float.
+    function: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    unit: str = ""  # of the business value, e.g. "EUR/month"
+
+    @model_validator(mode="after")
+    def _one_value_function(self) -> Value:
+        if self.value_per_point is not None and self.function is not None:
+            raise ValueError("give value_per_point or function, not both")
+        return self
+
+
 class Environment(_Strict):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -154,6 +205,8 @@ class ProjectConfig(_Strict):
     monitoring: Monitoring = Monitoring()
     retraining: Retraining = Retraining()
     capture: Capture = Capture()
+    use_case: UseCase = UseCase()
+    value: Value = Value()
     environments: dict[str, Environment] = Field(min_length=1)
 
     @field_validator("environments")
@@ -177,7 +230,21 @@ class ProjectConfig(_Strict):
         for metric in [self.promotion.metric, *self.promotion.guards]:
             if metric and (metric in regression) != (self.dataset.task == "regression"):
                 raise ValueError(f"promotion metric '{metric}' does not fit task '{self.dataset.task}'")
+        metric = self.value.metric
+        if metric and (metric in regression) != (self.dataset.task == "regression"):
+            raise ValueError(f"value.metric '{metric}' does not fit task '{self.dataset.task}'")
+        bounded = {"accuracy", "f1", "roc_auc"}
+        minimum = self.value.minimum
+        if minimum is not None and self.value_metric in bounded and not 0 <= minimum <= 1:
+            raise ValueError(f"value.minimum {minimum} is outside [0, 1], the range of {self.value_metric}")
+        if minimum is not None and self.value_metric in _MINIMIZE and minimum < 0:
+            raise ValueError(f"value.minimum {minimum} is negative; {self.value_metric} never is")
         return self
+
+    @property
+    def value_metric(self) -> str:
+        """The metric the feasibility check judges value by: configured, else the gate's."""
+        return self.value.metric or self.primary_metric
 
     def to_json(self) -> str:
         """The canonical JSON form deployed functions read (stable key order)."""

@@ -68,6 +68,7 @@ def test_regression_defaults_to_rmse(cfg):
     document = _document(cfg)
     document["dataset"]["task"] = "regression"
     document["promotion"]["metric"] = None
+    document["value"]["metric"] = None  # the example judges value by roc_auc, a classification metric
     regression = parse_config(document)
     assert regression.primary_metric == "rmse"
     assert regression.promotion.direction("rmse") == "minimize"
