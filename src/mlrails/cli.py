@@ -108,6 +108,17 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from mlrails.feasibility import CheckOptions, run_check  # scikit-learn: only this command pays for it
+
+    try:
+        options = CheckOptions(sample_rows=args.sample_rows, folds=args.folds, serving_overhead_ms=args.overhead_ms)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return run_check(load_config(args.config), args.data, sys.stdout, report=args.out, as_json=args.json,
+                     options=options)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlrails", description=__doc__)
     parser.add_argument("--config", default="mlrails.yaml", help="the project config (default: mlrails.yaml)")
@@ -134,6 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--no-target", action="store_true", help="leave out the label (serving traffic)")
     generate.set_defaults(run=_generate)
+    check = commands.add_parser(
+        "check", help="feasibility before modeling: is the data there, is there a path to action, is it worth it?",
+        description="Answer the three feasibility questions (yes / no / unknown) from the config and the data. "
+                    "Exit code 0 when all three are yes, 1 otherwise, 2 when the check cannot run.")
+    check.add_argument("--data", required=True, help="a .csv, .csv.gz or .parquet path, or an s3:// URI")
+    check.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    check.add_argument("--out", help="where the HTML report goes (a path or s3:// URI; default: beside local data, "
+                                     "in the current directory for S3 data)")
+    check.add_argument("--sample-rows", type=int, default=5000, help="rows the quick model sees at most")
+    check.add_argument("--folds", type=int, default=3, help="cross-validation folds of the quick model")
+    check.add_argument("--overhead-ms", type=float, default=None,
+                       help="the serving path's latency around the model, if you measured it "
+                            "(default: a documented 50 ms assumption)")
+    check.set_defaults(run=_check)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -7,7 +7,7 @@ toward short-tenure, high-contact, basic-plan customers — the shift a drift ch
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -41,3 +41,40 @@ def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0,
         logit = -1.0 - 0.06 * tenure + 0.02 * (charges - 60) + 0.6 * calls + np.where(plan == "basic", 0.5, 0.0)
         frame["churned"] = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
+
+
+def leaky_churn_frame(rows: int, start: datetime, *, seed: int, span: timedelta = timedelta(days=1),
+                      missing: float = 0.12) -> pd.DataFrame:
+    """:func:`churn_frame` as a careless export would give it: a leak and holes.
+
+    ``support_calls`` is counted up to the export date, so it includes the calls churned
+    customers made to cancel — known only after the outcome, and alone it gives the label
+    away. ``monthly_charges`` and ``tenure_months`` lose a share of their values (``missing``
+    and two thirds of it) though the schema says they are never empty."""
+    frame = churn_frame(rows, start, seed=seed, span=span)
+    rng = np.random.default_rng(seed + 1)
+    frame["support_calls"] = frame["support_calls"] + frame["churned"] * (4 + rng.poisson(1.0, size=rows))
+    frame["monthly_charges"] = frame["monthly_charges"].mask(rng.uniform(size=rows) < missing)
+    frame["tenure_months"] = frame["tenure_months"].mask(rng.uniform(size=rows) < missing * 2 / 3)
+    return frame
+
+
+EXAMPLE_START = datetime(2026, 1, 5, tzinfo=UTC)
+
+
+def example_frames() -> dict[str, pd.DataFrame]:
+    """The example datasets shipped in ``examples/``: a week of churn history that passes
+    `mlrails check` with the example config, and the same export with a leak and holes."""
+    week = timedelta(days=7)
+    return {
+        "churn.csv": churn_frame(3000, EXAMPLE_START, seed=1, span=week),
+        "churn-leaky.csv": leaky_churn_frame(3000, EXAMPLE_START, seed=1, span=week),
+    }
+
+
+if __name__ == "__main__":  # python -m mlrails.synthetic DIR: (re)write the example datasets
+    import sys
+    from pathlib import Path
+
+    for name, frame in example_frames().items():
+        frame.to_csv(Path(sys.argv[1] if len(sys.argv) > 1 else "examples") / name, index=False)
