@@ -1,6 +1,6 @@
 """`mlrails demo`: the whole lifecycle on this machine, told as a timeline.
 
-upload raw data → feature prep → train the placeholder → promote → predictions through the
+the feasibility check → upload raw data → feature prep → train the placeholder → promote → predictions through the
 inference handler → inject drift and swap in the real model → drift check → retrain trigger →
 retrain → the gate promotes it → a scheduled retrain the gate rejects → rollback → promote.
 """
@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from mlrails import promotion
 from mlrails.config import ProjectConfig
+from mlrails.feasibility.runner import run_check
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.synthetic import churn_frame
@@ -129,8 +130,16 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         timeline.say(f"  moto on {runtime.cloud.endpoint} · MLflow {runtime.cloud.tracking_uri}")
         timeline.say(f"  handler logs and metrics: {runtime.log_path}\n")
 
-        timeline.say("Day 0: data arrives, the placeholder is trained and promoted")
         history = churn_frame(3000, start - timedelta(days=7), seed=1, span=timedelta(days=7))
+        timeline.say("Before modeling: mlrails check on the data about to be uploaded")
+        data_path = runtime.state_dir / "customers.csv"
+        history.to_csv(data_path, index=False)
+        verdict = run_check(cfg, str(data_path), out)
+        if verdict != 0:
+            timeline.say("The check says modeling is premature: the demo stops here.")
+            return verdict
+
+        timeline.say("\nDay 0: data arrives, the placeholder is trained and promoted")
         timeline.step(f"upload raw/day-00/customers.csv ({len(history):,} labelled rows)")
         runtime.upload_raw("day-00/customers.csv", history.to_csv(index=False).encode())
         timeline.step("upload raw/day-00/export-broken.csv (the target column is missing)")

@@ -38,7 +38,7 @@ def demo(project: Path) -> subprocess.CompletedProcess:
 def test_demo_runs_the_whole_lifecycle(demo):
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    order = ["feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
+    order = ["1. Is the right data available?", "all three answers are yes", "feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
              "400 BAD_REQUEST", "requests answered 200", "drift_check", "model.entrypoint: mlrails.models:gradient",
              "DriftDetected", "input drift detected", "v2", "vs champion v1", "insufficient data",
              "scheduled cadence", "v3", "gate says reject", "not enough", "v3 rejected ⇒ ModelRejected", "mlrails rollback → v1", "GET /version → 200 v1",
