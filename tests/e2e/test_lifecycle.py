@@ -1,14 +1,19 @@
-"""The local lifecycle end to end: `mlrails demo` drives the real handlers through the real
-wiring on moto and a local MLflow, then `mlrails predict` serves from what it left."""
+"""The local lifecycle end to end: `mlrails demo` (a real process, as `make demo` runs it)
+drives the real handlers through the real wiring on moto and a local MLflow; then the
+operator commands and `mlrails predict` work on what it left."""
 
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from mlrails.adapters import deployed
+from mlrails.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 MLRAILS = [sys.executable, "-m", "mlrails.cli"]
@@ -33,6 +38,33 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def demo(project: Path) -> subprocess.CompletedProcess:
     return _run(["demo"], project)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(project: Path, capsys, monkeypatch):
+    """Run a command in this process (cheaper than a new interpreter per command); the local
+    runtime's process-wide settings (endpoint, credentials) are put back afterwards."""
+    monkeypatch.chdir(project)
+
+    def run(args: list[str]) -> Outcome:
+        saved = dict(os.environ)
+        try:
+            code = main(args)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            deployed.reset()
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return run
 
 
 def test_demo_runs_the_whole_lifecycle(demo):
@@ -73,33 +105,32 @@ def test_the_manifest_names_the_retrained_champion(demo, project):
     assert any((artifacts / "reports" / "drift").rglob("*.json"))
 
 
-def test_predict_serves_the_champion_and_explains_bad_input(demo, project):
-    good = _run(["predict", json.dumps({"dataframe_records": [
-        {"tenure_months": 3, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}]})],
-        project)
+def test_predict_serves_the_champion_and_explains_bad_input(demo, cli):
+    good = cli(["predict", json.dumps({"dataframe_records": [
+        {"tenure_months": 3, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}]})])
     assert good.returncode == 0, good.stderr
     answer = json.loads(good.stdout)
     assert answer["status"] == 200 and answer["body"]["model_version"] == "2"
     assert len(answer["body"]["predictions"]) == 1
-    bad = _run(["predict", '{"dataframe_records": [{"tenure_months": "many"}]}'], project)
+    bad = cli(["predict", '{"dataframe_records": [{"tenure_months": "many"}]}'])
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["status"] == 400
 
 
-def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project):
-    models = _run(["models"], project)
+def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project, cli):
+    models = cli(["models"])
     assert models.returncode == 0, models.stderr
     assert "v2       champion" in models.stdout and "v1       previous" in models.stdout
     assert "reject   v3    by gate" in models.stdout
 
-    rolled = _run(["rollback"], project)
+    rolled = cli(["rollback"])
     assert rolled.returncode == 0 and "v1 is the champion again (previous: v2)" in rolled.stdout
     manifest = json.loads((_snapshot(project, "artifacts") / "manifests" / "churn-classifier" / "current.json")
                           .read_text())
     assert (manifest["version"], manifest["previous_version"]) == ("1", "2")
-    assert "v1       champion" in _run(["models"], project).stdout
+    assert "v1       champion" in cli(["models"]).stdout
 
-    forward = _run(["promote", "--version", "2", "--reason", "checked"], project)
+    forward = cli(["promote", "--version", "2", "--reason", "checked"])
     assert forward.returncode == 0 and "v2 is the champion (previous: v1)" in forward.stdout
-    unknown = _run(["promote", "--version", "9"], project)
+    unknown = cli(["promote", "--version", "9"])
     assert unknown.returncode == 2 and "v9 has no candidate manifest" in unknown.stderr

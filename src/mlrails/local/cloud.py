@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.request
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: start from nothing every time.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
         os.environ.update(_FAKE_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
                           AWS_ENDPOINT_URL=self.endpoint, MLFLOW_S3_ENDPOINT_URL=self.endpoint)
         deployed.reset()
