@@ -52,6 +52,28 @@ def _local_operator(cfg: ProjectConfig) -> Iterator[tuple[tuple[Settings, Regist
         runtime.save()
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from mlrails.local.runtime import LocalRuntime
+    from mlrails.local.server import make_server
+
+    cfg = load_config(args.config)
+    with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
+        if not runtime.resume():
+            raise ConfigError("no local state yet: run `mlrails demo` first")
+        server = make_server(runtime, args.port)
+        url = f"http://127.0.0.1:{server.server_port}"
+        print(f"serving {cfg.model.name} on {url} (POST /invocations, POST /feedback, GET /ping, GET /version);"
+              f" Ctrl-C stops\n  curl -s {url}/invocations -H 'Content-Type: application/json' "
+              "-d '{\"dataframe_records\": [{...}]}'", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    return 0
+
+
 def _promote(args: argparse.Namespace) -> int:
     from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
 
@@ -128,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     predict.add_argument("body", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
     predict.add_argument("--content-type", default="application/json")
     predict.set_defaults(run=_predict)
+    serve = commands.add_parser("serve", help="the API's routes on localhost, backed by `mlrails demo`'s state")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(run=_serve)
     promote = commands.add_parser("promote", help="make a trained version the champion (local environment)")
     promote.add_argument("--version", required=True, type=int)
     promote.add_argument("--reason", default="manual promotion")

@@ -134,3 +134,60 @@ def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project, c
     assert forward.returncode == 0 and "v2 is the champion (previous: v1)" in forward.stdout
     unknown = cli(["promote", "--version", "9"])
     assert unknown.returncode == 2 and "v9 has no candidate manifest" in unknown.stderr
+
+
+def test_serve_answers_curl_and_mlflows_scoring_client(demo, project, monkeypatch):
+    import threading
+    import urllib.error
+    import urllib.request
+    from datetime import UTC, datetime
+
+    import pandas as pd
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    from mlrails.config import load_config
+    from mlrails.local.runtime import LocalRuntime
+    from mlrails.local.server import make_server
+
+    monkeypatch.chdir(project)
+    saved = dict(os.environ)
+    row = {"tenure_months": 3.0, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}
+    try:
+        with LocalRuntime(load_config("mlrails.yaml"), project, start=datetime.now(UTC), fresh=False) as runtime:
+            assert runtime.resume()
+            server = make_server(runtime, 0)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            url = f"http://127.0.0.1:{server.server_port}"
+
+            def post(body: bytes, content_type: str) -> tuple[int, dict]:
+                request = urllib.request.Request(f"{url}/invocations", data=body, method="POST",
+                                                 headers={"Content-Type": content_type})
+                try:
+                    with urllib.request.urlopen(request) as response:
+                        return response.status, json.loads(response.read())
+                except urllib.error.HTTPError as error:
+                    return error.code, json.loads(error.read())
+
+            with urllib.request.urlopen(f"{url}/ping") as response:
+                assert json.loads(response.read()) == {"status": "ok"}
+            bodies = [
+                ({"dataframe_split": {"columns": list(row), "data": [list(row.values())]}}, "application/json"),
+                ({"dataframe_records": [row]}, "application/json"),
+                ({"instances": [row]}, "application/json"),
+                ({"inputs": {k: [v] for k, v in row.items()}}, "application/json"),
+            ]
+            for body, content_type in bodies:
+                status, answer = post(json.dumps(body).encode(), content_type)
+                assert status == 200 and answer["model_version"] == "2" and len(answer["predictions"]) == 1
+            csv = ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
+            assert post(csv.encode(), "text/csv")[0] == 200
+            status, answer = post(b'{"dataframe_records": [{"colour": "red"}]}', "application/json")
+            assert status == 400 and answer["error_code"] == "BAD_REQUEST"
+            scored = ScoringServerClient("127.0.0.1", server.server_port).invoke(pd.DataFrame([row]))
+            assert scored["model_version"] == "2" and len(scored["predictions"]) == 1
+            server.shutdown()
+            server.server_close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        deployed.reset()

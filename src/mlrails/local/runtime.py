@@ -80,14 +80,20 @@ class LocalRuntime:
         s3.put_bytes(s3.uri(self.cloud.names.data_bucket, Prefix.RAW.value + name), body)
         return self.router.drain()
 
+    def call(self, method: str, path: str, body: bytes | None = None,
+             content_type: str | None = "application/json") -> tuple[int, str, bytes]:
+        """Call the inference function as API Gateway would: (status, content type, body)."""
+        response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type))
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        headers = response.get("multiValueHeaders") or {k: [v] for k, v in (response.get("headers") or {}).items()}
+        return response["statusCode"], (headers.get("Content-Type") or ["application/json"])[0], raw
+
     def request(self, method: str, path: str, body: bytes | None = None,
                 content_type: str | None = "application/json") -> tuple[int, Any]:
-        """Call the inference function as API Gateway would; returns (status, parsed body)."""
-        response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type))
-        payload = response.get("body") or "null"
-        if response.get("isBase64Encoded"):
-            payload = base64.b64decode(payload).decode()
-        return response["statusCode"], json.loads(payload)
+        """:meth:`call`, with the JSON answer parsed."""
+        status, _, raw = self.call(method, path, body, content_type)
+        return status, json.loads(raw or b"null")
 
     def save(self) -> None:
         """Keep this run's state (buckets and virtual time) for the next command."""
