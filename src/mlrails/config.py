@@ -123,13 +123,49 @@ class Promotion(_Strict):
         return "maximize" if metric in _MAXIMIZE else "minimize"
 
 
+# The drift measures (see mlrails.drift). Wasserstein and KS need an order: numeric only.
+DriftTest = Literal["psi", "jensenshannon", "wasserstein", "ks", "chi2"]
+NUMERIC_ONLY_TESTS = frozenset({"wasserstein", "ks"})
+
+
 class Monitoring(_Strict):
     schedule: Schedule = "rate(1 day)"
     window_hours: int = Field(default=24, ge=1, le=24 * 31)
     min_window_rows: int = Field(default=200, ge=1)
     bins: int = Field(default=10, ge=2, le=100)
-    psi_threshold: float = Field(default=0.2, gt=0)
     drifted_share: float = Field(default=0.3, gt=0, le=1)
+    # The measure that decides whether a feature drifted, by feature type, and per feature
+    # (`tests: {tenure_months: ks}`); the prediction's follows its type unless set. Every
+    # applicable measure is computed and reported either way.
+    numeric_test: DriftTest = "wasserstein"
+    categorical_test: Literal["psi", "jensenshannon", "chi2"] = "jensenshannon"
+    prediction_test: DriftTest | None = None
+    tests: dict[str, DriftTest] = Field(default_factory=dict)
+    # Effect sizes, which do not grow with the window: a feature drifts when its measure
+    # reaches its threshold (and the window is large enough to tell, see `alpha`).
+    psi_threshold: float = Field(default=0.2, gt=0)
+    jensenshannon_threshold: float = Field(default=0.1, gt=0, le=1)  # base-2 distance, in [0, 1]
+    wasserstein_threshold: float = Field(default=0.1, gt=0)  # in reference standard deviations
+    ks_threshold: float = Field(default=0.1, gt=0, le=1)
+    chi2_threshold: float = Field(default=0.25, gt=0)  # Cohen's w, sqrt(chi2 / effective n)
+    # Small windows: the effect must also be significant (p < alpha) by the classic test on
+    # the same representation, so sampling noise in a few hundred rows is not an alarm.
+    # 1 switches the gate off (effect size alone).
+    alpha: float = Field(default=0.01, gt=0, le=1)
+    # Data-quality checks, reported beside drift (they do not count as drifted features).
+    max_missing_rate_increase: float = Field(default=0.1, gt=0, le=1)  # absolute, vs the reference
+    max_unseen_share: float = Field(default=0.05, gt=0, le=1)
+    max_out_of_range_share: float = Field(default=0.05, gt=0, le=1)
+
+    def test_for(self, name: str, kind: Literal["numeric", "categorical"]) -> str:
+        """The measure that decides drift for feature ``name`` of type ``kind``."""
+        if name in self.tests:
+            return self.tests[name]
+        return self.numeric_test if kind == "numeric" else self.categorical_test
+
+    def threshold(self, test: str) -> float:
+        """The configured threshold of a drift measure."""
+        return getattr(self, f"{test}_threshold")
 
 
 class Retraining(_Strict):
@@ -239,6 +275,21 @@ class ProjectConfig(_Strict):
             raise ValueError(f"value.minimum {minimum} is outside [0, 1], the range of {self.value_metric}")
         if minimum is not None and self.value_metric in _MINIMIZE and minimum < 0:
             raise ValueError(f"value.minimum {minimum} is negative; {self.value_metric} never is")
+        return self
+
+    @model_validator(mode="after")
+    def _drift_tests_fit_features(self) -> ProjectConfig:
+        kinds = {f.name: f.type for f in self.dataset.features}
+        for name, test in self.monitoring.tests.items():
+            if name not in kinds:
+                raise ValueError(f"monitoring.tests.{name}: not a feature in dataset.features")
+            if test in NUMERIC_ONLY_TESTS and kinds[name] != "numeric":
+                raise ValueError(f"monitoring.tests.{name}: {test} applies to numeric features only, "
+                                 f"'{name}' is {kinds[name]}")
+        test = self.monitoring.prediction_test
+        if test in NUMERIC_ONLY_TESTS and self.dataset.task == "classification":
+            raise ValueError(f"monitoring.prediction_test: {test} applies to numeric predictions only, "
+                             "and classification predicts labels")
         return self
 
     @property

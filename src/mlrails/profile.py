@@ -2,6 +2,15 @@
 
 Computed once at training time and stored beside the model, so a drift check only has to
 bin the current window against fixed edges: no training data reloaded, bounded memory.
+
+A numeric feature keeps ``bins`` equal-frequency bins (``edges``/``counts``: PSI, Jensen–Shannon,
+chi-square), its moments, range and missing rate, and a quantile sketch (``sketch``: the
+values at the 0, 1, …, 100th percentiles, merged where equal, with ``sketch_counts``, the
+reference counts on that grid) from which Wasserstein and KS are approximated to within one
+percentile bin. A categorical feature keeps its category counts.
+
+Version 1 profiles (no sketch) are still read: the drift engine then builds its grid from the
+bin edges and the range (:func:`reference_grid`), coarser but usable.
 """
 
 from __future__ import annotations
@@ -14,7 +23,10 @@ import pandas as pd
 
 from mlrails.config import Dataset
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+SKETCH_QUANTILES = 100
+_TAIL_STEPS = 10  # grid bins beyond each end of the reference range, a tenth of the range each
 PREDICTION = "__prediction__"
 
 
@@ -31,11 +43,48 @@ def bin_numeric(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(edges) + 1)
 
 
+def quantile_sketch(values: np.ndarray, size: int = SKETCH_QUANTILES) -> list[float]:
+    """Observed values at ``size + 1`` evenly spaced quantiles (0 = min, 1 = max), duplicates
+    merged: actual data values, so a discrete feature's atoms become grid points exactly."""
+    if values.size == 0:
+        return []
+    points = np.quantile(values, np.linspace(0, 1, size + 1), method="inverted_cdf")
+    return [float(point) for point in np.unique(points)]
+
+
+def reference_grid(reference: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fine grid a window is binned on for Wasserstein and KS, with the reference's counts.
+
+    Inner edges are the quantile sketch (version 1 profiles: the bin edges plus min and max);
+    beyond the reference range, ``_TAIL_STEPS`` bins a tenth of the range wide on each side,
+    then the open ends. Bin i holds ``edges[i-1] <= x < edges[i]`` (:func:`bin_numeric`).
+    ``None`` when the reference had no values."""
+    if reference.get("min") is None:
+        return None
+    low, high = reference["min"], reference["max"]
+    if "sketch" in reference:
+        core, counts = list(reference["sketch"]), list(reference["sketch_counts"])
+    else:
+        core, counts = list(reference["edges"]), list(reference["counts"])
+        if not core or low < core[0]:
+            core, counts = [low, *core], [0, *counts]  # the old first bin becomes [min, e0)
+        if high > core[-1]:
+            core, counts = [*core, high], [*counts, 0]  # the old last bin becomes [e_last, max)
+    step = (high - low) / _TAIL_STEPS if high > low else max(abs(high), 1.0) / _TAIL_STEPS
+    below = low - step * np.arange(_TAIL_STEPS, 0, -1)
+    above = high + step * np.arange(1, _TAIL_STEPS + 1)
+    edges = np.concatenate([below, core, above])
+    grid_counts = np.zeros(edges.size + 1, dtype=np.int64)
+    grid_counts[_TAIL_STEPS:_TAIL_STEPS + len(counts)] = counts
+    return edges, grid_counts
+
+
 def _numeric_profile(column: pd.Series, bins: int) -> dict[str, Any]:
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype="float64")
     present = values[~np.isnan(values)]
     edges = quantile_edges(present, bins)
     counts = bin_numeric(present, edges)
+    sketch = quantile_sketch(present)
     return {
         "type": "numeric",
         "edges": edges,
@@ -45,6 +94,8 @@ def _numeric_profile(column: pd.Series, bins: int) -> dict[str, Any]:
         "std": float(present.std()) if present.size else None,
         "min": float(present.min()) if present.size else None,
         "max": float(present.max()) if present.size else None,
+        "sketch": sketch,
+        "sketch_counts": [int(c) for c in bin_numeric(present, sketch)],
     }
 
 
