@@ -24,7 +24,8 @@ def process(event: dict) -> dict:
     settings = deployed.settings(needs_state_machine=True)
     cfg = deployed.project_config(settings.config_uri)
     if "schedule" in event:
-        trigger, trigger_id, rows = "schedule", event["execution_id"], 0
+        # The slot, not Scheduler's per-attempt execution id: a retried invocation is the same trigger.
+        trigger, trigger_id, rows = "schedule", f"{event['schedule']}-{event['scheduled_time']}", 0
     else:
         trigger, trigger_id = _TRIGGERS[DetailType(event["detail-type"])], event["id"]
         rows = int(event["detail"].get("rows", 0))

@@ -103,7 +103,9 @@ class MlflowService(Construct):
             command=[
                 "--default-artifact-root", artifacts_bucket.s3_url_for_object(Prefix.MLFLOW.value.rstrip("/")),
                 "--no-serve-artifacts",  # clients (train) read and write mlflow/ in S3 directly
-                "--allowed-hosts", f"{host}:{MLFLOW_PORT},{host}",
+                # Its private DNS name for the train function; localhost for operators who
+                # reach it through a port forward (e.g. ECS Exec / Session Manager).
+                "--allowed-hosts", f"{host}:{MLFLOW_PORT},{host},localhost:*,127.0.0.1:*",
                 "--port", str(MLFLOW_PORT),
             ],
             port_mappings=[ecs.PortMapping(container_port=MLFLOW_PORT)],

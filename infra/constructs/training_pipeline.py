@@ -32,6 +32,9 @@ TRANSIENT_LAMBDA_ERRORS = (
     "Lambda.TooManyRequestsException",
 )
 RETRY_INTERVAL = Duration.seconds(10)
+IN_PROGRESS_ERROR = "IdempotencyAlreadyInProgressError"  # Powertools' error type, as Lambda reports it
+IN_PROGRESS_INTERVAL = Duration.seconds(60)
+IN_PROGRESS_ATTEMPTS = 16  # 16 minutes: longer than the train function's 15-minute limit
 RETRY_BACKOFF_RATE = 2
 FAILURE_PATH = "$.failure"
 
@@ -89,6 +92,11 @@ class TrainingPipeline(Construct):
             task.add_retry(errors=list(TRANSIENT_LAMBDA_ERRORS), max_attempts=pipeline.retry_attempts,
                            interval=RETRY_INTERVAL, backoff_rate=RETRY_BACKOFF_RATE,
                            jitter_strategy=sfn.JitterType.FULL)
+            # A transient error can surface while the first invocation is still running: the
+            # retry then meets the step's idempotency record in progress. Wait it out (up to
+            # the function's timeout) rather than failing a run that is still training.
+            task.add_retry(errors=[IN_PROGRESS_ERROR], max_attempts=IN_PROGRESS_ATTEMPTS,
+                           interval=IN_PROGRESS_INTERVAL, backoff_rate=1)
             task.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
             self.steps.append(task)
 

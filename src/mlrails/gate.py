@@ -38,12 +38,15 @@ def decide(*, metric: str, rules: Promotion, challenger: dict[str, float],
     gain = _gain(metric, new, old)
     required = rules.min_improvement * (abs(old) if rules.improvement == "relative" else 1.0)
     summary = f"{metric} {old:.4f} -> {new:.4f} vs {against} (gain {gain:+.4f}, required {required:.4f})"
-    if gain < required:
+    if not gain >= required:  # also refuses NaN scores
         return GateDecision(False, metric, new, old, gain, f"{summary}: not enough")
     for guard, tolerance in sorted(rules.guards.items()):
-        if guard in challenger and guard in champion:
-            loss = -_gain(guard, challenger[guard], champion[guard])
-            if loss > tolerance:
-                return GateDecision(False, metric, new, old, gain,
-                                    f"{summary}, but guard {guard} regressed by {loss:.4f} > tolerance {tolerance:.4f}")
+        if guard not in champion:
+            continue  # nothing to regress from
+        if guard not in challenger:
+            return GateDecision(False, metric, new, old, gain, f"{summary}, but guard {guard} has no challenger score")
+        loss = -_gain(guard, challenger[guard], champion[guard])
+        if not loss <= tolerance:
+            return GateDecision(False, metric, new, old, gain,
+                                f"{summary}, but guard {guard} regressed by {loss:.4f} > tolerance {tolerance:.4f}")
     return GateDecision(True, metric, new, old, gain, summary)

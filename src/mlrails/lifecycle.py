@@ -119,9 +119,13 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     challenger = artifacts.loads(s3.get_bytes(candidate.artifact_uri), candidate.trusted_modules)
     metrics = training.score(challenger, holdout, cfg)
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
-    if champion is not None:
+    comparable = champion is not None and [f["name"] for f in champion.features] == cfg.dataset.feature_names
+    if comparable:
         model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
         baseline, against = training.score(model, holdout, cfg), f"champion v{champion.version}"
+    elif champion is not None:
+        # The schema changed: the champion cannot score these rows; the placeholder is the bar.
+        baseline, against = placeholder_metrics, f"placeholder baseline (champion v{champion.version} has other features)"
     else:
         baseline, against = placeholder_metrics, "placeholder baseline" if placeholder_metrics else "champion"
     decision = gate.decide(metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline,
@@ -134,11 +138,21 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
 def finish_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
                 evaluation: dict[str, Any], at: datetime) -> dict[str, Any]:
     """Step 3: promote (alias, manifest, ModelPromoted) or record the rejection (ModelRejected)."""
-    if evaluation["promote"] and cfg.promotion.mode == "auto":
-        promotion.promote(settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE)
+    current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    serving = current.version if current else None
+    # The gate compared against the champion of that moment; if another run promoted since
+    # (and this is not a retry of our own promotion), the comparison no longer holds.
+    if serving not in (evaluation["champion_version"], version):
+        why = (f"the champion changed during this run (evaluated against v{evaluation['champion_version']}, "
+               f"now v{serving}): retrain to compare again")
+    elif evaluation["promote"] and cfg.promotion.mode == "auto":
+        promotion.promote(settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE,
+                          resume=True)
         return {"promoted": True, "reason": evaluation["reason"]}
-    why = evaluation["reason"] if not evaluation["promote"] else (
-        f"{evaluation['reason']}; promotion.mode is manual: run `mlrails promote --version {version}`")
+    elif evaluation["promote"]:
+        why = f"{evaluation['reason']}; promotion.mode is manual: run `mlrails promote --version {version}`"
+    else:
+        why = evaluation["reason"]
     publish(ModelRejected(cfg.model.name, settings.environment, version, evaluation["champion_version"],
                           evaluation["metrics"], why), settings.bus_name, time=at)
     promotion.audit(settings, cfg.model.name, at, {"action": "reject", "version": version, "by": GATE,

@@ -50,23 +50,31 @@ def audit_log(settings: Settings, model_name: str) -> list[dict[str, Any]]:
 
 
 def promote(settings: Settings, registry: Registry, model_name: str, version: str, *, reason: str,
-            at: datetime, by: str) -> Manifest:
-    """Serve ``version``: manifest, aliases, event, audit record."""
+            at: datetime, by: str, action: str = "promote", resume: bool = False) -> Manifest:
+    """Serve ``version``: aliases, then the manifest (the commit point: what inference
+    serves), then the event and the audit record. With ``resume``, a promotion of the same
+    version for the same reason that stopped after its commit point is finished instead of
+    refused (a retried training step)."""
     body = s3.get_optional(candidate_uri(settings, model_name, version))
     if body is None:
         raise PromotionError(f"{model_name} v{version} has no candidate manifest: was it trained by mlrails?")
     current = manifests.read_current(settings.artifacts_bucket, model_name)
-    if current is not None and current.version == version:
+    committed = current is not None and current.version == version
+    if committed and not (resume and current.reason == reason):
         raise PromotionError(f"{model_name} v{version} is already the champion")
-    previous = current.version if current else None
-    manifest = replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason, previous_version=previous)
-    current_uri = manifests.write(settings.artifacts_bucket, manifest)
+    if committed:
+        manifest, previous = current, current.previous_version
+    else:
+        previous = current.version if current else None
+        manifest = replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason,
+                           previous_version=previous)
     if previous:
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)
+    current_uri = manifests.write(settings.artifacts_bucket, manifest)
     publish(ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
             settings.bus_name, time=at)
-    audit(settings, model_name, at, {"action": "promote", "version": version, "previous_version": previous,
+    audit(settings, model_name, at, {"action": action, "version": version, "previous_version": previous,
                                      "by": by, "reason": reason, "metrics": manifest.metrics})
     return manifest
 
@@ -77,5 +85,5 @@ def rollback(settings: Settings, registry: Registry, model_name: str, *, at: dat
     if current is None or not current.previous_version:
         raise PromotionError(f"{model_name} has no previous champion to roll back to")
     return promote(settings, registry, model_name, current.previous_version,
-                   reason=f"rollback from v{current.version}", at=at, by=by)
+                   reason=f"rollback from v{current.version}", at=at, by=by, action="rollback")
 

@@ -16,28 +16,39 @@ from mlrails.wiring import Prefix
 
 def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Trigger, trigger_id: str,
                    at: datetime, new_rows: int = 0) -> policy.PolicyDecision:
-    """Decide, write the decision to the audit log, and on yes start the training run
-    (named after the trigger) and publish ``RetrainRequested``."""
+    """Decide, write the decision to the audit log, and on yes take the cooldown lease,
+    start the training run (named after the trigger) and publish ``RetrainRequested``.
+
+    Safe under concurrency and retries: the lease is a compare-and-set on the last retrain
+    time (two triggers cannot both start a run), and a retry of a trigger that already holds
+    the lease goes on to start its run instead of meeting its own cooldown."""
     state, pk = StateTable(settings.state_table), f"policy#{cfg.model.name}"
     remembered = state.get(pk)
     rows = state.add(pk, "rows_since_training", new_rows) if new_rows else int(remembered.get("rows_since_training", 0))
     last = remembered.get("last_retrain_at")
-    current = policy.PolicyState(
-        has_champion=manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None, rows_since_training=rows,
-        last_retrain_at=datetime.fromisoformat(last) if last else None,
-    )
-    decision = policy.decide(trigger, current, cfg, at)
+    has_champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None
+    if remembered.get("last_trigger_id") == trigger_id:
+        decision = policy.PolicyDecision(True, remembered.get("last_reason", "retry of an accepted trigger"))
+    else:
+        current = policy.PolicyState(has_champion=has_champion, rows_since_training=rows,
+                                     last_retrain_at=datetime.fromisoformat(last) if last else None)
+        decision = policy.decide(trigger, current, cfg, at)
+        if decision.retrain and not state.compare_and_set(
+                pk, expected={"last_retrain_at": last}, last_retrain_at=at, last_trigger_id=trigger_id,
+                last_reason=decision.reason):
+            decision = policy.PolicyDecision(False, "another trigger started a run at the same moment")
     s3.put_json(
         s3.uri(settings.artifacts_bucket,
                f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}-{trigger_id}.json"),
         {"trigger": trigger, "trigger_id": trigger_id, "at": at.isoformat(), "retrain": decision.retrain,
-         "reason": decision.reason, "rows_since_training": rows, "has_champion": current.has_champion},
+         "reason": decision.reason, "rows_since_training": rows, "has_champion": has_champion},
     )
     if decision.retrain:
-        state.put(pk, last_retrain_at=at, rows_since_training=0)
         request = RetrainRequested(cfg.model.name, settings.environment, decision.reason, trigger_id,
                                    s3.uri(settings.data_bucket, Prefix.FEATURES.value))
         training_runs.start(settings.training_state_machine, trigger_id,
                             {"request": request.to_detail(), "time": at.isoformat()})
         publish(request, settings.bus_name, time=at)
+        if rows:  # consume what this run trains on; rows counted meanwhile stay counted
+            state.add(pk, "rows_since_training", -rows)
     return decision

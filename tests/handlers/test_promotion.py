@@ -75,7 +75,7 @@ def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_co
 
     log = promotion.audit_log(settings, cfg.model.name)
     assert [(r["action"], r["version"], r["by"]) for r in log] == [
-        ("promote", "1", "gate"), ("promote", "2", "gate"), ("promote", "1", "alice"), ("promote", "2", "alice")]
+        ("promote", "1", "gate"), ("promote", "2", "gate"), ("rollback", "1", "alice"), ("rollback", "2", "alice")]
     assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] == "2"
 
 
@@ -104,3 +104,39 @@ def test_impossible_requests_are_clear_errors(cfg, rails):
         promotion.promote(settings, registry, cfg.model.name, "7", reason="?", at=DAY, by="alice")
     with pytest.raises(promotion.PromotionError, match="already the champion"):
         promotion.promote(settings, registry, cfg.model.name, "1", reason="?", at=DAY, by="alice")
+
+
+def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, rails, monkeypatch):
+    settings, registry = rails
+    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    real = _config(cfg, REAL, min_improvement=0.05)
+    trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=DAY + timedelta(hours=2))
+    evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
+                                         placeholder_metrics=trained["placeholder_metrics"])
+    # The manifest is written, then the event fails (a throttled PutEvents, say).
+    monkeypatch.setattr(promotion, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
+    with pytest.raises(RuntimeError):
+        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
+    assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
+    monkeypatch.undo()
+
+    retried = lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
+
+    assert retried["promoted"] is True
+    assert _aliases(registry)["champion"] == "2" and _aliases(registry)["previous"] == "1"
+    assert [r["version"] for r in promotion.audit_log(settings, cfg.model.name)] == ["1", "2"]
+
+
+def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, rails):
+    settings, registry = rails
+    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    real = _config(cfg, REAL, min_improvement=0.05)
+    first = lifecycle.train_step(real, settings, registry, reason="a", trigger_id="ta", at=DAY)
+    evaluation = lifecycle.evaluate_step(real, settings, registry, version=first["version"],
+                                         placeholder_metrics=None)
+    _train(real, rails, 3)  # another run promotes v3 meanwhile
+
+    outcome = lifecycle.finish_step(real, settings, registry, version=first["version"], evaluation=evaluation, at=DAY)
+
+    assert outcome["promoted"] is False and "the champion changed during this run" in outcome["reason"]
+    assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "3"

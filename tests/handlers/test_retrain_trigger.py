@@ -119,7 +119,7 @@ def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown
     requested = bus.of("RetrainRequested")
     assert [(e["detail"]["reason"], e["detail"]["trigger_id"], e["time"]) for e in requested] == [
         ("input drift detected", drift["id"], "2026-03-03T00:00:00Z"),
-        ("scheduled cadence", cadence["execution_id"], "2026-03-09T00:00:00Z"),
+        ("scheduled cadence", f"{cadence['schedule']}-{cadence['scheduled_time']}", "2026-03-09T00:00:00Z"),
     ]
     decisions = _decisions(cloud.artifacts_bucket)
     assert [(d["trigger"], d["retrain"], d["has_champion"]) for d in decisions] == [
@@ -161,3 +161,40 @@ def test_a_retried_schedule_slot_is_decided_once(champion, retrain_trigger, bus,
     assert second == first == {"trigger": "schedule", "retrain": True, "reason": "scheduled cadence"}
     assert len(bus.of("RetrainRequested")) == 1
     assert len(_decisions(cloud.artifacts_bucket)) == 1
+
+
+def test_a_retry_after_a_failed_start_starts_the_run_instead_of_meeting_its_own_cooldown(
+        retrain_trigger, cloud, lambda_context, monkeypatch):
+    from mlrails.adapters import training_runs
+
+    event = load_event("retrain_trigger_features_ready")
+    real_start = training_runs.start
+    monkeypatch.setattr(training_runs, "start", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
+    with pytest.raises(RuntimeError):
+        retrain_trigger.lambda_handler(event, lambda_context)
+    monkeypatch.setattr(training_runs, "start", real_start)
+
+    retried = retrain_trigger.lambda_handler(event, lambda_context)
+
+    assert retried["retrain"] is True
+    sfn = client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    assert [run["name"] for run in sfn.list_executions(stateMachineArn=machine)["executions"]] == [event["id"]]
+
+
+def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
+    from mlrails.adapters.deployed import settings
+    from mlrails.adapters.state import StateTable
+    from mlrails.retrain import handle_trigger
+
+    from .conftest import DAY
+
+    # The second trigger read the state before the first took the lease: its compare-and-set fails.
+    table = StateTable(cloud.state_table)
+    table.add("policy#churn-classifier", "rows_since_training", 5000)
+    stale = table.get("policy#churn-classifier")
+    first = handle_trigger(cfg, settings(needs_state_machine=True), trigger="new_data", trigger_id="a", at=DAY)
+    monkeypatch.setattr(StateTable, "get", lambda self, pk: stale)  # replays the read made before the lease
+    second = handle_trigger(cfg, settings(needs_state_machine=True), trigger="new_data", trigger_id="b", at=DAY)
+    assert first.retrain and not second.retrain
+    assert second.reason == "another trigger started a run at the same moment"

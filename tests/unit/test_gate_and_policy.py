@@ -53,6 +53,15 @@ def test_a_guard_metric_may_not_regress_past_its_tolerance():
     assert within.promote
 
 
+def test_nan_scores_and_missing_guards_are_refused():
+    nan = gate.decide(metric="accuracy", rules=_rules(), challenger={"accuracy": float("nan")},
+                      champion={"accuracy": 0.7})
+    assert not nan.promote
+    unguarded = gate.decide(metric="accuracy", rules=_rules(guards={"roc_auc": 0.01}),
+                            challenger={"accuracy": 0.9}, champion={"accuracy": 0.7, "roc_auc": 0.8})
+    assert not unguarded.promote and "guard roc_auc has no challenger score" in unguarded.reason
+
+
 def test_the_reason_names_what_was_beaten():
     decision = gate.decide(metric="accuracy", rules=_rules(), challenger={"accuracy": 0.8},
                            champion={"accuracy": 0.7}, against="placeholder baseline")

@@ -6,6 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from mlrails.adapters.clients import client
 
 
@@ -29,6 +31,31 @@ class StateTable:
             ExpressionAttributeValues={":n": {"N": str(amount)}}, ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"][attribute]["N"])
+
+    def compare_and_set(self, pk: str, *, expected: dict[str, Any], **attributes: Any) -> bool:
+        """Set ``attributes`` only if each ``expected`` attribute still holds its value
+        (None: absent). False when another writer got there first."""
+        names = {f"#s{i}": k for i, k in enumerate(attributes)} | {f"#e{i}": k for i, k in enumerate(expected)}
+        values = {f":s{i}": _typed(v) for i, v in enumerate(attributes.values())}
+        conditions = []
+        for i, value in enumerate(expected.values()):
+            if value is None:
+                conditions.append(f"attribute_not_exists(#e{i})")
+            else:
+                conditions.append(f"#e{i} = :e{i}")
+                values[f":e{i}"] = _typed(value)
+        try:
+            client("dynamodb").update_item(
+                TableName=self.table_name, Key={"pk": {"S": pk}},
+                UpdateExpression="SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(attributes))),
+                ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk) OR attribute_not_exists(pk)",
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def put(self, pk: str, **attributes: Any) -> None:
         """Set attributes (strings, numbers, datetimes as ISO strings)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -59,7 +60,10 @@ class Invoker:
             warnings.simplefilter("default")
             module = self._modules.get(name) or self._load(spec)
             context = LocalContext(f"mlrails-local-{name}", spec.memory_mb, spec.timeout_seconds)
-            return module.lambda_handler(event, context)
+            # Through JSON both ways, as Lambda does: a result that is not plain JSON (a numpy
+            # float, a NaN) fails here as it would in the cloud.
+            result = module.lambda_handler(json.loads(json.dumps(event, allow_nan=False)), context)
+            return json.loads(json.dumps(result, allow_nan=False))
 
     def cold_start(self) -> None:
         """Forget the loaded functions, as a deployment replaces every container."""
