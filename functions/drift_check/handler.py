@@ -24,6 +24,8 @@ def process(event: dict) -> dict:
         metrics.add_metric(name="DriftWindowRows", unit=MetricUnit.Count, value=outcome.report.rows)
         for name, result in outcome.report.features.items():
             metrics.add_metric(name=f"PSI.{name}", unit=MetricUnit.NoUnit, value=result.psi)
+            if result.score is not None:  # the feature's deciding measure (Wasserstein, Jensen-Shannon, ...)
+                metrics.add_metric(name=f"DriftScore.{name}", unit=MetricUnit.NoUnit, value=result.score)
     logger.info("drift check", extra={"status": outcome.status, "report": outcome.report_uri,
                                       "consecutive": outcome.consecutive_windows, "emitted": outcome.emitted})
     return {"status": outcome.status, "report_uri": outcome.report_uri,

@@ -87,10 +87,12 @@ def _drift_line(r: dict[str, Any]) -> str:
     report = s3.get_json(r["report_uri"])
     if r["status"] == "insufficient_data":
         return f"insufficient data ({report['rows']} rows < {report['min_rows']}): no verdict"
-    scores = ", ".join(f"{name} {f['psi']:.2f}" for name, f in sorted(report["features"].items()))
+    # Each feature's deciding measure (Wasserstein for numbers, Jensen-Shannon for categories by default).
+    scores = ", ".join(f"{name} {f['test']} {f['score']:.2f}{'*' if f['drifted'] else ''}"
+                       for name, f in sorted(report["features"].items()))
     verdict = "DRIFT ⇒ DriftDetected" if r["drift_detected"] else r["status"]
     return (f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
-            f"on {report['rows']:,} rows (PSI {scores})")
+            f"on {report['rows']:,} rows ({scores})")
 
 
 def _key(uri: str) -> str:
