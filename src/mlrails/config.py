@@ -49,8 +49,8 @@ class Dataset(_Strict):
     target: str = Field(min_length=1)
     timestamp: str = Field(min_length=1)
     features: tuple[Feature, ...] = Field(min_length=1)
-    # What `mlrails check` demands of the data (see mlrails.feasibility). Features known only
-    # after the outcome (a leak by construction) are named here so the check refuses them.
+    # What `mlrails check` demands of the data (see mlrails.feasibility). Columns known only
+    # after the outcome (a leak by construction): the check and training refuse them as features.
     not_available_at_prediction: tuple[str, ...] = ()
     # None: training.min_rows is the minimum.
     min_rows: int | None = Field(default=None, ge=1)
@@ -66,9 +66,6 @@ class Dataset(_Strict):
         for special in (self.target, self.timestamp):
             if special in names:
                 raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
-        unknown = [n for n in self.not_available_at_prediction if n not in names]
-        if unknown:
-            raise ValueError(f"not_available_at_prediction names {unknown}, which are not features")
         return self
 
     @property

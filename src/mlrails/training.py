@@ -37,6 +37,10 @@ def features_of(frame: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
 
 def fit(cfg: ProjectConfig, train: pd.DataFrame) -> BaseEstimator:
     """Build the configured estimator and fit it."""
+    leaking = [n for n in cfg.dataset.not_available_at_prediction if n in cfg.dataset.feature_names]
+    if leaking:
+        raise TrainingError(f"features {leaking} are listed in dataset.not_available_at_prediction: "
+                            "a model trained on them cannot be served honestly; remove them from dataset.features")
     estimator = load_entrypoint(cfg.model.entrypoint, cfg.dataset, cfg.training.seed)
     target = train[cfg.dataset.target]
     if cfg.dataset.task == "classification" and target.nunique() < 2:

@@ -132,7 +132,6 @@ def test_the_learning_curve_says_whether_more_data_would_help(cfg):
     ("value", {"margin": -0.1}, "value.margin"),
     ("value", {"function": "not a function"}, "value.function"),
     ("value", {"function": "math:log10", "value_per_point": 3}, "value_per_point or function, not both"),
-    ("dataset", {"not_available_at_prediction": ["refund"]}, "not_available_at_prediction names ['refund']"),
     ("dataset", {"min_rows": 0}, "dataset.min_rows"),
     ("dataset", {"min_coverage_days": 0}, "dataset.min_coverage_days"),
 ])

@@ -68,3 +68,14 @@ def test_untrusted_types_are_refused():
     assert artifacts.loads(blob) is not None  # numpy function: trusted
     with pytest.raises(artifacts.UntrustedArtifact):
         artifacts.loads(artifacts.dumps(FunctionTransformer(func=Custom().predict)))
+
+
+def test_columns_unknown_at_prediction_time_are_refused_as_features(cfg, frame):
+    leaky = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
+        update={"not_available_at_prediction": ("support_calls", "refund_issued")})})
+    with pytest.raises(TrainingError, match=r"\['support_calls'\] are listed in dataset.not_available_at_prediction"):
+        training.fit(leaky, frame)
+    # naming a column that is not a feature is fine: it documents what must stay out
+    unlisted = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
+        update={"not_available_at_prediction": ("refund_issued",)})})
+    assert training.fit(unlisted, frame) is not None

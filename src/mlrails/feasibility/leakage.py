@@ -110,7 +110,7 @@ def leakage_findings(scores: list[SingleFeatureScore], cfg: ProjectConfig, optio
         Finding("not_available_at_prediction", "blocker",
                 f"{name} is a feature but dataset.not_available_at_prediction says it is unknown when a "
                 "prediction is made — remove it from dataset.features", column=name)
-        for name in cfg.dataset.not_available_at_prediction
+        for name in cfg.dataset.not_available_at_prediction if name in cfg.dataset.feature_names
     ]
     return findings
 
