@@ -71,7 +71,14 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
     if previous:
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)
-    current_uri = manifests.write(settings.artifacts_bucket, manifest)
+    try:
+        current_uri = manifests.write(settings.artifacts_bucket, manifest)
+    except Exception:
+        if not committed and current is not None:  # put the aliases back where the manifest still is
+            registry.set_alias(CHAMPION, current.version)
+            if current.previous_version:
+                registry.set_alias(PREVIOUS, current.previous_version)
+        raise
     publish(ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
             settings.bus_name, time=at)
     audit(settings, model_name, at, {"action": action, "version": version, "previous_version": previous,

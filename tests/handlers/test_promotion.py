@@ -140,3 +140,35 @@ def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, rails):
 
     assert outcome["promoted"] is False and "the champion changed during this run" in outcome["reason"]
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "3"
+
+
+def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, rails, monkeypatch):
+    from mlrails.adapters import s3
+    from mlrails.manifest import current_key
+
+    settings, registry = rails
+    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    real = _config(cfg, REAL, min_improvement=0.05)
+    trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=DAY + timedelta(hours=2))
+    evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
+                                         placeholder_metrics=trained["placeholder_metrics"])
+    put = s3.put_bytes
+
+    def crash_on_the_pointer(location, body, *args, **kwargs):
+        if location.endswith(current_key(cfg.model.name)):
+            raise ConnectionError("the process died here")
+        return put(location, body, *args, **kwargs)
+
+    monkeypatch.setattr(s3, "put_bytes", crash_on_the_pointer)
+    with pytest.raises(ConnectionError):
+        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation,
+                              at=DAY + timedelta(hours=2))
+    monkeypatch.undo()
+
+    current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    assert current.version == "1" and current.artifact_uri.endswith("/v1/model.skops")  # whole, and the old one
+    assert _aliases(registry)["champion"] == "1"  # the registry agrees with what serves
+    retried = lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation,
+                                    at=DAY + timedelta(hours=3))
+    assert retried["promoted"] is True
+    assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
