@@ -19,6 +19,13 @@ from mlrails.wiring import Prefix
 _EXAMPLES = 5  # bad rows named in a rejection; enough to find the problem, small enough to read
 
 
+def read_parquet(body: bytes) -> pd.DataFrame:
+    """Parquet bytes → DataFrame, single-threaded: pyarrow's CPU thread pool can abort the
+    process at interpreter exit (seen with pyarrow 25 and 26: about one run in four), and
+    our objects are small enough that threads gain nothing."""
+    return pd.read_parquet(io.BytesIO(body), use_threads=False)
+
+
 def read_table(body: bytes, key: str) -> pd.DataFrame:
     """Parse CSV (optionally gzipped) or Parquet bytes, chosen by the key's suffix."""
     suffixes = PurePosixPath(key).suffixes
@@ -26,7 +33,7 @@ def read_table(body: bytes, key: str) -> pd.DataFrame:
         raise DataFileRejected("empty", f"{key} is empty (0 bytes)")
     try:
         if suffixes[-1:] == [".parquet"]:
-            return pd.read_parquet(io.BytesIO(body))
+            return read_parquet(body)
         if suffixes[-1:] == [".csv"] or suffixes[-2:] == [".csv", ".gz"]:
             compression = "gzip" if suffixes[-1] == ".gz" else None
             return pd.read_csv(io.BytesIO(body), compression=compression, dtype=str, keep_default_na=False,

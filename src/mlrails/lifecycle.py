@@ -8,7 +8,6 @@ promotion rails (:mod:`mlrails.promotion`).
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +43,7 @@ class TrainingOutcome:
 def load_features(bucket: str) -> tuple[pd.DataFrame, list[str]]:
     """Every Parquet file under features/, concatenated in key order."""
     keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
-    frames = [pd.read_parquet(io.BytesIO(s3.get_bytes(s3.uri(bucket, k)))) for k in keys]
+    frames = [dataset.read_parquet(s3.get_bytes(s3.uri(bucket, k))) for k in keys]
     if not frames:
         return pd.DataFrame(), []
     return pd.concat(frames, ignore_index=True), keys
@@ -114,7 +113,7 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
                   placeholder_metrics: dict[str, float] | None) -> dict[str, Any]:
     """Step 2: score the challenger and the champion on the challenger's holdout, and gate."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
-    holdout = pd.read_parquet(io.BytesIO(s3.get_bytes(f"{prefix}{HOLDOUT}")))
+    holdout = dataset.read_parquet(s3.get_bytes(f"{prefix}{HOLDOUT}"))
     candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
     challenger = artifacts.loads(s3.get_bytes(candidate.artifact_uri), candidate.trusted_modules)
     metrics = training.score(challenger, holdout, cfg)
