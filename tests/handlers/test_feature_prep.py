@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import load_event
+from mlrails import dataset
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.synthetic import churn_frame
@@ -50,7 +51,7 @@ def test_raw_file_becomes_typed_features_and_features_ready(event_name, encode, 
     target = s3.uri(data, features_key)
     assert result == {"status": "features", "source_uri": s3.uri(data, raw_key), "target_uri": target,
                       "rows": 250, "reason": None}
-    stored = pd.read_parquet(io.BytesIO(s3.get_bytes(target)))
+    stored = dataset.read_parquet(s3.get_bytes(target))
     assert list(stored.columns) == ["event_time", *cfg.dataset.feature_names, "churned"]
     assert str(stored["event_time"].dtype).startswith("datetime64") and str(stored["event_time"].dt.tz) == "UTC"
     assert stored["event_time"].tolist() == [pd.Timestamp(t) for t in RAW["event_time"]]

@@ -1,13 +1,11 @@
-import pandas as pd
-
 from mlrails.cli import main
-from mlrails.dataset import prepare_features
+from mlrails.dataset import prepare_features, read_parquet
 
 
 def test_generate_writes_data_the_example_config_accepts(tmp_path, cfg, capsys):
     out = tmp_path / "drifted.parquet"
     assert main(["generate", str(out), "--rows", "300", "--drift", "0.7", "--seed", "3"]) == 0
-    features = prepare_features(pd.read_parquet(out), cfg.dataset)
+    features = prepare_features(read_parquet(out.read_bytes()), cfg.dataset)
     assert len(features) == 300
     assert "wrote 300 rows" in capsys.readouterr().out
 
