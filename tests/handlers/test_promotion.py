@@ -106,13 +106,20 @@ def test_impossible_requests_are_clear_errors(cfg, rails):
         promotion.promote(settings, registry, cfg.model.name, "1", reason="?", at=DAY, by="alice")
 
 
-def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, rails, monkeypatch):
+def _challenger_evaluated(cfg, rails, at):
+    """Champion v1 (the placeholder), then a real challenger v2 trained and evaluated, not finished."""
     settings, registry = rails
     _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
     real = _config(cfg, REAL, min_improvement=0.05)
-    trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=DAY + timedelta(hours=2))
+    trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=at)
     evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
                                          placeholder_metrics=trained["placeholder_metrics"])
+    return real, evaluation
+
+
+def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, rails, monkeypatch):
+    settings, registry = rails
+    real, evaluation = _challenger_evaluated(cfg, rails, DAY + timedelta(hours=2))
     # The manifest is written, then the event fails (a throttled PutEvents, say).
     monkeypatch.setattr(promotion, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
     with pytest.raises(RuntimeError):
@@ -128,15 +135,11 @@ def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry
 
 
 def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, rails):
-    settings, registry = rails
-    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
-    real = _config(cfg, REAL, min_improvement=0.05)
-    first = lifecycle.train_step(real, settings, registry, reason="a", trigger_id="ta", at=DAY)
-    evaluation = lifecycle.evaluate_step(real, settings, registry, version=first["version"],
-                                         placeholder_metrics=None)
+    settings, _ = rails
+    real, evaluation = _challenger_evaluated(cfg, rails, DAY)
     _train(real, rails, 3)  # another run promotes v3 meanwhile
 
-    outcome = lifecycle.finish_step(real, settings, registry, version=first["version"], evaluation=evaluation, at=DAY)
+    outcome = lifecycle.finish_step(real, settings, rails[1], version="2", evaluation=evaluation, at=DAY)
 
     assert outcome["promoted"] is False and "the champion changed during this run" in outcome["reason"]
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "3"
@@ -147,11 +150,7 @@ def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, rail
     from mlrails.manifest import current_key
 
     settings, registry = rails
-    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
-    real = _config(cfg, REAL, min_improvement=0.05)
-    trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=DAY + timedelta(hours=2))
-    evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
-                                         placeholder_metrics=trained["placeholder_metrics"])
+    real, evaluation = _challenger_evaluated(cfg, rails, DAY + timedelta(hours=2))
     put = s3.put_bytes
 
     def crash_on_the_pointer(location, body, *args, **kwargs):
