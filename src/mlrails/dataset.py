@@ -115,12 +115,13 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
         if dataset.task == "regression":
             out[dataset.target] = _numeric(frame, dataset.target)
         else:
-            out[dataset.target] = _labels(frame[dataset.target])
+            out[dataset.target] = class_labels(frame[dataset.target])
     return out
 
 
-def _labels(column: pd.Series) -> pd.Series:
-    """Class labels as integers when they all are (0/1 stays 0/1 in the API), else strings."""
+def class_labels(column: pd.Series) -> pd.Series:
+    """Class labels as integers when they all are (0/1 stays 0/1 in the API), else strings
+    (also how fed-back labels and captured predictions are compared, see :mod:`mlrails.labels`)."""
     numbers = pd.to_numeric(column, errors="coerce")
     if numbers.notna().all() and (numbers == numbers.round()).all():
         return numbers.astype("int64")
