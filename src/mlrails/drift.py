@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from mlrails.config import NUMERIC_ONLY_TESTS, Monitoring
-from mlrails.profile import PREDICTION, READABLE_VERSIONS, bin_numeric, reference_grid
+from mlrails.profile import PREDICTION, READABLE_VERSIONS, bin_sorted, reference_grid
 
 UNSEEN = "__unseen__"
 _EPSILON = 1e-4  # floor for empty bins: PSI is undefined at zero, and a tiny floor keeps it finite
@@ -196,26 +196,35 @@ class WindowCounts:
             self.missing[name] += int(column.isna().sum())
             present = column.dropna()
             if reference["type"] == "numeric":
-                self._add_numeric(name, reference, pd.to_numeric(present, errors="coerce").dropna()
-                                  .to_numpy(dtype="float64"))
+                numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                self._add_numeric(name, reference, np.sort(numbers[~np.isnan(numbers)]))
             else:
-                known = reference["counts"]
-                counts = present.astype(str).value_counts()
-                folded = Counter()
-                for label, count in counts.items():
-                    folded[label if label in known else UNSEEN] += int(count)
-                self.categorical.setdefault(name, Counter()).update(folded)
+                self._add_categorical(name, reference, present)
 
     def _add_numeric(self, name: str, reference: dict[str, Any], values: np.ndarray) -> None:
-        self.numeric[name] = self.numeric.get(name, 0) + bin_numeric(values, reference["edges"])
+        # One sort per column and chunk serves both grids, the range and the extremes.
+        self.numeric[name] = self.numeric.get(name, 0) + bin_sorted(values, reference["edges"])
         grid = self.grids[name]
         if grid is None or values.size == 0:
             return
         edges, _ = grid
-        self.fine[name] = self.fine.get(name, 0) + bin_numeric(values, edges)
-        self.out_of_range[name] += int(np.count_nonzero((values < reference["min"]) | (values > reference["max"])))
-        self.low[name] = min(self.low.get(name, np.inf), float(values.min()))
-        self.high[name] = max(self.high.get(name, -np.inf), float(values.max()))
+        self.fine[name] = self.fine.get(name, 0) + bin_sorted(values, edges)
+        below = np.searchsorted(values, reference["min"], side="left")
+        above = values.size - np.searchsorted(values, reference["max"], side="right")
+        self.out_of_range[name] += int(below + above)
+        self.low[name] = min(self.low.get(name, np.inf), float(values[0]))
+        self.high[name] = max(self.high.get(name, -np.inf), float(values[-1]))
+
+    def _add_categorical(self, name: str, reference: dict[str, Any], present: pd.Series) -> None:
+        # Count the raw values first and stringify only the distinct ones: a window has far
+        # fewer categories than rows. Object columns can hold anything a JSON capture does
+        # (lists included), which only their string form can count.
+        counts = (present.astype(str) if present.dtype == object else present).value_counts()
+        known, folded = reference["counts"], Counter()
+        for label, count in counts[counts > 0].items():  # a categorical dtype lists its empty categories too
+            label = str(label)
+            folded[label if label in known else UNSEEN] += int(count)
+        self.categorical.setdefault(name, Counter()).update(folded)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,15 @@ def quantile_edges(values: np.ndarray, bins: int) -> list[float]:
 
 def bin_numeric(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     """Counts per bin; bin i holds edges[i-1] <= x < edges[i], the ends are open."""
-    return np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(edges) + 1)
+    return bin_sorted(np.sort(values), edges)
+
+
+def bin_sorted(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """:func:`bin_numeric` of values already sorted ascending. The edges are located in the
+    values rather than each value among the edges: a few hundred binary searches instead of
+    one per value, several times faster than ``bincount(searchsorted(edges, values))``."""
+    below = np.searchsorted(values, np.asarray(edges, dtype="float64"), side="left")  # values < each edge
+    return np.diff(below, prepend=0, append=values.size)
 
 
 def quantile_sketch(values: np.ndarray, size: int = SKETCH_QUANTILES) -> list[float]:

@@ -59,6 +59,24 @@ def test_bins_are_equal_frequency_with_open_ends():
     assert bin_numeric(np.array([-1e9, 24.75, 1e9]), edges).tolist() == [1, 1, 0, 1]
 
 
+def test_binning_by_sorting_equals_binning_each_value():
+    # bin_sorted locates the edges among sorted values; the definition locates each value among the edges.
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.normal(size=5000), rng.poisson(3, 5000).astype(float), [np.inf, -np.inf, np.nan]])
+    for edges in ([], [0.0], np.arange(-2, 8, 0.5).tolist(), quantile_edges(values[np.isfinite(values)], 10)):
+        expected = np.bincount(np.searchsorted(np.asarray(edges), values, side="right"), minlength=len(edges) + 1)
+        assert bin_numeric(values, edges).tolist() == expected.tolist()
+
+
+def test_categories_count_the_same_whatever_the_column_dtype(profile):
+    # Typed columns are counted before their labels are stringified; the verdicts must not move.
+    frame = churn_frame(2000, START, seed=6, drift=0.5)
+    as_strings = drift_report(_window(profile, frame.astype({"plan": object, "region": object})), MONITORING)
+    as_categories = drift_report(_window(profile, frame.astype({"plan": "category", "region": "category"})),
+                                 MONITORING)
+    assert as_categories == as_strings and as_strings.features["plan"].rows == 2000
+
+
 def test_profile_is_small_and_typed(profile):
     assert len(json.dumps(profile)) < 10_000  # kilobytes, not the training data
     assert profile["features"]["plan"]["type"] == "categorical"
