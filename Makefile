@@ -5,11 +5,13 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 LAYERS_BUILT := layers/build/.built
+BENCH_VENV := .bench/evidently-venv
+BENCH_ENV := $(BENCH_VENV)/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: demo test synth layers lock install bench clean
+.PHONY: demo test synth layers lock install bench bench-env clean
 
 demo: $(INSTALLED)
 	$(VENV)/bin/mlrails demo
@@ -29,8 +31,18 @@ lock: $(INSTALLED)
 
 install: $(INSTALLED)
 
-bench: $(INSTALLED)
-	@for script in bench/*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
+bench: $(INSTALLED) $(BENCH_ENV)
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
+
+# The comparison side of bench/drift.py: Evidently in a virtualenv of its own (never a runtime
+# dependency), with pandas < 3 because Evidently 0.7.23 does not import under pandas 3.
+bench-env: $(BENCH_ENV)
+
+$(BENCH_ENV):
+	$$(scripts/find-python) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet evidently==0.7.23 'pandas<3' pyarrow
+	touch $@
 
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || $$(scripts/find-python) -m venv $(VENV)
