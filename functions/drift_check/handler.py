@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
+from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
 from mlrails.monitoring import check_drift
 
 logger = Logger()
@@ -18,14 +19,15 @@ def process(event: dict) -> dict:
     cfg = deployed.project_config(settings.config_uri)
     outcome = check_drift(cfg, settings, at=deployed.event_time(event))
     if outcome.report is not None and outcome.report.status != "insufficient_data":
-        metrics.add_dimension(name="model", value=cfg.model.name)
-        metrics.add_metric(name="DriftedFeatureShare", unit=MetricUnit.Percent,
+        metrics.add_dimension(name=MODEL_DIMENSION, value=cfg.model.name)
+        metrics.add_metric(name=MetricName.DRIFTED_FEATURE_SHARE, unit=MetricUnit.Percent,
                            value=100 * outcome.report.drifted_share)
-        metrics.add_metric(name="DriftWindowRows", unit=MetricUnit.Count, value=outcome.report.rows)
+        metrics.add_metric(name=MetricName.DRIFT_WINDOW_ROWS, unit=MetricUnit.Count, value=outcome.report.rows)
         for name, result in outcome.report.features.items():
-            metrics.add_metric(name=f"PSI.{name}", unit=MetricUnit.NoUnit, value=result.psi)
+            metrics.add_metric(name=per_item(MetricName.PSI, name), unit=MetricUnit.NoUnit, value=result.psi)
             if result.score is not None:  # the feature's deciding measure (Wasserstein, Jensen-Shannon, ...)
-                metrics.add_metric(name=f"DriftScore.{name}", unit=MetricUnit.NoUnit, value=result.score)
+                metrics.add_metric(name=per_item(MetricName.DRIFT_SCORE, name), unit=MetricUnit.NoUnit,
+                                   value=result.score)
     logger.info("drift check", extra={"status": outcome.status, "report": outcome.report_uri,
                                       "consecutive": outcome.consecutive_windows, "emitted": outcome.emitted})
     return {"status": outcome.status, "report_uri": outcome.report_uri,

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.ingest import ingest
+from mlrails.metric_names import MetricName
 
 logger = Logger()
 tracer = Tracer()
@@ -22,13 +23,13 @@ def process(event: dict) -> dict:
                     key=s3_object["key"], version_id=version_id, at=deployed.event_time(event))
     if result.status == "gone":
         logger.warning("raw file version no longer exists: already handled, or deleted", extra=result.to_dict())
-        metrics.add_metric(name="FilesGone", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=MetricName.FILES_GONE, unit=MetricUnit.Count, value=1)
     elif result.status == "quarantined":
         logger.warning("raw file quarantined", extra=result.to_dict())
-        metrics.add_metric(name="FilesQuarantined", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=MetricName.FILES_QUARANTINED, unit=MetricUnit.Count, value=1)
     else:
         logger.info("raw file processed", extra=result.to_dict())
-        metrics.add_metric(name="FeatureRows", unit=MetricUnit.Count, value=result.rows)
+        metrics.add_metric(name=MetricName.FEATURE_ROWS, unit=MetricUnit.Count, value=result.rows)
     return result.to_dict()
 
 

@@ -16,6 +16,7 @@ import mlrails
 from mlrails import feedback, serving
 from mlrails.adapters import deployed, s3
 from mlrails.errors import MlrailsError
+from mlrails.metric_names import MetricName
 from mlrails.protocol import parse_request
 
 logger = Logger()
@@ -59,9 +60,9 @@ def invocations() -> dict:
         settings.data_bucket, sample_rate=deployed.project_config(settings.config_uri).capture.sample_rate,
         request_id=app.current_event.request_context.request_id, at=deployed.event_time(app.current_event.raw_event),
         batch=batch, predictions=predictions, ids=ids, champion=champion)
-    metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=batch.rows)
+    metrics.add_metric(name=MetricName.PREDICTED_ROWS, unit=MetricUnit.Count, value=batch.rows)
     if capture == "failed":
-        metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=MetricName.CAPTURE_FAILURES, unit=MetricUnit.Count, value=1)
     answer = {"predictions": predictions, "prediction_ids": ids, "model_name": champion.manifest.model_name,
               "model_version": champion.manifest.version}
     if probabilities is not None:
@@ -76,7 +77,7 @@ def post_feedback() -> dict:
     at = deployed.event_time(app.current_event.raw_event)
     key = feedback.feedback_key(at, app.current_event.request_context.request_id)
     s3.put_bytes(s3.uri(settings.data_bucket, key), feedback.feedback_lines(items, at), "application/x-ndjson")
-    metrics.add_metric(name="FeedbackLabels", unit=MetricUnit.Count, value=len(items))
+    metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(items))
     return {"accepted": len(items)}
 
 

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
+from mlrails.metric_names import MetricName
 from mlrails.retrain import handle_trigger
 from mlrails.wiring import DetailType
 
@@ -32,7 +33,7 @@ def process(event: dict) -> dict:
     decision = handle_trigger(cfg, settings, trigger=trigger, trigger_id=trigger_id,
                               at=deployed.event_time(event), new_rows=rows)
     logger.info("retrain decision", extra={"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason})
-    metrics.add_metric(name="RetrainRequested" if decision.retrain else "RetrainDeclined",
+    metrics.add_metric(name=MetricName.RETRAIN_REQUESTED if decision.retrain else MetricName.RETRAIN_DECLINED,
                        unit=MetricUnit.Count, value=1)
     return {"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason}
 

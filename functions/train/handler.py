@@ -15,6 +15,7 @@ from mlrails import lifecycle
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.errors import BadRequest
+from mlrails.metric_names import MetricName
 from mlrails.registry import Registry
 
 logger = Logger()
@@ -43,7 +44,7 @@ def process(event: dict) -> dict:
     elif step == "finish":
         result = lifecycle.finish_step(cfg, settings, registry(), version=state["train"]["version"],
                                        evaluation=state["evaluate"], at=at)
-        metrics.add_metric(name="ModelsPromoted" if result["promoted"] else "ModelsRejected",
+        metrics.add_metric(name=MetricName.MODEL_PROMOTED if result["promoted"] else MetricName.MODEL_REJECTED,
                            unit=MetricUnit.Count, value=1)
     else:
         raise BadRequest(f"unknown training step {step!r}")
