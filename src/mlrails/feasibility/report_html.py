@@ -7,18 +7,9 @@ import json
 from html import escape
 from typing import Any
 
-from mlrails.feasibility.charts import bar_chart, line_chart
+from mlrails.charts import bar_chart, line_chart
 from mlrails.feasibility.verdicts import Answer, Report
-
-_STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.5em}h2{margin-top:2em;border-bottom:1px solid #ddd}h3{font-size:1.05em;margin-bottom:.3em}
-.cards{display:flex;gap:1em;flex-wrap:wrap}.card{flex:1;min-width:250px;border:1px solid #ddd;border-radius:6px;padding:.8em}
-.yes{color:#1e7b34}.no{color:#c0392b}.unknown{color:#b7791f}.verdict{font-weight:700;font-size:1.3em}
-.muted{color:#888}table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left;vertical-align:top}
-ul.findings{padding-left:1.2em}li.blocker{color:#c0392b}li.warning{color:#b7791f}li.info{color:#555}
-svg text{font:12px system-ui,sans-serif;fill:#333}code{background:#f4f4f4;padding:0 3px}
-"""
+from mlrails.html_page import page
 
 
 def _findings(answer: Answer) -> str:
@@ -128,12 +119,10 @@ def render_html(report: Report) -> str:
     body = "".join(f"<h2>{i}. {escape(a.title)} <span class={a.verdict}>{a.verdict}</span></h2>"
                    f"{sections[a.question](a)}" for i, a in enumerate(report.answers, 1))
     document = escape(json.dumps(report.to_dict(), indent=1, default=str))
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>mlrails check · {escape(report.project)}</title><style>{_STYLE}</style></head><body>"
+    return page(
+        f"mlrails check · {report.project}",
         f"<h1>mlrails check · {escape(report.project)}</h1>"
         f"<p class=muted>{escape(report.data_uri)} · {report.rows:,} rows · exit code {report.exit_code}</p>"
         f"<div class=cards>{cards}</div>{body}"
         f"<h2>The same, as JSON</h2><details><summary>mlrails check --json</summary><pre>{document}</pre></details>"
-        "</body></html>\n"
     )

@@ -1,4 +1,7 @@
-"""Small inline SVG charts for the HTML report: no plotting library, no external files."""
+"""Small inline SVG charts for mlrails' HTML reports: no plotting library, no external files.
+
+Pure Python, so they render inside a Lambda that ships neither matplotlib nor a browser.
+Labels are escaped here: they can come from data (feature names, category labels)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from html import escape
 
 _W, _BAR_H, _LABEL_W = 560, 20, 170
 _COLOR, _ALERT, _MUTED = "#3b6ea8", "#c0392b", "#888"
+_SECOND = "#b8c2cc"  # the reference side of a paired chart, behind the current one
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, threshold: float | None = None,
@@ -75,6 +79,73 @@ def line_chart(xs: Sequence[float], ys: Sequence[float], errors: Sequence[float]
     parts.append(f'<text x="12" y="{top_pad + 4}" >{escape(y_label)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def histogram_pair(edges: Sequence[float], first: Sequence[float], second: Sequence[float], *,
+                   names: tuple[str, str] = ("reference", "current"), fmt: str = "{:.3g}",
+                   alert: bool = False) -> str:
+    """Two histograms on the same bins (``len(edges) - 1`` of them), as shares: ``first``
+    drawn solid grey, ``second`` outlined on top (red when ``alert``)."""
+    if len(edges) < 2 or not (any(first) or any(second)):
+        return "<p class=muted>nothing to show</p>"
+    width, height, left, right, top, bottom = _W, 190, 48, 12, 24, 30
+    low, high = edges[0], edges[-1]
+    span = (high - low) or 1.0
+    peak = max([*first, *second, 1e-9]) * 1.1
+
+    def px(x: float) -> float:
+        return left + (x - low) / span * (width - left - right)
+
+    def py(share: float) -> float:
+        return top + (1 - share / peak) * (height - top - bottom)
+
+    color = _ALERT if alert else _COLOR
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             _legend(names, (_SECOND, color), left)]
+    for values, fill in ((first, f'fill="{_SECOND}"'), (second, f'fill="none" stroke="{color}" stroke-width="1.5"')):
+        for x0, x1, share in zip(edges, edges[1:], values):
+            if share > 0:
+                parts.append(f'<rect x="{px(x0):.1f}" y="{py(share):.1f}" width="{max(px(x1) - px(x0), 0.5):.1f}" '
+                             f'height="{py(0) - py(share):.1f}" {fill}/>')
+    parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(0):.1f}" y2="{py(0):.1f}" stroke="{_MUTED}"/>')
+    for x, anchor in ((low, "start"), ((low + high) / 2, "middle"), (high, "end")):
+        parts.append(f'<text x="{px(x):.1f}" y="{height - bottom + 16}" text-anchor="{anchor}">'
+                     f'{escape(fmt.format(x))}</text>')
+    parts.append(f'<text x="{left - 4}" y="{py(peak / 1.1) + 4:.1f}" text-anchor="end">{peak / 1.1:.0%}</text>')
+    parts.append(f'<text x="{left - 4}" y="{py(0) + 4:.1f}" text-anchor="end">0</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bar_pair(labels: Sequence[str], first: Sequence[float], second: Sequence[float], *,
+             names: tuple[str, str] = ("reference", "current"), fmt: str = "{:.1%}", alert: bool = False) -> str:
+    """Two horizontal bars per label (categories' shares, say): ``first`` grey above,
+    ``second`` below (red when ``alert``), each with its value."""
+    if not labels:
+        return "<p class=muted>nothing to show</p>"
+    bar, gap, top = 12, 10, 24
+    plot_w = _W - _LABEL_W - 110
+    peak = max([*first, *second, 1e-9])
+    height = top + len(labels) * (2 * bar + gap)
+    color = _ALERT if alert else _COLOR
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{height}" role="img">',
+             _legend(names, (_SECOND, color), _LABEL_W)]
+    for i, (label, a, b) in enumerate(zip(labels, first, second)):
+        y = top + i * (2 * bar + gap)
+        parts.append(f'<text x="{_LABEL_W - 6}" y="{y + bar + 4}" text-anchor="end">{escape(_clip(label))}</text>')
+        for offset, value, fill in ((0, a, _SECOND), (bar, b, color)):
+            w = value / peak * plot_w
+            parts.append(f'<rect x="{_LABEL_W}" y="{y + offset}" width="{w:.1f}" height="{bar}" fill="{fill}"/>')
+            parts.append(f'<text x="{_LABEL_W + w + 4:.1f}" y="{y + offset + bar - 2}">'
+                         f'{escape(fmt.format(value))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _legend(names: tuple[str, str], colors: tuple[str, str], x: float) -> str:
+    return "".join(f'<rect x="{x + i * 120}" y="4" width="12" height="12" fill="{color}"/>'
+                   f'<text x="{x + i * 120 + 16}" y="14">{escape(name)}</text>'
+                   for i, (name, color) in enumerate(zip(names, colors)))
 
 
 def _clip(label: str, length: int = 24) -> str:
