@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
-from mlrails import feedback, serving
+from mlrails import capture, feedback, serving
 from mlrails.adapters import deployed, s3
 from mlrails.errors import MlrailsError
 from mlrails.metric_names import MetricName
@@ -55,14 +55,14 @@ def invocations() -> dict:
     batch = parse_request(_body(), app.current_event.headers.get("content-type"), champion.signature)
     predictions, probabilities = serving.predict(champion, batch)
     ids = serving.prediction_ids(batch.rows)
-    settings = deployed.settings()
-    capture = serving.capture(
-        settings.data_bucket, sample_rate=deployed.project_config(settings.config_uri).capture.sample_rate,
-        request_id=app.current_event.request_context.request_id, at=deployed.event_time(app.current_event.raw_event),
-        batch=batch, predictions=predictions, ids=ids, champion=champion)
+    settings = deployed.settings(needs_capture_stream=True)
+    lost = capture.capture(
+        settings.capture_stream, sample_rate=deployed.project_config(settings.config_uri).capture.sample_rate,
+        batch=batch, predictions=predictions, ids=ids, model_name=champion.manifest.model_name,
+        model_version=champion.manifest.version, at=deployed.event_time(app.current_event.raw_event))
     metrics.add_metric(name=MetricName.PREDICTED_ROWS, unit=MetricUnit.Count, value=batch.rows)
-    if capture == "failed":
-        metrics.add_metric(name=MetricName.CAPTURE_FAILURES, unit=MetricUnit.Count, value=1)
+    if lost:
+        metrics.add_metric(name=MetricName.CAPTURE_FAILURES, unit=MetricUnit.Count, value=lost)
     answer = {"predictions": predictions, "prediction_ids": ids, "model_name": champion.manifest.model_name,
               "model_version": champion.manifest.version}
     if probabilities is not None:

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra.constructs.capture_delivery import CaptureDelivery
 from infra.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import ProjectConfig
@@ -74,6 +75,8 @@ class DataStore(Construct):
                                  expiration=Duration.days(CAPTURE_DAYS)),
             ],
         )
+        # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.capture).
+        self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
         self.artifacts_bucket = _secure_bucket(
             self, "ArtifactsBucket", access_logs=self.access_logs_bucket, log_prefix="artifacts/",
             lifecycle_rules=[
@@ -123,6 +126,7 @@ class DataStore(Construct):
             artifacts_bucket=self.artifacts_bucket.bucket_name,
             bus_name=self.bus.event_bus_name,
             state_table=self.state_table.table_name,
+            capture_stream=self.capture.stream_name,
         )
 
 

@@ -85,11 +85,13 @@ class ServiceStack(cdk.Stack):
         bus.grant_put_events_to(fp)
 
         # mlrails.serving: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
-        # 404), GET the model it names; capture/ and feedback/ writes.
+        # 404), GET the model it names; captures to the capture stream (mlrails.capture), which
+        # writes capture/ itself; feedback/ writes.
         inf = inference.handler.function
         grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS)
         grant_prefix(artifacts, inf, Access.GET, Prefix.MODELS)
-        grant_prefix(data, inf, Access.PUT, Prefix.CAPTURE, Prefix.FEEDBACK)
+        grant_prefix(data, inf, Access.PUT, Prefix.FEEDBACK)
+        store.capture.grant_put_records(inf)
 
         # mlrails.monitoring: the current manifest (absent = "no_model"), its profile.json under
         # models/, list + read the capture window, write the report; drift counter; DriftDetected.

@@ -8,14 +8,11 @@ champion keeps serving.
 
 from __future__ import annotations
 
-import json
-import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,7 +22,6 @@ from mlrails.adapters.clients import client
 from mlrails.errors import MlrailsError, ModelNotReady
 from mlrails.manifest import Manifest, current_key
 from mlrails.protocol import Batch, Column
-from mlrails.wiring import Prefix
 
 
 @dataclass(frozen=True)
@@ -113,37 +109,3 @@ def _native(value: Any) -> Any:
 def prediction_ids(count: int) -> list[str]:
     """Unique ids that feedback later refers to."""
     return [uuid.uuid4().hex for _ in range(count)]
-
-
-def capture_key(at: datetime, request_id: str) -> str:
-    """Date/hour-partitioned capture key (the drift check reads a window of partitions)."""
-    return f"{Prefix.CAPTURE.value}date={at:%Y-%m-%d}/hour={at:%H}/{request_id}.jsonl"
-
-
-def capture_lines(batch: Batch, predictions: list[Any], ids: list[str], champion: Champion,
-                  at: datetime) -> bytes:
-    """One JSON line per scored row: inputs, prediction, id, time and model version."""
-    names = list(batch.columns)
-    lines = []
-    for i, (prediction, prediction_id) in enumerate(zip(predictions, ids)):
-        record = {name: batch.columns[name][i] for name in names}
-        record.update(prediction_id=prediction_id, prediction=prediction, timestamp=at.isoformat(),
-                      model_name=champion.manifest.model_name, model_version=champion.manifest.version)
-        lines.append(json.dumps(record))
-    return ("\n".join(lines) + "\n").encode()
-
-
-def capture(bucket: str, *, sample_rate: float, request_id: str, at: datetime, batch: Batch,
-            predictions: list[Any], ids: list[str], champion: Champion) -> str:
-    """Write a sampled request to capture/: "captured", "skipped" (not sampled) or "failed".
-    Best effort: a prediction already made is not turned into an error because monitoring
-    could not record it (the caller counts failures)."""
-    if random.random() >= sample_rate:
-        return "skipped"
-    body = capture_lines(batch, predictions, ids, champion, at)
-    try:
-        client("s3").put_object(Bucket=bucket, Key=capture_key(at, request_id), Body=body,
-                                ContentType="application/x-ndjson")
-    except (ClientError, BotoCoreError):
-        return "failed"
-    return "captured"

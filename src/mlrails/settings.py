@@ -58,10 +58,12 @@ class Settings:
     """MLRAILS_GIT_COMMIT (optional): the code version, recorded with every training run."""
     training_state_machine: str | None = None
     """MLRAILS_TRAINING_STATE_MACHINE: ARN of the training pipeline; required by retrain_trigger."""
+    capture_stream: str | None = None
+    """MLRAILS_CAPTURE_STREAM: the Firehose delivery stream captures go to; required by inference."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False,
-                 needs_state_machine: bool = False) -> Settings:
+                 needs_state_machine: bool = False, needs_capture_stream: bool = False) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
         config_uri = _required(env, "MLRAILS_CONFIG_URI")
@@ -79,4 +81,6 @@ class Settings:
             git_commit=env.get("MLRAILS_GIT_COMMIT") or None,
             training_state_machine=(_required(env, "MLRAILS_TRAINING_STATE_MACHINE") if needs_state_machine
                                     else env.get("MLRAILS_TRAINING_STATE_MACHINE")),
+            capture_stream=(_required(env, "MLRAILS_CAPTURE_STREAM") if needs_capture_stream
+                            else env.get("MLRAILS_CAPTURE_STREAM")),
         )

@@ -59,6 +59,7 @@ class ResourceNames:
     artifacts_bucket: str
     bus_name: str
     state_table: str
+    capture_stream: str  # the Firehose delivery stream into capture/ (mlrails.capture)
 
 
 @dataclass(frozen=True)
@@ -226,6 +227,7 @@ def function_environment(
         "MLRAILS_ARTIFACTS_BUCKET": names.artifacts_bucket,
         "MLRAILS_BUS_NAME": names.bus_name,
         "MLRAILS_STATE_TABLE": names.state_table,
+        "MLRAILS_CAPTURE_STREAM": names.capture_stream,
         "POWERTOOLS_SERVICE_NAME": spec.service_name,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }

@@ -10,6 +10,7 @@ import pytest
 from conftest import load_event
 from mlrails.adapters import s3
 from mlrails.adapters.state import StateTable
+from mlrails.local.delivery import deliver_captures
 from mlrails.synthetic import churn_frame
 
 from .conftest import DAY, api_call, api_event, keys, records
@@ -25,7 +26,8 @@ def drift_check(cloud, handler):
 
 @pytest.fixture
 def serve(cloud, cfg, handler, lambda_context):
-    """Score rows through the real inference function, which captures them as it serves."""
+    """Score rows through the real inference function, which captures them as it serves
+    (delivered to capture/ as the capture stream's buffer flush would)."""
     inference = handler("inference")
 
     def serve(frame, at: datetime, *, per_request: int = 100) -> None:
@@ -35,6 +37,7 @@ def serve(cloud, cfg, handler, lambda_context):
                               request_id=f"{at:%Y%m%d%H%M}-{n:04d}")
             status, body = api_call(inference, event, lambda_context)
             assert status == 200, body
+        deliver_captures(cloud)
 
     return serve
 

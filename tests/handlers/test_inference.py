@@ -21,7 +21,6 @@ ROWS = [
     {"tenure_months": 2.5, "monthly_charges": 31.9, "support_calls": 4, "plan": "basic", "region": "east"},
     {"tenure_months": 40.0, "monthly_charges": 99.1, "support_calls": 0, "plan": "premium", "region": "west"},
 ]
-SPLIT_REQUEST_ID = "6c1d9a7e-0f3b-4e52-a8d4-91b7c2e5f301"
 
 
 @pytest.fixture
@@ -132,21 +131,6 @@ def test_error_messages_name_what_is_wrong(champion, inference, lambda_context):
     assert empty["message"] == "the request holds no rows"
 
 
-def test_scored_rows_are_captured_by_hour_with_ids_and_version(champion, cloud, inference, lambda_context):
-    status, body = api_call(inference, load_event("inference_invocations_split"), lambda_context)
-
-    assert status == 200
-    key = f"capture/date=2026-03-02/hour=14/{SPLIT_REQUEST_ID}.jsonl"
-    assert keys(cloud.data_bucket, "capture/") == [key]
-    lines = [json.loads(line) for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).decode().splitlines()]
-    assert [line["prediction_id"] for line in lines] == body["prediction_ids"]
-    assert [line["prediction"] for line in lines] == body["predictions"]
-    for line, row in zip(lines, ROWS):
-        assert {k: line[k] for k in row} == row
-        assert line["model_name"] == "churn-classifier" and line["model_version"] == "1"
-        assert line["timestamp"] == "2026-03-02T14:30:00+00:00"
-
-
 def test_feedback_is_stored_by_date(cloud, inference, lambda_context):
     event = load_event("inference_feedback")
 
@@ -208,16 +192,6 @@ def test_a_champion_that_fails_to_load_does_not_take_the_endpoint_down(champion,
 
     assert status == 200 and body["model_version"] == "1"  # the last good champion keeps serving
     assert inference.champions().reload_failures == 1
-
-
-def test_a_failed_capture_does_not_fail_the_prediction(champion, cloud, handler, monkeypatch, lambda_context):
-    monkeypatch.setenv("MLRAILS_DATA_BUCKET", "mlrails-churn-no-such-bucket")
-    inference = handler("inference")
-
-    status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
-
-    assert status == 200 and len(body["predictions"]) == 3
-    assert keys(cloud.data_bucket, "capture/") == []
 
 
 @pytest.mark.parametrize("number", ["9" * 400, "9" * 5000])

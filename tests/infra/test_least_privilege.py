@@ -40,7 +40,7 @@ EXPECTED_S3: dict[str, S3Grants] = {
         # HEAD/GET the manifest (absent = 503 "no model yet", not a 403 turned 500), the model
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/"},
-        ("data", "s3:PutObject"): {"capture/", "feedback/"},
+        ("data", "s3:PutObject"): {"feedback/"},
     },
     "drift_check": {
         # the manifest (absent = no model), its profile.json under models/

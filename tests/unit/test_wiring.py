@@ -14,7 +14,7 @@ from mlrails.wiring import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-NAMES = ResourceNames("data", "artifacts", "bus", "table")
+NAMES = ResourceNames("data", "artifacts", "bus", "table", "capture")
 
 
 def test_every_function_has_a_handler_and_zip_functions_name_built_layers():

@@ -12,9 +12,11 @@ from mlrails.settings import Settings
 
 
 @functools.cache
-def settings(*, needs_tracking: bool = False, needs_state_machine: bool = False) -> Settings:
+def settings(*, needs_tracking: bool = False, needs_state_machine: bool = False,
+             needs_capture_stream: bool = False) -> Settings:
     """The function's settings, read from the environment on first use."""
-    return Settings.from_env(needs_tracking=needs_tracking, needs_state_machine=needs_state_machine)
+    return Settings.from_env(needs_tracking=needs_tracking, needs_state_machine=needs_state_machine,
+                             needs_capture_stream=needs_capture_stream)
 
 
 @functools.cache

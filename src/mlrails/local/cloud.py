@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlrails import capture
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
@@ -33,7 +34,7 @@ def local_names(cfg: ProjectConfig) -> ResourceNames:
     """Resource names on the local runtime (the CDK app lets CloudFormation name them)."""
     prefix = f"mlrails-{cfg.project}"
     return ResourceNames(data_bucket=f"{prefix}-data", artifacts_bucket=f"{prefix}-artifacts",
-                         bus_name=prefix, state_table=f"{prefix}-state")
+                         bus_name=prefix, state_table=f"{prefix}-state", capture_stream=f"{prefix}-capture")
 
 
 @dataclass
@@ -129,6 +130,11 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
     )
     client("dynamodb").update_time_to_live(
         TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    # The CDK app's delivery stream; moto writes each PutRecordBatch to S3 at once and
+    # leaves the partitioning to mlrails.local.delivery.
+    client("firehose").create_delivery_stream(
+        DeliveryStreamName=names.capture_stream, DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration=capture.destination(f"arn:aws:s3:::{names.data_bucket}", _LOCAL_ROLE))
     deploy_config(cfg, names)
     # moto does not run Lambda tasks: the definition only has to be valid; the local runtime
     # runs wiring.TRAINING's steps itself for each execution started here.

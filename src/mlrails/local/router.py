@@ -19,6 +19,7 @@ from mlrails.events import TrainingFailed
 from mlrails.wiring import EXECUTION_ID, ROUTES, SCHEDULED_TIME, SCHEDULES, TRAINING
 
 from mlrails.local.cloud import LocalCloud
+from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 
 
@@ -54,7 +55,9 @@ class Router:
             events.put_targets(Rule=route.name, EventBusName=bus, Targets=[{"Id": route.target, "Arn": arn}])
 
     def fire_schedule(self, name: str, at: datetime) -> Invocation:
-        """Invoke a schedule's target with its payload, placeholders filled as Scheduler does."""
+        """Invoke a schedule's target with its payload, placeholders filled as Scheduler does.
+        Captures are delivered first: Firehose's buffer interval is far below any schedule's."""
+        deliver_captures(self.cloud.names)
         spec = next(s for s in SCHEDULES if s.name == name)
         substitutions = {SCHEDULED_TIME: at.strftime("%Y-%m-%dT%H:%M:%SZ"), EXECUTION_ID: f"local-{name}-{at:%Y%m%dT%H%M}"}
         payload = {k: substitutions.get(v, v) for k, v in spec.payload.items()}

@@ -18,6 +18,7 @@ from mlrails.settings import Settings
 from mlrails.wiring import SCHEDULES, Prefix, function
 
 from mlrails.local.cloud import LocalCloud, deploy_config
+from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
 
@@ -97,6 +98,7 @@ class LocalRuntime:
 
     def save(self) -> None:
         """Keep this run's state (buckets and virtual time) for the next command."""
+        deliver_captures(self.cloud.names)
         self.cloud.save_snapshot()
         (self.cloud.snapshot_dir / "clock.json").write_text(json.dumps({"now": self.now.isoformat()}))
 
@@ -137,4 +139,5 @@ class LocalRuntime:
             self.now = when
             fired.append(self.router.fire_schedule(name, when))
         self.now = end
+        deliver_captures(self.cloud.names)  # time passed: Firehose has flushed its buffers
         return fired
