@@ -29,7 +29,8 @@ app = APIGatewayRestResolver()
 def champions() -> serving.ChampionCache:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
-    return serving.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds)
+    return serving.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds,
+                                 cfg.serving.package)
 
 
 def _body() -> bytes:

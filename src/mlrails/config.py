@@ -178,6 +178,14 @@ class Capture(_Strict):
     sample_rate: float = Field(default=1.0, ge=0, le=1)
 
 
+class Serving(_Strict):
+    # What the inference function ships (see the README, "Serving paths"). onnx: onnxruntime +
+    # numpy, under 100 MB, serves champions that compiled to ONNX at promotion (others get a
+    # 503 naming the fix, and a loaded champion keeps serving); full: scikit-learn + skops,
+    # serves every champion by scikit-learn; image: a container image with both.
+    package: Literal["onnx", "full", "image"] = "full"
+
+
 class UseCase(_Strict):
     """Who acts on a prediction and how: the feasibility check's "path to action".
 
@@ -238,6 +246,7 @@ class ProjectConfig(_Strict):
     monitoring: Monitoring = Monitoring()
     retraining: Retraining = Retraining()
     capture: Capture = Capture()
+    serving: Serving = Serving()
     use_case: UseCase = UseCase()
     value: Value = Value()
     environments: dict[str, Environment] = Field(min_length=1)

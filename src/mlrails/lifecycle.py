@@ -19,7 +19,7 @@ from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
 from mlrails.events import ModelRegistered, ModelRejected
-from mlrails.manifest import Manifest, model_prefix
+from mlrails.manifest import HOLDOUT_FILE, Manifest, model_prefix
 from mlrails.models import PLACEHOLDER
 from mlrails.profile import build_profile
 from mlrails.registry import Registry
@@ -27,7 +27,7 @@ from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
 GATE = "gate"  # who decides automatic promotions, in the audit log
-HOLDOUT = "holdout.parquet"  # beside the model: the rows every comparison for this version uses
+HOLDOUT = HOLDOUT_FILE
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlrails.protocol import Column
 from mlrails.wiring import Prefix
 
 MANIFEST_VERSION = 1
@@ -34,6 +35,16 @@ class Manifest:
     flavor: str = "skops"
     trusted_modules: list[str] = field(default_factory=list)
     manifest_version: int = MANIFEST_VERSION
+    # Set at promotion (mlrails.compiled): "onnx" when the graph at onnx_uri was verified
+    # against the model on the holdout, else "skops"; serving_reason says which and why.
+    serving: str = "skops"
+    onnx_uri: str | None = None
+    serving_reason: str = ""
+
+    @property
+    def signature(self) -> list[Column]:
+        """The input columns the model expects, in feature order."""
+        return [Column(f["name"], f["type"], f.get("nullable", False)) for f in self.features]
 
     def to_json(self) -> str:
         """Serialized form stored in S3."""
@@ -61,3 +72,9 @@ def history_key(model_name: str, version: str) -> str:
 def model_prefix(model_name: str, version: str) -> str:
     """Where training stores a version's serving artifact and reference profile."""
     return f"{Prefix.MODELS.value}{model_name}/v{version}/"
+
+
+# Beside each version's model.skops: the rows every comparison for this version uses (the
+# gate's, and the ONNX verification's at promotion), and the compiled graph.
+HOLDOUT_FILE = "holdout.parquet"
+ONNX_FILE = "model.onnx"

@@ -4,6 +4,10 @@ Every trained version leaves a *candidate* manifest beside its model. Promoting 
 makes that candidate current (atomically, see :mod:`mlrails.adapters.manifests`), moves the
 registry aliases (``champion``; ``previous`` = the one it replaces), emits
 ``ModelPromoted`` and appends to the audit log. Rollback is a promotion of ``previous``.
+
+Before the commit point, the version is compiled to ONNX and verified on its holdout
+(:mod:`mlrails.compiled`): the manifest then says which path serves it and why, and so do
+the audit record and the registry version's ``serving.*`` tags.
 """
 
 from __future__ import annotations
@@ -13,11 +17,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from mlrails import artifacts, compiled, dataset
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.errors import MlrailsError
 from mlrails.events import ModelPromoted
-from mlrails.manifest import Manifest, model_prefix
+from mlrails.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, model_prefix
 from mlrails.registry import CHAMPION, PREVIOUS, Registry
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
@@ -33,6 +38,23 @@ class PromotionError(MlrailsError):
 def candidate_uri(settings: Settings, model_name: str, version: str) -> str:
     """Where training leaves the manifest a version would be served with."""
     return s3.uri(settings.artifacts_bucket, f"{model_prefix(model_name, version)}candidate.json")
+
+
+def compile_champion(settings: Settings, manifest: Manifest) -> Manifest:
+    """Compile the version to ONNX and verify it on its holdout; store ``model.onnx`` beside
+    ``model.skops`` when it passes. Returns the manifest with the serving path and its reason."""
+    prefix = s3.uri(settings.artifacts_bucket, model_prefix(manifest.model_name, manifest.version))
+    holdout = s3.get_optional(f"{prefix}{HOLDOUT_FILE}")
+    if holdout is None:
+        return replace(manifest, serving="skops", onnx_uri=None,
+                       serving_reason=f"no {HOLDOUT_FILE} beside the model to verify a compiled graph on")
+    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+    outcome = compiled.compile_model(model, manifest.signature, manifest.classes, dataset.read_parquet(holdout))
+    onnx_uri = None
+    if outcome.onnx is not None:
+        onnx_uri = f"{prefix}{ONNX_FILE}"
+        s3.put_bytes(onnx_uri, outcome.onnx)
+    return replace(manifest, serving=outcome.path, onnx_uri=onnx_uri, serving_reason=outcome.reason)
 
 
 def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, Any]) -> None:
@@ -66,8 +88,9 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
         manifest, previous = current, current.previous_version
     else:
         previous = current.version if current else None
-        manifest = replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason,
-                           previous_version=previous)
+        manifest = compile_champion(settings, replace(Manifest.from_json(body), promoted_at=at.isoformat(),
+                                                      reason=reason, previous_version=previous))
+        registry.tag_version(version, **{"serving.path": manifest.serving, "serving.reason": manifest.serving_reason})
     if previous:
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)
@@ -82,7 +105,8 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
     publish(ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
             settings.bus_name, time=at)
     audit(settings, model_name, at, {"action": action, "version": version, "previous_version": previous,
-                                     "by": by, "reason": reason, "metrics": manifest.metrics})
+                                     "by": by, "reason": reason, "metrics": manifest.metrics,
+                                     "serving": manifest.serving, "serving_reason": manifest.serving_reason})
     return manifest
 
 

@@ -1,9 +1,13 @@
 """Serving: the champion cache and predictions on validated batches.
 
-The cache loads the model named by the deployment manifest and, at most every
-``ttl_seconds``, re-checks the manifest's ETag (one HEAD request); a new champion is swapped
-in whole, so no request ever sees half of a swap. If S3 cannot be reached, the loaded
-champion keeps serving.
+The cache loads the champion named by the deployment manifest and, at most every
+``ttl_seconds``, re-checks the manifest's ETag (one HEAD request); a new champion is loaded
+beside the old one and swapped in whole, so no request ever sees half of a swap. If S3 cannot
+be reached or the new champion cannot be loaded, the loaded champion keeps serving.
+
+A champion is served by its compiled ONNX graph when promotion verified one
+(:mod:`mlrails.compiled`) and the function's package ships onnxruntime, else by its
+scikit-learn model (:mod:`mlrails.predictors`).
 """
 
 from __future__ import annotations
@@ -17,31 +21,67 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mlrails import artifacts
 from mlrails.adapters.clients import client
+from mlrails.adapters.s3 import split_uri
 from mlrails.errors import MlrailsError, ModelNotReady
 from mlrails.manifest import Manifest, current_key
+from mlrails.predictors import OnnxPredictor, Predictor, ServingPath, SkopsPredictor
 from mlrails.protocol import Batch, Column
+
+# The paths each inference package (config ``serving.package``) can serve, preferred first:
+# ``onnx`` ships onnxruntime + numpy only, ``full`` scikit-learn + skops (no room for
+# onnxruntime under Lambda's 250 MB), the container image both.
+PACKAGE_PATHS: dict[str, tuple[ServingPath, ...]] = {
+    "onnx": ("onnx",),
+    "full": ("skops",),
+    "image": ("onnx", "skops"),
+}
+
+
+class PackageCannotServe(MlrailsError):
+    """The champion needs a serving path the deployed inference package does not ship."""
+
+    status = 503
+    error_code = "PACKAGE_CANNOT_SERVE"
 
 
 @dataclass(frozen=True)
 class Champion:
     manifest: Manifest
-    model: Any
+    predictor: Predictor
     etag: str
 
     @property
     def signature(self) -> list[Column]:
         """The input columns the model expects."""
-        return [Column(f["name"], f["type"], f.get("nullable", False)) for f in self.manifest.features]
+        return self.manifest.signature
+
+    @property
+    def path(self) -> ServingPath:
+        """How this champion is served: ``onnx`` or ``skops``."""
+        return self.predictor.path
+
+
+def serving_path(manifest: Manifest, package: str) -> ServingPath:
+    """The path that serves ``manifest`` in ``package``; raises :class:`PackageCannotServe`."""
+    offered = ("onnx", "skops") if manifest.serving == "onnx" else ("skops",)
+    for path in PACKAGE_PATHS[package]:
+        if path in offered:
+            return path
+    raise PackageCannotServe(
+        f"{manifest.model_name} v{manifest.version} is served by scikit-learn ({manifest.serving_reason or 'not compiled'}), "
+        f"but this function is deployed with serving.package '{package}', which serves compiled (ONNX) champions "
+        "only: deploy serving.package 'full' or 'image' to serve it",
+        details={"model_version": manifest.version, "serving": manifest.serving, "package": package})
 
 
 class ChampionCache:
     """The serving model, refreshed from the manifest at most every ``ttl_seconds``."""
 
-    def __init__(self, bucket: str, model_name: str, ttl_seconds: float,
+    def __init__(self, bucket: str, model_name: str, ttl_seconds: float, package: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.bucket, self.key, self.ttl, self.clock = bucket, current_key(model_name), ttl_seconds, clock
+        self.package = package
         self._champion: Champion | None = None
         self._checked_at = float("-inf")
         self.reload_failures = 0
@@ -76,9 +116,14 @@ class ChampionCache:
         s3 = client("s3")
         response = s3.get_object(Bucket=self.bucket, Key=self.key)
         manifest = Manifest.from_json(response["Body"].read())
-        bucket, _, key = manifest.artifact_uri.removeprefix("s3://").partition("/")
+        path = serving_path(manifest, self.package)
+        bucket, key = split_uri(manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)
         blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return Champion(manifest, artifacts.loads(blob, manifest.trusted_modules), response["ETag"])
+        if path == "onnx":
+            predictor: Predictor = OnnxPredictor(blob, manifest.signature, manifest.classes)
+        else:
+            predictor = SkopsPredictor(blob, manifest.signature, manifest.trusted_modules)
+        return Champion(manifest, predictor, response["ETag"])
 
     def _keep_serving(self, error: Exception) -> None:
         """A champion that cannot be (re)loaded must not take the endpoint down: keep the
@@ -91,19 +136,7 @@ class ChampionCache:
 
 def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str, float]] | None]:
     """Predictions (JSON-native) and, when asked for and available, class probabilities."""
-    import pandas as pd  # only the scikit-learn path needs pandas; keep module import cheap
-
-    frame = pd.DataFrame(batch.columns, columns=[c.name for c in champion.signature])
-    predictions = [_native(p) for p in champion.model.predict(frame)]
-    probabilities = None
-    if batch.return_probabilities and hasattr(champion.model, "predict_proba"):
-        classes = [str(_native(c)) for c in champion.model.classes_]
-        probabilities = [dict(zip(classes, map(float, row))) for row in champion.model.predict_proba(frame)]
-    return predictions, probabilities
-
-
-def _native(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+    return champion.predictor.predict(batch)
 
 
 def prediction_ids(count: int) -> list[str]:
