@@ -21,6 +21,7 @@ from infra.constructs.inference_api import InferenceApi
 from infra.constructs.lambda_layers import LambdaLayers
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import Network
+from infra.constructs.performance_check import PerformanceCheck
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.retraining import Retraining
 from mlrails.config import ProjectConfig
@@ -44,6 +45,7 @@ class ServiceStack(cdk.Stack):
         feature_prep = FeaturePrep(self, "FeaturePrep", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment)
         drift_check = DriftCheck(self, "DriftCheck", context=context)
+        performance_check = PerformanceCheck(self, "PerformanceCheck", context=context)
         retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking,
                                 bus=store.bus)
 
@@ -51,6 +53,7 @@ class ServiceStack(cdk.Stack):
             "feature_prep": feature_prep.handler,
             "inference": inference.handler,
             "drift_check": drift_check.handler,
+            "performance_check": performance_check.handler,
             "retrain_trigger": retraining.trigger,
             "train": retraining.train,
         }
@@ -102,6 +105,15 @@ class ServiceStack(cdk.Stack):
         grant_prefix(artifacts, dc, Access.PUT, Prefix.REPORTS)
         grant_items(table, dc, IDEMPOTENCY, STATE)
         bus.grant_put_events_to(dc)
+
+        # mlrails.performance: the current manifest (absent = "no_model"), list + read the capture
+        # window and the feedback days, write the report; PerformanceDegraded.
+        pc = performance_check.handler.function
+        grant_prefix(artifacts, pc, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(data, pc, Access.READ, Prefix.CAPTURE, Prefix.FEEDBACK)
+        grant_prefix(artifacts, pc, Access.PUT, Prefix.REPORTS)
+        grant_items(table, pc, IDEMPOTENCY)
+        bus.grant_put_events_to(pc)
 
         # mlrails.retrain: the current manifest (absent = no champion yet), the decision report;
         # policy state; RetrainRequested (a notification); one training run per trigger

@@ -125,6 +125,22 @@ DriftTest = Literal["psi", "jensenshannon", "wasserstein", "ks", "chi2"]
 NUMERIC_ONLY_TESTS = frozenset({"wasserstein", "ks"})
 
 
+class Performance(_Strict):
+    """The business / model-quality check (mlrails.performance): settled captures joined with
+    fed-back labels, the task's metrics and the business KPI, on its own schedule."""
+
+    schedule: Schedule = "rate(1 day)"
+    # Predictions evaluated per run: the last window_hours of those whose labels are due.
+    window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90)
+    metric: Metric | None = None  # None: the promotion gate's metric
+    # PerformanceDegraded when the metric is worse than `minimum` (for error metrics: above
+    # it) or has lost more than `max_drop` (absolute) from the champion's holdout score.
+    minimum: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+    # Fewer labelled rows than this: "insufficient labels", never an alarm.
+    min_labelled_rows: int = Field(default=100, ge=1)
+
+
 class Monitoring(_Strict):
     schedule: Schedule = "rate(1 day)"
     window_hours: int = Field(default=24, ge=1, le=24 * 31)
@@ -153,6 +169,10 @@ class Monitoring(_Strict):
     max_missing_rate_increase: float = Field(default=0.1, gt=0, le=1)  # absolute, vs the reference
     max_unseen_share: float = Field(default=0.05, gt=0, le=1)
     max_out_of_range_share: float = Field(default=0.05, gt=0, le=1)
+    # How long ground truth takes to arrive: a prediction is judged (performance check,
+    # promotion gate) only once this much time has passed since it was made.
+    label_delay_hours: float = Field(default=24, ge=0)
+    performance: Performance = Performance()
 
     def test_for(self, name: str, kind: Literal["numeric", "categorical"]) -> str:
         """The measure that decides drift for feature ``name`` of type ``kind``."""
@@ -165,6 +185,11 @@ class Monitoring(_Strict):
         return getattr(self, f"{test}_threshold")
 
 
+class MaxRetrains(_Strict):
+    count: int = Field(ge=1)
+    period_hours: float = Field(gt=0)
+
+
 class Retraining(_Strict):
     schedule: Schedule = "rate(7 days)"
     triggers: tuple[Literal["schedule", "drift", "performance", "new_data"], ...] = (
@@ -172,6 +197,8 @@ class Retraining(_Strict):
     cooldown_hours: float = Field(default=12, ge=0)
     consecutive_drift_windows: int = Field(default=1, ge=1)
     min_new_rows: int = Field(default=1000, ge=1)
+    # At most `count` training runs per rolling `period_hours`, whatever triggers them.
+    max_retrains: MaxRetrains | None = None
 
 
 class Capture(_Strict):
@@ -272,6 +299,9 @@ class ProjectConfig(_Strict):
         for metric in [self.promotion.metric, *self.promotion.guards]:
             if metric and (metric in regression) != (self.dataset.task == "regression"):
                 raise ValueError(f"promotion metric '{metric}' does not fit task '{self.dataset.task}'")
+        metric = self.monitoring.performance.metric
+        if metric and (metric in regression) != (self.dataset.task == "regression"):
+            raise ValueError(f"monitoring.performance.metric '{metric}' does not fit task '{self.dataset.task}'")
         metric = self.value.metric
         if metric and (metric in regression) != (self.dataset.task == "regression"):
             raise ValueError(f"value.metric '{metric}' does not fit task '{self.dataset.task}'")
@@ -306,6 +336,11 @@ class ProjectConfig(_Strict):
     def to_json(self) -> str:
         """The canonical JSON form deployed functions read (stable key order)."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def performance_metric(self) -> str:
+        """The metric the performance check judges the serving model by: configured, else the gate's."""
+        return self.monitoring.performance.metric or self.primary_metric
 
     @property
     def digest(self) -> str:

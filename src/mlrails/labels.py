@@ -48,7 +48,7 @@ class LabelledWindow:
     window: EvaluationWindow
     rows: pd.DataFrame  # one row per labelled, settled prediction: the capture's columns + LABEL, RECEIVED_AT
     settled: int  # distinct settled predictions in the window, labelled or not
-    unmatched_feedback: int  # labels for no settled prediction here (unknown id, or made outside the window)
+    unmatched_feedback: int  # labels for no settled prediction here (unknown id, made outside the window, not yet due)
     invalid_labels: int  # labels that cannot be a target of the task (a word for a regression)
 
     @property

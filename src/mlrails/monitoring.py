@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import pandas as pd
-
-from mlrails.adapters import manifests, s3
+from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
@@ -29,24 +26,6 @@ class DriftOutcome:
     emitted: bool
 
 
-def window_prefixes(start: datetime, end: datetime) -> list[str]:
-    """Capture partitions (date/hour) overlapping [start, end)."""
-    prefixes, hour = [], start.replace(minute=0, second=0, microsecond=0)
-    while hour < end:
-        prefixes.append(f"{Prefix.CAPTURE.value}date={hour:%Y-%m-%d}/hour={hour:%H}/")
-        hour += timedelta(hours=1)
-    return prefixes
-
-
-def _chunk(lines: bytes, start: datetime, end: datetime) -> pd.DataFrame:
-    records = [json.loads(line) for line in lines.splitlines() if line.strip()]
-    frame = pd.DataFrame.from_records(records)
-    if frame.empty:
-        return frame
-    stamps = pd.to_datetime(frame["timestamp"], utc=True)
-    return frame[(stamps >= start) & (stamps < end)].rename(columns={"prediction": PREDICTION})
-
-
 def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> DriftOutcome:
     """Bin the window file by file (bounded memory), report, and emit ``DriftDetected``
     once ``retraining.consecutive_drift_windows`` windows in a row have drifted."""
@@ -55,9 +34,8 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
         return DriftOutcome("no_model", None, None, 0, False)
     start = at - timedelta(hours=cfg.monitoring.window_hours)
     window = WindowCounts(profile=s3.get_json(manifest.profile_uri))
-    for prefix in window_prefixes(start, at):
-        for key in s3.list_keys(settings.data_bucket, prefix):
-            window.add(_chunk(s3.get_bytes(s3.uri(settings.data_bucket, key)), start, at))
+    for chunk in traffic.capture_chunks(settings.data_bucket, start, at):
+        window.add(chunk.rename(columns={"prediction": PREDICTION}))
     report = drift_report(window, cfg.monitoring)
 
     report_uri = s3.uri(settings.artifacts_bucket,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from mlrails import policy
@@ -26,22 +27,27 @@ def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Tr
     remembered = state.get(pk)
     rows = state.add(pk, "rows_since_training", new_rows) if new_rows else int(remembered.get("rows_since_training", 0))
     last = remembered.get("last_retrain_at")
+    recent = tuple(datetime.fromisoformat(t) for t in json.loads(remembered.get("recent_retrains", "[]")))
     has_champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None
     if remembered.get("last_trigger_id") == trigger_id:
         decision = policy.PolicyDecision(True, remembered.get("last_reason", "retry of an accepted trigger"))
     else:
         current = policy.PolicyState(has_champion=has_champion, rows_since_training=rows,
-                                     last_retrain_at=datetime.fromisoformat(last) if last else None)
+                                     last_retrain_at=datetime.fromisoformat(last) if last else None,
+                                     recent_retrains=recent)
         decision = policy.decide(trigger, current, cfg, at)
+        # The runs of the period are written with the lease: one atomic compare-and-set.
+        counted = [t.isoformat() for t in policy.within_period(recent, cfg, at)] + [at.isoformat()]
         if decision.retrain and not state.compare_and_set(
                 pk, expected={"last_retrain_at": last}, last_retrain_at=at, last_trigger_id=trigger_id,
-                last_reason=decision.reason):
+                last_reason=decision.reason, recent_retrains=json.dumps(counted)):
             decision = policy.PolicyDecision(False, "another trigger started a run at the same moment")
     s3.put_json(
         s3.uri(settings.artifacts_bucket,
                f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}-{trigger_id}.json"),
         {"trigger": trigger, "trigger_id": trigger_id, "at": at.isoformat(), "retrain": decision.retrain,
-         "reason": decision.reason, "rows_since_training": rows, "has_champion": has_champion},
+         "reason": decision.reason, "rows_since_training": rows, "has_champion": has_champion,
+         "runs_in_period": len(policy.within_period(recent, cfg, at))},
     )
     if decision.retrain:
         request = RetrainRequested(cfg.model.name, settings.environment, decision.reason, trigger_id,

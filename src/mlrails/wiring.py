@@ -88,6 +88,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                  "zip", ("shared", "ml"), 1024, 29, asynchronous=False),
     FunctionSpec("drift_check", "Compares the captured window with the training reference profile",
                  "zip", ("shared", "data"), 1024, 300),
+    FunctionSpec("performance_check", "Joins settled captures with fed-back labels: model quality and business KPI",
+                 "zip", ("shared", "data"), 1024, 300),
     FunctionSpec("retrain_trigger", "Applies the retraining policy and requests a training run",
                  "zip", ("shared",), 256, 30),
     # Invoked synchronously by the training state machine, which owns retries and failures.
@@ -186,6 +188,12 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         expression=lambda cfg: cfg.monitoring.schedule,
         enabled=lambda cfg: True,
         payload={"schedule": "DriftCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+    ScheduleSpec(
+        "PerformanceCheck", "performance_check",
+        expression=lambda cfg: cfg.monitoring.performance.schedule,
+        enabled=lambda cfg: True,
+        payload={"schedule": "PerformanceCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
     ),
     ScheduleSpec(
         "RetrainCadence", "retrain_trigger",

@@ -39,7 +39,7 @@ def test_new_data_below_min_rows_without_a_model_waits(retrain_trigger, bus, clo
         f"reports/retrain/churn-classifier/2026-03-02T095811Z-{FEATURES_READY_ID}.json"]
     assert _decisions(cloud.artifacts_bucket) == [{
         "trigger": "new_data", "trigger_id": FEATURES_READY_ID, "at": "2026-03-02T09:58:11+00:00", "retrain": False,
-        "reason": result["reason"], "rows_since_training": 120, "has_champion": False}]
+        "reason": result["reason"], "rows_since_training": 120, "has_champion": False, "runs_in_period": 0}]
 
 
 def test_enough_new_data_without_a_model_requests_the_first_training(retrain_trigger, bus, cloud, lambda_context):
@@ -198,3 +198,34 @@ def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
     second = handle_trigger(cfg, settings(needs_state_machine=True), trigger="new_data", trigger_id="b", at=DAY)
     assert first.retrain and not second.retrain
     assert second.reason == "another trigger started a run at the same moment"
+
+
+def test_the_maximum_runs_per_period_is_counted_in_the_state_table_and_audited(champion, retrain_trigger, bus,
+                                                                                cloud, lambda_context):
+    # mlrails.yaml: 3 runs per 168 h, a 12 h cooldown; four degradations a day apart.
+    events = [with_detail("retrain_trigger_drift_detected", id=f"3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6{n}",
+                          time=f"2026-03-0{3 + n}T00:00:00Z") for n in range(4)]
+
+    results = [retrain_trigger.lambda_handler(event, lambda_context) for event in events]
+
+    assert [r["retrain"] for r in results] == [True, True, True, False]
+    assert results[3]["reason"] == ("3 runs in the last 168 h reach retraining.max_retrains.count=3: "
+                                    "next run possible from 2026-03-10T00:00:00+00:00")
+    assert len(bus.of("RetrainRequested")) == 3
+    decisions = _decisions(cloud.artifacts_bucket)
+    assert [(d["retrain"], d["runs_in_period"]) for d in decisions] == [(True, 0), (True, 1), (True, 2), (False, 3)]
+    assert decisions[3]["reason"] == results[3]["reason"]
+    remembered = json.loads(StateTable(cloud.state_table).get("policy#churn-classifier")["recent_retrains"])
+    assert remembered == ["2026-03-03T00:00:00+00:00", "2026-03-04T00:00:00+00:00", "2026-03-05T00:00:00+00:00"]
+
+
+def test_a_degraded_model_requests_a_run(champion, retrain_trigger, bus, lambda_context):
+    from mlrails.events import parse_detail
+
+    event = load_event("retrain_trigger_performance_degraded")
+    parse_detail(event["detail-type"], event["detail"])  # the sample is what performance_check emits
+
+    result = retrain_trigger.lambda_handler(event, lambda_context)
+
+    assert result == {"trigger": "performance", "retrain": True, "reason": "model performance degraded"}
+    assert [e["detail"]["trigger_id"] for e in bus.of("RetrainRequested")] == [event["id"]]

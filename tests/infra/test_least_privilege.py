@@ -51,6 +51,15 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("data", "s3:GetObject"): {"capture/"},
         ("data", "s3:ListBucket"): {"capture/"},
     },
+    "performance_check": {
+        # the manifest (absent = no model), the report
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        ("artifacts", "s3:PutObject"): {"reports/"},
+        # the settled window's captures by hour partition, the labels by day of arrival
+        ("data", "s3:GetObject"): {"capture/", "feedback/"},
+        ("data", "s3:ListBucket"): {"capture/", "feedback/"},
+    },
     "retrain_trigger": {
         # the manifest (absent = no champion yet), the decision report
         ("artifacts", "s3:GetObject"): {"config/", "manifests/"},
@@ -73,12 +82,14 @@ EXPECTED_TABLE = {
     "feature_prep": IDEMPOTENCY,
     "inference": set(),
     "drift_check": IDEMPOTENCY | STATE,
+    "performance_check": IDEMPOTENCY,
     "retrain_trigger": IDEMPOTENCY | STATE,
     "train": IDEMPOTENCY,
 }
-PUBLISHES = {"feature_prep": True, "inference": False, "drift_check": True, "retrain_trigger": True, "train": True}
+PUBLISHES = {"feature_prep": True, "inference": False, "drift_check": True, "performance_check": True,
+             "retrain_trigger": True, "train": True}
 # Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
-STATES = {"feature_prep": set(), "inference": set(), "drift_check": set(),
+STATES = {"feature_prep": set(), "inference": set(), "drift_check": set(), "performance_check": set(),
           "retrain_trigger": {"states:StartExecution"}, "train": set()}
 
 

@@ -14,13 +14,13 @@ from mlrails import wiring
 from mlrails.config import ProjectConfig
 
 
-def test_five_functions_four_zip_on_python_312_and_one_image(service_template: Template) -> None:
+def test_six_functions_five_zip_on_python_312_and_one_image(service_template: Template) -> None:
     zip_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "zip"]
     image_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "image"]
-    assert (len(zip_specs), len(image_specs)) == (4, 1)
+    assert (len(zip_specs), len(image_specs)) == (5, 1)
     descriptions = sorted(fn["Properties"].get("Description", "")
                           for fn in service_template.find_resources("AWS::Lambda::Function").values())
-    # The five pipeline functions, and nothing else in this stack.
+    # The six pipeline functions, and nothing else in this stack.
     assert descriptions == sorted(spec.description for spec in wiring.FUNCTIONS)
     for spec in zip_specs:
         service_template.has_resource_properties("AWS::Lambda::Function", {

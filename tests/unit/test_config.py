@@ -69,7 +69,9 @@ def test_regression_defaults_to_rmse(cfg):
     document["dataset"]["task"] = "regression"
     document["promotion"]["metric"] = None
     document["value"]["metric"] = None  # the example judges value by roc_auc, a classification metric
+    document["monitoring"]["performance"]["metric"] = None  # and the performance check by accuracy
     regression = parse_config(document)
+    assert regression.performance_metric == "rmse"
     assert regression.primary_metric == "rmse"
     assert regression.promotion.direction("rmse") == "minimize"
 

@@ -6,7 +6,6 @@ from sklearn.dummy import DummyClassifier
 from mlrails.config import parse_config
 from mlrails.errors import ConfigError
 from mlrails.feasibility.action import SERVING_OVERHEAD_MS, action_answer
-from mlrails.feasibility.frame import CheckError
 from mlrails.feasibility.value import Estimate, value_answer
 
 
@@ -94,6 +93,7 @@ def test_error_metrics_are_judged_downwards(cfg):
     document = cfg.model_dump(mode="json")
     document["dataset"]["task"] = "regression"
     document["promotion"].update(metric=None, guards={})
+    document["monitoring"]["performance"].update(metric=None, minimum=None)
     document["value"].update(metric="rmse", minimum=10.0, value_per_point=100)
     project = parse_config(document)
     good = value_answer(project, estimate(score=7.0, baseline=12.0), None)
@@ -109,7 +109,7 @@ def test_a_business_value_function_is_called_with_the_score(cfg):
 
 
 def test_a_business_value_function_that_does_not_import_is_a_clear_error(cfg):
-    with pytest.raises(CheckError, match="value.function 'nowhere:value' cannot be imported"):
+    with pytest.raises(ConfigError, match="value.function 'nowhere:value' cannot be imported"):
         value_answer(configured(cfg, "value", value_per_point=None, function="nowhere:value"), estimate(), None)
 
 

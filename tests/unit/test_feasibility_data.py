@@ -129,6 +129,7 @@ def regression_config(cfg):
     document["dataset"]["task"] = "regression"
     document["dataset"]["target"] = "spend"
     document["promotion"].update(metric=None, guards={})
+    document["monitoring"]["performance"].update(metric=None, minimum=None)
     document["value"].update(metric="r2", minimum=0.3, value_per_point=None)
     return parse_config(document)
 

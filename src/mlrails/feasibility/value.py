@@ -8,7 +8,6 @@ folds, so the check's time stays bounded whatever the data's size.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from mlrails.config import Dataset, ProjectConfig, Promotion
 from mlrails.feasibility.frame import CheckError
 from mlrails.feasibility.options import CheckOptions
 from mlrails.feasibility.verdicts import Answer, Finding
+from mlrails.kpi import business_value
 from mlrails.models import PLACEHOLDER, load_entrypoint, placeholder
 
 REAL_MODEL_EXAMPLE = "mlrails.models:gradient_boosting"
@@ -126,22 +126,6 @@ def estimate(data: ModelingData, cfg: ProjectConfig, options: CheckOptions,
                   "std": round(float(scores.std()), 4)})
     return Estimate(metric, entrypoint, float(np.mean(sign * baseline["test_score"])), float(scores.mean()),
                     float(scores.std()), folds, len(data.y), curve, quick["estimator"][0])
-
-
-def business_value(cfg: ProjectConfig) -> Callable[[float], float] | None:
-    """The configured value of a score: linear (``value_per_point`` per 0.01 beyond
-    ``minimum``), a ``module:function``, or None when the config gives neither."""
-    value = cfg.value
-    if value.function:
-        module, _, name = value.function.partition(":")
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise CheckError(f"value.function {value.function!r} cannot be imported: {exc}") from exc
-    if value.value_per_point is not None and value.minimum is not None:
-        direction = 1 if Promotion.direction(cfg.value_metric) == "maximize" else -1
-        return lambda score: value.value_per_point * direction * (score - value.minimum) / 0.01
-    return None
 
 
 def _gain(cfg: ProjectConfig, score: float, level: float) -> float:

@@ -1,0 +1,136 @@
+"""The business / model-quality check: is the serving model still producing the outcome?
+
+On its schedule it joins the champion's settled predictions with the labels fed back for
+them (:mod:`mlrails.labels`), scores the task's metrics and the business KPI
+(:mod:`mlrails.kpi`), writes a report and emits ``PerformanceDegraded`` when the configured
+metric is worse than its floor: ``monitoring.performance.minimum``, or the champion's own
+holdout score (recorded in its manifest) minus ``max_drop``, whichever is stricter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from mlrails import quality
+from mlrails.adapters import manifests, s3, traffic
+from mlrails.adapters.bus import publish
+from mlrails.config import ProjectConfig, Promotion
+from mlrails.events import PerformanceDegraded
+from mlrails.kpi import business_value
+from mlrails.labels import LABEL, LabelledWindow, targets
+from mlrails.manifest import Manifest
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+# What the check reads of each capture: not the features.
+_COLUMNS = ["prediction_id", "timestamp", "prediction", "model_version", "probabilities"]
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    # no_model | insufficient_labels | metric_unavailable | ok | degraded
+    status: str
+    metric: str
+    value: float | None
+    threshold: float | None  # the floor the value was held to (None: none configured)
+    metrics: dict[str, float]
+    business_kpi: float | None
+    labelled: int
+    coverage: float | None
+    report_uri: str | None
+    emitted: bool
+
+
+def hours(value: float) -> timedelta:
+    """A config duration in hours."""
+    return timedelta(hours=value)
+
+
+def floor(cfg: ProjectConfig, champion_metrics: dict[str, float]) -> float | None:
+    """The worst acceptable value of the performance metric: the stricter of the configured
+    minimum and the champion's holdout score less ``max_drop`` (None when neither applies)."""
+    metric, rules = cfg.performance_metric, cfg.monitoring.performance
+    maximize = Promotion.direction(metric) == "maximize"
+    bounds = [] if rules.minimum is None else [rules.minimum]
+    if rules.max_drop is not None and metric in champion_metrics:
+        baseline = champion_metrics[metric]
+        bounds.append(baseline - rules.max_drop if maximize else baseline + rules.max_drop)
+    if not bounds:
+        return None
+    return max(bounds) if maximize else min(bounds)
+
+
+def worse_than(metric: str, value: float, threshold: float) -> bool:
+    """Whether ``value`` is on the bad side of ``threshold`` for ``metric``'s direction."""
+    return value < threshold if Promotion.direction(metric) == "maximize" else value > threshold
+
+
+def score(window: LabelledWindow, task: str, classes: list[Any] | None) -> dict[str, float]:
+    """The task's metrics of the captured predictions against their labels. ``roc_auc`` only
+    when every row was captured with its class probabilities and the task is binary."""
+    rows = window.rows
+    labels, predicted = targets(rows[LABEL], task).to_numpy(), targets(rows["prediction"], task).to_numpy()
+    scores = None
+    if (task == "classification" and classes and len(classes) == 2 and "probabilities" in rows
+            and rows["probabilities"].map(lambda p: isinstance(p, dict)).all()):
+        positive = classes[1]  # scikit-learn's classes_ are sorted: the second is the positive one
+        scores = (labels == positive, rows["probabilities"].map(lambda p: p.get(str(positive), np.nan)).to_numpy())
+        if np.isnan(scores[1]).any():
+            scores = None
+    return quality.task_metrics(task, labels, predicted, scores)
+
+
+def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> PerformanceOutcome:
+    """Join, score, report, and emit ``PerformanceDegraded`` below the floor. Fewer than
+    ``min_labelled_rows`` labelled predictions is "insufficient_labels", never an alarm."""
+    metric, rules = cfg.performance_metric, cfg.monitoring.performance
+    manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    if manifest is None:
+        return PerformanceOutcome("no_model", metric, None, None, {}, None, 0, None, None, False)
+    window = traffic.labelled_window(settings.data_bucket, now=at, window=hours(rules.window_hours),
+                                     label_delay=hours(cfg.monitoring.label_delay_hours), task=cfg.dataset.task,
+                                     # The serving model is judged on its own predictions only.
+                                     columns=_COLUMNS, model_version=manifest.version)
+    threshold = floor(cfg, manifest.metrics)
+    metrics, kpi, value = {}, None, None
+    if window.labelled < rules.min_labelled_rows:
+        status = "insufficient_labels"
+    else:
+        metrics = score(window, cfg.dataset.task, manifest.classes)
+        value = metrics.get(metric)
+        values = business_value(cfg)
+        if values is not None and cfg.value_metric in metrics:
+            kpi = float(values(metrics[cfg.value_metric]))
+        if value is None:
+            status = "metric_unavailable"
+        elif threshold is not None and worse_than(metric, value, threshold):
+            status = "degraded"
+        else:
+            status = "ok"
+
+    report_uri = s3.uri(settings.artifacts_bucket,
+                        f"{Prefix.REPORTS.value}performance/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
+    outcome = PerformanceOutcome(status, metric, value, threshold, metrics, kpi, window.labelled,
+                                 window.coverage, report_uri, emitted=status == "degraded")
+    s3.put_json(report_uri, _report_document(cfg, manifest, window, outcome))
+    if outcome.emitted:
+        publish(PerformanceDegraded(cfg.model.name, settings.environment, metric, value, threshold, report_uri),
+                settings.bus_name, time=at)
+    return outcome
+
+
+def _report_document(cfg: ProjectConfig, manifest: Manifest, window: LabelledWindow,
+                     outcome: PerformanceOutcome) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in asdict(outcome).items() if k not in ("report_uri", "emitted")},
+        "model_version": manifest.version, "holdout_metrics": manifest.metrics,
+        "window_start": window.window.start.isoformat(), "window_end": window.window.end.isoformat(),
+        "label_delay_hours": cfg.monitoring.label_delay_hours, "min_labelled_rows": cfg.monitoring.performance.min_labelled_rows,
+        "settled": window.settled, "unmatched_feedback": window.unmatched_feedback, "invalid_labels": window.invalid_labels,
+        "business_kpi_metric": cfg.value_metric, "business_kpi_unit": cfg.value.unit,
+        "performance_degraded": outcome.emitted,
+    }

@@ -1,0 +1,155 @@
+"""performance_check: captures and fed-back labels in S3 → report, metrics, PerformanceDegraded."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from conftest import load_event
+from mlrails.adapters import s3
+from mlrails.feedback import feedback_key, feedback_lines
+from mlrails.synthetic import churn_frame
+
+from .conftest import DAY, keys
+
+EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: settled window [03-03, 03-10)
+REPORT_KEY = "reports/performance/churn-classifier/2026-03-12T000000Z.json"
+MADE = DAY + timedelta(days=2, hours=9)  # inside the settled window
+LABELLED_AT = MADE + timedelta(days=3)  # later than the label delay: still counts
+
+
+@pytest.fixture
+def performance_check(cloud, handler):
+    """The performance_check function, loaded cold."""
+    return handler("performance_check")
+
+
+def put_traffic(cloud, cfg, *, rows: int, correct: float, at: datetime, version: str = "1", seed: int = 0,
+                probabilities: bool = False, labelled_at: datetime = LABELLED_AT) -> list[str]:
+    """Captured predictions (the capture line format) with labels fed back for them, a share
+    ``correct`` of them right; returns the prediction ids."""
+    rng = np.random.default_rng(seed)
+    frame = churn_frame(rows, at, seed=seed, with_target=False)
+    labels = rng.integers(0, 2, rows)
+    right = rng.random(rows) < correct
+    predicted = np.where(right, labels, 1 - labels)
+    ids = [f"{version}-{seed}-{i:05d}" for i in range(rows)]
+    lines = []
+    for i, (record, prediction) in enumerate(zip(json.loads(frame[cfg.dataset.feature_names].to_json(
+            orient="records")), predicted)):
+        record.update(prediction_id=ids[i], prediction=int(prediction), timestamp=at.isoformat(),
+                      model_name=cfg.model.name, model_version=version)
+        if probabilities:
+            p = float(np.clip(0.5 + (0.3 if prediction == 1 else -0.3) + rng.normal(0, 0.15), 0, 1))
+            record["probabilities"] = {"0": 1 - p, "1": p}
+        lines.append(json.dumps(record))
+    s3.put_bytes(s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
+                 ("\n".join(lines) + "\n").encode())
+    items = [{"prediction_id": pid, "label": int(label)} for pid, label in zip(ids, labels)]
+    s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")),
+                 feedback_lines(items, labelled_at))
+    return ids
+
+
+def _emitted(capsys) -> dict:
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    return next(m for m in lines if "LabelledRows" in m)
+
+
+def test_good_predictions_are_ok_and_published(champion, performance_check, cloud, cfg, bus, lambda_context,
+                                               capsys):
+    put_traffic(cloud, cfg, rows=300, correct=0.95, at=MADE, probabilities=True)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "ok" and result["performance_degraded"] is False and result["labelled"] == 300
+    report = s3.get_json(s3.uri(cloud.artifacts_bucket, REPORT_KEY))
+    assert report["window_start"] == "2026-03-03T00:00:00+00:00"
+    assert report["window_end"] == "2026-03-10T00:00:00+00:00"
+    assert report["settled"] == 300 and report["coverage"] == 1.0 and report["model_version"] == "1"
+    assert report["threshold"] == pytest.approx(max(0.6, champion.metrics["accuracy"] - 0.1))
+    assert report["metrics"]["accuracy"] == pytest.approx(result["value"]) and result["value"] > 0.9
+    # roc_auc from the captured probabilities, and the business KPI (value.metric is roc_auc).
+    auc = report["metrics"]["roc_auc"]
+    assert report["business_kpi"] == pytest.approx(1500 * (auc - 0.65) / 0.01)
+    assert bus.drain() == []
+
+    emitted = _emitted(capsys)
+    assert emitted["model"] == "churn-classifier"
+    assert emitted["LabelledRows"] == [300.0] and emitted["LabelCoverage"] == [100.0]
+    assert emitted["ModelQuality"] == [pytest.approx(result["value"])]
+    assert emitted["Metric.accuracy"] == emitted["ModelQuality"] and "Metric.f1" in emitted
+    assert emitted["BusinessKPI"] == [pytest.approx(report["business_kpi"])]
+    assert "PerformanceDegraded" not in emitted
+
+
+def test_poor_predictions_emit_performance_degraded_once_per_slot(champion, performance_check, cloud, cfg, bus,
+                                                                  lambda_context, capsys):
+    put_traffic(cloud, cfg, rows=300, correct=0.4, at=MADE)
+
+    first = performance_check.lambda_handler(EVENT, lambda_context)
+    retried = performance_check.lambda_handler({**EVENT, "execution_id": "another-attempt"}, lambda_context)
+
+    assert first == retried and first["status"] == "degraded" and first["performance_degraded"] is True
+    (event,) = bus.of("PerformanceDegraded")
+    assert event["time"] == EVENT["scheduled_time"]
+    assert event["detail"] == {
+        "schema_version": "1", "model": "churn-classifier", "environment": "test", "metric": "accuracy",
+        "value": pytest.approx(first["value"]), "threshold": pytest.approx(first["threshold"]),
+        "report_uri": s3.uri(cloud.artifacts_bucket, REPORT_KEY)}
+    assert keys(cloud.artifacts_bucket, "reports/performance/") == [REPORT_KEY]
+    assert _emitted(capsys)["PerformanceDegraded"] == [1.0]
+
+
+def test_too_few_labels_is_insufficient_not_an_alarm(champion, performance_check, cloud, cfg, bus, lambda_context):
+    put_traffic(cloud, cfg, rows=60, correct=0.1, at=MADE)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "insufficient_labels" and result["performance_degraded"] is False
+    assert result["labelled"] == 60 and result["value"] is None
+    assert bus.drain() == []
+
+
+def test_unsettled_and_other_versions_predictions_are_not_judged(champion, performance_check, cloud, cfg, bus,
+                                                                 lambda_context):
+    # Bad predictions too recent to judge (their label delay has not passed), and bad
+    # predictions of another version: neither counts against the champion.
+    recent = datetime.fromisoformat("2026-03-11T06:00:00+00:00")
+    put_traffic(cloud, cfg, rows=300, correct=0.1, at=recent, seed=1, labelled_at=recent + timedelta(hours=3))
+    put_traffic(cloud, cfg, rows=300, correct=0.1, at=MADE, version="0", seed=2)
+    put_traffic(cloud, cfg, rows=150, correct=0.9, at=MADE, seed=3)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "ok" and result["labelled"] == 150
+    report = s3.get_json(result["report_uri"])
+    assert report["settled"] == 150 and report["unmatched_feedback"] == 600
+    assert bus.drain() == []
+
+
+def test_without_a_model_there_is_nothing_to_judge(performance_check, cloud, bus, lambda_context):
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "no_model" and result["report_uri"] is None
+    assert keys(cloud.artifacts_bucket, "reports/") == [] and bus.drain() == []
+
+
+def test_the_reported_accuracy_is_scikit_learns(champion, performance_check, cloud, cfg, lambda_context):
+    ids = put_traffic(cloud, cfg, rows=200, correct=0.7, at=MADE, seed=5)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    captured = [json.loads(line) for line in s3.get_bytes(s3.uri(
+        cloud.data_bucket, f"capture/date={MADE:%Y-%m-%d}/hour={MADE:%H}/1-5.jsonl")).splitlines()]
+    labels = {}
+    for key in keys(cloud.data_bucket, "feedback/"):
+        labels.update({json.loads(line)["prediction_id"]: json.loads(line)["label"]
+                       for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()})
+    assert [c["prediction_id"] for c in captured] == ids
+    expected = skm.accuracy_score([labels[c["prediction_id"]] for c in captured], [c["prediction"] for c in captured])
+    assert result["value"] == pytest.approx(expected)

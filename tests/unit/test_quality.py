@@ -1,0 +1,49 @@
+"""The numpy metrics agree with scikit-learn's."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from mlrails import quality
+
+RNG = np.random.default_rng(3)
+
+
+@pytest.mark.parametrize("classes", [np.array([0, 1]), np.array(["a", "b", "c"])])
+def test_accuracy_and_macro_f1(classes):
+    labels = RNG.choice(classes, 500)
+    predicted = np.where(RNG.random(500) < 0.7, labels, RNG.choice(classes, 500))
+    assert quality.accuracy(labels, predicted) == pytest.approx(skm.accuracy_score(labels, predicted))
+    assert quality.f1_macro(labels, predicted) == pytest.approx(
+        skm.f1_score(labels, predicted, average="macro", zero_division=0))
+
+
+def test_macro_f1_counts_a_class_only_ever_predicted():
+    labels, predicted = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
+    assert quality.f1_macro(labels, predicted) == pytest.approx(
+        skm.f1_score(labels, predicted, average="macro", zero_division=0))
+
+
+def test_roc_auc_with_ties_and_without_a_class():
+    positive = RNG.random(400) < 0.3
+    scores = np.round(np.clip(positive * 0.3 + RNG.random(400) * 0.7, 0, 1), 1)  # coarse: many ties
+    assert quality.roc_auc(positive, scores) == pytest.approx(skm.roc_auc_score(positive, scores))
+    assert quality.roc_auc(np.ones(5, dtype=bool), np.linspace(0, 1, 5)) is None
+
+
+def test_regression_metrics():
+    labels = RNG.normal(10, 3, 300)
+    predicted = labels + RNG.normal(0, 1, 300)
+    result = quality.task_metrics("regression", labels, predicted)
+    assert result["mae"] == pytest.approx(skm.mean_absolute_error(labels, predicted))
+    assert result["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(labels, predicted)))
+    assert result["r2"] == pytest.approx(skm.r2_score(labels, predicted))
+    assert "r2" not in quality.task_metrics("regression", np.ones(3), np.zeros(3))
+
+
+def test_classification_reports_roc_auc_only_with_scores():
+    labels, predicted = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
+    assert set(quality.task_metrics("classification", labels, predicted)) == {"accuracy", "f1"}
+    scored = quality.task_metrics("classification", labels, predicted,
+                                  (labels == 1, np.array([0.1, 0.9, 0.4, 0.3])))
+    assert scored["roc_auc"] == pytest.approx(1.0)
