@@ -1,4 +1,5 @@
-"""inference: the champion behind API Gateway (POST /invocations, /feedback; GET /ping, /version).
+"""inference: the champion behind API Gateway (POST /invocations, /feedback; GET /ping, /version,
+/openapi.json).
 
 The model comes from the deployment manifest in S3, never from MLflow: predictions go on
 when MLflow is down.
@@ -7,22 +8,32 @@ when MLflow is down.
 import functools
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
-from mlrails import capture, feedback, serving
+from mlrails import capture, feedback, openapi, serving
 from mlrails.adapters import deployed, s3
-from mlrails.errors import MlrailsError
+from mlrails.errors import MlrailsError, RouteNotFound
 from mlrails.metric_names import MetricName
 from mlrails.protocol import parse_request
+from mlrails.settings import cors_origins
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-app = APIGatewayRestResolver()
+
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    # Off unless the environment lists origins: then only those get CORS headers (Powertools
+    # echoes a listed Origin, errors included); API Gateway answers the preflight.
+    return CORSConfig(allow_origin=origins[0], extra_origins=list(origins[1:]), max_age=600) if origins else None
+
+
+app = APIGatewayRestResolver(cors=_cors(cors_origins()))
 
 
 @functools.cache
@@ -47,6 +58,11 @@ def version() -> dict:
     manifest = champions().get().manifest
     return {"model_name": manifest.model_name, "model_version": manifest.version, "run_id": manifest.run_id,
             "trained_at": manifest.trained_at, "promoted_at": manifest.promoted_at, "kit_version": mlrails.__version__}
+
+
+@app.get("/openapi.json")
+def openapi_document() -> dict:
+    return openapi.document(deployed.project_config(deployed.settings().config_uri), mlrails.__version__)
 
 
 @app.post("/invocations")
@@ -97,6 +113,13 @@ def known_error(error: MlrailsError) -> Response:
     else:
         logger.info("request rejected", extra={"error": error.to_body()})
     return Response(status_code=error.status, content_type=content_types.APPLICATION_JSON, body=error.to_body())
+
+
+@app.not_found
+def no_such_route(error: NotFoundError) -> Response:
+    # Without it the catch-all above would turn an unknown path into a 500.
+    return known_error(RouteNotFound(f"no route {app.current_event.http_method} {app.current_event.path}; "
+                                     "see GET /openapi.json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,14 +1,17 @@
 """The inference function behind an API Gateway REST API.
 
-Routes: ``POST /invocations``, ``GET /ping``, ``GET /version``, ``POST /feedback``. Auth is an
-API key + usage plan (throttle and quota) by default, IAM when the environment says
-``auth: iam``; the stage throttles, logs access as JSON, and traces with X-Ray. The function
+Routes: those of :data:`mlrails.openapi.ROUTES` (``POST /invocations``, ``POST /feedback``,
+``GET /ping``, ``GET /version``, ``GET /openapi.json``), every one behind the same auth: an
+API key + usage plan (throttle and daily quota) by default, IAM when the environment says
+``auth: iam``. CORS is off unless the environment lists ``cors_origins``: then API Gateway
+answers the preflight for those origins and the function adds the response headers. The
+stage throttles, logs access as JSON, and traces with X-Ray. The function
 serves from a SnapStart-enabled published version through the ``live`` alias.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnOutput
+from aws_cdk import Annotations, CfnOutput, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,14 +19,11 @@ from constructs import Construct
 
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.nag import acknowledge
-from mlrails import wiring
+from mlrails import openapi, wiring
 from mlrails.config import Environment
 
 STAGE_NAME = "v1"
 ALIAS_NAME = "live"
-# Requests per API key per day; the per-second throttle is the environment's.
-DAILY_QUOTA = 100_000
-ROUTES = (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST"))
 
 # Errors API Gateway answers itself (before or instead of the function) in the API's error
 # shape, ``{"error_code", "message", "details"}``: response type -> error code, and whether
@@ -87,6 +87,10 @@ class InferenceApi(Construct):
                 ),
                 tracing_enabled=True,
             ),
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=environment.cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=apigw.Cors.DEFAULT_HEADERS, max_age=Duration.minutes(10),
+            ) if environment.cors_origins else None,
             default_method_options=apigw.MethodOptions(
                 authorization_type=apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE,
                 api_key_required=not iam_auth,
@@ -102,8 +106,8 @@ class InferenceApi(Construct):
             schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4),
         )
         integration = apigw.LambdaIntegration(self.alias)
-        for path, method in ROUTES:
-            self.api.root.add_resource(path).add_method(
+        for path, method in openapi.ROUTES:
+            self.api.root.add_resource(path.removeprefix("/")).add_method(
                 method, integration, request_validator=validator,
                 request_models={"application/json": any_json} if method == "POST" else None,
             )
@@ -114,6 +118,13 @@ class InferenceApi(Construct):
                 templates={"application/json": gateway_error_template(error_code, validation=validation)},
             )
 
+        routes = [method for method in self.api.methods if method.http_method != "OPTIONS"]
+        for preflight in (method for method in self.api.methods if method.http_method == "OPTIONS"):
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(preflight, rule,
+                            "CORS preflight for the configured cors_origins: browsers send it without credentials; "
+                            "a mock integration answers with headers only, nothing reaches the function.")
+
         self.api_key: apigw.IApiKey | None = None
         if not iam_auth:
             plan = self.api.add_usage_plan(
@@ -121,21 +132,21 @@ class InferenceApi(Construct):
                 description="Default clients of the inference API",
                 throttle=apigw.ThrottleSettings(rate_limit=environment.throttle_rate,
                                                 burst_limit=environment.throttle_burst),
-                quota=apigw.QuotaSettings(limit=DAILY_QUOTA, period=apigw.Period.DAY),
+                quota=apigw.QuotaSettings(limit=environment.daily_quota, period=apigw.Period.DAY),
             )
             plan.add_api_stage(stage=self.api.deployment_stage)
             self.api_key = self.api.add_api_key("ApiKey", description="Default inference client key")
             plan.add_api_key(self.api_key)
             CfnOutput(self, "ApiKeyId", value=self.api_key.key_id,
                       description="aws apigateway get-api-key --include-value --api-key <id>")
-            for method in self.api.methods:
+            for method in routes:
                 acknowledge(method, "AwsSolutions-APIG4",
                             "Clients authenticate with an API key under a usage plan (throttle + quota); "
                             "set `auth: iam` on the environment for IAM (SigV4) authorization.")
                 acknowledge(method, "AwsSolutions-COG4",
                             "Machine-to-machine API: API key (or IAM with `auth: iam`), no Cognito user pool.")
         else:
-            for method in self.api.methods:
+            for method in routes:
                 acknowledge(method, "AwsSolutions-COG4",
                             "Machine-to-machine API authorized with IAM (SigV4); no Cognito user pool.")
         stage = self.api.deployment_stage

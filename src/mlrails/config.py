@@ -32,6 +32,8 @@ def _valid_schedule(expression: str) -> str:
 
 
 Schedule = Annotated[str, Field(pattern=_SCHEDULE), AfterValidator(_valid_schedule)]
+# A browser origin: scheme, host and optional port, nothing after (no path, no wildcard).
+Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")]
 
 
 class _Strict(BaseModel):
@@ -261,6 +263,11 @@ class Environment(_Strict):
     auth: Literal["api_key", "iam"] = "api_key"
     throttle_rate: float = Field(default=50, gt=0)
     throttle_burst: int = Field(default=100, gt=0)
+    # Requests per API key per day (the usage plan's quota; auth: api_key).
+    daily_quota: int = Field(default=100_000, gt=0)
+    # Browser origins allowed to call the API (CORS), e.g. https://app.example.com. Empty (the
+    # default): no CORS headers and no preflight route, so browsers on other sites cannot call it.
+    cors_origins: list[Origin] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 

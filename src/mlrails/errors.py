@@ -48,6 +48,14 @@ class PayloadTooLarge(BadRequest):
     error_code = "PAYLOAD_TOO_LARGE"
 
 
+class RouteNotFound(MlrailsError):
+    """No route of the API has this method and path (API Gateway answers these itself; the
+    local server passes them on)."""
+
+    status = 404
+    error_code = "NOT_FOUND"
+
+
 class ModelNotReady(MlrailsError):
     """No champion has been promoted yet, so there is nothing to serve."""
 

@@ -33,6 +33,14 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def cors_origins(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """MLRAILS_CORS_ORIGINS (optional, comma-separated; unset: none): the browser origins the
+    inference API answers with CORS headers (``environments.<name>.cors_origins``). Read on its
+    own, when the handler module loads, because its resolver takes CORS settings then."""
+    raw = (os.environ if env is None else env).get("MLRAILS_CORS_ORIGINS", "")
+    return tuple(origin for origin in raw.split(",") if origin)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a deployed function knows about its environment."""

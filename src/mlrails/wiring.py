@@ -245,4 +245,7 @@ def function_environment(
         env["MLRAILS_TRAINING_STATE_MACHINE"] = training_state_machine
     if git_commit is not None:
         env["MLRAILS_GIT_COMMIT"] = git_commit
+    origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
+    if origins:
+        env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)
     return env

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Template
 
 from infra.app_builder import build_app
 from infra.stage import MlrailsStage
+from mlrails import openapi
 from mlrails.config import ProjectConfig, parse_config
 
 
@@ -24,7 +25,7 @@ def iam_template(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_fact
 
 
 def test_every_route_requires_iam_auth(iam_template: Template) -> None:
-    iam_template.resource_count_is("AWS::ApiGateway::Method", 4)
+    iam_template.resource_count_is("AWS::ApiGateway::Method", len(openapi.ROUTES))  # /openapi.json included
     iam_template.all_resources_properties("AWS::ApiGateway::Method", {"AuthorizationType": "AWS_IAM"})
     methods = iam_template.find_resources("AWS::ApiGateway::Method").values()
     assert not any(method["Properties"].get("ApiKeyRequired") for method in methods)

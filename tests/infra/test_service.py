@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.stage import MlrailsStage
 
-from mlrails import wiring
+from mlrails import openapi, wiring
 from mlrails.config import ProjectConfig
 
 
@@ -89,15 +89,15 @@ def test_event_and_schedule_targets_are_asynchronous() -> None:
 
 
 def test_rest_api_routes_require_an_api_key(service_template: Template) -> None:
-    for path, method in (("invocations", "POST"), ("ping", "GET"), ("version", "GET"), ("feedback", "POST")):
-        service_template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": path})
+    for path, method in openapi.ROUTES:  # /openapi.json too: the document is behind the same key
+        service_template.has_resource_properties("AWS::ApiGateway::Resource", {"PathPart": path.removeprefix("/")})
         service_template.has_resource_properties("AWS::ApiGateway::Method", {
             "HttpMethod": method,
             "ApiKeyRequired": True,
             "RequestValidatorId": Match.any_value(),
             "Integration": {"Type": "AWS_PROXY", "Uri": Match.any_value()},
         })
-    service_template.resource_count_is("AWS::ApiGateway::Method", 4)
+    service_template.resource_count_is("AWS::ApiGateway::Method", len(openapi.ROUTES))  # no OPTIONS: CORS off
     service_template.has_resource_properties("AWS::ApiGateway::RequestValidator", {
         "ValidateRequestBody": True, "ValidateRequestParameters": True,
     })
