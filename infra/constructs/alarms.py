@@ -1,5 +1,11 @@
-"""Operational alarms into one encrypted SNS topic: function errors, API 5xx, dead letters,
-failed and timed-out state machine executions."""
+"""Operational alarms into one encrypted SNS topic: function errors, the API's 5xx rate and p99
+latency, dead letters, failed and timed-out training runs, drift and performance drops.
+
+Missing data is "not breaching" for every alarm here: each metric is published only when
+something happens (an invocation, a request, a message, a check that emitted its event), so
+no data means nothing happened, not that something is broken. The cost: an API that gets no
+traffic at all raises no 5xx or latency alarm.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +24,19 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.metrics import custom_metric
+from mlrails.config import AlarmThresholds
+from mlrails.metric_names import MetricName
+
 PERIOD = Duration.minutes(5)
+# p99 over a quiet 5 minutes is the slowest of a handful of requests: latency alarms only when
+# two of three consecutive windows are slow.
+LATENCY_WINDOWS, LATENCY_WINDOWS_TO_ALARM = 3, 2
+
+
+def pascal(name: str) -> str:
+    """``feature_prep`` → ``FeaturePrep``, for construct ids."""
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
 class Alarms(Construct):
@@ -26,7 +44,8 @@ class Alarms(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, lambda_.IFunction],
                  api: apigw.RestApi, state_machines: Mapping[str, sfn.IStateMachine],
-                 dead_letter_queues: Mapping[str, sqs.IQueue], email: str | None) -> None:
+                 dead_letter_queues: Mapping[str, sqs.IQueue], email: str | None,
+                 thresholds: AlarmThresholds, model_name: str) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="mlrails alarm topic")
         # CloudWatch publishes to the encrypted topic with this key.
@@ -38,34 +57,57 @@ class Alarms(Construct):
 
         self.alarms: list[cloudwatch.Alarm] = []
 
-        def alarm(construct_id: str, metric: cloudwatch.IMetric, description: str) -> None:
+        def alarm(construct_id: str, metric: cloudwatch.IMetric, description: str, *, threshold: float = 1,
+                  comparison: cloudwatch.ComparisonOperator =
+                  cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  evaluation_periods: int = 1, datapoints_to_alarm: int | None = None) -> None:
             created = metric.create_alarm(
                 self, construct_id,
                 alarm_description=description,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                threshold=threshold,
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
+                comparison_operator=comparison,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             created.add_alarm_action(action)
             self.alarms.append(created)
 
         for name, fn in functions.items():
-            alarm(f"{_pascal(name)}Errors", fn.metric_errors(period=PERIOD, statistic="Sum"),
+            alarm(f"{pascal(name)}Errors", fn.metric_errors(period=PERIOD, statistic="Sum"),
                   f"The {name} function raised errors")
-        alarm("Api5xx", api.metric_server_error(period=PERIOD, statistic="Sum"),
-              "The inference API answered with 5xx errors")
+
+        # A rate, not a count: one 5xx in a busy hour is noise, a tenth of a quiet one is not.
+        server_error_rate = cloudwatch.MathExpression(
+            expression="errors / requests",
+            using_metrics={"errors": api.metric_server_error(period=PERIOD, statistic="Sum"),
+                           "requests": api.metric_count(period=PERIOD, statistic="Sum")},
+            period=PERIOD, label="Share of requests answered 5xx",
+        )
+        alarm("Api5xxRate", server_error_rate,
+              f"More than {thresholds.api_5xx_rate:.2%} of the inference API's requests were answered 5xx "
+              "(environments.<env>.alarms.api_5xx_rate)",
+              threshold=thresholds.api_5xx_rate, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD)
+        alarm("ApiP99Latency", api.metric_latency(period=PERIOD, statistic="p99"),
+              f"The inference API's p99 latency stayed above {thresholds.api_p99_ms:g} ms "
+              "(environments.<env>.alarms.api_p99_ms)",
+              threshold=thresholds.api_p99_ms, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+              evaluation_periods=LATENCY_WINDOWS, datapoints_to_alarm=LATENCY_WINDOWS_TO_ALARM)
+
         for name, machine in state_machines.items():
             # A failed run also publishes TrainingFailed; a timed-out one publishes nothing.
-            alarm(f"{_pascal(name)}ExecutionsFailed", machine.metric_failed(period=PERIOD, statistic="Sum"),
+            alarm(f"{pascal(name)}ExecutionsFailed", machine.metric_failed(period=PERIOD, statistic="Sum"),
                   f"A {name} execution failed")
-            alarm(f"{_pascal(name)}ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+            alarm(f"{pascal(name)}ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD, statistic="Sum"),
                   f"A {name} execution timed out")
         for name, queue in dead_letter_queues.items():
-            alarm(f"{_pascal(name)}DeadLetters",
+            alarm(f"{pascal(name)}DeadLetters",
                   queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
                   f"Events for {name} could not be processed and wait in its dead-letter queue")
 
-
-def _pascal(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_"))
+        # The checks count their events (1 each time one is published): an email per event.
+        alarm("DriftDetected", custom_metric(MetricName.DRIFT_DETECTED, model_name, statistic="Sum", period=PERIOD),
+              f"The drift check published DriftDetected for {model_name}")
+        alarm("PerformanceDegraded",
+              custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
+              f"The performance check published PerformanceDegraded for {model_name}")

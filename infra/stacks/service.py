@@ -1,5 +1,5 @@
 """The serverless graph of one environment: functions, the training state machine, REST API,
-routes, schedules, alarms, and the grants between them and the data store (least privilege,
+routes, schedules, alarms, the dashboard, and the grants between them and the data store (least privilege,
 by key prefix)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
 from infra.constructs.alarms import Alarms
+from infra.constructs.dashboard import Dashboard
 from infra.constructs.data_store import DataStore
 from infra.constructs.drift_check import DriftCheck
 from infra.constructs.event_wiring import EventWiring
@@ -68,7 +69,12 @@ class ServiceStack(cdk.Stack):
             dead_letter_queues={name: fn.dead_letter_queue for name, fn in self.functions.items()
                                 if fn.dead_letter_queue is not None},
             email=environment.alarm_email,
+            thresholds=environment.alarms,
+            model_name=cfg.model.name,
         )
+        self.dashboard = Dashboard(self, "Dashboard", model_name=cfg.model.name, functions=self.functions,
+                                   api=inference.api, training=retraining.pipeline.state_machine,
+                                   alarms=self.alarms.alarms)
 
         data, artifacts, table, bus = store.data_bucket, store.artifacts_bucket, store.state_table, store.bus
         # Each grant below is what the function's calls need (mlrails.adapters.*, the domain

@@ -45,7 +45,9 @@ class MetricName(StrEnum):
     # retrain_trigger
     RETRAIN_REQUESTED = "RetrainRequested"
     RETRAIN_DECLINED = "RetrainDeclined"
-    # train, finish step
+    # train, finish step. Counted where the gate decides, like every other metric here, rather
+    # than from EventBridge rule metrics (AWS/Events MatchedEvents), which would take a rule per
+    # event type that exists only to be counted.
     MODEL_PROMOTED = "ModelPromoted"
     MODEL_REJECTED = "ModelRejected"
     # inference

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from aws_cdk.assertions import Template  # noqa: E402
 
 from infra.app_builder import LAYERS_DIR_CONTEXT_KEY, build_app  # noqa: E402
 from infra.stage import MlrailsStage  # noqa: E402
+from mlrails.config import ProjectConfig, parse_config  # noqa: E402
 
 LAYER_NAMES = ("shared", "data", "ml")
 
@@ -89,6 +91,22 @@ def dev(app: App) -> MlrailsStage:
 
 def template(stack: Stack) -> Template:
     return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="session")
+def dev_service_template(cfg: ProjectConfig, fast_context: dict[str, Any],
+                         tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, Any]], Template]:
+    """Builds the Service stack of mlrails.yaml with only a ``dev`` environment, configured as
+    the argument says (CDK's built-in checks off: the session's synthesis runs them)."""
+    def build(dev: dict[str, Any]) -> Template:
+        document = cfg.model_dump(mode="json")
+        document["environments"] = {"dev": dev}
+        app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.dev")),
+                        config=parse_config(document), builtin_validation=False)
+        stage = app.node.find_child("dev")
+        assert isinstance(stage, MlrailsStage)
+        return template(stage.service)
+    return build
 
 
 @pytest.fixture(scope="session")
