@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
-from mlrails.monitoring import check_drift
+from mlrails.monitoring import check_drift, html_uri
 
 logger = Logger()
 tracer = Tracer()
@@ -28,7 +28,10 @@ def process(event: dict) -> dict:
             if result.score is not None:  # the feature's deciding measure (Wasserstein, Jensen-Shannon, ...)
                 metrics.add_metric(name=per_item(MetricName.DRIFT_SCORE, name), unit=MetricUnit.NoUnit,
                                    value=result.score)
+        if outcome.emitted:  # the alarm counts these: one per DriftDetected event
+            metrics.add_metric(name=MetricName.DRIFT_DETECTED, unit=MetricUnit.Count, value=1)
     logger.info("drift check", extra={"status": outcome.status, "report": outcome.report_uri,
+                                      "page": outcome.report_uri and html_uri(outcome.report_uri),
                                       "consecutive": outcome.consecutive_windows, "emitted": outcome.emitted})
     return {"status": outcome.status, "report_uri": outcome.report_uri,
             "consecutive_windows": outcome.consecutive_windows, "drift_detected": outcome.emitted}

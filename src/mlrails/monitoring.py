@@ -11,6 +11,7 @@ from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.drift import DriftReport, WindowCounts, drift_report
+from mlrails.drift_html import render_drift_html
 from mlrails.events import DriftDetected
 from mlrails.profile import PREDICTION
 from mlrails.settings import Settings
@@ -41,6 +42,10 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
     report_uri = s3.uri(settings.artifacts_bucket,
                         f"{Prefix.REPORTS.value}drift/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
     s3.put_json(report_uri, _report_document(report, manifest.version, start, at))
+    # The same report for a person, beside it: self-contained, so it opens straight from S3.
+    page = render_drift_html(report, window, cfg.monitoring, model=cfg.model.name, version=manifest.version,
+                             start=start, end=at)
+    s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
     state, pk = StateTable(settings.state_table), f"drift#{cfg.model.name}"
     if report.status == "insufficient_data":
@@ -55,6 +60,11 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
         publish(DriftDetected(cfg.model.name, settings.environment, report_uri, manifest.version,
                               report.drifted_features, report.drifted_share, consecutive), settings.bus_name, time=at)
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)
+
+
+def html_uri(report_uri: str) -> str:
+    """Where the HTML page of the drift report at ``report_uri`` (its JSON) is written."""
+    return report_uri.removesuffix(".json") + ".html"
 
 
 def _report_document(report: DriftReport, version: str, start: datetime, end: datetime) -> dict[str, Any]:

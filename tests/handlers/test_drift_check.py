@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
 
 from conftest import load_event
 from mlrails.adapters import s3
+from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
 from mlrails.local.delivery import deliver_captures
 from mlrails.synthetic import churn_frame
@@ -16,6 +18,7 @@ from mlrails.synthetic import churn_frame
 from .conftest import DAY, api_call, api_event, keys, records
 
 REPORT_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.json"
+PAGE_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.html"  # the same report for a person, beside it
 
 
 @pytest.fixture
@@ -91,9 +94,31 @@ def test_drifted_traffic_raises_drift_detected_with_the_drifted_features(champio
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     drift_metrics = next(m for m in emitted if "DriftWindowRows" in m)
     assert drift_metrics["DriftWindowRows"] == [300.0] and drift_metrics["model"] == "churn-classifier"
+    # What the alarm watches: DriftDetected = 1 in namespace mlrails, dimension model.
+    assert drift_metrics["DriftDetected"] == [1.0] and drift_metrics["DriftedFeatureShare"] == [
+        pytest.approx(100 * report["drifted_share"])]
+    directive = drift_metrics["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "mlrails" and [sorted(d) for d in directive["Dimensions"]] == [["model", "service"]]
+    assert {"Name": "DriftDetected", "Unit": "Count"} in directive["Metrics"]
 
 
-def test_clean_traffic_is_ok_and_silent(champion, serve, drift_check, bus, cloud, lambda_context):
+def test_the_report_is_also_a_self_contained_page_beside_the_json(champion, serve, drift_check, cloud, cfg,
+                                                                    lambda_context):
+    serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
+
+    drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+
+    stored = client("s3").get_object(Bucket=cloud.artifacts_bucket, Key=PAGE_KEY)
+    assert stored["ContentType"] == "text/html; charset=utf-8"
+    page = stored["Body"].read().decode()
+    plots = re.findall(r"<section class=feature>.*?</section>", page, re.S)
+    assert len(plots) == len(cfg.dataset.features) + 1  # one per feature, and the prediction
+    assert all(plot.count("<svg") == 1 for plot in plots)
+    assert "mlrails drift · churn-classifier v1" in page and "<div class='verdict drift'>drift</div>" in page
+    assert "https://" not in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_clean_traffic_is_ok_and_silent(champion, serve, drift_check, bus, cloud, lambda_context, capsys):
     serve(churn_frame(300, DAY, seed=23), DAY + timedelta(hours=9))
 
     result = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
@@ -102,6 +127,9 @@ def test_clean_traffic_is_ok_and_silent(champion, serve, drift_check, bus, cloud
     report = s3.get_json(s3.uri(cloud.artifacts_bucket, REPORT_KEY))
     assert report["status"] == "ok" and report["drifted_features"] == [] and report["rows"] == 300
     assert bus.drain() == []
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    drift_metrics = next(m for m in emitted if "DriftWindowRows" in m)
+    assert drift_metrics["DriftedFeatureShare"] == [0.0] and "DriftDetected" not in drift_metrics
 
 
 def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_check, bus, cloud, cfg,
@@ -116,5 +144,5 @@ def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_ch
 
     assert second == first and first["drift_detected"] is True
     assert len(bus.of("DriftDetected")) == 1
-    assert keys(cloud.artifacts_bucket, "reports/drift/") == [REPORT_KEY]
+    assert keys(cloud.artifacts_bucket, "reports/drift/") == [PAGE_KEY, REPORT_KEY]
     assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1
