@@ -73,6 +73,10 @@ class InferenceApi(Construct):
         access_logs = logs.LogGroup(self, "AccessLogs", retention=context.log_retention)
         self.api = apigw.RestApi(
             self, "Api",
+            # API Gateway's metrics are keyed by API name (default: the construct id, the same in
+            # every environment): a distinct name keeps each environment's alarms and dashboard
+            # to its own traffic.
+            rest_api_name=f"mlrails-{context.cfg.project}-{context.environment_name}",
             description=f"mlrails {context.cfg.project} ({context.environment_name}): model inference",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,

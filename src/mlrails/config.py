@@ -256,6 +256,15 @@ class Value(_Strict):
         return self
 
 
+class AlarmThresholds(_Strict):
+    """Operational alarm thresholds (infra/constructs/alarms.py), per environment."""
+
+    # Share of the API's requests answered with a 5xx in a 5-minute window.
+    api_5xx_rate: float = Field(default=0.01, gt=0, le=1)
+    # API Gateway's p99 Latency (request received to response sent), in milliseconds.
+    api_p99_ms: float = Field(default=1000, gt=0)
+
+
 class Environment(_Strict):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -269,6 +278,7 @@ class Environment(_Strict):
     # default): no CORS headers and no preflight route, so browsers on other sites cannot call it.
     cors_origins: list[Origin] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    alarms: AlarmThresholds = AlarmThresholds()
 
 
 class ProjectConfig(_Strict):

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.app_builder import build_app
-from infra.stage import MlrailsStage
 from mlrails import openapi
-from mlrails.config import ProjectConfig, parse_config
 
 
 @pytest.fixture(scope="module")
-def iam_template(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Template:
-    document = cfg.model_dump(mode="json")
-    document["environments"] = {"dev": {"auth": "iam", "alarm_email": "ops@example.com"}}
-    app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.iam")),
-                    config=parse_config(document), builtin_validation=False)
-    stage = app.node.find_child("dev")
-    assert isinstance(stage, MlrailsStage)
-    return Template.from_stack(stage.service)
+def iam_template(dev_service_template: Callable[[dict[str, Any]], Template]) -> Template:
+    return dev_service_template({"auth": "iam", "alarm_email": "ops@example.com"})
 
 
 def test_every_route_requires_iam_auth(iam_template: Template) -> None:

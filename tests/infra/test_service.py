@@ -1,4 +1,5 @@
-"""The Service stack: functions, REST API, routes, schedules, alarms."""
+"""The Service stack: functions, REST API, routes, schedules (alarms and the dashboard:
+test_monitoring.py)."""
 
 from __future__ import annotations
 
@@ -235,30 +236,6 @@ def test_drift_detected_routes_to_retrain_trigger_on_the_project_bus(service_tem
         "Targets": [Match.object_like({"DeadLetterConfig": {"Arn": Match.any_value()}})],
     })
     service_template.resource_count_is("AWS::Events::Rule", len(wiring.ROUTES))
-
-
-def test_alarms_cover_functions_api_dead_letters_and_training(service_template: Template) -> None:
-    asynchronous = [spec for spec in wiring.FUNCTIONS if spec.asynchronous]
-    # Errors per function, API 5xx, dead letters per queue, failed and timed-out training runs.
-    service_template.resource_count_is("AWS::CloudWatch::Alarm",
-                                       len(wiring.FUNCTIONS) + 1 + len(asynchronous) + 2)
-    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "Errors", "Namespace": "AWS/Lambda", "AlarmActions": [Match.any_value()],
-    })
-    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "5XXError", "Namespace": "AWS/ApiGateway",
-    })
-    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "ApproximateNumberOfMessagesVisible", "Namespace": "AWS/SQS",
-    })
-    service_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-    service_template.has_resource_properties("AWS::SNS::TopicPolicy", {
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
-    service_template.resource_count_is("AWS::SNS::Subscription", 0)  # no alarm_email in mlrails.yaml
-    service_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
 def stage_of(app: App, name: str) -> MlrailsStage:
