@@ -1,4 +1,5 @@
-"""Unzipped sizes of the Lambda layers and of each zip function with its layers.
+"""Unzipped sizes of the Lambda layers and of each zip function with its layers (inference
+once per zip `serving.package`: full, and onnx, the compiled path held under 100 MB).
 
 Reads layers/build/ (run `make layers` first). Prints a table, then ONE JSON line of the
 figures (MB = MiB; Lambda's limit is 250 of them for a function plus its layers).
@@ -14,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mlrails.wiring import FUNCTIONS  # noqa: E402
+from mlrails.wiring import FUNCTIONS, INFERENCE_PACKAGES  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("mlrails_layers_build", ROOT / "layers" / "build.py")
 build = importlib.util.module_from_spec(spec)
@@ -49,20 +50,22 @@ def main() -> int:
     limit = build.LAMBDA_UNZIPPED_LIMIT
     functions = {}
     print(f"\nfunction          code MB   + layers            total MB   headroom MB (limit {mb(limit)})")
-    for fn in FUNCTIONS:
-        if fn.packaging != "zip":
-            continue
-        code_dir = ROOT / "functions" / fn.name
+    # Each zip package a deployment can choose; inference once per `serving.package`.
+    packages = [(fn.name, fn.name, fn.layers) for fn in FUNCTIONS if fn.packaging == "zip" and fn.name != "inference"]
+    packages += [(f"inference[{package}]", "inference", package_layers)
+                 for package, (packaging, package_layers) in INFERENCE_PACKAGES.items() if packaging == "zip"]
+    for label, name, fn_layers in packages:
+        code_dir = ROOT / "functions" / name
         code = build.tree_size(code_dir) if code_dir.is_dir() else None
-        total = (code or 0) + sum(layers[layer] for layer in fn.layers)
-        functions[fn.name] = {
+        total = (code or 0) + sum(layers[layer] for layer in fn_layers)
+        functions[label] = {
             "code_mb": None if code is None else mb(code),
-            "layers": list(fn.layers),
+            "layers": list(fn_layers),
             "total_mb": mb(total),
             "headroom_mb": mb(limit - total),
         }
         code_text = "missing" if code is None else f"{mb(code):.2f}"
-        print(f"{fn.name:<17} {code_text:>7}   {'+'.join(fn.layers):<18} {mb(total):>8}   {mb(limit - total):>11}")
+        print(f"{label:<17} {code_text:>7}   {'+'.join(fn_layers):<18} {mb(total):>8}   {mb(limit - total):>11}")
 
     print(json.dumps({
         "bench": "package_size",
@@ -70,6 +73,7 @@ def main() -> int:
         "limit_mb": mb(limit),
         "layers_mb": {name: mb(size) for name, size in layers.items()},
         "functions": functions,
+        "onnx_inference_mb": functions["inference[onnx]"]["total_mb"],
     }, sort_keys=True))
     return 0
 

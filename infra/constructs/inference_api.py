@@ -60,7 +60,7 @@ class InferenceApi(Construct):
                  environment: Environment) -> None:
         super().__init__(scope, construct_id)
         self.handler = PipelineFunction(
-            self, "Handler", spec=wiring.function("inference"), context=context,
+            self, "Handler", spec=wiring.inference_function(context.cfg), context=context,
             memory_mb=environment.inference_memory_mb, snap_start=True,
         )
         Annotations.of(self.handler.function).acknowledge_warning(

@@ -11,11 +11,12 @@ from constructs import Construct
 
 from infra.paths import LAYERS_BUILD_DIR
 
-LAYER_NAMES = ("shared", "data", "ml")
+LAYER_NAMES = ("shared", "data", "ml", "onnx")
 _DESCRIPTIONS = {
     "shared": "mlrails package and Powertools",
     "data": "pandas, pyarrow and the drift dependencies",
     "ml": "scikit-learn, scipy and skops, to load and serve the champion model",
+    "onnx": "onnxruntime and numpy, to serve a champion compiled to ONNX",
 }
 
 

@@ -25,6 +25,7 @@ from infra.constructs.network import Network
 from infra.constructs.performance_check import PerformanceCheck
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.retraining import Retraining
+from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix
 
@@ -39,7 +40,7 @@ class ServiceStack(cdk.Stack):
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         environment = cfg.environments[environment_name]
-        layers = LambdaLayers(self, "Layers", build_dir=layers_dir)
+        layers = LambdaLayers(self, "Layers", build_dir=layers_dir, names=wiring.layers_in_use(cfg))
         context = FunctionContext(cfg=cfg, environment_name=environment_name, names=store.names,
                                   layers=layers.layers, log_retention=LOG_RETENTION)
 

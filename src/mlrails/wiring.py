@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -81,11 +81,19 @@ class FunctionSpec:
         return self.name.replace("_", "-")
 
 
+# The inference function's package for each `serving.package` (which champions each serves:
+# mlrails.serving.PACKAGE_PATHS): its packaging and layers. FUNCTIONS lists the default, full.
+INFERENCE_PACKAGES: dict[str, tuple[Literal["zip", "image"], tuple[str, ...]]] = {
+    "onnx": ("zip", ("shared", "onnx")),
+    "full": ("zip", ("shared", "ml")),
+    "image": ("image", ()),
+}
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("feature_prep", "Validates raw files, writes Parquet features, quarantines bad files",
                  "zip", ("shared", "data"), 1024, 120),
     FunctionSpec("inference", "Serves the champion model behind the REST API",
-                 "zip", ("shared", "ml"), 1024, 29, asynchronous=False),
+                 *INFERENCE_PACKAGES["full"], 1024, 29, asynchronous=False),
     FunctionSpec("drift_check", "Compares the captured window with the training reference profile",
                  "zip", ("shared", "data"), 1024, 300),
     FunctionSpec("performance_check", "Joins settled captures with fed-back labels: model quality and business KPI",
@@ -104,6 +112,116 @@ def function(name: str) -> FunctionSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
+
+
+def inference_function(cfg: ProjectConfig) -> FunctionSpec:
+    """The inference function as ``serving.package`` packages it."""
+    packaging, layers = INFERENCE_PACKAGES[cfg.serving.package]
+    return replace(function("inference"), packaging=packaging, layers=layers)
+
+
+def layers_in_use(cfg: ProjectConfig) -> list[str]:
+    """The layers the zip functions of a deployment of ``cfg`` need (and no other)."""
+    specs = [inference_function(cfg) if spec.name == "inference" else spec for spec in FUNCTIONS]
+    return sorted({layer for spec in specs for layer in spec.layers})
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    """An EventBridge rule with one function target."""
+
+    name: str
+    target: str
+    bus: Literal["default", "project"]
+    pattern: Callable[[ResourceNames], dict]
+    description: str
+
+
+def _project_event(detail_type: DetailType) -> Callable[[ResourceNames], dict]:
+    return lambda _names: {"source": [EVENT_SOURCE], "detail-type": [detail_type.value]}
+
+
+ROUTES: tuple[EventRoute, ...] = (
+    EventRoute(
+        "RawObjectCreated", "feature_prep", "default",
+        lambda names: {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [names.data_bucket]},
+                "object": {"key": [{"prefix": Prefix.RAW.value}]},
+            },
+        },
+        "A raw data file landed under raw/",
+    ),
+    EventRoute("FeaturesReadyToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.FEATURES_READY), "New feature rows may warrant retraining"),
+    EventRoute("DriftDetectedToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
+    EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
+)
+
+
+@dataclass(frozen=True)
+class TrainingPipeline:
+    """A training run: the steps of one function, in order, orchestrated by Step Functions
+    (locally: run in-process by the runtime, since moto cannot invoke Lambda tasks).
+
+    retrain_trigger starts one execution per trigger, named after the trigger id, so a
+    duplicated trigger cannot start a second run. The execution input is
+    ``{"request": <RetrainRequested detail>, "time": <ISO time>}``; each step is invoked
+    with ``{"step": <name>, "state": <the state so far>}`` and its result is stored in the
+    state under its name. Any failure publishes ``TrainingFailed``.
+    """
+
+    function: str = "train"
+    steps: tuple[str, ...] = ("train", "evaluate", "finish")
+    # Per step: Lambda's own limit bounds each invocation; this bounds the whole run.
+    timeout_seconds: int = 3 * 3600
+    # Transient Lambda errors only (throttling, service errors): a bad model or too little
+    # data fails the same way twice.
+    retry_attempts: int = 2
+
+
+TRAINING = TrainingPipeline()
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A recurring invocation. ``payload`` may hold EventBridge Scheduler's context
+    placeholders, which the local runtime substitutes the same way."""
+
+    name: str
+    target: str
+    expression: Callable[[ProjectConfig], str]
+    enabled: Callable[[ProjectConfig], bool]
+    payload: Mapping[str, str] = field(default_factory=dict)
+
+
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+EXECUTION_ID = "<aws.scheduler.execution-id>"
+
+SCHEDULES: tuple[ScheduleSpec, ...] = (
+    ScheduleSpec(
+        "DriftCheck", "drift_check",
+        expression=lambda cfg: cfg.monitoring.schedule,
+        enabled=lambda cfg: True,
+        payload={"schedule": "DriftCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+    ScheduleSpec(
+        "PerformanceCheck", "performance_check",
+        expression=lambda cfg: cfg.monitoring.performance.schedule,
+        enabled=lambda cfg: True,
+        payload={"schedule": "PerformanceCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+    ScheduleSpec(
+        "RetrainCadence", "retrain_trigger",
+        expression=lambda cfg: cfg.retraining.schedule,
+        enabled=lambda cfg: "schedule" in cfg.retraining.triggers,
+        payload={"schedule": "RetrainCadence", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from infra.app_builder import LAYERS_DIR_CONTEXT_KEY, build_app  # noqa: E402
 from infra.stage import MlrailsStage  # noqa: E402
 from mlrails.config import ProjectConfig, parse_config  # noqa: E402
 
-LAYER_NAMES = ("shared", "data", "ml")
+LAYER_NAMES = ("shared", "data", "ml", "onnx")
 
 
 def cdk_json_context(**overrides: Any) -> dict[str, Any]:

@@ -9,12 +9,13 @@ import email.parser
 import filecmp
 import importlib.metadata
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 
-from mlrails.wiring import FUNCTIONS
+from mlrails.wiring import FUNCTIONS, INFERENCE_PACKAGES, function
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,12 @@ def _load_build_script():
 
 
 build = _load_build_script()
-ZIP_FUNCTIONS = [spec for spec in FUNCTIONS if spec.packaging == "zip"]
+# Every zip package a deployment can choose: the functions, with inference in each zip variant.
+ZIP_FUNCTIONS = [spec for spec in FUNCTIONS if spec.packaging == "zip" and spec.name != "inference"] + [
+    replace(function("inference"), name="inference", layers=layers)
+    for packaging, layers in INFERENCE_PACKAGES.values() if packaging == "zip"]
+# The compiled serving path is held to less than this with its layers (README, "Serving paths").
+ONNX_PATH_LIMIT = 100 * build.MB
 NOT_BUILT = "layer {layer!r} is not built ({path} is missing): run `make layers`"
 
 
@@ -61,20 +67,41 @@ def test_every_zip_function_uses_declared_layers():
         )
 
 
-@pytest.mark.parametrize("spec", ZIP_FUNCTIONS, ids=lambda spec: spec.name)
-def test_zip_function_fits_lambda_unzipped_limit(spec):
+def package_parts(spec) -> dict[str, int]:
+    """Unzipped bytes of a zip function's code and of each of its layers."""
     code = ROOT / "functions" / spec.name
     assert code.is_dir(), f"{code.relative_to(ROOT)} is missing: wiring.FUNCTIONS declares {spec.name!r}"
     # The whole directory counts, caches included: an over-estimate of the deployed asset.
     parts = {f"functions/{spec.name}": build.tree_size(code)}
     for layer in spec.layers:
         parts[f"layers/build/{layer}"] = build.tree_size(layer_dir(layer))
+    return parts
+
+
+def listing(parts: dict[str, int]) -> str:
+    return "\n".join(f"  {name:<28} {mib(size):>10}" for name, size in parts.items())
+
+
+@pytest.mark.parametrize("spec", ZIP_FUNCTIONS, ids=lambda spec: f"{spec.name}[{'+'.join(spec.layers)}]")
+def test_zip_function_fits_lambda_unzipped_limit(spec):
+    parts = package_parts(spec)
     total = sum(parts.values())
-    listing = "\n".join(f"  {name:<28} {mib(size):>10}" for name, size in parts.items())
     assert total < build.LAMBDA_UNZIPPED_LIMIT, (
         f"{spec.name}: function + layers unzipped = {mib(total)}, over Lambda's limit of "
-        f"{mib(build.LAMBDA_UNZIPPED_LIMIT)} ({build.LAMBDA_UNZIPPED_LIMIT:,} bytes):\n{listing}"
+        f"{mib(build.LAMBDA_UNZIPPED_LIMIT)} ({build.LAMBDA_UNZIPPED_LIMIT:,} bytes):\n{listing(parts)}"
     )
+
+
+def test_the_onnx_inference_package_stays_under_100_mb():
+    """What makes the compiled path quick to start: no scikit-learn, scipy, pandas or skops."""
+    packaging, layers = INFERENCE_PACKAGES["onnx"]
+    parts = package_parts(replace(function("inference"), packaging=packaging, layers=layers))
+    total = sum(parts.values())
+    assert total < ONNX_PATH_LIMIT, (
+        f"inference (serving.package onnx) unzipped = {mib(total)}, over {mib(ONNX_PATH_LIMIT)}:\n{listing(parts)}")
+    shipped = layer_distributions("onnx")
+    assert {"onnxruntime", "numpy"} <= set(shipped)
+    assert not {"scikit-learn", "scipy", "pandas", "skops", "mlflow"} & set(shipped)
 
 
 def test_shared_layer_holds_current_mlrails():

@@ -85,6 +85,7 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
     assert outside_src == {
         ".dockerignore", "pyproject.toml", "README.md", "requirements/runtime.lock",
         "functions/train/Dockerfile", "functions/train/handler.py",
+        "functions/inference/Dockerfile", "functions/inference/handler.py",  # the image package's
     }
     assert "src/mlrails/lifecycle.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
