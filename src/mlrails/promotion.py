@@ -90,7 +90,8 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
         previous = current.version if current else None
         manifest = compile_champion(settings, replace(Manifest.from_json(body), promoted_at=at.isoformat(),
                                                       reason=reason, previous_version=previous))
-        registry.tag_version(version, **{"serving.path": manifest.serving, "serving.reason": manifest.serving_reason})
+        registry.tag_version(version, **{"serving.path": manifest.serving,
+                                         "serving.reason": manifest.serving_reason})
     if previous:
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)

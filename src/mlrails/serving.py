@@ -69,7 +69,8 @@ def serving_path(manifest: Manifest, package: str) -> ServingPath:
         if path in offered:
             return path
     raise PackageCannotServe(
-        f"{manifest.model_name} v{manifest.version} is served by scikit-learn ({manifest.serving_reason or 'not compiled'}), "
+        f"{manifest.model_name} v{manifest.version} is served by scikit-learn "
+        f"({manifest.serving_reason or 'not compiled'}), "
         f"but this function is deployed with serving.package '{package}', which serves compiled (ONNX) champions "
         "only: deploy serving.package 'full' or 'image' to serve it",
         details={"model_version": manifest.version, "serving": manifest.serving, "package": package})

@@ -12,18 +12,17 @@ import pandas as pd
 import pytest
 
 from conftest import load_event
-from mlrails import artifacts, lifecycle, promotion, serving
+from mlrails import artifacts, promotion, serving
 from mlrails.adapters import deployed, manifests, s3
 from mlrails.config import ProjectConfig, Serving
 from mlrails.local.cloud import deploy_config
 from mlrails.protocol import parse_request
-from mlrails.registry import Registry
-from mlrails.settings import Settings
-from mlrails.synthetic import churn_frame
 from mlrails.wiring import config_key
 
-from .conftest import DAY, api_call, api_event, put_features
+from .conftest import DAY, api_call, api_event
 from .test_inference import ROWS
+from .test_promotion import _train as train_and_gate
+from .test_promotion import rails  # noqa: F401 - the same fixture: features in S3, settings, registry
 
 COMPILES = "mlrails.models:gradient_boosting"
 DOES_NOT = "mlrails.models:hist_gradient_boosting"
@@ -35,18 +34,11 @@ def _config(cfg: ProjectConfig, entrypoint: str, package: str = "full") -> Proje
                                   "serving": Serving(package=package)})
 
 
-@pytest.fixture
-def rails(cloud, cfg, mlflow_db):
-    put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
-    settings = Settings.from_env(needs_tracking=True)
-    return settings, Registry.for_settings(settings, cfg.model.name)
-
-
 def _train(cfg, rails, n: int):
     """Train version ``n`` and make it the champion (by hand if the gate preferred the old one)."""
     settings, registry = rails
     at = DAY + timedelta(hours=n)
-    outcome = lifecycle.train_and_promote(cfg, settings, registry, reason="test", trigger_id=f"t{n}", at=at)
+    outcome = train_and_gate(cfg, rails, n)
     if not outcome.promoted:
         promotion.promote(settings, registry, cfg.model.name, outcome.version, reason="test", at=at, by="test")
     return manifests.read_current(settings.artifacts_bucket, cfg.model.name)
