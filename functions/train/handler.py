@@ -1,5 +1,7 @@
 """train: one step of a training run (train → evaluate → finish), invoked by the training
-state machine with ``{"step": <name>, "state": <the run so far>}``.
+state machine with ``{"step": <name>, "state": <the run so far>}``; and operator commands
+(``{"operation": {...}}``, see :mod:`mlrails.operations`), invoked by `mlrails promote |
+rollback | models`.
 
 Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip limit.
 """
@@ -11,10 +13,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlrails import lifecycle
+from mlrails import lifecycle, operations
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.errors import BadRequest
+from mlrails.errors import BadRequest, MlrailsError
 from mlrails.metric_names import MetricName
 from mlrails.registry import Registry
 
@@ -52,10 +54,29 @@ def process(event: dict) -> dict:
     return result
 
 
-@logger.inject_lambda_context
+def operate(event: dict) -> dict:
+    """A person's command. A refusal (unknown version, nothing to roll back to) is an answer
+    for the person, not a function error that would page whoever watches the alarms."""
+    settings = deployed.settings(needs_tracking=True)
+    try:
+        operation = operations.Operation.from_event(event)
+        logger.append_keys(operation=operation.action, by=operation.by)
+        model_name = deployed.project_config(settings.config_uri).model.name
+        result = operations.run(operation, settings, registry(), model_name)
+    except MlrailsError as exc:
+        logger.warning("operation refused", extra={"error": exc.to_body()})
+        return {"error": exc.to_body()}
+    logger.info("operation done", extra={"result": result.get("champion")})
+    return result
+
+
+# clear_state: a warm container must not label the next invocation with this one's keys.
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if operations.EVENT_KEY in event:
+        return operate(event)
     # Each step once per trigger: a retried task returns the first result, not a second model.
     return once(deployed.settings(needs_tracking=True).state_table, "[state.request.trigger_id, step]", process,
                 event, lambda_context=context)

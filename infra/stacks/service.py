@@ -22,12 +22,13 @@ from infra.constructs.inference_api import InferenceApi
 from infra.constructs.lambda_layers import LambdaLayers
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import Network
+from infra.constructs.operator_access import OperatorAccess
 from infra.constructs.performance_check import PerformanceCheck
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.retraining import Retraining
 from mlrails import wiring
 from mlrails.config import ProjectConfig
-from mlrails.wiring import Prefix
+from mlrails.wiring import Prefix, operator_parameter
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -60,6 +61,8 @@ class ServiceStack(cdk.Stack):
             "train": retraining.train,
         }
         self.inference = inference
+        self.operator_access = OperatorAccess(self, "Operators", function=retraining.train.function,
+                                              parameter_name=operator_parameter(cfg.project, environment_name))
         self.wiring = EventWiring(self, "Wiring", cfg=cfg, names=store.names, project_bus=store.bus,
                                   functions=self.functions)
         self.alarms = Alarms(
@@ -137,10 +140,10 @@ class ServiceStack(cdk.Stack):
         # profile and candidate manifest under models/ and read the candidate back (get_optional:
         # absent is an error of its own); write manifests/ and the audit record under reports/;
         # MLflow's artifact store under mlflow/ (its managed uploads may go multipart); Model* events.
+        # Operator commands (mlrails.operations) also list + read the audit log under reports/.
         tr = retraining.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.MODELS)
-        grant_prefix(artifacts, tr, Access.PUT, Prefix.REPORTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.MODELS, Prefix.REPORTS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)
         bus.grant_put_events_to(tr)

@@ -7,23 +7,37 @@ import contextlib
 import getpass
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mlrails.config import ProjectConfig, load_config
 from mlrails.errors import ConfigError, MlrailsError
-
-if TYPE_CHECKING:
-    from mlrails.registry import Registry
-    from mlrails.settings import Settings
 
 
 def _demo(args: argparse.Namespace) -> int:
     from mlrails.demo import run_demo
 
     return run_demo(load_config(args.config), Path.cwd(), sys.stdout)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import time
+
+    from mlrails.simulation import Scenario, run_simulation, simulation_config
+
+    cfg, note = simulation_config(load_config(args.config), args.model)
+    scenario = Scenario(days=args.days, requests_per_day=args.requests_per_day, drift_start=args.drift_start,
+                        drift_full=args.drift_full, shift_day=args.shift_day, seed=args.seed)
+    print(f"mlrails simulate: {scenario.days} days of {cfg.project} on the deployed wiring, in virtual time"
+          + (f"\n  {note}" if note else "") + "\n", flush=True)
+    began = time.monotonic()
+    days, failures = run_simulation(cfg, Path.cwd(), sys.stdout, scenario, report_path=Path(args.out))
+    promoted = sum(1 for d in days for e in d.events if " promoted" in e)
+    rejected = sum(1 for d in days for e in d.events if " rejected" in e)
+    print(f"\n{len(days)} days in {time.monotonic() - began:.0f} s: {promoted} promoted, {rejected} rejected, "
+          f"{len(failures)} failed handler runs. Report: {args.out}")
+    return 1 if failures else 0
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -39,16 +53,29 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _local_operator(cfg: ProjectConfig) -> Iterator[tuple[tuple[Settings, Registry], datetime]]:
-    """An operator's session on the local environment `mlrails demo` left: the same
-    settings and registry the train function uses, at the run's virtual time; changes are
-    saved for the next command."""
+def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[..., dict]]:
+    """Runs operator commands: on a deployed environment (``--env``) through its train
+    function with the caller's AWS credentials, or on the local environment `mlrails demo`
+    left, through the same function at the run's virtual time (changes saved for the next
+    command). Yields ``run(action, **fields) -> result``."""
+    from mlrails.operations import Operation
+
+    if environment is not None:
+        from mlrails.adapters.operator import DeployedOperator
+
+        if environment not in cfg.environments:
+            raise ConfigError(f"--env {environment}: not one of the config's environments {sorted(cfg.environments)}")
+        remote = DeployedOperator(cfg.project, environment, region=cfg.environments[environment].region)
+        by = remote.caller()
+        yield lambda action, **fields: remote(Operation(action, datetime.now(UTC).isoformat(), by, **fields))
+        return
     from mlrails.local.runtime import LocalRuntime
 
     with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
         if not runtime.resume():
             raise ConfigError("no local state yet: run `mlrails demo` first")
-        yield runtime.operator(), runtime.now
+        yield lambda action, **fields: runtime.operate(Operation(action, runtime.now.isoformat(), getpass.getuser(),
+                                                                 **fields))
         runtime.save()
 
 
@@ -75,34 +102,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
-
     cfg = load_config(args.config)
-    with _local_operator(cfg) as ((settings, registry), now):
-        manifest = promotion.promote(settings, registry, cfg.model.name, str(args.version),
-                                     reason=args.reason, at=now, by=getpass.getuser())
-    print(f"{cfg.model.name} v{manifest.version} is the champion (previous: v{manifest.previous_version})")
+    with _operator(cfg, args.env) as run:
+        champion = run("promote", version=str(args.version), reason=args.reason)["champion"]
+    print(f"{cfg.model.name} v{champion['version']} is the champion (previous: v{champion['previous_version']})")
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
-
     cfg = load_config(args.config)
-    with _local_operator(cfg) as ((settings, registry), now):
-        manifest = promotion.rollback(settings, registry, cfg.model.name, at=now, by=getpass.getuser())
-    print(f"rolled back: {cfg.model.name} v{manifest.version} is the champion again "
-          f"(previous: v{manifest.previous_version})")
+    with _operator(cfg, args.env) as run:
+        champion = run("rollback")["champion"]
+    print(f"rolled back: {cfg.model.name} v{champion['version']} is the champion again "
+          f"(previous: v{champion['previous_version']})")
     return 0
 
 
 def _models(args: argparse.Namespace) -> int:
-    from mlrails import promotion  # imports MLflow: only the commands that need it pay for it
-
     cfg = load_config(args.config)
-    with _local_operator(cfg) as ((settings, registry), _):
-        versions, log = registry.versions(), promotion.audit_log(settings, cfg.model.name)
-    metric = cfg.primary_metric
+    with _operator(cfg, args.env) as run:
+        listing = run("models")
+    versions, log, metric = listing["versions"], listing["audit"], cfg.primary_metric
     print(f"{cfg.model.name}: {len(versions)} version(s); gate metric {metric}\n")
     print(f"  {'version':<8} {'aliases':<20} {metric:>9}  entrypoint")
     for row in versions:
@@ -146,6 +166,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="mlrails.yaml", help="the project config (default: mlrails.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the whole lifecycle locally (moto + local MLflow)").set_defaults(run=_demo)
+    simulate = commands.add_parser(
+        "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time")
+    simulate.add_argument("--days", type=int, default=60)
+    simulate.add_argument("--requests-per-day", type=int, default=12)
+    simulate.add_argument("--drift-start", type=int, default=15, help="day the population starts to drift")
+    simulate.add_argument("--drift-full", type=int, default=30, help="day the drift is complete")
+    simulate.add_argument("--shift-day", type=int, default=40, help="day who churns changes (labels only)")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--model", help="model entrypoint to simulate (default: the config's; the example "
+                                          "gradient boosting when that is the placeholder)")
+    simulate.add_argument("--out", default="simulation.html", help="where the HTML report goes")
+    simulate.set_defaults(run=_simulate)
     predict = commands.add_parser("predict", help="score a request body with the champion `mlrails demo` left")
     predict.add_argument("body", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
     predict.add_argument("--content-type", default="application/json")
@@ -153,14 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the API's routes on localhost, backed by `mlrails demo`'s state")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
-    promote = commands.add_parser("promote", help="make a trained version the champion (local environment)")
+    env_help = ("a deployed environment from the config (uses your AWS credentials); "
+                "default: the local environment `mlrails demo` left")
+    promote = commands.add_parser("promote", help="make a trained version the champion")
     promote.add_argument("--version", required=True, type=int)
     promote.add_argument("--reason", default="manual promotion")
     promote.set_defaults(run=_promote)
-    commands.add_parser("rollback", help="serve the previous champion again (local environment)").set_defaults(
-        run=_rollback)
-    commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log").set_defaults(
-        run=_models)
+    rollback = commands.add_parser("rollback", help="serve the previous champion again")
+    rollback.set_defaults(run=_rollback)
+    models = commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log")
+    models.set_defaults(run=_models)
+    for command in (promote, rollback, models):
+        command.add_argument("--env", default=None, help=env_help)
     generate = commands.add_parser("generate", help="write synthetic churn data for the example config")
     generate.add_argument("output", help="a .csv or .parquet path")
     generate.add_argument("--rows", type=int, default=1000)

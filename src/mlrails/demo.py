@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlrails import promotion
 from mlrails.config import ProjectConfig
 from mlrails.feasibility.runner import run_check
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
+from mlrails.operations import Operation
 from mlrails.synthetic import churn_frame
 
 REAL_MODEL = "mlrails.models:gradient_boosting"
@@ -76,6 +76,8 @@ def describe(invocation: Invocation) -> str:
             return f"v{version} promoted ⇒ ModelPromoted" if r["promoted"] else f"v{version} rejected ⇒ ModelRejected"
         case "drift_check":
             return _drift_line(r)
+        case "performance_check":
+            return _performance_line(r)
     return json.dumps(r)[:120]
 
 
@@ -93,6 +95,16 @@ def _drift_line(r: dict[str, Any]) -> str:
     verdict = "DRIFT ⇒ DriftDetected" if r["drift_detected"] else r["status"]
     return (f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
             f"on {report['rows']:,} rows ({scores})")
+
+
+def _performance_line(r: dict[str, Any]) -> str:
+    if r["status"] == "no_model":
+        return "no model to judge yet"
+    if r["value"] is None:  # insufficient_labels, metric_unavailable
+        return f"{r['status'].replace('_', ' ')} ({r['labelled']:,} labelled, settled predictions): no verdict"
+    verdict = "DEGRADED ⇒ PerformanceDegraded" if r["performance_degraded"] else r["status"]
+    floor = "" if r["threshold"] is None else f", floor {r['threshold']:.3f}"
+    return f"{verdict}: {r['metric']} {r['value']:.3f} on {r['labelled']:,} labelled predictions{floor}"
 
 
 def _key(uri: str) -> str:
@@ -166,14 +178,14 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         runtime.advance(timedelta(days=5))
 
         timeline.say("\nAn operator rolls back, then promotes by hand: the same rails as the gate")
-        settings, registry = runtime.operator()
-        rolled = promotion.rollback(settings, registry, cfg.model.name, at=runtime.now, by="operator")
-        timeline.step(f"mlrails rollback → v{rolled.version} serves again ({rolled.reason})")
+        rolled = runtime.operate(Operation("rollback", runtime.now.isoformat(), "operator"))["champion"]
+        timeline.step(f"mlrails rollback → v{rolled['version']} serves again ({rolled['reason']})")
         status, version = runtime.request("GET", "/version")
         timeline.step(f"GET /version → {status} v{version.get('model_version')}")
-        again = promotion.promote(settings, registry, cfg.model.name, rolled.previous_version,
-                                  reason="roll forward after checking", at=runtime.now, by="operator")
-        timeline.step(f"mlrails promote --version {again.version} → v{again.version} is the champion")
+        again = runtime.operate(Operation("promote", runtime.now.isoformat(), "operator",
+                                          version=rolled["previous_version"], reason="roll forward after checking"))
+        timeline.step(f"mlrails promote --version {again['champion']['version']} → "
+                      f"v{again['champion']['version']} is the champion")
         sample = churn_frame(2, runtime.now, seed=3, drift=0.8, with_target=False).drop(columns=["event_time"])
         body = json.dumps({"dataframe_records": sample.to_dict(orient="records")})
         status, answer = runtime.request("POST", "/invocations", body.encode())

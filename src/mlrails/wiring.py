@@ -224,102 +224,10 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class EventRoute:
-    """An EventBridge rule with one function target."""
-
-    name: str
-    target: str
-    bus: Literal["default", "project"]
-    pattern: Callable[[ResourceNames], dict]
-    description: str
-
-
-def _project_event(detail_type: DetailType) -> Callable[[ResourceNames], dict]:
-    return lambda _names: {"source": [EVENT_SOURCE], "detail-type": [detail_type.value]}
-
-
-ROUTES: tuple[EventRoute, ...] = (
-    EventRoute(
-        "RawObjectCreated", "feature_prep", "default",
-        lambda names: {
-            "source": ["aws.s3"],
-            "detail-type": ["Object Created"],
-            "detail": {
-                "bucket": {"name": [names.data_bucket]},
-                "object": {"key": [{"prefix": Prefix.RAW.value}]},
-            },
-        },
-        "A raw data file landed under raw/",
-    ),
-    EventRoute("FeaturesReadyToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.FEATURES_READY), "New feature rows may warrant retraining"),
-    EventRoute("DriftDetectedToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
-    EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
-)
-
-
-@dataclass(frozen=True)
-class TrainingPipeline:
-    """A training run: the steps of one function, in order, orchestrated by Step Functions
-    (locally: run in-process by the runtime, since moto cannot invoke Lambda tasks).
-
-    retrain_trigger starts one execution per trigger, named after the trigger id, so a
-    duplicated trigger cannot start a second run. The execution input is
-    ``{"request": <RetrainRequested detail>, "time": <ISO time>}``; each step is invoked
-    with ``{"step": <name>, "state": <the state so far>}`` and its result is stored in the
-    state under its name. Any failure publishes ``TrainingFailed``.
-    """
-
-    function: str = "train"
-    steps: tuple[str, ...] = ("train", "evaluate", "finish")
-    # Per step: Lambda's own limit bounds each invocation; this bounds the whole run.
-    timeout_seconds: int = 3 * 3600
-    # Transient Lambda errors only (throttling, service errors): a bad model or too little
-    # data fails the same way twice.
-    retry_attempts: int = 2
-
-
-TRAINING = TrainingPipeline()
-
-
-@dataclass(frozen=True)
-class ScheduleSpec:
-    """A recurring invocation. ``payload`` may hold EventBridge Scheduler's context
-    placeholders, which the local runtime substitutes the same way."""
-
-    name: str
-    target: str
-    expression: Callable[[ProjectConfig], str]
-    enabled: Callable[[ProjectConfig], bool]
-    payload: Mapping[str, str] = field(default_factory=dict)
-
-
-SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-EXECUTION_ID = "<aws.scheduler.execution-id>"
-
-SCHEDULES: tuple[ScheduleSpec, ...] = (
-    ScheduleSpec(
-        "DriftCheck", "drift_check",
-        expression=lambda cfg: cfg.monitoring.schedule,
-        enabled=lambda cfg: True,
-        payload={"schedule": "DriftCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
-    ),
-    ScheduleSpec(
-        "PerformanceCheck", "performance_check",
-        expression=lambda cfg: cfg.monitoring.performance.schedule,
-        enabled=lambda cfg: True,
-        payload={"schedule": "PerformanceCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
-    ),
-    ScheduleSpec(
-        "RetrainCadence", "retrain_trigger",
-        expression=lambda cfg: cfg.retraining.schedule,
-        enabled=lambda cfg: "schedule" in cfg.retraining.triggers,
-        payload={"schedule": "RetrainCadence", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
-    ),
-)
+def operator_parameter(project: str, environment: str) -> str:
+    """The SSM parameter naming the function that runs operator commands in an environment
+    (`mlrails promote --env NAME` reads it: no stack names to know)."""
+    return f"/mlrails/{project}/{environment}/operator-function"
 
 
 def config_key(cfg: ProjectConfig) -> str:

@@ -71,9 +71,9 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("data", "s3:ListBucket"): {"features/"},
         # the champion (manifest, absent before the first promotion; its model), the new
         # version's model, profile and candidate manifest (read back on promotion), manifests,
-        # the audit record, MLflow's artifact store
-        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/"},
-        ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/"},
+        # the audit record (listed and read back by `mlrails models`), MLflow's artifact store
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/", "reports/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/", "reports/"},
         ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "reports/"},
         ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},
     },

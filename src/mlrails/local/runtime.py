@@ -9,21 +9,18 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
+from mlrails.operations import Operation, unwrap
 from mlrails.schedule import fire_times
-from mlrails.settings import Settings
-from mlrails.wiring import SCHEDULES, Prefix, function
+from mlrails.wiring import SCHEDULES, TRAINING, Prefix
 
 from mlrails.local.cloud import LocalCloud, deploy_config
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
-
-if TYPE_CHECKING:
-    from mlrails.registry import Registry
 
 
 def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
@@ -48,9 +45,12 @@ class LocalRuntime:
     """Runs the deployed graph on this machine. Use as a context manager."""
 
     def __init__(self, cfg: ProjectConfig, project_dir: Path, *, start: datetime,
-                 on_invocation: Callable[[Invocation], None] = lambda _: None, fresh: bool = True) -> None:
+                 on_invocation: Callable[[Invocation], None] = lambda _: None, fresh: bool = True,
+                 state_dir: Path | None = None) -> None:
         self.cfg, self.project_dir = cfg, project_dir
-        self.state_dir = project_dir / ".mlrails"
+        # `mlrails demo` leaves its state here for the commands that follow; a simulation
+        # keeps its own so that it does not wipe the demo's.
+        self.state_dir = state_dir or project_dir / ".mlrails"
         if fresh and self.state_dir.exists():
             shutil.rmtree(self.state_dir)
         self.now = self.anchor = start
@@ -119,12 +119,9 @@ class LocalRuntime:
         deployed.reset()
         self.router.invoker.cold_start()
 
-    def operator(self) -> tuple[Settings, Registry]:
-        """What a person's command uses: the train function's settings and registry."""
-        from mlrails.registry import Registry  # MLflow: only operator commands need it
-
-        settings = Settings.from_env(self.cloud.environment_for(function("train")), needs_tracking=True)
-        return settings, Registry.for_settings(settings, self.cfg.model.name)
+    def operate(self, operation: Operation) -> dict[str, Any]:
+        """A person's command, run by the train function as in AWS (see :mod:`mlrails.operations`)."""
+        return unwrap(self.router.invoker.invoke(TRAINING.function, operation.to_event()))
 
     def advance(self, delta: timedelta) -> list[Invocation]:
         """Move the virtual clock, firing every schedule due on the way, in time order."""
