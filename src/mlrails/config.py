@@ -88,6 +88,9 @@ class Training(_Strict):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
     min_rows: int = Field(default=100, ge=10)
+    # Train on the newest this-many days of features/ only (None: all of it). After the world
+    # changes, a model fit mostly on the old world cannot recover; a window forgets it.
+    window_days: float | None = Field(default=None, gt=0)
 
 
 _MAXIMIZE = {"accuracy", "f1", "roc_auc", "r2"}
@@ -346,6 +349,11 @@ class ProjectConfig(_Strict):
         return self
 
     @property
+    def performance_metric(self) -> str:
+        """The metric the performance check judges the serving model by: configured, else the gate's."""
+        return self.monitoring.performance.metric or self.primary_metric
+
+    @property
     def value_metric(self) -> str:
         """The metric the feasibility check judges value by: configured, else the gate's."""
         return self.value.metric or self.primary_metric
@@ -353,11 +361,6 @@ class ProjectConfig(_Strict):
     def to_json(self) -> str:
         """The canonical JSON form deployed functions read (stable key order)."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-
-    @property
-    def performance_metric(self) -> str:
-        """The metric the performance check judges the serving model by: configured, else the gate's."""
-        return self.monitoring.performance.metric or self.primary_metric
 
     @property
     def digest(self) -> str:

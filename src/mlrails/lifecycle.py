@@ -67,7 +67,8 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
                reason: str, trigger_id: str, at: datetime) -> dict[str, Any]:
     """Step 1: fit on the data under features/, register in MLflow (alias challenger), and
     leave beside the model what the next steps need: the holdout and a candidate manifest."""
-    frame, keys = load_features(settings.data_bucket)
+    loaded, keys = load_features(settings.data_bucket)
+    frame = training.recent(loaded, cfg)
     split = training.split_by_time(frame, cfg)
     model = training.fit(cfg, split.train)
     metrics = training.score(model, split.holdout, cfg)

@@ -3,6 +3,9 @@
 Numeric features (tenure, charges, support calls), categorical ones (plan, region), a binary
 target that depends on them, and a timestamp. ``drift`` in [0, 1] moves the population
 toward short-tenure, high-contact, basic-plan customers — the shift a drift check should see.
+``concept`` in [0, 1] changes who churns instead (a competitor's offer lures long-standing
+premium customers in the south): the inputs look the same, only the labels tell — the shift
+only a performance check can see, and only retraining on fresh labels repairs.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ PLANS = ("basic", "standard", "premium")
 REGIONS = ("north", "south", "east", "west")
 
 
-def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0,
+def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0, concept: float = 0.0,
                 span: timedelta = timedelta(days=1), with_target: bool = True) -> pd.DataFrame:
     """``rows`` customers observed uniformly in [start, start + span)."""
-    if not 0.0 <= drift <= 1.0:
-        raise ValueError("drift must be within [0, 1]")
+    if not (0.0 <= drift <= 1.0 and 0.0 <= concept <= 1.0):
+        raise ValueError("drift and concept must be within [0, 1]")
     rng = np.random.default_rng(seed)
     plan_mix = np.array([0.3, 0.45, 0.25]) * (1 - drift) + np.array([0.8, 0.15, 0.05]) * drift
     plan = rng.choice(PLANS, size=rows, p=plan_mix)
@@ -39,6 +42,9 @@ def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0,
     })
     if with_target:
         logit = -1.0 - 0.06 * tenure + 0.02 * (charges - 60) + 0.6 * calls + np.where(plan == "basic", 0.5, 0.0)
+        lured = -1.5 + 0.05 * tenure + np.where(plan == "premium", 1.5, 0.0) + np.where(frame["region"] == "south",
+                                                                                      1.5, -0.5)
+        logit = (1 - concept) * logit + concept * lured
         frame["churned"] = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
 

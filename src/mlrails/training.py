@@ -20,6 +20,14 @@ class Split:
     holdout: pd.DataFrame
 
 
+def recent(frame: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
+    """The rows within ``training.window_days`` of the newest one (all rows without a window)."""
+    if cfg.training.window_days is None or frame.empty:
+        return frame
+    stamps = pd.to_datetime(frame[cfg.dataset.timestamp], utc=True, format="ISO8601")
+    return frame[stamps >= stamps.max() - pd.Timedelta(days=cfg.training.window_days)].reset_index(drop=True)
+
+
 def split_by_time(frame: pd.DataFrame, cfg: ProjectConfig) -> Split:
     """The newest ``holdout_fraction`` of rows is the holdout: models are judged on the
     data closest to what they will serve, and the split is the same on every run."""

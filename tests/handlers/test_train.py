@@ -9,10 +9,12 @@ from mlflow import MlflowClient
 
 from conftest import load_event
 from mlrails import artifacts, dataset
-from mlrails.adapters import s3
+from mlrails.adapters import deployed, s3
 from mlrails.errors import TrainingError
+from mlrails.local.cloud import deploy_config
 from mlrails.manifest import Manifest, current_key
 from mlrails.synthetic import churn_frame
+from mlrails.wiring import config_key
 
 from .conftest import DAY, keys, put_features, run_training, training_request
 
@@ -70,7 +72,12 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
 
 
 def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg, bus, train_handler,
-                                                                      lambda_context, mlflow_db):
+                                                                      lambda_context, mlflow_db, monkeypatch):
+    # Gated on accuracy: a placeholder's one class moves it, where roc_auc stays 0.5.
+    cfg = cfg.model_copy(update={"promotion": cfg.promotion.model_copy(update={"metric": "accuracy"})})
+    deploy_config(cfg, cloud)
+    monkeypatch.setenv("MLRAILS_CONFIG_URI", s3.uri(cloud.artifacts_bucket, config_key(cfg)))
+    deployed.reset()
     fresh = churn_frame(600, DAY - timedelta(days=1), seed=7)
     put_features(cloud, cfg, fresh)
     run_training(train_handler, lambda_context)

@@ -12,7 +12,7 @@ def test_example_config_is_valid_and_complete(cfg):
     assert cfg.project == "churn"
     assert cfg.dataset.feature_names == ["tenure_months", "monthly_charges", "support_calls", "plan", "region"]
     assert set(cfg.environments) == {"dev", "staging", "prod"}
-    assert cfg.primary_metric == "accuracy"
+    assert cfg.primary_metric == "roc_auc"
 
 
 @pytest.mark.parametrize(("path", "value", "field"), [

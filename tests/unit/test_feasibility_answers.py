@@ -149,4 +149,4 @@ def test_configs_without_the_new_sections_stay_valid(cfg):
         del document["dataset"][field]
     project = parse_config(document)
     assert project.use_case.consumer == "" and project.value.minimum is None
-    assert project.value_metric == "accuracy"
+    assert project.value_metric == "roc_auc"  # the gate's, without a value section

@@ -26,6 +26,19 @@ def test_holdout_is_the_newest_rows(cfg, frame):
     assert split.train["event_time"].max() <= split.holdout["event_time"].min()
 
 
+def test_the_training_window_keeps_only_the_newest_days(cfg):
+    from datetime import timedelta
+
+    month = prepare_features(churn_frame(3000, START, seed=7, span=timedelta(days=30)), cfg.dataset)
+    windowed = cfg.model_copy(update={"training": cfg.training.model_copy(update={"window_days": 7})})
+    unbounded = cfg.model_copy(update={"training": cfg.training.model_copy(update={"window_days": None})})
+    recent = training.recent(month, windowed)
+    newest = month["event_time"].max()
+    assert recent["event_time"].min() >= newest - timedelta(days=7)
+    assert 0.2 < len(recent) / len(month) < 0.26  # a week of a uniformly spread month
+    assert training.recent(month, unbounded) is month
+
+
 def test_too_little_data_is_a_clear_error(cfg, frame):
     with pytest.raises(TrainingError, match="below training.min_rows"):
         training.split_by_time(frame.head(10), cfg)

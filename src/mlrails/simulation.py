@@ -1,0 +1,228 @@
+"""`mlrails simulate`: weeks of production in a minute, on the deployed wiring.
+
+The local runtime runs the same functions, routes and schedules as AWS under a virtual
+clock. The simulation plays the world around them, day after day: customers scored through
+``POST /invocations``, their outcomes fed back through ``POST /feedback`` once the label
+delay has passed, and the labelled rows exported to ``raw/`` each night (training data). The
+world changes twice: the population drifts gradually, then who churns changes suddenly
+(invisible in the inputs: only the labels tell). Everything else — drift checks, performance
+checks, retrain decisions, training runs, the gate — is the kit reacting, not the script.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from mlrails.adapters import s3
+from mlrails.config import ProjectConfig
+from mlrails.local.router import Invocation
+from mlrails.local.runtime import LocalRuntime
+from mlrails.models import PLACEHOLDER
+from mlrails.synthetic import churn_frame
+
+EXAMPLE_MODEL = "mlrails.models:gradient_boosting"
+START = datetime(2026, 1, 5, tzinfo=UTC)  # fixed: the same run prints the same timeline
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The world: traffic per day, and when and how it changes."""
+
+    days: int = 60
+    requests_per_day: int = 12
+    rows_per_request: int = 25
+    history_rows: int = 3000  # labelled rows of the week before day 0
+    drift_start: int = 15  # the population starts moving...
+    drift_full: int = 30  # ...and has moved this far by this day
+    drift_level: float = 0.6
+    shift_day: int = 40  # who churns changes overnight
+    seed: int = 7
+
+    def drift(self, day: float) -> float:
+        ramp = (day - self.drift_start) / max(self.drift_full - self.drift_start, 1)
+        return self.drift_level * min(max(ramp, 0.0), 1.0)
+
+    def concept(self, day: float) -> float:
+        return 1.0 if day >= self.shift_day else 0.0
+
+
+@dataclass
+class Day:
+    """What happened on one simulated day."""
+
+    day: int
+    date: datetime
+    drift: float
+    concept: float
+    served_accuracy: float | None = None  # known only to the simulator: the day's predictions vs outcomes
+    drift_status: str | None = None
+    drifted_share: float | None = None
+    drift_scores: dict[str, float] = field(default_factory=dict)
+    quality: float | None = None  # what the performance check measured (settled, labelled predictions)
+    quality_status: str | None = None
+    champion: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    """A scored row waiting for its outcome to be known."""
+
+    prediction_id: str
+    label: int
+    due: datetime
+
+
+class _Recorder:
+    """Collects the handler runs of the current day as they happen."""
+
+    def __init__(self) -> None:
+        self.invocations: list[Invocation] = []
+        self.failures: list[Invocation] = []
+
+    def __call__(self, invocation: Invocation) -> None:
+        self.invocations.append(invocation)
+        if invocation.error:
+            self.failures.append(invocation)
+
+    def take(self) -> list[Invocation]:
+        taken, self.invocations = self.invocations, []
+        return taken
+
+
+def simulation_config(cfg: ProjectConfig, model: str | None) -> tuple[ProjectConfig, str | None]:
+    """The config to simulate and, when it differs from the file, why. The placeholder
+    predicts one class whatever happens: it has no business metric to lose."""
+    entrypoint = model or (EXAMPLE_MODEL if cfg.model.entrypoint == PLACEHOLDER else None)
+    if entrypoint is None or entrypoint == cfg.model.entrypoint:
+        return cfg, None
+    note = (f"model {entrypoint} (the config names the placeholder, which has nothing to lose; --model chooses)"
+            if model is None else f"model {entrypoint} (--model)")
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint})}), note
+
+
+def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario: Scenario, *,
+                   report_path: Path) -> tuple[list[Day], list[Invocation]]:
+    """Play the scenario; print a line per day; return the days and any failed handler run."""
+    from mlrails.simulation_report import write_report  # only once there is something to show
+
+    recorder, days, pending = _Recorder(), [], []
+    label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
+    with LocalRuntime(cfg, project_dir, start=START, on_invocation=recorder,
+                      state_dir=project_dir / ".mlrails-simulation") as runtime:
+        history = churn_frame(scenario.history_rows, START - timedelta(days=7), seed=scenario.seed,
+                              span=timedelta(days=7))
+        runtime.upload_raw("history/customers.csv", history.to_csv(index=False).encode())
+        _record_initial(recorder.take(), out)
+        step = timedelta(days=1) / scenario.requests_per_day
+        for day in range(scenario.days):
+            record = Day(day, runtime.now, scenario.drift(day), scenario.concept(day))
+            scored: list[tuple[Any, int]] = []
+            exported: list[pd.DataFrame] = []
+            for i in range(scenario.requests_per_day):
+                rows = churn_frame(scenario.rows_per_request, runtime.now, seed=scenario.seed * 100_000 + day * 100 + i,
+                                   drift=record.drift, concept=record.concept)
+                _feed_back(runtime, pending)
+                # Probabilities, as the retention team ranks customers by them (and the
+                # performance check can then judge the ranking: roc_auc).
+                status, answer = runtime.request("POST", "/invocations", json.dumps(
+                    {"dataframe_split": rows.drop(columns=["event_time", cfg.dataset.target])
+                     .to_dict(orient="split", index=False), "params": {"probabilities": True}}).encode())
+                if status == 200:
+                    labels = rows[cfg.dataset.target].tolist()
+                    scored += list(zip(answer["predictions"], labels))
+                    pending += [_Pending(pid, label, runtime.now + label_delay)
+                                for pid, label in zip(answer["prediction_ids"], labels)]
+                    exported.append(rows)
+                runtime.advance(step)  # the day's schedules fire on the way
+            # The nightly export: yesterday's customers with their outcomes, as training data.
+            if exported:
+                runtime.upload_raw(f"daily/day-{day:02d}.csv", pd.concat(exported).to_csv(index=False).encode())
+            record.served_accuracy = sum(p == y for p, y in scored) / len(scored) if scored else None
+            status, version = runtime.request("GET", "/version")
+            record.champion = version.get("model_version") if status == 200 else None
+            _read_day(record, recorder.take())
+            days.append(record)
+            print(day_line(record, scenario.days), file=out, flush=True)
+        write_report(report_path, cfg, scenario, days)
+    return days, recorder.failures
+
+
+def _feed_back(runtime: LocalRuntime, pending: list[_Pending]) -> None:
+    """Post the outcomes that are known by now, in one batch, as a CRM export would."""
+    due = [p for p in pending if p.due <= runtime.now]
+    if not due:
+        return
+    items = [{"prediction_id": p.prediction_id, "label": p.label} for p in due]
+    status, answer = runtime.request("POST", "/feedback", json.dumps({"items": items}).encode())
+    if status != 200:
+        raise RuntimeError(f"feedback refused: {status} {answer}")
+    pending[:] = [p for p in pending if p.due > runtime.now]
+
+
+def _record_initial(invocations: list[Invocation], out: TextIO) -> None:
+    trained = [i for i in invocations if i.function == "train" and i.event.get("step") == "finish" and i.result]
+    version = trained[-1].event["state"]["train"]["version"] if trained else None
+    print(f"Day 0 starts with a week of history uploaded; the first model: v{version}\n", file=out, flush=True)
+
+
+def _read_day(record: Day, invocations: list[Invocation]) -> None:
+    """Fill a day's record from its handler runs (the kit's own reports and events)."""
+    finished: dict[str, dict] = {}
+    reasons: dict[str, str] = defaultdict(str)
+    for invocation in invocations:
+        r = invocation.result or {}
+        if invocation.error:
+            record.events.append(f"{invocation.function} FAILED")
+        elif invocation.function == "drift_check" and r.get("report_uri"):
+            report = s3.get_json(r["report_uri"])
+            record.drift_status = r["status"]
+            if r["status"] != "insufficient_data":
+                record.drifted_share = report["drifted_share"]
+                record.drift_scores = {n: f["score"] for n, f in report["features"].items() if f.get("score") is not None}
+            if r.get("drift_detected"):
+                record.events.append("DriftDetected")
+        elif invocation.function == "performance_check" and r.get("status") not in (None, "no_model"):
+            record.quality_status, record.quality = r["status"], r.get("value")
+            if r.get("performance_degraded"):
+                record.events.append("PerformanceDegraded")
+        elif invocation.function == "retrain_trigger" and r.get("retrain"):
+            record.events.append(f"retrain ({r['trigger']})")
+        elif invocation.function == "train" and invocation.event.get("step") == "evaluate":
+            reasons[invocation.event["state"]["train"]["version"]] = r.get("reason", "")
+        elif invocation.function == "train" and invocation.event.get("step") == "finish":
+            finished[invocation.event["state"]["train"]["version"]] = r
+    for version, r in finished.items():
+        verdict = "promoted" if r.get("promoted") else "rejected"
+        record.events.append(f"v{version} {verdict}: {_short(reasons[version])}")
+
+
+def _short(reason: str) -> str:
+    return reason if len(reason) <= 70 else reason[:67] + "..."
+
+
+def day_line(record: Day, total: int) -> str:
+    """``[███░░░] day 23 Tue 27 Jan │ drift … │ quality … │ champion … │ events``"""
+    width = 20
+    done = round(width * (record.day + 1) / total)
+    bar = "█" * done + "░" * (width - done)
+    if record.drift_status is None:
+        drift = "drift -"
+    elif record.drifted_share is None:
+        drift = "drift n/a (few rows)"
+    else:
+        drift = f"drift {record.drifted_share:4.0%}{' ▲' if record.drift_status == 'drift' else '  '}"
+    quality = "quality -" if record.quality is None else f"quality {record.quality:.3f}"
+    if record.quality_status == "degraded":
+        quality += " ▼"
+    served = "-" if record.served_accuracy is None else f"{record.served_accuracy:.2f}"
+    events = "; ".join(record.events)
+    return (f"[{bar}] day {record.day:2d} {record.date:%a %d %b} │ {drift:<12} │ {quality:<15} │ "
+            f"served acc {served} │ champion v{record.champion or '-'}" + (f" │ {events}" if events else ""))
