@@ -74,8 +74,8 @@ def invocations() -> dict:
     ids = serving.prediction_ids(batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
     lost = capture.capture(
-        settings.capture_stream, sample_rate=deployed.project_config(settings.config_uri).capture.sample_rate,
-        batch=batch, predictions=predictions, ids=ids, model_name=champion.manifest.model_name,
+        settings.capture_stream, deployed.project_config(settings.config_uri).capture, batch=batch,
+        predictions=predictions, probabilities=probabilities, ids=ids, model_name=champion.manifest.model_name,
         model_version=champion.manifest.version, at=deployed.event_time(app.current_event.raw_event))
     metrics.add_metric(name=MetricName.PREDICTED_ROWS, unit=MetricUnit.Count, value=batch.rows)
     if lost:

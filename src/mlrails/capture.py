@@ -1,25 +1,40 @@
 """Capture: a sample of requests and their predictions, one JSON record per scored row,
 delivered in batches by Kinesis Data Firehose into ``capture/date=YYYY-MM-DD/hour=HH/``.
 
-The request path makes one ``PutRecordBatch`` call and no S3 PUT; Firehose buffers and
-writes the objects. It partitions by the *prediction's own* timestamp (dynamic partitioning,
+Sampled records wait in the container's :class:`CaptureBuffer` and go to the stream in one
+``PutRecordBatch`` when ``capture.buffer_records`` are held or the oldest is
+``capture.buffer_seconds`` old (checked on each request), so the call lands on about one
+request in N instead of on every one; no S3 PUT is made. Firehose buffers again and writes
+the objects. It partitions by the *prediction's own* timestamp (dynamic partitioning,
 a JQ query on the record), not by arrival time, so a record always lands in the hour the
 drift check reads for it, whatever the buffering delay, and the local runtime (a virtual
 clock days ahead of the wall clock) can apply the very same rule: :func:`partition_of` is the
 Python reading of :data:`PARTITION_QUERY`, and a test runs both on the same records.
 
 Each record carries what the performance check joins on (``prediction_id``) and what it
-evaluates (``timestamp``, ``prediction``, ``model_version``, the features).
+evaluates (``timestamp``, ``prediction``, ``model_version``, the features, and
+``probabilities`` when the request asked for them).
+
+The buffers are module state on purpose: in Lambda a module lives exactly as long as its
+container, which is what a per-container buffer must do (like the cached boto3 clients), and
+the local runtime, whose handlers share one process, flushes the very same buffer with
+:func:`flush` before a monitoring check reads the captures, without knowing the handler's
+insides. Tests and the runtime forget it with the other per-container caches
+(:func:`discard`, from ``deployed.reset``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from mlrails.adapters import delivery
+from mlrails.config import Capture
 from mlrails.protocol import Batch
 from mlrails.wiring import Prefix
 
@@ -62,10 +77,11 @@ def destination(bucket_arn: str, role_arn: str) -> dict[str, Any]:
 
 
 def records(batch: Batch, predictions: list[Any], ids: list[str], *, model_name: str, model_version: str,
-            at: datetime) -> list[bytes]:
+            at: datetime, probabilities: list[dict[str, float]] | None = None) -> list[bytes]:
     """One newline-terminated JSON record per scored row: the inputs, the prediction, its
-    id, the time (UTC, which the partitioning relies on) and the model version. Firehose adds
-    no delimiter between records, so each brings its own."""
+    id, the time (UTC, which the partitioning relies on), the model version and, when the
+    request asked for them, the class probabilities (``{class: p}``, what ``roc_auc`` ranks).
+    Firehose adds no delimiter between records, so each brings its own."""
     stamp = at.astimezone(UTC).isoformat()
     names = list(batch.columns)
     out = []
@@ -73,6 +89,8 @@ def records(batch: Batch, predictions: list[Any], ids: list[str], *, model_name:
         record = {name: batch.columns[name][i] for name in names}
         record.update(prediction_id=prediction_id, prediction=prediction, timestamp=stamp,
                       model_name=model_name, model_version=model_version)
+        if probabilities is not None:
+            record["probabilities"] = probabilities[i]
         out.append((json.dumps(record) + "\n").encode())
     return out
 
@@ -86,13 +104,69 @@ def partition_of(record: dict[str, Any]) -> str:
         "!{partitionKeyFromQuery:hour}", values["hour"])
 
 
-def capture(stream: str, *, sample_rate: float, batch: Batch, predictions: list[Any], ids: list[str],
-            model_name: str, model_version: str, at: datetime) -> int:
-    """Send a sampled request's records to the capture stream; returns how many records were
-    *not* accepted (0 when captured or not sampled). Best effort: a prediction already made
-    is not turned into an error because monitoring could not record it (the caller counts
-    the failures)."""
-    if random.random() >= sample_rate:
-        return 0
-    return delivery.put_records(stream, records(batch, predictions, ids, model_name=model_name,
-                                                model_version=model_version, at=at))
+class CaptureBuffer:
+    """Records waiting to be sent, and the rule for when they go. Thread-safe: `mlrails serve`
+    and tests answer concurrent requests from one process."""
+
+    def __init__(self) -> None:
+        self._records: list[bytes] = []
+        self._bytes = 0
+        self._oldest = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, new: list[bytes], now: float) -> None:
+        """Hold ``new`` records; ``now`` (seconds, monotonic) dates the oldest."""
+        with self._lock:
+            if not self._records:
+                self._oldest = now
+            self._records.extend(new)
+            self._bytes += sum(map(len, new))
+
+    def take_due(self, now: float, rules: Capture) -> list[bytes]:
+        """Everything held, when it is time to send it (``rules.buffer_records`` held, a full
+        PutRecordBatch's bytes, or the oldest ``rules.buffer_seconds`` old); else nothing."""
+        with self._lock:
+            due = self._records and (len(self._records) >= rules.buffer_records
+                                     or self._bytes >= delivery.MAX_BATCH_BYTES
+                                     or now - self._oldest >= rules.buffer_seconds)
+            return self._take() if due else []
+
+    def take(self) -> list[bytes]:
+        """Everything held, now."""
+        with self._lock:
+            return self._take()
+
+    def _take(self) -> list[bytes]:
+        taken, self._records, self._bytes = self._records, [], 0
+        return taken
+
+
+# One buffer per stream, for the container's life (see the module's docstring).
+_BUFFERS: dict[str, CaptureBuffer] = {}
+
+
+def capture(stream: str, rules: Capture, *, batch: Batch, predictions: list[Any],
+            probabilities: list[dict[str, float]] | None, ids: list[str], model_name: str, model_version: str,
+            at: datetime, clock: Callable[[], float] = time.monotonic) -> int:
+    """Buffer a sampled request's records and send the buffer when it is due (checked on
+    every request, sampled or not); returns how many records a send made now did *not* get
+    accepted (0 when nothing was sent). Best effort: a prediction already made is not turned
+    into an error because monitoring could not record it (the caller counts the failures)."""
+    buffer = _BUFFERS.setdefault(stream, CaptureBuffer())
+    if random.random() < rules.sample_rate:
+        buffer.add(records(batch, predictions, ids, model_name=model_name, model_version=model_version, at=at,
+                           probabilities=probabilities), clock())
+    due = buffer.take_due(clock(), rules)
+    return delivery.put_records(stream, due) if due else 0
+
+
+def flush() -> int:
+    """Send every buffered record now (the local runtime, before anything reads captures);
+    returns how many were not accepted."""
+    return sum(delivery.put_records(stream, taken) for stream, buffer in list(_BUFFERS.items())
+               if (taken := buffer.take()))
+
+
+def discard() -> None:
+    """Forget the buffered records, as a container that goes away does."""
+    _BUFFERS.clear()

@@ -208,6 +208,14 @@ class Retraining(_Strict):
 
 class Capture(_Strict):
     sample_rate: float = Field(default=1.0, ge=0, le=1)
+    # Sampled records wait in the inference container's memory and go to Firehose in one call
+    # when buffer_records are held (500: PutRecordBatch's limit) or the oldest is buffer_seconds
+    # old, checked on each request: the call's cost lands on ~1 request in N, not on every one.
+    # The price: a container that Lambda reclaims loses what it holds (the sampled records of
+    # under buffer_seconds before its last request); at traffic sparser than a container's idle
+    # life (minutes) that can be most of them: use 0, which sends with every request.
+    buffer_records: int = Field(default=500, ge=1, le=500)
+    buffer_seconds: float = Field(default=5.0, ge=0)
 
 
 class Serving(_Strict):

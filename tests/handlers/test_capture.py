@@ -1,23 +1,28 @@
-"""Capture through the inference function: sampled requests go to the Firehose stream in one
-PutRecordBatch each (moto writes one S3 object per call), land partitioned by their own hour
-where the drift check reads, and join with fed-back labels by prediction id."""
+"""Capture through the inference function: sampled requests wait in the container's buffer and
+go to the Firehose stream in one PutRecordBatch when it is due (moto writes one S3 object per
+call), land partitioned by their own hour where the drift check reads, and join with fed-back
+labels by prediction id."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 from datetime import timedelta
 
-from conftest import load_event
+from conftest import REPO, load_event
 from mlrails import labels
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.clients import client
-from mlrails.config import Capture
-from mlrails.local.cloud import deploy_config
+from mlrails.local.cloud import LocalCloud, deploy_config
 from mlrails.local.delivery import STAGED, deliver_captures
-from mlrails.wiring import config_key
+from mlrails.local.invoker import Invoker
+from mlrails.local.router import Router
+from mlrails.local.runtime import api_event as gateway_event
+from mlrails.synthetic import churn_frame
+from mlrails.wiring import FUNCTIONS
 
-from .conftest import DAY, api_call, api_event, keys
+from .conftest import DAY, api_call, api_event, keys, records, redeploy
 from .test_inference import ROWS, inference  # noqa: F401 - the fixture, loaded cold
 
 
@@ -30,14 +35,35 @@ def lines(cloud, key: str) -> list[dict]:
     return [json.loads(line) for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()]
 
 
-def with_sample_rate(cfg, cloud, monkeypatch, rate: float) -> None:
-    """Deploy the config with another capture.sample_rate and point the functions at it."""
-    changed = cfg.model_copy(update={"capture": Capture(sample_rate=rate)})
-    deploy_config(changed, cloud)
-    monkeypatch.setenv("MLRAILS_CONFIG_URI", s3.uri(cloud.artifacts_bucket, config_key(changed)))
+def with_capture(cfg, cloud, monkeypatch, handler, **fields):
+    """Redeploy with other ``capture`` settings; the inference function, loaded cold."""
+    redeploy(cloud, cfg.model_copy(update={"capture": cfg.capture.model_copy(update=fields)}), monkeypatch)
+    return handler("inference")
 
 
-def test_a_request_is_one_record_batch_with_a_line_per_row(champion, cloud, inference, lambda_context):
+def metric_values(out: str, name: str) -> list:
+    """Every EMF record's value of ``name`` in the captured output."""
+    emitted = [json.loads(line) for line in out.splitlines() if '"_aws"' in line]
+    return [metric[name] for metric in emitted if name in metric]
+
+
+def test_buffered_requests_go_in_one_record_batch_when_the_buffer_is_full(champion, cfg, cloud, handler,
+                                                                         monkeypatch, lambda_context):
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_records=9, buffer_seconds=3600)
+    answers = []
+    for n in range(3):  # 3 rows a request: the third fills the buffer
+        assert staged(cloud) == []
+        answers.append(api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"),
+                                lambda_context)[1])
+
+    [call] = staged(cloud)
+    assert [line["prediction_id"] for line in lines(cloud, call)] == \
+        [pid for answer in answers for pid in answer["prediction_ids"]]
+
+
+def test_buffer_seconds_zero_sends_every_request_in_one_record_batch(champion, cfg, cloud, handler, monkeypatch,
+                                                                    lambda_context):
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
     status, body = api_call(inference, load_event("inference_invocations_split"), lambda_context)
 
     assert status == 200
@@ -81,8 +107,7 @@ def test_large_requests_are_split_at_the_record_batch_limit(champion, cloud, inf
 
 def test_only_the_configured_share_of_requests_is_captured(champion, cfg, cloud, handler, monkeypatch,
                                                           lambda_context):
-    with_sample_rate(cfg, cloud, monkeypatch, 0.3)
-    inference = handler("inference")
+    inference = with_capture(cfg, cloud, monkeypatch, handler, sample_rate=0.3, buffer_seconds=0)
     random.seed(4)
 
     for n in range(100):
@@ -94,22 +119,74 @@ def test_only_the_configured_share_of_requests_is_captured(champion, cfg, cloud,
 
 
 def test_nothing_is_captured_at_sample_rate_zero(champion, cfg, cloud, handler, monkeypatch, lambda_context):
-    with_sample_rate(cfg, cloud, monkeypatch, 0.0)
-    inference = handler("inference")
+    inference = with_capture(cfg, cloud, monkeypatch, handler, sample_rate=0.0)
 
     assert api_call(inference, load_event("inference_invocations_records"), lambda_context)[0] == 200
-    assert staged(cloud) == []
+    assert deliver_captures(cloud) == 0  # nothing buffered either
 
 
-def test_a_failed_capture_does_not_fail_the_prediction_and_is_counted(champion, cloud, inference, capsys,
-                                                                     lambda_context):
+def test_a_failed_capture_does_not_fail_the_prediction_and_is_counted(champion, cfg, cloud, handler, monkeypatch,
+                                                                     capsys, lambda_context):
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
     client("firehose").delete_delivery_stream(DeliveryStreamName=cloud.capture_stream)
 
     status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
 
     assert status == 200 and len(body["predictions"]) == 3
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [metric["CaptureFailures"] for metric in emitted if "CaptureFailures" in metric] == [[3.0]]
+    assert metric_values(capsys.readouterr().out, "CaptureFailures") == [[3.0]]
+
+
+def test_a_failed_buffer_send_counts_every_buffered_record_on_the_request_that_sent_it(
+        champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context):
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_records=6, buffer_seconds=3600)
+    client("firehose").delete_delivery_stream(DeliveryStreamName=cloud.capture_stream)
+
+    for n in range(2):
+        status, _ = api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"),
+                             lambda_context)
+        assert status == 200
+        assert metric_values(capsys.readouterr().out, "CaptureFailures") == ([] if n == 0 else [[6.0]])
+
+
+def test_requested_probabilities_are_captured_with_each_row(champion, cloud, inference, lambda_context):
+    body = {"dataframe_records": ROWS, "params": {"probabilities": True}}
+    status, answer = api_call(inference, api_event("inference_invocations_records", body=body), lambda_context)
+    assert status == 200 and deliver_captures(cloud) == 3
+
+    [key] = keys(cloud.data_bucket, "capture/date=2026-03-02/")
+    captured = lines(cloud, key)
+    assert [line["probabilities"] for line in captured] == answer["probabilities"]
+    assert all(set(p) == {"0", "1"} and abs(sum(p.values()) - 1) < 1e-9 for p in answer["probabilities"])
+    # The performance check's reader hands them over as {class: p} for roc_auc.
+    window = traffic.capture_chunks(cloud.data_bucket, DAY, DAY + timedelta(days=1))
+    assert [row for chunk in window for row in chunk["probabilities"]] == answer["probabilities"]
+
+
+def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_check(champion, cfg, cloud, tmp_path,
+                                                                                   monkeypatch):
+    # The local runtime's own parts on this moto; its inference "container" would hold the
+    # captures for an hour, and firing the DriftCheck schedule must still see every one.
+    holding = cfg.model_copy(update={"capture": cfg.capture.model_copy(update={"buffer_seconds": 3600})})
+    deploy_config(holding, cloud)
+    local = LocalCloud(holding, tmp_path)
+    for spec in FUNCTIONS:  # the invoker sets each function's environment: put it back afterwards
+        for name in local.environment_for(spec):
+            monkeypatch.setenv(name, os.environ.get(name, ""))
+    local.state_machine_arn = client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    with (tmp_path / "functions.log").open("a") as log:
+        router = Router(local, Invoker(local, REPO / "functions", log), lambda: DAY + timedelta(days=1))
+        frame = churn_frame(240, DAY, seed=3)
+        for n, start in enumerate(range(0, 240, 40)):
+            body = json.dumps({"dataframe_records": records(frame.iloc[start:start + 40], cfg)}).encode()
+            response = router.invoker.invoke("inference", gateway_event(
+                "POST", "/invocations", DAY + timedelta(hours=9, minutes=n), body, "application/json"))
+            assert response["statusCode"] == 200
+        assert staged(cloud) == []  # all still in the container's buffer
+
+        check = router.fire_schedule("DriftCheck", DAY + timedelta(days=1))
+
+    assert check.error is None and check.result["status"] != "insufficient_data"
+    assert s3.get_json(check.result["report_uri"])["rows"] == 240
 
 
 def test_captures_join_fed_back_labels_by_prediction_id(champion, cfg, cloud, inference, lambda_context):

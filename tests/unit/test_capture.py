@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from mlrails import capture
+from mlrails.config import Capture
 from mlrails.protocol import Batch
 
 def _records(at: datetime) -> list[dict]:
@@ -52,3 +53,62 @@ def test_the_stream_partitions_with_that_query_and_quarantines_what_it_cannot():
     assert parameters["MetadataExtractionQuery"] == capture.PARTITION_QUERY
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     assert destination["Prefix"].startswith("capture/") and destination["ErrorOutputPrefix"].startswith("quarantine/")
+
+
+def test_records_carry_the_requested_probabilities():
+    batch = Batch(columns={"plan": ["basic"]}, rows=1)
+
+    [with_them] = capture.records(batch, [1], ["a" * 32], model_name="m", model_version="1",
+                                  at=datetime(2026, 3, 2, tzinfo=timezone.utc), probabilities=[{"0": 0.25, "1": 0.75}])
+    [without] = capture.records(batch, [1], ["a" * 32], model_name="m", model_version="1",
+                                at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+
+    assert json.loads(with_them)["probabilities"] == {"0": 0.25, "1": 0.75}
+    assert "probabilities" not in json.loads(without)
+
+
+def test_the_buffer_is_due_when_full():
+    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=5, buffer_seconds=60)
+
+    buffer.add([b"1", b"2", b"3"], now=0.0)
+    assert buffer.take_due(0.0, rules) == []
+    buffer.add([b"4", b"5"], now=1.0)
+
+    assert buffer.take_due(1.0, rules) == [b"1", b"2", b"3", b"4", b"5"]
+    assert buffer.take() == []
+
+
+def test_the_buffer_is_due_when_its_oldest_record_is_old_enough():
+    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=5)
+
+    buffer.add([b"1"], now=100.0)
+    buffer.add([b"2"], now=104.0)
+    assert buffer.take_due(104.9, rules) == []
+    assert buffer.take_due(105.0, rules) == [b"1", b"2"]  # the oldest's age, not the newest's
+    buffer.add([b"3"], now=106.0)  # a new oldest
+    assert buffer.take_due(110.0, rules) == []
+    assert buffer.take_due(111.0, rules) == [b"3"]
+
+
+def test_buffer_seconds_zero_is_due_at_once_and_an_empty_buffer_never_is():
+    buffer, rules = capture.CaptureBuffer(), Capture(buffer_seconds=0)
+
+    assert buffer.take_due(0.0, rules) == []
+    buffer.add([b"1"], now=7.0)
+    assert buffer.take_due(7.0, rules) == [b"1"]
+
+
+def test_the_buffer_is_due_at_a_full_record_batch_of_bytes():
+    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=60)
+    big = b"x" * (1024 * 1024)
+
+    buffer.add([big] * 3, now=0.0)
+    assert buffer.take_due(0.0, rules) == []
+    buffer.add([big], now=0.0)  # 4 MiB: PutRecordBatch's limit
+
+    assert len(buffer.take_due(0.0, rules)) == 4
+
+
+def test_capture_buffer_sizes_are_bounded_by_the_record_batch_limit():
+    with pytest.raises(ValueError, match="buffer_records"):
+        Capture(buffer_records=501)

@@ -27,10 +27,13 @@ def project_config(uri: str) -> ProjectConfig:
 
 
 def reset() -> None:
-    """Forget every per-container cache: settings, config, clients, idempotency stores.
-    For tests and the local runtime, whose "container" outlives one endpoint or mock."""
+    """Forget every per-container cache: settings, config, clients, idempotency stores,
+    buffered captures. For tests and the local runtime, whose "container" outlives one
+    endpoint or mock."""
+    from mlrails import capture
     from mlrails.adapters import clients, idempotency
 
+    capture.discard()
     settings.cache_clear()
     project_config.cache_clear()
     clients.client.cache_clear()

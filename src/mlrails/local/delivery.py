@@ -6,7 +6,9 @@ with its ``!{partitionKeyFromQuery:...}`` placeholders left literal (plus a wall
 it takes what moto wrote, puts each record under the partition the stream's JQ query gives it
 (:func:`mlrails.capture.partition_of`, from the record's own timestamp, so the virtual clock
 is followed), one object per partition per flush as Firehose writes them, and removes what it
-took. The local runtime runs it whenever virtual time passes or a scheduled function runs.
+took. The local runtime runs it whenever virtual time passes, a scheduled function runs or
+state is saved; it first sends what the inference container still buffers
+(:func:`mlrails.capture.flush`), so every check and simulation sees every capture.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _UNPARTITIONABLE = capture.ERROR_PREFIX.split("!{", 1)[0] + "processing-failed/"
 
 
 def deliver_captures(names: ResourceNames) -> int:
-    """Partition every record moto's stream has written since the last delivery; returns
-    how many records were delivered."""
+    """Send the capture buffer, then partition every record moto's stream has written
+    since the last delivery; returns how many records were delivered."""
+    capture.flush()
     bucket = names.data_bucket
     staged = list(s3.list_keys(bucket, STAGED))
     if not staged:

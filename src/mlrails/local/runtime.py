@@ -114,6 +114,7 @@ class LocalRuntime:
     def redeploy(self, cfg: ProjectConfig) -> None:
         """Deploy a changed config, as `cdk deploy` would: the new validated config under its
         content hash, functions pointed at it, every container cold."""
+        deliver_captures(self.cloud.names)  # the old containers' buffers, which the reset forgets
         self.cfg = self.cloud.cfg = cfg
         deploy_config(cfg, self.cloud.names)
         deployed.reset()
