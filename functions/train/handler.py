@@ -42,7 +42,7 @@ def process(event: dict) -> dict:
                                       trigger_id=request["trigger_id"], at=at)
     elif step == "evaluate":
         result = lifecycle.evaluate_step(cfg, settings, registry(), version=state["train"]["version"],
-                                         placeholder_metrics=state["train"]["placeholder_metrics"])
+                                         trained_through=state["train"]["trained_through"], at=at)
     elif step == "finish":
         result = lifecycle.finish_step(cfg, settings, registry(), version=state["train"]["version"],
                                        evaluation=state["evaluate"], at=at)

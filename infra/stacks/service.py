@@ -135,14 +135,15 @@ class ServiceStack(cdk.Stack):
         bus.grant_put_events_to(rt)
         retraining.pipeline.state_machine.grant_start_execution(rt)
 
-        # mlrails.lifecycle + mlrails.promotion: list + read features/; the current manifest (absent
-        # before the first promotion) and the champion's model; write the version's model,
+        # mlrails.lifecycle + mlrails.promotion: list + read features/, and capture/ + feedback/ (the
+        # gate also scores on labelled traffic); the current manifest (absent before the first
+        # promotion) and the champion's model; write the version's model,
         # profile and candidate manifest under models/ and read the candidate back (get_optional:
         # absent is an error of its own); write manifests/ and the audit record under reports/;
         # MLflow's artifact store under mlflow/ (its managed uploads may go multipart); Model* events.
         # Operator commands (mlrails.operations) also list + read the audit log under reports/.
         tr = retraining.train.function
-        grant_prefix(data, tr, Access.READ, Prefix.FEATURES)
+        grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.MODELS, Prefix.REPORTS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)

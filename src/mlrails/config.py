@@ -110,6 +110,11 @@ class Promotion(_Strict):
     # Guard metrics and how far each may regress (absolute) before a promotion is refused.
     guards: dict[Metric, float] = Field(default_factory=dict)
     mode: Literal["auto", "manual"] = "auto"
+    # Both models are also scored on served predictions of the last feedback_days whose
+    # labels have arrived (monitoring.label_delay_hours) and that the challenger did not train
+    # on: the holdout is as old as the training data, the traffic is what the model will see.
+    # 0: the holdout only.
+    feedback_days: float = Field(default=14, ge=0)
 
     @field_validator("guards")
     @classmethod

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from mlrails import artifacts, dataset, gate, promotion, training
-from mlrails.adapters import manifests, s3
+from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
 from mlrails.events import ModelRegistered, ModelRejected
+from mlrails.labels import LABEL, PREDICTION_ID, TIMESTAMP
 from mlrails.manifest import HOLDOUT_FILE, Manifest, model_prefix
 from mlrails.models import PLACEHOLDER
 from mlrails.profile import build_profile
@@ -28,6 +30,8 @@ from mlrails.wiring import Prefix
 
 GATE = "gate"  # who decides automatic promotions, in the audit log
 HOLDOUT = HOLDOUT_FILE
+# Beside a real model: the placeholder fit on the same training rows, the first real model's bar.
+BASELINE = "placeholder.skops"
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,42 @@ def content_hash(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
-def _placeholder_metrics(cfg: ProjectConfig, split: training.Split) -> dict[str, float] | None:
-    """The placeholder baseline on the same holdout: what a first real model must beat."""
+def _placeholder(cfg: ProjectConfig, split: training.Split) -> BaseEstimator | None:
+    """The placeholder baseline fit on the same rows: what a first real model must beat."""
     if cfg.model.entrypoint == PLACEHOLDER:
         return None
     placeholder = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": PLACEHOLDER})})
-    return training.score(training.fit(placeholder, split.train), split.holdout, cfg)
+    return training.fit(placeholder, split.train)
+
+
+def _placeholder_metrics(cfg: ProjectConfig, prefix: str, rows: pd.DataFrame) -> dict[str, float] | None:
+    """The placeholder baseline the train step left beside a real model, on ``rows``."""
+    if cfg.model.entrypoint == PLACEHOLDER:
+        return None
+    placeholder = artifacts.loads(s3.get_bytes(f"{prefix}{BASELINE}"), artifacts.entrypoint_modules(PLACEHOLDER))
+    return training.score(placeholder, rows, cfg)
+
+
+def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime) -> pd.DataFrame:
+    """Served predictions made after ``after`` (the newest training row: neither model is
+    scored on a row the challenger learnt from) and settled by ``at``, within
+    ``promotion.feedback_days``, as holdout rows: the features typed as training types them,
+    the label as the target, the prediction's time as the timestamp. Empty when there are none."""
+    if not cfg.promotion.feedback_days:
+        return pd.DataFrame()
+    window = traffic.labelled_window(
+        settings.data_bucket, now=at, window=timedelta(days=cfg.promotion.feedback_days),
+        label_delay=timedelta(hours=cfg.monitoring.label_delay_hours), task=cfg.dataset.task,
+        columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
+    rows = window.rows[window.rows[TIMESTAMP] > after]
+    # Predictions served under another schema lack a feature (or hold it empty): not these rows.
+    if any(name not in rows for name in cfg.dataset.feature_names):
+        return pd.DataFrame()
+    rows = rows.dropna(subset=[f.name for f in cfg.dataset.features if not f.nullable])
+    if rows.empty:
+        return pd.DataFrame()
+    return dataset.validate_frame(rows.rename(columns={TIMESTAMP: cfg.dataset.timestamp, LABEL: cfg.dataset.target}),
+                                  cfg.dataset)
 
 
 def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
@@ -70,7 +104,7 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     loaded, keys = load_features(settings.data_bucket)
     frame = training.recent(loaded, cfg)
     split = training.split_by_time(frame, cfg)
-    model = training.fit(cfg, split.train)
+    model, baseline = training.fit(cfg, split.train), _placeholder(cfg, split)
     metrics = training.score(model, split.holdout, cfg)
 
     train_x = training.features_of(split.train, cfg)
@@ -94,6 +128,8 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     s3.put_bytes(f"{prefix}model.skops", blob)
     s3.put_json(f"{prefix}profile.json", profile)
     s3.put_bytes(f"{prefix}{HOLDOUT}", dataset.to_parquet(split.holdout), "application/vnd.apache.parquet")
+    if baseline is not None:
+        s3.put_bytes(f"{prefix}{BASELINE}", artifacts.dumps(baseline))
     candidate = Manifest(
         model_name=cfg.model.name, version=registered.version, run_id=registered.run_id,
         artifact_uri=f"{prefix}model.skops", profile_uri=f"{prefix}profile.json", task=cfg.dataset.task,
@@ -106,33 +142,45 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
                  "application/json")
     publish(ModelRegistered(cfg.model.name, settings.environment, registered.version, registered.run_id,
                             f"{prefix}model.skops", metrics), settings.bus_name, time=at)
+    # Traffic after the newest training row is new to this model: the gate may score on it.
+    trained_through = pd.to_datetime(split.train[cfg.dataset.timestamp], utc=True, format="ISO8601").max()
     return {"version": registered.version, "run_id": registered.run_id, "metrics": metrics, "rows": len(frame),
-            "placeholder_metrics": _placeholder_metrics(cfg, split)}
+            "trained_through": trained_through.isoformat()}
 
 
 def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
-                  placeholder_metrics: dict[str, float] | None) -> dict[str, Any]:
-    """Step 2: score the challenger and the champion on the challenger's holdout, and gate."""
+                  trained_through: str, at: datetime) -> dict[str, Any]:
+    """Step 2: score the challenger and the champion on the challenger's holdout plus the
+    labelled traffic it did not train on (:func:`labelled_traffic`), and gate."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
     holdout = dataset.read_parquet(s3.get_bytes(f"{prefix}{HOLDOUT}"))
+    fed_back = labelled_traffic(cfg, settings, after=datetime.fromisoformat(trained_through), at=at)
+    rows = pd.concat([holdout, fed_back], ignore_index=True) if not fed_back.empty else holdout
     candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
     challenger = artifacts.loads(s3.get_bytes(candidate.artifact_uri), candidate.trusted_modules)
-    metrics = training.score(challenger, holdout, cfg)
+    metrics = training.score(challenger, rows, cfg)
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     comparable = champion is not None and [f["name"] for f in champion.features] == cfg.dataset.feature_names
     if comparable:
         model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
-        baseline, against = training.score(model, holdout, cfg), f"champion v{champion.version}"
+        baseline, against = training.score(model, rows, cfg), f"champion v{champion.version}"
     elif champion is not None:
         # The schema changed: the champion cannot score these rows; the placeholder is the bar.
-        baseline, against = placeholder_metrics, f"placeholder baseline (champion v{champion.version} has other features)"
+        baseline = _placeholder_metrics(cfg, prefix, rows)
+        against = f"placeholder baseline (champion v{champion.version} has other features)"
     else:
-        baseline, against = placeholder_metrics, "placeholder baseline" if placeholder_metrics else "champion"
+        baseline = _placeholder_metrics(cfg, prefix, rows)
+        against = "placeholder baseline" if baseline else "champion"
     decision = gate.decide(metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline,
                            against=against)
-    registry.tag_version(version, **{"gate.promote": str(decision.promote), "gate.reason": decision.reason})
-    return {"promote": decision.promote, "reason": decision.reason, "metrics": metrics,
-            "baseline_metrics": baseline, "champion_version": champion.version if champion else None}
+    reason = decision.reason
+    if not fed_back.empty:
+        reason = f"{reason}; scored on {len(holdout)} holdout + {len(fed_back)} labelled traffic rows"
+    registry.tag_version(version, **{"gate.promote": str(decision.promote), "gate.reason": reason,
+                                     "gate.holdout_rows": str(len(holdout)), "gate.feedback_rows": str(len(fed_back))})
+    return {"promote": decision.promote, "reason": reason, "metrics": metrics, "baseline_metrics": baseline,
+            "champion_version": champion.version if champion else None, "holdout_rows": len(holdout),
+            "feedback_rows": len(fed_back)}
 
 
 def finish_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
@@ -166,7 +214,7 @@ def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry
     """The three steps in one process (what the state machine does across invocations)."""
     trained = train_step(cfg, settings, registry, reason=reason, trigger_id=trigger_id, at=at)
     evaluation = evaluate_step(cfg, settings, registry, version=trained["version"],
-                               placeholder_metrics=trained["placeholder_metrics"])
+                               trained_through=trained["trained_through"], at=at)
     finished = finish_step(cfg, settings, registry, version=trained["version"], evaluation=evaluation, at=at)
     return TrainingOutcome(trained["version"], finished["promoted"], finished["reason"], evaluation["metrics"],
                            evaluation["baseline_metrics"], trained["rows"])

@@ -6,20 +6,23 @@ import base64
 import copy
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from mlrails import dataset
-from mlrails.adapters import s3
+from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
+from mlrails.feedback import feedback_key, feedback_lines
+from mlrails.local.cloud import deploy_config
 from mlrails.manifest import Manifest, current_key
 from mlrails.synthetic import churn_frame
-from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames
+from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames, config_key
 
 from conftest import load_event
 
@@ -145,6 +148,36 @@ def records(frame: pd.DataFrame, cfg: ProjectConfig) -> list[dict[str, Any]]:
     return json.loads(frame[cfg.dataset.feature_names].to_json(orient="records"))
 
 
+def put_traffic(cloud: ResourceNames, cfg: ProjectConfig, *, rows: int, correct: float, at: datetime,
+                version: str = "1", seed: int = 0, probabilities: bool = False,
+                labelled_at: datetime | None = None) -> list[str]:
+    """Captured predictions made at ``at`` (the capture line format) with labels fed back for
+    them at ``labelled_at`` (default: three days later, past the label delay, so they count),
+    a share ``correct`` of them right; returns the prediction ids."""
+    labelled_at = labelled_at or at + timedelta(days=3)
+    rng = np.random.default_rng(seed)
+    frame = churn_frame(rows, at, seed=seed, with_target=False)
+    labels = rng.integers(0, 2, rows)
+    right = rng.random(rows) < correct
+    predicted = np.where(right, labels, 1 - labels)
+    ids = [f"{version}-{seed}-{i:05d}" for i in range(rows)]
+    lines = []
+    for i, (record, prediction) in enumerate(zip(json.loads(frame[cfg.dataset.feature_names].to_json(
+            orient="records")), predicted)):
+        record.update(prediction_id=ids[i], prediction=int(prediction), timestamp=at.isoformat(),
+                      model_name=cfg.model.name, model_version=version)
+        if probabilities:
+            p = float(np.clip(0.5 + (0.3 if prediction == 1 else -0.3) + rng.normal(0, 0.15), 0, 1))
+            record["probabilities"] = {"0": 1 - p, "1": p}
+        lines.append(json.dumps(record))
+    s3.put_bytes(s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
+                 ("\n".join(lines) + "\n").encode())
+    items = [{"prediction_id": pid, "label": int(label)} for pid, label in zip(ids, labels)]
+    s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")),
+                 feedback_lines(items, labelled_at))
+    return ids
+
+
 @pytest.fixture(scope="session")
 def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its tables created once: creating them costs ~4 s
@@ -194,6 +227,14 @@ def champion(cloud: ResourceNames, cfg: ProjectConfig, mlflow_db: str, handler, 
             s3.put_bytes(s3.uri(bucket, key), body, "application/json" if key.endswith(".json") else
                          "application/octet-stream")
     return Manifest.from_json(_CHAMPION_OBJECTS[current_key(cfg.model.name)])
+
+
+def redeploy(cloud: ResourceNames, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deploy ``cfg`` and point the functions at it, as a redeploy would: fresh containers,
+    which read their settings again."""
+    deploy_config(cfg, cloud)
+    monkeypatch.setenv("MLRAILS_CONFIG_URI", s3.uri(cloud.artifacts_bucket, config_key(cfg)))
+    deployed.reset()
 
 
 def run_training(train, context, first: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -5,54 +5,23 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from conftest import load_event
 from mlrails.adapters import s3
-from mlrails.feedback import feedback_key, feedback_lines
-from mlrails.synthetic import churn_frame
 
-from .conftest import DAY, keys
+from .conftest import DAY, keys, put_traffic
 
 EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: settled window [03-03, 03-10)
 REPORT_KEY = "reports/performance/churn-classifier/2026-03-12T000000Z.json"
 MADE = DAY + timedelta(days=2, hours=9)  # inside the settled window
-LABELLED_AT = MADE + timedelta(days=3)  # later than the label delay: still counts
 
 
 @pytest.fixture
 def performance_check(cloud, handler):
     """The performance_check function, loaded cold."""
     return handler("performance_check")
-
-
-def put_traffic(cloud, cfg, *, rows: int, correct: float, at: datetime, version: str = "1", seed: int = 0,
-                probabilities: bool = False, labelled_at: datetime = LABELLED_AT) -> list[str]:
-    """Captured predictions (the capture line format) with labels fed back for them, a share
-    ``correct`` of them right; returns the prediction ids."""
-    rng = np.random.default_rng(seed)
-    frame = churn_frame(rows, at, seed=seed, with_target=False)
-    labels = rng.integers(0, 2, rows)
-    right = rng.random(rows) < correct
-    predicted = np.where(right, labels, 1 - labels)
-    ids = [f"{version}-{seed}-{i:05d}" for i in range(rows)]
-    lines = []
-    for i, (record, prediction) in enumerate(zip(json.loads(frame[cfg.dataset.feature_names].to_json(
-            orient="records")), predicted)):
-        record.update(prediction_id=ids[i], prediction=int(prediction), timestamp=at.isoformat(),
-                      model_name=cfg.model.name, model_version=version)
-        if probabilities:
-            p = float(np.clip(0.5 + (0.3 if prediction == 1 else -0.3) + rng.normal(0, 0.15), 0, 1))
-            record["probabilities"] = {"0": 1 - p, "1": p}
-        lines.append(json.dumps(record))
-    s3.put_bytes(s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
-                 ("\n".join(lines) + "\n").encode())
-    items = [{"prediction_id": pid, "label": int(label)} for pid, label in zip(ids, labels)]
-    s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")),
-                 feedback_lines(items, labelled_at))
-    return ids
 
 
 def _emitted(capsys) -> dict:

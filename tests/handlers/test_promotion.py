@@ -113,7 +113,7 @@ def _challenger_evaluated(cfg, rails, at):
     real = _config(cfg, REAL, min_improvement=0.05)
     trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=at)
     evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
-                                         placeholder_metrics=trained["placeholder_metrics"])
+                                         trained_through=trained["trained_through"], at=at)
     return real, evaluation
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from mlflow import MlflowClient
@@ -30,13 +30,16 @@ def _versions(tracking_uri: str, name: str) -> list[str]:
 
 def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train_handler, lambda_context,
                                                           mlflow_db):
-    put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
+    frame = churn_frame(600, DAY - timedelta(days=1), seed=7)
+    put_features(cloud, cfg, frame)
     event = load_event("train_step_train")
 
     state = run_training(train_handler, lambda_context, event)
 
     result = state["train"]
-    assert result["version"] == "1" and result["rows"] == 600 and result["placeholder_metrics"] is None
+    assert result["version"] == "1" and result["rows"] == 600
+    # The newest of the 480 training rows (the 120 newest are the holdout).
+    assert datetime.fromisoformat(result["trained_through"]) == datetime.fromisoformat(frame["event_time"][479])
     assert state["evaluate"]["promote"] is True
     assert state["finish"] == {"promoted": True, "reason": "no champion yet: the first model is promoted"}
     assert state["evaluate"]["metrics"] == result["metrics"]  # re-scored on the stored holdout: the same

@@ -67,8 +67,9 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("artifacts", "s3:PutObject"): {"reports/"},
     },
     "train": {
-        ("data", "s3:GetObject"): {"features/"},
-        ("data", "s3:ListBucket"): {"features/"},
+        # the features; the gate's labelled traffic: captures by hour partition, labels by day
+        ("data", "s3:GetObject"): {"features/", "capture/", "feedback/"},
+        ("data", "s3:ListBucket"): {"features/", "capture/", "feedback/"},
         # the champion (manifest, absent before the first promotion; its model), the new
         # version's model, profile and candidate manifest (read back on promotion), manifests,
         # the audit record (listed and read back by `mlrails models`), MLflow's artifact store
