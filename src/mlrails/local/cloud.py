@@ -43,6 +43,10 @@ class LocalCloud:
 
     cfg: ProjectConfig
     state_dir: Path
+    # Virtual time jumps days between two requests, and a promotion must serve the very next
+    # one: the functions re-check the manifest on every request. `mlrails serve` answers in
+    # wall-clock time, where the deployed default TTL applies.
+    virtual_time: bool = True
 
     def __post_init__(self) -> None:
         self.names = local_names(self.cfg)
@@ -83,8 +87,9 @@ class LocalCloud:
             tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
             training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None,
             git_commit=self.git_commit if spec.name == TRAINING.function else None)
-        env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}",
-                   MLRAILS_MANIFEST_TTL_SECONDS="0")
+        env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
+        # Empty: the deployed default (this process's environment may hold an earlier "0").
+        env["MLRAILS_MANIFEST_TTL_SECONDS"] = "0" if self.virtual_time else ""
         return env
 
     @property

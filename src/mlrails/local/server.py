@@ -3,6 +3,8 @@
 One request at a time, like one Lambda container; each request becomes the API Gateway
 event the deployed API would send, so curl and MLflow's own scoring client see the same
 answers as in the cloud (less the API key, which API Gateway checks before the function).
+It answers in wall-clock time, so the function re-checks the manifest at the deployed TTL,
+not on every request as under the runtime's virtual clock.
 """
 
 from __future__ import annotations
@@ -14,8 +16,14 @@ from mlrails.local.runtime import LocalRuntime
 
 def make_server(runtime: LocalRuntime, port: int) -> HTTPServer:
     """An HTTP server on 127.0.0.1:``port`` (0 picks a free port) bound to ``runtime``."""
+    runtime.cloud.virtual_time = False
+    log = runtime.router.invoker.log
 
     class Handler(BaseHTTPRequestHandler):
+        # Headers and body go out in two writes: with Nagle's algorithm on, the body would wait
+        # for the client's delayed ACK of the headers (tens of milliseconds on loopback).
+        disable_nagle_algorithm = True
+
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
@@ -30,6 +38,6 @@ def make_server(runtime: LocalRuntime, port: int) -> HTTPServer:
         do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-            runtime.log_path.open("a").write(f"serve: {format % args}\n")
+            log.write(f"serve: {format % args}\n")
 
     return HTTPServer(("127.0.0.1", port), Handler)
