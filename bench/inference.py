@@ -1,7 +1,10 @@
 """Inference: mlrails' serving path beside MLflow's scoring path, on the same model, in one run.
 
-The example model (``mlrails.models:gradient_boosting``: one-hot + gradient boosting) is
-trained on synthetic data with 20 numeric and 5 categorical features *through mlrails*: a
+The example model (``mlrails.models:gradient_boosting``: dense one-hot + gradient boosting) is
+the issue's "scaling + dense one-hot + gradient boosting" less the scaler, on purpose: trees
+split on order, so scaling changes nothing they learn, and ONNX applies it in float32, which
+moved values across split points and broke exact parity with scikit-learn (the promotion's
+ONNX check then serves scikit-learn instead). It is trained on synthetic data with 20 numeric and 5 categorical features *through mlrails*: a
 raw file goes through the local runtime (feature_prep → retrain_trigger → train → evaluate
 → promote, including the ONNX compile step when it verifies), so our side serves what
 production would. The champion's fitted model is then logged to a separate local MLflow
@@ -9,7 +12,8 @@ production would. The champion's fitted model is then logged to a separate local
 
 Measured side by side:
 - in-process: our inference handler called with API Gateway events (capture on, sample rate
-  1.0, to the capture stream on moto) vs MLflow's scoring app (FastAPI test client);
+  1.0, the config's capture buffer: one PutRecordBatch to the stream on moto per 500 records
+  or 5 s) vs MLflow's scoring app (FastAPI test client);
 - loopback HTTP: ``mlrails serve`` vs ``mlflow models serve --env-manager local``;
 - cold start: a fresh process that loads the handler and answers one request vs a fresh
   process doing ``mlflow.pyfunc.load_model`` + predict.
