@@ -11,6 +11,7 @@ from html import escape
 _W, _BAR_H, _LABEL_W = 560, 20, 170
 _COLOR, _ALERT, _MUTED = "#3b6ea8", "#c0392b", "#888"
 _SECOND = "#b8c2cc"  # the reference side of a paired chart, behind the current one
+_PALETTE = (_COLOR, _ALERT, "#1e7b34", "#b7791f", "#7d3c98", "#148f77", "#555")
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, threshold: float | None = None,
@@ -140,6 +141,68 @@ def bar_pair(labels: Sequence[str], first: Sequence[float], second: Sequence[flo
                          f'{escape(fmt.format(value))}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def series_chart(days: Sequence[int], series: dict[str, Sequence[float | None]], *,
+                 markers: Sequence[tuple[float, str]] = (), levels: Sequence[tuple[str, float]] = (),
+                 y_format: str = "{:.2f}", step: bool = False, height: int = 240) -> str:
+    """Lines over days (a gap where a value is None), dashed vertical ``markers`` (day,
+    label) and horizontal ``levels`` (label, y). ``step`` draws a staircase (versions)."""
+    values = [v for ys in series.values() for v in ys if v is not None] + [y for _, y in levels]
+    if not days or not values:
+        return "<p class=muted>nothing to show</p>"
+    width, left, right, top, bottom = 900, 56, 150, 14, 30
+    low, high = min(values), max(values)
+    pad = (high - low) * 0.08 or 0.5
+    low, high = low - pad, high + pad
+    first, last = days[0], max(days[-1], days[0] + 1)
+
+    def px(day: float) -> float:
+        return left + (day - first) / (last - first) * (width - left - right)
+
+    def py(y: float) -> float:
+        return top + (high - y) / (high - low) * (height - top - bottom)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<line x1="{left}" x2="{width - right}" y1="{height - bottom}" y2="{height - bottom}" stroke="{_MUTED}"/>']
+    for tick in (low + pad, (low + high) / 2, high - pad):
+        parts.append(f'<text x="{left - 4}" y="{py(tick) + 4:.1f}" text-anchor="end">{escape(y_format.format(tick))}</text>')
+    for day in range(first, last + 1, 5 if last - first > 20 else 1):
+        parts.append(f'<text x="{px(day):.1f}" y="{height - bottom + 15}" text-anchor="middle">{day}</text>')
+    for day, label in markers:
+        parts.append(f'<line x1="{px(day):.1f}" x2="{px(day):.1f}" y1="{top}" y2="{height - bottom}" '
+                     f'stroke="{_MUTED}" stroke-dasharray="4 3"/>'
+                     f'<text x="{px(day) + 3:.1f}" y="{top + 10}" fill="#666">{escape(label)}</text>')
+    for label, y in levels:
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(y):.1f}" y2="{py(y):.1f}" stroke="{_ALERT}" '
+                     f'stroke-dasharray="6 3"/><text x="{width - right + 4}" y="{py(y) + 4:.1f}" fill="{_ALERT}">'
+                     f'{escape(label)}</text>')
+    for index, (name, ys) in enumerate(series.items()):
+        color = _PALETTE[index % len(_PALETTE)]
+        for run in _runs(days, ys):
+            points = []
+            for (day, y), following in zip(run, [*run[1:], None]):
+                points.append((px(day), py(y)))
+                if step and following is not None:
+                    points.append((px(following[0]), py(y)))
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + '"/>')
+        parts.append(f'<text x="{width - right + 4}" y="{top + 14 + 16 * index + 16 * len(levels)}" fill="{color}">'
+                     f'{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _runs(days: Sequence[int], ys: Sequence[float | None]) -> list[list[tuple[int, float]]]:
+    """Consecutive (day, value) stretches without a None."""
+    runs: list[list[tuple[int, float]]] = [[]]
+    for day, y in zip(days, ys):
+        if y is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((day, y))
+    return [run for run in runs if run]
 
 
 def _legend(names: tuple[str, str], colors: tuple[str, str], x: float) -> str:

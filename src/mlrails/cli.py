@@ -24,7 +24,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import time
 
-    from mlrails.simulation import Scenario, run_simulation, simulation_config
+    from mlrails.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
 
     cfg, note = simulation_config(load_config(args.config), args.model)
     scenario = Scenario(days=args.days, requests_per_day=args.requests_per_day, drift_start=args.drift_start,
@@ -33,10 +33,10 @@ def _simulate(args: argparse.Namespace) -> int:
           + (f"\n  {note}" if note else "") + "\n", flush=True)
     began = time.monotonic()
     days, failures = run_simulation(cfg, Path.cwd(), sys.stdout, scenario, report_path=Path(args.out))
-    promoted = sum(1 for d in days for e in d.events if " promoted" in e)
-    rejected = sum(1 for d in days for e in d.events if " rejected" in e)
-    print(f"\n{len(days)} days in {time.monotonic() - began:.0f} s: {promoted} promoted, {rejected} rejected, "
-          f"{len(failures)} failed handler runs. Report: {args.out}")
+    print(f"\n{len(days)} days in {time.monotonic() - began:.0f} s, {len(failures)} failed handler runs.")
+    for line in describe_outcome(outcome(days, scenario), scenario):
+        print(f"  {line}")
+    print(f"Report: {args.out}")
     return 1 if failures else 0
 
 
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     simulate = commands.add_parser(
         "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time")
     simulate.add_argument("--days", type=int, default=60)
-    simulate.add_argument("--requests-per-day", type=int, default=12)
+    simulate.add_argument("--requests-per-day", type=int, default=6)
     simulate.add_argument("--drift-start", type=int, default=15, help="day the population starts to drift")
     simulate.add_argument("--drift-full", type=int, default=30, help="day the drift is complete")
     simulate.add_argument("--shift-day", type=int, default=40, help="day who churns changes (labels only)")

@@ -36,8 +36,8 @@ class Scenario:
     """The world: traffic per day, and when and how it changes."""
 
     days: int = 60
-    requests_per_day: int = 12
-    rows_per_request: int = 25
+    requests_per_day: int = 6
+    rows_per_request: int = 50
     history_rows: int = 3000  # labelled rows of the week before day 0
     drift_start: int = 15  # the population starts moving...
     drift_full: int = 30  # ...and has moved this far by this day
@@ -126,10 +126,10 @@ def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario:
             record = Day(day, runtime.now, scenario.drift(day), scenario.concept(day))
             scored: list[tuple[Any, int]] = []
             exported: list[pd.DataFrame] = []
+            _feed_back(runtime, pending)  # the CRM's nightly export of outcomes now known
             for i in range(scenario.requests_per_day):
                 rows = churn_frame(scenario.rows_per_request, runtime.now, seed=scenario.seed * 100_000 + day * 100 + i,
                                    drift=record.drift, concept=record.concept)
-                _feed_back(runtime, pending)
                 # Probabilities, as the retention team ranks customers by them (and the
                 # performance check can then judge the ranking: roc_auc).
                 status, answer = runtime.request("POST", "/invocations", json.dumps(
@@ -206,6 +206,70 @@ def _read_day(record: Day, invocations: list[Invocation]) -> None:
 
 def _short(reason: str) -> str:
     return reason if len(reason) <= 70 else reason[:67] + "..."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the run showed, against what was injected."""
+
+    first_drift_day: int | None  # the first day DriftDetected was emitted
+    first_retrain_after_drift: int | None
+    decisions: list[str]  # the gate's decisions after the drift started, in order
+    accuracy_before_shift: float | None  # the week before who-churns changed
+    worst_accuracy_after_shift: float | None
+    accuracy_at_end: float | None  # the last week
+
+    @property
+    def recovered(self) -> bool:
+        if None in (self.accuracy_before_shift, self.worst_accuracy_after_shift, self.accuracy_at_end):
+            return False
+        # Most of the way back from the worst to where it was before the shift.
+        lost = self.accuracy_before_shift - self.worst_accuracy_after_shift
+        return lost > 0 and self.accuracy_at_end >= self.accuracy_before_shift - lost / 3
+
+
+def outcome(days: list[Day], scenario: Scenario) -> Outcome:
+    """Read the run: when drift was caught, what the gate did, whether the business recovered."""
+    drift_days = [d.day for d in days if "DriftDetected" in d.events]
+    first_drift = drift_days[0] if drift_days else None
+    after = [d for d in days if d.day >= scenario.drift_start]
+    retrains = [d.day for d in after if any(e.startswith("retrain") for e in d.events)]
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(known) / len(known) if known else None
+
+    before = mean([d.served_accuracy for d in days if scenario.shift_day - 7 <= d.day < scenario.shift_day])
+    # Daily accuracy is noisy at 300 rows: judge by 3-day averages.
+    shifted = [d.served_accuracy for d in days if d.day >= scenario.shift_day]
+    rolling = [mean(shifted[i:i + 3]) for i in range(max(len(shifted) - 2, 0))]
+    return Outcome(
+        first_drift_day=first_drift,
+        first_retrain_after_drift=next((day for day in retrains if first_drift is not None and day >= first_drift),
+                                       None),
+        decisions=[e for d in after for e in d.events if " promoted: " in e or " rejected: " in e],
+        accuracy_before_shift=before,
+        worst_accuracy_after_shift=min((r for r in rolling if r is not None), default=None),
+        accuracy_at_end=mean([d.served_accuracy for d in days[-7:]]) if days[-1].day >= scenario.shift_day else None,
+    )
+
+
+def describe_outcome(result: Outcome, scenario: Scenario) -> list[str]:
+    """The run in four lines, for people."""
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    promoted = sum(" promoted: " in d for d in result.decisions)
+    return [
+        f"drift injected from day {scenario.drift_start}: "
+        + (f"detected on day {result.first_drift_day}" if result.first_drift_day is not None else "never detected"),
+        "first retrain after it: " + (f"day {result.first_retrain_after_drift}"
+                                      if result.first_retrain_after_drift is not None else "none"),
+        f"the gate after the drift started: {promoted} promoted, {len(result.decisions) - promoted} rejected",
+        f"who churns changed on day {scenario.shift_day}: accuracy {fmt(result.accuracy_before_shift)} the week "
+        f"before, {fmt(result.worst_accuracy_after_shift)} at worst (3-day mean), {fmt(result.accuracy_at_end)} "
+        f"the last week — {'recovered' if result.recovered else 'not recovered'}",
+    ]
 
 
 def day_line(record: Day, total: int) -> str:

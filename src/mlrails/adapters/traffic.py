@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
@@ -17,13 +17,26 @@ from mlrails.labels import EvaluationWindow, LabelledWindow, join_feedback
 from mlrails.wiring import Prefix
 
 
-def window_prefixes(start: datetime, end: datetime) -> list[str]:
-    """Capture partitions (date/hour) overlapping [start, end)."""
-    prefixes, hour = [], start.replace(minute=0, second=0, microsecond=0)
-    while hour < end:
-        prefixes.append(f"{Prefix.CAPTURE.value}date={hour:%Y-%m-%d}/hour={hour:%H}/")
-        hour += timedelta(hours=1)
-    return prefixes
+def window_keys(bucket: str, start: datetime, end: datetime) -> Iterator[str]:
+    """The capture objects in the hour partitions overlapping [start, end): one listing per
+    day (a week's window is 8 listings, not 168), keeping the keys of the hours that overlap."""
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    day = first_hour.date()
+    while day <= end.date():
+        prefix = f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"
+        for key in s3.list_keys(bucket, prefix):
+            hour = _hour_of(key, prefix)
+            if hour is None or first_hour <= datetime.combine(day, time(hour), start.tzinfo) < end:
+                yield key
+        day += timedelta(days=1)
+
+
+def _hour_of(key: str, day_prefix: str) -> int | None:
+    """The ``hour=HH`` partition of a key (None for a key outside the layout: kept, so its
+    rows are filtered by their own timestamps rather than silently dropped)."""
+    partition = key.removeprefix(day_prefix).split("/", 1)[0]
+    value = partition.removeprefix("hour=")
+    return int(value) if partition.startswith("hour=") and value.isdigit() and int(value) < 24 else None
 
 
 def _lines(body: bytes) -> pd.DataFrame:
@@ -32,13 +45,12 @@ def _lines(body: bytes) -> pd.DataFrame:
 
 def capture_chunks(bucket: str, start: datetime, end: datetime) -> Iterator[pd.DataFrame]:
     """The captured rows made in [start, end), an object at a time (empty objects skipped)."""
-    for prefix in window_prefixes(start, end):
-        for key in s3.list_keys(bucket, prefix):
-            frame = _lines(s3.get_bytes(s3.uri(bucket, key)))
-            if frame.empty:
-                continue
-            stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
-            yield frame[(stamps >= start) & (stamps < end)]
+    for key in window_keys(bucket, start, end):
+        frame = _lines(s3.get_bytes(s3.uri(bucket, key)))
+        if frame.empty:
+            continue
+        stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+        yield frame[(stamps >= start) & (stamps < end)]
 
 
 def feedback_chunks(bucket: str, first_day: date, last_day: date) -> Iterator[pd.DataFrame]:
