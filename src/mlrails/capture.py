@@ -1,11 +1,11 @@
 """Capture: a sample of requests and their predictions, one JSON record per scored row,
 delivered in batches by Kinesis Data Firehose into ``capture/date=YYYY-MM-DD/hour=HH/``.
 
-Sampled records wait in the container's :class:`CaptureBuffer` and go to the stream in one
-``PutRecordBatch`` when ``capture.buffer_records`` are held or the oldest is
-``capture.buffer_seconds`` old (checked on each request), so the call lands on about one
-request in N instead of on every one; no S3 PUT is made. Firehose buffers again and writes
-the objects. It partitions by the *prediction's own* timestamp (dynamic partitioning,
+Sampled requests wait in the container's :class:`CaptureBuffer` as they were scored (columns,
+predictions, ids) and go to the stream in one ``PutRecordBatch`` when ``capture.buffer_records``
+are held or the oldest is ``capture.buffer_seconds`` old (checked on each request), so the call,
+and the writing of the JSON lines with it, lands on about one request in N instead of on every
+one; no S3 PUT is made. Firehose buffers again and writes the objects. It partitions by the *prediction's own* timestamp (dynamic partitioning,
 a JQ query on the record), not by arrival time, so a record always lands in the hour the
 drift check reads for it, whatever the buffering delay, and the local runtime (a virtual
 clock days ahead of the wall clock) can apply the very same rule: :func:`partition_of` is the
@@ -30,6 +30,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,41 +105,80 @@ def partition_of(record: dict[str, Any]) -> str:
         "!{partitionKeyFromQuery:hour}", values["hour"])
 
 
+@dataclass(frozen=True)
+class Scored:
+    """A sampled request as it was scored, held until its records are sent: writing them is
+    most of what capture costs, and it is done once per send, not on every request."""
+
+    batch: Batch
+    predictions: list[Any]
+    ids: list[str]
+    model_name: str
+    model_version: str
+    at: datetime
+    probabilities: list[dict[str, float]] | None = None
+
+    def records(self) -> list[bytes]:
+        """Its capture records, as :func:`records` writes them."""
+        return records(self.batch, self.predictions, self.ids, model_name=self.model_name,
+                       model_version=self.model_version, at=self.at, probabilities=self.probabilities)
+
+    def size_estimate(self) -> int:
+        """Bytes its records will take, from its first record's: enough for the buffer's
+        full-batch rule (delivery splits by the records' real sizes when it sends)."""
+        first = Batch({name: values[:1] for name, values in self.batch.columns.items()}, 1)
+        [record] = records(first, self.predictions[:1], self.ids[:1], model_name=self.model_name,
+                           model_version=self.model_version, at=self.at,
+                           probabilities=self.probabilities[:1] if self.probabilities is not None else None)
+        return len(record) * len(self.ids)
+
+
 class CaptureBuffer:
-    """Records waiting to be sent, and the rule for when they go. Thread-safe: `mlrails serve`
-    and tests answer concurrent requests from one process."""
+    """Scored requests waiting to be sent, and the rule for when they go. Thread-safe: `mlrails
+    serve` and tests answer concurrent requests from one process."""
 
     def __init__(self) -> None:
-        self._records: list[bytes] = []
+        self._held: list[Scored] = []
+        self._records = 0
         self._bytes = 0
         self._oldest = 0.0
         self._lock = threading.Lock()
 
-    def add(self, new: list[bytes], now: float) -> None:
-        """Hold ``new`` records; ``now`` (seconds, monotonic) dates the oldest."""
+    def add(self, scored: Scored, now: float) -> None:
+        """Hold ``scored``; ``now`` (seconds, monotonic) dates the oldest."""
+        size = scored.size_estimate()
         with self._lock:
-            if not self._records:
+            if not self._held:
                 self._oldest = now
-            self._records.extend(new)
-            self._bytes += sum(map(len, new))
+            self._held.append(scored)
+            self._records += len(scored.ids)
+            self._bytes += size
 
     def take_due(self, now: float, rules: Capture) -> list[bytes]:
-        """Everything held, when it is time to send it (``rules.buffer_records`` held, a full
-        PutRecordBatch's bytes, or the oldest ``rules.buffer_seconds`` old); else nothing."""
+        """The records of everything held, when it is time to send them (``rules.buffer_records``
+        held, about a full PutRecordBatch's bytes, or the oldest ``rules.buffer_seconds`` old);
+        else nothing."""
         with self._lock:
-            due = self._records and (len(self._records) >= rules.buffer_records
-                                     or self._bytes >= delivery.MAX_BATCH_BYTES
-                                     or now - self._oldest >= rules.buffer_seconds)
-            return self._take() if due else []
+            due = self._held and (self._records >= rules.buffer_records
+                                  or self._bytes >= delivery.MAX_BATCH_BYTES
+                                  or now - self._oldest >= rules.buffer_seconds)
+            taken = self._take() if due else []
+        return _written(taken)
 
     def take(self) -> list[bytes]:
-        """Everything held, now."""
+        """The records of everything held, now."""
         with self._lock:
-            return self._take()
+            taken = self._take()
+        return _written(taken)
 
-    def _take(self) -> list[bytes]:
-        taken, self._records, self._bytes = self._records, [], 0
+    def _take(self) -> list[Scored]:
+        taken, self._held, self._records, self._bytes = self._held, [], 0, 0
         return taken
+
+
+def _written(taken: list[Scored]) -> list[bytes]:
+    # Outside the buffer's lock: concurrent requests keep adding while these are written.
+    return [record for scored in taken for record in scored.records()]
 
 
 # One buffer per stream, for the container's life (see the module's docstring).
@@ -148,14 +188,13 @@ _BUFFERS: dict[str, CaptureBuffer] = {}
 def capture(stream: str, rules: Capture, *, batch: Batch, predictions: list[Any],
             probabilities: list[dict[str, float]] | None, ids: list[str], model_name: str, model_version: str,
             at: datetime, clock: Callable[[], float] = time.monotonic) -> int:
-    """Buffer a sampled request's records and send the buffer when it is due (checked on
+    """Buffer a sampled request and send the buffer when it is due (checked on
     every request, sampled or not); returns how many records a send made now did *not* get
     accepted (0 when nothing was sent). Best effort: a prediction already made is not turned
     into an error because monitoring could not record it (the caller counts the failures)."""
     buffer = _BUFFERS.setdefault(stream, CaptureBuffer())
     if random.random() < rules.sample_rate:
-        buffer.add(records(batch, predictions, ids, model_name=model_name, model_version=model_version, at=at,
-                           probabilities=probabilities), clock())
+        buffer.add(Scored(batch, predictions, ids, model_name, model_version, at, probabilities), clock())
     due = buffer.take_due(clock(), rules)
     return delivery.put_records(stream, due) if due else 0
 

@@ -161,6 +161,29 @@ def _coerce(value: Any, column: Column, row: int) -> Any:
     return str(value)
 
 
+# The JSON (and CSV) values a column's fast path takes whole: exact types, so a bool (an int
+# subclass) or the missing marker sends the column down the per-cell path.
+_NUMBER_TYPES = frozenset({float, int, str})
+_CATEGORY_TYPES = frozenset({str, int, float, bool})
+
+
+def _validate(values: Sequence[Any], column: Column) -> list[Any]:
+    """The column's values coerced as :func:`_coerce` does, a column at a time: one pass of
+    builtins over a column of plain values (most requests: the 100-row budget), and the
+    per-cell path otherwise, which also raises the error naming the first offending row."""
+    types = set(map(type, values))
+    if column.type == "numeric" and types <= _NUMBER_TYPES:
+        try:
+            numbers = list(map(float, values))
+        except (ValueError, OverflowError):  # a word, or an int too large for a float
+            numbers = None
+        if numbers is not None and all(map(math.isfinite, numbers)):
+            return numbers
+    elif column.type != "numeric" and types <= _CATEGORY_TYPES:
+        return list(map(str, values))
+    return [_coerce(value, column, row) for row, value in enumerate(values)]
+
+
 def parse_request(body: bytes, content_type: str | None, signature: Sequence[Column], *,
                   max_rows: int = MAX_ROWS) -> Batch:
     """Parse and validate a scoring request against the model's input signature."""
@@ -184,12 +207,11 @@ def parse_request(body: bytes, content_type: str | None, signature: Sequence[Col
     if len(set(names)) != len(names):
         raise BadRequest("duplicate column names", details={"columns": names})
     position = {n: i for i, n in enumerate(names)}
+    by_column = list(zip(*rows, strict=True))  # every row has len(names) values: checked by each format
     columns: dict[str, list[Any]] = {}
     for column in signature:
         index = position.get(column.name)
         if index is None and not column.nullable:
             raise BadRequest(f"missing column '{column.name}'", details={"missing": column.name, "expected": expected})
-        columns[column.name] = [
-            _coerce(row[index] if index is not None else None, column, i) for i, row in enumerate(rows)
-        ]
+        columns[column.name] = _validate(by_column[index] if index is not None else [None] * len(rows), column)
     return Batch(columns=columns, rows=len(rows), return_probabilities=probabilities)

@@ -105,6 +105,20 @@ def test_large_requests_are_split_at_the_record_batch_limit(champion, cloud, inf
     assert deliver_captures(cloud) == 1200
 
 
+def test_a_record_over_firehoses_record_limit_is_counted_and_the_others_still_go(
+        champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context):
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
+    rows = [ROWS[0] | {"region": "x" * (1000 * 1024)}, *ROWS[1:]]  # an unknown region still scores
+
+    status, answer = api_call(inference, api_event("inference_invocations_records",
+                                                   body={"dataframe_records": rows}), lambda_context)
+
+    assert status == 200
+    assert metric_values(capsys.readouterr().out, "CaptureFailures") == [[1.0]]
+    [call] = staged(cloud)
+    assert [line["prediction_id"] for line in lines(cloud, call)] == answer["prediction_ids"][1:]
+
+
 def test_only_the_configured_share_of_requests_is_captured(champion, cfg, cloud, handler, monkeypatch,
                                                           lambda_context):
     inference = with_capture(cfg, cloud, monkeypatch, handler, sample_rate=0.3, buffer_seconds=0)

@@ -67,46 +67,75 @@ def test_records_carry_the_requested_probabilities():
     assert "probabilities" not in json.loads(without)
 
 
+def _scored(*plans: str) -> capture.Scored:
+    """A scored request of one row per plan, as the buffer holds it."""
+    rows = len(plans)
+    return capture.Scored(Batch(columns={"plan": list(plans)}, rows=rows), [1] * rows,
+                          [f"{n:032x}" for n in range(rows)], "m", "1", datetime(2026, 3, 2, tzinfo=timezone.utc))
+
+
+def _plans(records: list[bytes]) -> list[str]:
+    return [json.loads(r)["plan"] for r in records]
+
+
 def test_the_buffer_is_due_when_full():
     buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=5, buffer_seconds=60)
 
-    buffer.add([b"1", b"2", b"3"], now=0.0)
+    buffer.add(_scored("1", "2", "3"), now=0.0)
     assert buffer.take_due(0.0, rules) == []
-    buffer.add([b"4", b"5"], now=1.0)
+    buffer.add(_scored("4", "5"), now=1.0)
 
-    assert buffer.take_due(1.0, rules) == [b"1", b"2", b"3", b"4", b"5"]
+    assert _plans(buffer.take_due(1.0, rules)) == ["1", "2", "3", "4", "5"]
     assert buffer.take() == []
+
+
+def test_the_buffer_sends_the_records_its_requests_were_scored_with():
+    # Written when sent, not when held: byte for byte what `records` writes for each request.
+    buffer, first, second = capture.CaptureBuffer(), _scored("basic", "premium"), _scored("basic")
+    first_records = capture.records(first.batch, [1, 1], first.ids, model_name="m", model_version="1",
+                                    at=first.at)
+
+    buffer.add(first, now=0.0)
+    buffer.add(second, now=0.0)
+
+    assert buffer.take() == first_records + second.records()
 
 
 def test_the_buffer_is_due_when_its_oldest_record_is_old_enough():
     buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=5)
 
-    buffer.add([b"1"], now=100.0)
-    buffer.add([b"2"], now=104.0)
+    buffer.add(_scored("1"), now=100.0)
+    buffer.add(_scored("2"), now=104.0)
     assert buffer.take_due(104.9, rules) == []
-    assert buffer.take_due(105.0, rules) == [b"1", b"2"]  # the oldest's age, not the newest's
-    buffer.add([b"3"], now=106.0)  # a new oldest
+    assert _plans(buffer.take_due(105.0, rules)) == ["1", "2"]  # the oldest's age, not the newest's
+    buffer.add(_scored("3"), now=106.0)  # a new oldest
     assert buffer.take_due(110.0, rules) == []
-    assert buffer.take_due(111.0, rules) == [b"3"]
+    assert _plans(buffer.take_due(111.0, rules)) == ["3"]
 
 
 def test_buffer_seconds_zero_is_due_at_once_and_an_empty_buffer_never_is():
     buffer, rules = capture.CaptureBuffer(), Capture(buffer_seconds=0)
 
     assert buffer.take_due(0.0, rules) == []
-    buffer.add([b"1"], now=7.0)
-    assert buffer.take_due(7.0, rules) == [b"1"]
+    buffer.add(_scored("1"), now=7.0)
+    assert _plans(buffer.take_due(7.0, rules)) == ["1"]
 
 
 def test_the_buffer_is_due_at_a_full_record_batch_of_bytes():
     buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=60)
-    big = b"x" * (1024 * 1024)
+    big = "x" * (1024 * 1024)  # a record of a little over 1 MiB
 
-    buffer.add([big] * 3, now=0.0)
+    buffer.add(_scored(big, big, big), now=0.0)
     assert buffer.take_due(0.0, rules) == []
-    buffer.add([big], now=0.0)  # 4 MiB: PutRecordBatch's limit
+    buffer.add(_scored(big), now=0.0)  # over 4 MiB: PutRecordBatch's limit
 
     assert len(buffer.take_due(0.0, rules)) == 4
+
+
+def test_the_size_estimate_is_the_first_record_times_the_rows():
+    scored = _scored("basic", "extra")  # records of equal length
+
+    assert scored.size_estimate() == sum(map(len, scored.records()))
 
 
 def test_capture_buffer_sizes_are_bounded_by_the_record_batch_limit():
