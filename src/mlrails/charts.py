@@ -151,7 +151,7 @@ def series_chart(days: Sequence[int], series: dict[str, Sequence[float | None]],
     values = [v for ys in series.values() for v in ys if v is not None] + [y for _, y in levels]
     if not days or not values:
         return "<p class=muted>nothing to show</p>"
-    width, left, right, top, bottom = 900, 56, 150, 14, 30
+    width, left, right, top, bottom = 960, 56, 250, 14, 30  # the legend sits on the right
     low, high = min(values), max(values)
     pad = (high - low) * 0.08 or 0.5
     low, high = low - pad, high + pad

@@ -141,7 +141,7 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
     with LocalRuntime(cfg, project_dir, start=start, on_invocation=timeline) as runtime:
         timeline.runtime = runtime
         timeline.say(f"  project {cfg.project} · model {cfg.model.name} · entrypoint {cfg.model.entrypoint}")
-        timeline.say(f"  moto on {runtime.cloud.endpoint} · MLflow {runtime.cloud.tracking_uri}")
+        timeline.say(f"  AWS: moto, in this process · MLflow {runtime.cloud.tracking_uri}")
         timeline.say(f"  handler logs and metrics: {runtime.log_path}\n")
 
         history = churn_frame(3000, start - timedelta(days=7), seed=1, span=timedelta(days=7))

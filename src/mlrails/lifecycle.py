@@ -80,12 +80,14 @@ def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime,
     scored on a row the challenger learnt from) and settled by ``at``, within
     ``promotion.feedback_days``, as holdout rows: the features typed as training types them,
     the label as the target, the prediction's time as the timestamp. Empty when there are none."""
-    if not cfg.promotion.feedback_days:
+    label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
+    # Read only what can qualify: settled, within feedback_days, and newer than the training data.
+    span = min(timedelta(days=cfg.promotion.feedback_days), at - label_delay - after)
+    if span <= timedelta(0):
         return pd.DataFrame()
     window = traffic.labelled_window(
-        settings.data_bucket, now=at, window=timedelta(days=cfg.promotion.feedback_days),
-        label_delay=timedelta(hours=cfg.monitoring.label_delay_hours), task=cfg.dataset.task,
-        columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
+        settings.data_bucket, now=at, window=span,
+        label_delay=label_delay, task=cfg.dataset.task, columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
     rows = window.rows[window.rows[TIMESTAMP] > after]
     # Predictions served under another schema lack a feature (or hold it empty): not these rows.
     if any(name not in rows for name in cfg.dataset.feature_names):

@@ -201,11 +201,11 @@ def _read_day(record: Day, invocations: list[Invocation]) -> None:
             finished[invocation.event["state"]["train"]["version"]] = r
     for version, r in finished.items():
         verdict = "promoted" if r.get("promoted") else "rejected"
-        record.events.append(f"v{version} {verdict}: {_short(reasons[version])}")
+        record.events.append(f"v{version} {verdict}: {reasons[version]}")
 
 
-def _short(reason: str) -> str:
-    return reason if len(reason) <= 70 else reason[:67] + "..."
+def _short(event: str, length: int = 90) -> str:
+    return event if len(event) <= length else event[:length - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -287,6 +287,6 @@ def day_line(record: Day, total: int) -> str:
     if record.quality_status == "degraded":
         quality += " ▼"
     served = "-" if record.served_accuracy is None else f"{record.served_accuracy:.2f}"
-    events = "; ".join(record.events)
+    events = "; ".join(_short(e) for e in record.events)
     return (f"[{bar}] day {record.day:2d} {record.date:%a %d %b} │ {drift:<12} │ {quality:<15} │ "
             f"served acc {served} │ champion v{record.champion or '-'}" + (f" │ {events}" if events else ""))

@@ -19,6 +19,14 @@ MADE = DAY + timedelta(days=2, hours=9)  # inside the settled window
 
 
 @pytest.fixture
+def cfg(cfg):
+    """The example config with a week-long window: the sample event's settled window
+    [03-03, 03-10) and the traffic times below are written for it."""
+    performance = cfg.monitoring.performance.model_copy(update={"window_hours": 7 * 24})
+    return cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={"performance": performance})})
+
+
+@pytest.fixture
 def performance_check(cloud, handler):
     """The performance_check function, loaded cold."""
     return handler("performance_check")

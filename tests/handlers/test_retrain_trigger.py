@@ -201,22 +201,25 @@ def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
 
 
 def test_the_maximum_runs_per_period_is_counted_in_the_state_table_and_audited(champion, retrain_trigger, bus,
-                                                                                cloud, lambda_context):
-    # mlrails.yaml: 3 runs per 168 h, a 12 h cooldown; four degradations a day apart.
+                                                                                cloud, cfg, lambda_context):
+    # mlrails.yaml: `count` runs per 168 h, a 12 h cooldown; one degradation more, a day apart.
+    count = cfg.retraining.max_retrains.count
+    assert cfg.retraining.max_retrains.period_hours == 168 and cfg.retraining.cooldown_hours <= 24
     events = [with_detail("retrain_trigger_drift_detected", id=f"3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6{n}",
-                          time=f"2026-03-0{3 + n}T00:00:00Z") for n in range(4)]
+                          time=f"2026-03-0{3 + n}T00:00:00Z") for n in range(count + 1)]
 
     results = [retrain_trigger.lambda_handler(event, lambda_context) for event in events]
 
-    assert [r["retrain"] for r in results] == [True, True, True, False]
-    assert results[3]["reason"] == ("3 runs in the last 168 h reach retraining.max_retrains.count=3: "
-                                    "next run possible from 2026-03-10T00:00:00+00:00")
-    assert len(bus.of("RetrainRequested")) == 3
+    assert [r["retrain"] for r in results] == [True] * count + [False]
+    assert results[count]["reason"] == (f"{count} runs in the last 168 h reach retraining.max_retrains.count={count}: "
+                                        "next run possible from 2026-03-10T00:00:00+00:00")
+    assert len(bus.of("RetrainRequested")) == count
     decisions = _decisions(cloud.artifacts_bucket)
-    assert [(d["retrain"], d["runs_in_period"]) for d in decisions] == [(True, 0), (True, 1), (True, 2), (False, 3)]
-    assert decisions[3]["reason"] == results[3]["reason"]
+    assert [(d["retrain"], d["runs_in_period"]) for d in decisions] == [(True, n) for n in range(count)] + [
+        (False, count)]
+    assert decisions[count]["reason"] == results[count]["reason"]
     remembered = json.loads(StateTable(cloud.state_table).get("policy#churn-classifier")["recent_retrains"])
-    assert remembered == ["2026-03-03T00:00:00+00:00", "2026-03-04T00:00:00+00:00", "2026-03-05T00:00:00+00:00"]
+    assert remembered == [f"2026-03-0{3 + n}T00:00:00+00:00" for n in range(count)]
 
 
 def test_a_degraded_model_requests_a_run(champion, retrain_trigger, bus, lambda_context):
