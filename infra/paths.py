@@ -13,6 +13,11 @@ IMAGE_CONTEXT_DIR = REPO_ROOT
 RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.lock"
 
 
-def image_dockerfile(function_name: str) -> str:
-    """An image function's Dockerfile, relative to :data:`IMAGE_CONTEXT_DIR`."""
-    return f"functions/{function_name}/Dockerfile"
+# Every image function's Dockerfile, relative to IMAGE_CONTEXT_DIR; build argument FUNCTION
+# names the function whose handler goes in.
+IMAGE_DOCKERFILE = "functions/Dockerfile"
+
+
+def image_build_args(function_name: str) -> dict[str, str]:
+    """The build arguments of ``function_name``'s image."""
+    return {"FUNCTION": function_name}

@@ -25,7 +25,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.nag import acknowledge
-from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, REPO_ROOT, image_dockerfile
+from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
@@ -104,7 +104,7 @@ class PipelineFunction(Construct):
                 self, "Function",
                 # No `exclude`: CDK reads the context's .dockerignore, as `docker build` does.
                 code=lambda_.DockerImageCode.from_image_asset(
-                    str(IMAGE_CONTEXT_DIR), file=image_dockerfile(spec.name),
+                    str(IMAGE_CONTEXT_DIR), file=IMAGE_DOCKERFILE, build_args=image_build_args(spec.name),
                     platform=ecr_assets.Platform.LINUX_AMD64,
                 ),
                 **common,

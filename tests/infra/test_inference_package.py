@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.app_builder import build_app
-from infra.paths import IMAGE_CONTEXT_DIR, image_dockerfile
+from infra.paths import IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE
 from infra.stage import MlrailsStage
 from mlrails import wiring
 from mlrails.config import ProjectConfig, Serving
@@ -77,12 +77,12 @@ def test_the_image_package_is_a_container_function_behind_the_same_alias(image_s
 
 
 def test_the_inference_image_installs_the_lock_and_the_handler():
-    dockerfile = (IMAGE_CONTEXT_DIR / image_dockerfile("inference")).read_text()
+    dockerfile = (IMAGE_CONTEXT_DIR / IMAGE_DOCKERFILE).read_text()
     assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
     installs = re.findall(r"pip install [^&\n]*", dockerfile)
     assert installs and all("--no-deps" in command for command in installs)
     assert "--requirement /tmp/runtime.lock" in dockerfile and "pip check" in dockerfile
-    assert "COPY functions/inference/handler.py ${LAMBDA_TASK_ROOT}/" in dockerfile
+    assert "ARG FUNCTION" in dockerfile and "COPY functions/${FUNCTION}/handler.py ${LAMBDA_TASK_ROOT}/" in dockerfile
     assert 'CMD ["handler.lambda_handler"]' in dockerfile
     allowed = (IMAGE_CONTEXT_DIR / ".dockerignore").read_text().splitlines()
-    assert {"!functions/inference/handler.py", "!functions/inference/Dockerfile"} <= set(allowed)
+    assert {"!functions/inference/handler.py", "!functions/Dockerfile"} <= set(allowed)

@@ -16,7 +16,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from infra.paths import IMAGE_CONTEXT_DIR, REPO_ROOT, RUNTIME_LOCK, image_dockerfile
+from infra.paths import IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, RUNTIME_LOCK, image_build_args
 
 
 def _load_lock_script() -> ModuleType:
@@ -65,7 +65,7 @@ def test_lock_pins_what_pyproject_pins() -> None:
 
 
 def test_dockerfile_installs_exactly_the_lock() -> None:
-    dockerfile = (IMAGE_CONTEXT_DIR / image_dockerfile("train")).read_text()
+    dockerfile = (IMAGE_CONTEXT_DIR / IMAGE_DOCKERFILE).read_text()
     lock = RUNTIME_LOCK.relative_to(IMAGE_CONTEXT_DIR).as_posix()
     assert re.search(rf"^COPY {re.escape(lock)} ", dockerfile, re.MULTILINE)
     installs = re.findall(r"pip install [^&\n]*", dockerfile)
@@ -78,14 +78,14 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
     """CDK stages (and hashes) the context through .dockerignore, as `docker build` reads it."""
     app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     asset = ecr_assets.DockerImageAsset(cdk.Stack(app, "Images"), "Train", directory=str(IMAGE_CONTEXT_DIR),
-                                        file=image_dockerfile("train"))
+                                        file=IMAGE_DOCKERFILE, build_args=image_build_args("train"))
     staged = Path(app.synth().directory) / f"asset.{asset.asset_hash}"
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
     outside_src = {f for f in files if not f.startswith("src/mlrails/")}
     assert outside_src == {
         ".dockerignore", "pyproject.toml", "README.md", "requirements/runtime.lock",
-        "functions/train/Dockerfile", "functions/train/handler.py",
-        "functions/inference/Dockerfile", "functions/inference/handler.py",  # the image package's
+        "functions/Dockerfile", "functions/train/handler.py",
+        "functions/inference/handler.py",  # the inference image's (serving.package: image)
     }
     assert "src/mlrails/lifecycle.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
