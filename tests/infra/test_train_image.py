@@ -79,7 +79,9 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
     app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     asset = ecr_assets.DockerImageAsset(cdk.Stack(app, "Images"), "Train", directory=str(IMAGE_CONTEXT_DIR),
                                         file=IMAGE_DOCKERFILE, build_args=image_build_args("train"))
-    staged = Path(app.synth().directory) / f"asset.{asset.asset_hash}"
+    # CDK names the staged copy asset.<hash> plus the context directory's extension, if any
+    # (a clone in /tmp/tmp.XXXX has one).
+    (staged,) = Path(app.synth().directory).glob(f"asset.{asset.asset_hash}*")
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
     outside_src = {f for f in files if not f.startswith("src/mlrails/")}
     assert outside_src == {
