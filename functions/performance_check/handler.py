@@ -41,7 +41,7 @@ def process(event: dict) -> dict:
                                             "value": outcome.value, "labelled": outcome.labelled,
                                             "report": outcome.report_uri, "emitted": outcome.emitted})
     return {"status": outcome.status, "metric": outcome.metric, "value": outcome.value,
-            "threshold": outcome.threshold, "labelled": outcome.labelled, "report_uri": outcome.report_uri,
+            "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled, "report_uri": outcome.report_uri,
             "performance_degraded": outcome.emitted}
 
 

@@ -149,6 +149,10 @@ class Performance(_Strict):
     max_drop: float | None = Field(default=None, ge=0)
     # Fewer labelled rows than this: "insufficient labels", never an alarm.
     min_labelled_rows: int = Field(default=100, ge=1)
+    # ...and only a drop beyond chance: the metric must be below the floor even at the upper
+    # end of its one-sided interval at this confidence, from the window's bootstrap standard
+    # error (plus the holdout's, for the max_drop floor). 0.5: no allowance for chance.
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
 
 
 class Monitoring(_Strict):

@@ -138,7 +138,7 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
         features=[f.model_dump() for f in cfg.dataset.features], metrics=metrics,
         promoted_at="", trained_at=at.isoformat(), reason="",
         classes=[c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])] or None,
-        trusted_modules=trusted_modules,
+        trusted_modules=trusted_modules, metric_errors=training.standard_errors(model, split.holdout, cfg),
     )
     s3.put_bytes(promotion.candidate_uri(settings, cfg.model.name, registered.version), candidate.to_json().encode(),
                  "application/json")

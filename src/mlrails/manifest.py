@@ -26,7 +26,7 @@ class Manifest:
     profile_uri: str
     task: str
     features: list[dict[str, Any]]
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # on the holdout
     promoted_at: str
     trained_at: str
     reason: str
@@ -40,6 +40,9 @@ class Manifest:
     serving: str = "skops"
     onnx_uri: str | None = None
     serving_reason: str = ""
+    # The bootstrap standard error of each holdout metric (mlrails.training.standard_errors):
+    # how much of a gap between served and holdout scores chance alone explains.
+    metric_errors: dict[str, float] = field(default_factory=dict)
 
     @property
     def signature(self) -> list[Column]:

@@ -9,6 +9,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 
+from mlrails import quality
 from mlrails.config import ProjectConfig
 from mlrails.errors import TrainingError
 from mlrails.models import load_entrypoint
@@ -77,3 +78,14 @@ def score(model: BaseEstimator, holdout: pd.DataFrame, cfg: ProjectConfig) -> di
         if len(classes) == 2 and y.nunique() == 2:
             result["roc_auc"] = float(skm.roc_auc_score(y == classes[1], probabilities[:, 1]))
     return result
+
+
+def standard_errors(model: BaseEstimator, holdout: pd.DataFrame, cfg: ProjectConfig) -> dict[str, float]:
+    """How far each holdout score could be off by chance on a holdout this size (the
+    bootstrap of :func:`mlrails.quality.standard_errors`): the performance check allows for it
+    before it calls the served metric worse than the holdout's."""
+    x, y = features_of(holdout, cfg), holdout[cfg.dataset.target].to_numpy()
+    scores = None
+    if cfg.dataset.task == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
+        scores = (y == model.classes_[1], model.predict_proba(x)[:, 1])
+    return quality.standard_errors(cfg.dataset.task, y, model.predict(x), scores, seed=cfg.training.seed)

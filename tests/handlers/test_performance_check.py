@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from statistics import NormalDist
 
+import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from conftest import load_event
+from mlrails import quality
 from mlrails.adapters import s3
 
-from .conftest import DAY, keys, put_traffic
+from .conftest import DAY, keys, put_traffic, redeploy
 
 EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: settled window [03-03, 03-10)
 REPORT_KEY = "reports/performance/churn-classifier/2026-03-12T000000Z.json"
@@ -80,6 +83,41 @@ def test_poor_predictions_emit_performance_degraded_once_per_slot(champion, perf
         "report_uri": s3.uri(cloud.artifacts_bucket, REPORT_KEY)}
     assert keys(cloud.artifacts_bucket, "reports/performance/") == [REPORT_KEY]
     assert _emitted(capsys)["PerformanceDegraded"] == [1.0]
+
+
+def test_a_drop_that_chance_explains_is_not_an_alarm(champion, performance_check, cloud, cfg, bus, lambda_context,
+                                                    monkeypatch):
+    # 120 labels a few points under the floor: a window this small, and the champion's own
+    # holdout, move the score that much on their own.
+    floor = champion.metrics["accuracy"] - 0.1
+    put_traffic(cloud, cfg, rows=120, correct=floor - 0.03, at=MADE, seed=11)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "ok" and result["threshold"] == pytest.approx(floor)
+    assert 0 < floor - result["value"] < result["allowance"]
+    report = s3.get_json(result["report_uri"])
+    assert report["holdout_errors"] == champion.metric_errors and report["confidence"] == 0.95
+    # The allowance: the one-sided 95% quantile of the gap's error, the window's (bootstrap,
+    # recomputed here from the captured rows) and the champion's holdout's, independent.
+    captured = [json.loads(line) for key in keys(cloud.data_bucket, "capture/")
+                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()]
+    fed_back = {json.loads(line)["prediction_id"]: json.loads(line)["label"]
+                for key in keys(cloud.data_bucket, "feedback/")
+                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()}
+    labels = np.array([fed_back[c["prediction_id"]] for c in captured], dtype=object)
+    window_error = quality.standard_errors("classification", labels, np.array(
+        [c["prediction"] for c in captured], dtype=object), metrics=["accuracy"])["accuracy"]
+    assert result["allowance"] == pytest.approx(
+        NormalDist().inv_cdf(0.95) * np.hypot(window_error, champion.metric_errors["accuracy"]))
+    assert bus.drain() == []
+
+    # Without the allowance (confidence 0.5), the same window is an alarm.
+    rules = cfg.monitoring.performance.model_copy(update={"confidence": 0.5})
+    redeploy(cloud, cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={"performance": rules})}),
+             monkeypatch)
+    strict = performance_check.lambda_handler({**EVENT, "scheduled_time": "2026-03-12T00:00:01Z"}, lambda_context)
+    assert strict["status"] == "degraded" and strict["allowance"] == pytest.approx(0.0)
 
 
 def test_too_few_labels_is_insufficient_not_an_alarm(champion, performance_check, cloud, cfg, bus, lambda_context):

@@ -56,6 +56,9 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     assert manifest.version == "1" and manifest.run_id == version.run_id
     assert manifest.artifact_uri == f"s3://{bucket}/models/{name}/v1/model.skops"
     assert manifest.profile_uri == f"s3://{bucket}/models/{name}/v1/profile.json"
+    # How far the holdout scores could be off by chance: for accuracy on 120 rows, the binomial error.
+    share = result["metrics"]["accuracy"]
+    assert manifest.metric_errors["accuracy"] == pytest.approx((share * (1 - share) / 120) ** 0.5, rel=0.2)
     assert keys(bucket, f"manifests/{name}/") == [f"manifests/{name}/current.json", f"manifests/{name}/v1.json"]
     model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
     assert list(model.classes_) == [0, 1]

@@ -47,3 +47,38 @@ def test_classification_reports_roc_auc_only_with_scores():
     scored = quality.task_metrics("classification", labels, predicted,
                                   (labels == 1, np.array([0.1, 0.9, 0.4, 0.3])))
     assert scored["roc_auc"] == pytest.approx(1.0)
+
+
+def test_the_bootstrap_error_of_accuracy_is_the_binomial_one():
+    labels = RNG.integers(0, 2, 2000)
+    predicted = np.where(RNG.random(2000) < 0.8, labels, 1 - labels)
+    share = quality.accuracy(labels, predicted)
+    errors = quality.standard_errors("classification", labels.astype(object), predicted.astype(object))
+    assert errors["accuracy"] == pytest.approx(np.sqrt(share * (1 - share) / 2000), rel=0.1)
+    assert set(errors) == {"accuracy", "f1"}  # no roc_auc without scores
+
+
+def test_the_bootstrap_error_of_roc_auc_is_hanley_and_mcneils():
+    positive = RNG.random(1500) < 0.3
+    scores = np.clip(positive * 0.25 + RNG.random(1500) * 0.75, 0, 1)
+    auc, n_pos, n_neg = quality.roc_auc(positive, scores), positive.sum(), (~positive).sum()
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    hanley_mcneil = np.sqrt((auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
+                            / (n_pos * n_neg))
+    labels = positive.astype(int)
+    errors = quality.standard_errors("classification", labels, labels, (positive, scores), metrics=["roc_auc"])
+    assert errors == {"roc_auc": pytest.approx(hanley_mcneil, rel=0.15)}
+
+
+def test_the_bootstrap_error_of_mae_is_the_standard_error_of_the_mean():
+    labels = RNG.normal(10, 3, 1000)
+    predicted = labels + RNG.normal(0, 2, 1000)
+    errors = quality.standard_errors("regression", labels, predicted, metrics=["mae"])
+    assert errors == {"mae": pytest.approx(np.std(np.abs(labels - predicted)) / np.sqrt(1000), rel=0.1)}
+
+
+def test_standard_errors_are_seeded_and_need_two_rows():
+    labels, predicted = RNG.integers(0, 2, 300), RNG.integers(0, 2, 300)
+    assert quality.standard_errors("classification", labels, predicted) == \
+        quality.standard_errors("classification", labels, predicted)
+    assert quality.standard_errors("classification", labels[:1], predicted[:1]) == {}
