@@ -7,7 +7,10 @@ package); anything else in a file is refused, whoever managed to write it.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import zipfile
+from collections import OrderedDict
 from typing import Any
 
 import skops.io as sio
@@ -49,8 +52,27 @@ def trusted_types(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()
 
 
 def loads(blob: bytes, trusted_modules: list[str] | tuple[str, ...] = ()) -> Any:
-    """Load a fitted estimator, refusing types outside the trust policy."""
-    return sio.loads(blob, trusted=trusted_types(blob, trusted_modules))
+    """Load a fitted estimator, refusing types outside the trust policy. The same bytes give
+    the same object, which callers only read: a warm container loads a model once however
+    many steps read it (the training run's evaluate step and the promotion after it load the
+    challenger and the champion; the next run, soon after, the same champion)."""
+    key = (hashlib.sha256(blob).hexdigest(), tuple(trusted_modules))
+    with _LOADED_LOCK:  # inference swaps models while serving on other threads
+        if key in _LOADED:
+            _LOADED.move_to_end(key)
+            return _LOADED[key]
+    model = sio.loads(blob, trusted=trusted_types(blob, trusted_modules))
+    with _LOADED_LOCK:
+        _LOADED[key] = model
+        while len(_LOADED) > _KEEP_LOADED:
+            _LOADED.popitem(last=False)
+    return model
+
+
+# The models loaded last, by content: a challenger and a champion, what a gate compares.
+_KEEP_LOADED = 2
+_LOADED: OrderedDict[tuple[str, tuple[str, ...]], Any] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
 
 
 def entrypoint_modules(entrypoint: str) -> list[str]:

@@ -38,16 +38,20 @@ def gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:
     """One-hot encoding + gradient boosting: a sound first real model, and one that compiles
     to ONNX exactly. Numbers pass through unscaled: trees split on thresholds, so scaling
     changes nothing for them, while a compiled graph scales in float32 and moves values that
-    sit on a split point to its other side (verification at promotion then refuses the graph)."""
+    sit on a split point to its other side (verification at promotion then refuses the graph).
+    Boosting stops once ten more trees no longer help on a tenth of the training rows held
+    aside: on the example data that is 20 to 75 trees instead of 100 at about the same holdout
+    score, and every step after the fit (saving, registering, loading, compiling) scales with
+    the trees."""
     preprocess = ColumnTransformer([
         ("numeric", "passthrough", dataset.features_of_type("numeric")),
         ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
          dataset.features_of_type("categorical")),
     ])
     if dataset.task == "classification":
-        estimator = GradientBoostingClassifier(random_state=seed)
+        estimator = GradientBoostingClassifier(random_state=seed, n_iter_no_change=10)
     else:
-        estimator = GradientBoostingRegressor(random_state=seed)
+        estimator = GradientBoostingRegressor(random_state=seed, n_iter_no_change=10)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 

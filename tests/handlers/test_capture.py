@@ -197,7 +197,7 @@ def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_chec
             assert response["statusCode"] == 200
         assert staged(cloud) == []  # all still in the container's buffer
 
-        check = router.fire_schedule("DriftCheck", DAY + timedelta(days=1))
+        (check,) = router.fire_schedules(["DriftCheck"], DAY + timedelta(days=1))
 
     assert check.error is None and check.result["status"] != "insufficient_data"
     assert s3.get_json(check.result["report_uri"])["rows"] == 240

@@ -83,6 +83,21 @@ def test_untrusted_types_are_refused():
         artifacts.loads(artifacts.dumps(FunctionTransformer(func=Custom().predict)))
 
 
+def test_a_model_is_loaded_once_per_content_and_trust_list(monkeypatch):
+    from sklearn.dummy import DummyClassifier
+
+    blob = artifacts.dumps(DummyClassifier().fit([[0], [1]], [0, 1]))
+    first = artifacts.loads(blob)
+    monkeypatch.setattr(artifacts.sio, "loads", lambda *_, **__: pytest.fail("the same bytes were loaded again"))
+    assert artifacts.loads(bytes(blob)) is first  # the same content in another bytes object
+    monkeypatch.undo()
+    assert artifacts.loads(blob, ["tests"]) is not first  # another trust list: checked and loaded anew
+    # Only the last two are kept: a challenger and a champion.
+    others = [artifacts.loads(artifacts.dumps(DummyClassifier(constant=i, strategy="constant").fit([[0]], [i])))
+              for i in range(2)]
+    assert artifacts.loads(blob) is not first and artifacts.loads(blob) is not others[0]
+
+
 def test_columns_unknown_at_prediction_time_are_refused_as_features(cfg, frame):
     leaky = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
         update={"not_available_at_prediction": ("support_calls", "refund_issued")})})

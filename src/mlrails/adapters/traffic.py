@@ -1,12 +1,14 @@
-"""Reading what inference recorded, one object at a time: captured predictions by hour
+"""Reading what inference recorded, a chunk at a time: captured predictions by hour
 partition (``capture/date=.../hour=.../``) and fed-back labels by day of arrival
-(``feedback/date=.../``). Callers fold each chunk into what they keep, so memory is bounded
-by what they keep, not by the window."""
+(``feedback/date=.../``). A chunk is as many whole objects as fit in :data:`CHUNK_BYTES`
+(an object larger than that is a chunk of its own), parsed into one frame: one parse and one
+frame per chunk, not per object (hundreds of small objects a day). Callers fold each chunk
+into what they keep, so memory is bounded by what they keep and a chunk, not by the window."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
@@ -39,29 +41,41 @@ def _hour_of(key: str, day_prefix: str) -> int | None:
     return int(value) if partition.startswith("hour=") and value.isdigit() and int(value) < 24 else None
 
 
-def _lines(body: bytes) -> pd.DataFrame:
-    return pd.DataFrame.from_records([json.loads(line) for line in body.splitlines() if line.strip()])
+# JSON lines parsed into one frame at a time (see the module's docstring).
+CHUNK_BYTES = 16 * 2**20
+
+
+def _frames(bucket: str, keys: Iterable[str]) -> Iterator[pd.DataFrame]:
+    """The JSON-lines objects at ``keys``, a chunk of whole objects per frame (empty chunks skipped)."""
+    lines: list[bytes] = []
+    size = 0
+    for key in keys:
+        body = s3.get_bytes(s3.uri(bucket, key))
+        lines += [line for line in body.splitlines() if line.strip()]
+        size += len(body)
+        if size >= CHUNK_BYTES:
+            yield from _parsed(lines)
+            lines, size = [], 0
+    yield from _parsed(lines)
+
+
+def _parsed(lines: list[bytes]) -> Iterator[pd.DataFrame]:
+    if lines:  # one JSON array: a single parse of the chunk rather than one per line
+        yield pd.DataFrame.from_records(json.loads(b"[" + b",".join(lines) + b"]"))
 
 
 def capture_chunks(bucket: str, start: datetime, end: datetime) -> Iterator[pd.DataFrame]:
-    """The captured rows made in [start, end), an object at a time (empty objects skipped)."""
-    for key in window_keys(bucket, start, end):
-        frame = _lines(s3.get_bytes(s3.uri(bucket, key)))
-        if frame.empty:
-            continue
+    """The captured rows made in [start, end), a chunk at a time."""
+    for frame in _frames(bucket, window_keys(bucket, start, end)):
         stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
         yield frame[(stamps >= start) & (stamps < end)]
 
 
 def feedback_chunks(bucket: str, first_day: date, last_day: date) -> Iterator[pd.DataFrame]:
-    """The labels received on the days first_day..last_day (inclusive), an object at a time."""
-    day = first_day
-    while day <= last_day:
-        for key in s3.list_keys(bucket, f"{Prefix.FEEDBACK.value}date={day:%Y-%m-%d}/"):
-            frame = _lines(s3.get_bytes(s3.uri(bucket, key)))
-            if not frame.empty:
-                yield frame
-        day += timedelta(days=1)
+    """The labels received on the days first_day..last_day (inclusive), a chunk at a time."""
+    days = (first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1))
+    yield from _frames(bucket, (key for day in days
+                                for key in s3.list_keys(bucket, f"{Prefix.FEEDBACK.value}date={day:%Y-%m-%d}/")))
 
 
 def labelled_window(bucket: str, *, now: datetime, window: timedelta, label_delay: timedelta, task: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import shutil
 import uuid
@@ -133,9 +134,9 @@ class LocalRuntime:
             for when in fire_times(spec.expression(self.cfg), self.anchor, self.now, end)
         )
         fired = []
-        for when, name in due:
+        for when, group in itertools.groupby(due, key=lambda item: item[0]):
             self.now = when
-            fired.append(self.router.fire_schedule(name, when))
+            fired += self.router.fire_schedules([name for _, name in group], when)
         self.now = end
         deliver_captures(self.cloud.names)  # time passed: Firehose has flushed its buffers
         return fired
