@@ -1,5 +1,6 @@
 """performance_check: on its schedule, the champion's settled predictions against the labels
-fed back for them → quality metrics, business KPI, PerformanceDegraded."""
+fed back for them → quality metrics, business KPI, PerformanceDegraded; and, with
+training.feedback_rows, each settled day's labelled predictions → training rows + FeaturesReady."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -7,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
+from mlrails.feedback_rows import export_settled_days
 from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
 from mlrails.performance import PerformanceOutcome, check_performance
 
@@ -34,15 +36,20 @@ def publish_metrics(outcome: PerformanceOutcome, model: str) -> None:
 def process(event: dict) -> dict:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
-    outcome = check_performance(cfg, settings, at=deployed.event_time(event))
+    at = deployed.event_time(event)
+    outcome = check_performance(cfg, settings, at=at)
+    exported = export_settled_days(cfg, settings, at=at)
     if outcome.status != "no_model":
         publish_metrics(outcome, cfg.model.name)
     logger.info("performance check", extra={"status": outcome.status, "metric": outcome.metric,
                                             "value": outcome.value, "labelled": outcome.labelled,
-                                            "report": outcome.report_uri, "emitted": outcome.emitted})
+                                            "report": outcome.report_uri, "emitted": outcome.emitted,
+                                            "feedback_rows": sum(e.rows for e in exported)})
     return {"status": outcome.status, "metric": outcome.metric, "value": outcome.value,
             "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled, "report_uri": outcome.report_uri,
-            "performance_degraded": outcome.emitted}
+            "performance_degraded": outcome.emitted,
+            "feedback_rows": [{"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows}
+                              for e in exported]}
 
 
 @logger.inject_lambda_context

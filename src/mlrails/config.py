@@ -91,6 +91,10 @@ class Training(_Strict):
     # Train on the newest this-many days of features/ only (None: all of it). After the world
     # changes, a model fit mostly on the old world cannot recover; a window forgets it.
     window_days: float | None = Field(default=None, gt=0)
+    # True: served predictions whose labels came back through POST /feedback become training
+    # rows too, a day at a time once the day has settled (mlrails.feedback_rows). Leave it
+    # false where labelled files already arrive under raw/: the same rows would count twice.
+    feedback_rows: bool = False
 
 
 _MAXIMIZE = {"accuracy", "f1", "roc_auc", "r2"}

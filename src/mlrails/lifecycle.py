@@ -20,7 +20,8 @@ from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
 from mlrails.events import ModelRegistered, ModelRejected
-from mlrails.labels import LABEL, PREDICTION_ID, TIMESTAMP
+from mlrails.feedback_rows import training_rows
+from mlrails.labels import PREDICTION_ID, TIMESTAMP
 from mlrails.manifest import HOLDOUT_FILE, Manifest, model_prefix
 from mlrails.models import PLACEHOLDER
 from mlrails.profile import build_profile
@@ -78,8 +79,8 @@ def _placeholder_metrics(cfg: ProjectConfig, prefix: str, rows: pd.DataFrame) ->
 def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime) -> pd.DataFrame:
     """Served predictions made after ``after`` (the newest training row: neither model is
     scored on a row the challenger learnt from) and settled by ``at``, within
-    ``promotion.feedback_days``, as holdout rows: the features typed as training types them,
-    the label as the target, the prediction's time as the timestamp. Empty when there are none."""
+    ``promotion.feedback_days``, as holdout rows (:func:`mlrails.feedback_rows.training_rows`).
+    Empty when there are none."""
     label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
     # Read only what can qualify: settled, within feedback_days, and newer than the training data.
     span = min(timedelta(days=cfg.promotion.feedback_days), at - label_delay - after)
@@ -88,15 +89,7 @@ def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime,
     window = traffic.labelled_window(
         settings.data_bucket, now=at, window=span,
         label_delay=label_delay, task=cfg.dataset.task, columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
-    rows = window.rows[window.rows[TIMESTAMP] > after]
-    # Predictions served under another schema lack a feature (or hold it empty): not these rows.
-    if any(name not in rows for name in cfg.dataset.feature_names):
-        return pd.DataFrame()
-    rows = rows.dropna(subset=[f.name for f in cfg.dataset.features if not f.nullable])
-    if rows.empty:
-        return pd.DataFrame()
-    return dataset.validate_frame(rows.rename(columns={TIMESTAMP: cfg.dataset.timestamp, LABEL: cfg.dataset.target}),
-                                  cfg.dataset)
+    return training_rows(window.rows[window.rows[TIMESTAMP] > after], cfg)
 
 
 def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,

@@ -41,6 +41,7 @@ class Prefix(StrEnum):
 
     RAW = "raw/"
     FEATURES = "features/"
+    FEEDBACK_ROWS = "features/feedback/"  # labelled traffic as training rows (mlrails.feedback_rows)
     QUARANTINE = "quarantine/"
     CAPTURE = "capture/"
     FEEDBACK = "feedback/"

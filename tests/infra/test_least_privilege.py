@@ -140,7 +140,7 @@ def s3_grants(template: Template, function_name: str) -> S3Grants:
                 else:
                     assert statement["condition"] is None
                     assert resource.endswith("/*"), f"{function_name}: {action} on {resource}, not a key prefix"
-                    grants[bucket_of(resource), action].add(resource.rsplit("/", 2)[-2] + "/")
+                    grants[bucket_of(resource), action].add(resource.split("/", 1)[1].removesuffix("*"))
     return dict(grants)
 
 
@@ -178,6 +178,16 @@ def test_only_retrain_trigger_may_start_training(service_template: Template, nam
              for action in s["actions"] if action.startswith("states:") for resource in s["resources"]]
     # On the training state machine itself: not its executions, not any other machine.
     assert found == [(action, f"<{machines[0]}>") for action in sorted(STATES[name])]
+
+
+def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_template) -> None:
+    """training.feedback_rows: the performance check lists the days it wrote and writes a
+    day's rows under features/feedback/, nowhere else under features/ (off: no grant at all)."""
+    grants = s3_grants(dev_service_template({"auth": "api_key"}, training={"feedback_rows": True}),
+                       "performance_check")
+    assert grants == {**EXPECTED_S3["performance_check"],
+                      ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/feedback/"},
+                      ("data", "s3:PutObject"): {"features/feedback/"}}
 
 
 def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template) -> None:

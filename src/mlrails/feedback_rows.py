@@ -1,0 +1,97 @@
+"""Labelled traffic as training data: served predictions whose labels came back through
+``POST /feedback`` become training rows, a day at a time, once the day has settled.
+
+Opt-in (``training.feedback_rows``): where labelled files already land under ``raw/`` (a
+CRM's nightly export), the same customers would count twice. The performance check runs it
+on its schedule. Each settled UTC day with labelled predictions is written once, to
+``features/feedback/date=YYYY-MM-DD.parquet``, and announced with ``FeaturesReady``, which the
+retraining policy counts toward ``min_new_rows`` like any new file under ``features/``; the
+train step reads it with the rest of ``features/``. A day is settled once the label of its
+last prediction is due (``monitoring.label_delay_hours``); a label that comes later than
+that is not added to a day already written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+
+from mlrails import dataset
+from mlrails.adapters import s3, traffic
+from mlrails.adapters.bus import publish
+from mlrails.config import ProjectConfig
+from mlrails.events import FeaturesReady
+from mlrails.labels import LABEL, PREDICTION_ID, TIMESTAMP
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DayExport:
+    day: date
+    features_uri: str
+    rows: int
+
+
+def export_key(day: date) -> str:
+    """Where a day's labelled traffic goes (one object per day: a retry overwrites it)."""
+    return f"{Prefix.FEEDBACK_ROWS.value}date={day:%Y-%m-%d}.parquet"
+
+
+def settled_days(now: datetime, label_delay: timedelta, lookback: timedelta) -> list[date]:
+    """The whole UTC days whose every label is due by ``now``, the newest ``lookback`` of them
+    (a check that did not run for a while catches up on what is still in its window)."""
+    settled_end = now - label_delay
+    first, last = (settled_end - lookback).date(), settled_end.date() - _DAY
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def training_rows(rows: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
+    """Labelled predictions (a :class:`mlrails.labels.LabelledWindow`'s rows) as training rows:
+    the features typed as training types them, the label as the target, the prediction's time
+    as the timestamp. Empty when none can be: predictions served under another schema lack a
+    feature (or hold it empty)."""
+    if rows.empty or any(name not in rows for name in cfg.dataset.feature_names):
+        return pd.DataFrame()
+    rows = rows.dropna(subset=[f.name for f in cfg.dataset.features if not f.nullable])
+    if rows.empty:
+        return pd.DataFrame()
+    renamed = rows.rename(columns={TIMESTAMP: cfg.dataset.timestamp, LABEL: cfg.dataset.target})
+    return dataset.validate_frame(renamed[[*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp]],
+                                  cfg.dataset)
+
+
+def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> list[DayExport]:
+    """Write each settled day not written yet (within ``monitoring.performance.window_hours``)
+    that has labelled predictions, and publish ``FeaturesReady`` for it. Nothing when
+    ``training.feedback_rows`` is off."""
+    if not cfg.training.feedback_rows:
+        return []
+    bucket, label_delay = settings.data_bucket, timedelta(hours=cfg.monitoring.label_delay_hours)
+    days = settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours))
+    if not days:
+        return []
+    written = set(s3.list_keys(bucket, Prefix.FEEDBACK_ROWS.value, start_after=export_key(days[0] - _DAY)))
+    exports = []
+    for day in days:
+        if export_key(day) in written:
+            continue
+        # The day's predictions with every label received by now: the window of predictions
+        # is the day that ends (at - end of day) before now.
+        day_end = datetime.combine(day, time(0), UTC) + _DAY
+        window = traffic.labelled_window(bucket, now=at, window=_DAY, label_delay=at - day_end, task=cfg.dataset.task,
+                                         columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
+        rows = training_rows(window.rows, cfg)
+        if rows.empty:  # nothing labelled (yet): looked at again while the day is in the window
+            continue
+        target = s3.uri(bucket, export_key(day))
+        s3.put_bytes(target, dataset.to_parquet(rows), "application/vnd.apache.parquet")
+        publish(FeaturesReady(cfg.model.name, settings.environment,
+                              s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"), target, len(rows)),
+                settings.bus_name, time=at)
+        exports.append(DayExport(day, target, len(rows)))
+    return exports
