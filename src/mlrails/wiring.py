@@ -268,6 +268,8 @@ def function_environment(
     }
     if tracking_uri is not None:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
+        # MLflow reports usage to its maintainers by default: not from inside the account.
+        env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     if training_state_machine is not None:
         env["MLRAILS_TRAINING_STATE_MACHINE"] = training_state_machine
     if git_commit is not None:

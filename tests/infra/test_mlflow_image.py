@@ -16,3 +16,8 @@ def test_the_server_pins_the_locked_mlflow_and_boto3():
     lock = _pins((REPO / "requirements" / "runtime.lock").read_text())
     assert server["mlflow"] == lock["mlflow"]
     assert server["boto3"] == lock["boto3"]
+
+
+def test_the_server_sends_no_usage_telemetry():
+    assert re.search(r"^\s*MLFLOW_DISABLE_TELEMETRY=true", (REPO / "infra" / "mlflow" / "Dockerfile").read_text(),
+                     re.MULTILINE)

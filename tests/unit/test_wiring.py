@@ -46,6 +46,12 @@ def test_environment_points_at_the_content_addressed_config(cfg):
     assert "MLFLOW_TRACKING_URI" not in env
 
 
+def test_the_function_next_to_mlflow_sends_it_no_telemetry(cfg):
+    train = next(spec for spec in FUNCTIONS if spec.name == TRAINING.function)
+    env = function_environment(cfg, "dev", NAMES, train, tracking_uri="http://mlflow.internal:5000")
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow.internal:5000" and env["MLFLOW_DISABLE_TELEMETRY"] == "true"
+
+
 def test_the_train_function_records_the_code_version(cfg):
     train = next(spec for spec in FUNCTIONS if spec.name == TRAINING.function)
     env = function_environment(cfg, "dev", NAMES, train, git_commit="abc123")

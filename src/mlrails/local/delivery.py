@@ -6,9 +6,9 @@ with its ``!{partitionKeyFromQuery:...}`` placeholders left literal (plus a wall
 it takes what moto wrote, puts each record under the partition the stream's JQ query gives it
 (:func:`mlrails.capture.partition_of`, from the record's own timestamp, so the virtual clock
 is followed), one object per partition per flush as Firehose writes them, and removes what it
-took. The local runtime runs it whenever virtual time passes, a scheduled function runs or
-state is saved; it first sends what the inference container still buffers
-(:func:`mlrails.capture.flush`), so every check and simulation sees every capture.
+took. The local runtime runs it before anything reads captures: before scheduled functions
+run, and when state is saved or redeployed; it first sends what the inference container still
+buffers (:func:`mlrails.capture.flush`), so every check and simulation sees every capture.
 """
 
 from __future__ import annotations
