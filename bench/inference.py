@@ -309,6 +309,9 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
 
         print("starting `mlrails serve` and `mlflow models serve` ...", flush=True)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MLRAILS_", "AWS_ENDPOINT", "POWERTOOLS"))}
+        # MLflow without its usage telemetry, as the kit runs it: with it, a process that used
+        # MLflow waits at exit for a report this machine cannot send.
+        base_env["MLFLOW_DISABLE_TELEMETRY"] = "true"
         # `mlflow models serve` runs uvicorn from PATH: this virtualenv's.
         base_env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{base_env.get('PATH', '')}"
         our_port, their_port = free_port(), free_port()
@@ -340,10 +343,14 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         event_file, frame_file = tmp / "event.json", tmp / "frame.json"
         event_file.write_text(json.dumps(api_event("POST", "/invocations", START, requests_1[0], "application/json")))
         features.iloc[[0]].to_json(frame_file, orient="split", index=False)
+        # As Lambda starts a function: its name and task root set, so the X-Ray SDK behind
+        # Powertools Tracer starts as it does there (outside Lambda it also sets up a sampling
+        # rule poller, 0.3 s that a deployed function never spends).
         cold_env = base_env | environment | {
             k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                        "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")} | {
-            "PYTHONPATH": str(REPO / "src"), "MLRAILS_MANIFEST_TTL_SECONDS": "60"}
+            "PYTHONPATH": str(REPO / "src"), "MLRAILS_MANIFEST_TTL_SECONDS": "60",
+            "AWS_LAMBDA_FUNCTION_NAME": "mlrails-bench-inference", "LAMBDA_TASK_ROOT": str(REPO / "functions/inference")}
         cold_ours = cold_start([OUR_COLD, str(REPO / "functions/inference/handler.py"), str(event_file)],
                                cold_env, cold_repeats)
         cold_mlflow = cold_start([MLFLOW_COLD, logged.model_uri, str(frame_file)],
