@@ -50,3 +50,22 @@ def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path
     detail = failed[0]["detail"]
     assert detail["model"] == cfg.model.name and detail["error"] == "TrainingError"
     assert detail["trigger_id"] == seen[1].event["id"] and "cannot be imported" in detail["cause"]
+
+
+def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, restore_environ):
+    # On AWS a scheduled retraining and a scheduled check at the same instant run side by
+    # side: the check judges the champion of that instant, not one the run promotes later.
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    seen: list[Invocation] = []
+    with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), on_invocation=seen.append) as runtime:
+        runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
+        seen.clear()
+
+        fired = runtime.router.fire_schedules(["RetrainCadence", "PerformanceCheck"],
+                                              datetime(2026, 3, 3, tzinfo=UTC))
+
+    assert [i.function for i in fired] == ["retrain_trigger", "performance_check"]
+    assert fired[0].result["retrain"] is True and fired[1].result["status"] == "insufficient_labels"
+    assert [(i.function, i.event.get("step")) for i in seen] == [
+        ("retrain_trigger", None), ("performance_check", None),
+        ("train", "train"), ("train", "evaluate"), ("train", "finish")]
