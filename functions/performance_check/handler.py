@@ -44,12 +44,12 @@ def process(event: dict) -> dict:
     logger.info("performance check", extra={"status": outcome.status, "metric": outcome.metric,
                                             "value": outcome.value, "labelled": outcome.labelled,
                                             "report": outcome.report_uri, "emitted": outcome.emitted,
-                                            "feedback_rows": sum(e.rows for e in exported)})
+                                            "feedback_rows_added": sum(e.added for e in exported)})
     return {"status": outcome.status, "metric": outcome.metric, "value": outcome.value,
             "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled, "report_uri": outcome.report_uri,
             "performance_degraded": outcome.emitted,
-            "feedback_rows": [{"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows}
-                              for e in exported]}
+            "feedback_rows": [{"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows,
+                               "added": e.added} for e in exported]}
 
 
 @logger.inject_lambda_context

@@ -118,13 +118,14 @@ class ServiceStack(cdk.Stack):
 
         # mlrails.performance: the current manifest (absent = "no_model"), list + read the capture
         # window and the feedback days, write the report; PerformanceDegraded. mlrails.feedback_rows
-        # (training.feedback_rows): list the days written, write a day's rows; FeaturesReady.
+        # (training.feedback_rows): HEAD a day's file (absent = not written yet: a 404, so listable),
+        # write it; FeaturesReady.
         pc = performance_check.handler.function
         grant_prefix(artifacts, pc, Access.READ, Prefix.MANIFESTS)
         grant_prefix(data, pc, Access.READ, Prefix.CAPTURE, Prefix.FEEDBACK)
         grant_prefix(artifacts, pc, Access.PUT, Prefix.REPORTS)
         if cfg.training.feedback_rows:
-            grant_prefix(data, pc, Access.LIST | Access.PUT, Prefix.FEEDBACK_ROWS)
+            grant_prefix(data, pc, Access.READ | Access.PUT, Prefix.FEEDBACK_ROWS)
         grant_items(table, pc, IDEMPOTENCY)
         bus.grant_put_events_to(pc)
 

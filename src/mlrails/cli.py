@@ -26,7 +26,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from mlrails.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
 
-    cfg, note = simulation_config(load_config(args.config), args.model)
+    cfg, note = simulation_config(load_config(args.config), args.model, args.training_data == "feedback")
     scenario = Scenario(days=args.days, requests_per_day=args.requests_per_day, drift_start=args.drift_start,
                         drift_full=args.drift_full, shift_day=args.shift_day, seed=args.seed)
     print(f"mlrails simulate: {scenario.days} days of {cfg.project} on the deployed wiring, in virtual time"
@@ -176,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--seed", type=int, default=7)
     simulate.add_argument("--model", help="model entrypoint to simulate (default: the config's; the example "
                                           "gradient boosting when that is the placeholder)")
+    simulate.add_argument("--training-data", choices=("export", "feedback"), default="export",
+                          help="where new labelled rows come from: a nightly export under raw/ (default), or the "
+                               "labels fed back through the API (training.feedback_rows)")
     simulate.add_argument("--out", default="simulation.html", help="where the HTML report goes")
     simulate.set_defaults(run=_simulate)
     predict = commands.add_parser("predict", help="score a request body with the champion `mlrails demo` left")

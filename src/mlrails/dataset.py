@@ -7,6 +7,7 @@ quarantined one that a person fixes and re-uploads.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import PurePosixPath
 
@@ -143,6 +144,13 @@ def features_key(raw_key: str) -> str:
     The source suffix stays in the name, so ``a.csv`` and ``a.parquet`` never collide:
     ``raw/2026/11/batch.csv`` → ``features/2026/11/batch.csv.parquet``."""
     return f"{Prefix.FEATURES.value}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A stable hash of a frame's rows, values and order (lineage: which data made a model;
+    whether a file's rows changed)."""
+    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:

@@ -3,12 +3,14 @@
 
 Opt-in (``training.feedback_rows``): where labelled files already land under ``raw/`` (a
 CRM's nightly export), the same customers would count twice. The performance check runs it
-on its schedule. Each settled UTC day with labelled predictions is written once, to
-``features/feedback/date=YYYY-MM-DD.parquet``, and announced with ``FeaturesReady``, which the
-retraining policy counts toward ``min_new_rows`` like any new file under ``features/``; the
-train step reads it with the rest of ``features/``. A day is settled once the label of its
-last prediction is due (``monitoring.label_delay_hours``); a label that comes later than
-that is not added to a day already written.
+on its schedule. A day is settled once the label of its last prediction is due
+(``monitoring.label_delay_hours``); from then on, while the day is within the check's
+``window_hours``, each run writes its labelled predictions to
+``features/feedback/date=YYYY-MM-DD.parquet`` again if they changed (labels come in batches,
+and often later than due), and publishes ``FeaturesReady`` with the rows it added, which the
+retraining policy counts toward ``min_new_rows`` like any new file under ``features/``. The
+train step reads the file with the rest of ``features/``. A label that comes after its day
+has left the window is not added.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ _DAY = timedelta(days=1)
 class DayExport:
     day: date
     features_uri: str
-    rows: int
+    rows: int  # the day's labelled predictions, all written
+    added: int  # of which new since the day was last written (what FeaturesReady counts)
 
 
 def export_key(day: date) -> str:
@@ -66,32 +69,33 @@ def training_rows(rows: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
 
 
 def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> list[DayExport]:
-    """Write each settled day not written yet (within ``monitoring.performance.window_hours``)
-    that has labelled predictions, and publish ``FeaturesReady`` for it. Nothing when
-    ``training.feedback_rows`` is off."""
+    """(Re)write each settled day within ``monitoring.performance.window_hours`` whose labelled
+    predictions changed since it was last written, and publish ``FeaturesReady`` for the rows
+    added. Nothing when ``training.feedback_rows`` is off."""
     if not cfg.training.feedback_rows:
         return []
     bucket, label_delay = settings.data_bucket, timedelta(hours=cfg.monitoring.label_delay_hours)
-    days = settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours))
-    if not days:
-        return []
-    written = set(s3.list_keys(bucket, Prefix.FEEDBACK_ROWS.value, start_after=export_key(days[0] - _DAY)))
     exports = []
-    for day in days:
-        if export_key(day) in written:
-            continue
+    for day in settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours)):
         # The day's predictions with every label received by now: the window of predictions
         # is the day that ends (at - end of day) before now.
         day_end = datetime.combine(day, time(0), UTC) + _DAY
         window = traffic.labelled_window(bucket, now=at, window=_DAY, label_delay=at - day_end, task=cfg.dataset.task,
                                          columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
         rows = training_rows(window.rows, cfg)
-        if rows.empty:  # nothing labelled (yet): looked at again while the day is in the window
+        if rows.empty:  # nothing labelled (yet)
             continue
         target = s3.uri(bucket, export_key(day))
-        s3.put_bytes(target, dataset.to_parquet(rows), "application/vnd.apache.parquet")
-        publish(FeaturesReady(cfg.model.name, settings.environment,
-                              s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"), target, len(rows)),
-                settings.bus_name, time=at)
-        exports.append(DayExport(day, target, len(rows)))
+        digest = dataset.content_hash(rows)
+        written = s3.metadata(target) or {}
+        if written.get("content-sha256") == digest:  # no label came or changed since the last write
+            continue
+        s3.put_bytes(target, dataset.to_parquet(rows), "application/vnd.apache.parquet",
+                     Metadata={"rows": str(len(rows)), "content-sha256": digest})
+        added = len(rows) - int(written.get("rows", 0))
+        if added > 0:  # a corrected label replaces a row: nothing new to count
+            publish(FeaturesReady(cfg.model.name, settings.environment,
+                                  s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"), target, added),
+                    settings.bus_name, time=at)
+        exports.append(DayExport(day, target, len(rows), max(added, 0)))
     return exports

@@ -7,7 +7,6 @@ promotion rails (:mod:`mlrails.promotion`).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,12 +51,6 @@ def load_features(bucket: str) -> tuple[pd.DataFrame, list[str]]:
     if not frames:
         return pd.DataFrame(), []
     return pd.concat(frames, ignore_index=True), keys
-
-
-def content_hash(frame: pd.DataFrame) -> str:
-    """A stable hash of the training rows' content (lineage: which data made this model)."""
-    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
 
 
 def _placeholder(cfg: ProjectConfig, split: training.Split) -> BaseEstimator | None:
@@ -106,7 +99,7 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     profile = build_profile(train_x, model.predict(train_x), cfg.dataset, bins=cfg.monitoring.bins,
                             task=cfg.dataset.task)
     tags = {"data.uri": s3.uri(settings.data_bucket, Prefix.FEATURES.value), "data.files": str(len(keys)),
-            "data.sha256": content_hash(frame), "config.sha": cfg.digest, "trigger.reason": reason,
+            "data.sha256": dataset.content_hash(frame), "config.sha": cfg.digest, "trigger.reason": reason,
             "trigger.id": trigger_id, "environment": settings.environment}
     if settings.git_commit:
         tags["code.git_commit"] = settings.git_commit

@@ -3,7 +3,8 @@
 The local runtime runs the same functions, routes and schedules as AWS under a virtual
 clock. The simulation plays the world around them, day after day: customers scored through
 ``POST /invocations``, their outcomes fed back through ``POST /feedback`` once the label
-delay has passed, and the labelled rows exported to ``raw/`` each night (training data). The
+delay has passed, and the labelled rows exported to ``raw/`` each night (training data; with
+``training.feedback_rows`` the kit learns from the fed-back outcomes instead). The
 world changes twice: the population drifts gradually, then who churns changes suddenly
 (invisible in the inputs: only the labels tell). Everything else — drift checks, performance
 checks, retrain decisions, training runs, the gate — is the kit reacting, not the script.
@@ -97,15 +98,23 @@ class _Recorder:
         return taken
 
 
-def simulation_config(cfg: ProjectConfig, model: str | None) -> tuple[ProjectConfig, str | None]:
+def simulation_config(cfg: ProjectConfig, model: str | None,
+                      feedback_rows: bool = False) -> tuple[ProjectConfig, str | None]:
     """The config to simulate and, when it differs from the file, why. The placeholder
-    predicts one class whatever happens: it has no business metric to lose."""
+    predicts one class whatever happens: it has no business metric to lose. ``feedback_rows``
+    turns on ``training.feedback_rows``: the kit then learns from the labels fed back through
+    the API instead of the nightly export (:func:`run_simulation` leaves the export out)."""
+    notes = []
     entrypoint = model or (EXAMPLE_MODEL if cfg.model.entrypoint == PLACEHOLDER else None)
-    if entrypoint is None or entrypoint == cfg.model.entrypoint:
-        return cfg, None
-    note = (f"model {entrypoint} (the config names the placeholder, which has nothing to lose; --model chooses)"
-            if model is None else f"model {entrypoint} (--model)")
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint})}), note
+    if entrypoint is not None and entrypoint != cfg.model.entrypoint:
+        notes.append(f"model {entrypoint} (the config names the placeholder, which has nothing to lose; "
+                     "--model chooses)" if model is None else f"model {entrypoint} (--model)")
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint})})
+    if feedback_rows and not cfg.training.feedback_rows:
+        notes.append("training.feedback_rows on: new training rows come from the labels fed back through the API, "
+                     "not from a nightly export (--training-data feedback)")
+        cfg = cfg.model_copy(update={"training": cfg.training.model_copy(update={"feedback_rows": True})})
+    return cfg, "\n  ".join(notes) or None
 
 
 def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario: Scenario, *,
@@ -142,8 +151,9 @@ def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario:
                                 for pid, label in zip(answer["prediction_ids"], labels)]
                     exported.append(rows)
                 runtime.advance(step)  # the day's schedules fire on the way
-            # The nightly export: yesterday's customers with their outcomes, as training data.
-            if exported:
+            # The nightly export: yesterday's customers with their outcomes, as training data;
+            # unless the kit learns from the outcomes fed back to it (they would count twice).
+            if exported and not cfg.training.feedback_rows:
                 runtime.upload_raw(f"daily/day-{day:02d}.csv", pd.concat(exported).to_csv(index=False).encode())
             record.served_accuracy = sum(p == y for p, y in scored) / len(scored) if scored else None
             status, version = runtime.request("GET", "/version")
@@ -189,10 +199,14 @@ def _read_day(record: Day, invocations: list[Invocation]) -> None:
                 record.drift_scores = {n: f["score"] for n, f in report["features"].items() if f.get("score") is not None}
             if r.get("drift_detected"):
                 record.events.append("DriftDetected")
-        elif invocation.function == "performance_check" and r.get("status") not in (None, "no_model"):
-            record.quality_status, record.quality = r["status"], r.get("value")
+        elif invocation.function == "performance_check":
+            if r.get("status") not in (None, "no_model"):
+                record.quality_status, record.quality = r["status"], r.get("value")
             if r.get("performance_degraded"):
                 record.events.append("PerformanceDegraded")
+            added = sum(e["added"] for e in r.get("feedback_rows", []))  # training.feedback_rows
+            if added:
+                record.events.append(f"{added} training rows from feedback")
         elif invocation.function == "retrain_trigger" and r.get("retrain"):
             record.events.append(f"retrain ({r['trigger']})")
         elif invocation.function == "train" and invocation.event.get("step") == "evaluate":

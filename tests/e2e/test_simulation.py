@@ -19,6 +19,16 @@ SCENARIO = Scenario(days=18, drift_start=3, drift_full=4, shift_day=9, history_r
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture
+def restore_environ():
+    """The handlers leave their environment and cached settings behind: put both back."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    deployed.reset()
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     project = tmp_path_factory.mktemp("simulation")
@@ -78,3 +88,30 @@ def test_the_report_is_one_self_contained_page_with_the_plots(run):
     for section in ("Input drift", "Business metric", "Model versions", "What the kit did"):
         assert section in html
     assert html.count("<svg") == 4 and html.count("<polyline") >= 5
+
+
+def test_with_feedback_rows_the_kit_learns_from_the_labels_fed_back_to_it(tmp_path, restore_environ):
+    # No nightly export: after the history, the only new training rows are the outcomes posted
+    # to /feedback, written a settled day at a time, and counted toward the new_data trigger.
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    example = load_config(REPO / "mlrails.yaml")
+    cfg = example.model_copy(update={
+        "monitoring": example.monitoring.model_copy(update={"label_delay_hours": 24}),
+        "retraining": example.retraining.model_copy(update={"min_new_rows": 500, "triggers": ["new_data"]}),
+    })
+    cfg, note = simulation_config(cfg, None, feedback_rows=True)
+    quiet = Scenario(days=6, drift_start=100, shift_day=100, history_rows=1500)
+
+    days, failures = run_simulation(cfg, tmp_path, io.StringIO(), quiet, report_path=tmp_path / "simulation.html")
+
+    assert not failures and "training.feedback_rows on" in note
+    events = [(d.day, e) for d in days for e in d.events]
+    # Each day's 300 outcomes once posted (a nightly batch, after they are due): the first
+    # request of day 0 is due on day 1, the rest of day 0 and the first of day 1 on day 2...
+    assert [(day, e) for day, e in events if "from feedback" in e] == [
+        (1, "50 training rows from feedback"), *[(day, "300 training rows from feedback") for day in range(2, 6)]]
+    # 650 fed-back rows reach min_new_rows=500 on day 3: a run on the history and them, its
+    # holdout a fifth of the 1,500 + 650 rows.
+    assert [day for day, e in events if e == "retrain (new_data)"] == [3]
+    (decision,) = [e for day, e in events if e.startswith("v2 ")]
+    assert "scored on 430 holdout" in decision

@@ -1,5 +1,6 @@
 """training.feedback_rows: the performance check turns each settled day's labelled predictions
-into training rows under features/feedback/ and announces them with FeaturesReady."""
+into training rows under features/feedback/, rewrites a day while labels still come for it,
+and announces the rows it adds with FeaturesReady."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_a_settled_days_labelled_predictions_become_training_rows(champion, perf
     result = performance_check.lambda_handler(EVENT, lambda_context)
 
     target = s3.uri(cloud.data_bucket, KEY)
-    assert result["feedback_rows"] == [{"day": "2026-03-04", "features_uri": target, "rows": 150}]
+    assert result["feedback_rows"] == [{"day": "2026-03-04", "features_uri": target, "rows": 150, "added": 150}]
     assert keys(cloud.data_bucket, "features/feedback/") == [KEY]
     rows = dataset.read_parquet(s3.get_bytes(target))
     assert set(rows.columns) == {*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp}
@@ -58,10 +59,26 @@ def test_a_settled_days_labelled_predictions_become_training_rows(champion, perf
     assert ready["detail"]["rows"] == 150 and ready["detail"]["features_uri"] == target
     assert ready["time"] == EVENT["scheduled_time"]
 
-    # The next slot writes the day that has settled since (03-10), not 03-04 again.
+    # The next slot writes the day that has settled since (03-10); 03-04 has not changed.
     later = performance_check.lambda_handler({**EVENT, "scheduled_time": "2026-03-13T00:00:00Z"}, lambda_context)
-    assert [(e["day"], e["rows"]) for e in later["feedback_rows"]] == [("2026-03-10", 40)]
+    assert [(e["day"], e["rows"], e["added"]) for e in later["feedback_rows"]] == [("2026-03-10", 40, 40)]
     assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [150, 40]
+
+
+def test_labels_that_come_late_are_added_while_the_day_is_in_the_window(champion, performance_check, cloud, cfg,
+                                                                       bus, lambda_context):
+    put_traffic(cloud, cfg, rows=100, correct=0.8, at=MADE, seed=1)
+    performance_check.lambda_handler(EVENT, lambda_context)
+    # Another batch of outcomes for 03-04, a week after the predictions (a CRM's late export).
+    put_traffic(cloud, cfg, rows=60, correct=0.8, at=MADE + timedelta(hours=2), seed=5,
+                labelled_at=datetime(2026, 3, 12, 6, tzinfo=UTC))
+
+    later = performance_check.lambda_handler({**EVENT, "scheduled_time": "2026-03-13T00:00:00Z"}, lambda_context)
+
+    assert later["feedback_rows"] == [{"day": "2026-03-04", "features_uri": s3.uri(cloud.data_bucket, KEY),
+                                       "rows": 160, "added": 60}]
+    assert len(dataset.read_parquet(s3.get_bytes(s3.uri(cloud.data_bucket, KEY)))) == 160  # one file a day
+    assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [100, 60]  # counted once each
 
 
 def test_training_reads_them_with_the_rest_of_features(champion, performance_check, cloud, cfg, lambda_context):

@@ -181,11 +181,13 @@ def test_only_retrain_trigger_may_start_training(service_template: Template, nam
 
 
 def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_template) -> None:
-    """training.feedback_rows: the performance check lists the days it wrote and writes a
-    day's rows under features/feedback/, nowhere else under features/ (off: no grant at all)."""
+    """training.feedback_rows: the performance check reads what it wrote of a day (HEAD; a day
+    not written yet is a 404) and writes the day's rows under features/feedback/, nowhere else
+    under features/ (off: no grant at all)."""
     grants = s3_grants(dev_service_template({"auth": "api_key"}, training={"feedback_rows": True}),
                        "performance_check")
     assert grants == {**EXPECTED_S3["performance_check"],
+                      ("data", "s3:GetObject"): {"capture/", "feedback/", "features/feedback/"},
                       ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/feedback/"},
                       ("data", "s3:PutObject"): {"features/feedback/"}}
 

@@ -42,6 +42,17 @@ def get_optional(location: str, version_id: str | None = None) -> bytes | None:
         raise
 
 
+def metadata(location: str) -> dict[str, str] | None:
+    """An object's user metadata (``x-amz-meta-*``), or None when there is no object."""
+    bucket, key = split_uri(location)
+    try:
+        return client("s3").head_object(Bucket=bucket, Key=key)["Metadata"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            return None
+        raise
+
+
 def get_json(location: str) -> Any:
     """Read and parse a JSON object."""
     return json.loads(get_bytes(location))
