@@ -2,7 +2,6 @@
 catch does on AWS (a failing step publishes TrainingFailed and the run stops there)."""
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,14 +14,6 @@ from mlrails.synthetic import churn_frame
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def restore_environ():
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path, restore_environ):

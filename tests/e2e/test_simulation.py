@@ -19,16 +19,6 @@ SCENARIO = Scenario(days=18, drift_start=3, drift_full=4, shift_day=9, history_r
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def restore_environ():
-    """The handlers leave their environment and cached settings behind: put both back."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
-    deployed.reset()
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     project = tmp_path_factory.mktemp("simulation")
