@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,19 @@ def cfg() -> ProjectConfig:
 def load_event(name: str) -> dict:
     """A sample event from events/<name>.json."""
     return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+@pytest.fixture
+def restore_environ():
+    """The local runtime sets each function's environment as it invokes it, and the handlers
+    cache their settings: put both back after the test."""
+    from mlrails.adapters import deployed
+
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    deployed.reset()
 
 
 @pytest.fixture
