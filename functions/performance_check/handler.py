@@ -46,8 +46,8 @@ def process(event: dict) -> dict:
                                             "report": outcome.report_uri, "emitted": outcome.emitted,
                                             "feedback_rows_added": sum(e.added for e in exported)})
     return {"status": outcome.status, "metric": outcome.metric, "value": outcome.value,
-            "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled, "report_uri": outcome.report_uri,
-            "performance_degraded": outcome.emitted,
+            "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled,
+            "report_uri": outcome.report_uri, "performance_degraded": outcome.emitted,
             "feedback_rows": [{"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows,
                                "added": e.added} for e in exported]}
 

@@ -75,14 +75,19 @@ def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime)
     if not cfg.training.feedback_rows:
         return []
     bucket, label_delay = settings.data_bucket, timedelta(hours=cfg.monitoring.label_delay_hours)
+    days = settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours))
+    if not days:
+        return []
+    # The settled days' predictions with every label received by now, read once: the window of
+    # predictions is the span of days that ends (at - end of the last day) before now.
+    start, end = datetime.combine(days[0], time(0), UTC), datetime.combine(days[-1], time(0), UTC) + _DAY
+    labelled = traffic.labelled_window(bucket, now=at, window=end - start, label_delay=at - end,
+                                       task=cfg.dataset.task,
+                                       columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names]).rows
+    made_on = labelled[TIMESTAMP].dt.date if not labelled.empty else pd.Series(dtype=object)
     exports = []
-    for day in settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours)):
-        # The day's predictions with every label received by now: the window of predictions
-        # is the day that ends (at - end of day) before now.
-        day_end = datetime.combine(day, time(0), UTC) + _DAY
-        window = traffic.labelled_window(bucket, now=at, window=_DAY, label_delay=at - day_end, task=cfg.dataset.task,
-                                         columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
-        rows = training_rows(window.rows, cfg)
+    for day in days:
+        rows = training_rows(labelled[made_on == day], cfg)
         if rows.empty:  # nothing labelled (yet)
             continue
         target = s3.uri(bucket, export_key(day))
