@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 LAYERS_BUILT := layers/build/.built
@@ -10,6 +11,10 @@ BENCH_ENV := $(BENCH_VENV)/.installed
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# uv installs into .venv, made by scripts/find-python's interpreter; it never downloads one.
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_NO_PROGRESS := 1
 
 .PHONY: demo test synth layers lock install bench bench-env clean
 
@@ -20,14 +25,17 @@ test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
 	$(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
 
 synth: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
-	$(PYTHON) scripts/lock_runtime.py --check
+	$(PYTHON) scripts/lock.py --check
 	npx cdk synth --no-notices --quiet
 
 layers: $(LAYERS_BUILT)
 
-# requirements/runtime.lock (what the train image installs) from the dev environment's versions.
+# The only place versions move: uv.lock from pyproject.toml (UPGRADE=1: every package to its
+# newest allowed version), the images' requirement files exported from it, then .venv synced.
 lock: $(INSTALLED)
-	$(PYTHON) scripts/lock_runtime.py
+	$(PYTHON) scripts/lock.py $(if $(UPGRADE),--upgrade)
+	$(UV) sync --frozen --quiet
+	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
@@ -44,10 +52,13 @@ $(BENCH_ENV):
 	$(BENCH_VENV)/bin/python -m pip install --quiet evidently==0.7.23 'pandas<3' pyarrow
 	touch $@
 
-$(INSTALLED): pyproject.toml
+# Exactly uv.lock (--frozen: nothing is resolved; a lock that disagrees with pyproject.toml
+# fails the tests). pip installs only uv itself, at the locked version and hashes.
+$(INSTALLED): pyproject.toml uv.lock
 	test -x $(PYTHON) || $$(scripts/find-python) -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	test -x $(UV) || $(PYTHON) -m pip install --quiet --no-deps --require-hashes \
+		--requirement <($(PYTHON) scripts/uv-requirement)
+	$(UV) sync --frozen --quiet
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json

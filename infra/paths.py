@@ -9,8 +9,8 @@ MLFLOW_IMAGE_DIR = REPO_ROOT / "infra" / "mlflow"
 # Image functions build with the repository root as context; its .dockerignore (an allowlist)
 # is the one list of what goes in, for `docker build` and CDK's asset hash alike.
 IMAGE_CONTEXT_DIR = REPO_ROOT
-# The pinned closure of mlrails' runtime dependencies the train image installs (`make lock`).
-RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.lock"
+# mlrails' runtime closure as the images install it: exported from uv.lock by `make lock`.
+RUNTIME_REQUIREMENTS = REPO_ROOT / "requirements" / "runtime.txt"
 
 
 # Every image function's Dockerfile, relative to IMAGE_CONTEXT_DIR; build argument FUNCTION

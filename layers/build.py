@@ -1,16 +1,18 @@
 """Build the Lambda layers into ``layers/build/<name>/python/`` without Docker.
 
 Run by the dev virtualenv's Python (``make layers``); standard library plus what that venv
-holds (pip, packaging). Each ``layers/<name>/requirements.in`` names a layer's packages, names
-only: the *versions* come from the dev environment, so what is deployed is what was tested.
+holds (uv, packaging). Each ``layers/<name>/requirements.in`` names a layer's packages, names
+only: the *versions* come from uv.lock, the lock the dev environment is synced from, so what
+is deployed is what was tested.
 
 For each layer:
 
-1. The dependency closure of the listed packages is read from the venv's own metadata (its
-   resolution is the tested one), skipping what the Lambda runtime already provides.
-2. ``pip install --target --no-deps`` installs exactly that closure for Lambda's Python 3.12
-   x86_64 (manylinux wheels only, whatever Python runs this script), with a constraints file
-   generated from the venv (``layers/build/constraints.txt``) fixing every version.
+1. The dependency closure of the listed packages is walked in uv.lock, for Lambda's Python
+   3.12 on x86_64 (where the lock forks by Python version, the 3.12 branch), skipping what the
+   Lambda runtime already provides.
+2. ``uv pip install --target --no-deps --require-hashes`` installs exactly that closure for
+   Lambda's Python 3.12 x86_64 (manylinux wheels only, whatever Python runs this script), each
+   file checked against the hashes uv.lock records; uv's cache serves files it already has.
 3. The ``shared`` layer also gets the ``mlrails`` package, copied from ``src/mlrails``.
 4. Tests, caches, console scripts, Cython/C sources, type stubs and Arrow Flight are pruned;
    ``.so`` files are never stripped (stripping breaks numpy's bundled OpenBLAS).
@@ -23,8 +25,8 @@ For each layer:
 A layer is rebuilt only when its inputs change: requirements, pinned versions, this script,
 the Python 3.12 used (and, for ``shared``, the content of src/mlrails, which alone only
 re-copies the package). The inputs' hash is kept in ``layers/build/.stamps/<name>.json``,
-outside the layer directory so it never ships. pip's download cache is left on, so a fresh
-clone rebuilds from cache.
+outside the layer directory so it never ships. uv's cache is shared with `make install`, so a
+fresh clone builds its layers from files already downloaded.
 
 Usage: ``python layers/build.py [--force] [--jobs N] [layer ...]``
 """
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import os
@@ -43,19 +44,23 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from uv import find_uv_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS_DIR = ROOT / "layers"
 BUILD_DIR = LAYERS_DIR / "build"
 STAMP_DIR = BUILD_DIR / ".stamps"
 WORK_DIR = BUILD_DIR / ".work"
-CONSTRAINTS = BUILD_DIR / "constraints.txt"
+UV_LOCK = ROOT / "uv.lock"
 SRC_PACKAGE = ROOT / "src" / "mlrails"
 FIND_PYTHON = ROOT / "scripts" / "find-python"
 
@@ -69,13 +74,12 @@ LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 MB = 1024 * 1024
 
 TARGET_PYTHON = "3.12"
-PIP_TARGET_ARGS = [
-    "--only-binary=:all:",
+# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels and older
+# tags (manylinux2014 included) load there. Wheels only: nothing is compiled on this machine.
+UV_TARGET_ARGS = [
+    "--only-binary", ":all:",
     "--python-version", TARGET_PYTHON,
-    "--implementation", "cp",
-    # Both tags: with manylinux2014 alone pip silently falls back to old numpy/sklearn/pandas.
-    "--platform", "manylinux2014_x86_64",
-    "--platform", "manylinux_2_28_x86_64",
+    "--python-platform", "x86_64-manylinux_2_28",
 ]
 # Environment markers of Lambda's python3.12 x86_64 runtime, used to walk dependencies.
 TARGET_MARKERS = {
@@ -190,6 +194,63 @@ class BuildError(RuntimeError):
 # ---------------------------------------------------------------- inputs
 
 
+class LockedPackage(NamedTuple):
+    """One entry of uv.lock: a distribution at one version, its dependency edges, its files' hashes."""
+
+    name: str
+    version: str
+    dependencies: tuple[dict, ...]
+    extras: dict[str, tuple[dict, ...]]
+    resolution_markers: tuple[str, ...]
+    hashes: tuple[str, ...]
+
+    def requirement_line(self) -> str:
+        """``name==version --hash=...`` for ``--require-hashes`` (every wheel and the sdist)."""
+        return f"{self.name}=={self.version} " + " ".join(f"--hash={h}" for h in self.hashes)
+
+
+Lock = dict[str, list[LockedPackage]]
+
+
+def read_lock(path: Path = UV_LOCK) -> Lock:
+    """Canonical name -> its entries in uv.lock (several where the resolution forks by Python
+    version or platform)."""
+    lock: Lock = {}
+    for entry in tomllib.loads(path.read_text())["package"]:
+        files = [*entry.get("wheels", []), *([entry["sdist"]] if "sdist" in entry else [])]
+        package = LockedPackage(
+            name=canonicalize_name(entry["name"]),
+            version=entry.get("version", ""),  # the project itself: dynamic, unrecorded
+            dependencies=tuple(entry.get("dependencies", [])),
+            extras={extra: tuple(deps) for extra, deps in entry.get("optional-dependencies", {}).items()},
+            resolution_markers=tuple(entry.get("resolution-markers", [])),
+            hashes=tuple(f["hash"] for f in files if "hash" in f),
+        )
+        lock.setdefault(package.name, []).append(package)
+    return lock
+
+
+def on_target(marker: str | None) -> bool:
+    """Whether an environment marker of uv.lock holds on Lambda's Python 3.12 x86_64."""
+    return marker is None or Marker(marker).evaluate({**TARGET_MARKERS, "extra": ""})
+
+
+def locked(lock: Lock, name: str, version: str | None, parent: str) -> LockedPackage:
+    """The entry of ``name`` that Lambda's platform gets: the edge's version where uv.lock names
+    one (a forked dependency), else the one entry whose resolution markers hold on the target."""
+    entries = lock.get(name, [])
+    if version is not None:
+        entries = [p for p in entries if p.version == version]
+    elif len(entries) > 1:
+        entries = [p for p in entries if any(on_target(m) for m in p.resolution_markers)]
+    if len(entries) != 1:
+        raise BuildError(
+            f"{name} (needed by {parent}) has {len(entries)} entries for Python {TARGET_PYTHON} on "
+            f"Linux x86_64 in {UV_LOCK.name}: add it to pyproject.toml and run `make lock`"
+        )
+    return entries[0]
+
+
 def layer_names() -> list[str]:
     """Every layer declared under layers/ (a directory with a requirements.in)."""
     return sorted(p.parent.name for p in LAYERS_DIR.glob("*/requirements.in"))
@@ -207,67 +268,40 @@ def read_requirements(layer: str) -> list[Requirement]:
         if req.specifier or req.url or req.marker:
             raise BuildError(
                 f"{path.relative_to(ROOT)}:{number}: {line!r}: list names only; versions "
-                "come from the dev environment (pin them in pyproject.toml)"
+                "come from uv.lock (pin them in pyproject.toml, then `make lock`)"
             )
         reqs.append(req)
     return reqs
 
 
-def dev_distributions() -> dict[str, importlib.metadata.Distribution]:
-    """The distributions installed in the environment running this script (the dev venv)."""
-    dists = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            dists.setdefault(canonicalize_name(name), dist)
-    return dists
-
-
-def write_constraints(dists: dict[str, importlib.metadata.Distribution]) -> None:
-    """Pin every dev-environment distribution (like `pip freeze`), the project itself aside."""
-    lines = [
-        "# Generated by layers/build.py from the dev environment: do not edit.",
-        *sorted(
-            f"{name}=={dist.version}" for name, dist in dists.items() if name != PACKAGE_NAME
-        ),
-    ]
-    text = "\n".join(lines) + "\n"
-    if not CONSTRAINTS.exists() or CONSTRAINTS.read_text() != text:
-        CONSTRAINTS.write_text(text)
-
-
 def closure(
     reqs: Iterable[Requirement],
-    dists: dict[str, importlib.metadata.Distribution],
+    lock: Lock,
     provided: frozenset[str] = RUNTIME_PROVIDED,
-) -> dict[str, str]:
-    """Canonical name -> dev version of everything ``reqs`` need on Lambda's Python 3.12,
-    minus ``provided`` (by default what the Lambda runtime provides) and what only they need.
-    Also used by scripts/lock_runtime.py for the train image's lock."""
-    wanted: dict[str, set[str]] = {}  # name -> extras requested so far
-    queue = [(canonicalize_name(r.name), frozenset(r.extras), "requirements.in") for r in reqs]
+) -> dict[str, LockedPackage]:
+    """Canonical name -> locked entry of everything ``reqs`` need on Lambda's Python 3.12,
+    minus ``provided`` (by default what the Lambda runtime provides) and what only they need."""
+    wanted: dict[str, LockedPackage] = {}
+    extras_seen: dict[str, set[str]] = {}
+    queue = [(canonicalize_name(r.name), frozenset(r.extras), None, "requirements.in") for r in reqs]
     while queue:
-        name, extras, parent = queue.pop()
+        name, extras, version, parent = queue.pop()
         if name in provided:
             continue
-        seen = wanted.get(name)
+        seen = extras_seen.get(name)
         if seen is not None and extras <= seen:
             continue
-        if name not in dists:
-            raise BuildError(
-                f"{name} (needed by {parent}) is not installed in the dev environment "
-                f"({sys.prefix}): add it to pyproject.toml and reinstall"
-            )
-        wanted.setdefault(name, set()).update(extras)
-        for spec in dists[name].requires or []:
-            dep = Requirement(spec)
-            if dep.marker is not None and not any(
-                dep.marker.evaluate({**TARGET_MARKERS, "extra": extra})
-                for extra in ("", *wanted[name])
-            ):
-                continue
-            queue.append((canonicalize_name(dep.name), frozenset(dep.extras), name))
-    return {name: dists[name].version for name in sorted(wanted)}
+        package = wanted.get(name) or locked(lock, name, version, parent)
+        wanted[name] = package
+        new_extras = extras - (seen or set())
+        edges = [*(package.dependencies if seen is None else ()),
+                 *(edge for extra in sorted(new_extras) for edge in package.extras.get(extra, ()))]
+        extras_seen.setdefault(name, set()).update(extras)
+        for edge in edges:
+            if on_target(edge.get("marker")):
+                queue.append((canonicalize_name(edge["name"]), frozenset(edge.get("extra", ())),
+                              edge.get("version"), name))
+    return dict(sorted(wanted.items()))
 
 
 def package_files(src: Path = SRC_PACKAGE) -> list[Path]:
@@ -335,13 +369,13 @@ def run(layer: str, command: list[str], **kwargs) -> subprocess.CompletedProcess
     return result
 
 
-def pip_install(layer: str, pins: dict[str, str], target: Path) -> None:
+def uv_install(layer: str, packages: dict[str, LockedPackage], target: Path) -> None:
+    """Install exactly ``packages`` into ``target`` for Lambda's platform, hash-checked."""
     requirements = WORK_DIR / f"{layer}.requirements.txt"
-    requirements.write_text("".join(f"{name}\n" for name in pins))
+    requirements.write_text("".join(p.requirement_line() + "\n" for p in packages.values()))
     run(layer, [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--target", str(target), "--no-deps", "--no-compile", "--no-warn-script-location",
-        *PIP_TARGET_ARGS, "--constraint", str(CONSTRAINTS), "--requirement", str(requirements),
+        find_uv_bin(), "pip", "install", "--quiet", "--target", str(target), "--no-deps",
+        "--require-hashes", "--link-mode", "copy", *UV_TARGET_ARGS, "--requirement", str(requirements),
     ])
 
 
@@ -425,14 +459,15 @@ def smoke_test(layer: str, python312: list[str], python_dir: Path, stand_in: Pat
 
 def build_layer(
     layer: str,
-    dists: dict[str, importlib.metadata.Distribution],
+    lock: Lock,
     python312: tuple[list[str], str] | None,
     stand_in: Path,
     force: bool,
 ) -> str:
     """Build one layer if its inputs changed; returns what was done."""
     started = time.monotonic()
-    pins = closure(read_requirements(layer), dists, RUNTIME_PROVIDED | LAYER_OMITS.get(layer, frozenset()))
+    packages = closure(read_requirements(layer), lock, RUNTIME_PROVIDED | LAYER_OMITS.get(layer, frozenset()))
+    pins = {name: package.version for name, package in packages.items()}
     deps_key = sha256_json({
         "requirements": (LAYERS_DIR / layer / "requirements.in").read_text(),
         "pins": pins,
@@ -462,7 +497,7 @@ def build_layer(
         staged_python = staging / "python"
         log(layer, f"installing {len(pins)} distributions: "
                    + ", ".join(f"{n}=={v}" for n, v in pins.items()))
-        pip_install(layer, pins, staged_python)
+        uv_install(layer, packages, staged_python)
         prune(staged_python)
         if layer == CODE_LAYER:
             copy_package(staged_python)
@@ -508,8 +543,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for directory in (BUILD_DIR, STAMP_DIR, WORK_DIR):
         directory.mkdir(parents=True, exist_ok=True)
-    dists = dev_distributions()
-    write_constraints(dists)
+    lock = read_lock()
     python312 = find_python312()
     if python312 is None:
         print(
@@ -523,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {
-            name: pool.submit(build_layer, name, dists, python312, stand_in, args.force)
+            name: pool.submit(build_layer, name, lock, python312, stand_in, args.force)
             for name in selected
         }
         for name, future in futures.items():

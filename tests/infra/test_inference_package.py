@@ -81,7 +81,7 @@ def test_the_inference_image_installs_the_lock_and_the_handler():
     assert dockerfile.startswith("#") and "FROM public.ecr.aws/lambda/python:3.12" in dockerfile
     installs = re.findall(r"pip install [^&\n]*", dockerfile)
     assert installs and all("--no-deps" in command for command in installs)
-    assert "--requirement /tmp/runtime.lock" in dockerfile and "pip check" in dockerfile
+    assert "--require-hashes --requirement /tmp/runtime.txt" in dockerfile and "pip check" in dockerfile
     assert "ARG FUNCTION" in dockerfile and "COPY functions/${FUNCTION}/handler.py ${LAMBDA_TASK_ROOT}/" in dockerfile
     assert 'CMD ["handler.lambda_handler"]' in dockerfile
     allowed = (IMAGE_CONTEXT_DIR / ".dockerignore").read_text().splitlines()
