@@ -15,14 +15,25 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
+# uv installs without compiling bytecode, and with PYTHONDONTWRITEBYTECODE set, every process
+# (each test worker, the demo, each CLI call) would compile mlflow, scikit-learn and the CDK
+# again from source: about 25 s a process here. Let the first one write the .pyc files.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test synth layers lock install bench bench-env clean
+.PHONY: demo test test-scenarios synth layers lock install bench bench-env clean
 
 demo: $(INSTALLED)
 	$(VENV)/bin/mlrails demo
 
+# Two workers, a module (all of tests/infra, see tests/conftest.py) to a worker. The long
+# end-to-end scenarios run apart (`make test-scenarios`), so the suite stays quick; CI runs both.
+PYTEST := $(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
+
 test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
-	$(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
+	$(PYTEST) -m "not scenario"
+
+test-scenarios: $(INSTALLED)
+	$(PYTEST) -m scenario
 
 synth: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
 	$(PYTHON) scripts/lock.py --check

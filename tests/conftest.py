@@ -17,6 +17,20 @@ REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
 
 
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under `make test` (pytest-xdist) a module's tests run on one worker, so its module
+    fixtures are built once (as --dist loadscope does), and the infra tests all run on one
+    worker, so the session's synthesized app (~20 s) is built once, not once per worker."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/infra" if module.startswith("tests/infra/") else module
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def cfg() -> ProjectConfig:
     """The example project config shipped at the repository root."""
@@ -103,3 +117,4 @@ def lambda_context():
     from mlrails.local.invoker import LocalContext
 
     return LocalContext("test-function", memory_limit_in_mb=1024, timeout_seconds=300)
+

@@ -18,7 +18,7 @@ from mlrails.cli import main
 REPO = Path(__file__).resolve().parents[2]
 MLRAILS = [sys.executable, "-m", "mlrails.cli"]
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.scenario]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from mlrails.simulation import Scenario, outcome, run_simulation, simulation_con
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Scenario(days=18, drift_start=3, drift_full=4, shift_day=9, history_rows=1500)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.scenario]
 
 
 @pytest.fixture(scope="module")
