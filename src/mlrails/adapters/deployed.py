@@ -36,7 +36,7 @@ def reset() -> None:
     capture.discard()
     settings.cache_clear()
     project_config.cache_clear()
-    clients.client.cache_clear()
+    clients.reset()
     idempotency.reset()
 
 
