@@ -54,13 +54,13 @@ bench: $(INSTALLED) $(BENCH_ENV)
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PYTHON) $$script || exit 1; done
 
 # The comparison side of bench/drift.py: Evidently in a virtualenv of its own (never a runtime
-# dependency), with pandas < 3 because Evidently 0.7.23 does not import under pandas 3.
+# dependency), with pandas < 3 because Evidently 0.7.23 does not import under pandas 3;
+# exactly bench/evidently.txt, which `make lock` compiles with hashes.
 bench-env: $(BENCH_ENV)
 
-$(BENCH_ENV):
-	$$(scripts/find-python) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet evidently==0.7.23 'pandas<3' pyarrow
+$(BENCH_ENV): $(INSTALLED) bench/evidently.txt
+	test -x $(BENCH_VENV)/bin/python || $$(scripts/find-python) -m venv $(BENCH_VENV)
+	$(UV) pip sync --quiet --require-hashes --python $(BENCH_VENV)/bin/python bench/evidently.txt
 	touch $@
 
 # Exactly uv.lock (--frozen: nothing is resolved; a lock that disagrees with pyproject.toml

@@ -8,7 +8,8 @@ requirements file with hashes exported from it; the layers read uv.lock itself
 (layers/build.py).
 
 ``make lock`` runs this (the only place versions move; ``--upgrade`` moves every package to
-its newest allowed version). ``--check`` changes nothing and needs no network: it exits 1 when
+its newest allowed version), and compiles the lock of the benchmark's Evidently environment,
+which cannot share the project's resolution (it needs pandas < 3). ``--check`` changes nothing and needs no network: it exits 1 when
 uv.lock disagrees with pyproject.toml or an export disagrees with uv.lock (``make synth``
 runs it; tests/infra/test_lock.py asserts the same).
 """
@@ -34,6 +35,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "infra/mlflow/requirements.txt": ("--only-group", "mlflow-server", "--no-emit-project"),
 }
 HEADER = "# Exported from uv.lock by `make lock` (scripts/lock.py): do not edit. pip --require-hashes.\n"
+# Environments apart from the project, which cannot share its resolution: each compiled from
+# its .in file by `uv pip compile` (every distribution, with hashes, for every platform).
+COMPILED: dict[str, str] = {
+    # bench/drift.py's comparison side: Evidently needs pandas < 3, the project pandas 3.
+    "bench/evidently.txt": "bench/evidently.in",
+}
 
 
 def uv(*args: str) -> str:
@@ -82,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, selection in EXPORTS.items():
         (ROOT / name).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / name).write_text(exported(selection))
+    for name, source in COMPILED.items():
+        # Without --upgrade, versions already in the file stay where they are.
+        uv("pip", "compile", source, "--output-file", name, "--universal", "--python-version", "3.11",
+           "--generate-hashes", "--quiet", *(["--upgrade"] if args.upgrade else []))
     return 0
 
 

@@ -145,3 +145,16 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
     }
     assert "src/mlrails/lifecycle.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+
+
+def test_the_benchmark_environment_is_locked_with_hashes() -> None:
+    """bench/drift.py's Evidently side cannot share the project's resolution (pandas < 3):
+    it has a lock of its own, compiled by `make lock`, every distribution hash-pinned."""
+    compiled = (REPO_ROOT / "bench" / "evidently.txt").read_text()
+    # name==version [; marker] \ then its --hash lines (a pin may appear once per Python fork).
+    entries = re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;]+)[^\\\n]*((?:\\\n\s+--hash=sha256:[0-9a-f]{64})*)",
+                         compiled, re.MULTILINE)
+    assert len(entries) == len(re.findall(r"^\S+==", compiled, re.MULTILINE)) > 0
+    assert all(hashes for _, _, hashes in entries), "every pin carries its hashes"
+    pins = dict((name, version) for name, version, _ in entries)
+    assert pins["evidently"] == "0.7.23" and int(pins["pandas"].split(".")[0]) < 3
