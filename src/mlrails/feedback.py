@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from mlrails.errors import BadRequest
+from mlrails.protocol import load_json
 from mlrails.wiring import Prefix
 
 MAX_ITEMS = 10_000
@@ -14,10 +15,7 @@ MAX_ITEMS = 10_000
 
 def parse_feedback(body: bytes) -> list[dict[str, Any]]:
     """``{"prediction_id", "label"}`` or ``{"items": [...]}`` → validated items."""
-    try:
-        document = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers too long to convert
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    document = load_json(body)
     items = document.get("items") if isinstance(document, dict) and "items" in document else [document]
     if not isinstance(items, list) or not items:
         raise BadRequest("'items' must be a non-empty list of {prediction_id, label}")

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,32 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
 MAX_ROWS = 10_000
 _MISSING = object()  # a record without a column, told apart from an explicit null
+_MAX_NAMED = 20  # unknown columns an error names
+# A \uD800-\uDFFF escape: the only way a lone surrogate (not text) gets into a parsed body,
+# since raw UTF-8 cannot hold one. Cheap to search; the exact check runs only on a hit.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _reject_constant(name: str) -> None:
+    raise BadRequest(f"body holds {name}, which is not JSON: send null for a missing value")
+
+
+def load_json(body: bytes) -> Any:
+    """A request body as JSON, in time linear in its size. Every malformed body is a
+    :class:`BadRequest`: invalid UTF-8 or JSON, NaN or Infinity, an integer too long to
+    convert, a lone UTF-16 surrogate, nesting deeper than the parser's recursion limit."""
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:  # the C scanner recurses per bracket: a deep body must not be a 500
+        raise BadRequest("body is nested too deeply to be a request") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, integers too long to convert
+        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+    if _SURROGATE_ESCAPE.search(body):
+        try:  # a valid pair decodes to one code point: whatever cannot be encoded is alone
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest("body holds a lone UTF-16 surrogate escape (\\ud800-\\udfff), which is not text") from None
+    return document
 
 
 @dataclass(frozen=True)
@@ -41,15 +68,38 @@ class Batch:
     return_probabilities: bool = False
 
 
-def _records_to_columns(records: Any, field: str) -> tuple[list[str], list[list[Any]]]:
+def _check_rows(count: int, max_rows: int) -> None:
+    if count > max_rows:
+        raise PayloadTooLarge(f"{count} rows exceed the limit of {max_rows} per request")
+
+
+def _check_names(names: Sequence[str], expected: Sequence[str]) -> None:
+    """Refuse names outside the signature, naming the first few: a hostile body may hold
+    hundreds of thousands, and the answer must stay small."""
+    known = set(expected)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        shown = [n if len(n) <= 40 else n[:37] + "..." for n in unknown[:_MAX_NAMED]]
+        details: dict[str, Any] = {"unknown": shown, "expected": list(expected)}
+        more = ""
+        if len(unknown) > len(shown):
+            details["unknown_count"] = len(unknown)
+            more = f" and {len(unknown) - len(shown)} more"
+        raise BadRequest(f"unknown column(s): {', '.join(shown)}{more}", details=details)
+
+
+def _records_to_columns(records: Any, field: str, expected: Sequence[str],
+                        max_rows: int) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(records, list):
         raise BadRequest(f"'{field}' must be a list of records", details={"field": field})
     if not records:
         return [], []
+    _check_rows(len(records), max_rows)
     if all(isinstance(r, dict) for r in records):
-        names: list[str] = []
-        for record in records:
-            names.extend(k for k in record if k not in names)
+        # Names in first-seen order, in one pass; unknown ones are refused before a row is
+        # built, so the rows cost (records x known columns), never records x distinct keys.
+        names = list(dict.fromkeys(key for record in records for key in record))
+        _check_names(names, expected)
         return names, [[record.get(n, _MISSING) for n in names] for record in records]
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), 0)
     raise BadRequest(f"'{field}' row {bad} must be an object of column: value",
@@ -57,7 +107,7 @@ def _records_to_columns(records: Any, field: str) -> tuple[list[str], list[list[
 
 
 
-def _split_to_columns(body: Any) -> tuple[list[str], list[list[Any]]]:
+def _split_to_columns(body: Any, expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(body, dict):
         raise BadRequest("'dataframe_split' must be an object with 'columns' and 'data'")
     unknown = sorted(set(body) - {"columns", "data", "index"})
@@ -68,6 +118,7 @@ def _split_to_columns(body: Any) -> tuple[list[str], list[list[Any]]]:
         raise BadRequest("'dataframe_split.columns' must be a list of column names")
     if not isinstance(data, list):
         raise BadRequest("'dataframe_split.data' must be a list of rows")
+    _check_names(columns, expected)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
             raise BadRequest(f"'dataframe_split.data' row {i} must be a list of {len(columns)} values",
@@ -75,7 +126,9 @@ def _split_to_columns(body: Any) -> tuple[list[str], list[list[Any]]]:
     return columns, data
 
 
-def _mapping_to_columns(body: dict[str, Any], field: str) -> tuple[list[str], list[list[Any]]]:
+def _mapping_to_columns(body: dict[str, Any], field: str,
+                        expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
+    _check_names(list(body), expected)
     lists = [v for v in body.values() if isinstance(v, list)]
     if len(lists) != len(body):
         raise BadRequest(f"'{field}' as a mapping must hold a list of values per column")
@@ -86,11 +139,8 @@ def _mapping_to_columns(body: dict[str, Any], field: str) -> tuple[list[str], li
     return names, [list(row) for row in zip(*lists)] if lists else []
 
 
-def _parse_json(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
-    try:
-        document = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and integers too long to convert
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
+def _parse_json(body: bytes, expected: Sequence[str], max_rows: int) -> tuple[list[str], list[list[Any]], bool]:
+    document = load_json(body)
     if not isinstance(document, dict):
         raise BadRequest(f"body must be a JSON object with one of {list(FORMATS)}")
     present = [f for f in FORMATS if f in document]
@@ -107,11 +157,11 @@ def _parse_json(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
     field = present[0]
     payload = document[field]
     if field == "dataframe_split":
-        names, rows = _split_to_columns(payload)
+        names, rows = _split_to_columns(payload, expected)
     elif isinstance(payload, dict):
-        names, rows = _mapping_to_columns(payload, field)
+        names, rows = _mapping_to_columns(payload, field, expected)
     else:
-        names, rows = _records_to_columns(payload, field)
+        names, rows = _records_to_columns(payload, field, expected, max_rows)
     return names, rows, probabilities
 
 
@@ -190,20 +240,17 @@ def parse_request(body: bytes, content_type: str | None, signature: Sequence[Col
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     media = (content_type or "").split(";")[0].strip().lower()
+    expected = [c.name for c in signature]
     if media == "application/json":
-        names, rows, probabilities = _parse_json(body)
+        names, rows, probabilities = _parse_json(body, expected, max_rows)
     elif media == "text/csv":
         names, rows, probabilities = _parse_csv(body)
     else:
         raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv, got {content_type!r}")
     if not rows:
         raise BadRequest("the request holds no rows")
-    if len(rows) > max_rows:
-        raise PayloadTooLarge(f"{len(rows)} rows exceed the limit of {max_rows} per request")
-    expected = [c.name for c in signature]
-    unknown = [n for n in names if n not in expected]
-    if unknown:
-        raise BadRequest(f"unknown column(s): {', '.join(unknown)}", details={"unknown": unknown, "expected": expected})
+    _check_rows(len(rows), max_rows)
+    _check_names(names, expected)
     if len(set(names)) != len(names):
         raise BadRequest("duplicate column names", details={"columns": names})
     position = {n: i for i, n in enumerate(names)}

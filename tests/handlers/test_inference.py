@@ -201,3 +201,17 @@ def test_numbers_too_large_for_a_float_are_a_400(number, champion, inference, la
     status, answer = api_call(inference, api_event("inference_invocations_records", body=body), lambda_context)
     assert status == 400 and answer["error_code"] == "BAD_REQUEST"
     assert len(answer["message"]) < 200  # the message quotes a preview, not the whole value
+
+
+@pytest.mark.parametrize("event_name, body", [
+    ("inference_invocations_records", '{"dataframe_records": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+    ("inference_feedback", '{"items": ' + "[" * 20_000 + "]" * 20_000 + "}"),
+    ("inference_invocations_records", '{"dataframe_records": [{"tenure_months": 1, "monthly_charges": 1, '
+                                      '"support_calls": 1, "plan": NaN, "region": "east"}]}'),
+    ("inference_feedback", '{"prediction_id": "4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a", "label": "\\udfff"}'),
+], ids=["deep-invocations", "deep-feedback", "nan-category", "lone-surrogate-label"])
+def test_hostile_json_is_a_json_400_on_both_post_routes(event_name, body, cloud, champion, inference, lambda_context):
+    """Deep nesting was a 500 (RecursionError), a NaN category and a lone surrogate 200s."""
+    status, answer = api_call(inference, api_event(event_name, body=body), lambda_context)
+    assert status == 400 and answer["error_code"] == "BAD_REQUEST" and answer["message"]
+    assert keys(cloud.data_bucket, "feedback/") == []

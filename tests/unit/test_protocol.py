@@ -87,3 +87,53 @@ def test_content_type_size_and_row_limits():
 def test_csv_row_width_is_checked():
     with pytest.raises(BadRequest, match="CSV row 0 has 2 values, the header has 3"):
         parse_request(b"tenure,plan,note\n1,a\n", "text/csv", SIGNATURE)
+
+
+# Hostile bodies: each is a 400 (or a 413) that names the problem, in time linear in the body;
+# before, the first was a 500 (RecursionError), the NaN category and the lone surrogate 200s.
+DEEP = b'{"dataframe_records": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+
+
+@pytest.mark.parametrize("body, message", [
+    (DEEP, "nested too deeply"),
+    (b'{"dataframe_records": [{"tenure": 3, "plan": NaN}]}', "NaN, which is not JSON"),
+    (b'{"dataframe_records": [{"tenure": Infinity, "plan": "basic"}]}', "Infinity, which is not JSON"),
+    (b'{"dataframe_records": [{"tenure": -Infinity, "plan": "basic"}]}', "-Infinity, which is not JSON"),
+    (b'{"dataframe_records": [{"tenure": 3, "plan": "bas\\ud800ic"}]}', "lone UTF-16 surrogate"),
+    (b'{"dataframe_records": [{"tenure": 3, "plan": "\\udc00"}]}', "lone UTF-16 surrogate"),
+    (b'{"dataframe_records": [{"tenure": 3, "plan": "\xff"}]}', "not valid JSON"),
+    (b'{"dataframe_records": [{"tenure": 1' + b"0" * 5000 + b', "plan": "basic"}]}', "not valid JSON"),
+])
+def test_hostile_json_is_a_400_naming_the_problem(body, message):
+    with pytest.raises(BadRequest, match=message):
+        parse_request(body, "application/json", SIGNATURE)
+
+
+def test_a_valid_surrogate_pair_is_text():
+    batch = parse_request(b'{"dataframe_records": [{"tenure": 3, "plan": "\\ud83d\\ude00"}]}', "application/json",
+                          SIGNATURE)
+    assert batch.columns["plan"] == ["\N{GRINNING FACE}"]
+
+
+def test_many_distinct_keys_are_refused_as_unknown_columns_before_rows_are_built():
+    """10,000 one-key records with distinct keys (~120 KB): the names were gathered with a list
+    lookup per key (quadratic, ~34 s), then every record was expanded to every name."""
+    body = _json({"dataframe_records": [{f"k{i}": 1} for i in range(10_000)]})
+    with pytest.raises(BadRequest, match="unknown column") as refused:
+        parse_request(body, "application/json", SIGNATURE)
+    assert refused.value.details["unknown"][:2] == ["k0", "k1"] and refused.value.details["unknown_count"] == 10_000
+    assert len(refused.value.details["unknown"]) == 20 and "and 9980 more" in refused.value.message
+
+
+def test_too_many_records_are_refused_before_rows_are_built():
+    with pytest.raises(PayloadTooLarge, match="10001 rows exceed the limit of 10000"):
+        parse_request(_json({"dataframe_records": [{}] * 10_001}), "application/json", SIGNATURE)
+
+
+def test_feedback_refuses_the_same_hostile_json():
+    from mlrails.feedback import parse_feedback
+
+    for body in (b'{"items": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+                 b'{"prediction_id": "p-1", "label": NaN}', b'{"prediction_id": "p-\\ud800", "label": 1}'):
+        with pytest.raises(BadRequest):
+            parse_feedback(body)
