@@ -197,7 +197,7 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
     from mlflow.models import infer_signature
     from mlflow.pyfunc import scoring_server
 
-    from mlrails import artifacts
+    from mlrails import promotion
     from mlrails.adapters import deployed, s3
     from mlrails.config import load_config
     from mlrails.local.cloud import LocalCloud, create_resources, deploy_config
@@ -222,7 +222,6 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         runtime.__enter__()
         runtime.upload_raw("bench/history.csv", data.to_csv(index=False).encode())
         names = runtime.cloud.names
-        manifest = Manifest.from_json(s3.get_bytes(s3.uri(names.artifacts_bucket, current_key(cfg.model.name))))
         runtime.save()
         runtime.__exit__(None, None, None)
         # From here on moto runs in a process of its own, holding the saved state: the local
@@ -238,7 +237,8 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         deployed.reset()
         create_resources(cfg, cloud.names)
         cloud.restore_snapshot()
-        model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+        manifest = Manifest.from_json(s3.get_bytes(s3.uri(names.artifacts_bucket, current_key(cfg.model.name))))
+        model = promotion.load_model(manifest)
         print(f"  champion v{manifest.version}: served by {manifest.serving} ({manifest.serving_reason})", flush=True)
 
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")

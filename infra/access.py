@@ -13,8 +13,10 @@ check with the key as ``s3:prefix``, so ``s3:ListBucket`` limited to the prefix 
 
 from __future__ import annotations
 
+import hashlib
 from enum import Flag, auto
 
+import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -76,6 +78,45 @@ def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *p
                 grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [pattern]}},
             )
+
+
+# What changes a stored object: writes (copies and multipart uploads included), deletes, and
+# what a writer could use to pin or hide one.
+_OBJECT_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl",
+                  "s3:PutObjectVersionAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:RestoreObject")
+# An IAM role name (64 characters at most) with room for the longest region name.
+_ROLE_BASE_CHARS = 64 - len("-ap-southeast-4") - 1
+
+
+def model_writer_role_name(project: str, environment: str) -> str:
+    """The train function's role name: the only writer of models/ and manifests/.
+
+    A bucket policy in the data stack must name this role, which lives in the service stack
+    (deployed after it, since it uses the buckets): a generated name would make each stack
+    depend on the other. So this one role is named, per project, environment and region
+    (IAM names are global to the account)."""
+    base = f"mlrails-{project}-{environment}"
+    if len(base) > _ROLE_BASE_CHARS:
+        base = f"{base[:_ROLE_BASE_CHARS - 7]}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
+    return f"{base}-{cdk.Aws.REGION}"
+
+
+def only_writers(bucket: s3.IBucket, writers: list[str], *prefixes: Prefix) -> None:
+    """Deny every change to the objects under ``prefixes`` to any principal but ``writers``
+    (role ARNs), whatever its own policies allow: a role that may write elsewhere in the
+    bucket, or a person with s3:* in the account, cannot replace a model or a manifest."""
+    bucket.add_to_resource_policy(iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(_OBJECT_WRITES),
+        resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
+        conditions={"ArnNotEquals": {"aws:PrincipalArn": writers}},
+    ))
+
+
+def role_arn(scope: Construct, role_name: str) -> str:
+    """The ARN of a role of this account named ``role_name``."""
+    return cdk.Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=role_name)
 
 
 def grant_items(table: dynamodb.ITableV2, grantee: iam.IGrantable, *action_sets: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from infra.access import model_writer_role_name, only_writers, role_arn
 from infra.constructs.capture_delivery import CaptureDelivery
 from infra.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
@@ -54,7 +55,7 @@ def _secure_bucket(scope: Construct, construct_id: str, *, access_logs: s3.IBuck
 class DataStore(Construct):
     """Buckets, state table, event bus and the deployed config of one environment."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str) -> None:
         super().__init__(scope, construct_id)
         self.access_logs_bucket = _secure_bucket(
             self, "AccessLogsBucket", access_logs=None, log_prefix="",
@@ -116,6 +117,12 @@ class DataStore(Construct):
             memory_limit=256,
         )
         _acknowledge_deployment_handler(self.config_deployment, self.artifacts_bucket)
+        # What inference serves and training compares against is written by one role each:
+        # models/ and manifests/ by the train function, config/ by the config deployment.
+        only_writers(self.artifacts_bucket,
+                     [role_arn(self, model_writer_role_name(cfg.project, environment_name))],
+                     Prefix.MODELS, Prefix.MANIFESTS)
+        only_writers(self.artifacts_bucket, [self.config_deployment.handler_role.role_arn], Prefix.CONFIG)
         self.config_uri = f"s3://{self.artifacts_bucket.bucket_name}/{wiring.config_key(cfg)}"
 
     @property

@@ -55,6 +55,7 @@ class PipelineFunction(Construct):
         tracking_uri: str | None = None,
         training_state_machine: str | None = None,
         snap_start: bool = False,
+        role_name: str | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: list[ec2.ISecurityGroup] | None = None,
@@ -63,7 +64,7 @@ class PipelineFunction(Construct):
         self.spec = spec
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"mlrails {spec.name} function",
+            description=f"mlrails {spec.name} function", role_name=role_name,
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=context.log_retention)
         # Instead of AWSLambdaBasicExecutionRole (any log group): this function's group only.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from infra.access import model_writer_role_name
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
@@ -25,6 +26,8 @@ class Retraining(Construct):
         self.train = PipelineFunction(
             self, "Train", spec=wiring.function(wiring.TRAINING.function), context=context,
             tracking_uri=tracking.tracking_uri,
+            # Named: the artifacts bucket's policy lets only this role write models/ and manifests/.
+            role_name=model_writer_role_name(context.cfg.project, context.environment_name),
             vpc=network.vpc, vpc_subnets=ISOLATED, security_groups=[tracking.client_security_group],
         )
         self.pipeline = TrainingPipeline(

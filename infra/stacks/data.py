@@ -18,7 +18,7 @@ class DataStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.store = DataStore(self, "Store", cfg=cfg)
+        self.store = DataStore(self, "Store", cfg=cfg, environment_name=environment_name)
         cdk.CfnOutput(self, "DataBucketName", value=self.store.data_bucket.bucket_name,
                       description="Upload raw data files under raw/")
         cdk.CfnOutput(self, "ArtifactsBucketName", value=self.store.artifacts_bucket.bucket_name)

@@ -98,19 +98,19 @@ class ServiceStack(cdk.Stack):
         bus.grant_put_events_to(fp)
 
         # mlrails.serving: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
-        # 404), GET the model it names; captures to the capture stream (mlrails.capture), which
+        # 404), GET the version of the model it records; captures to the capture stream (mlrails.capture), which
         # writes capture/ itself; feedback/ writes.
         inf = inference.handler.function
         grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(artifacts, inf, Access.GET, Prefix.MODELS)
+        grant_prefix(artifacts, inf, Access.GET | Access.GET_VERSION, Prefix.MODELS)
         grant_prefix(data, inf, Access.PUT, Prefix.FEEDBACK)
         store.capture.grant_put_records(inf)
 
         # mlrails.monitoring: the current manifest (absent = "no_model"), its profile.json under
-        # models/, list + read the capture window, write the report; drift counter; DriftDetected.
+        # models/ (the version the manifest records), list + read the capture window, write the report; drift counter; DriftDetected.
         dc = drift_check.handler.function
         grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(artifacts, dc, Access.GET, Prefix.MODELS)
+        grant_prefix(artifacts, dc, Access.GET | Access.GET_VERSION, Prefix.MODELS)
         grant_prefix(data, dc, Access.READ, Prefix.CAPTURE)
         grant_prefix(artifacts, dc, Access.PUT, Prefix.REPORTS)
         grant_items(table, dc, IDEMPOTENCY, STATE)
@@ -141,14 +141,15 @@ class ServiceStack(cdk.Stack):
 
         # mlrails.lifecycle + mlrails.promotion: list + read features/, and capture/ + feedback/ (the
         # gate also scores on labelled traffic); the current manifest (absent before the first
-        # promotion) and the champion's model; write the version's model,
+        # promotion) and the versions of the champion's files it records; write the version's model,
         # profile and candidate manifest under models/ and read the candidate back (get_optional:
         # absent is an error of its own); write manifests/ and the audit record under reports/;
         # MLflow's artifact store under mlflow/ (its managed uploads may go multipart); Model* events.
         # Operator commands (mlrails.operations) also list + read the audit log under reports/.
         tr = retraining.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.MODELS, Prefix.REPORTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.REPORTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.GET_VERSION | Access.PUT, Prefix.MODELS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)
         bus.grant_put_events_to(tr)

@@ -78,3 +78,24 @@ class TrainingError(MlrailsError):
     """Training cannot proceed (too little data, a broken entrypoint, ...)."""
 
     error_code = "TRAINING_ERROR"
+
+
+class ArtifactError(MlrailsError):
+    """A model file or another file a manifest names cannot be loaded. Inference answers 503
+    while it has no champion it can load (a loaded one keeps serving)."""
+
+    status = 503
+    error_code = "ARTIFACT_ERROR"
+
+
+class UntrustedArtifact(ArtifactError):
+    """A model file holds types outside the trust policy."""
+
+    error_code = "UNTRUSTED_ARTIFACT"
+
+
+class TamperedArtifact(ArtifactError):
+    """A file is not the one its manifest recorded (another sha256 or S3 version, or a file
+    the manifest does not name)."""
+
+    error_code = "TAMPERED_ARTIFACT"

@@ -61,11 +61,13 @@ def _placeholder(cfg: ProjectConfig, split: training.Split) -> BaseEstimator | N
     return training.fit(placeholder, split.train)
 
 
-def _placeholder_metrics(cfg: ProjectConfig, prefix: str, rows: pd.DataFrame) -> dict[str, float] | None:
+def _placeholder_metrics(cfg: ProjectConfig, candidate: Manifest, prefix: str,
+                         rows: pd.DataFrame) -> dict[str, float] | None:
     """The placeholder baseline the train step left beside a real model, on ``rows``."""
     if cfg.model.entrypoint == PLACEHOLDER:
         return None
-    placeholder = artifacts.loads(s3.get_bytes(f"{prefix}{BASELINE}"), artifacts.entrypoint_modules(PLACEHOLDER))
+    # A dummy estimator: its file needs no type trusted beyond what skops trusts by default.
+    placeholder = artifacts.loads(manifests.read_file(candidate, f"{prefix}{BASELINE}"), ())
     return training.score(placeholder, rows, cfg)
 
 
@@ -104,27 +106,31 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     if settings.git_commit:
         tags["code.git_commit"] = settings.git_commit
     blob = artifacts.dumps(model)
-    trusted_modules = artifacts.entrypoint_modules(cfg.model.entrypoint)
+    # The exact types this file needs, from the estimator we just fit: the manifest's trust list.
+    trusted_types = artifacts.trusted_types(blob, artifacts.entrypoint_modules(cfg.model.entrypoint))
     registered = registry.log_run(
         model=model, sample=train_x.head(50), metrics=metrics, profile=profile, tags=tags,
-        trusted_types=artifacts.trusted_types(blob, trusted_modules),
+        trusted_types=trusted_types,
         params={"entrypoint": cfg.model.entrypoint, "seed": cfg.training.seed,
                 "holdout_fraction": cfg.training.holdout_fraction, "train_rows": len(split.train),
                 "holdout_rows": len(split.holdout), **_estimator_params(model)},
     )
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, registered.version))
-    s3.put_bytes(f"{prefix}model.skops", blob)
-    s3.put_json(f"{prefix}profile.json", profile)
-    s3.put_bytes(f"{prefix}{HOLDOUT}", dataset.to_parquet(split.holdout), "application/vnd.apache.parquet")
+    files = {  # uri: (body, content type)
+        f"{prefix}model.skops": (blob, "application/octet-stream"),
+        f"{prefix}profile.json": (s3.json_bytes(profile), "application/json"),
+        f"{prefix}{HOLDOUT}": (dataset.to_parquet(split.holdout), "application/vnd.apache.parquet"),
+    }
     if baseline is not None:
-        s3.put_bytes(f"{prefix}{BASELINE}", artifacts.dumps(baseline))
+        files[f"{prefix}{BASELINE}"] = (artifacts.dumps(baseline), "application/octet-stream")
     candidate = Manifest(
         model_name=cfg.model.name, version=registered.version, run_id=registered.run_id,
         artifact_uri=f"{prefix}model.skops", profile_uri=f"{prefix}profile.json", task=cfg.dataset.task,
         features=[f.model_dump() for f in cfg.dataset.features], metrics=metrics,
         promoted_at="", trained_at=at.isoformat(), reason="",
         classes=[c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])] or None,
-        trusted_modules=trusted_modules, metric_errors=training.standard_errors(model, split.holdout, cfg),
+        trusted_types=trusted_types, metric_errors=training.standard_errors(model, split.holdout, cfg),
+        files={uri: manifests.put_file(uri, *file) for uri, file in files.items()},
     )
     s3.put_bytes(promotion.candidate_uri(settings, cfg.model.name, registered.version), candidate.to_json().encode(),
                  "application/json")
@@ -141,23 +147,22 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     """Step 2: score the challenger and the champion on the challenger's holdout plus the
     labelled traffic it did not train on (:func:`labelled_traffic`), and gate."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
-    holdout = dataset.read_parquet(s3.get_bytes(f"{prefix}{HOLDOUT}"))
+    candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
+    holdout = dataset.read_parquet(manifests.read_file(candidate, f"{prefix}{HOLDOUT}"))
     fed_back = labelled_traffic(cfg, settings, after=datetime.fromisoformat(trained_through), at=at)
     rows = pd.concat([holdout, fed_back], ignore_index=True) if not fed_back.empty else holdout
-    candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
-    challenger = artifacts.loads(s3.get_bytes(candidate.artifact_uri), candidate.trusted_modules)
-    metrics = training.score(challenger, rows, cfg)
+    metrics = training.score(promotion.load_model(candidate), rows, cfg)
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     comparable = champion is not None and [f["name"] for f in champion.features] == cfg.dataset.feature_names
     if comparable:
-        model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
-        baseline, against = training.score(model, rows, cfg), f"champion v{champion.version}"
+        baseline = training.score(promotion.load_model(champion), rows, cfg)
+        against = f"champion v{champion.version}"
     elif champion is not None:
         # The schema changed: the champion cannot score these rows; the placeholder is the bar.
-        baseline = _placeholder_metrics(cfg, prefix, rows)
+        baseline = _placeholder_metrics(cfg, candidate, prefix, rows)
         against = f"placeholder baseline (champion v{champion.version} has other features)"
     else:
-        baseline = _placeholder_metrics(cfg, prefix, rows)
+        baseline = _placeholder_metrics(cfg, candidate, prefix, rows)
         against = "placeholder baseline" if baseline else "champion"
     decision = gate.decide(metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline,
                            against=against)

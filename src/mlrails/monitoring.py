@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
     if manifest is None:
         return DriftOutcome("no_model", None, None, 0, False)
     start = at - timedelta(hours=cfg.monitoring.window_hours)
-    window = WindowCounts(profile=s3.get_json(manifest.profile_uri))
+    window = WindowCounts(profile=json.loads(manifests.read_file(manifest, manifest.profile_uri)))
     for chunk in traffic.capture_chunks(settings.data_bucket, start, at):
         window.add(chunk.rename(columns={"prediction": PREDICTION}))
     report = drift_report(window, cfg.monitoring)

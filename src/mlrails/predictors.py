@@ -91,10 +91,10 @@ class SkopsPredictor:
 
     path: ServingPath = "skops"
 
-    def __init__(self, blob: bytes, columns: Sequence[Column], trusted_modules: Sequence[str]) -> None:
+    def __init__(self, blob: bytes, columns: Sequence[Column], trusted_types: Sequence[str]) -> None:
         from mlrails import artifacts  # skops (and scikit-learn) load only on this path
 
-        self.model = artifacts.loads(blob, list(trusted_modules))
+        self.model = artifacts.loads(blob, trusted_types)
         self.columns = list(columns)
 
     def predict(self, batch: Batch) -> Answer:

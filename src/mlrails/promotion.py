@@ -40,21 +40,27 @@ def candidate_uri(settings: Settings, model_name: str, version: str) -> str:
     return s3.uri(settings.artifacts_bucket, f"{model_prefix(model_name, version)}candidate.json")
 
 
+def load_model(manifest: Manifest) -> Any:
+    """The scikit-learn model a manifest names: its recorded S3 version, checked against its
+    sha256, loaded trusting exactly its recorded types (:mod:`mlrails.artifacts`)."""
+    return artifacts.loads(manifests.read_file(manifest, manifest.artifact_uri), manifest.trusted_types)
+
+
 def compile_champion(settings: Settings, manifest: Manifest) -> Manifest:
     """Compile the version to ONNX and verify it on its holdout; store ``model.onnx`` beside
     ``model.skops`` when it passes. Returns the manifest with the serving path and its reason."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(manifest.model_name, manifest.version))
-    holdout = s3.get_optional(f"{prefix}{HOLDOUT_FILE}")
-    if holdout is None:
+    holdout_uri = f"{prefix}{HOLDOUT_FILE}"
+    if holdout_uri not in manifest.files:
         return replace(manifest, serving="skops", onnx_uri=None,
                        serving_reason=f"no {HOLDOUT_FILE} beside the model to verify a compiled graph on")
-    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
-    outcome = compiled.compile_model(model, manifest.signature, manifest.classes, dataset.read_parquet(holdout))
-    onnx_uri = None
-    if outcome.onnx is not None:
-        onnx_uri = f"{prefix}{ONNX_FILE}"
-        s3.put_bytes(onnx_uri, outcome.onnx)
-    return replace(manifest, serving=outcome.path, onnx_uri=onnx_uri, serving_reason=outcome.reason)
+    holdout = dataset.read_parquet(manifests.read_file(manifest, holdout_uri))
+    outcome = compiled.compile_model(load_model(manifest), manifest.signature, manifest.classes, holdout)
+    if outcome.onnx is None:
+        return replace(manifest, serving=outcome.path, onnx_uri=None, serving_reason=outcome.reason)
+    onnx_uri = f"{prefix}{ONNX_FILE}"
+    return replace(manifest, serving=outcome.path, onnx_uri=onnx_uri, serving_reason=outcome.reason,
+                   files={**manifest.files, onnx_uri: manifests.put_file(onnx_uri, outcome.onnx)})
 
 
 def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 The cache loads the champion named by the deployment manifest and, at most every
 ``ttl_seconds``, re-checks the manifest's ETag (one HEAD request); a new champion is loaded
 beside the old one and swapped in whole, so no request ever sees half of a swap. If S3 cannot
-be reached or the new champion cannot be loaded, the loaded champion keeps serving.
+be reached or the new champion cannot be loaded (a file that is not the one its manifest
+recorded, a type outside its recorded trust list), the loaded champion keeps serving.
 
 A champion is served by its compiled ONNX graph when promotion verified one
 (:mod:`mlrails.compiled`) and the function's package ships onnxruntime, else by its
@@ -21,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from mlrails.adapters import manifests
 from mlrails.adapters.clients import client
-from mlrails.adapters.s3 import split_uri
 from mlrails.errors import MlrailsError, ModelNotReady
 from mlrails.manifest import Manifest, current_key
 from mlrails.predictors import OnnxPredictor, Predictor, ServingPath, SkopsPredictor
@@ -118,12 +119,12 @@ class ChampionCache:
         response = s3.get_object(Bucket=self.bucket, Key=self.key)
         manifest = Manifest.from_json(response["Body"].read())
         path = serving_path(manifest, self.package)
-        bucket, key = split_uri(manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)
-        blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        # The recorded version of the file, checked against its recorded sha256.
+        blob = manifests.read_file(manifest, manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)
         if path == "onnx":
             predictor: Predictor = OnnxPredictor(blob, manifest.signature, manifest.classes)
         else:
-            predictor = SkopsPredictor(blob, manifest.signature, manifest.trusted_modules)
+            predictor = SkopsPredictor(blob, manifest.signature, manifest.trusted_types)
         return Champion(manifest, predictor, response["ETag"])
 
     def _keep_serving(self, error: Exception) -> None:

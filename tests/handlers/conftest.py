@@ -19,7 +19,7 @@ from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
 from mlrails.feedback import feedback_key, feedback_lines
-from mlrails.local.cloud import deploy_config
+from mlrails.local.cloud import deploy_config, put_objects
 from mlrails.manifest import Manifest, current_key
 from mlrails.synthetic import churn_frame
 from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames, config_key
@@ -223,10 +223,8 @@ def champion(cloud: ResourceNames, cfg: ProjectConfig, mlflow_db: str, handler, 
             for key in keys(bucket, prefix):
                 _CHAMPION_OBJECTS[key] = s3.get_bytes(s3.uri(bucket, key))
     else:
-        for key, body in _CHAMPION_OBJECTS.items():
-            s3.put_bytes(s3.uri(bucket, key), body, "application/json" if key.endswith(".json") else
-                         "application/octet-stream")
-    return Manifest.from_json(_CHAMPION_OBJECTS[current_key(cfg.model.name)])
+        put_objects(bucket, _CHAMPION_OBJECTS)
+    return Manifest.from_json(s3.get_bytes(s3.uri(bucket, current_key(cfg.model.name))))
 
 
 def redeploy(cloud: ResourceNames, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import load_event
-from mlrails import artifacts, promotion, serving
+from mlrails import promotion, serving
 from mlrails.adapters import deployed, manifests, s3
 from mlrails.config import ProjectConfig, Serving
 from mlrails.local.cloud import deploy_config
@@ -78,7 +78,7 @@ def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph
 
     assert status == 200, body
     assert inference.champions().get().path == "onnx"
-    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+    model = promotion.load_model(manifest)
     frame = pd.DataFrame(ROWS)
     assert body["predictions"] == model.predict(frame).tolist()
     for got, want in zip(body["probabilities"], model.predict_proba(frame)):

@@ -10,8 +10,8 @@ from sklearn.dummy import DummyClassifier
 
 import mlrails
 from conftest import load_event
-from mlrails import artifacts
-from mlrails.adapters import s3
+from mlrails import artifacts, promotion
+from mlrails.adapters import manifests, s3
 from mlrails.manifest import Manifest, current_key
 
 from .conftest import api_call, api_event, keys
@@ -32,7 +32,7 @@ def inference(cloud, handler):
 def _expected_predictions(manifest: Manifest) -> list:
     import pandas as pd
 
-    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+    model = promotion.load_model(manifest)
     return [p.item() for p in model.predict(pd.DataFrame(ROWS))]
 
 
@@ -68,7 +68,7 @@ def test_probabilities_on_request(champion, inference, lambda_context):
     assert status == 200 and len(body["probabilities"]) == 3
     for row in body["probabilities"]:
         assert set(row) == {"0", "1"} and sum(row.values()) == pytest.approx(1.0)
-    model = artifacts.loads(s3.get_bytes(champion.artifact_uri), champion.trusted_modules)
+    model = promotion.load_model(champion)
     assert body["probabilities"][0]["1"] == pytest.approx(float(model.class_prior_[1]))
 
 
@@ -169,9 +169,10 @@ def test_new_champion_is_served_without_reloading_the_function(champion, cloud, 
     # Promotion writes the model, then the manifest: emulate it with a model that always says "churn".
     always = DummyClassifier(strategy="constant", constant=1).fit([[0]] * 2, [0, 1])
     bucket, prefix = cloud.artifacts_bucket, "models/churn-classifier/v2/"
-    s3.put_bytes(s3.uri(bucket, prefix + "model.skops"), artifacts.dumps(always))
-    manifest = json.loads(champion.to_json()) | {"version": "2", "artifact_uri": s3.uri(bucket, prefix + "model.skops"),
-                                                 "previous_version": "1"}
+    model_uri = s3.uri(bucket, prefix + "model.skops")
+    manifest = json.loads(champion.to_json()) | {"version": "2", "artifact_uri": model_uri, "previous_version": "1",
+                                                 "files": {model_uri: manifests.put_file(model_uri,
+                                                                                         artifacts.dumps(always))}}
     s3.put_bytes(s3.uri(bucket, current_key("churn-classifier")), json.dumps(manifest).encode(), "application/json")
 
     status, after = api_call(inference, load_event("inference_invocations_records"), lambda_context)
@@ -184,8 +185,9 @@ def test_a_champion_that_fails_to_load_does_not_take_the_endpoint_down(champion,
                                                                        lambda_context):
     assert api_call(inference, load_event("inference_invocations_records"), lambda_context)[0] == 200
     bucket, broken = cloud.artifacts_bucket, "models/churn-classifier/v3/model.skops"
-    s3.put_bytes(s3.uri(bucket, broken), b"not a skops file")
-    manifest = json.loads(champion.to_json()) | {"version": "3", "artifact_uri": s3.uri(bucket, broken)}
+    broken_uri = s3.uri(bucket, broken)
+    manifest = json.loads(champion.to_json()) | {"version": "3", "artifact_uri": broken_uri,
+                                                 "files": {broken_uri: manifests.put_file(broken_uri, b"not skops")}}
     s3.put_bytes(s3.uri(bucket, current_key("churn-classifier")), json.dumps(manifest).encode(), "application/json")
 
     status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)

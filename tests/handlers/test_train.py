@@ -8,11 +8,11 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import load_event
-from mlrails import artifacts, dataset
+from mlrails import dataset, promotion
 from mlrails.adapters import deployed, s3
 from mlrails.errors import TrainingError
 from mlrails.local.cloud import deploy_config
-from mlrails.manifest import Manifest, current_key
+from mlrails.manifest import Manifest, current_key, history_key
 from mlrails.synthetic import churn_frame
 from mlrails.wiring import config_key
 
@@ -60,7 +60,7 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     share = result["metrics"]["accuracy"]
     assert manifest.metric_errors["accuracy"] == pytest.approx((share * (1 - share) / 120) ** 0.5, rel=0.2)
     assert keys(bucket, f"manifests/{name}/") == [f"manifests/{name}/current.json", f"manifests/{name}/v1.json"]
-    model = artifacts.loads(s3.get_bytes(manifest.artifact_uri), manifest.trusted_modules)
+    model = promotion.load_model(manifest)
     assert list(model.classes_) == [0, 1]
     profile = s3.get_json(manifest.profile_uri)
     assert profile["rows"] == 480 and set(cfg.dataset.feature_names) <= set(profile["features"])
@@ -99,7 +99,8 @@ def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg
     result = {**state["train"], **state["finish"]}
 
     holdout = dataset.prepare_features(fresh, cfg.dataset).tail(240)
-    v1 = artifacts.loads(s3.get_bytes(f"s3://{cloud.artifacts_bucket}/models/{cfg.model.name}/v1/model.skops"))
+    v1 = promotion.load_model(Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket,
+                                                                      history_key(cfg.model.name, "1")))))
     champion_accuracy = float((v1.predict(holdout[cfg.dataset.feature_names]) == holdout["churned"]).mean())
     challenger_accuracy = float((holdout["churned"] == 1).mean())
     assert champion_accuracy > challenger_accuracy

@@ -35,6 +35,44 @@ def test_every_bucket_policy_denies_plain_http(data_template: Template) -> None:
     })
 
 
+def _deny_writes_except(template: Template, prefixes: list[str]) -> dict:
+    """The artifacts bucket policy's statement denying changes under ``prefixes``."""
+    policies = [p for p in template.find_resources("AWS::S3::BucketPolicy").values()
+                if "ArtifactsBucket" in str(p["Properties"]["Bucket"])]
+    assert len(policies) == 1
+    found = [s for s in policies[0]["Properties"]["PolicyDocument"]["Statement"]
+             if s["Effect"] == "Deny" and "ArnNotEquals" in s.get("Condition", {})
+             and sorted(str(r).split("/", 1)[1].split("*")[0] for r in _flat(s["Resource"])) == sorted(prefixes)]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _flat(resources) -> list[str]:  # noqa: ANN001 - CloudFormation JSON
+    from infra.nag import flatten_cfn_reference
+
+    return [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])]
+
+
+def test_only_the_train_role_may_change_models_and_manifests(data_template: Template,
+                                                              service_template: Template) -> None:
+    deny = _deny_writes_except(data_template, ["manifests/", "models/"])
+    assert deny["Principal"] == {"AWS": "*"}
+    assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(deny["Action"])
+    [writer] = _flat(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    # The same name as the train function's role, which the service stack creates.
+    roles = [r for r in service_template.find_resources("AWS::IAM::Role").values()
+             if r["Properties"].get("Description") == "mlrails train function"]
+    assert len(roles) == 1
+    name = _flat(roles[0]["Properties"]["RoleName"])[0]
+    assert writer.endswith(f":role/{name}") and name.startswith("mlrails-churn-dev-")
+
+
+def test_only_the_config_deployment_may_change_config(data_template: Template) -> None:
+    deny = _deny_writes_except(data_template, ["config/"])
+    [writer] = _flat(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
+    assert "CustomCDKBucketDeployment" in writer
+
+
 def test_data_bucket_sends_events_to_eventbridge_and_expires_captures(data_template: Template) -> None:
     data_template.has_resource_properties("AWS::S3::Bucket", {
         "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},

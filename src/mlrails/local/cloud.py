@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,11 +107,32 @@ class LocalCloud:
         """Load a saved snapshot into the running server; False when there is none."""
         if not self.snapshot_dir.is_dir():
             return False
+        objects: dict[str, dict[str, bytes]] = {self.names.data_bucket: {}, self.names.artifacts_bucket: {}}
         for path in sorted(p for p in self.snapshot_dir.rglob("*") if p.is_file()):
             bucket, key = path.relative_to(self.snapshot_dir).parts[0], "/".join(path.relative_to(self.snapshot_dir).parts[1:])
-            if bucket in (self.names.data_bucket, self.names.artifacts_bucket) and not key.startswith(Prefix.RAW.value):
-                s3.put_bytes(s3.uri(bucket, key), path.read_bytes())
+            if bucket in objects and not key.startswith(Prefix.RAW.value):
+                objects[bucket][key] = path.read_bytes()
+        for bucket, contents in objects.items():
+            put_objects(bucket, contents)
         return True
+
+
+def put_objects(bucket: str, objects: Mapping[str, bytes]) -> None:
+    """Put saved objects back into a fresh bucket. The bucket gives them new S3 versions, and a
+    manifest pins the version of each file it names (mlrails.manifest): so the files go first
+    and the manifests naming them are re-pinned to their new versions. Each file's sha256
+    stays as recorded at training and is still checked at every read."""
+    versions, documents = {}, {}
+    for key, body in objects.items():
+        document = json.loads(body) if key.endswith(".json") else None
+        if isinstance(document, dict) and "manifest_version" in document:
+            documents[key] = document
+        else:
+            versions[s3.uri(bucket, key)] = s3.put_bytes(s3.uri(bucket, key), body)
+    for key, document in documents.items():
+        for uri, recorded in document.get("files", {}).items():
+            recorded["version_id"] = versions.get(uri, recorded["version_id"])
+        s3.put_bytes(s3.uri(bucket, key), json.dumps(document, sort_keys=True, indent=1).encode(), "application/json")
 
 
 def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
