@@ -1,4 +1,7 @@
-"""retrain_trigger: schedules, FeaturesReady, DriftDetected, PerformanceDegraded → the policy."""
+"""retrain_trigger: schedules, FeaturesReady, DriftDetected, PerformanceDegraded → the policy;
+TrainingFailed → the failed run gives back what starting it took."""
+
+from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -7,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.metric_names import MetricName
-from mlrails.retrain import handle_trigger
+from mlrails.events import parse_detail
+from mlrails.retrain import give_back, handle_trigger
 from mlrails.wiring import DetailType
 
 logger = Logger()
@@ -24,6 +28,13 @@ _TRIGGERS = {
 def process(event: dict) -> dict:
     settings = deployed.settings(needs_state_machine=True)
     cfg = deployed.project_config(settings.config_uri)
+    if event.get("detail-type") == DetailType.TRAINING_FAILED:
+        failed = parse_detail(event["detail-type"], event["detail"])
+        outcome = give_back(cfg, settings, trigger_id=failed.trigger_id, error=failed.error,
+                            requested_at=datetime.fromisoformat(failed.requested_at), at=deployed.event_time(event))
+        logger.warning("training run failed", extra={"trigger_id": failed.trigger_id, "error": failed.error,
+                                                     "gave_back": outcome})
+        return {"trigger": "training_failed", "retrain": False, "reason": outcome}
     if "schedule" in event:
         # The slot, not Scheduler's per-attempt execution id: a retried invocation is the same trigger.
         trigger, trigger_id, rows = "schedule", f"{event['schedule']}-{event['scheduled_time']}", 0

@@ -5,7 +5,8 @@ One Lambda task per step, in order; each invokes the train function with
 ``{"step": <name>, "state": <the state so far>}`` and stores its result under ``$.<name>``.
 Only Lambda's transient errors are retried: a step that raises (too little data, a rejected
 model, a bug) fails the same way twice. Any failure publishes ``TrainingFailed`` on the project
-bus and fails the execution with the step's own error and cause. The run as a whole is bounded
+bus (retrain_trigger then gives back the lease the run took, :func:`mlrails.retrain.give_back`)
+and fails the execution with the step's own error and cause. The run as a whole is bounded
 by the state machine's timeout (a timed-out execution publishes nothing: its alarm covers it).
 """
 
@@ -67,6 +68,7 @@ class TrainingPipeline(Construct):
                     "trigger_id": sfn.JsonPath.string_at("$.request.trigger_id"),
                     "error": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Error"),
                     "cause": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Cause"),
+                    "requested_at": sfn.JsonPath.string_at("$.time"),
                 }),
             )],
             # Keep the state as it was: the Fail state reads the failure from it.

@@ -95,6 +95,7 @@ class TrainingFailed(_Detail):
     trigger_id: str
     error: str
     cause: str
+    requested_at: str  # the run's request time (its execution input's ``time``)
     detail_type: ClassVar[DetailType] = DetailType.TRAINING_FAILED
 
 

@@ -161,6 +161,8 @@ ROUTES: tuple[EventRoute, ...] = (
                _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
     EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
                _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
+    EventRoute("TrainingFailedToRetrain", "retrain_trigger", "project",
+               _project_event(DetailType.TRAINING_FAILED), "A failed run gives back the lease it took"),
 )
 
 

@@ -35,12 +35,14 @@ def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path
         failed = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
                   .get("Messages", [])]
     steps = [(i.function, i.event.get("step"), i.error is not None) for i in seen]
-    assert steps == [("feature_prep", None, False), ("retrain_trigger", None, False), ("train", "train", True)]
-    assert "no_such_package:model" in seen[-1].error
+    assert steps == [("feature_prep", None, False), ("retrain_trigger", None, False), ("train", "train", True),
+                     ("retrain_trigger", None, False)]  # TrainingFailed: the run gives back its lease
+    assert "no_such_package:model" in seen[2].error
     assert len(failed) == 1
     detail = failed[0]["detail"]
     assert detail["model"] == cfg.model.name and detail["error"] == "TrainingError"
     assert detail["trigger_id"] == seen[1].event["id"] and "cannot be imported" in detail["cause"]
+    assert seen[-1].result["reason"].startswith("gave back the cooldown lease, its max_retrains slot and 300 new rows")
 
 
 def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, restore_environ):

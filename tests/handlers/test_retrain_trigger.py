@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -232,3 +233,56 @@ def test_a_degraded_model_requests_a_run(champion, retrain_trigger, bus, lambda_
 
     assert result == {"trigger": "performance", "retrain": True, "reason": "model performance degraded"}
     assert [e["detail"]["trigger_id"] for e in bus.of("RetrainRequested")] == [event["id"]]
+
+
+def test_a_failed_run_gives_back_its_lease_slot_and_rows(retrain_trigger, bus, cloud, lambda_context):
+    started = load_event("retrain_trigger_features_ready")  # 600 rows, no model yet: a run starts
+    assert retrain_trigger.lambda_handler(started, lambda_context)["retrain"] is True
+    failed = load_event("retrain_trigger_training_failed")  # that run's TrainingFailed (MLflow was down)
+    assert failed["detail"]["trigger_id"] == started["id"]
+
+    result = retrain_trigger.lambda_handler(failed, lambda_context)
+
+    assert result["retrain"] is False and result["reason"].startswith("gave back the cooldown lease")
+    remembered = StateTable(cloud.state_table).get("policy#churn-classifier")
+    assert remembered["rows_since_training"] == 600 and "last_retrain_at" not in remembered
+    assert json.loads(remembered["recent_retrains"]) == []
+    decision = _decisions(cloud.artifacts_bucket)[-1]
+    assert decision["trigger"] == "training_failed" and decision["trigger_id"] == started["id"]
+    assert decision["reason"] == ("training run failed (MlflowException); gave back the cooldown lease, its "
+                                  "max_retrains slot and 600 new rows: the next trigger may start a run")
+    # Within what was the cooldown, the next trigger starts a run: with the rows it gave back.
+    retry = with_detail("retrain_trigger_features_ready", id="5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+                        time="2026-03-02T10:30:00Z", detail__rows=10)
+    assert retrain_trigger.lambda_handler(retry, lambda_context) == {
+        "trigger": "new_data", "retrain": True, "reason": "no model yet and 610 rows available"}
+
+
+def test_a_redelivered_failure_gives_back_nothing_twice(retrain_trigger, bus, cloud, lambda_context):
+    retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
+    failed = load_event("retrain_trigger_training_failed")
+    retrain_trigger.lambda_handler(failed, lambda_context)
+    # The same failure again under another event id (past the handler's idempotency).
+    again = retrain_trigger.lambda_handler({**failed, "id": "0a9b8c7d-6e5f-4a3b-2c1d-0e9f8a7b6c5d"}, lambda_context)
+
+    assert again["reason"] == "nothing left to give back (already given back, or a later run holds the lease)"
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 600
+
+
+def test_a_failure_after_a_later_run_took_the_lease_gives_back_only_its_slot(champion, retrain_trigger, cloud, cfg,
+                                                                              lambda_context):
+    # The first run is still going (slow) when the cooldown ends and a second run starts.
+    at = [datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC) + timedelta(
+        hours=cfg.retraining.cooldown_hours)]
+    first, second = (with_detail("retrain_trigger_drift_detected", id=f"4b5c6d7e-8f90-4a1b-9c2d-3e4f5a6b7c8{n}",
+                                 time=f"{t:%Y-%m-%dT%H:%M:%SZ}") for n, t in enumerate(at))
+    assert all(retrain_trigger.lambda_handler(e, lambda_context)["retrain"] for e in (first, second))
+    failed = with_detail("retrain_trigger_training_failed", time=f"{at[1] + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+                         detail__trigger_id=first["id"], detail__requested_at=at[0].isoformat())
+
+    result = retrain_trigger.lambda_handler(failed, lambda_context)
+
+    assert result["reason"].startswith("gave back its max_retrains slot")
+    remembered = StateTable(cloud.state_table).get("policy#churn-classifier")
+    assert remembered["last_trigger_id"] == second["id"]  # the later run keeps its lease
+    assert json.loads(remembered["recent_retrains"]) == [at[1].isoformat()]

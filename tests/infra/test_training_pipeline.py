@@ -130,6 +130,7 @@ def test_any_failure_publishes_training_failed_then_fails(service_template: Temp
         "trigger_id.$": "$.request.trigger_id",
         "error.$": "$.failure.Error",
         "cause.$": "$.failure.Cause",
+        "requested_at.$": "$.time",  # which of the policy's runs failed: retrain_trigger gives it back
     }
     assert "StoreBus" in entry["EventBusName"], entry["EventBusName"]  # the project bus (Data stack)
 

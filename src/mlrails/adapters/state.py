@@ -32,11 +32,21 @@ class StateTable:
         )
         return int(response["Attributes"][attribute]["N"])
 
-    def compare_and_set(self, pk: str, *, expected: dict[str, Any], **attributes: Any) -> bool:
-        """Set ``attributes`` only if each ``expected`` attribute still holds its value
-        (None: absent). False when another writer got there first."""
-        names = {f"#s{i}": k for i, k in enumerate(attributes)} | {f"#e{i}": k for i, k in enumerate(expected)}
-        values = {f":s{i}": _typed(v) for i, v in enumerate(attributes.values())}
+    def compare_and_set(self, pk: str, *, expected: dict[str, Any], add: dict[str, int] | None = None,
+                        **attributes: Any) -> bool:
+        """Set ``attributes`` (None: remove) and add to the counters in ``add``, in one update,
+        only if each ``expected`` attribute still holds its value (None: absent). False when
+        another writer got there first."""
+        add = add or {}
+        names = ({f"#s{i}": k for i, k in enumerate(attributes)} | {f"#e{i}": k for i, k in enumerate(expected)}
+                 | {f"#a{i}": k for i, k in enumerate(add)})
+        values = {f":s{i}": _typed(v) for i, v in enumerate(attributes.values()) if v is not None}
+        values |= {f":a{i}": _typed(v) for i, v in enumerate(add.values())}
+        clauses = [
+            "SET " + ", ".join(f"#s{i} = :s{i}" for i, v in enumerate(attributes.values()) if v is not None),
+            "REMOVE " + ", ".join(f"#s{i}" for i, v in enumerate(attributes.values()) if v is None),
+            "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add))),
+        ]
         conditions = []
         for i, value in enumerate(expected.values()):
             if value is None:
@@ -47,9 +57,9 @@ class StateTable:
         try:
             client("dynamodb").update_item(
                 TableName=self.table_name, Key={"pk": {"S": pk}},
-                UpdateExpression="SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(attributes))),
+                UpdateExpression=" ".join(clause for clause in clauses if not clause.endswith(" ")),
                 ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk) OR attribute_not_exists(pk)",
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -113,7 +113,7 @@ class Router:
                     request = state["request"]
                     error, _, cause = invocation.error.partition(": ")
                     publish(TrainingFailed(request["model"], request["environment"], request["trigger_id"], error,
-                                           cause), self.cloud.names.bus_name,
+                                           cause, state["time"]), self.cloud.names.bus_name,
                             time=datetime.fromisoformat(state["time"]))
                     break
                 state[step] = invocation.result
