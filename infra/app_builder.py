@@ -3,11 +3,16 @@
 The project config is loaded once, validated (errors name the field), and handed to one
 :class:`~infra.stage.MlrailsStage` per environment. cdk-nag's AWS Solutions pack runs as a
 policy-validation plugin on the whole app: any unacknowledged finding fails the synth.
+
+Two deployment rules need every environment at once, so they are checked here, not per field:
+environments that share an account are warned about (a production one fails unless the config
+acknowledges it), and alarms need someone to notify (``alarm_email``) unless acknowledged.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,12 +22,15 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from infra.stage import MlrailsStage
-from mlrails.config import ProjectConfig, load_config
+from mlrails.config import PRODUCTION_ENVIRONMENTS, ProjectConfig, load_config
+from mlrails.errors import ConfigError
 
 CONFIG_CONTEXT_KEY = "mlrails:config"
 # Optional: where the built layers are (default layers/build, made by `make layers`).
 LAYERS_DIR_CONTEXT_KEY = "mlrails:layers-dir"
 VALIDATION_REPORT = "validation-report.json"
+# The warning on each Service stack whose environment shares its account with another.
+SHARED_ACCOUNT_WARNING = "mlrails:sharedAccount"
 
 
 def load_project_config(app: cdk.App) -> ProjectConfig:
@@ -46,9 +54,11 @@ def build_app(
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir,
                   builtin_cloud_formation_validation=builtin_validation)
     cfg = config if config is not None else load_project_config(app)
+    refuse_unacknowledged_risks(cfg)
     layers_dir = REPO_ROOT / (app.node.try_get_context(LAYERS_DIR_CONTEXT_KEY) or LAYERS_BUILD_DIR)
+    stages: dict[str, MlrailsStage] = {}
     for name, environment in cfg.environments.items():
-        MlrailsStage(
+        stages[name] = MlrailsStage(
             app, name,
             cfg=cfg,
             environment_name=name,
@@ -56,8 +66,63 @@ def build_app(
             # No account/region: environment-agnostic stacks synthesize without AZ lookups.
             env=cdk.Environment(account=environment.account, region=environment.region),
         )
+    for name, others in shared_accounts(cfg).items():
+        warn_shared_account(stages[name], name, others, cfg)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def shared_accounts(cfg: ProjectConfig) -> dict[str, list[str]]:
+    """Each environment that deploys to the same account as another, with those others. No
+    ``account`` is the account the CLI's credentials name: the same one for every such
+    environment. (One with no account and one with an explicit account may still be the same
+    account; the synth cannot know, so they are not reported.)"""
+    by_account: dict[str | None, list[str]] = defaultdict(list)
+    for name, environment in cfg.environments.items():
+        by_account[environment.account].append(name)
+    return {name: [other for other in names if other != name]
+            for names in by_account.values() if len(names) > 1 for name in names}
+
+
+def refuse_unacknowledged_risks(cfg: ProjectConfig) -> None:
+    """Raise :class:`ConfigError` naming each environment that shares a production account, or
+    alarms nobody, without the config's acknowledgement (``environments.<env>.acknowledge``)."""
+    problems = []
+    for name, others in shared_accounts(cfg).items():
+        if name in PRODUCTION_ENVIRONMENTS and not cfg.environments[name].acknowledge.shared_account:
+            problems.append(
+                f"environments.{name}: deploys to the same account as {', '.join(others)} "
+                f"({_account(cfg, name)}): a production environment needs an account of its own "
+                f"(environments.{name}.account), or the reason it shares one in "
+                f"environments.{name}.acknowledge.shared_account")
+    for name, environment in cfg.environments.items():
+        if environment.alarm_email is None and not environment.acknowledge.no_alarm_email:
+            problems.append(
+                f"environments.{name}: its alarms notify nobody: set environments.{name}.alarm_email, "
+                f"or give the reason in environments.{name}.acknowledge.no_alarm_email")
+    if problems:
+        raise ConfigError("the config cannot be deployed as it is:\n  " + "\n  ".join(problems), details=problems)
+
+
+def warn_shared_account(stage: MlrailsStage, name: str, others: list[str], cfg: ProjectConfig) -> None:
+    """A warning on the stage's Service stack (functions and API: what competes for the
+    account's quotas), acknowledged with the config's reason when it gives one. Like every
+    finding, an unacknowledged warning fails ``make synth`` (see :func:`validation_failures`)."""
+    annotations = cdk.Annotations.of(stage.service)
+    annotations.add_warning_v2(
+        SHARED_ACCOUNT_WARNING,
+        f"environment {name} deploys to the same account as {', '.join(others)} ({_account(cfg, name)}): "
+        "they share its Lambda, API Gateway and other quotas, and its blast radius. Set "
+        f"environments.{name}.account, or give the reason in environments.{name}.acknowledge.shared_account",
+    )
+    reason = cfg.environments[name].acknowledge.shared_account
+    if reason:
+        annotations.acknowledge_warning(SHARED_ACCOUNT_WARNING, reason)
+
+
+def _account(cfg: ProjectConfig, name: str) -> str:
+    account = cfg.environments[name].account
+    return f"account {account}" if account else "no account set: the CLI's default account"
 
 
 def validation_failures(assembly_dir: str | Path) -> list[str]:

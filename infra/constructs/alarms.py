@@ -1,23 +1,27 @@
 """Operational alarms into one encrypted SNS topic: function errors, the API's 5xx rate and p99
-latency, dead letters, failed and timed-out training runs, drift and performance drops.
+latency, dead letters, failed and timed-out training runs, drift and performance drops, and the
+MLflow server (no running task; its database at its capacity ceiling).
 
-Missing data is "not breaching" for every alarm here: each metric is published only when
+Missing data is "not breaching" for every alarm but one: each metric is published only when
 something happens (an invocation, a request, a message, a check that emitted its event), so
 no data means nothing happened, not that something is broken. The cost: an API that gets no
-traffic at all raises no 5xx or latency alarm.
+traffic at all raises no 5xx or latency alarm. The exception is MLflow's task: ECS publishes a
+service's metrics only while a task runs, so there, no data is the failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -32,6 +36,11 @@ PERIOD = Duration.minutes(5)
 # p99 over a quiet 5 minutes is the slowest of a handful of requests: latency alarms only when
 # two of three consecutive windows are slow.
 LATENCY_WINDOWS, LATENCY_WINDOWS_TO_ALARM = 3, 2
+# MLflow's task: two five-minute windows without one, so a task being replaced does not page.
+MLFLOW_DOWN_WINDOWS = 2
+# Aurora at this share of its maximum capacity for three windows: MLflow slows or fails,
+# and serverless_v2_max_capacity needs raising.
+DATABASE_ACU_PERCENT, DATABASE_WINDOWS = 90, 3
 
 
 def pascal(name: str) -> str:
@@ -45,12 +54,22 @@ class Alarms(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, lambda_.IFunction],
                  api: apigw.RestApi, state_machines: Mapping[str, sfn.IStateMachine],
                  dead_letter_queues: Mapping[str, sqs.IQueue], email: str | None,
-                 thresholds: AlarmThresholds, model_name: str) -> None:
+                 thresholds: AlarmThresholds, model_name: str,
+                 mlflow_service: ecs.FargateService, mlflow_database: rds.DatabaseCluster) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="mlrails alarm topic")
         # CloudWatch publishes to the encrypted topic with this key.
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
+        # Said, not left to an implicit grant: CloudWatch may publish here, for this account's
+        # alarms only (another account's alarm naming this topic is refused).
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsOfThisAccount",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[self.topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ))
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         action = cw_actions.SnsAction(self.topic)
@@ -60,7 +79,8 @@ class Alarms(Construct):
         def alarm(construct_id: str, metric: cloudwatch.IMetric, description: str, *, threshold: float = 1,
                   comparison: cloudwatch.ComparisonOperator =
                   cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                  evaluation_periods: int = 1, datapoints_to_alarm: int | None = None) -> None:
+                  evaluation_periods: int = 1, datapoints_to_alarm: int | None = None,
+                  missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING) -> None:
             created = metric.create_alarm(
                 self, construct_id,
                 alarm_description=description,
@@ -68,7 +88,7 @@ class Alarms(Construct):
                 evaluation_periods=evaluation_periods,
                 datapoints_to_alarm=datapoints_to_alarm,
                 comparison_operator=comparison,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                treat_missing_data=missing_data,
             )
             created.add_alarm_action(action)
             self.alarms.append(created)
@@ -111,3 +131,16 @@ class Alarms(Construct):
         alarm("PerformanceDegraded",
               custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
               f"The performance check published PerformanceDegraded for {model_name}")
+
+        # Without Container Insights (off: see mlflow_service.py) there is no RunningTaskCount;
+        # AWS/ECS publishes the service's CPUUtilization each minute while a task RUNS, and
+        # nothing while none does: no sample in the windows is the alarm.
+        alarm("MlflowNoRunningTask", mlflow_service.metric_cpu_utilization(period=PERIOD, statistic="SampleCount"),
+              "The MLflow tracking server has had no running task: training runs and operator commands fail",
+              threshold=1, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+              evaluation_periods=MLFLOW_DOWN_WINDOWS, missing_data=cloudwatch.TreatMissingData.BREACHING)
+        # Paused (0 ACU) is idle, not a fault: only a database held at its ceiling alarms.
+        alarm("MlflowDatabaseAtCapacity", mlflow_database.metric_acu_utilization(period=PERIOD, statistic="Average"),
+              f"MLflow's Aurora database stayed at {DATABASE_ACU_PERCENT}% or more of its maximum capacity "
+              "(raise serverless_v2_max_capacity in infra/constructs/mlflow_service.py)",
+              threshold=DATABASE_ACU_PERCENT, evaluation_periods=DATABASE_WINDOWS)

@@ -4,8 +4,9 @@ turns the wiring's function list into Lambda configuration.
 Zip functions: ``functions/<name>/`` with ``handler.lambda_handler`` on Python 3.12 and the
 spec's layers. Image functions: built at deploy time from ``functions/<name>/Dockerfile``
 with the repository root as context, filtered by its ``.dockerignore``. Every function gets
-its own role and log group, X-Ray tracing, and the environment of
-:func:`mlrails.wiring.function_environment`; functions that events invoke also get retries
+its own role and log group, X-Ray tracing, the environment of
+:func:`mlrails.wiring.function_environment`, and the concurrency its environment reserves for it
+(``environments.<env>.reserved_concurrency``); functions that events invoke also get retries
 and an SQS dead-letter queue.
 """
 
@@ -27,7 +28,7 @@ from constructs import Construct
 from infra.nag import acknowledge
 from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
 from mlrails import wiring
-from mlrails.config import ProjectConfig
+from mlrails.config import ProjectConfig, ReservedConcurrency
 
 ASYNC_RETRY_ATTEMPTS = 2
 DEAD_LETTER_RETENTION = Duration.days(14)
@@ -42,6 +43,9 @@ class FunctionContext:
     names: wiring.ResourceNames
     layers: Mapping[str, lambda_.ILayerVersion]
     log_retention: logs.RetentionDays
+    # Per function name: each environment's functions capped (and guaranteed) apart, so one
+    # environment cannot take the concurrency of others in the same account and region.
+    reserved_concurrency: ReservedConcurrency
 
 
 class PipelineFunction(Construct):
@@ -82,6 +86,8 @@ class PipelineFunction(Construct):
             description=spec.description,
             role=self.role,
             memory_size=memory_mb or spec.memory_mb,
+            # A function the config does not know fails here, not silently unreserved.
+            reserved_concurrent_executions=getattr(context.reserved_concurrency, spec.name),
             timeout=Duration.seconds(spec.timeout_seconds),
             architecture=lambda_.Architecture.X86_64,
             environment=wiring.function_environment(context.cfg, context.environment_name, context.names, spec,

@@ -43,7 +43,8 @@ class ServiceStack(cdk.Stack):
         environment = cfg.environments[environment_name]
         layers = LambdaLayers(self, "Layers", build_dir=layers_dir, names=wiring.layers_in_use(cfg))
         context = FunctionContext(cfg=cfg, environment_name=environment_name, names=store.names,
-                                  layers=layers.layers, log_retention=LOG_RETENTION)
+                                  layers=layers.layers, log_retention=LOG_RETENTION,
+                                  reserved_concurrency=environment.reserved_concurrency)
 
         feature_prep = FeaturePrep(self, "FeaturePrep", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment)
@@ -75,6 +76,9 @@ class ServiceStack(cdk.Stack):
             email=environment.alarm_email,
             thresholds=environment.alarms,
             model_name=cfg.model.name,
+            # The Tracking stack deploys first: these references point from Service to it, no cycle.
+            mlflow_service=tracking.service,
+            mlflow_database=tracking.database,
         )
         self.dashboard = Dashboard(self, "Dashboard", model_name=cfg.model.name, functions=self.functions,
                                    api=inference.api, training=retraining.pipeline.state_machine,

@@ -289,6 +289,47 @@ class AlarmThresholds(_Strict):
     api_p99_ms: float = Field(default=1000, gt=0)
 
 
+# Lambda's default concurrency quota per account and region. A reservation above it cannot deploy
+# there; a raised quota is rare enough for this kit that the bound catches typos (a 10000).
+LAMBDA_DEFAULT_CONCURRENCY = 1000
+Reservation = Annotated[int, Field(ge=1, le=LAMBDA_DEFAULT_CONCURRENCY)] | None
+
+
+class ReservedConcurrency(_Strict):
+    """Concurrent executions reserved for each function of one environment (its floor and its
+    ceiling): environments in one account cannot take each other's concurrency. None: no
+    reservation, the function shares the account's unreserved pool (no guarantee, no cap). 0 is
+    refused: Lambda would throttle every invocation, a switched-off function."""
+
+    # One execution serves one API request: at least environments.<env>.throttle_burst.
+    inference: Reservation = 100
+    # One invocation per raw file: a bulk upload waits (asynchronous invocations retry a
+    # throttle for hours) instead of taking the account.
+    feature_prep: Reservation = 10
+    # Daily schedules; the second execution is a retry that overlaps a slow first one.
+    drift_check: Reservation = 2
+    performance_check: Reservation = 2
+    retrain_trigger: Reservation = 2
+    # One training run at a time (the retrain lease), plus the state machine's retry of a step
+    # still running and an operator command (`mlrails promote | rollback | models`).
+    train: Reservation = 3
+
+    def total(self) -> int:
+        """Every reservation of the environment together."""
+        return sum(value for value in self.model_dump().values() if value is not None)
+
+
+class Acknowledgements(_Strict):
+    """Risks an environment takes on purpose, each given as its reason (a reason, not a yes: it
+    stays in the config for review); without it the synth fails (infra/app_builder.py)."""
+
+    # Another environment deploys to the same account (`account` unset on both: the CLI's
+    # default account): they share its quotas, and a production one its blast radius.
+    shared_account: str | None = Field(default=None, min_length=20)
+    # No alarm_email: the alarms publish to a topic nobody subscribes to.
+    no_alarm_email: str | None = Field(default=None, min_length=20)
+
+
 class Environment(_Strict):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -303,6 +344,23 @@ class Environment(_Strict):
     cors_origins: list[Origin] = Field(default_factory=list)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     alarms: AlarmThresholds = AlarmThresholds()
+    reserved_concurrency: ReservedConcurrency = ReservedConcurrency()
+    acknowledge: Acknowledgements = Acknowledgements()
+
+    @model_validator(mode="after")
+    def _burst_fits_inference(self) -> Environment:
+        # A burst admits that many requests at once, each needing an execution of its own:
+        # past the reservation Lambda throttles them and API Gateway answers 500, where the
+        # API's own throttle would have answered 429, which clients know to retry.
+        reserved = self.reserved_concurrency.inference
+        if reserved is not None and self.throttle_burst > reserved:
+            raise ValueError(f"throttle_burst {self.throttle_burst} exceeds reserved_concurrency.inference "
+                             f"{reserved}: raise the reservation or lower the burst")
+        return self
+
+
+# Environments held to production's rules (a shared account fails the synth, not only warns).
+PRODUCTION_ENVIRONMENTS = frozenset({"prod", "production"})
 
 
 class ProjectConfig(_Strict):

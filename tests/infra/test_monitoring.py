@@ -121,7 +121,9 @@ def test_every_alarm_notifies_the_topic_and_treats_missing_data_as_not_breaching
     assert len(found) == len(dev.service.alarms.alarms)
     for properties in found.values():
         assert properties["AlarmActions"] == [topic]
-        assert properties["TreatMissingData"] == "notBreaching"
+        # The one exception: ECS publishes nothing for a service with no running task.
+        if properties.get("Namespace") != "AWS/ECS":
+            assert properties["TreatMissingData"] == "notBreaching"
 
 
 def test_api_5xx_rate_alarm_divides_server_errors_by_requests(service_template: Template, cfg: ProjectConfig) -> None:
@@ -176,6 +178,44 @@ def test_the_topic_is_encrypted_and_refuses_plain_http(service_template: Templat
     })
     service_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     service_template.resource_count_is("AWS::SNS::Subscription", 0)  # no alarm_email in mlrails.yaml
+
+
+def test_cloudwatch_may_publish_to_the_topic_for_this_accounts_alarms_only(service_template: Template,
+                                                                            dev: MlrailsStage) -> None:
+    topic = {"Ref": logical_id(dev.service, dev.service.alarms.topic)}
+    service_template.has_resource_properties("AWS::SNS::TopicPolicy", {
+        "Topics": [topic],
+        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic,
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        })])},
+    })
+
+
+def test_mlflow_without_a_running_task_alarms(service_template: Template, dev: MlrailsStage) -> None:
+    # No Container Insights: AWS/ECS's CPUUtilization has samples only while a task runs, so the
+    # alarm reads their count and counts no data as breaching.
+    [found] = [p for p in alarms(service_template).values() if p.get("Namespace") == "AWS/ECS"]
+    assert found["MetricName"] == "CPUUtilization" and found["Statistic"] == "SampleCount"
+    assert found["ComparisonOperator"] == "LessThanThreshold" and found["Threshold"] == 1
+    assert found["TreatMissingData"] == "breaching"
+    assert {d["Name"] for d in found["Dimensions"]} == {"ClusterName", "ServiceName"}
+    # The service is the Tracking stack's, imported (Tracking deploys before Service).
+    assert all("Fn::ImportValue" in d["Value"] for d in found["Dimensions"])
+    assert "dev/Tracking" in {stack.node.path for stack in dev.service.dependencies}
+    assert "dev/Service" not in {stack.node.path for stack in dev.tracking.dependencies}
+
+
+def test_mlflow_database_at_its_capacity_ceiling_alarms(service_template: Template) -> None:
+    [found] = [p for p in alarms(service_template).values() if p.get("Namespace") == "AWS/RDS"]
+    assert found["MetricName"] == "ACUUtilization" and found["Statistic"] == "Average"
+    assert found["Threshold"] == 90 and found["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert found["EvaluationPeriods"] == 3 and found["TreatMissingData"] == "notBreaching"
+    [dimension] = found["Dimensions"]
+    assert dimension["Name"] == "DBClusterIdentifier" and "Fn::ImportValue" in dimension["Value"]
 
 
 @pytest.fixture(scope="module")

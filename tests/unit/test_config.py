@@ -84,3 +84,65 @@ def test_guard_metrics_must_fit_the_task_and_be_tolerances(cfg):
     document["promotion"]["guards"] = {"roc_auc": -0.1}
     with pytest.raises(ConfigError, match="promotion.guards"):
         parse_config(document)
+
+
+# ---------------------------------------------------------------- environments: isolation, alarms
+
+def _with_dev(cfg, **fields) -> dict:
+    document = _document(cfg)
+    document["environments"]["dev"].update(fields)
+    return document
+
+
+def test_reserved_concurrency_names_every_function(cfg):
+    from mlrails import wiring
+    from mlrails.config import ReservedConcurrency
+
+    # infra/constructs/pipeline_function.py looks each function up by name: a function added to
+    # the wiring without a reservation here fails the synth, never deploys unreserved.
+    assert set(ReservedConcurrency.model_fields) == {spec.name for spec in wiring.FUNCTIONS}
+    assert ReservedConcurrency().model_dump() == {  # the README's table
+        "inference": 100, "feature_prep": 10, "drift_check": 2, "performance_check": 2, "retrain_trigger": 2,
+        "train": 3}
+
+
+def test_the_example_stages_fit_one_default_account_together(cfg):
+    # Lambda's default quota is 1,000 per account and region, 100 of which stay unreserved.
+    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 657 <= 1000 - 100
+
+
+@pytest.mark.parametrize("value", [0, -1, 1001, 2.5])
+def test_a_reservation_is_between_one_and_the_default_quota(cfg, value):
+    document = _with_dev(cfg, reserved_concurrency={"drift_check": value})
+    with pytest.raises(ConfigError, match=r"environments.dev.reserved_concurrency.drift_check"):
+        parse_config(document)
+
+
+def test_no_reservation_is_none(cfg):
+    parsed = parse_config(_with_dev(cfg, reserved_concurrency={"feature_prep": None, "train": 1}))
+    reservations = parsed.environments["dev"].reserved_concurrency
+    assert reservations.feature_prep is None and reservations.train == 1
+    assert reservations.total() == 100 + 2 + 2 + 2 + 1
+
+
+def test_the_api_burst_must_fit_the_inference_reservation(cfg):
+    with pytest.raises(ConfigError, match=r"environments.dev: .*throttle_burst 101 exceeds "
+                                          r"reserved_concurrency.inference 100"):
+        parse_config(_with_dev(cfg, throttle_burst=101))
+    parse_config(_with_dev(cfg, throttle_burst=101, reserved_concurrency={"inference": 101}))
+    parse_config(_with_dev(cfg, throttle_burst=5000, reserved_concurrency={"inference": None}))  # unreserved
+
+
+@pytest.mark.parametrize("field", ["shared_account", "no_alarm_email"])
+@pytest.mark.parametrize("value", [True, "yes"])
+def test_an_acknowledgement_is_a_reason_not_a_yes(cfg, field, value):
+    with pytest.raises(ConfigError, match=rf"environments.dev.acknowledge.{field}"):
+        parse_config(_with_dev(cfg, acknowledge={field: value}))
+
+
+def test_the_example_acknowledges_its_shared_account_and_missing_alarm_email(cfg):
+    # Every stage of the example shares the CLI's default account and has no alarm_email, on
+    # purpose (mlrails.yaml says why): the synth accepts both only because these are given.
+    for environment in cfg.environments.values():
+        assert environment.account is None and environment.alarm_email is None
+        assert environment.acknowledge.shared_account and environment.acknowledge.no_alarm_email
