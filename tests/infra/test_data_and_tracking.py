@@ -60,6 +60,18 @@ def test_state_table_bus_and_config(data_template: Template, cfg: ProjectConfig)
     assert wiring.config_key(cfg).startswith(wiring.Prefix.CONFIG.value)
 
 
+def test_state_table_survives_a_mistaken_delete(data_template: Template) -> None:
+    """Deletion protection refuses a DeleteTable (a stack deleted or replaced by hand) and
+    point-in-time recovery restores a bad write; RETAIN keeps it out of a stack delete."""
+    data_template.has_resource("AWS::DynamoDB::GlobalTable", {
+        "DeletionPolicy": "Retain",
+        "Properties": Match.object_like({"Replicas": [Match.object_like({
+            "DeletionProtectionEnabled": True,
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        })]}),
+    })
+
+
 def test_vpc_has_no_nat_and_only_isolated_subnets(tracking_template: Template) -> None:
     tracking_template.resource_count_is("AWS::EC2::NatGateway", 0)
     tracking_template.resource_count_is("AWS::EC2::InternetGateway", 0)
