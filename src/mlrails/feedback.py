@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from mlrails.errors import BadRequest
-from mlrails.protocol import MAX_CELL_CHARS, load_json
+from mlrails.errors import BadRequest, PayloadTooLarge
+from mlrails.protocol import MAX_BODY_BYTES, MAX_CELL_CHARS, load_json
 from mlrails.wiring import Prefix
 
 MAX_ITEMS = 10_000
@@ -15,6 +15,8 @@ MAX_ITEMS = 10_000
 
 def parse_feedback(body: bytes) -> list[dict[str, Any]]:
     """``{"prediction_id", "label"}`` or ``{"items": [...]}`` → validated items."""
+    if len(body) > MAX_BODY_BYTES:  # the same limit as /invocations, before any parsing
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     document = load_json(body)
     items = document.get("items") if isinstance(document, dict) and "items" in document else [document]
     if not isinstance(items, list) or not items:

@@ -209,3 +209,11 @@ def test_feedback_ids_and_labels_have_the_cell_limit():
                  {"prediction_id": "p-1", "label": "y" * (MAX_CELL_CHARS + 1)}):
         with pytest.raises(BadRequest, match=f"characters; the limit is {MAX_CELL_CHARS}"):
             parse_feedback(_json(item))
+
+
+def test_feedback_has_the_body_limit():
+    from mlrails.feedback import parse_feedback
+
+    with pytest.raises(PayloadTooLarge, match=f"the limit is {MAX_BODY_BYTES}") as refused:
+        parse_feedback(b'{"items": [' + b" " * MAX_BODY_BYTES + b"]}")
+    assert refused.value.status == 413
