@@ -68,6 +68,10 @@ def bodies(columns: list[str]) -> dict[str, tuple[bytes, str]]:
             _fill(b'{"dataframe_records": [', lambda i: b'{"support_calls": ' + b"9" * 4000 + b"}", b"]}"),
             json_type),
         "csv, one wide header": (_fill(b"", lambda i: b"c%d" % i, b"\n1\n"), "text/csv"),
+        "one long string cell": (
+            b'{"dataframe_records": [{"plan": "' + b"x" * (MAX_BODY_BYTES - 40) + b'"}]}', json_type),
+        "csv, blank lines": (b",".join(c.encode() for c in columns) + b"\n" + b"\n" * (MAX_BODY_BYTES - 200)
+                             + b"1,1,1,basic,east\n", "text/csv"),
         "csv, too many rows": (
             _fill(",".join(columns).encode() + b"\n", lambda i: b"1,1,1,basic,east", b"\n", sep=b"\n"),
             "text/csv"),

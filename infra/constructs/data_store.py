@@ -97,6 +97,10 @@ class DataStore(Construct):
             billing=dynamodb.Billing.on_demand(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True),
+            # The retraining and promotion state (and Powertools' idempotency records): RETAIN
+            # outlives a stack delete, deletion protection also refuses a DeleteTable (console,
+            # CLI, a script), and PITR undoes a bad write.
+            deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
 

@@ -45,6 +45,18 @@ GATEWAY_ERRORS: dict[apigw.ResponseType, tuple[str, bool]] = {
 }
 
 
+# A SnapStart version that went 14 days without an invocation (or whose environment Lambda
+# recycled) is Inactive: Lambda refuses the next invocation (SnapStartNotReadyException) while
+# it makes a new snapshot, and API Gateway, which never retries, answers 500. AWS's documented
+# handling is to wait until the version is Active and invoke again, so API Gateway's own 5xx
+# answers (a refused invocation, a throttle, a timeout; never the function's answers) tell the
+# client when to retry. A keep-warm schedule would cost invocations and hide the failure.
+RETRY_AFTER_SECONDS = 10
+# By name: each access to a ResponseType constant is a new object. INTEGRATION_FAILURE and
+# INTEGRATION_TIMEOUT, not configured here, fall back to DEFAULT_5XX.
+RETRYABLE = {apigw.ResponseType.DEFAULT_5_XX.response_type}
+
+
 def gateway_error_template(error_code: str, *, validation: bool) -> str:
     """The body of a gateway response. These templates are not VTL, only variable
     substitution: ``messageString`` and ``validationErrorString`` are already quoted JSON
@@ -118,7 +130,8 @@ class InferenceApi(Construct):
         for response_type, (error_code, validation) in GATEWAY_ERRORS.items():
             self.api.add_gateway_response(
                 response_type.response_type, type=response_type,
-                response_headers={"Content-Type": "'application/json'"},
+                response_headers={"Content-Type": "'application/json'",
+                                  **({"Retry-After": f"'{RETRY_AFTER_SECONDS}'"} if response_type.response_type in RETRYABLE else {})},
                 templates={"application/json": gateway_error_template(error_code, validation=validation)},
             )
 

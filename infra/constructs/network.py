@@ -1,28 +1,43 @@
 """A VPC with private isolated subnets only: no NAT gateway, no internet gateway. AWS services
 are reached through VPC endpoints (gateway endpoints are free; interface endpoints are open
-only to the security groups that need them)."""
+only to the security groups that need them). Each endpoint's policy admits only this
+environment's resources, or this account's principals, instead of the default full access: code
+in the VPC cannot copy data out to another account's bucket, table or service through them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from aws_cdk import Aws
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
+# Each interface endpoint and the IAM service prefix of the calls it carries.
 INTERFACE_ENDPOINTS = {
-    "Ecr": ec2.InterfaceVpcEndpointAwsService.ECR,
-    "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-    "CloudWatchLogs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-    "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-    "EventBridge": ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE,
+    "Ecr": (ec2.InterfaceVpcEndpointAwsService.ECR, "ecr"),
+    "EcrDocker": (ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER, "ecr"),
+    "CloudWatchLogs": (ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, "logs"),
+    "SecretsManager": (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, "secretsmanager"),
+    "EventBridge": (ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE, "events"),
 }
+
+
+# Where ECR keeps image layers (Amazon ECR's guide, "Minimum Amazon S3 bucket permissions").
+ECR_LAYER_BUCKET = f"prod-{Aws.REGION}-starport-layer-bucket"
+_THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}}
 
 
 class Network(Construct):
     """The VPC the MLflow server, its database and the train function run in."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays,
+                 buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
             self, "Vpc",
@@ -38,6 +53,7 @@ class Network(Construct):
                                                           subnets=[ISOLATED]),
             },
         )
+        self._restrict_gateway_endpoints(buckets, table)
         # Rejected flows only: what a security review needs, at a fraction of full flow logs.
         self.vpc.add_flow_log(
             "RejectedFlows",
@@ -50,11 +66,33 @@ class Network(Construct):
             self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
             description="Interface VPC endpoints: HTTPS from the MLflow server and the train function only",
         )
-        for name, service in INTERFACE_ENDPOINTS.items():
-            self.vpc.add_interface_endpoint(
+        for name, (service, actions) in INTERFACE_ENDPOINTS.items():
+            endpoint = self.vpc.add_interface_endpoint(
                 name, service=service, subnets=ISOLATED, private_dns_enabled=True,
                 open=False, security_groups=[self.endpoint_security_group],
             )
+            # ECR, Logs, Secrets Manager and EventBridge calls from the VPC are the task's and the
+            # train function's roles: this account's principals, whatever the resource.
+            endpoint.add_to_policy(iam.PolicyStatement(
+                principals=[iam.AnyPrincipal()], actions=[f"{actions}:*"], resources=["*"], conditions=_THIS_ACCOUNT))
+
+    def _restrict_gateway_endpoints(self, buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2) -> None:
+        s3_endpoint = self.vpc.node.find_child("S3")
+        dynamodb_endpoint = self.vpc.node.find_child("DynamoDb")
+        assert isinstance(s3_endpoint, ec2.GatewayVpcEndpoint) and isinstance(dynamodb_endpoint, ec2.GatewayVpcEndpoint)
+        # IAM roles decide the actions and prefixes; the endpoint, which buckets can be reached.
+        s3_endpoint.add_to_policy(iam.PolicyStatement(
+            sid="ThisEnvironmentsBuckets", principals=[iam.AnyPrincipal()], actions=["s3:*"],
+            resources=[arn for bucket in buckets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))],
+            conditions=_THIS_ACCOUNT))
+        # The MLflow task pulls its image from ECR, whose layers are objects of an AWS-owned
+        # bucket fetched through URLs that ECR signs: no condition on the principal's account.
+        s3_endpoint.add_to_policy(iam.PolicyStatement(
+            sid="EcrImageLayers", principals=[iam.AnyPrincipal()], actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::{ECR_LAYER_BUCKET}/*"]))
+        dynamodb_endpoint.add_to_policy(iam.PolicyStatement(
+            sid="ThisEnvironmentsTable", principals=[iam.AnyPrincipal()], actions=["dynamodb:*"],
+            resources=[table.table_arn, f"{table.table_arn}/index/*"], conditions=_THIS_ACCOUNT))
 
     def allow_endpoints_from(self, other: ec2.IConnectable) -> None:
         """Let ``other`` reach the interface endpoints (HTTPS)."""

@@ -24,7 +24,8 @@ class TrackingStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str,
                  store: DataStore, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.network = Network(self, "Network", log_retention=LOG_RETENTION)
+        self.network = Network(self, "Network", log_retention=LOG_RETENTION,
+                               buckets=[store.data_bucket, store.artifacts_bucket], table=store.state_table)
         self.mlflow = MlflowService(
             self, "Mlflow", network=self.network, artifacts_bucket=store.artifacts_bucket,
             namespace_name=f"{cfg.project}.{environment_name}.internal", log_retention=LOG_RETENTION,

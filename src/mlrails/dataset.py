@@ -146,6 +146,17 @@ def features_key(raw_key: str) -> str:
     return f"{Prefix.FEATURES.value}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
 
 
+# S3 user metadata on a features file: the time of its newest row, so that training can tell,
+# from a HEAD instead of a download, a file too old for its window (mlrails.lifecycle).
+NEWEST_ROW = "newest-row"
+
+
+def newest_row(features: pd.DataFrame, dataset: Dataset) -> str | None:
+    """The newest row's timestamp (ISO 8601, UTC) of validated features; None when empty."""
+    newest = pd.to_datetime(features[dataset.timestamp], utc=True, format="ISO8601").max()
+    return None if pd.isna(newest) else newest.isoformat()
+
+
 def content_hash(frame: pd.DataFrame) -> str:
     """A stable hash of a frame's rows, values and order (lineage: which data made a model;
     whether a file's rows changed)."""

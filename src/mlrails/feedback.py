@@ -6,8 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from mlrails.errors import BadRequest
-from mlrails.protocol import load_json
+from mlrails.errors import BadRequest, PayloadTooLarge
+from mlrails.protocol import MAX_BODY_BYTES, MAX_CELL_CHARS, load_json
 from mlrails.wiring import Prefix
 
 MAX_ITEMS = 10_000
@@ -15,6 +15,8 @@ MAX_ITEMS = 10_000
 
 def parse_feedback(body: bytes) -> list[dict[str, Any]]:
     """``{"prediction_id", "label"}`` or ``{"items": [...]}`` → validated items."""
+    if len(body) > MAX_BODY_BYTES:  # the same limit as /invocations, before any parsing
+        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
     document = load_json(body)
     items = document.get("items") if isinstance(document, dict) and "items" in document else [document]
     if not isinstance(items, list) or not items:
@@ -28,6 +30,11 @@ def parse_feedback(body: bytes) -> list[dict[str, Any]]:
             raise BadRequest(f"item {i}: prediction_id must be a non-empty string", details={"item": i})
         if item["label"] is None or isinstance(item["label"], (dict, list)):
             raise BadRequest(f"item {i}: label must be a scalar", details={"item": i})
+        # Both are written to feedback/ and joined on: an id or a label is short text.
+        for field in ("prediction_id", "label"):
+            if len(str(item[field])) > MAX_CELL_CHARS:
+                raise BadRequest(f"item {i}: {field} has {len(str(item[field]))} characters; the limit is "
+                                 f"{MAX_CELL_CHARS}", details={"item": i, "limit": MAX_CELL_CHARS})
     return items
 
 

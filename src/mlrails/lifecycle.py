@@ -7,6 +7,7 @@ promotion rails (:mod:`mlrails.promotion`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,13 +45,54 @@ class TrainingOutcome:
     rows: int
 
 
-def load_features(bucket: str) -> tuple[pd.DataFrame, list[str]]:
-    """Every Parquet file under features/, concatenated in key order."""
+def load_features(bucket: str, cfg: ProjectConfig | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The Parquet files under features/, concatenated in key order, and their keys: all of
+    them, or with ``cfg``'s ``training.window_days``, only the files that may hold a row within
+    the window of the newest row (:func:`mlrails.training.recent` then keeps exactly those rows).
+
+    Keys under features/ follow the uploads' own layout, so a file's age is not in its key,
+    except for labelled traffic (a file a day, ``features/feedback/date=YYYY-MM-DD``). For the
+    others, feature prep writes the newest row's time as the object's metadata, read with a
+    HEAD; a file without it (written before it was) is read whatever its age."""
     keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
-    frames = [dataset.read_parquet(s3.get_bytes(s3.uri(bucket, k))) for k in keys]
-    if not frames:
+    frames: dict[str, pd.DataFrame] = {}
+    if cfg is not None and cfg.training.window_days is not None:
+        bounds = {key: _newest_row_bounds(bucket, key) for key in keys}
+        frames = {k: _read(bucket, k) for k in keys if bounds[k] is None}
+        # The newest row is at least the newest of these, so the window's start is at least
+        # this cut-off: a file whose newest row is older holds only rows recent() would drop.
+        newest = [b[0] for b in bounds.values() if b is not None] + [
+            pd.to_datetime(f[cfg.dataset.timestamp], utc=True, format="ISO8601").max() for f in frames.values()
+            if not f.empty]
+        if newest:
+            cutoff = max(newest) - pd.Timedelta(days=cfg.training.window_days)
+            keys = [k for k in keys if bounds[k] is None or bounds[k][1] >= cutoff]
+    loaded = [frames[k] if k in frames else _read(bucket, k) for k in keys]
+    if not loaded:
         return pd.DataFrame(), []
-    return pd.concat(frames, ignore_index=True), keys
+    return pd.concat(loaded, ignore_index=True), keys
+
+
+_FEEDBACK_DAY = re.compile(re.escape(Prefix.FEEDBACK_ROWS.value) + r"date=(\d{4}-\d{2}-\d{2})\.parquet")
+
+
+def _newest_row_bounds(bucket: str, key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The earliest and latest a file's newest row can be, or None when unknown: a labelled
+    day's file holds that day's rows (mlrails.feedback_rows.export_key), feature prep's files
+    name their newest row in their metadata."""
+    day = _FEEDBACK_DAY.fullmatch(key)
+    if day:
+        start = pd.Timestamp(day[1], tz="UTC")
+        return start, start + pd.Timedelta(days=1)
+    stamp = (s3.metadata(s3.uri(bucket, key)) or {}).get(dataset.NEWEST_ROW)
+    if not stamp:
+        return None
+    newest = pd.Timestamp(stamp).tz_convert("UTC")
+    return newest, newest
+
+
+def _read(bucket: str, key: str) -> pd.DataFrame:
+    return dataset.read_parquet(s3.get_bytes(s3.uri(bucket, key)))
 
 
 def _placeholder(cfg: ProjectConfig, split: training.Split) -> BaseEstimator | None:
@@ -91,7 +133,7 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
                reason: str, trigger_id: str, at: datetime) -> dict[str, Any]:
     """Step 1: fit on the data under features/, register in MLflow (alias challenger), and
     leave beside the model what the next steps need: the holdout and a candidate manifest."""
-    loaded, keys = load_features(settings.data_bucket)
+    loaded, keys = load_features(settings.data_bucket, cfg)
     frame = training.recent(loaded, cfg)
     split = training.split_by_time(frame, cfg)
     model, baseline = training.fit(cfg, split.train), _placeholder(cfg, split)

@@ -3,8 +3,10 @@
 Accepted bodies (``application/json``): ``dataframe_split`` ({"columns", "data", "index"?}),
 ``dataframe_records`` ([{col: value}]), ``instances`` and ``inputs`` (records or a
 {col: [values]} mapping); and ``text/csv`` with a header row. Every rejection is a
-:class:`BadRequest` (or subclass) naming the field and the row. No pandas here: this module
-sits on the request path.
+:class:`BadRequest` (or subclass) naming the field and the row. Limits (body bytes, rows,
+columns, keys per record, characters per value) are checked before rows are built, and a CSV
+body is read only up to its row limit, so parsing stays linear in the body. No pandas here:
+this module sits on the request path.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
 MAX_ROWS = 10_000
+# Far beyond any tabular model's signature and any category's name, far below what the body
+# limit could carry: a body past either is refused before its rows are built.
+MAX_COLUMNS = 1_000  # columns a request names (split, mapping, CSV header), and keys per record
+MAX_CELL_CHARS = 1_000  # characters in one value (a string cell, or a category as text)
 _MISSING = object()  # a record without a column, told apart from an explicit null
 _MAX_NAMED = 20  # unknown columns an error names
 # A \uD800-\uDFFF escape: the only way a lone surrogate (not text) gets into a parsed body,
@@ -73,6 +79,18 @@ def _check_rows(count: int, max_rows: int) -> None:
         raise PayloadTooLarge(f"{count} rows exceed the limit of {max_rows} per request")
 
 
+def _check_width(count: int, where: str) -> None:
+    if count > MAX_COLUMNS:
+        raise BadRequest(f"{where} has {count} columns; the limit is {MAX_COLUMNS} per request",
+                         details={"columns": count, "limit": MAX_COLUMNS})
+
+
+def _too_long(value: str, column: Column, row: int) -> BadRequest:
+    return BadRequest(f"row {row}: column '{column.name}' holds a value of {len(value)} characters; "
+                      f"the limit is {MAX_CELL_CHARS} per value",
+                      details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS})
+
+
 def _check_names(names: Sequence[str], expected: Sequence[str]) -> None:
     """Refuse names outside the signature, naming the first few: a hostile body may hold
     hundreds of thousands, and the answer must stay small."""
@@ -96,6 +114,11 @@ def _records_to_columns(records: Any, field: str, expected: Sequence[str],
         return [], []
     _check_rows(len(records), max_rows)
     if all(isinstance(r, dict) for r in records):
+        widths = list(map(len, records))
+        if max(widths) > MAX_COLUMNS:
+            wide = next(i for i, width in enumerate(widths) if width > MAX_COLUMNS)
+            raise BadRequest(f"'{field}' record {wide} has {widths[wide]} keys; the limit is {MAX_COLUMNS} "
+                             "keys per record", details={"field": field, "row": wide, "limit": MAX_COLUMNS})
         # Names in first-seen order, in one pass; unknown ones are refused before a row is
         # built, so the rows cost (records x known columns), never records x distinct keys.
         names = list(dict.fromkeys(key for record in records for key in record))
@@ -118,6 +141,7 @@ def _split_to_columns(body: Any, expected: Sequence[str]) -> tuple[list[str], li
         raise BadRequest("'dataframe_split.columns' must be a list of column names")
     if not isinstance(data, list):
         raise BadRequest("'dataframe_split.data' must be a list of rows")
+    _check_width(len(columns), "'dataframe_split.columns'")
     _check_names(columns, expected)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
@@ -128,6 +152,7 @@ def _split_to_columns(body: Any, expected: Sequence[str]) -> tuple[list[str], li
 
 def _mapping_to_columns(body: dict[str, Any], field: str,
                         expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
+    _check_width(len(body), f"'{field}'")
     _check_names(list(body), expected)
     lists = [v for v in body.values() if isinstance(v, list)]
     if len(lists) != len(body):
@@ -165,19 +190,34 @@ def _parse_json(body: bytes, expected: Sequence[str], max_rows: int) -> tuple[li
     return names, rows, probabilities
 
 
-def _parse_csv(body: bytes) -> tuple[list[str], list[list[Any]], bool]:
+def _parse_csv(body: bytes, expected: Sequence[str], max_rows: int) -> tuple[list[str], list[list[Any]], bool]:
+    """The header, then rows until the limit: a body with more lines than ``max_rows`` is
+    refused at line ``max_rows + 1``, the rest never read. Blank lines are skipped but count
+    as lines (a body of newlines would otherwise be read to its end for nothing)."""
     try:
-        reader = csv.reader(io.StringIO(body.decode("utf-8")))
-        header = next(reader, None)
-        rows: list[list[Any]] = [[v if v != "" else None for v in row] for row in reader if row]
-    except (UnicodeDecodeError, csv.Error) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise BadRequest(f"body is not valid UTF-8 CSV: {exc}") from exc
-    if not header:
-        raise BadRequest("CSV body needs a header row naming the columns")
-    for i, row in enumerate(rows):
-        if len(row) != len(header):
-            raise BadRequest(f"CSV row {i} has {len(row)} values, the header has {len(header)}",
-                             details={"row": i})
+    reader = csv.reader(io.StringIO(text.rstrip("\r\n")))  # trailing newlines are no lines
+    rows: list[list[Any]] = []
+    try:
+        header = next(reader, None)
+        if not header:
+            raise BadRequest("CSV body needs a header row naming the columns")
+        _check_width(len(header), "the CSV header")
+        _check_names(header, expected)
+        for line, row in enumerate(reader):
+            if line == max_rows:
+                raise PayloadTooLarge(f"the body holds more than {max_rows} rows; the limit is {max_rows} "
+                                      "per request")
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise BadRequest(f"CSV row {len(rows)} has {len(row)} values, the header has {len(header)}",
+                                 details={"row": len(rows)})
+            rows.append([v if v != "" else None for v in row])
+    except csv.Error as exc:
+        raise BadRequest(f"body is not valid UTF-8 CSV: {exc}") from exc
     return header, rows, False
 
 
@@ -193,6 +233,8 @@ def _coerce(value: Any, column: Column, row: int) -> Any:
         raise BadRequest(f"row {row}: column '{column.name}' must not be null or missing",
                          details={"column": column.name, "row": row})
     if column.type == "numeric":
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise _too_long(value, column, row)
         if isinstance(value, bool):
             raise BadRequest(f"row {row}: column '{column.name}' must be a number, got a boolean",
                              details={"column": column.name, "row": row})
@@ -208,7 +250,10 @@ def _coerce(value: Any, column: Column, row: int) -> Any:
     if isinstance(value, (dict, list)):
         raise BadRequest(f"row {row}: column '{column.name}' must be a scalar category",
                          details={"column": column.name, "row": row})
-    return str(value)
+    text = str(value)
+    if len(text) > MAX_CELL_CHARS:
+        raise _too_long(text, column, row)
+    return text
 
 
 # The JSON (and CSV) values a column's fast path takes whole: exact types, so a bool (an int
@@ -222,7 +267,7 @@ def _validate(values: Sequence[Any], column: Column) -> list[Any]:
     builtins over a column of plain values (most requests: the 100-row budget), and the
     per-cell path otherwise, which also raises the error naming the first offending row."""
     types = set(map(type, values))
-    if column.type == "numeric" and types <= _NUMBER_TYPES:
+    if column.type == "numeric" and types <= _NUMBER_TYPES and _longest(values, types) <= MAX_CELL_CHARS:
         try:
             numbers = list(map(float, values))
         except (ValueError, OverflowError):  # a word, or an int too large for a float
@@ -230,8 +275,18 @@ def _validate(values: Sequence[Any], column: Column) -> list[Any]:
         if numbers is not None and all(map(math.isfinite, numbers)):
             return numbers
     elif column.type != "numeric" and types <= _CATEGORY_TYPES:
-        return list(map(str, values))
+        strings = list(map(str, values))
+        if max(map(len, strings), default=0) <= MAX_CELL_CHARS:
+            return strings
     return [_coerce(value, column, row) for row, value in enumerate(values)]
+
+
+def _longest(values: Sequence[Any], types: set[type]) -> int:
+    """The longest string among ``values``: one pass of builtins when all are strings (a CSV
+    column), a filter when some are, nothing when none is."""
+    if str not in types:
+        return 0
+    return max(map(len, values if types == {str} else [v for v in values if type(v) is str]))
 
 
 def parse_request(body: bytes, content_type: str | None, signature: Sequence[Column], *,
@@ -244,7 +299,7 @@ def parse_request(body: bytes, content_type: str | None, signature: Sequence[Col
     if media == "application/json":
         names, rows, probabilities = _parse_json(body, expected, max_rows)
     elif media == "text/csv":
-        names, rows, probabilities = _parse_csv(body)
+        names, rows, probabilities = _parse_csv(body, expected, max_rows)
     else:
         raise UnsupportedMediaType(f"Content-Type must be application/json or text/csv, got {content_type!r}")
     if not rows:

@@ -61,7 +61,9 @@ def test_raw_file_becomes_typed_features_and_features_ready(event_name, encode, 
     for column in ("plan", "region"):
         assert stored[column].tolist() == RAW[column].tolist()
     assert stored["churned"].dtype == "int64" and stored["churned"].tolist() == RAW["churned"].tolist()
-    assert client("s3").head_object(Bucket=data, Key=features_key)["Metadata"] == {"source-key": raw_key}
+    # The newest row's time, which training reads (a HEAD) to skip a file older than its window.
+    assert client("s3").head_object(Bucket=data, Key=features_key)["Metadata"] == {
+        "source-key": raw_key, "newest-row": pd.Timestamp(max(RAW["event_time"])).tz_convert("UTC").isoformat()}
     assert s3.get_optional(s3.uri(data, raw_key)) == encode(RAW)  # the raw file stays as it came
 
     ready = bus.of("FeaturesReady")

@@ -8,9 +8,10 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import load_event
-from mlrails import dataset, promotion
+from mlrails import dataset, lifecycle, promotion, training
 from mlrails.adapters import deployed, s3
 from mlrails.errors import TrainingError
+from mlrails.feedback_rows import export_key
 from mlrails.local.cloud import deploy_config
 from mlrails.manifest import Manifest, current_key, history_key
 from mlrails.synthetic import churn_frame
@@ -75,6 +76,37 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     assert detail["manifest_uri"] == f"s3://{bucket}/{current_key(name)}"
     assert detail["schema_version"] == "1" and detail["environment"] == "test"
     assert promoted[0]["time"] == "2026-03-02T10:05:00Z"  # the run's clock, carried forward
+
+
+def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train_handler, lambda_context,
+                                                          mlflow_db):
+    """training.window_days (21 here) keeps the rows within 21 days of the newest: files whose
+    newest row is older are skipped unread. Those below are not Parquet at all: before, every
+    file under features/ was downloaded first, and these failed the run."""
+    assert cfg.training.window_days == 21
+    data = cloud.data_bucket
+    fresh = churn_frame(600, DAY, seed=7)  # rows of 03-02, the newest ones
+    features = dataset.prepare_features(fresh, cfg.dataset)
+    newest = datetime.fromisoformat(dataset.newest_row(features, cfg.dataset))
+    s3.put_bytes(s3.uri(data, "features/2026/03/02/crm.csv.parquet"), dataset.to_parquet(features),
+                 Metadata={dataset.NEWEST_ROW: dataset.newest_row(features, cfg.dataset)})
+    legacy = put_features(cloud, cfg, churn_frame(100, DAY - timedelta(days=3), seed=8), name="2026/02/27/legacy")
+    old = {"features/2026/01/old-export.csv.parquet": DAY - timedelta(days=40),
+           "features/2026/02/08/just-outside.csv.parquet": newest - timedelta(days=21, seconds=1)}
+    for key, newest_row in old.items():  # feature prep wrote them weeks ago: their metadata says when
+        s3.put_bytes(s3.uri(data, key), b"not parquet", Metadata={dataset.NEWEST_ROW: newest_row.isoformat()})
+    s3.put_bytes(s3.uri(data, export_key((DAY - timedelta(days=30)).date())), b"not parquet")  # an old labelled day
+    labelled = churn_frame(50, DAY - timedelta(days=5), seed=9)  # a labelled day within the window
+    s3.put_bytes(s3.uri(data, export_key((DAY - timedelta(days=5)).date())),
+                 dataset.to_parquet(dataset.prepare_features(labelled, cfg.dataset)))
+
+    frame, files = lifecycle.load_features(data, cfg)
+
+    assert sorted(files) == sorted([export_key((DAY - timedelta(days=5)).date()), legacy,
+                                    "features/2026/03/02/crm.csv.parquet"])  # a file without metadata is read
+    assert len(frame) == 750 and len(training.recent(frame, cfg)) == 750
+    state = run_training(train_handler, lambda_context, load_event("train_step_train"))
+    assert state["train"]["rows"] == 750
 
 
 def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg, bus, train_handler,

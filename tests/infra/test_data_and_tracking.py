@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from mlrails import wiring
@@ -98,6 +101,18 @@ def test_state_table_bus_and_config(data_template: Template, cfg: ProjectConfig)
     assert wiring.config_key(cfg).startswith(wiring.Prefix.CONFIG.value)
 
 
+def test_state_table_survives_a_mistaken_delete(data_template: Template) -> None:
+    """Deletion protection refuses a DeleteTable (a stack deleted or replaced by hand) and
+    point-in-time recovery restores a bad write; RETAIN keeps it out of a stack delete."""
+    data_template.has_resource("AWS::DynamoDB::GlobalTable", {
+        "DeletionPolicy": "Retain",
+        "Properties": Match.object_like({"Replicas": [Match.object_like({
+            "DeletionProtectionEnabled": True,
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        })]}),
+    })
+
+
 def test_vpc_has_no_nat_and_only_isolated_subnets(tracking_template: Template) -> None:
     tracking_template.resource_count_is("AWS::EC2::NatGateway", 0)
     tracking_template.resource_count_is("AWS::EC2::InternetGateway", 0)
@@ -113,6 +128,57 @@ def test_vpc_endpoints_replace_the_nat(tracking_template: Template) -> None:
     interfaces = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
     assert (len(gateways), len(interfaces)) == (2, 5)  # S3 + DynamoDB; ECR, ECR Docker, Logs, Secrets, Events
     tracking_template.all_resources_properties("AWS::EC2::VPCEndpoint", {"VpcId": Match.any_value()})
+
+
+THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def _endpoint_statements(tracking_template: Template, service: str) -> list[dict]:
+    """The policy statements of the one endpoint whose service name ends in ``.<service>``."""
+    endpoints = [e["Properties"] for e in tracking_template.find_resources("AWS::EC2::VPCEndpoint").values()
+                 if json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"]]}}') or
+                 json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"')]
+    assert len(endpoints) == 1, service
+    assert "PolicyDocument" in endpoints[0], f"the {service} endpoint has the default full-access policy"
+    return endpoints[0]["PolicyDocument"]["Statement"]
+
+
+def _refs(value: object) -> str:
+    return json.dumps(value)
+
+
+def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_layers(
+        tracking_template: Template) -> None:
+    """The default endpoint policy allows anything: code in the VPC could copy the data to any
+    bucket or table. The S3 endpoint admits this environment's buckets (this account's
+    principals) and ECR's layer bucket, which the MLflow task's image pull reads through URLs
+    ECR signs (so no account condition there); the DynamoDB endpoint, the state table."""
+    s3 = _endpoint_statements(tracking_template, "s3")
+    buckets = next(st for st in s3 if st.get("Sid") == "ThisEnvironmentsBuckets")
+    assert buckets["Condition"] == THIS_ACCOUNT and buckets["Principal"] == {"AWS": "*"}
+    resources = _refs(buckets["Resource"])
+    assert "DataBucket" in resources and "ArtifactsBucket" in resources and '"*"' not in resources
+    layers = next(st for st in s3 if st.get("Sid") == "EcrImageLayers")
+    assert layers["Action"] == "s3:GetObject" and "Condition" not in layers
+    assert "-starport-layer-bucket/*" in _refs(layers["Resource"]) and "AWS::Region" in _refs(layers["Resource"])
+    assert len(s3) == 2
+    for statement in s3:
+        assert statement["Effect"] == "Allow" and statement["Resource"] != "*"
+
+    (table,) = _endpoint_statements(tracking_template, "dynamodb")
+    assert table["Condition"] == THIS_ACCOUNT and "StateTable" in _refs(table["Resource"])
+    assert table["Resource"] != "*"
+
+
+@pytest.mark.parametrize(("service", "actions"), [("ecr.api", "ecr:*"), ("ecr.dkr", "ecr:*"), ("logs", "logs:*"),
+                                                 ("secretsmanager", "secretsmanager:*"), ("events", "events:*")])
+def test_interface_endpoints_admit_only_this_accounts_principals(tracking_template: Template, service: str,
+                                                                 actions: str) -> None:
+    """The MLflow task's image pull, logs and database secret, the train function's events:
+    this account's roles, and only the endpoint's own service."""
+    (statement,) = _endpoint_statements(tracking_template, service)
+    assert statement["Condition"] == THIS_ACCOUNT and statement["Effect"] == "Allow"
+    assert statement["Action"] == actions
 
 
 def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> None:

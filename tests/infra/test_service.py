@@ -145,7 +145,8 @@ def test_api_gateway_errors_have_the_api_error_shape(service_template: Template,
                  if r["Properties"]["ResponseType"] == response_type]
     assert len(responses) == 1, f"no gateway response for {response_type}"
     (response,) = responses
-    assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'"}
+    retry = {"gatewayresponse.header.Retry-After": "'10'"} if response_type == "DEFAULT_5XX" else {}
+    assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'", **retry}
     assert "StatusCode" not in response  # API Gateway's own status (403, 429, 413...) stays
     template = response["ResponseTemplates"]["application/json"]
     # The defaults stand for many types: rendered here as one of them.
@@ -161,6 +162,26 @@ def test_api_gateway_errors_have_the_api_error_shape(service_template: Template,
         assert body["details"] == {"validation": '[Invalid JSON: Unexpected character ("x")]'}
     else:
         assert body["details"] is None
+
+
+def test_an_inactive_snapstart_version_is_answered_with_a_retry_hint(service_template: Template) -> None:
+    """The inference function serves from a SnapStart version behind the alias; when that version
+    went Inactive, Lambda refuses the invocation until its new snapshot is ready and API Gateway
+    answers 500 (a gateway response, DEFAULT_5XX): the client is told to retry. No schedule
+    invokes the function to keep it warm."""
+    inference = wiring.function("inference").description
+    service_template.has_resource_properties("AWS::Lambda::Function", {
+        "Description": inference, "SnapStart": {"ApplyOn": "PublishedVersions"}})
+    service_template.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
+    service_template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+        "ResponseType": "DEFAULT_5XX",
+        "ResponseParameters": Match.object_like({"gatewayresponse.header.Retry-After": "'10'"}),
+    })
+    serving = set(service_template.find_resources("AWS::Lambda::Alias")) | set(service_template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Description": inference}}))
+    for schedule in service_template.find_resources("AWS::Scheduler::Schedule").values():
+        target = json.dumps(schedule["Properties"]["Target"])
+        assert not any(f'"{logical_id}"' in target for logical_id in serving), "a keep-warm schedule"
 
 
 def test_usage_plan_throttles_and_limits_a_quota(service_template: Template, cfg: ProjectConfig) -> None:
