@@ -36,6 +36,7 @@ class Access(Flag):
     DELETE = auto()  # DeleteObject: a delete marker (the buckets are versioned)
     DELETE_VERSION = auto()  # DeleteObject naming a VersionId: that version is gone for good
     ABORT = auto()  # AbortMultipartUpload: boto3's managed upload aborts a failed multipart upload
+    RETAIN = auto()  # PutObjectRetention: a PUT that locks the object (S3 Object Lock)
     READ = GET | LIST
     READ_WRITE = GET | LIST | PUT | DELETE | ABORT
 
@@ -48,6 +49,7 @@ OBJECT_ACTIONS = {
     Access.DELETE: "s3:DeleteObject",
     Access.DELETE_VERSION: "s3:DeleteObjectVersion",
     Access.ABORT: "s3:AbortMultipartUpload",
+    Access.RETAIN: "s3:PutObjectRetention",
 }
 
 # Powertools Idempotency's DynamoDBPersistenceLayer: put (conditional), get (on a conflict),
@@ -111,6 +113,16 @@ def only_writers(bucket: s3.IBucket, writers: list[str], *prefixes: Prefix) -> N
         actions=list(_OBJECT_WRITES),
         resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
         conditions={"ArnNotEquals": {"aws:PrincipalArn": writers}},
+    ))
+
+
+def never_deleted(bucket: s3.IBucket, *prefixes: Prefix) -> None:
+    """Deny deleting any object or version under ``prefixes`` to every principal."""
+    bucket.add_to_resource_policy(iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+        resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
     ))
 
 

@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra.access import model_writer_role_name, only_writers, role_arn
+from infra.access import model_writer_role_name, never_deleted, only_writers, role_arn
 from infra.constructs.capture_delivery import CaptureDelivery
 from infra.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
@@ -27,7 +27,8 @@ ACCESS_LOG_DAYS = 365
 
 
 def _secure_bucket(scope: Construct, construct_id: str, *, access_logs: s3.IBucket | None,
-                   log_prefix: str, lifecycle_rules: list[s3.LifecycleRule], event_bridge: bool = False) -> s3.Bucket:
+                   log_prefix: str, lifecycle_rules: list[s3.LifecycleRule], event_bridge: bool = False,
+                   object_lock: bool = False) -> s3.Bucket:
     bucket = s3.Bucket(
         scope, construct_id,
         encryption=s3.BucketEncryption.S3_MANAGED,
@@ -40,6 +41,8 @@ def _secure_bucket(scope: Construct, construct_id: str, *, access_logs: s3.IBuck
         server_access_logs_prefix=log_prefix if access_logs else None,
         lifecycle_rules=lifecycle_rules,
         removal_policy=RemovalPolicy.RETAIN,
+        # Without a default retention: only what asks for a lock (the audit log) is locked.
+        object_lock_enabled=object_lock or None,
     )
     if event_bridge:
         # What `event_bridge_enabled=True` asks for, as the native CloudFormation property: the
@@ -80,6 +83,7 @@ class DataStore(Construct):
         self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
         self.artifacts_bucket = _secure_bucket(
             self, "ArtifactsBucket", access_logs=self.access_logs_bucket, log_prefix="artifacts/",
+            object_lock=True,
             lifecycle_rules=[
                 # Models stay current (rollback needs the previous champion); only overwritten
                 # versions expire.
@@ -123,9 +127,11 @@ class DataStore(Construct):
         _acknowledge_deployment_handler(self.config_deployment, self.artifacts_bucket)
         # What inference serves and training compares against is written by one role each:
         # models/ and manifests/ by the train function, config/ by the config deployment.
+        # The audit log too, which nobody deletes (its records are also locked: mlrails.promotion).
         only_writers(self.artifacts_bucket,
                      [role_arn(self, model_writer_role_name(cfg.project, environment_name))],
-                     Prefix.MODELS, Prefix.MANIFESTS)
+                     Prefix.MODELS, Prefix.MANIFESTS, Prefix.AUDIT)
+        never_deleted(self.artifacts_bucket, Prefix.AUDIT)
         only_writers(self.artifacts_bucket, [self.config_deployment.handler_role.role_arn], Prefix.CONFIG)
         self.config_uri = f"s3://{self.artifacts_bucket.bucket_name}/{wiring.config_key(cfg)}"
 

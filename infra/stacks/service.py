@@ -147,12 +147,14 @@ class ServiceStack(cdk.Stack):
         # gate also scores on labelled traffic); the current manifest (absent before the first
         # promotion) and the versions of the champion's files it records; write the version's model,
         # profile and candidate manifest under models/ and read the candidate back (get_optional:
-        # absent is an error of its own); write manifests/ and the audit record under reports/;
-        # MLflow's artifact store under mlflow/ (its managed uploads may go multipart); Model* events.
-        # Operator commands (mlrails.operations) also list + read the audit log under reports/.
+        # absent is an error of its own); write manifests/ and the audit record under audit/ (locked:
+        # a PUT with its retention); MLflow's artifact store under mlflow/ (its managed uploads may
+        # go multipart); Model* events. Operator commands (mlrails.operations) also list + read the
+        # audit log.
         tr = retraining.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS, Prefix.REPORTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.RETAIN, Prefix.AUDIT)
         grant_prefix(artifacts, tr, Access.READ | Access.GET_VERSION | Access.PUT, Prefix.MODELS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)

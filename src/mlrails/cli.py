@@ -55,9 +55,10 @@ def _predict(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[..., dict]]:
     """Runs operator commands: on a deployed environment (``--env``) through its train
-    function with the caller's AWS credentials, or on the local environment `mlrails demo`
-    left, through the same function at the run's virtual time (changes saved for the next
-    command). Yields ``run(action, **fields) -> result``."""
+    function's URL, signed with the caller's AWS credentials (the function records who),
+    or on the local environment `mlrails demo` left, through the same function at the run's
+    virtual time as the local user (changes saved for the next command). Yields
+    ``run(action, **fields) -> result``."""
     from mlrails.operations import Operation
 
     if environment is not None:
@@ -66,16 +67,14 @@ def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[
         if environment not in cfg.environments:
             raise ConfigError(f"--env {environment}: not one of the config's environments {sorted(cfg.environments)}")
         remote = DeployedOperator(cfg.project, environment, region=cfg.environments[environment].region)
-        by = remote.caller()
-        yield lambda action, **fields: remote(Operation(action, datetime.now(UTC).isoformat(), by, **fields))
+        yield lambda action, **fields: remote(Operation(action, **fields))
         return
     from mlrails.local.runtime import LocalRuntime
 
     with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
         if not runtime.resume():
             raise ConfigError("no local state yet: run `mlrails demo` first")
-        yield lambda action, **fields: runtime.operate(Operation(action, runtime.now.isoformat(), getpass.getuser(),
-                                                                 **fields))
+        yield lambda action, **fields: runtime.operate(Operation(action, **fields), by=getpass.getuser())
         runtime.save()
 
 

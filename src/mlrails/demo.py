@@ -178,12 +178,12 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         runtime.advance(timedelta(days=5))
 
         timeline.say("\nAn operator rolls back, then promotes by hand: the same rails as the gate")
-        rolled = runtime.operate(Operation("rollback", runtime.now.isoformat(), "operator"))["champion"]
+        rolled = runtime.operate(Operation("rollback"), by="operator")["champion"]
         timeline.step(f"mlrails rollback → v{rolled['version']} serves again ({rolled['reason']})")
         status, version = runtime.request("GET", "/version")
         timeline.step(f"GET /version → {status} v{version.get('model_version')}")
-        again = runtime.operate(Operation("promote", runtime.now.isoformat(), "operator",
-                                          version=rolled["previous_version"], reason="roll forward after checking"))
+        again = runtime.operate(Operation("promote", version=rolled["previous_version"],
+                                          reason="roll forward after checking"), by="operator")
         timeline.step(f"mlrails promote --version {again['champion']['version']} → "
                       f"v{again['champion']['version']} is the champion")
         sample = churn_frame(2, runtime.now, seed=3, drift=0.8, with_target=False).drop(columns=["event_time"])

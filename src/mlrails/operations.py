@@ -1,17 +1,23 @@
-"""Operator commands (`mlrails promote | rollback | models`) as events for the train function.
+"""Operator commands (`mlrails promote | rollback | models`) as requests to the train function.
 
 A person's command and the gate take the same rails, and in the cloud they must also take the
 same road: only the train function sits in the VPC next to MLflow, holds the grants on the
-manifests and the registry, and publishes ``Model*`` events. So an operator command is an
-event the train function runs — invoked locally by the runtime, in AWS by ``lambda:Invoke``
-(IAM-authenticated; CloudTrail records the real caller). This module is both ends: the
-event's shape and what the function does with it.
+manifests and the registry, and publishes ``Model*`` events. So an operator command is a
+request the train function runs, through its IAM-authenticated function URL (in AWS; the local
+runtime sends the same request). Who asked and when are what that request's context says
+(Lambda sets them from the signature it verified), never what its body says: the body holds
+only the command. Training steps are not reachable this way: the URL carries commands only,
+and only the state machine may invoke the function directly. This module is both ends: the
+command's shape and what the function does with it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from mlrails.errors import BadRequest, MlrailsError
@@ -22,7 +28,6 @@ if TYPE_CHECKING:
     from mlrails.settings import Settings
 
 Action = Literal["promote", "rollback", "models"]
-EVENT_KEY = "operation"
 
 
 class OperationRefused(MlrailsError):
@@ -34,24 +39,21 @@ class OperationRefused(MlrailsError):
 
 @dataclass(frozen=True)
 class Operation:
-    """One operator command. ``at`` is the caller's clock (the runtime's virtual time
-    locally); ``by`` is who the caller says they are (the STS identity in AWS)."""
+    """One operator command: the body of the request."""
 
     action: Action
-    at: str
-    by: str
     version: str | None = None
     reason: str = "manual promotion"
 
-    def to_event(self) -> dict[str, Any]:
-        return {EVENT_KEY: asdict(self)}
+    def to_body(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Operation:
-        """Validate an invocation payload; a malformed one is a :class:`BadRequest`."""
-        body = event.get(EVENT_KEY)
+    def from_body(cls, body: Any) -> Operation:
+        """Validate a request body; a malformed one is a :class:`BadRequest`. ``by`` and ``at``
+        are refused like any unknown field: the caller does not say who or when."""
         if not isinstance(body, dict):
-            raise BadRequest(f"an operator event is {{'{EVENT_KEY}': {{...}}}}")
+            raise BadRequest("an operator command is a JSON object {\"action\": ..., ...}")
         unknown = sorted(set(body) - set(cls.__dataclass_fields__))
         if unknown:
             raise BadRequest(f"unknown operation field(s) {unknown}", details={"unknown": unknown})
@@ -60,38 +62,76 @@ class Operation:
                              details={"action": body.get("action")})
         if body["action"] == "promote" and not body.get("version"):
             raise BadRequest("promote needs operation.version")
-        for name in ("at", "by"):
-            if not isinstance(body.get(name), str) or not body[name]:
-                raise BadRequest(f"operation.{name} must be a non-empty string")
-        try:
-            datetime.fromisoformat(body["at"])
-        except ValueError as exc:
-            raise BadRequest(f"operation.at is not an ISO time: {exc}") from exc
+        if not isinstance(body.get("reason", ""), str):
+            raise BadRequest("operation.reason must be a string")
         return cls(**{**body, "version": None if body.get("version") is None else str(body["version"])})
 
 
-def run(operation: Operation, settings: Settings, registry: Registry, model_name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a command and when, from the request's context."""
+
+    by: str  # the IAM principal's ARN (locally, the local user)
+    at: datetime
+
+
+def from_url_request(event: dict[str, Any]) -> tuple[Operation, Caller]:
+    """A function URL request (payload 2.0) → the command and its caller. The caller's ARN and
+    the request time are the ones Lambda puts in ``requestContext`` after checking the SigV4
+    signature; a request without them did not come through the IAM-authenticated URL."""
+    context = event.get("requestContext") or {}
+    principal = ((context.get("authorizer") or {}).get("iam") or {}).get("userArn")
+    epoch_ms = context.get("timeEpoch")
+    if not isinstance(principal, str) or not principal or not isinstance(epoch_ms, int):
+        raise BadRequest("operator commands come through the function URL with IAM authentication: "
+                         "this request carries no verified caller")
+    body = event.get("body") or ""
+    try:
+        text = base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else body
+        document = json.loads(text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest(f"the command is not JSON: {exc}") from exc
+    return Operation.from_body(document), Caller(principal, datetime.fromtimestamp(epoch_ms / 1000, UTC))
+
+
+def is_url_request(event: dict[str, Any]) -> bool:
+    """Whether ``event`` came through a function URL (an HTTP request, payload 2.0)."""
+    return event.get("version") == "2.0" and "http" in (event.get("requestContext") or {})
+
+
+def http_answer(status: int, document: dict[str, Any]) -> dict[str, Any]:
+    """The function URL response."""
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(document)}
+
+
+def run(operation: Operation, caller: Caller, settings: Settings, registry: Registry,
+        model_name: str) -> dict[str, Any]:
     """Carry the command out with the promotion rails; the result is plain JSON."""
     from mlrails import promotion  # MLflow: the function's side only, not the caller's
 
-    at = datetime.fromisoformat(operation.at)
     if operation.action == "models":
         return {"versions": registry.versions(), "audit": promotion.audit_log(settings, model_name)}
     if operation.action == "rollback":
-        manifest = promotion.rollback(settings, registry, model_name, at=at, by=operation.by)
+        manifest = promotion.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:
         manifest = promotion.promote(settings, registry, model_name, operation.version, reason=operation.reason,
-                                     at=at, by=operation.by)
+                                     at=caller.at, by=caller.by)
     return {"champion": _summary(manifest)}
 
 
-def unwrap(result: Any) -> dict[str, Any]:
-    """The caller's side: a result, or the function's refusal raised as :class:`OperationRefused`."""
-    if isinstance(result, dict) and isinstance(result.get("error"), dict):
-        raise OperationRefused(result["error"].get("message", "refused"), details=result["error"])
-    if not isinstance(result, dict):
-        raise OperationRefused(f"unexpected answer from the operator function: {result!r}")
-    return result
+def unwrap(status: int, body: bytes | str) -> dict[str, Any]:
+    """The caller's side: the result of a 200, or the function's refusal (or crash) raised as
+    :class:`OperationRefused`."""
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        document = None
+    if status == 200 and isinstance(document, dict):
+        return document
+    if isinstance(document, dict) and isinstance(document.get("message"), str):
+        raise OperationRefused(document["message"], details=document)
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    raise OperationRefused(f"the operator function answered {status}: {text[:500]}")
 
 
 def _summary(manifest: Manifest) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlrails import artifacts, compiled, dataset
@@ -64,16 +64,25 @@ def compile_champion(settings: Settings, manifest: Manifest) -> Manifest:
 
 
 def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, Any]) -> None:
-    """One JSON document per decision, named so that listing the prefix reads in time order."""
+    """One JSON document per decision, named so that listing the prefix reads in time order,
+    and locked: S3 Object Lock in governance mode keeps it for :data:`AUDIT_RETENTION` (only a
+    principal allowed to bypass governance retention could delete it, and the bucket policy
+    refuses deletes under audit/ to everyone)."""
     # Decisions can share a (virtual) instant: the wall-clock nanoseconds keep them in order.
-    key = (f"{Prefix.REPORTS.value}audit/{model_name}/{at:%Y-%m-%dT%H%M%S}-{time.time_ns()}-"
+    key = (f"{Prefix.AUDIT.value}{model_name}/{at:%Y-%m-%dT%H%M%S}-{time.time_ns()}-"
            f"{record['action']}-v{record['version']}.json")
-    s3.put_json(s3.uri(settings.artifacts_bucket, key), {"at": at.isoformat(), **record})
+    # Retention counts from the wall clock: S3 refuses a date in its past (a virtual clock's).
+    s3.put_json(s3.uri(settings.artifacts_bucket, key), {"at": at.isoformat(), **record},
+                ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=datetime.now(UTC) + AUDIT_RETENTION)
+
+
+# How long an audit record is locked: longer than any review or regulation we know of asks.
+AUDIT_RETENTION = timedelta(days=3653)
 
 
 def audit_log(settings: Settings, model_name: str) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first."""
-    prefix = f"{Prefix.REPORTS.value}audit/{model_name}/"
+    prefix = f"{Prefix.AUDIT.value}{model_name}/"
     return [s3.get_json(s3.uri(settings.artifacts_bucket, key)) for key in s3.list_keys(settings.artifacts_bucket, prefix)]
 
 

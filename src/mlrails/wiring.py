@@ -50,6 +50,9 @@ class Prefix(StrEnum):
     MANIFESTS = "manifests/"
     MLFLOW = "mlflow/"
     REPORTS = "reports/"
+    # Who promoted or rejected what, and why: written by the train function only, never
+    # overwritten or deleted (mlrails.promotion.audit).
+    AUDIT = "audit/"
 
 
 @dataclass(frozen=True)
@@ -228,9 +231,9 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
 
 
 def operator_parameter(project: str, environment: str) -> str:
-    """The SSM parameter naming the function that runs operator commands in an environment
+    """The SSM parameter holding the URL that runs operator commands in an environment
     (`mlrails promote --env NAME` reads it: no stack names to know)."""
-    return f"/mlrails/{project}/{environment}/operator-function"
+    return f"/mlrails/{project}/{environment}/operator-url"
 
 
 def config_key(cfg: ProjectConfig) -> str:

@@ -24,7 +24,7 @@ from mlrails.adapters import manifests, s3
 from mlrails.adapters.clients import client
 from mlrails.errors import TamperedArtifact, UntrustedArtifact
 from mlrails.manifest import current_key, history_key
-from mlrails.operations import Operation
+from mlrails.local.runtime import function_url_request
 from mlrails.synthetic import churn_frame
 
 from .conftest import DAY, api_call, put_features, run_training, training_request
@@ -144,16 +144,20 @@ def test_rollback_refuses_a_previous_champion_whose_file_was_swapped(cloud, cfg,
     put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
     for trigger in ("first", "second"):
         run_training(train_handler, lambda_context, training_request(trigger_id=trigger))
-    at = (DAY + timedelta(hours=12)).isoformat()
-    train_handler.lambda_handler(Operation("promote", at, "alice", "2").to_event(), lambda_context)
+    at = DAY + timedelta(hours=12)
+    train_handler.lambda_handler(function_url_request({"action": "promote", "version": "2"}, caller="alice", at=at),
+                                 lambda_context)
     v1 = json.loads(s3.get_bytes(s3.uri(cloud.artifacts_bucket, history_key(MODEL, "1"))))
     bucket, key = s3.split_uri(v1["artifact_uri"])
     client("s3").delete_object(Bucket=bucket, Key=key, VersionId=v1["files"][v1["artifact_uri"]]["version_id"])
     s3.put_bytes(v1["artifact_uri"], _gadget(tmp_path / "pwned"))
 
-    answer = train_handler.lambda_handler(Operation("rollback", at, "alice").to_event(), lambda_context)
+    response = train_handler.lambda_handler(function_url_request({"action": "rollback"}, caller="alice", at=at),
+                                            lambda_context)
 
-    assert answer["error"]["error_code"] == "TAMPERED_ARTIFACT" and "is gone" in answer["error"]["message"]
+    answer = json.loads(response["body"])
+    assert response["statusCode"] == 503 and answer["error_code"] == "TAMPERED_ARTIFACT"
+    assert "is gone" in answer["message"]
     assert manifests.read_current(cloud.artifacts_bucket, MODEL).version == "2"
     assert not (tmp_path / "pwned").exists()
 

@@ -9,19 +9,33 @@ from datetime import timedelta
 import boto3
 import pytest
 
+from mlrails import promotion
 from mlrails.adapters import manifests
-from mlrails.adapters.operator import DeployedOperator, answer
-from mlrails.errors import ConfigError
+from mlrails.adapters.operator import DeployedOperator
+from mlrails.errors import BadRequest, ConfigError
+from mlrails.local.runtime import function_url_request
 from mlrails.operations import Operation, OperationRefused, unwrap
+from mlrails.settings import Settings
 from mlrails.synthetic import churn_frame
 from mlrails.wiring import operator_parameter
 
 from .conftest import DAY, put_features, run_training, training_request
 
 
+ALICE = "arn:aws:iam::123456789012:user/alice"
+
+
+def _request(train, context, body: dict, caller: str = ALICE) -> tuple[int, dict]:
+    """A request to the train function's URL, as Lambda passes it on: the caller and the time
+    are the ones it verified."""
+    response = train.lambda_handler(function_url_request(body, caller=caller, at=DAY + timedelta(hours=12)),
+                                    context)
+    return response["statusCode"], json.loads(response["body"])
+
+
 def _operate(train, context, action: str, **fields):
-    return train.lambda_handler(Operation(action, (DAY + timedelta(hours=12)).isoformat(), "alice",
-                                          **fields).to_event(), context)
+    status, body = _request(train, context, Operation(action, **fields).to_body())
+    return unwrap(status, json.dumps(body))
 
 
 @pytest.fixture
@@ -49,55 +63,79 @@ def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train
     aliases = {row["version"]: row["aliases"] for row in listing["versions"]}
     assert "champion" in aliases["1"] and "previous" in aliases["2"]
     assert [(r["action"], r["version"], r["by"]) for r in listing["audit"]][-2:] == [
-        ("promote", "2", "alice"), ("rollback", "1", "alice")]
+        ("promote", "2", ALICE), ("rollback", "1", ALICE)]
     json.dumps(listing, allow_nan=False)  # plain JSON: it travels back through Lambda
 
 
 def test_refusals_are_answers_not_function_errors(cloud, cfg, train_handler, lambda_context, two_versions):
-    unknown = _operate(train_handler, lambda_context, "promote", version="9")
-    assert unknown["error"]["error_code"] == "PROMOTION_ERROR" and "v9 has no candidate" in unknown["error"]["message"]
+    status, unknown = _request(train_handler, lambda_context, {"action": "promote", "version": "9"})
+    assert status == 409 and unknown["error_code"] == "PROMOTION_ERROR" and "v9 has no candidate" in unknown["message"]
     with pytest.raises(OperationRefused, match="v9 has no candidate"):
-        unwrap(unknown)
+        unwrap(status, json.dumps(unknown))
 
-    malformed = train_handler.lambda_handler({"operation": {"action": "delete", "at": "x", "by": "eve"}},
-                                             lambda_context)
-    assert malformed["error"]["error_code"] == "BAD_REQUEST" and "action must be one of" in malformed["error"]["message"]
+    status, malformed = _request(train_handler, lambda_context, {"action": "delete"})
+    assert status == 400 and "action must be one of" in malformed["message"]
     assert manifests.read_current(cloud.artifacts_bucket, cfg.model.name).version == "1"
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"action": "promote", "at": "2026-03-02T10:00:00+00:00", "by": "a"}, "promote needs operation.version"),
-    ({"action": "models", "at": "yesterday", "by": "a"}, "not an ISO time"),
-    ({"action": "models", "at": "2026-03-02T10:00:00+00:00", "by": ""}, "operation.by must be"),
-    ({"action": "models", "at": "2026-03-02T10:00:00+00:00", "by": "a", "force": True}, "unknown operation field"),
-])
-def test_operation_events_are_validated(body, message):
-    from mlrails.errors import BadRequest
+def test_the_audit_log_names_the_verified_caller_not_the_body(cloud, cfg, train_handler, lambda_context,
+                                                              two_versions):
+    # Who and when come from the request context; a body that says otherwise is refused.
+    status, forged = _request(train_handler, lambda_context, {"action": "rollback", "by": "gate",
+                                                              "at": "2020-01-01T00:00:00+00:00"})
+    assert status == 400 and "unknown operation field(s) ['at', 'by']" in forged["message"]
+    _request(train_handler, lambda_context, {"action": "promote", "version": two_versions}, caller=ALICE)
+    record = promotion.audit_log(Settings.from_env(), cfg.model.name)[-1]
+    assert (record["by"], record["at"]) == (ALICE, (DAY + timedelta(hours=12)).isoformat())
 
+
+def test_a_direct_invocation_runs_no_command(cloud, train_handler, lambda_context, two_versions):
+    # The old way in, naming its own caller (a direct lambda:InvokeFunction, which operators
+    # are no longer granted): refused, nothing promoted.
+    with pytest.raises(BadRequest, match="neither"):
+        train_handler.lambda_handler({"operation": {"action": "rollback", "at": "2026-03-02T10:00:00+00:00",
+                                                    "by": "gate"}}, lambda_context)
+    # A URL request without a verified caller (no IAM authorizer in its context): refused too.
+    unsigned = function_url_request({"action": "rollback"}, caller="", at=DAY)
+    response = train_handler.lambda_handler(unsigned, lambda_context)
+    assert response["statusCode"] == 400 and "no verified caller" in json.loads(response["body"])["message"]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"action": "promote"}, "promote needs operation.version"),
+    ({"action": "models", "force": True}, "unknown operation field"),
+    ({"action": "models", "reason": 3}, "reason must be a string"),
+    (["models"], "is a JSON object"),
+])
+def test_operation_bodies_are_validated(body, message):
     with pytest.raises(BadRequest, match=message):
-        Operation.from_event({"operation": body})
+        Operation.from_body(body)
 
 
 def test_round_trip_keeps_every_field():
-    operation = Operation("promote", "2026-03-02T10:00:00+00:00", "arn:aws:iam::1:user/alice", "3", "why not")
-    assert Operation.from_event(json.loads(json.dumps(operation.to_event()))) == operation
+    operation = Operation("promote", "3", "why not")
+    assert Operation.from_body(json.loads(json.dumps(operation.to_body()))) == operation
 
 
-def test_the_deployed_caller_finds_the_function_and_its_identity(aws, cfg):
+def test_the_deployed_caller_signs_a_request_to_the_url(aws, cfg):
     session = boto3.Session(region_name="us-east-1")
     remote = DeployedOperator(cfg.project, "prod", session=session)
     with pytest.raises(ConfigError, match="not deployed .* run `cdk deploy` first"):
-        remote.function_name()
-    session.client("ssm").put_parameter(Name=operator_parameter(cfg.project, "prod"), Value="prod-Service-Train",
-                                        Type="String")
-    assert remote.function_name() == "prod-Service-Train"
-    assert remote.caller().startswith("arn:aws:")
+        remote.url()
+    url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"
+    session.client("ssm").put_parameter(Name=operator_parameter(cfg.project, "prod"), Value=url, Type="String")
+    request = remote.signed(Operation("rollback"))
+    assert request.url == url and request.method == "POST"
+    assert json.loads(request.body) == {"action": "rollback", "version": None, "reason": "manual promotion"}
+    # SigV4 for Lambda in the URL's region: what the function URL's IAM authentication checks.
+    assert "/eu-west-1/lambda/aws4_request" in request.headers["Authorization"]
 
 
-def test_the_callers_side_reads_lambda_answers():
-    assert answer(None, b'{"champion": {"version": "2"}}') == {"champion": {"version": "2"}}
+def test_the_callers_side_reads_the_urls_answers():
+    assert unwrap(200, b'{"champion": {"version": "2"}}') == {"champion": {"version": "2"}}
     with pytest.raises(OperationRefused, match="already the champion"):
-        answer(None, b'{"error": {"error_code": "PROMOTION_ERROR", "message": "v2 is already the champion"}}')
-    crash = json.dumps({"errorMessage": "Task timed out after 900.00 seconds", "errorType": "Sandbox.Timedout"})
-    with pytest.raises(OperationRefused, match="failed: Task timed out"):
-        answer("Unhandled", crash.encode())
+        unwrap(409, b'{"error_code": "PROMOTION_ERROR", "message": "v2 is already the champion"}')
+    with pytest.raises(OperationRefused, match="answered 403"):
+        unwrap(403, b'{"Message": "Forbidden"}')  # a signature IAM did not accept
+    with pytest.raises(OperationRefused, match="answered 502: Internal Server Error"):
+        unwrap(502, b"Internal Server Error")  # the function crashed

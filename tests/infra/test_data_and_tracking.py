@@ -56,9 +56,9 @@ def _flat(resources) -> list[str]:  # noqa: ANN001 - CloudFormation JSON
     return [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])]
 
 
-def test_only_the_train_role_may_change_models_and_manifests(data_template: Template,
-                                                              service_template: Template) -> None:
-    deny = _deny_writes_except(data_template, ["manifests/", "models/"])
+def test_only_the_train_role_may_change_models_manifests_and_the_audit_log(data_template: Template,
+                                                                            service_template: Template) -> None:
+    deny = _deny_writes_except(data_template, ["audit/", "manifests/", "models/"])
     assert deny["Principal"] == {"AWS": "*"}
     assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(deny["Action"])
     [writer] = _flat(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
@@ -68,6 +68,20 @@ def test_only_the_train_role_may_change_models_and_manifests(data_template: Temp
     assert len(roles) == 1
     name = _flat(roles[0]["Properties"]["RoleName"])[0]
     assert writer.endswith(f":role/{name}") and name.startswith("mlrails-churn-dev-")
+
+
+def test_audit_records_are_locked_and_never_deleted(data_template: Template) -> None:
+    buckets = data_template.find_resources("AWS::S3::Bucket", {"Properties": {"ObjectLockEnabled": True}})
+    assert len(buckets) == 1 and "ArtifactsBucket" in next(iter(buckets))
+    # No default retention: the audit log asks for its lock per record (mlrails.promotion.audit).
+    assert "ObjectLockConfiguration" not in next(iter(buckets.values()))["Properties"]
+    (policy,) = [p for p in data_template.find_resources("AWS::S3::BucketPolicy").values()
+                 if "ArtifactsBucket" in str(p["Properties"]["Bucket"])]
+    denied = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+              if s["Effect"] == "Deny" and "s3:DeleteObject" in s["Action"] and "Condition" not in s]
+    assert len(denied) == 1 and denied[0]["Principal"] == {"AWS": "*"}
+    assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= set(denied[0]["Action"])
+    assert [r.split("/", 1)[1] for r in _flat(denied[0]["Resource"])] == ["audit/*"]
 
 
 def test_only_the_config_deployment_may_change_config(data_template: Template) -> None:

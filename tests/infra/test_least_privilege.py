@@ -75,11 +75,14 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("data", "s3:ListBucket"): {"features/", "capture/", "feedback/"},
         # the champion (manifest, absent before the first promotion; its model), the new
         # version's model, profile and candidate manifest (read back on promotion), manifests,
-        # the audit record (listed and read back by `mlrails models`), MLflow's artifact store
-        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/", "reports/"},
+        # the audit record under audit/ (listed and read back by `mlrails models`; no other
+        # role may write there), MLflow's artifact store
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/", "audit/"},
         ("artifacts", "s3:GetObjectVersion"): {"models/"},
-        ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/", "reports/"},
-        ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "reports/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/", "audit/"},
+        ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "audit/"},
+        # the audit record is locked as it is written (S3 Object Lock, governance mode)
+        ("artifacts", "s3:PutObjectRetention"): {"audit/"},
         ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},
     },
 }

@@ -1,9 +1,11 @@
-"""Operator commands against a deployed environment: `lambda:Invoke` on the function the
-environment's SSM parameter names (see :mod:`mlrails.operations` for why that function).
+"""Operator commands against a deployed environment: a SigV4-signed request to the function
+URL the environment's SSM parameter names (see :mod:`mlrails.operations` for why that
+function).
 
 Authentication is the caller's AWS credentials; the stack's ``OperatorPolicy`` grants exactly
-this parameter and this invocation. Who ran a command is the caller's STS identity, recorded
-in the audit log (and by CloudTrail, which cannot be told otherwise).
+this parameter and this URL. Who ran a command is what Lambda verified from the signature,
+recorded in the audit log by the function itself (and by CloudTrail): the caller cannot say
+otherwise.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ import json
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.httpsession import URLLib3Session
 
 from mlrails.errors import ConfigError
 from mlrails.operations import Operation, OperationRefused, unwrap
 from mlrails.wiring import operator_parameter
+
+# A promotion compiles and verifies the model before it answers: minutes for a large one.
+TIMEOUT_SECONDS = 900
 
 
 class DeployedOperator:
@@ -28,14 +36,8 @@ class DeployedOperator:
         self.parameter = operator_parameter(project, environment)
         self.environment = environment
 
-    def caller(self) -> str:
-        """The caller's identity ARN, for the audit log."""
-        try:
-            return self.session.client("sts").get_caller_identity()["Arn"]
-        except (BotoCoreError, ClientError) as exc:
-            raise ConfigError(f"no usable AWS credentials for environment '{self.environment}': {exc}") from exc
-
-    def function_name(self) -> str:
+    def url(self) -> str:
+        """The operator function's URL, from the environment's SSM parameter."""
         try:
             return self.session.client("ssm").get_parameter(Name=self.parameter)["Parameter"]["Value"]
         except ClientError as exc:
@@ -44,16 +46,24 @@ class DeployedOperator:
                                   f"(no SSM parameter {self.parameter}): run `cdk deploy` first") from exc
             raise ConfigError(f"cannot read {self.parameter}: {exc}") from exc
 
+    def signed(self, operation: Operation) -> AWSRequest:
+        """The command as a POST to the function URL, signed for Lambda with the caller's
+        credentials."""
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise ConfigError(f"no usable AWS credentials for environment '{self.environment}'")
+        request = AWSRequest(method="POST", url=self.url(), data=json.dumps(operation.to_body()).encode(),
+                             headers={"Content-Type": "application/json"})
+        # https://<id>.lambda-url.<region>.on.aws/: the URL names the region it is signed for.
+        region = request.url.split(".lambda-url.", 1)[-1].split(".", 1)[0]
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
+        return request
+
     def __call__(self, operation: Operation) -> dict[str, Any]:
-        response = self.session.client("lambda").invoke(
-            FunctionName=self.function_name(), Payload=json.dumps(operation.to_event()).encode())
-        return answer(response.get("FunctionError"), response["Payload"].read())
-
-
-def answer(function_error: str | None, payload: bytes) -> dict[str, Any]:
-    """The command's result from an invocation's response; a crash or a refusal is raised."""
-    body = json.loads(payload or b"null")
-    if function_error:  # the function crashed: Lambda's {"errorMessage", "errorType", ...}
-        message = body.get("errorMessage") if isinstance(body, dict) else None
-        raise OperationRefused(f"the operator function failed: {message or payload.decode()}", details=body)
-    return unwrap(body)
+        request = self.signed(operation)
+        try:
+            response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(request.prepare())
+        except BotoCoreError as exc:
+            raise OperationRefused(f"cannot reach the operator function of '{self.environment}': {exc}") from exc
+        # A refusal, a denied signature (403) or a crash (502) is raised as OperationRefused.
+        return unwrap(response.status_code, response.content)

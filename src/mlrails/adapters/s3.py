@@ -72,9 +72,9 @@ def json_bytes(document: Any) -> bytes:
     return json.dumps(document, sort_keys=True, default=str).encode()
 
 
-def put_json(location: str, document: Any) -> str | None:
+def put_json(location: str, document: Any, **extra: Any) -> str | None:
     """Write a JSON document; returns its S3 version."""
-    return put_bytes(location, json_bytes(document), "application/json")
+    return put_bytes(location, json_bytes(document), "application/json", **extra)
 
 
 def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> Iterator[str]:

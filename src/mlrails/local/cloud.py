@@ -141,7 +141,8 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
     training state machine's ARN (moto records its executions; the runtime runs them)."""
     s3_client = client("s3")
     for bucket in (names.data_bucket, names.artifacts_bucket):
-        s3_client.create_bucket(Bucket=bucket)
+        # Object Lock on the artifacts bucket, as in the CDK app: audit records are locked.
+        s3_client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bucket == names.artifacts_bucket)
         s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
     s3_client.put_bucket_notification_configuration(

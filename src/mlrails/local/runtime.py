@@ -42,6 +42,19 @@ def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
     }
 
 
+def function_url_request(body: dict[str, Any], *, caller: str, at: datetime) -> dict[str, Any]:
+    """A function URL request (payload 2.0) as Lambda passes it on after checking its SigV4
+    signature: the caller's identity and the request time are Lambda's, not the sender's."""
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/", "sourceIp": "127.0.0.1"},
+                           "authorizer": {"iam": {"userArn": caller}}, "requestId": str(uuid.uuid4()),
+                           "timeEpoch": int(at.timestamp() * 1000)},
+        "body": json.dumps(body), "isBase64Encoded": False,
+    }
+
+
 class LocalRuntime:
     """Runs the deployed graph on this machine. Use as a context manager."""
 
@@ -121,9 +134,13 @@ class LocalRuntime:
         deployed.reset()
         self.router.invoker.cold_start()
 
-    def operate(self, operation: Operation) -> dict[str, Any]:
-        """A person's command, run by the train function as in AWS (see :mod:`mlrails.operations`)."""
-        return unwrap(self.router.invoker.invoke(TRAINING.function, operation.to_event()))
+    def operate(self, operation: Operation, *, by: str) -> dict[str, Any]:
+        """A person's command, run by the train function through its URL as in AWS (see
+        :mod:`mlrails.operations`); here the runtime stands for IAM: ``by`` is who it says the
+        caller is, and the time is the run's virtual time."""
+        response = self.router.invoker.invoke(TRAINING.function,
+                                              function_url_request(operation.to_body(), caller=by, at=self.now))
+        return unwrap(response["statusCode"], response["body"])
 
     def advance(self, delta: timedelta) -> list[Invocation]:
         """Move the virtual clock, firing every schedule due on the way, in time order."""
