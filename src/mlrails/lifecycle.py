@@ -45,10 +45,10 @@ class TrainingOutcome:
     rows: int
 
 
-def load_features(bucket: str, cfg: ProjectConfig | None = None) -> tuple[pd.DataFrame, list[str]]:
+def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, list[str]]:
     """The Parquet files under features/, concatenated in key order, and their keys: all of
-    them, or with ``cfg``'s ``training.window_days``, only the files that may hold a row within
-    the window of the newest row (:func:`mlrails.training.recent` then keeps exactly those rows).
+    them, or with ``training.window_days``, only the files that may hold a row within the
+    window of the newest row (:func:`mlrails.training.recent` then keeps exactly those rows).
 
     Keys under features/ follow the uploads' own layout, so a file's age is not in its key,
     except for labelled traffic (a file a day, ``features/feedback/date=YYYY-MM-DD``). For the
@@ -56,7 +56,7 @@ def load_features(bucket: str, cfg: ProjectConfig | None = None) -> tuple[pd.Dat
     HEAD; a file without it (written before it was) is read whatever its age."""
     keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
     frames: dict[str, pd.DataFrame] = {}
-    if cfg is not None and cfg.training.window_days is not None:
+    if cfg.training.window_days is not None:
         bounds = {key: _newest_row_bounds(bucket, key) for key in keys}
         frames = {k: _read(bucket, k) for k in keys if bounds[k] is None}
         # The newest row is at least the newest of these, so the window's start is at least

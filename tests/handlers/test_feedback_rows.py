@@ -86,7 +86,7 @@ def test_training_reads_them_with_the_rest_of_features(champion, performance_che
     put_traffic(cloud, cfg, rows=150, correct=0.8, at=MADE, seed=1)
     performance_check.lambda_handler(EVENT, lambda_context)
 
-    frame, files = lifecycle.load_features(cloud.data_bucket)
+    frame, files = lifecycle.load_features(cloud.data_bucket, cfg)
 
     assert set(files) == {exported, KEY} and len(frame) == 400 + 150
     split = training.split_by_time(frame, cfg)
