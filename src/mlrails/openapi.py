@@ -3,7 +3,9 @@ project's own feature columns. Served at ``GET /openapi.json`` by the inference 
 sits behind the same API key or IAM auth as every other route (no public Swagger UI).
 
 :data:`ROUTES` is the one list of routes: the CDK app creates exactly these API Gateway
-methods, and a test calls each through the handler.
+methods, and a test calls each through the handler. :data:`FEEDBACK_ROUTES` are served by an
+API of their own, with its own credential (labels are what the promotion gate and the
+performance check believe): the scoring API has the others, :data:`SCORING_ROUTES`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/invocations", "POST"), ("/feedback", "POST"), ("/ping", "GET"), ("/version", "GET"),
     ("/openapi.json", "GET"),
 )
+FEEDBACK_ROUTES: tuple[tuple[str, str], ...] = (("/feedback", "POST"),)
+SCORING_ROUTES = tuple(route for route in ROUTES if route not in FEEDBACK_ROUTES)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
