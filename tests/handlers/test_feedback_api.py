@@ -76,7 +76,7 @@ def test_a_credential_in_the_body_is_not_the_credential(champion, cloud, inferen
 
 
 def test_unknown_ids_and_labels_outside_the_classes_are_refused_item_by_item(champion, cloud, inference,
-                                                                             lambda_context):
+                                                                             lambda_context, capsys):
     first, second, third = _served(inference, lambda_context)
     forged = first[:32] + "0" * 32
     items = [{"prediction_id": first, "label": "1"},  # stored as the class 1
@@ -93,6 +93,9 @@ def test_unknown_ids_and_labels_outside_the_classes_are_refused_item_by_item(cha
         (1, "UNKNOWN_PREDICTION_ID"), (2, "UNKNOWN_PREDICTION_ID"), (3, "LABEL_OUT_OF_DOMAIN")]
     assert "'maybe' is not one of the model's classes [0, 1]" in answer["details"]["refused"][2]["message"]
     assert [(item["prediction_id"], item["label"]) for item in _stored(cloud)] == [(first, 1), (third, 0)]
+    # Counted as metrics (EMF on the function's log): the refused and the stored.
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert (emitted[-1]["FeedbackRefused"], emitted[-1]["FeedbackLabels"]) == ([3.0], [2.0])
 
 
 def test_when_every_item_is_refused_nothing_is_stored(champion, cloud, inference, lambda_context):
@@ -101,3 +104,9 @@ def test_when_every_item_is_refused_nothing_is_stored(champion, cloud, inference
     assert status == 422 and answer["details"]["accepted"] == 0
     assert keys(cloud.data_bucket, "feedback/") == []
 
+
+
+def test_without_a_champion_feedback_is_not_ready(cloud, inference, lambda_context):
+    status, answer = api_call(inference, load_event("inference_feedback"), lambda_context)
+    assert status == 503 and answer["error_code"] == "MODEL_NOT_READY"
+    assert keys(cloud.data_bucket, "feedback/") == []

@@ -114,3 +114,7 @@ def test_with_iam_a_policy_per_api_invokes_its_own_routes_only(iam_template: Tem
     scoring_targets = targets(scorer)
     assert len(scoring_targets) == len(openapi.SCORING_ROUTES)
     assert all(f"'Ref': '{scoring}'" in t and feedback not in t for t in scoring_targets)
+    outputs = iam_template.find_outputs("*")
+    assert any(name.startswith("InferenceFeedbackPolicyArn") for name in outputs)
+    assert any(name.startswith("InferenceInvokePolicyArn") for name in outputs)
+    iam_template.resource_count_is("AWS::ApiGateway::UsagePlan", 0)

@@ -149,3 +149,10 @@ def test_the_example_acknowledges_its_shared_account_and_missing_alarm_email(cfg
     for environment in cfg.environments.values():
         assert environment.account is None and environment.alarm_email is None
         assert environment.acknowledge.shared_account and environment.acknowledge.no_alarm_email
+
+
+def test_the_feedback_api_has_its_own_throttle_and_quota(cfg):
+    dev = cfg.environments["dev"]
+    assert (dev.feedback_throttle_rate, dev.feedback_throttle_burst, dev.feedback_daily_quota) == (5, 10, 10_000)
+    custom = parse_config(_with_dev(cfg, feedback_throttle_rate=1, feedback_throttle_burst=2, feedback_daily_quota=500))
+    assert custom.environments["dev"].feedback_daily_quota == 500
