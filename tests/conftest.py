@@ -15,6 +15,9 @@ from mlrails.config import ProjectConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 EVENTS = REPO / "events"
+# What signs prediction ids in tests (the deployed secret is random), so that the sample
+# events' ids are ones "this service issued".
+SAMPLE_ID_KEY = "sample events: not a secret"
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
@@ -80,14 +83,20 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
     Returns the resource names. MLflow tracks to a SQLite file in ``tmp_path`` with its
     artifacts in the (mocked) artifacts bucket."""
-    from mlrails.local.cloud import create_resources, local_names
+    from mlrails.adapters.clients import client
+    from mlrails.local.cloud import create_resources, local_names, prediction_id_secret
     from mlrails.wiring import FUNCTIONS, function_environment
 
     names = local_names(cfg)
     state_machine = create_resources(cfg, names)
+    # The key the sample events' prediction ids are signed with (events/inference_feedback.json).
+    client("secretsmanager").put_secret_value(SecretId=prediction_id_secret(names), SecretString=SAMPLE_ID_KEY)
+    # The feedback API is the one the sample feedback event came through.
     environment = function_environment(cfg, "test", names, FUNCTIONS[0],
                                        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-                                       training_state_machine=state_machine)
+                                       training_state_machine=state_machine,
+                                       prediction_id_secret=prediction_id_secret(names),
+                                       feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"])
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")

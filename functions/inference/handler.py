@@ -15,9 +15,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
-from mlrails import capture, feedback, openapi, serving
-from mlrails.adapters import deployed, s3
-from mlrails.errors import MlrailsError, RouteNotFound
+from mlrails import capture, feedback, openapi, prediction_ids, serving
+from mlrails.adapters import deployed, s3, secrets
+from mlrails.errors import Forbidden, MlrailsError, RouteNotFound
 from mlrails.metric_names import MetricName
 from mlrails.protocol import parse_request
 from mlrails.settings import cors_origins
@@ -48,6 +48,10 @@ def _body() -> bytes:
     return (app.current_event.decoded_body or "").encode()
 
 
+def _id_key() -> bytes:
+    return secrets.secret_bytes(deployed.settings(needs_api=True).prediction_id_secret)
+
+
 @app.get("/ping")
 def ping() -> dict:
     return {"status": "ok"}
@@ -71,7 +75,7 @@ def invocations() -> dict:
     champion = champions().get()
     batch = parse_request(_body(), app.current_event.headers.get("content-type"), champion.signature)
     predictions, probabilities = serving.predict(champion, batch)
-    ids = serving.prediction_ids(batch.rows)
+    ids = prediction_ids.issue(_id_key(), batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
     lost = capture.capture(
         settings.capture_stream, deployed.project_config(settings.config_uri).capture, batch=batch,
@@ -89,13 +93,28 @@ def invocations() -> dict:
 
 @app.post("/feedback")
 def post_feedback() -> dict:
+    # Who may label is API Gateway's to say (the feedback API's own key or IAM policy): the
+    # request context it fills in, not the body, names the credential. Through any other API
+    # (the scoring key) it is refused, whatever routes that API has.
+    settings = deployed.settings(needs_api=True)
+    context = app.current_event.raw_event.get("requestContext") or {}
+    labelled_by = feedback.credential(context.get("identity") or {})
+    if context.get("apiId") != settings.feedback_api_id or labelled_by is None:
+        raise Forbidden("labels are taken only through the feedback API, with its own credential")
     items = feedback.parse_feedback(_body())
-    settings = deployed.settings()
-    at = deployed.event_time(app.current_event.raw_event)
-    key = feedback.feedback_key(at, app.current_event.request_context.request_id)
-    s3.put_bytes(s3.uri(settings.data_bucket, key), feedback.feedback_lines(items, at), "application/x-ndjson")
-    metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(items))
-    return {"accepted": len(items)}
+    manifest = champions().get().manifest
+    key = _id_key()
+    accepted, refused = feedback.judge(items, task=manifest.task, classes=manifest.classes,
+                                       issued=lambda prediction_id: prediction_ids.issued(key, prediction_id))
+    if accepted:
+        at = deployed.event_time(app.current_event.raw_event)
+        s3.put_bytes(s3.uri(settings.data_bucket, feedback.feedback_key(at, context.get("requestId", ""))),
+                     feedback.feedback_lines(accepted, at, labelled_by), "application/x-ndjson")
+        metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(accepted))
+    if refused:
+        metrics.add_metric(name=MetricName.FEEDBACK_REFUSED, unit=MetricUnit.Count, value=len(refused))
+        raise feedback.refusal_error(len(accepted), refused)
+    return {"accepted": len(accepted)}
 
 
 @app.exception_handler(Exception)

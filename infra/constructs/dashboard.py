@@ -92,6 +92,7 @@ class Dashboard(Construct):
                 graph("Predictions and feedback", [
                     custom(MetricName.PREDICTED_ROWS, "Sum"),
                     custom(MetricName.FEEDBACK_LABELS, "Sum"),
+                    custom(MetricName.FEEDBACK_REFUSED, "Sum"),
                     custom(MetricName.CAPTURE_FAILURES, "Sum"),
                 ]),
             ],

@@ -301,8 +301,9 @@ class ReservedConcurrency(_Strict):
     reservation, the function shares the account's unreserved pool (no guarantee, no cap). 0 is
     refused: Lambda would throttle every invocation, a switched-off function."""
 
-    # One execution serves one API request: at least environments.<env>.throttle_burst.
-    inference: Reservation = 100
+    # One execution serves one API request: at least environments.<env>.throttle_burst plus
+    # feedback_throttle_burst (both APIs invoke it).
+    inference: Reservation = 110
     # One invocation per raw file: a bulk upload waits (asynchronous invocations retry a
     # throttle for hours) instead of taking the account.
     feature_prep: Reservation = 10
@@ -339,6 +340,12 @@ class Environment(_Strict):
     throttle_burst: int = Field(default=100, gt=0)
     # Requests per API key per day (the usage plan's quota; auth: api_key).
     daily_quota: int = Field(default=100_000, gt=0)
+    # POST /feedback is its own API with its own credential (a usage plan and key of its own,
+    # or IAM), throttled apart: labels come in batches (up to 10,000 items a request) from a
+    # few systems, not per prediction.
+    feedback_throttle_rate: float = Field(default=5, gt=0)
+    feedback_throttle_burst: int = Field(default=10, gt=0)
+    feedback_daily_quota: int = Field(default=10_000, gt=0)
     # Browser origins allowed to call the API (CORS), e.g. https://app.example.com. Empty (the
     # default): no CORS headers and no preflight route, so browsers on other sites cannot call it.
     cors_origins: list[Origin] = Field(default_factory=list)
@@ -352,10 +359,13 @@ class Environment(_Strict):
         # A burst admits that many requests at once, each needing an execution of its own:
         # past the reservation Lambda throttles them and API Gateway answers 500, where the
         # API's own throttle would have answered 429, which clients know to retry.
+        # Both APIs invoke the inference function: their bursts can come at once.
         reserved = self.reserved_concurrency.inference
-        if reserved is not None and self.throttle_burst > reserved:
-            raise ValueError(f"throttle_burst {self.throttle_burst} exceeds reserved_concurrency.inference "
-                             f"{reserved}: raise the reservation or lower the burst")
+        burst = self.throttle_burst + self.feedback_throttle_burst
+        if reserved is not None and burst > reserved:
+            raise ValueError(f"throttle_burst {self.throttle_burst} + feedback_throttle_burst "
+                             f"{self.feedback_throttle_burst} exceeds reserved_concurrency.inference "
+                             f"{reserved}: raise the reservation or lower the bursts")
         return self
 
 

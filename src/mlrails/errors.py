@@ -48,6 +48,22 @@ class PayloadTooLarge(BadRequest):
     error_code = "PAYLOAD_TOO_LARGE"
 
 
+class Forbidden(MlrailsError):
+    """The request came with a credential that may not do this (feedback through the
+    scoring API, or with no credential at all)."""
+
+    status = 403
+    error_code = "FORBIDDEN"
+
+
+class FeedbackRefused(MlrailsError):
+    """Some feedback items were refused (``details.refused``: index, reason, message); the
+    others were stored (``details.accepted``)."""
+
+    status = 422
+    error_code = "FEEDBACK_REFUSED"
+
+
 class RouteNotFound(MlrailsError):
     """No route of the API has this method and path (API Gateway answers these itself; the
     local server passes them on)."""

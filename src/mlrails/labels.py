@@ -7,6 +7,10 @@ prediction still waiting for its label is neither a hit, a miss nor "unlabelled"
 evaluation window is therefore ``[now - window - label_delay, now - label_delay)``, and a
 label that arrives late, but before ``now``, still counts.
 
+Only labels that came through the feedback API's own credential count (:func:`trusted`): a
+label stored without one (written with the scoring key before feedback had its own) is
+ignored, and counted as ``untrusted_labels``.
+
 Pure: frames in, frames out (the performance check and the promotion gate read S3).
 """
 
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from mlrails.dataset import class_labels
+from mlrails.feedback import CREDENTIAL_KINDS, LABELLED_BY
 
 # Column names in a labelled window, chosen so that no feature of a project can collide.
 LABEL = "__label__"
@@ -50,6 +55,9 @@ class LabelledWindow:
     settled: int  # distinct settled predictions in the window, labelled or not
     unmatched_feedback: int  # labels for no settled prediction here (unknown id, made outside the window, not yet due)
     invalid_labels: int  # labels that cannot be a target of the task (a word for a regression)
+    # Settled predictions here whose label no feedback credential sent (ignored; the latest
+    # such label per prediction).
+    untrusted_labels: int = 0
 
     @property
     def labelled(self) -> int:
@@ -60,6 +68,16 @@ class LabelledWindow:
     def coverage(self) -> float | None:
         """Labelled / settled (None when nothing settled)."""
         return self.labelled / self.settled if self.settled else None
+
+
+def trusted(feedback: pd.DataFrame) -> pd.Series:
+    """Which stored labels came through the feedback credential: those that record one
+    (:data:`mlrails.feedback.LABELLED_BY`). Labels written before feedback had its own
+    credential (with the scoring key, say) record none."""
+    if LABELLED_BY not in feedback:
+        return pd.Series(False, index=feedback.index, dtype=bool)
+    return feedback[LABELLED_BY].map(lambda by: isinstance(by, str) and by.startswith(CREDENTIAL_KINDS)
+                                     and by not in CREDENTIAL_KINDS).astype(bool)
 
 
 def latest_labels(feedback: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -86,8 +104,13 @@ def join_feedback(captures: pd.DataFrame, feedback: pd.DataFrame, *, now: dateti
                   label_delay: timedelta, task: str) -> LabelledWindow:
     """Join captured predictions (``prediction_id``, ``timestamp``, ``prediction``, the
     features...) with fed-back labels (``prediction_id``, ``label``, ``received_at``) over
-    the settled window. A prediction captured twice (a retried delivery) counts once."""
+    the settled window. A prediction captured twice (a retried delivery) counts once. Labels
+    no feedback credential sent are left out (:func:`trusted`)."""
     frame = EvaluationWindow.settled_before(now, window=window, label_delay=label_delay)
+    untrusted = feedback
+    if not feedback.empty:
+        sent = trusted(feedback)
+        untrusted, feedback = feedback[~sent], feedback[sent]
     if captures.empty:
         return LabelledWindow(frame, pd.DataFrame(columns=[PREDICTION_ID, TIMESTAMP, LABEL, RECEIVED_AT]), 0,
                               len(latest_labels(feedback, now)), 0)
@@ -99,5 +122,6 @@ def join_feedback(captures: pd.DataFrame, feedback: pd.DataFrame, *, now: dateti
     typed = targets(matched[LABEL], task)
     valid = typed.notna()
     rows = matched.assign(**{LABEL: typed})[valid].reset_index(drop=True)
+    ignored = latest_labels(untrusted, now)[PREDICTION_ID].isin(set(settled[PREDICTION_ID]))
     return LabelledWindow(frame, rows, settled=len(settled), unmatched_feedback=len(labels) - len(matched),
-                          invalid_labels=int((~valid).sum()))
+                          invalid_labels=int((~valid).sum()), untrusted_labels=int(ignored.sum()))

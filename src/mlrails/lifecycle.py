@@ -113,20 +113,22 @@ def _placeholder_metrics(cfg: ProjectConfig, candidate: Manifest, prefix: str,
     return training.score(placeholder, rows, cfg)
 
 
-def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime) -> pd.DataFrame:
+def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime
+                     ) -> tuple[pd.DataFrame, int]:
     """Served predictions made after ``after`` (the newest training row: neither model is
     scored on a row the challenger learnt from) and settled by ``at``, within
-    ``promotion.feedback_days``, as holdout rows (:func:`mlrails.feedback_rows.training_rows`).
-    Empty when there are none."""
+    ``promotion.feedback_days``, as holdout rows (:func:`mlrails.feedback_rows.training_rows`;
+    empty when there are none), and how many labels of that window were ignored because no
+    feedback credential sent them (:func:`mlrails.labels.trusted`)."""
     label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
     # Read only what can qualify: settled, within feedback_days, and newer than the training data.
     span = min(timedelta(days=cfg.promotion.feedback_days), at - label_delay - after)
     if span <= timedelta(0):
-        return pd.DataFrame()
+        return pd.DataFrame(), 0
     window = traffic.labelled_window(
         settings.data_bucket, now=at, window=span,
         label_delay=label_delay, task=cfg.dataset.task, columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
-    return training_rows(window.rows[window.rows[TIMESTAMP] > after], cfg)
+    return training_rows(window.rows[window.rows[TIMESTAMP] > after], cfg), window.untrusted_labels
 
 
 def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
@@ -191,7 +193,7 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
     candidate = Manifest.from_json(s3.get_bytes(promotion.candidate_uri(settings, cfg.model.name, version)))
     holdout = dataset.read_parquet(manifests.read_file(candidate, f"{prefix}{HOLDOUT}"))
-    fed_back = labelled_traffic(cfg, settings, after=datetime.fromisoformat(trained_through), at=at)
+    fed_back, ignored = labelled_traffic(cfg, settings, after=datetime.fromisoformat(trained_through), at=at)
     rows = pd.concat([holdout, fed_back], ignore_index=True) if not fed_back.empty else holdout
     metrics = training.score(promotion.load_model(candidate), rows, cfg)
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
@@ -211,11 +213,14 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     reason = decision.reason
     if not fed_back.empty:
         reason = f"{reason}; scored on {len(holdout)} holdout + {len(fed_back)} labelled traffic rows"
+    if ignored:
+        reason = f"{reason}; ignored {ignored} labels not sent with the feedback credential"
     registry.tag_version(version, **{"gate.promote": str(decision.promote), "gate.reason": reason,
-                                     "gate.holdout_rows": str(len(holdout)), "gate.feedback_rows": str(len(fed_back))})
+                                     "gate.holdout_rows": str(len(holdout)), "gate.feedback_rows": str(len(fed_back)),
+                                     "gate.ignored_labels": str(ignored)})
     return {"promote": decision.promote, "reason": reason, "metrics": metrics, "baseline_metrics": baseline,
             "champion_version": champion.version if champion else None, "holdout_rows": len(holdout),
-            "feedback_rows": len(fed_back)}
+            "feedback_rows": len(fed_back), "ignored_labels": ignored}
 
 
 def finish_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,

@@ -54,6 +54,7 @@ class MetricName(StrEnum):
     PREDICTED_ROWS = "PredictedRows"
     CAPTURE_FAILURES = "CaptureFailures"
     FEEDBACK_LABELS = "FeedbackLabels"
+    FEEDBACK_REFUSED = "FeedbackRefused"  # items refused: an id not issued here, a label outside the domain
     # feature_prep
     FEATURE_ROWS = "FeatureRows"
     FILES_QUARANTINED = "FilesQuarantined"
@@ -77,8 +78,8 @@ PUBLISHERS: tuple[Publisher, ...] = (
                                     MetricName.PERFORMANCE_DEGRADED), per_model=True),
     Publisher("retrain_trigger", (MetricName.RETRAIN_REQUESTED, MetricName.RETRAIN_DECLINED), per_model=False),
     Publisher("train", (MetricName.MODEL_PROMOTED, MetricName.MODEL_REJECTED), per_model=False),
-    Publisher("inference", (MetricName.PREDICTED_ROWS, MetricName.CAPTURE_FAILURES, MetricName.FEEDBACK_LABELS),
-              per_model=False),
+    Publisher("inference", (MetricName.PREDICTED_ROWS, MetricName.CAPTURE_FAILURES, MetricName.FEEDBACK_LABELS,
+                            MetricName.FEEDBACK_REFUSED), per_model=False),
     Publisher("feature_prep", (MetricName.FEATURE_ROWS, MetricName.FILES_QUARANTINED, MetricName.FILES_GONE),
               per_model=False),
 )

@@ -3,7 +3,9 @@ project's own feature columns. Served at ``GET /openapi.json`` by the inference 
 sits behind the same API key or IAM auth as every other route (no public Swagger UI).
 
 :data:`ROUTES` is the one list of routes: the CDK app creates exactly these API Gateway
-methods, and a test calls each through the handler.
+methods, and a test calls each through the handler. :data:`FEEDBACK_ROUTES` are served by an
+API of their own, with its own credential (labels are what the promotion gate and the
+performance check believe): the scoring API has the others, :data:`SCORING_ROUTES`.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from mlrails.config import ProjectConfig
-from mlrails.feedback import MAX_ITEMS
+from mlrails.feedback import LABEL_OUT_OF_DOMAIN, MAX_ITEMS, UNKNOWN_PREDICTION_ID
 from mlrails.protocol import MAX_BODY_BYTES, MAX_ROWS
 
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/invocations", "POST"), ("/feedback", "POST"), ("/ping", "GET"), ("/version", "GET"),
     ("/openapi.json", "GET"),
 )
+FEEDBACK_ROUTES: tuple[tuple[str, str], ...] = (("/feedback", "POST"),)
+SCORING_ROUTES = tuple(route for route in ROUTES if route not in FEEDBACK_ROUTES)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -30,12 +34,14 @@ def _errors(*statuses: int) -> dict[str, Any]:
     meaning = {
         400: "Malformed input; `details` names the column and row (or the feedback item)",
         403: "Missing or invalid API key, or a request IAM does not allow (answered by API Gateway)",
+        422: "Some feedback items were refused (FEEDBACK_REFUSED); the others were stored",
         413: f"Body over {MAX_BODY_BYTES:,} bytes",
         415: "Content type other than application/json (or text/csv for /invocations)",
         429: "Throttled, or the API key's daily quota is used up (answered by API Gateway)",
         503: "No model promoted yet (MODEL_NOT_READY)",
     }
-    return {str(status): {"description": meaning[status], "content": _json(_ERROR)} for status in statuses}
+    return {str(status): {"description": meaning[status], "content": _json(
+        {"$ref": "#/components/schemas/FeedbackRefused"} if status == 422 else _ERROR)} for status in statuses}
 
 
 def _row_schema(cfg: ProjectConfig) -> dict[str, Any]:
@@ -97,14 +103,20 @@ def document(cfg: ProjectConfig, kit_version: str) -> dict[str, Any]:
         }},
         "/feedback": {"post": {
             "summary": "Ground truth for earlier predictions, by prediction id",
+            "description": "Served by the feedback API: its own URL (the FeedbackUrl output) and its own "
+                           "credential (the feedback usage plan's key, or IAM with the feedback policy); the "
+                           "scoring credential is refused (403). Each item is checked: the prediction_id must "
+                           "be one this service issued, the label one of the serving model's classes (\"1\" "
+                           "names the class 1) or, for a regression, a finite number. All accepted: 200; "
+                           "otherwise 422 listing each refused item, the accepted ones stored all the same.",
             "requestBody": {"required": True, "content": _json({"oneOf": [
                 label,
                 {"type": "object", "required": ["items"], "additionalProperties": False,
                  "properties": {"items": {"type": "array", "items": label, "minItems": 1, "maxItems": MAX_ITEMS}}},
             ]})},
-            "responses": {"200": {"description": "Labels stored", "content": _json(
+            "responses": {"200": {"description": "Every label stored", "content": _json(
                 {"type": "object", "properties": {"accepted": {"type": "integer"}}})},
-                **_errors(400, 403, 413, 415, 429)},
+                **_errors(400, 403, 413, 415, 422, 429, 503)},
         }},
         "/ping": {"get": {"summary": "Liveness", "responses": {
             "200": {"description": "Up", "content": _json({"type": "object", "properties": {
@@ -135,6 +147,16 @@ def document(cfg: ProjectConfig, kit_version: str) -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error_code", "message", "details"], "properties": {
                     "error_code": {"type": "string"}, "message": {"type": "string"},
                     "details": {"type": "object", "nullable": True}}},
+                "FeedbackRefused": {"type": "object", "required": ["error_code", "message", "details"], "properties": {
+                    "error_code": {"type": "string", "enum": ["FEEDBACK_REFUSED"]}, "message": {"type": "string"},
+                    "details": {"type": "object", "required": ["accepted", "refused"], "properties": {
+                        "accepted": {"type": "integer", "description": "Items stored"},
+                        "refused": {"type": "array", "items": {
+                            "type": "object", "required": ["item", "reason", "message"], "properties": {
+                                "item": {"type": "integer", "description": "Index in the request's items"},
+                                "reason": {"type": "string",
+                                           "enum": [UNKNOWN_PREDICTION_ID, LABEL_OUT_OF_DOMAIN]},
+                                "message": {"type": "string"}}}}}}}},
             },
         },
     }

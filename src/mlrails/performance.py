@@ -160,6 +160,8 @@ def _report_document(cfg: ProjectConfig, manifest: Manifest, window: LabelledWin
         "label_delay_hours": cfg.monitoring.label_delay_hours, "min_labelled_rows": cfg.monitoring.performance.min_labelled_rows,
         "confidence": cfg.monitoring.performance.confidence, "holdout_errors": manifest.metric_errors,
         "settled": window.settled, "unmatched_feedback": window.unmatched_feedback, "invalid_labels": window.invalid_labels,
+        # Labels no feedback credential sent: not judged (mlrails.labels.trusted).
+        "untrusted_labels": window.untrusted_labels,
         "business_kpi_metric": cfg.value_metric, "business_kpi_unit": cfg.value.unit,
         "performance_degraded": outcome.emitted,
     }

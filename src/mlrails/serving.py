@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,7 +139,3 @@ def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str,
     """Predictions (JSON-native) and, when asked for and available, class probabilities."""
     return champion.predictor.predict(batch)
 
-
-def prediction_ids(count: int) -> list[str]:
-    """Unique ids that feedback later refers to."""
-    return [uuid.uuid4().hex for _ in range(count)]

@@ -68,10 +68,17 @@ class Settings:
     """MLRAILS_TRAINING_STATE_MACHINE: ARN of the training pipeline; required by retrain_trigger."""
     capture_stream: str | None = None
     """MLRAILS_CAPTURE_STREAM: the Firehose delivery stream captures go to; required by inference."""
+    prediction_id_secret: str | None = None
+    """MLRAILS_PREDICTION_ID_SECRET: the Secrets Manager secret (ARN or name) whose value signs
+    prediction ids (mlrails.prediction_ids); required by inference."""
+    feedback_api_id: str | None = None
+    """MLRAILS_FEEDBACK_API_ID: the id of the REST API that serves POST /feedback (its own API,
+    with its own credential); inference refuses feedback that came through any other API."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False,
-                 needs_state_machine: bool = False, needs_capture_stream: bool = False) -> Settings:
+                 needs_state_machine: bool = False, needs_capture_stream: bool = False,
+                 needs_api: bool = False) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
         config_uri = _required(env, "MLRAILS_CONFIG_URI")
@@ -91,4 +98,7 @@ class Settings:
                                     else env.get("MLRAILS_TRAINING_STATE_MACHINE")),
             capture_stream=(_required(env, "MLRAILS_CAPTURE_STREAM") if needs_capture_stream
                             else env.get("MLRAILS_CAPTURE_STREAM")),
+            prediction_id_secret=(_required(env, "MLRAILS_PREDICTION_ID_SECRET") if needs_api
+                                  else env.get("MLRAILS_PREDICTION_ID_SECRET")),
+            feedback_api_id=_required(env, "MLRAILS_FEEDBACK_API_ID") if needs_api else env.get("MLRAILS_FEEDBACK_API_ID"),
         )

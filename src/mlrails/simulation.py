@@ -166,7 +166,9 @@ def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario:
 
 
 def _feed_back(runtime: LocalRuntime, pending: list[_Pending]) -> None:
-    """Post the outcomes that are known by now, in one batch, as a CRM export would."""
+    """Post the outcomes that are known by now, in one batch, as a CRM export would: through
+    the feedback API, with its own key (the runtime's default for the route). Any refused item
+    (a 422) is a failure of the simulation: every id here was served and every label is a class."""
     due = [p for p in pending if p.due <= runtime.now]
     if not due:
         return

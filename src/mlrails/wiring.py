@@ -258,6 +258,7 @@ def source_version(directory: Path) -> str | None:
 def function_environment(
     cfg: ProjectConfig, environment: str, names: ResourceNames, spec: FunctionSpec,
     *, tracking_uri: str | None = None, training_state_machine: str | None = None, git_commit: str | None = None,
+    prediction_id_secret: str | None = None, feedback_api_id: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
     env = {
@@ -279,6 +280,10 @@ def function_environment(
         env["MLRAILS_TRAINING_STATE_MACHINE"] = training_state_machine
     if git_commit is not None:
         env["MLRAILS_GIT_COMMIT"] = git_commit
+    if prediction_id_secret is not None:
+        env["MLRAILS_PREDICTION_ID_SECRET"] = prediction_id_secret
+    if feedback_api_id is not None:
+        env["MLRAILS_FEEDBACK_API_ID"] = feedback_api_id
     origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
     if origins:
         env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)

@@ -62,3 +62,54 @@ def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, re
     assert [(i.function, i.event.get("step")) for i in seen] == [
         ("retrain_trigger", None), ("performance_check", None),
         ("train", "train"), ("train", "evaluate"), ("train", "finish")]
+
+
+def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_path, restore_environ):
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from mlrails.adapters import s3
+    from mlrails.local.cloud import FEEDBACK_API, SCORING_API
+    from mlrails.local.server import make_server
+
+    (tmp_path / "functions").symlink_to(REPO / "functions")
+    rows = churn_frame(3, datetime(2026, 3, 2, tzinfo=UTC), seed=2, with_target=False)
+    body = json.dumps({"dataframe_records": json.loads(rows[cfg.dataset.feature_names].to_json(orient="records"))})
+    with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC)) as runtime:
+        runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
+        status, answer = runtime.request("POST", "/invocations", body.encode())
+        assert status == 200
+        first, second, third = answer["prediction_ids"]
+
+        label = json.dumps({"prediction_id": first, "label": 1}).encode()
+        assert runtime.request("POST", "/feedback", label, api=SCORING_API)[0] == 403  # the scoring key
+        assert runtime.request("POST", "/feedback", label) == (200, {"accepted": 1})
+        feedback = [json.loads(line) for key in s3.list_keys(runtime.cloud.names.data_bucket, "feedback/")
+                    for line in s3.get_bytes(s3.uri(runtime.cloud.names.data_bucket, key)).splitlines()]
+        assert [item["labelled_by"] for item in feedback] == [f"api_key:{FEEDBACK_API.api_key_id}"]
+        runtime.save()
+
+    # A later command (`mlrails serve`) resumes with the same key: ids served before are still ours.
+    with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), fresh=False) as runtime:
+        assert runtime.resume()
+        server = make_server(runtime, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        def post(items: list[dict]) -> tuple[int, dict]:
+            request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/feedback", method="POST",
+                                             data=json.dumps({"items": items}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read())
+
+        try:
+            assert post([{"prediction_id": second, "label": 0}]) == (200, {"accepted": 1})
+            status, refused = post([{"prediction_id": third, "label": "maybe"}])
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert status == 422 and [r["reason"] for r in refused["details"]["refused"]] == ["LABEL_OUT_OF_DOMAIN"]

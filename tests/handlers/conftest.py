@@ -29,6 +29,8 @@ from conftest import load_event
 # The day the sample events describe: raw files land in the morning of 2026-03-02, the
 # drift check runs at midnight after, the retraining cadence a week later.
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
+# The credential the sample feedback event carries, as the function records it.
+FEEDBACK_KEY = f"api_key:{load_event('inference_feedback')['requestContext']['identity']['apiKeyId']}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -150,10 +152,12 @@ def records(frame: pd.DataFrame, cfg: ProjectConfig) -> list[dict[str, Any]]:
 
 def put_traffic(cloud: ResourceNames, cfg: ProjectConfig, *, rows: int, correct: float, at: datetime,
                 version: str = "1", seed: int = 0, probabilities: bool = False,
-                labelled_at: datetime | None = None) -> list[str]:
+                labelled_at: datetime | None = None, labelled_by: str | None = FEEDBACK_KEY) -> list[str]:
     """Captured predictions made at ``at`` (the capture line format) with labels fed back for
     them at ``labelled_at`` (default: three days later, past the label delay, so they count),
-    a share ``correct`` of them right; returns the prediction ids."""
+    a share ``correct`` of them right; returns the prediction ids. The labels record
+    ``labelled_by`` as their credential; None writes them as labels were stored before
+    feedback had its own credential (no such field)."""
     labelled_at = labelled_at or at + timedelta(days=3)
     rng = np.random.default_rng(seed)
     frame = churn_frame(rows, at, seed=seed, with_target=False)
@@ -173,8 +177,9 @@ def put_traffic(cloud: ResourceNames, cfg: ProjectConfig, *, rows: int, correct:
     s3.put_bytes(s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
                  ("\n".join(lines) + "\n").encode())
     items = [{"prediction_id": pid, "label": int(label)} for pid, label in zip(ids, labels)]
-    s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")),
-                 feedback_lines(items, labelled_at))
+    lines = (feedback_lines(items, labelled_at, labelled_by) if labelled_by is not None else
+             "".join(json.dumps({**item, "received_at": labelled_at.isoformat()}) + "\n" for item in items).encode())
+    s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")), lines)
     return ids
 
 

@@ -129,3 +129,23 @@ def test_without_feedback_the_gate_scores_on_the_holdout_alone(cloud, cfg, featu
     assert evaluation["baseline_metrics"] == pytest.approx(training.score(placeholder, HOLDOUT, real))
     assert "scored on" not in evaluation["reason"] and evaluation["reason"].startswith("roc_auc 0.5000 -> ")
     assert _tags(mlflow_db, cfg, "1")["gate.feedback_rows"] == "0"
+
+
+def test_the_gate_ignores_labels_not_sent_with_the_feedback_credential(
+        cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch):
+    real = _config(cfg, REAL)
+    redeploy(cloud, real, monkeypatch)
+    put_traffic(cloud, real, rows=300, correct=0.8, at=NEW, seed=1)
+    # Labels stored as before feedback had its own credential (the scoring key could label):
+    # they record none, and the gate must not score on them.
+    put_traffic(cloud, real, rows=200, correct=0.1, at=NEW, seed=3, labelled_by=None)
+
+    state = run_training(train_handler, lambda_context, EVALUATED)
+
+    evaluation = state["evaluate"]
+    assert (evaluation["holdout_rows"], evaluation["feedback_rows"], evaluation["ignored_labels"]) == (120, 300, 200)
+    rows = pd.concat([HOLDOUT, _served(cloud, real, NEW, seed=1)], ignore_index=True)
+    assert evaluation["metrics"] == pytest.approx(training.score(_model(cloud, real, "1"), rows, real))
+    assert evaluation["reason"].endswith("; scored on 120 holdout + 300 labelled traffic rows; "
+                                         "ignored 200 labels not sent with the feedback credential")
+    assert _tags(mlflow_db, cfg, "1")["gate.ignored_labels"] == "200"

@@ -55,7 +55,8 @@ def test_every_payload_format_is_scored_by_the_champion(event_name, champion, in
     assert status == 200
     assert body["predictions"] == _expected_predictions(champion)
     assert len(set(body["prediction_ids"])) == 3
-    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in body["prediction_ids"])
+    # 128 random bits and a 128-bit HMAC of them (mlrails.prediction_ids).
+    assert all(re.fullmatch(r"[0-9a-f]{64}", i) for i in body["prediction_ids"])
     assert body["model_name"] == "churn-classifier" and body["model_version"] == "1"
     assert "probabilities" not in body
 
@@ -131,7 +132,7 @@ def test_error_messages_name_what_is_wrong(champion, inference, lambda_context):
     assert empty["message"] == "the request holds no rows"
 
 
-def test_feedback_is_stored_by_date(cloud, inference, lambda_context):
+def test_feedback_is_stored_by_date(cloud, champion, inference, lambda_context):
     event = load_event("inference_feedback")
 
     status, body = api_call(inference, event, lambda_context)
@@ -141,7 +142,9 @@ def test_feedback_is_stored_by_date(cloud, inference, lambda_context):
     assert keys(cloud.data_bucket, "feedback/") == [key]
     lines = [json.loads(line) for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).decode().splitlines()]
     sent = json.loads(event["body"])["items"]
-    assert lines == [{**item, "received_at": "2026-03-02T15:02:40+00:00"} for item in sent]
+    # With the credential that sent it, from API Gateway's request context.
+    assert lines == [{**item, "received_at": "2026-03-02T15:02:40+00:00", "labelled_by": "api_key:f1e2d3c4b5"}
+                     for item in sent]
 
 
 def test_malformed_feedback_is_a_400_naming_the_item(cloud, inference, lambda_context):

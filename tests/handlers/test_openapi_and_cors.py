@@ -57,6 +57,12 @@ def test_the_document_names_the_project_features_formats_and_auth(cfg, cloud, ha
     assert "text/csv" in body
     assert set(document["components"]["securitySchemes"]) == {"apiKey", "sigv4"}
     assert {"400", "413", "415", "503"} <= set(document["paths"]["/invocations"]["post"]["responses"])
+    # /feedback: its own credential (403 otherwise) and per-item refusals (422).
+    answers = document["paths"]["/feedback"]["post"]["responses"]
+    assert {"400", "403", "413", "422"} <= set(answers)
+    assert answers["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/FeedbackRefused"}
+    refused = document["components"]["schemas"]["FeedbackRefused"]["properties"]["details"]["properties"]["refused"]
+    assert refused["items"]["properties"]["reason"]["enum"] == ["UNKNOWN_PREDICTION_ID", "LABEL_OUT_OF_DOMAIN"]
 
 
 def test_no_cors_headers_unless_origins_are_configured(cloud, handler, lambda_context):

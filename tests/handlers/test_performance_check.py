@@ -170,3 +170,18 @@ def test_the_reported_accuracy_is_scikit_learns(champion, performance_check, clo
     assert [c["prediction_id"] for c in captured] == ids
     expected = skm.accuracy_score([labels[c["prediction_id"]] for c in captured], [c["prediction"] for c in captured])
     assert result["value"] == pytest.approx(expected)
+
+
+def test_labels_not_sent_with_the_feedback_credential_are_ignored_and_counted(champion, performance_check, cloud,
+                                                                               cfg, bus, lambda_context):
+    # Wrong labels stored without a credential (as the scoring key could send them before
+    # feedback had its own) would make the window look degraded: they must not count.
+    put_traffic(cloud, cfg, rows=300, correct=0.1, at=MADE, seed=1, labelled_by=None)
+    put_traffic(cloud, cfg, rows=150, correct=0.9, at=MADE, seed=3)
+
+    result = performance_check.lambda_handler(EVENT, lambda_context)
+
+    assert result["status"] == "ok" and result["labelled"] == 150
+    report = s3.get_json(result["report_uri"])
+    assert report["settled"] == 450 and report["untrusted_labels"] == 300
+    assert bus.drain() == []

@@ -51,7 +51,7 @@ def test_prod_reserves_what_its_burst_needs_and_training_stays_small(app: App) -
     stage = app.node.find_child("prod")
     assert isinstance(stage, MlrailsStage)
     template = Template.from_stack(stage.service)
-    assert reserved(template, wiring.function("inference").description) == 400  # mlrails.yaml: throttle_burst 400
+    assert reserved(template, wiring.function("inference").description) == 410  # mlrails.yaml: throttle_burst 400 + the feedback API's 10
     assert reserved(template, wiring.function("train").description) == 3
 
 

@@ -107,7 +107,7 @@ def test_rest_api_routes_require_an_api_key(service_template: Template) -> None:
 def test_api_gateway_checks_only_that_a_json_body_is_json(service_template: Template) -> None:
     """The function validates requests and answers in the API's error shape; API Gateway's
     validator (kept for cdk-nag APIG2) only refuses a body that is not JSON at all."""
-    service_template.resource_count_is("AWS::ApiGateway::Model", 1)
+    service_template.resource_count_is("AWS::ApiGateway::Model", 2)  # one per API: scoring and feedback
     service_template.has_resource_properties("AWS::ApiGateway::Model", {
         "ContentType": "application/json",
         "Schema": {"$schema": "http://json-schema.org/draft-04/schema#"},  # no type, properties, required
@@ -143,8 +143,12 @@ GATEWAY_ERROR_CODES = {
 def test_api_gateway_errors_have_the_api_error_shape(service_template: Template, response_type: str) -> None:
     responses = [r["Properties"] for r in service_template.find_resources("AWS::ApiGateway::GatewayResponse").values()
                  if r["Properties"]["ResponseType"] == response_type]
-    assert len(responses) == 1, f"no gateway response for {response_type}"
-    (response,) = responses
+    # One on each API (scoring and feedback), the same.
+    apis = {json.dumps(r["RestApiId"]) for r in responses}
+    assert len(responses) == len(apis) == 2, f"no gateway response for {response_type} on each API"
+    assert all({k: v for k, v in r.items() if k != "RestApiId"} == {k: v for k, v in responses[0].items()
+                                                                     if k != "RestApiId"} for r in responses)
+    response = responses[0]
     retry = {"gatewayresponse.header.Retry-After": "'10'"} if response_type == "DEFAULT_5XX" else {}
     assert response["ResponseParameters"] == {"gatewayresponse.header.Content-Type": "'application/json'", **retry}
     assert "StatusCode" not in response  # API Gateway's own status (403, 429, 413...) stays
@@ -191,8 +195,9 @@ def test_usage_plan_throttles_and_limits_a_quota(service_template: Template, cfg
         "Quota": {"Limit": Match.any_value(), "Period": "DAY"},
         "ApiStages": [Match.object_like({"Stage": Match.any_value()})],
     })
-    service_template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    service_template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 1)
+    # And the feedback API's plan and key (test_feedback_api.py).
+    service_template.resource_count_is("AWS::ApiGateway::ApiKey", 2)
+    service_template.resource_count_is("AWS::ApiGateway::UsagePlanKey", 2)
 
 
 def test_stage_throttles_logs_access_and_traces(service_template: Template, cfg: ProjectConfig) -> None:

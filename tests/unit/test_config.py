@@ -102,13 +102,13 @@ def test_reserved_concurrency_names_every_function(cfg):
     # the wiring without a reservation here fails the synth, never deploys unreserved.
     assert set(ReservedConcurrency.model_fields) == {spec.name for spec in wiring.FUNCTIONS}
     assert ReservedConcurrency().model_dump() == {  # the README's table
-        "inference": 100, "feature_prep": 10, "drift_check": 2, "performance_check": 2, "retrain_trigger": 2,
+        "inference": 110, "feature_prep": 10, "drift_check": 2, "performance_check": 2, "retrain_trigger": 2,
         "train": 3}
 
 
 def test_the_example_stages_fit_one_default_account_together(cfg):
     # Lambda's default quota is 1,000 per account and region, 100 of which stay unreserved.
-    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 657 <= 1000 - 100
+    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 687 <= 1000 - 100
 
 
 @pytest.mark.parametrize("value", [0, -1, 1001, 2.5])
@@ -122,14 +122,17 @@ def test_no_reservation_is_none(cfg):
     parsed = parse_config(_with_dev(cfg, reserved_concurrency={"feature_prep": None, "train": 1}))
     reservations = parsed.environments["dev"].reserved_concurrency
     assert reservations.feature_prep is None and reservations.train == 1
-    assert reservations.total() == 100 + 2 + 2 + 2 + 1
+    assert reservations.total() == 110 + 2 + 2 + 2 + 1
 
 
 def test_the_api_burst_must_fit_the_inference_reservation(cfg):
-    with pytest.raises(ConfigError, match=r"environments.dev: .*throttle_burst 101 exceeds "
-                                          r"reserved_concurrency.inference 100"):
+    with pytest.raises(ConfigError, match=r"environments.dev: .*throttle_burst 101 \+ feedback_throttle_burst 10 "
+                                          r"exceeds reserved_concurrency.inference 110"):
         parse_config(_with_dev(cfg, throttle_burst=101))
-    parse_config(_with_dev(cfg, throttle_burst=101, reserved_concurrency={"inference": 101}))
+    parse_config(_with_dev(cfg, throttle_burst=101, reserved_concurrency={"inference": 111}))
+    # The feedback API's burst counts too: both APIs invoke the function.
+    with pytest.raises(ConfigError, match=r"feedback_throttle_burst 11 exceeds reserved_concurrency.inference 110"):
+        parse_config(_with_dev(cfg, feedback_throttle_burst=11))
     parse_config(_with_dev(cfg, throttle_burst=5000, reserved_concurrency={"inference": None}))  # unreserved
 
 
@@ -146,3 +149,10 @@ def test_the_example_acknowledges_its_shared_account_and_missing_alarm_email(cfg
     for environment in cfg.environments.values():
         assert environment.account is None and environment.alarm_email is None
         assert environment.acknowledge.shared_account and environment.acknowledge.no_alarm_email
+
+
+def test_the_feedback_api_has_its_own_throttle_and_quota(cfg):
+    dev = cfg.environments["dev"]
+    assert (dev.feedback_throttle_rate, dev.feedback_throttle_burst, dev.feedback_daily_quota) == (5, 10, 10_000)
+    custom = parse_config(_with_dev(cfg, feedback_throttle_rate=1, feedback_throttle_burst=2, feedback_daily_quota=500))
+    assert custom.environments["dev"].feedback_daily_quota == 500

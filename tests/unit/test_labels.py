@@ -16,8 +16,11 @@ def _captures(*rows: tuple[str, datetime, object]) -> pd.DataFrame:
                           "tenure_months": 12.0} for pid, at, prediction in rows])
 
 
-def _feedback(*rows: tuple[str, object, datetime]) -> pd.DataFrame:
-    return pd.DataFrame([{"prediction_id": pid, "label": label, "received_at": at.isoformat()}
+def _feedback(*rows: tuple[str, object, datetime], labelled_by: str | None = "api_key:feedback-key") -> pd.DataFrame:
+    """Stored labels, as sent with ``labelled_by`` (None: stored without it, as before feedback
+    had its own credential)."""
+    credential = {} if labelled_by is None else {"labelled_by": labelled_by}
+    return pd.DataFrame([{"prediction_id": pid, "label": label, "received_at": at.isoformat(), **credential}
                          for pid, label, at in rows])
 
 
@@ -90,3 +93,27 @@ def test_labels_are_typed_as_training_types_targets():
 def test_nothing_captured_means_nothing_settled():
     joined = _join(pd.DataFrame(), _feedback(("a", 1, NOW)))
     assert (joined.settled, joined.labelled, joined.coverage, joined.unmatched_feedback) == (0, 0, None, 1)
+
+
+def test_only_labels_sent_with_the_feedback_credential_count():
+    made = NOW - DELAY - timedelta(days=1)
+    captures = _captures(("a", made, 1), ("b", made, 0), ("c", made, 1))
+    trusted = _feedback(("a", 1, made + timedelta(hours=1)), ("b", 0, made + timedelta(hours=1)))
+    # Later labels that no credential (or a made-up one) sent: "a" must keep its label, and
+    # "c" gets none.
+    untrusted = pd.concat([
+        _feedback(("a", 0, made + timedelta(hours=2)), ("c", 0, made + timedelta(hours=2)), labelled_by=None),
+        _feedback(("b", 1, made + timedelta(hours=2)), labelled_by="scoring-key"),
+        _feedback(("c", 1, made + timedelta(hours=2)), labelled_by="api_key:"),
+    ], ignore_index=True)
+
+    joined = _join(captures, pd.concat([trusted, untrusted], ignore_index=True))
+
+    assert joined.rows.set_index("prediction_id")[LABEL].to_dict() == {"a": 1, "b": 0}
+    assert (joined.settled, joined.labelled, joined.untrusted_labels) == (3, 2, 3)
+
+
+def test_labels_stored_without_a_credential_count_for_nothing():
+    made = NOW - DELAY - timedelta(days=1)
+    joined = _join(_captures(("a", made, 1)), _feedback(("a", 1, made + timedelta(hours=1)), labelled_by=None))
+    assert (joined.labelled, joined.untrusted_labels, joined.coverage) == (0, 1, 0.0)

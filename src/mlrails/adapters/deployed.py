@@ -13,10 +13,10 @@ from mlrails.settings import Settings
 
 @functools.cache
 def settings(*, needs_tracking: bool = False, needs_state_machine: bool = False,
-             needs_capture_stream: bool = False) -> Settings:
+             needs_capture_stream: bool = False, needs_api: bool = False) -> Settings:
     """The function's settings, read from the environment on first use."""
     return Settings.from_env(needs_tracking=needs_tracking, needs_state_machine=needs_state_machine,
-                             needs_capture_stream=needs_capture_stream)
+                             needs_capture_stream=needs_capture_stream, needs_api=needs_api)
 
 
 @functools.cache
@@ -31,9 +31,10 @@ def reset() -> None:
     buffered captures. For tests and the local runtime, whose "container" outlives one
     endpoint or mock."""
     from mlrails import capture
-    from mlrails.adapters import clients, idempotency
+    from mlrails.adapters import clients, idempotency, secrets
 
     capture.discard()
+    secrets.reset()
     settings.cache_clear()
     project_config.cache_clear()
     clients.reset()

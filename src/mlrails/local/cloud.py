@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,28 @@ REGION = "us-east-1"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/mlrails-local-training"
 ENVIRONMENT = "local"
 # Values the AWS SDK needs to sign requests; moto accepts anything and nothing leaves the machine.
+_SECRET_FILE = "prediction-id-secret"
 _FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+
+
+@dataclass(frozen=True)
+class LocalApi:
+    """What API Gateway's request context says about a request locally: which REST API it came
+    through and the id of the API key it carried (mlrails.local.runtime.api_event)."""
+
+    api_id: str
+    api_key_id: str
+
+
+# Two APIs, as the CDK app deploys them: scoring (every route but /feedback) and feedback,
+# each with its own key.
+SCORING_API = LocalApi("local-scoring", "local-scoring-key")
+FEEDBACK_API = LocalApi("local-feedback", "local-feedback-key")
+
+
+def prediction_id_secret(names: ResourceNames) -> str:
+    """The name of the secret that signs prediction ids (mlrails.prediction_ids) locally."""
+    return f"{names.bus_name}/prediction-ids"
 
 
 def local_names(cfg: ProjectConfig) -> ResourceNames:
@@ -84,7 +106,9 @@ class LocalCloud:
             self.cfg, ENVIRONMENT, self.names, spec,
             tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
             training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None,
-            git_commit=self.git_commit if spec.name == TRAINING.function else None)
+            git_commit=self.git_commit if spec.name == TRAINING.function else None,
+            prediction_id_secret=prediction_id_secret(self.names) if spec.name == "inference" else None,
+            feedback_api_id=FEEDBACK_API.api_id if spec.name == "inference" else None)
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
         env["MLRAILS_MANIFEST_TTL_SECONDS"] = "0" if self.virtual_time else ""
@@ -96,7 +120,11 @@ class LocalCloud:
         return self.state_dir / "snapshot"
 
     def save_snapshot(self) -> None:
-        """Copy both buckets to disk so a later command (``mlrails predict``) can restore them."""
+        """Copy both buckets to disk so a later command (``mlrails predict``) can restore them,
+        and the key that signs prediction ids, so that the ids served before can be labelled after."""
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        (self.snapshot_dir / _SECRET_FILE).write_text(
+            client("secretsmanager").get_secret_value(SecretId=prediction_id_secret(self.names))["SecretString"])
         for bucket in (self.names.data_bucket, self.names.artifacts_bucket):
             for key in s3.list_keys(bucket, ""):
                 path = self.snapshot_dir / bucket / key
@@ -114,6 +142,11 @@ class LocalCloud:
                 objects[bucket][key] = path.read_bytes()
         for bucket, contents in objects.items():
             put_objects(bucket, contents)
+        saved_secret = self.snapshot_dir / _SECRET_FILE
+        if saved_secret.is_file():
+            client("secretsmanager").put_secret_value(SecretId=prediction_id_secret(self.names),
+                                                      SecretString=saved_secret.read_text())
+            deployed.reset()  # a container that read the new run's key forgets it
         return True
 
 
@@ -148,6 +181,8 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
     s3_client.put_bucket_notification_configuration(
         Bucket=names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
     client("events").create_event_bus(Name=names.bus_name)
+    # The CDK app's generated secret: random, never in the code or the config.
+    client("secretsmanager").create_secret(Name=prediction_id_secret(names), SecretString=secrets.token_hex(32))
     client("dynamodb").create_table(
         TableName=names.state_table, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],

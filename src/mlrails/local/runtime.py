@@ -18,15 +18,23 @@ from mlrails.operations import Operation, unwrap
 from mlrails.schedule import fire_times
 from mlrails.wiring import SCHEDULES, TRAINING, Prefix
 
-from mlrails.local.cloud import LocalCloud, deploy_config
+from mlrails.local.cloud import FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
 
 
+def api_for(path: str) -> LocalApi:
+    """The API a path is served by, as deployed: /feedback by its own, the rest by the scoring API."""
+    return FEEDBACK_API if path == "/feedback" else SCORING_API
+
+
 def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
-              content_type: str | None = None) -> dict[str, Any]:
-    """An API Gateway REST (proxy) event, as the deployed API sends the inference function."""
+              content_type: str | None = None, api: LocalApi | None = None) -> dict[str, Any]:
+    """An API Gateway REST (proxy) event, as the deployed API sends the inference function:
+    through ``api`` (default: the one that serves ``path``), with that API's key, whose id
+    API Gateway puts in the request context."""
+    api = api or api_for(path)
     headers = {"Content-Type": content_type} if content_type else {}
     request_id = str(uuid.uuid4())
     return {
@@ -36,7 +44,8 @@ def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
         "stageVariables": None,
         "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
                            "requestId": request_id, "requestTimeEpoch": int(at.timestamp() * 1000),
-                           "identity": {"sourceIp": "127.0.0.1", "apiKey": "local"}},
+                           "apiId": api.api_id,
+                           "identity": {"sourceIp": "127.0.0.1", "apiKey": "local", "apiKeyId": api.api_key_id}},
         "body": base64.b64encode(body).decode() if body is not None else None,
         "isBase64Encoded": body is not None,
     }
@@ -96,18 +105,19 @@ class LocalRuntime:
         return self.router.drain()
 
     def call(self, method: str, path: str, body: bytes | None = None,
-             content_type: str | None = "application/json") -> tuple[int, str, bytes]:
-        """Call the inference function as API Gateway would: (status, content type, body)."""
-        response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type))
+             content_type: str | None = "application/json", api: LocalApi | None = None) -> tuple[int, str, bytes]:
+        """Call the inference function as API Gateway would, through ``api`` (default: the one
+        that serves ``path``): (status, content type, body)."""
+        response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type, api))
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         headers = response.get("multiValueHeaders") or {k: [v] for k, v in (response.get("headers") or {}).items()}
         return response["statusCode"], (headers.get("Content-Type") or ["application/json"])[0], raw
 
     def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = "application/json") -> tuple[int, Any]:
+                content_type: str | None = "application/json", api: LocalApi | None = None) -> tuple[int, Any]:
         """:meth:`call`, with the JSON answer parsed."""
-        status, _, raw = self.call(method, path, body, content_type)
+        status, _, raw = self.call(method, path, body, content_type, api)
         return status, json.loads(raw or b"null")
 
     def save(self) -> None:

@@ -3,6 +3,9 @@
 One request at a time, like one Lambda container; each request becomes the API Gateway
 event the deployed API would send, so curl and MLflow's own scoring client see the same
 answers as in the cloud (less the API key, which API Gateway checks before the function).
+``POST /feedback`` arrives as through the feedback API with its own key, every other route
+as through the scoring API (:func:`mlrails.local.runtime.api_for`), the request context
+saying so as API Gateway's does.
 It answers in wall-clock time, so the function re-checks the manifest at the deployed TTL,
 not on every request as under the runtime's virtual clock.
 """
