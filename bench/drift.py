@@ -90,8 +90,8 @@ def _ours(reference_path: str, current_path: str, chunk_rows: int) -> dict:
     from _measure import measured
 
     from mlrails.config import Dataset, Feature, Monitoring
-    from mlrails.drift import WindowCounts, drift_report
-    from mlrails.profile import PREDICTION, build_profile
+    from mlrails.drift.measures import WindowCounts, drift_report
+    from mlrails.drift.profile import PREDICTION, build_profile
 
     dataset = Dataset(task="classification", target="label", timestamp="timestamp",
                       features=[Feature(name=n, type="numeric") for n in NUMERIC]

@@ -197,13 +197,13 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
     from mlflow.models import infer_signature
     from mlflow.pyfunc import scoring_server
 
-    from mlrails import promotion
+    from mlrails.promotion import rails
     from mlrails.adapters import deployed, s3
     from mlrails.config import load_config
     from mlrails.local.cloud import LocalCloud, create_resources, deploy_config
     from mlrails.local.invoker import LocalContext
     from mlrails.local.runtime import LocalRuntime, api_event
-    from mlrails.manifest import Manifest, current_key
+    from mlrails.serving.manifest import Manifest, current_key
     from mlrails.wiring import config_key, function
 
     tmp = Path(tempfile.mkdtemp(prefix="mlrails-bench-inference-"))
@@ -238,7 +238,7 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         create_resources(cfg, cloud.names)
         cloud.restore_snapshot()
         manifest = Manifest.from_json(s3.get_bytes(s3.uri(names.artifacts_bucket, current_key(cfg.model.name))))
-        model = promotion.load_model(manifest)
+        model = rails.load_model(manifest)
         print(f"  champion v{manifest.version}: served by {manifest.serving} ({manifest.serving_reason})", flush=True)
 
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")

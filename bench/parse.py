@@ -1,7 +1,7 @@
 """Request parsing under attack: the worst body an API caller can send, at the body limit.
 
 Each adversarial body is built up to ``MAX_BODY_BYTES`` (5 MiB) and handed to the parser the
-inference function runs (``mlrails.protocol.parse_request`` against the example model's
+inference function runs (``mlrails.serving.protocol.parse_request`` against the example model's
 signature; ``/feedback`` shares its JSON loader). Every one must end in a 4xx error, never a
 5xx, and in bounded time: the budget is under 1 s for the worst of them on a 2-core machine.
 A valid body with the most rows a request may carry (10,000) is timed beside them, for scale.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from mlrails.config import load_config  # noqa: E402
 from mlrails.errors import BadRequest  # noqa: E402
-from mlrails.protocol import MAX_BODY_BYTES, MAX_ROWS, Column, parse_request  # noqa: E402
+from mlrails.serving.protocol import MAX_BODY_BYTES, MAX_ROWS, Column, parse_request  # noqa: E402
 
 BUDGET_SECONDS = 1.0
 

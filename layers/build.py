@@ -161,7 +161,7 @@ Tracer(disabled=True)
 import io, pandas as pd, pyarrow.parquet as pq
 import pyarrow.compute, pyarrow.csv, pyarrow.dataset, pyarrow.fs, pyarrow.json
 buf = io.BytesIO(); pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(buf); buf.seek(0)
-assert pq.read_table(buf, use_threads=False).num_rows == 2  # threads: see mlrails.dataset.read_parquet
+assert pq.read_table(buf, use_threads=False).num_rows == 2  # threads: see mlrails.data.dataset.read_parquet
 """,
     "ml": """
 import numpy as np, pandas as pd, skops.io as sio

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
-from mlrails.monitoring import check_drift, html_uri
+from mlrails.drift.check import check_drift, html_uri
 
 logger = Logger()
 tracer = Tracer()

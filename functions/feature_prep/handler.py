@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.ingest import ingest
+from mlrails.data.ingest import ingest
 from mlrails.metric_names import MetricName
 
 logger = Logger()

@@ -15,11 +15,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
-from mlrails import capture, feedback, openapi, prediction_ids, serving
+from mlrails.feedback import intake
+from mlrails.serving import capture, champion, openapi, prediction_ids
 from mlrails.adapters import deployed, s3, secrets
 from mlrails.errors import Forbidden, MlrailsError, RouteNotFound
 from mlrails.metric_names import MetricName
-from mlrails.protocol import parse_request
+from mlrails.serving.protocol import parse_request
 from mlrails.settings import cors_origins
 
 logger = Logger()
@@ -37,10 +38,10 @@ app = APIGatewayRestResolver(cors=_cors(cors_origins()))
 
 
 @functools.cache
-def champions() -> serving.ChampionCache:
+def champions() -> champion.ChampionCache:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
-    return serving.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds,
+    return champion.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds,
                                  cfg.serving.package)
 
 
@@ -72,20 +73,20 @@ def openapi_document() -> dict:
 @app.post("/invocations")
 @tracer.capture_method
 def invocations() -> dict:
-    champion = champions().get()
-    batch = parse_request(_body(), app.current_event.headers.get("content-type"), champion.signature)
-    predictions, probabilities = serving.predict(champion, batch)
+    serving = champions().get()
+    batch = parse_request(_body(), app.current_event.headers.get("content-type"), serving.signature)
+    predictions, probabilities = champion.predict(serving, batch)
     ids = prediction_ids.issue(_id_key(), batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
     lost = capture.capture(
         settings.capture_stream, deployed.project_config(settings.config_uri).capture, batch=batch,
-        predictions=predictions, probabilities=probabilities, ids=ids, model_name=champion.manifest.model_name,
-        model_version=champion.manifest.version, at=deployed.event_time(app.current_event.raw_event))
+        predictions=predictions, probabilities=probabilities, ids=ids, model_name=serving.manifest.model_name,
+        model_version=serving.manifest.version, at=deployed.event_time(app.current_event.raw_event))
     metrics.add_metric(name=MetricName.PREDICTED_ROWS, unit=MetricUnit.Count, value=batch.rows)
     if lost:
         metrics.add_metric(name=MetricName.CAPTURE_FAILURES, unit=MetricUnit.Count, value=lost)
-    answer = {"predictions": predictions, "prediction_ids": ids, "model_name": champion.manifest.model_name,
-              "model_version": champion.manifest.version}
+    answer = {"predictions": predictions, "prediction_ids": ids, "model_name": serving.manifest.model_name,
+              "model_version": serving.manifest.version}
     if probabilities is not None:
         answer["probabilities"] = probabilities
     return answer
@@ -98,22 +99,22 @@ def post_feedback() -> dict:
     # (the scoring key) it is refused, whatever routes that API has.
     settings = deployed.settings(needs_api=True)
     context = app.current_event.raw_event.get("requestContext") or {}
-    labelled_by = feedback.credential(context.get("identity") or {})
+    labelled_by = intake.credential(context.get("identity") or {})
     if context.get("apiId") != settings.feedback_api_id or labelled_by is None:
         raise Forbidden("labels are taken only through the feedback API, with its own credential")
-    items = feedback.parse_feedback(_body())
+    items = intake.parse_feedback(_body())
     manifest = champions().get().manifest
     key = _id_key()
-    accepted, refused = feedback.judge(items, task=manifest.task, classes=manifest.classes,
+    accepted, refused = intake.judge(items, task=manifest.task, classes=manifest.classes,
                                        issued=lambda prediction_id: prediction_ids.issued(key, prediction_id))
     if accepted:
         at = deployed.event_time(app.current_event.raw_event)
-        s3.put_bytes(s3.uri(settings.data_bucket, feedback.feedback_key(at, context.get("requestId", ""))),
-                     feedback.feedback_lines(accepted, at, labelled_by), "application/x-ndjson")
+        s3.put_bytes(s3.uri(settings.data_bucket, intake.feedback_key(at, context.get("requestId", ""))),
+                     intake.feedback_lines(accepted, at, labelled_by), "application/x-ndjson")
         metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(accepted))
     if refused:
         metrics.add_metric(name=MetricName.FEEDBACK_REFUSED, unit=MetricUnit.Count, value=len(refused))
-        raise feedback.refusal_error(len(accepted), refused)
+        raise intake.refusal_error(len(accepted), refused)
     return {"accepted": len(accepted)}
 
 

@@ -11,7 +11,7 @@ from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.metric_names import MetricName
 from mlrails.events import parse_detail
-from mlrails.retrain import give_back, handle_trigger
+from mlrails.retraining.trigger import give_back, handle_trigger
 from mlrails.wiring import DetailType
 
 logger = Logger()

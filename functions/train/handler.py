@@ -1,6 +1,6 @@
 """train: one step of a training run (train → evaluate → finish), invoked by the training
 state machine with ``{"step": <name>, "state": <the run so far>}``; and operator commands,
-requests to its IAM-authenticated function URL (see :mod:`mlrails.operations`) sent by
+requests to its IAM-authenticated function URL (see :mod:`mlrails.promotion.operations`) sent by
 `mlrails promote | rollback | models`.
 
 Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip limit.
@@ -13,12 +13,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlrails import lifecycle, operations
+from mlrails.promotion import operations
+from mlrails.training import lifecycle
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.errors import BadRequest, MlrailsError
 from mlrails.metric_names import MetricName
-from mlrails.registry import Registry
+from mlrails.adapters.registry import Registry
 
 logger = Logger()
 tracer = Tracer()
@@ -80,7 +81,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return operate(event)
     if "step" not in event:
         # Operator commands used to be direct invocations naming their own caller: refused, so
-        # that nobody writes the audit log in another's name (see mlrails.operations).
+        # that nobody writes the audit log in another's name (see mlrails.promotion.operations).
         raise BadRequest("the train function runs training steps (invoked by the state machine) and operator "
                          "commands through its function URL; this event is neither")
     # Each step once per trigger: a retried task returns the first result, not a second model.

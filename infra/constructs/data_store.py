@@ -79,7 +79,7 @@ class DataStore(Construct):
                                  expiration=Duration.days(CAPTURE_DAYS)),
             ],
         )
-        # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.capture).
+        # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.serving.capture).
         self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
         self.artifacts_bucket = _secure_bucket(
             self, "ArtifactsBucket", access_logs=self.access_logs_bucket, log_prefix="artifacts/",
@@ -127,7 +127,7 @@ class DataStore(Construct):
         _acknowledge_deployment_handler(self.config_deployment, self.artifacts_bucket)
         # What inference serves and training compares against is written by one role each:
         # models/ and manifests/ by the train function, config/ by the config deployment.
-        # The audit log too, which nobody deletes (its records are also locked: mlrails.promotion).
+        # The audit log too, which nobody deletes (its records are also locked: mlrails.promotion.rails).
         only_writers(self.artifacts_bucket,
                      [role_arn(self, model_writer_role_name(cfg.project, environment_name))],
                      Prefix.MODELS, Prefix.MANIFESTS, Prefix.AUDIT)

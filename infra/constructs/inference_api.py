@@ -1,6 +1,6 @@
 """The inference function behind two API Gateway REST APIs: scoring and feedback.
 
-The scoring API serves :data:`mlrails.openapi.SCORING_ROUTES` (``POST /invocations``,
+The scoring API serves :data:`mlrails.serving.openapi.SCORING_ROUTES` (``POST /invocations``,
 ``GET /ping``, ``GET /version``, ``GET /openapi.json``); the feedback API serves
 ``POST /feedback`` alone, with a credential of its own. Labels decide what the promotion gate
 and the performance check believe, so the key that scores must not label. A usage plan
@@ -18,7 +18,7 @@ preflight for those origins on the scoring API (labels come from back-end system
 browsers) and the function adds the response headers. Each stage throttles, logs access as
 JSON, and traces with X-Ray. The function serves from a SnapStart-enabled published version
 through the ``live`` alias, and signs prediction ids with a generated secret
-(:mod:`mlrails.prediction_ids`).
+(:mod:`mlrails.serving.prediction_ids`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from constructs import Construct
 
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.nag import acknowledge
-from mlrails import openapi, wiring
+from mlrails import wiring
+from mlrails.serving import openapi
 from mlrails.config import Environment
 
 STAGE_NAME = "v1"
@@ -231,7 +232,7 @@ def _rest_api(scope: Construct, construct_id: str, *, name: str, description: st
 def _add_routes(api: apigw.RestApi, routes: tuple[tuple[str, str], ...],
                 integration: apigw.LambdaIntegration) -> list[apigw.Method]:
     """``routes`` on ``api``, each to the function; returns the methods (preflights excluded)."""
-    # The function validates requests (mlrails.protocol) and answers in the API's error shape:
+    # The function validates requests (mlrails.serving.protocol) and answers in the API's error shape:
     # API Gateway's validator, which cdk-nag (APIG2) wants, checks only that a JSON body is
     # JSON. The empty schema accepts any JSON value.
     validator = api.add_request_validator(

@@ -1,7 +1,7 @@
 """The operators' way in: `mlrails promote | rollback | models --env NAME`.
 
 Operator commands run in the train function (next to MLflow, in the VPC, with the
-promotion grants; see :mod:`mlrails.operations`), through its function URL with IAM
+promotion grants; see :mod:`mlrails.promotion.operations`), through its function URL with IAM
 authentication: Lambda checks the SigV4 signature and hands the function the caller's ARN,
 which the audit log records. An operator needs exactly two things: to read the SSM parameter
 holding that URL and to call it. ``policy`` grants those and nothing else (not a direct

@@ -5,7 +5,7 @@ One Lambda task per step, in order; each invokes the train function with
 ``{"step": <name>, "state": <the state so far>}`` and stores its result under ``$.<name>``.
 Only Lambda's transient errors are retried: a step that raises (too little data, a rejected
 model, a bug) fails the same way twice. Any failure publishes ``TrainingFailed`` on the project
-bus (retrain_trigger then gives back the lease the run took, :func:`mlrails.retrain.give_back`)
+bus (retrain_trigger then gives back the lease the run took, :func:`mlrails.retraining.trigger.give_back`)
 and fails the execution with the step's own error and cause. The run as a whole is bounded
 by the state machine's timeout (a timed-out execution publishes nothing: its alarm covers it).
 """

@@ -91,7 +91,7 @@ class ServiceStack(cdk.Stack):
         for fn in self.functions.values():
             grant_prefix(artifacts, fn.function, Access.GET, Prefix.CONFIG)
 
-        # mlrails.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier delivery
+        # mlrails.data.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier delivery
         # quarantined it), copy that version to quarantine/ + reason, delete that version; put
         # features/; FeaturesReady. Without a version id (an object older than versioning; a
         # local bucket) the same calls name no version.
@@ -101,8 +101,8 @@ class ServiceStack(cdk.Stack):
         grant_items(table, fp, IDEMPOTENCY)
         bus.grant_put_events_to(fp)
 
-        # mlrails.serving: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
-        # 404), GET the version of the model it records; captures to the capture stream (mlrails.capture), which
+        # mlrails.serving.champion: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
+        # 404), GET the version of the model it records; captures to the capture stream (mlrails.serving.capture), which
         # writes capture/ itself; feedback/ writes.
         inf = inference.handler.function
         grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS)
@@ -110,7 +110,7 @@ class ServiceStack(cdk.Stack):
         grant_prefix(data, inf, Access.PUT, Prefix.FEEDBACK)
         store.capture.grant_put_records(inf)
 
-        # mlrails.monitoring: the current manifest (absent = "no_model"), its profile.json under
+        # mlrails.drift.check: the current manifest (absent = "no_model"), its profile.json under
         # models/ (the version the manifest records), list + read the capture window, write the report; drift counter; DriftDetected.
         dc = drift_check.handler.function
         grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS)
@@ -120,8 +120,8 @@ class ServiceStack(cdk.Stack):
         grant_items(table, dc, IDEMPOTENCY, STATE)
         bus.grant_put_events_to(dc)
 
-        # mlrails.performance: the current manifest (absent = "no_model"), list + read the capture
-        # window and the feedback days, write the report; PerformanceDegraded. mlrails.feedback_rows
+        # mlrails.performance.check: the current manifest (absent = "no_model"), list + read the capture
+        # window and the feedback days, write the report; PerformanceDegraded. mlrails.feedback.training_rows
         # (training.feedback_rows): HEAD a day's file (absent = not written yet: a 404, so listable),
         # write it; FeaturesReady.
         pc = performance_check.handler.function
@@ -133,7 +133,7 @@ class ServiceStack(cdk.Stack):
         grant_items(table, pc, IDEMPOTENCY)
         bus.grant_put_events_to(pc)
 
-        # mlrails.retrain: the current manifest (absent = no champion yet), the decision report;
+        # mlrails.retraining.trigger: the current manifest (absent = no champion yet), the decision report;
         # policy state; RetrainRequested (a notification); one training run per trigger
         # (StartExecution named after the trigger id, nothing else on the state machine).
         rt = retraining.trigger.function
@@ -143,13 +143,13 @@ class ServiceStack(cdk.Stack):
         bus.grant_put_events_to(rt)
         retraining.pipeline.state_machine.grant_start_execution(rt)
 
-        # mlrails.lifecycle + mlrails.promotion: list + read features/, and capture/ + feedback/ (the
+        # mlrails.training.lifecycle + mlrails.promotion.rails: list + read features/, and capture/ + feedback/ (the
         # gate also scores on labelled traffic); the current manifest (absent before the first
         # promotion) and the versions of the champion's files it records; write the version's model,
         # profile and candidate manifest under models/ and read the candidate back (get_optional:
         # absent is an error of its own); write manifests/ and the audit record under audit/ (locked:
         # a PUT with its retention); MLflow's artifact store under mlflow/ (its managed uploads may
-        # go multipart); Model* events. Operator commands (mlrails.operations) also list + read the
+        # go multipart); Model* events. Operator commands (mlrails.promotion.operations) also list + read the
         # audit log.
         tr = retraining.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)

@@ -16,7 +16,7 @@ from mlrails.errors import ConfigError, MlrailsError
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mlrails.demo import run_demo
+    from mlrails.local.demo import run_demo
 
     return run_demo(load_config(args.config), Path.cwd(), sys.stdout)
 
@@ -24,7 +24,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     import time
 
-    from mlrails.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
+    from mlrails.local.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
 
     cfg, note = simulation_config(load_config(args.config), args.model, args.training_data == "feedback")
     scenario = Scenario(days=args.days, requests_per_day=args.requests_per_day, drift_start=args.drift_start,
@@ -59,7 +59,7 @@ def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[
     or on the local environment `mlrails demo` left, through the same function at the run's
     virtual time as the local user (changes saved for the next command). Yields
     ``run(action, **fields) -> result``."""
-    from mlrails.operations import Operation
+    from mlrails.promotion.operations import Operation
 
     if environment is not None:
         from mlrails.adapters.operator import DeployedOperator
@@ -136,7 +136,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from mlrails.synthetic import churn_frame
+    from mlrails.local.synthetic import churn_frame
 
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
     frame = churn_frame(args.rows, start.replace(tzinfo=start.tzinfo or UTC), seed=args.seed, drift=args.drift,

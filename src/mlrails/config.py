@@ -18,10 +18,10 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlrails.errors import ConfigError
-from mlrails.schedule import parse_cron
+from mlrails.local.schedule import parse_cron
 
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
-# EventBridge schedule expressions; cron() fields are then checked by mlrails.schedule.
+# EventBridge schedule expressions; cron() fields are then checked by mlrails.local.schedule.
 _SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
 
 
@@ -92,7 +92,7 @@ class Training(_Strict):
     # changes, a model fit mostly on the old world cannot recover; a window forgets it.
     window_days: float | None = Field(default=None, gt=0)
     # True: served predictions whose labels came back through POST /feedback become training
-    # rows too, a day at a time once the day has settled (mlrails.feedback_rows). Leave it
+    # rows too, a day at a time once the day has settled (mlrails.feedback.training_rows). Leave it
     # false where labelled files already arrive under raw/: the same rows would count twice.
     feedback_rows: bool = False
 
@@ -134,13 +134,13 @@ class Promotion(_Strict):
         return "maximize" if metric in _MAXIMIZE else "minimize"
 
 
-# The drift measures (see mlrails.drift). Wasserstein and KS need an order: numeric only.
+# The drift measures (see mlrails.drift.measures). Wasserstein and KS need an order: numeric only.
 DriftTest = Literal["psi", "jensenshannon", "wasserstein", "ks", "chi2"]
 NUMERIC_ONLY_TESTS = frozenset({"wasserstein", "ks"})
 
 
 class Performance(_Strict):
-    """The business / model-quality check (mlrails.performance): settled captures joined with
+    """The business / model-quality check (mlrails.performance.check): settled captures joined with
     fed-back labels, the task's metrics and the business KPI, on its own schedule."""
 
     schedule: Schedule = "rate(1 day)"

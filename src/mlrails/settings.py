@@ -70,7 +70,7 @@ class Settings:
     """MLRAILS_CAPTURE_STREAM: the Firehose delivery stream captures go to; required by inference."""
     prediction_id_secret: str | None = None
     """MLRAILS_PREDICTION_ID_SECRET: the Secrets Manager secret (ARN or name) whose value signs
-    prediction ids (mlrails.prediction_ids); required by inference."""
+    prediction ids (mlrails.serving.prediction_ids); required by inference."""
     feedback_api_id: str | None = None
     """MLRAILS_FEEDBACK_API_ID: the id of the REST API that serves POST /feedback (its own API,
     with its own credential); inference refuses feedback that came through any other API."""

@@ -41,7 +41,7 @@ class Prefix(StrEnum):
 
     RAW = "raw/"
     FEATURES = "features/"
-    FEEDBACK_ROWS = "features/feedback/"  # labelled traffic as training rows (mlrails.feedback_rows)
+    FEEDBACK_ROWS = "features/feedback/"  # labelled traffic as training rows (mlrails.feedback.training_rows)
     QUARANTINE = "quarantine/"
     CAPTURE = "capture/"
     FEEDBACK = "feedback/"
@@ -51,7 +51,7 @@ class Prefix(StrEnum):
     MLFLOW = "mlflow/"
     REPORTS = "reports/"
     # Who promoted or rejected what, and why: written by the train function only, never
-    # overwritten or deleted (mlrails.promotion.audit).
+    # overwritten or deleted (mlrails.promotion.rails.audit).
     AUDIT = "audit/"
 
 
@@ -63,7 +63,7 @@ class ResourceNames:
     artifacts_bucket: str
     bus_name: str
     state_table: str
-    capture_stream: str  # the Firehose delivery stream into capture/ (mlrails.capture)
+    capture_stream: str  # the Firehose delivery stream into capture/ (mlrails.serving.capture)
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class FunctionSpec:
 
 
 # The inference function's package for each `serving.package` (which champions each serves:
-# mlrails.serving.PACKAGE_PATHS): its packaging and layers. FUNCTIONS lists the default, full.
+# mlrails.serving.champion.PACKAGE_PATHS): its packaging and layers. FUNCTIONS lists the default, full.
 INFERENCE_PACKAGES: dict[str, tuple[Literal["zip", "image"], tuple[str, ...]]] = {
     "onnx": ("zip", ("shared", "onnx")),
     "full": ("zip", ("shared", "ml")),

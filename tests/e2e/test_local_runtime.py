@@ -9,7 +9,7 @@ import pytest
 
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 REPO = Path(__file__).resolve().parents[2]
 

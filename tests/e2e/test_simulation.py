@@ -11,7 +11,7 @@ import pytest
 
 from mlrails.adapters import deployed
 from mlrails.config import load_config
-from mlrails.simulation import Scenario, outcome, run_simulation, simulation_config
+from mlrails.local.simulation import Scenario, outcome, run_simulation, simulation_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = Scenario(days=18, drift_start=3, drift_full=4, shift_day=9, history_rows=1500)

@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlrails import dataset
+from mlrails.data import dataset
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
-from mlrails.feedback import feedback_key, feedback_lines
+from mlrails.feedback.intake import feedback_key, feedback_lines
 from mlrails.local.cloud import deploy_config, put_objects
-from mlrails.manifest import Manifest, current_key
-from mlrails.synthetic import churn_frame
+from mlrails.serving.manifest import Manifest, current_key
+from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames, config_key
 
 from conftest import load_event

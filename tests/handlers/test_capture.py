@@ -11,7 +11,7 @@ import random
 from datetime import timedelta
 
 from conftest import REPO, load_event
-from mlrails import labels
+from mlrails.feedback import labels
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.clients import client
 from mlrails.local.cloud import LocalCloud, deploy_config
@@ -19,7 +19,7 @@ from mlrails.local.delivery import STAGED, deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Router
 from mlrails.local.runtime import api_event as gateway_event
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import FUNCTIONS
 
 from .conftest import DAY, api_call, api_event, keys, records, redeploy
@@ -108,10 +108,10 @@ def test_large_requests_are_split_at_the_record_batch_limit(champion, cloud, inf
 def test_a_record_over_firehoses_record_limit_is_counted_and_the_others_still_go(
         champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
-    # The API refuses a value over 1,000 characters (mlrails.protocol.MAX_CELL_CHARS), so no
+    # The API refuses a value over 1,000 characters (mlrails.serving.protocol.MAX_CELL_CHARS), so no
     # request of this model's five columns makes such a record any more; a wider model's could.
     # Lifted here to reach the capture path, which is what this test holds.
-    monkeypatch.setattr("mlrails.protocol.MAX_CELL_CHARS", 2 * 1000 * 1024)
+    monkeypatch.setattr("mlrails.serving.protocol.MAX_CELL_CHARS", 2 * 1000 * 1024)
     rows = [ROWS[0] | {"region": "x" * (1000 * 1024)}, *ROWS[1:]]  # an unknown region still scores
 
     status, answer = api_call(inference, api_event("inference_invocations_records",

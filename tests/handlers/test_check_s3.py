@@ -8,9 +8,9 @@ import pytest
 
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
-from mlrails.dataset import to_parquet
+from mlrails.data.dataset import to_parquet
 from mlrails.feasibility import CheckOptions, run_check
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 BUCKET = "feasibility-data"
 SMALL = CheckOptions(sample_rows=1000, folds=2, curve_fractions=(0.5,))

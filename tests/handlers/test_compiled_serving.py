@@ -12,17 +12,18 @@ import pandas as pd
 import pytest
 
 from conftest import load_event
-from mlrails import promotion, serving
+from mlrails.promotion import rails
+from mlrails.serving import champion
 from mlrails.adapters import deployed, manifests, s3
 from mlrails.config import ProjectConfig, Serving
 from mlrails.local.cloud import deploy_config
-from mlrails.protocol import parse_request
+from mlrails.serving.protocol import parse_request
 from mlrails.wiring import config_key
 
 from .conftest import DAY, api_call, api_event
 from .test_inference import ROWS
 from .test_promotion import _train as train_and_gate
-from .test_promotion import rails  # noqa: F401 - the same fixture: features in S3, settings, registry
+from .test_promotion import promotion_env  # noqa: F401 - the same fixture: features in S3, settings, registry
 
 COMPILES = "mlrails.models:gradient_boosting"
 DOES_NOT = "mlrails.models:hist_gradient_boosting"
@@ -34,13 +35,13 @@ def _config(cfg: ProjectConfig, entrypoint: str, package: str = "full") -> Proje
                                   "serving": Serving(package=package)})
 
 
-def _train(cfg, rails, n: int):
+def _train(cfg, promotion_env, n: int):
     """Train version ``n`` and make it the champion (by hand if the gate preferred the old one)."""
-    settings, registry = rails
+    settings, registry = promotion_env
     at = DAY + timedelta(hours=n)
-    outcome = train_and_gate(cfg, rails, n)
+    outcome = train_and_gate(cfg, promotion_env, n)
     if not outcome.promoted:
-        promotion.promote(settings, registry, cfg.model.name, outcome.version, reason="test", at=at, by="test")
+        rails.promote(settings, registry, cfg.model.name, outcome.version, reason="test", at=at, by="test")
     return manifests.read_current(settings.artifacts_bucket, cfg.model.name)
 
 
@@ -58,16 +59,16 @@ def _probabilities_request() -> dict:
 
 
 def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph(
-        cfg, cloud, rails, handler, monkeypatch, lambda_context):
-    settings, registry = rails
+        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    settings, registry = promotion_env
     compiled_cfg = _config(cfg, COMPILES, package="onnx")
 
-    manifest = _train(compiled_cfg, rails, 1)
+    manifest = _train(compiled_cfg, promotion_env, 1)
 
     assert manifest.serving == "onnx" and manifest.onnx_uri.endswith("/v1/model.onnx")
     assert manifest.serving_reason.startswith("verified on ") and "labels identical" in manifest.serving_reason
     assert s3.get_bytes(manifest.onnx_uri)  # stored beside model.skops
-    [record] = promotion.audit_log(settings, cfg.model.name)
+    [record] = rails.audit_log(settings, cfg.model.name)
     assert (record["serving"], record["serving_reason"]) == ("onnx", manifest.serving_reason)
     tags = registry.client.get_model_version(cfg.model.name, "1").tags
     assert tags["serving.path"] == "onnx" and tags["serving.reason"] == manifest.serving_reason
@@ -78,7 +79,7 @@ def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph
 
     assert status == 200, body
     assert inference.champions().get().path == "onnx"
-    model = promotion.load_model(manifest)
+    model = rails.load_model(manifest)
     frame = pd.DataFrame(ROWS)
     assert body["predictions"] == model.predict(frame).tolist()
     for got, want in zip(body["probabilities"], model.predict_proba(frame)):
@@ -86,8 +87,8 @@ def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph
 
 
 def test_a_model_that_does_not_convert_is_served_by_scikit_learn_and_the_onnx_package_says_so(
-        cfg, cloud, rails, handler, monkeypatch, lambda_context):
-    manifest = _train(_config(cfg, DOES_NOT), rails, 1)
+        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    manifest = _train(_config(cfg, DOES_NOT), promotion_env, 1)
 
     assert manifest.serving == "skops" and manifest.onnx_uri is None
     assert manifest.serving_reason.startswith("ONNX conversion failed: ")
@@ -106,9 +107,9 @@ def test_a_model_that_does_not_convert_is_served_by_scikit_learn_and_the_onnx_pa
     assert inference.champions().get().path == "skops"
 
 
-def test_the_full_package_serves_a_compiled_champion_by_scikit_learn(cfg, cloud, rails, handler, monkeypatch,
+def test_the_full_package_serves_a_compiled_champion_by_scikit_learn(cfg, cloud, promotion_env, handler, monkeypatch,
                                                                       lambda_context):
-    manifest = _train(_config(cfg, COMPILES), rails, 1)
+    manifest = _train(_config(cfg, COMPILES), promotion_env, 1)
     _deploy(_config(cfg, COMPILES, package="full"), cloud, monkeypatch)
     inference = handler("inference")
 
@@ -118,12 +119,12 @@ def test_the_full_package_serves_a_compiled_champion_by_scikit_learn(cfg, cloud,
     assert inference.champions().get().path == "skops"  # the full package ships no onnxruntime
 
 
-def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, rails):
+def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, promotion_env):
     """skops (v1, the placeholder) -> ONNX (v2) -> skops (rollback to v1), while requests keep
     coming from four threads: each gets an answer from a whole champion."""
-    settings, registry = rails
-    first = _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
-    cache = serving.ChampionCache(settings.artifacts_bucket, cfg.model.name, ttl_seconds=0, package="image")
+    settings, registry = promotion_env
+    first = _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
+    cache = champion.ChampionCache(settings.artifacts_bucket, cfg.model.name, ttl_seconds=0, package="image")
     batch = parse_request(load_event("inference_invocations_records")["body"].encode(), "application/json",
                           first.signature)
     answers, failures, stop = [], [], threading.Event()
@@ -131,9 +132,9 @@ def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, rails
     def keep_asking() -> None:
         while not stop.is_set():
             try:
-                champion = cache.get()
-                predictions, _ = serving.predict(champion, batch)
-                answers.append((champion.manifest.version, champion.path, len(predictions)))
+                serving = cache.get()
+                predictions, _ = champion.predict(serving, batch)
+                answers.append((serving.manifest.version, serving.path, len(predictions)))
             except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
                 failures.append(exc)
 
@@ -141,9 +142,9 @@ def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, rails
     for thread in threads:
         thread.start()
     try:
-        second = _train(_config(cfg, COMPILES), rails, 2)
+        second = _train(_config(cfg, COMPILES), promotion_env, 2)
         swapped = _wait_for(answers, ("2", "onnx"))
-        promotion.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="test")
+        rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="test")
         _wait_for(answers, ("1", "skops"), after=swapped)
     finally:
         stop.set()
@@ -169,13 +170,13 @@ def _wait_for(answers: list, version_path: tuple[str, str], after: int = 0, time
 
 
 def test_the_onnx_package_keeps_serving_its_compiled_champion_when_one_it_cannot_serve_is_promoted(
-        cfg, cloud, rails, handler, monkeypatch, lambda_context):
-    _train(_config(cfg, COMPILES), rails, 1)
+        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    _train(_config(cfg, COMPILES), promotion_env, 1)
     _deploy(_config(cfg, COMPILES, package="onnx"), cloud, monkeypatch)
     inference = handler("inference")
     assert api_call(inference, load_event("inference_invocations_records"), lambda_context)[0] == 200
 
-    _train(_config(cfg, DOES_NOT), rails, 2)
+    _train(_config(cfg, DOES_NOT), promotion_env, 2)
     status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
 
     assert status == 200 and body["model_version"] == "1"  # the loaded compiled champion keeps serving

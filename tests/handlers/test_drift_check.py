@@ -13,7 +13,7 @@ from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
 from mlrails.local.delivery import deliver_captures
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, api_call, api_event, keys, records
 

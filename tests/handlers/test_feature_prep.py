@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from conftest import load_event
-from mlrails import dataset
+from mlrails.data import dataset
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, keys, upload
 

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import load_event
-from mlrails import dataset, lifecycle, training
+from mlrails.data import dataset
+from mlrails.training import estimator, lifecycle
 from mlrails.adapters import s3
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, keys, put_features, put_traffic
 
@@ -89,8 +90,8 @@ def test_training_reads_them_with_the_rest_of_features(champion, performance_che
     frame, files = lifecycle.load_features(cloud.data_bucket, cfg)
 
     assert set(files) == {exported, KEY} and len(frame) == 400 + 150
-    split = training.split_by_time(frame, cfg)
-    assert training.fit(cfg, split.train) is not None  # one frame, one schema: it trains
+    split = estimator.split_by_time(frame, cfg)
+    assert estimator.fit(cfg, split.train) is not None  # one frame, one schema: it trains
 
 
 def test_a_day_without_labels_is_not_written(champion, performance_check, cloud, cfg, bus, lambda_context):

@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from mlrails import artifacts, promotion, training
+from mlrails.promotion import rails
+from mlrails.serving import artifacts
+from mlrails.training import estimator
 from mlrails.adapters import s3
 from mlrails.models import PLACEHOLDER
 from mlrails.settings import Settings
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, keys, put_features, put_traffic, redeploy, run_training, training_request
 
@@ -75,8 +77,8 @@ def test_the_gate_scores_both_models_on_the_holdout_and_the_labelled_traffic(
     evaluation = state["evaluate"]
     assert (evaluation["holdout_rows"], evaluation["feedback_rows"]) == (120, 300)
     rows = pd.concat([HOLDOUT, _served(cloud, real, NEW, seed=1)], ignore_index=True)
-    challenger = training.score(_model(cloud, real, "2"), rows, real)
-    champion = training.score(_model(cloud, real, "1"), rows, real)
+    challenger = estimator.score(_model(cloud, real, "2"), rows, real)
+    champion = estimator.score(_model(cloud, real, "1"), rows, real)
     assert evaluation["metrics"] == pytest.approx(challenger)
     assert evaluation["baseline_metrics"] == pytest.approx(champion)
     assert evaluation["metrics"] != pytest.approx(state["train"]["metrics"])  # the traffic counted
@@ -85,7 +87,7 @@ def test_the_gate_scores_both_models_on_the_holdout_and_the_labelled_traffic(
     suffix = "; scored on 120 holdout + 300 labelled traffic rows"
     assert "vs champion v1" in evaluation["reason"] and evaluation["reason"].endswith(suffix)
     assert state["finish"]["reason"].endswith(suffix)
-    audit = promotion.audit_log(Settings.from_env(needs_tracking=True), cfg.model.name)
+    audit = rails.audit_log(Settings.from_env(needs_tracking=True), cfg.model.name)
     assert audit[-1]["version"] == "2" and audit[-1]["reason"] == state["finish"]["reason"]
     tags = _tags(mlflow_db, cfg, "2")
     assert (tags["gate.holdout_rows"], tags["gate.feedback_rows"]) == ("120", "300")
@@ -105,9 +107,9 @@ def test_a_first_real_model_meets_the_placeholder_on_the_same_rows_and_older_tra
     evaluation = state["evaluate"]
     assert (evaluation["holdout_rows"], evaluation["feedback_rows"]) == (120, 300)
     rows = pd.concat([HOLDOUT, _served(cloud, real, NEW, seed=1)], ignore_index=True)
-    placeholder = training.fit(_config(real, PLACEHOLDER), FEATURES.head(480))
-    assert evaluation["metrics"] == pytest.approx(training.score(_model(cloud, real, "1"), rows, real))
-    assert evaluation["baseline_metrics"] == pytest.approx(training.score(placeholder, rows, real))
+    placeholder = estimator.fit(_config(real, PLACEHOLDER), FEATURES.head(480))
+    assert evaluation["metrics"] == pytest.approx(estimator.score(_model(cloud, real, "1"), rows, real))
+    assert evaluation["baseline_metrics"] == pytest.approx(estimator.score(placeholder, rows, real))
     assert "vs placeholder baseline" in evaluation["reason"]
     assert evaluation["reason"].endswith("; scored on 120 holdout + 300 labelled traffic rows")
 
@@ -126,7 +128,7 @@ def test_without_feedback_the_gate_scores_on_the_holdout_alone(cloud, cfg, featu
     assert (evaluation["holdout_rows"], evaluation["feedback_rows"]) == (120, 0)
     assert evaluation["metrics"] == state["train"]["metrics"]  # the train step's holdout scores
     placeholder = _model(cloud, real, "1", "placeholder.skops")
-    assert evaluation["baseline_metrics"] == pytest.approx(training.score(placeholder, HOLDOUT, real))
+    assert evaluation["baseline_metrics"] == pytest.approx(estimator.score(placeholder, HOLDOUT, real))
     assert "scored on" not in evaluation["reason"] and evaluation["reason"].startswith("roc_auc 0.5000 -> ")
     assert _tags(mlflow_db, cfg, "1")["gate.feedback_rows"] == "0"
 
@@ -145,7 +147,7 @@ def test_the_gate_ignores_labels_not_sent_with_the_feedback_credential(
     evaluation = state["evaluate"]
     assert (evaluation["holdout_rows"], evaluation["feedback_rows"], evaluation["ignored_labels"]) == (120, 300, 200)
     rows = pd.concat([HOLDOUT, _served(cloud, real, NEW, seed=1)], ignore_index=True)
-    assert evaluation["metrics"] == pytest.approx(training.score(_model(cloud, real, "1"), rows, real))
+    assert evaluation["metrics"] == pytest.approx(estimator.score(_model(cloud, real, "1"), rows, real))
     assert evaluation["reason"].endswith("; scored on 120 holdout + 300 labelled traffic rows; "
                                          "ignored 200 labels not sent with the feedback credential")
     assert _tags(mlflow_db, cfg, "1")["gate.ignored_labels"] == "200"

@@ -10,9 +10,10 @@ from sklearn.dummy import DummyClassifier
 
 import mlrails
 from conftest import load_event
-from mlrails import artifacts, promotion
+from mlrails.promotion import rails
+from mlrails.serving import artifacts
 from mlrails.adapters import manifests, s3
-from mlrails.manifest import Manifest, current_key
+from mlrails.serving.manifest import Manifest, current_key
 
 from .conftest import api_call, api_event, keys
 
@@ -32,7 +33,7 @@ def inference(cloud, handler):
 def _expected_predictions(manifest: Manifest) -> list:
     import pandas as pd
 
-    model = promotion.load_model(manifest)
+    model = rails.load_model(manifest)
     return [p.item() for p in model.predict(pd.DataFrame(ROWS))]
 
 
@@ -55,7 +56,7 @@ def test_every_payload_format_is_scored_by_the_champion(event_name, champion, in
     assert status == 200
     assert body["predictions"] == _expected_predictions(champion)
     assert len(set(body["prediction_ids"])) == 3
-    # 128 random bits and a 128-bit HMAC of them (mlrails.prediction_ids).
+    # 128 random bits and a 128-bit HMAC of them (mlrails.serving.prediction_ids).
     assert all(re.fullmatch(r"[0-9a-f]{64}", i) for i in body["prediction_ids"])
     assert body["model_name"] == "churn-classifier" and body["model_version"] == "1"
     assert "probabilities" not in body
@@ -69,7 +70,7 @@ def test_probabilities_on_request(champion, inference, lambda_context):
     assert status == 200 and len(body["probabilities"]) == 3
     for row in body["probabilities"]:
         assert set(row) == {"0", "1"} and sum(row.values()) == pytest.approx(1.0)
-    model = promotion.load_model(champion)
+    model = rails.load_model(champion)
     assert body["probabilities"][0]["1"] == pytest.approx(float(model.class_prior_[1]))
 
 

@@ -17,11 +17,11 @@ from datetime import timedelta
 from moto.server import ThreadedMotoServer
 
 from conftest import EVENTS, REPO
-from mlrails import lifecycle
+from mlrails.training import lifecycle
 from mlrails.config import Serving
-from mlrails.registry import Registry
+from mlrails.adapters.registry import Registry
 from mlrails.settings import Settings
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import config_key
 
 from .conftest import DAY, put_features

@@ -19,13 +19,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from conftest import load_event
-from mlrails import artifacts
+from mlrails.serving import artifacts
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.clients import client
 from mlrails.errors import TamperedArtifact, UntrustedArtifact
-from mlrails.manifest import current_key, history_key
+from mlrails.serving.manifest import current_key, history_key
 from mlrails.local.runtime import function_url_request
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, api_call, put_features, run_training, training_request
 from .test_inference import ROWS

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from conftest import load_event
-from mlrails import openapi
-from mlrails.protocol import FORMATS
+from mlrails.serving import openapi
+from mlrails.serving.protocol import FORMATS
 
 from .conftest import api_call, api_event
 

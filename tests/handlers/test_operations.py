@@ -9,14 +9,14 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from mlrails import promotion
+from mlrails.promotion import rails
 from mlrails.adapters import manifests
 from mlrails.adapters.operator import DeployedOperator
 from mlrails.errors import BadRequest, ConfigError
 from mlrails.local.runtime import function_url_request
-from mlrails.operations import Operation, OperationRefused, unwrap
+from mlrails.promotion.operations import Operation, OperationRefused, unwrap
 from mlrails.settings import Settings
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import operator_parameter
 
 from .conftest import DAY, put_features, run_training, training_request
@@ -85,7 +85,7 @@ def test_the_audit_log_names_the_verified_caller_not_the_body(cloud, cfg, train_
                                                               "at": "2020-01-01T00:00:00+00:00"})
     assert status == 400 and "unknown operation field(s) ['at', 'by']" in forged["message"]
     _request(train_handler, lambda_context, {"action": "promote", "version": two_versions}, caller=ALICE)
-    record = promotion.audit_log(Settings.from_env(), cfg.model.name)[-1]
+    record = rails.audit_log(Settings.from_env(), cfg.model.name)[-1]
     assert (record["by"], record["at"]) == (ALICE, (DAY + timedelta(hours=12)).isoformat())
 
 

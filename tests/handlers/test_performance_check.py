@@ -11,7 +11,7 @@ import pytest
 from sklearn import metrics as skm
 
 from conftest import load_event
-from mlrails import quality
+from mlrails.performance import quality
 from mlrails.adapters import s3
 
 from .conftest import DAY, keys, put_traffic, redeploy

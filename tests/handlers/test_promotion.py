@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from mlrails import lifecycle, promotion
+from mlrails.promotion import rails
+from mlrails.training import lifecycle
 from mlrails.adapters import manifests
-from mlrails.registry import Registry
+from mlrails.adapters.registry import Registry
 from mlrails.settings import Settings
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, put_features
 
@@ -25,14 +26,14 @@ def _config(cfg, entrypoint: str, **promotion_rules):
 
 
 @pytest.fixture
-def rails(cloud, cfg, mlflow_db):
+def promotion_env(cloud, cfg, mlflow_db):
     put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
     settings = Settings.from_env(needs_tracking=True)
     return settings, Registry.for_settings(settings, cfg.model.name)
 
 
-def _train(cfg, rails, n: int):
-    settings, registry = rails
+def _train(cfg, promotion_env, n: int):
+    settings, registry = promotion_env
     return lifecycle.train_and_promote(cfg, settings, registry, reason="test", trigger_id=f"t{n}",
                                        at=DAY + timedelta(hours=n))
 
@@ -41,11 +42,11 @@ def _aliases(registry: Registry) -> dict[str, str]:
     return {alias: version for row in registry.versions() for alias in row["aliases"] for version in [row["version"]]}
 
 
-def test_first_real_model_must_beat_the_placeholder(cfg, rails):
-    settings, _ = rails
+def test_first_real_model_must_beat_the_placeholder(cfg, promotion_env):
+    settings, _ = promotion_env
     strict = _config(cfg, REAL, min_improvement=0.9)  # no model gains 0.9 AUC over 0.5
 
-    outcome = _train(strict, rails, 1)
+    outcome = _train(strict, promotion_env, 1)
 
     assert not outcome.promoted
     assert "vs placeholder baseline" in outcome.reason and outcome.reason.endswith("not enough")
@@ -53,63 +54,63 @@ def test_first_real_model_must_beat_the_placeholder(cfg, rails):
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name) is None
 
 
-def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_consistent(cfg, rails):
-    settings, registry = rails
-    first = _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
-    second = _train(_config(cfg, REAL, min_improvement=0.05), rails, 2)
+def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_consistent(cfg, promotion_env):
+    settings, registry = promotion_env
+    first = _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
+    second = _train(_config(cfg, REAL, min_improvement=0.05), promotion_env, 2)
     assert first.promoted and second.promoted
     assert "roc_auc 0.5000 -> " in second.reason and "vs champion v1" in second.reason
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     assert (current.version, current.previous_version) == ("2", "1")
     assert _aliases(registry) == {"champion": "2", "previous": "1", "challenger": "2"}
 
-    rolled = promotion.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="alice")
+    rolled = rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="alice")
 
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     assert rolled == current and (current.version, current.previous_version) == ("1", "2")
     assert current.artifact_uri.endswith("/v1/model.skops") and current.reason == "rollback from v2"
     assert _aliases(registry)["champion"] == "1" and _aliases(registry)["previous"] == "2"
 
-    again = promotion.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=4), by="alice")
+    again = rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=4), by="alice")
     assert again.version == "2"  # a second rollback flips back
 
-    log = promotion.audit_log(settings, cfg.model.name)
+    log = rails.audit_log(settings, cfg.model.name)
     assert [(r["action"], r["version"], r["by"]) for r in log] == [
         ("promote", "1", "gate"), ("promote", "2", "gate"), ("rollback", "1", "alice"), ("rollback", "2", "alice")]
     assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] == "2"
 
 
-def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg, rails):
-    settings, registry = rails
-    _train(_config(cfg, REAL), rails, 1)
-    rejected = _train(_config(cfg, "mlrails.models:placeholder"), rails, 2)
+def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg, promotion_env):
+    settings, registry = promotion_env
+    _train(_config(cfg, REAL), promotion_env, 1)
+    rejected = _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 2)
     assert not rejected.promoted and "not enough" in rejected.reason
 
-    log = promotion.audit_log(settings, cfg.model.name)
+    log = rails.audit_log(settings, cfg.model.name)
     assert log[-1]["action"] == "reject" and log[-1]["version"] == "2"
     assert log[-1]["baseline_metrics"]["roc_auc"] > log[-1]["metrics"]["roc_auc"]
 
-    manifest = promotion.promote(settings, registry, cfg.model.name, "2", reason="operator override",
+    manifest = rails.promote(settings, registry, cfg.model.name, "2", reason="operator override",
                                  at=DAY + timedelta(hours=5), by="bob")
     assert manifest.version == "2" and manifest.previous_version == "1"
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
 
 
-def test_impossible_requests_are_clear_errors(cfg, rails):
-    settings, registry = rails
-    with pytest.raises(promotion.PromotionError, match="no previous champion"):
-        promotion.rollback(settings, registry, cfg.model.name, at=DAY, by="alice")
-    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
-    with pytest.raises(promotion.PromotionError, match="v7 has no candidate manifest"):
-        promotion.promote(settings, registry, cfg.model.name, "7", reason="?", at=DAY, by="alice")
-    with pytest.raises(promotion.PromotionError, match="already the champion"):
-        promotion.promote(settings, registry, cfg.model.name, "1", reason="?", at=DAY, by="alice")
+def test_impossible_requests_are_clear_errors(cfg, promotion_env):
+    settings, registry = promotion_env
+    with pytest.raises(rails.PromotionError, match="no previous champion"):
+        rails.rollback(settings, registry, cfg.model.name, at=DAY, by="alice")
+    _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
+    with pytest.raises(rails.PromotionError, match="v7 has no candidate manifest"):
+        rails.promote(settings, registry, cfg.model.name, "7", reason="?", at=DAY, by="alice")
+    with pytest.raises(rails.PromotionError, match="already the champion"):
+        rails.promote(settings, registry, cfg.model.name, "1", reason="?", at=DAY, by="alice")
 
 
-def _challenger_evaluated(cfg, rails, at):
+def _challenger_evaluated(cfg, promotion_env, at):
     """Champion v1 (the placeholder), then a real challenger v2 trained and evaluated, not finished."""
-    settings, registry = rails
-    _train(_config(cfg, "mlrails.models:placeholder"), rails, 1)
+    settings, registry = promotion_env
+    _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
     real = _config(cfg, REAL, min_improvement=0.05)
     trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=at)
     evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
@@ -117,11 +118,11 @@ def _challenger_evaluated(cfg, rails, at):
     return real, evaluation
 
 
-def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, rails, monkeypatch):
-    settings, registry = rails
-    real, evaluation = _challenger_evaluated(cfg, rails, DAY + timedelta(hours=2))
+def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, promotion_env, monkeypatch):
+    settings, registry = promotion_env
+    real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY + timedelta(hours=2))
     # The manifest is written, then the event fails (a throttled PutEvents, say).
-    monkeypatch.setattr(promotion, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
+    monkeypatch.setattr(rails, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
     with pytest.raises(RuntimeError):
         lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
@@ -131,26 +132,26 @@ def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry
 
     assert retried["promoted"] is True
     assert _aliases(registry)["champion"] == "2" and _aliases(registry)["previous"] == "1"
-    assert [r["version"] for r in promotion.audit_log(settings, cfg.model.name)] == ["1", "2"]
+    assert [r["version"] for r in rails.audit_log(settings, cfg.model.name)] == ["1", "2"]
 
 
-def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, rails):
-    settings, _ = rails
-    real, evaluation = _challenger_evaluated(cfg, rails, DAY)
-    _train(real, rails, 3)  # another run promotes v3 meanwhile
+def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, promotion_env):
+    settings, _ = promotion_env
+    real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY)
+    _train(real, promotion_env, 3)  # another run promotes v3 meanwhile
 
-    outcome = lifecycle.finish_step(real, settings, rails[1], version="2", evaluation=evaluation, at=DAY)
+    outcome = lifecycle.finish_step(real, settings, promotion_env[1], version="2", evaluation=evaluation, at=DAY)
 
     assert outcome["promoted"] is False and "the champion changed during this run" in outcome["reason"]
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "3"
 
 
-def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, rails, monkeypatch):
+def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, promotion_env, monkeypatch):
     from mlrails.adapters import s3
-    from mlrails.manifest import current_key
+    from mlrails.serving.manifest import current_key
 
-    settings, registry = rails
-    real, evaluation = _challenger_evaluated(cfg, rails, DAY + timedelta(hours=2))
+    settings, registry = promotion_env
+    real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY + timedelta(hours=2))
     put = s3.put_bytes
 
     def crash_on_the_pointer(location, body, *args, **kwargs):

@@ -186,7 +186,7 @@ def test_a_retry_after_a_failed_start_starts_the_run_instead_of_meeting_its_own_
 def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
     from mlrails.adapters.deployed import settings
     from mlrails.adapters.state import StateTable
-    from mlrails.retrain import handle_trigger
+    from mlrails.retraining.trigger import handle_trigger
 
     from .conftest import DAY
 

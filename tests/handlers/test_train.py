@@ -8,13 +8,15 @@ import pytest
 from mlflow import MlflowClient
 
 from conftest import load_event
-from mlrails import dataset, lifecycle, promotion, training
+from mlrails.data import dataset
+from mlrails.promotion import rails
+from mlrails.training import estimator, lifecycle
 from mlrails.adapters import deployed, s3
 from mlrails.errors import TrainingError
-from mlrails.feedback_rows import export_key
+from mlrails.feedback.training_rows import export_key
 from mlrails.local.cloud import deploy_config
-from mlrails.manifest import Manifest, current_key, history_key
-from mlrails.synthetic import churn_frame
+from mlrails.serving.manifest import Manifest, current_key, history_key
+from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import config_key
 
 from .conftest import DAY, keys, put_features, run_training, training_request
@@ -61,7 +63,7 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     share = result["metrics"]["accuracy"]
     assert manifest.metric_errors["accuracy"] == pytest.approx((share * (1 - share) / 120) ** 0.5, rel=0.2)
     assert keys(bucket, f"manifests/{name}/") == [f"manifests/{name}/current.json", f"manifests/{name}/v1.json"]
-    model = promotion.load_model(manifest)
+    model = rails.load_model(manifest)
     assert list(model.classes_) == [0, 1]
     profile = s3.get_json(manifest.profile_uri)
     assert profile["rows"] == 480 and set(cfg.dataset.feature_names) <= set(profile["features"])
@@ -104,7 +106,7 @@ def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train
 
     assert sorted(files) == sorted([export_key((DAY - timedelta(days=5)).date()), legacy,
                                     "features/2026/03/02/crm.csv.parquet"])  # a file without metadata is read
-    assert len(frame) == 750 and len(training.recent(frame, cfg)) == 750
+    assert len(frame) == 750 and len(estimator.recent(frame, cfg)) == 750
     state = run_training(train_handler, lambda_context, load_event("train_step_train"))
     assert state["train"]["rows"] == 750
 
@@ -131,7 +133,7 @@ def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg
     result = {**state["train"], **state["finish"]}
 
     holdout = dataset.prepare_features(fresh, cfg.dataset).tail(240)
-    v1 = promotion.load_model(Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket,
+    v1 = rails.load_model(Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket,
                                                                       history_key(cfg.model.name, "1")))))
     champion_accuracy = float((v1.predict(holdout[cfg.dataset.feature_names]) == holdout["churned"]).mean())
     challenger_accuracy = float((holdout["churned"] == 1).mean())

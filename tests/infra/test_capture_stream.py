@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Match, Template
 
 from infra.nag import flatten_cfn_reference
-from mlrails import capture
+from mlrails.serving import capture
 
 from test_least_privilege import statements
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlrails import openapi
+from mlrails.serving import openapi
 
 ORIGINS = ["https://app.example.com", "https://admin.example.com"]
 

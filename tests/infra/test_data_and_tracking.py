@@ -73,7 +73,7 @@ def test_only_the_train_role_may_change_models_manifests_and_the_audit_log(data_
 def test_audit_records_are_locked_and_never_deleted(data_template: Template) -> None:
     buckets = data_template.find_resources("AWS::S3::Bucket", {"Properties": {"ObjectLockEnabled": True}})
     assert len(buckets) == 1 and "ArtifactsBucket" in next(iter(buckets))
-    # No default retention: the audit log asks for its lock per record (mlrails.promotion.audit).
+    # No default retention: the audit log asks for its lock per record (mlrails.promotion.rails.audit).
     assert "ObjectLockConfiguration" not in next(iter(buckets.values()))["Properties"]
     (policy,) = [p for p in data_template.find_resources("AWS::S3::BucketPolicy").values()
                  if "ArtifactsBucket" in str(p["Properties"]["Bucket"])]

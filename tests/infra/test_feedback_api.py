@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlrails import openapi, wiring
+from mlrails import wiring
+from mlrails.serving import openapi
 from mlrails.config import ProjectConfig
 
 

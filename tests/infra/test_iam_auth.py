@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from mlrails import openapi
+from mlrails.serving import openapi
 
 
 @pytest.fixture(scope="module")

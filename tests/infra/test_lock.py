@@ -143,7 +143,7 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
         "functions/Dockerfile", "functions/train/handler.py",
         "functions/inference/handler.py",  # the inference image's (serving.package: image)
     }
-    assert "src/mlrails/lifecycle.py" in files
+    assert "src/mlrails/training/lifecycle.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
 
 

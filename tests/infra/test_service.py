@@ -11,7 +11,8 @@ from aws_cdk.assertions import Match, Template
 
 from infra.stage import MlrailsStage
 
-from mlrails import openapi, wiring
+from mlrails import wiring
+from mlrails.serving import openapi
 from mlrails.config import ProjectConfig
 
 

@@ -10,7 +10,7 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.preprocessing import FunctionTransformer
 
-from mlrails import artifacts
+from mlrails.serving import artifacts
 from mlrails.errors import UntrustedArtifact
 
 X = np.array([[0.0], [1.0], [2.0], [3.0]])

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import jq
 import pytest
 
-from mlrails import capture
+from mlrails.serving import capture
 from mlrails.config import Capture
-from mlrails.protocol import Batch
+from mlrails.serving.protocol import Batch
 
 
 def _records(at: datetime) -> list[dict]:

@@ -1,5 +1,5 @@
 from mlrails.cli import main
-from mlrails.dataset import prepare_features, read_parquet
+from mlrails.data.dataset import prepare_features, read_parquet
 
 
 def test_generate_writes_data_the_example_config_accepts(tmp_path, cfg, capsys):

@@ -13,11 +13,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlrails import compiled, models
+from mlrails import models
+from mlrails.serving import compiled
 from mlrails.config import Dataset
-from mlrails.predictors import OnnxPredictor
-from mlrails.protocol import Batch, Column
-from mlrails.synthetic import churn_frame
+from mlrails.serving.predictors import OnnxPredictor
+from mlrails.serving.protocol import Batch, Column
+from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 

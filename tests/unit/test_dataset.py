@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from mlrails import dataset
+from mlrails.data import dataset
 from mlrails.errors import DataFileRejected
-from mlrails.synthetic import churn_frame
+from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon as scipy_jensenshannon
 
 from mlrails.config import Dataset, Monitoring, parse_config
-from mlrails.drift import (
+from mlrails.drift.measures import (
     WindowCounts,
     chi2_homogeneity,
     chi2_sf,
@@ -23,8 +23,8 @@ from mlrails.drift import (
     wasserstein_on_grid,
 )
 from mlrails.errors import ConfigError
-from mlrails.profile import PREDICTION, bin_numeric, build_profile, quantile_edges, quantile_sketch, reference_grid
-from mlrails.synthetic import churn_frame
+from mlrails.drift.profile import PREDICTION, bin_numeric, build_profile, quantile_edges, quantile_sketch, reference_grid
+from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 MONITORING = Monitoring(min_window_rows=100, psi_threshold=0.2, drifted_share=0.3)

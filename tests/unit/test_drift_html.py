@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from mlrails.config import Dataset, Feature, Monitoring
-from mlrails.drift import WindowCounts, drift_report
-from mlrails.drift_html import category_shares, numeric_shares, render_drift_html
-from mlrails.profile import PREDICTION, build_profile
-from mlrails.synthetic import churn_frame
+from mlrails.drift.measures import WindowCounts, drift_report
+from mlrails.drift.report import category_shares, numeric_shares, render_drift_html
+from mlrails.drift.profile import PREDICTION, build_profile
+from mlrails.local.synthetic import churn_frame
 
 START, END = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
 MONITORING = Monitoring(min_window_rows=100)

@@ -11,7 +11,7 @@ import pytest
 from mlrails.cli import main
 from mlrails.config import parse_config
 from mlrails.feasibility import CheckOptions, run_check
-from mlrails.synthetic import churn_frame, example_frames
+from mlrails.local.synthetic import churn_frame, example_frames
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -71,7 +71,7 @@ def test_the_leaky_example_names_the_leaking_column_and_fails(tmp_path, capsys):
 
 def test_the_shipped_examples_are_what_the_generator_writes():
     for name, frame in example_frames().items():
-        assert (EXAMPLES / name).read_text() == frame.to_csv(index=False), f"regenerate: python -m mlrails.synthetic"
+        assert (EXAMPLES / name).read_text() == frame.to_csv(index=False), f"regenerate: python -m mlrails.local.synthetic"
 
 
 def test_json_is_one_document_with_the_verdicts_and_the_evidence(runs, week):

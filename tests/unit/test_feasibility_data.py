@@ -11,7 +11,7 @@ from mlrails.feasibility import data
 from mlrails.feasibility.frame import CheckError, type_columns
 from mlrails.feasibility.leakage import leakage_findings, single_feature_scores
 from mlrails.feasibility.options import CheckOptions
-from mlrails.synthetic import churn_frame, leaky_churn_frame
+from mlrails.local.synthetic import churn_frame, leaky_churn_frame
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 OPTIONS = CheckOptions(sample_rows=600, folds=2)

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from mlrails import prediction_ids
-from mlrails.feedback import (
+from mlrails.serving import prediction_ids
+from mlrails.feedback.intake import (
     LABEL_OUT_OF_DOMAIN,
     UNKNOWN_PREDICTION_ID,
     credential,

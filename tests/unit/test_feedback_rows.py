@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, timedelta
 
-from mlrails.feedback_rows import export_key, settled_days
+from mlrails.feedback.training_rows import export_key, settled_days
 
 DELAY = timedelta(hours=48)
 

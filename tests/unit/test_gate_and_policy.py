@@ -2,7 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlrails import gate, policy
+from mlrails.promotion import gate
+from mlrails.retraining import policy
 from mlrails.config import Promotion
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from mlrails.labels import LABEL, EvaluationWindow, join_feedback, latest_labels
+from mlrails.feedback.labels import LABEL, EvaluationWindow, join_feedback, latest_labels
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 WINDOW, DELAY = timedelta(days=7), timedelta(days=2)

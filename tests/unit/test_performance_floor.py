@@ -4,8 +4,8 @@ from statistics import NormalDist
 
 import pytest
 
-from mlrails.manifest import Manifest
-from mlrails.performance import Floor, allowance, floor, worse_than
+from mlrails.serving.manifest import Manifest
+from mlrails.performance.check import Floor, allowance, floor, worse_than
 
 
 def _champion(metrics: dict[str, float], errors: dict[str, float]) -> Manifest:

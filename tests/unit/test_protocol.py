@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
-from mlrails.protocol import MAX_BODY_BYTES, MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Column, parse_request
+from mlrails.serving.protocol import MAX_BODY_BYTES, MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROWS, Column, parse_request
 
 SIGNATURE = [Column("tenure", "numeric"), Column("plan", "categorical"), Column("note", "categorical", nullable=True)]
 ROWS = [{"tenure": 3, "plan": "basic"}, {"tenure": 12.5, "plan": "premium", "note": "vip"}]
@@ -131,7 +131,7 @@ def test_too_many_records_are_refused_before_rows_are_built():
 
 
 def test_feedback_refuses_the_same_hostile_json():
-    from mlrails.feedback import parse_feedback
+    from mlrails.feedback.intake import parse_feedback
 
     for body in (b'{"items": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
                  b'{"prediction_id": "p-1", "label": NaN}', b'{"prediction_id": "p-\\ud800", "label": 1}'):
@@ -202,7 +202,7 @@ def test_blank_csv_lines_count_toward_the_row_limit():
 
 
 def test_feedback_ids_and_labels_have_the_cell_limit():
-    from mlrails.feedback import parse_feedback
+    from mlrails.feedback.intake import parse_feedback
 
     assert parse_feedback(_json({"prediction_id": "p" * MAX_CELL_CHARS, "label": 1}))
     for item in ({"prediction_id": "p" * (MAX_CELL_CHARS + 1), "label": 1},
@@ -212,7 +212,7 @@ def test_feedback_ids_and_labels_have_the_cell_limit():
 
 
 def test_feedback_has_the_body_limit():
-    from mlrails.feedback import parse_feedback
+    from mlrails.feedback.intake import parse_feedback
 
     with pytest.raises(PayloadTooLarge, match=f"the limit is {MAX_BODY_BYTES}") as refused:
         parse_feedback(b'{"items": [' + b" " * MAX_BODY_BYTES + b"]}")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlrails.errors import BadRequest
-from mlrails.protocol import _MISSING, Column, _coerce, _validate
+from mlrails.serving.protocol import _MISSING, Column, _coerce, _validate
 
 cells = st.one_of(st.none(), st.just(_MISSING), st.booleans(), st.integers(), st.integers(min_value=10**308),
                   st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),

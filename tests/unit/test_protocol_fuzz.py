@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlrails.errors import BadRequest
-from mlrails.feedback import parse_feedback
-from mlrails.protocol import MAX_BODY_BYTES, Column, parse_request
+from mlrails.feedback.intake import parse_feedback
+from mlrails.serving.protocol import MAX_BODY_BYTES, Column, parse_request
 
 SIGNATURE = [Column("tenure", "numeric"), Column("plan", "categorical"), Column("note", "categorical", nullable=True)]
 NAMES = [c.name for c in SIGNATURE]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlrails import quality
+from mlrails.performance import quality
 
 RNG = np.random.default_rng(3)
 

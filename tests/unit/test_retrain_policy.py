@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlrails import policy
+from mlrails.retraining import policy
 from mlrails.config import MaxRetrains
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)

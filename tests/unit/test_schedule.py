@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlrails.schedule import fire_times, parse_cron
+from mlrails.local.schedule import fire_times, parse_cron
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)  # a Thursday
 

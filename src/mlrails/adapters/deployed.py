@@ -30,7 +30,7 @@ def reset() -> None:
     """Forget every per-container cache: settings, config, clients, idempotency stores,
     buffered captures. For tests and the local runtime, whose "container" outlives one
     endpoint or mock."""
-    from mlrails import capture
+    from mlrails.serving import capture
     from mlrails.adapters import clients, idempotency, secrets
 
     capture.discard()

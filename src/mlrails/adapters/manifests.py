@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlrails.adapters import s3
 from mlrails.errors import TamperedArtifact
-from mlrails.manifest import Manifest, current_key, file_record, history_key
+from mlrails.serving.manifest import Manifest, current_key, file_record, history_key
 
 
 def read_current(bucket: str, model_name: str) -> Manifest | None:

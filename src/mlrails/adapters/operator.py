@@ -1,5 +1,5 @@
 """Operator commands against a deployed environment: a SigV4-signed request to the function
-URL the environment's SSM parameter names (see :mod:`mlrails.operations` for why that
+URL the environment's SSM parameter names (see :mod:`mlrails.promotion.operations` for why that
 function).
 
 Authentication is the caller's AWS credentials; the stack's ``OperatorPolicy`` grants exactly
@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import URLLib3Session
 
 from mlrails.errors import ConfigError
-from mlrails.operations import Operation, OperationRefused, unwrap
+from mlrails.promotion.operations import Operation, OperationRefused, unwrap
 from mlrails.wiring import operator_parameter
 
 # A promotion compiles and verifies the model before it answers: minutes for a large one.

@@ -1,4 +1,4 @@
-"""Secrets Manager: the key that signs prediction ids (:mod:`mlrails.prediction_ids`)."""
+"""Secrets Manager: the key that signs prediction ids (:mod:`mlrails.serving.prediction_ids`)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 
 from mlrails.adapters import s3
-from mlrails.labels import EvaluationWindow, LabelledWindow, join_feedback
+from mlrails.feedback.labels import EvaluationWindow, LabelledWindow, join_feedback
 from mlrails.wiring import Prefix
 
 
@@ -81,7 +81,7 @@ def feedback_chunks(bucket: str, first_day: date, last_day: date) -> Iterator[pd
 def labelled_window(bucket: str, *, now: datetime, window: timedelta, label_delay: timedelta, task: str,
                     columns: list[str] | None = None, model_version: str | None = None) -> LabelledWindow:
     """Settled captures joined with the labels received up to ``now`` (see
-    :func:`mlrails.labels.join_feedback`). Only ``columns`` of each capture are kept (all when
+    :func:`mlrails.feedback.labels.join_feedback`). Only ``columns`` of each capture are kept (all when
     None), of the predictions ``model_version`` made (all when None), and only labels for a
     kept prediction: memory grows with the settled window's predictions, not with the
     traffic or the feedback."""

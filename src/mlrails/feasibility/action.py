@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 
 from mlrails.config import ProjectConfig
 from mlrails.feasibility.verdicts import Answer, Finding
-from mlrails.protocol import MAX_ROWS, Column, parse_request
+from mlrails.serving.protocol import MAX_ROWS, Column, parse_request
 
 # What a warm request adds around the model on the deployed path: API Gateway (REST,
 # regional, API-key auth) → Lambda invoke → the handler's capture PUT to S3 → response.

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from mlrails.config import ProjectConfig
-from mlrails.drift import WindowCounts, drift_report
+from mlrails.drift.measures import WindowCounts, drift_report
 from mlrails.feasibility.frame import TypedData
 from mlrails.feasibility.options import CheckOptions
 from mlrails.feasibility.verdicts import Answer, Finding, blockers
-from mlrails.profile import PREDICTION, build_profile
+from mlrails.drift.profile import PREDICTION, build_profile
 
 # Why a blocker: the feature pipeline rejects (quarantines) a whole file with any of these.
 _PIPELINE_REJECTS = "feature_prep would quarantine a file like this"

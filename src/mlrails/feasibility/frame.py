@@ -1,6 +1,6 @@
 """The raw table typed against the schema, leniently: every problem counted, none fatal.
 
-:func:`mlrails.dataset.validate_frame` stops at the first problem because a pipeline must
+:func:`mlrails.data.dataset.validate_frame` stops at the first problem because a pipeline must
 reject a bad file whole; a feasibility check wants all of them, so here a value that does
 not parse becomes missing and is counted as a type mismatch instead.
 """

@@ -7,9 +7,9 @@ import json
 from html import escape
 from typing import Any
 
-from mlrails.charts import bar_chart, line_chart
+from mlrails.reports.charts import bar_chart, line_chart
 from mlrails.feasibility.verdicts import Answer, Report
-from mlrails.html_page import page
+from mlrails.reports.page import page
 
 
 def _findings(answer: Answer) -> str:

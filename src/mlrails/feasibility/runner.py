@@ -17,7 +17,7 @@ import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlrails.config import ProjectConfig
-from mlrails.dataset import read_table
+from mlrails.data.dataset import read_table
 from mlrails.errors import MlrailsError
 from mlrails.feasibility.assess import assess
 from mlrails.feasibility.frame import CheckError

@@ -21,7 +21,7 @@ from mlrails.config import Dataset, ProjectConfig, Promotion
 from mlrails.feasibility.frame import CheckError
 from mlrails.feasibility.options import CheckOptions
 from mlrails.feasibility.verdicts import Answer, Finding
-from mlrails.kpi import business_value
+from mlrails.performance.kpi import business_value
 from mlrails.models import PLACEHOLDER, load_entrypoint, placeholder
 
 REAL_MODEL_EXAMPLE = "mlrails.models:gradient_boosting"

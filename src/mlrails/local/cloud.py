@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrails import capture
+from mlrails.serving import capture
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
@@ -47,7 +47,7 @@ FEEDBACK_API = LocalApi("local-feedback", "local-feedback-key")
 
 
 def prediction_id_secret(names: ResourceNames) -> str:
-    """The name of the secret that signs prediction ids (mlrails.prediction_ids) locally."""
+    """The name of the secret that signs prediction ids (mlrails.serving.prediction_ids) locally."""
     return f"{names.bus_name}/prediction-ids"
 
 
@@ -152,7 +152,7 @@ class LocalCloud:
 
 def put_objects(bucket: str, objects: Mapping[str, bytes]) -> None:
     """Put saved objects back into a fresh bucket. The bucket gives them new S3 versions, and a
-    manifest pins the version of each file it names (mlrails.manifest): so the files go first
+    manifest pins the version of each file it names (mlrails.serving.manifest): so the files go first
     and the manifests naming them are re-pinned to their new versions. Each file's sha256
     stays as recorded at training and is still checked at every read."""
     versions, documents = {}, {}

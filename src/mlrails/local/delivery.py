@@ -4,11 +4,11 @@ moto's ``PutRecordBatch`` writes each call's records to S3 at once, under the st
 with its ``!{partitionKeyFromQuery:...}`` placeholders left literal (plus a wall-clock
 ``YYYY/MM/DD/HH/``). :func:`deliver_captures` plays the buffer flush of the deployed stream:
 it takes what moto wrote, puts each record under the partition the stream's JQ query gives it
-(:func:`mlrails.capture.partition_of`, from the record's own timestamp, so the virtual clock
+(:func:`mlrails.serving.capture.partition_of`, from the record's own timestamp, so the virtual clock
 is followed), one object per partition per flush as Firehose writes them, and removes what it
 took. The local runtime runs it before anything reads captures: before scheduled functions
 run, and when state is saved or redeployed; it first sends what the inference container still
-buffers (:func:`mlrails.capture.flush`), so every check and simulation sees every capture.
+buffers (:func:`mlrails.serving.capture.flush`), so every check and simulation sees every capture.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import uuid
 from collections import defaultdict
 
-from mlrails import capture
+from mlrails.serving import capture
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.wiring import ResourceNames

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 
 from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
-from mlrails.operations import Operation, unwrap
-from mlrails.schedule import fire_times
+from mlrails.promotion.operations import Operation, unwrap
+from mlrails.local.schedule import fire_times
 from mlrails.wiring import SCHEDULES, TRAINING, Prefix
 
 from mlrails.local.cloud import FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
@@ -146,7 +146,7 @@ class LocalRuntime:
 
     def operate(self, operation: Operation, *, by: str) -> dict[str, Any]:
         """A person's command, run by the train function through its URL as in AWS (see
-        :mod:`mlrails.operations`); here the runtime stands for IAM: ``by`` is who it says the
+        :mod:`mlrails.promotion.operations`); here the runtime stands for IAM: ``by`` is who it says the
         caller is, and the time is the run's virtual time."""
         response = self.router.invoker.invoke(TRAINING.function,
                                               function_url_request(operation.to_body(), caller=by, at=self.now))

@@ -1,0 +1,1 @@
+"""Data in: validated datasets and the raw files feature prep turns into features."""

@@ -1,0 +1,171 @@
+"""Reading and validating tabular files against the configured dataset schema.
+
+A file either validates completely or is rejected as a whole with a machine-readable
+reason (:class:`DataFileRejected`): a partly-kept file is harder to reason about than a
+quarantined one that a person fixes and re-uploads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import PurePosixPath
+
+import pandas as pd
+
+from mlrails.config import Dataset
+from mlrails.errors import DataFileRejected
+from mlrails.wiring import Prefix
+
+_EXAMPLES = 5  # bad rows named in a rejection; enough to find the problem, small enough to read
+
+
+def read_parquet(body: bytes) -> pd.DataFrame:
+    """Parquet bytes → DataFrame, single-threaded: pyarrow's CPU thread pool can abort the
+    process at interpreter exit (seen with pyarrow 25 and 26: about one run in four), and
+    our objects are small enough that threads gain nothing."""
+    return pd.read_parquet(io.BytesIO(body), use_threads=False)
+
+
+def read_table(body: bytes, key: str) -> pd.DataFrame:
+    """Parse CSV (optionally gzipped) or Parquet bytes, chosen by the key's suffix."""
+    suffixes = PurePosixPath(key).suffixes
+    if not body:
+        raise DataFileRejected("empty", f"{key} is empty (0 bytes)")
+    try:
+        if suffixes[-1:] == [".parquet"]:
+            return read_parquet(body)
+        if suffixes[-1:] == [".csv"] or suffixes[-2:] == [".csv", ".gz"]:
+            compression = "gzip" if suffixes[-1] == ".gz" else None
+            return pd.read_csv(io.BytesIO(body), compression=compression, dtype=str, keep_default_na=False,
+                               na_values=[""])
+    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataFileRejected("unreadable", f"{key} cannot be parsed: {exc}") from exc
+    raise DataFileRejected(
+        "unsupported_format", f"{key} is neither .csv, .csv.gz nor .parquet", details={"suffixes": suffixes}
+    )
+
+
+def _bad_rows(mask: pd.Series) -> list[int]:
+    return [int(i) for i in mask[mask].index[:_EXAMPLES]]
+
+
+def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
+    original = frame[column]
+    converted = pd.to_numeric(original, errors="coerce")
+    bad = converted.isna() & original.notna()
+    if bad.any():
+        rows = _bad_rows(bad)
+        raise DataFileRejected(
+            "type_mismatch",
+            f"column '{column}' must be numeric; row {rows[0]} holds {original[rows[0]]!r}",
+            details={"column": column, "rows": rows, "count": int(bad.sum())},
+        )
+    return converted.astype("float64")
+
+
+def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool = True) -> pd.DataFrame:
+    """Check columns, types, nulls and timestamps; return the typed schema columns only.
+
+    Extra columns (ids, notes) are dropped, not rejected: raw exports often carry them, and
+    the raw file itself is kept untouched.
+    """
+    if frame.empty:
+        raise DataFileRejected("empty", "the file holds no rows")
+    required = [dataset.timestamp, *dataset.feature_names] + ([dataset.target] if with_target else [])
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataFileRejected(
+            "missing_columns", f"missing column(s): {', '.join(missing)}",
+            details={"missing": missing, "found": [str(c) for c in frame.columns]},
+        )
+    frame = frame[required].reset_index(drop=True)
+    out = pd.DataFrame(index=frame.index)
+
+    timestamps = pd.to_datetime(frame[dataset.timestamp], errors="coerce", utc=True, format="ISO8601")
+    bad = timestamps.isna()
+    if bad.any():
+        rows = _bad_rows(bad)
+        raise DataFileRejected(
+            "bad_timestamp",
+            f"column '{dataset.timestamp}' has an empty or non-ISO-8601 timestamp in row {rows[0]}",
+            details={"column": dataset.timestamp, "rows": rows, "count": int(bad.sum())},
+        )
+    out[dataset.timestamp] = timestamps
+
+    for feature in dataset.features:
+        column = frame[feature.name]
+        if feature.type == "numeric":
+            out[feature.name] = _numeric(frame, feature.name)
+        else:
+            out[feature.name] = column.astype("string").astype(object).where(column.notna(), None)
+        if not feature.nullable and out[feature.name].isna().any():
+            rows = _bad_rows(out[feature.name].isna())
+            raise DataFileRejected(
+                "null_values", f"column '{feature.name}' is not nullable but row {rows[0]} is empty",
+                details={"column": feature.name, "rows": rows, "count": int(out[feature.name].isna().sum())},
+            )
+
+    if with_target:
+        if frame[dataset.target].isna().any():
+            rows = _bad_rows(frame[dataset.target].isna())
+            raise DataFileRejected(
+                "null_values", f"target '{dataset.target}' is empty in row {rows[0]}",
+                details={"column": dataset.target, "rows": rows},
+            )
+        if dataset.task == "regression":
+            out[dataset.target] = _numeric(frame, dataset.target)
+        else:
+            out[dataset.target] = class_labels(frame[dataset.target])
+    return out
+
+
+def class_labels(column: pd.Series) -> pd.Series:
+    """Class labels as integers when they all are (0/1 stays 0/1 in the API), else strings
+    (also how fed-back labels and captured predictions are compared, see :mod:`mlrails.feedback.labels`)."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    if numbers.notna().all() and (numbers == numbers.round()).all():
+        return numbers.astype("int64")
+    return column.astype("string").astype(object)
+
+
+def prepare_features(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+    """Validated raw rows → feature rows: typed, de-duplicated, in time order.
+
+    The placeholder pipeline's features are the validated columns themselves; derived
+    features belong in the model's own Pipeline so training and serving share them.
+    """
+    clean = validate_frame(frame, dataset)
+    return clean.drop_duplicates().sort_values(dataset.timestamp, kind="stable").reset_index(drop=True)
+
+
+def features_key(raw_key: str) -> str:
+    """Deterministic features key for a raw key, so a retried event overwrites, not duplicates.
+    The source suffix stays in the name, so ``a.csv`` and ``a.parquet`` never collide:
+    ``raw/2026/11/batch.csv`` → ``features/2026/11/batch.csv.parquet``."""
+    return f"{Prefix.FEATURES.value}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
+
+
+# S3 user metadata on a features file: the time of its newest row, so that training can tell,
+# from a HEAD instead of a download, a file too old for its window (mlrails.training.lifecycle).
+NEWEST_ROW = "newest-row"
+
+
+def newest_row(features: pd.DataFrame, dataset: Dataset) -> str | None:
+    """The newest row's timestamp (ISO 8601, UTC) of validated features; None when empty."""
+    newest = pd.to_datetime(features[dataset.timestamp], utc=True, format="ISO8601").max()
+    return None if pd.isna(newest) else newest.isoformat()
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A stable hash of a frame's rows, values and order (lineage: which data made a model;
+    whether a file's rows changed)."""
+    hashed = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def to_parquet(frame: pd.DataFrame) -> bytes:
+    """Serialize features as Parquet (the training and drift inputs)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Drift: the reference profile, the measures, the report and the scheduled check."""

@@ -1,0 +1,376 @@
+"""Drift between a reference profile and a window of served requests.
+
+Counts accumulate chunk by chunk (:meth:`WindowCounts.add`) on grids fixed by the reference,
+so memory stays bounded whatever the window's size and a window read in chunks gives exactly
+the report of the same rows read at once.
+
+Measures, per feature (all computed, one decides — ``Monitoring.test_for``):
+
+- ``psi``: Population Stability Index on the reference's equal-frequency bins (categories
+  for a categorical feature, with an ``__unseen__`` bucket).
+- ``jensenshannon``: Jensen–Shannon distance (base 2, in [0, 1]) on the same proportions.
+- ``chi2``: chi-square test of homogeneity on the same counts (reference row vs window row);
+  its effect size is Cohen's w for two samples, ``sqrt(chi2 / n_eff)`` with
+  ``n_eff = n·N / (n + N)``, which, unlike the raw statistic or Cramér's V of an unbalanced
+  table, does not move with the window's size.
+- ``wasserstein`` (numeric): earth mover's distance between the reference and the window on
+  a fine grid (the reference's percentiles plus tail bins, see
+  :func:`mlrails.drift.profile.reference_grid`), each bin's mass at its left edge, **divided by the
+  reference standard deviation** (the convention of Evidently, so thresholds carry over; an
+  IQR would be 0 for many discrete features). A constant reference divides by 1.
+- ``ks`` (numeric): the two-sample Kolmogorov–Smirnov statistic, the largest gap between the
+  two CDFs at the grid points (exact for data whose values are all grid points, otherwise
+  within one percentile bin), with the asymptotic (Kolmogorov) p-value.
+
+The arithmetic is numpy only: the drift check's Lambda ships numpy and pandas but not scipy
+(scipy would not fit beside pyarrow under Lambda's 250 MB), so the few formulas scipy would
+give — JS distance, chi-square survival, Kolmogorov tail, 1-D Wasserstein — are written out
+here and tested against scipy.
+
+A feature drifts when its deciding measure reaches its threshold — an effect size that a
+large window does not inflate — **and** the classic test on the same representation is
+significant (p < ``monitoring.alpha``; KS for Wasserstein and KS, chi-square for the binned
+measures): at a few hundred rows, sampling noise alone can reach an effect threshold, and the
+p-value gate keeps it quiet; at large windows every real difference is significant and the
+effect size decides. Below ``min_window_rows`` there is no verdict at all.
+
+Data quality (missing-rate jump, unseen categories, values outside the reference range) is
+reported per feature and in ``data_quality``; it does **not** count toward drifted features:
+it points at the pipeline rather than the population, and retraining on broken inputs would
+not help. Unseen categories still move a categorical feature's distribution measures, since
+the ``__unseen__`` bucket is one of its categories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlrails.config import NUMERIC_ONLY_TESTS, Monitoring
+from mlrails.drift.profile import PREDICTION, READABLE_VERSIONS, bin_sorted, reference_grid
+
+UNSEEN = "__unseen__"
+_EPSILON = 1e-4  # floor for empty bins: PSI is undefined at zero, and a tiny floor keeps it finite
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population Stability Index of two count (or proportion) vectors over the same bins."""
+    ref = np.clip(reference / max(reference.sum(), 1), _EPSILON, None)
+    cur = np.clip(current / max(current.sum(), 1), _EPSILON, None)
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def jensenshannon(reference: np.ndarray, current: np.ndarray) -> float:
+    """Jensen–Shannon distance (base 2: 0 identical, 1 disjoint) of two count vectors,
+    as ``scipy.spatial.distance.jensenshannon(reference, current, base=2)``."""
+    p, q = reference / reference.sum(), current / current.sum()
+    m = (p + q) / 2
+    divergence = (_kl(p, m) + _kl(q, m)) / (2 * math.log(2))
+    return float(math.sqrt(max(divergence, 0.0)))
+
+
+def _kl(p: np.ndarray, m: np.ndarray) -> float:
+    support = p > 0
+    return float(np.sum(p[support] * np.log(p[support] / m[support])))
+
+
+def chi2_sf(statistic: float, dof: int) -> float:
+    """Upper tail of the chi-square distribution, ``scipy.stats.chi2.sf``: the regularized
+    upper incomplete gamma Q(dof/2, statistic/2) by its series or continued fraction."""
+    a, x = dof / 2, statistic / 2
+    if x <= 0:
+        return 1.0
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:  # series for P(a, x), then Q = 1 - P
+        term = total = 1 / a
+        for n in range(1, 10_000):
+            term *= x / (a + n)
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return float(max(0.0, 1 - total * math.exp(log_front)))
+    # Lentz's continued fraction for Q(a, x)
+    tiny = 1e-300
+    b, c, d = x + 1 - a, 1 / tiny, 1 / (x + 1 - a)
+    h = d
+    for n in range(1, 10_000):
+        an = -n * (n - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return float(math.exp(log_front) * h)
+
+
+def kolmogorov_sf(statistic: float, effective_n: float) -> float:
+    """Asymptotic p-value of a two-sample KS statistic at ``effective_n = n·m / (n + m)``:
+    the Kolmogorov distribution with Stephens' small-sample correction (Numerical Recipes),
+    within a few percent of ``scipy.stats.ks_2samp(method="asymp")`` where it matters."""
+    root = math.sqrt(effective_n)
+    lam = (root + 0.12 + 0.11 / root) * statistic
+    if lam < 0.2:
+        return 1.0
+    k = np.arange(1, 101)
+    return float(np.clip(2 * np.sum((-1.0) ** (k - 1) * np.exp(-2 * k**2 * lam**2)), 0.0, 1.0))
+
+
+def chi2_homogeneity(reference: np.ndarray, current: np.ndarray) -> tuple[float, float, float]:
+    """Chi-square test that two count vectors come from one distribution, as
+    ``scipy.stats.chi2_contingency([reference, current], correction=False)``.
+
+    Returns (statistic, p-value, Cohen's w = sqrt(statistic / n_eff)); bins empty in both
+    are left out."""
+    keep = (reference + current) > 0
+    if keep.sum() < 2:
+        return 0.0, 1.0, 0.0
+    observed = np.vstack([reference[keep], current[keep]]).astype(float)
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0) / observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    n, m = current.sum(), reference.sum()
+    return statistic, chi2_sf(statistic, int(keep.sum()) - 1), float(math.sqrt(statistic * (n + m) / (n * m)))
+
+
+def ks_on_grid(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
+    """Two-sample KS statistic from counts on a shared grid (the largest CDF gap at the grid
+    points), and its p-value (:func:`kolmogorov_sf`)."""
+    m, n = reference.sum(), current.sum()
+    statistic = float(np.max(np.abs(np.cumsum(reference) / m - np.cumsum(current) / n)))
+    return statistic, kolmogorov_sf(statistic, m * n / (m + n))
+
+
+def wasserstein_on_grid(edges: np.ndarray, reference: np.ndarray, current: np.ndarray,
+                        low: float, high: float) -> float:
+    """Earth mover's distance between counts on a shared grid, each bin's mass at its left
+    edge, the open ends halfway to the window's extremes ``low`` and ``high``: the integral
+    of the CDF gap, as ``scipy.stats.wasserstein_distance(points, points, reference, current)``."""
+    points = np.concatenate([[(low + edges[0]) / 2 if low < edges[0] else edges[0]], edges])
+    if high > edges[-1]:
+        points[-1] = (edges[-1] + high) / 2
+    gap = np.abs(np.cumsum(reference) / reference.sum() - np.cumsum(current) / current.sum())
+    return float(np.sum(gap[:-1] * np.diff(points)))
+
+
+@dataclass
+class WindowCounts:
+    """Running per-feature counts for the current window, binned on the reference's grids.
+
+    Memory is a few hundred integers per feature, whatever the window's size."""
+
+    profile: dict[str, Any]
+    rows: int = 0
+    numeric: dict[str, np.ndarray] = field(default_factory=dict)
+    fine: dict[str, np.ndarray] = field(default_factory=dict)
+    out_of_range: Counter = field(default_factory=Counter)
+    low: dict[str, float] = field(default_factory=dict)
+    high: dict[str, float] = field(default_factory=dict)
+    categorical: dict[str, Counter] = field(default_factory=dict)
+    missing: Counter = field(default_factory=Counter)
+    grids: dict[str, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        version = self.profile.get("profile_version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"reference profile version {version!r} is not one this mlrails reads "
+                             f"{READABLE_VERSIONS}; rebuild the profile or upgrade mlrails")
+        self.grids = {name: reference_grid(ref) for name, ref in self.profile["features"].items()
+                      if ref["type"] == "numeric"}
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        """Fold a chunk of captured rows (feature columns plus ``__prediction__``) in."""
+        self.rows += len(chunk)
+        for name, reference in self.profile["features"].items():
+            if name not in chunk.columns:
+                self.missing[name] += len(chunk)
+                continue
+            column = chunk[name]
+            self.missing[name] += int(column.isna().sum())
+            present = column.dropna()
+            if reference["type"] == "numeric":
+                numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                self._add_numeric(name, reference, np.sort(numbers[~np.isnan(numbers)]))
+            else:
+                self._add_categorical(name, reference, present)
+
+    def _add_numeric(self, name: str, reference: dict[str, Any], values: np.ndarray) -> None:
+        # One sort per column and chunk serves both grids, the range and the extremes.
+        self.numeric[name] = self.numeric.get(name, 0) + bin_sorted(values, reference["edges"])
+        grid = self.grids[name]
+        if grid is None or values.size == 0:
+            return
+        edges, _ = grid
+        self.fine[name] = self.fine.get(name, 0) + bin_sorted(values, edges)
+        below = np.searchsorted(values, reference["min"], side="left")
+        above = values.size - np.searchsorted(values, reference["max"], side="right")
+        self.out_of_range[name] += int(below + above)
+        self.low[name] = min(self.low.get(name, np.inf), float(values[0]))
+        self.high[name] = max(self.high.get(name, -np.inf), float(values[-1]))
+
+    def _add_categorical(self, name: str, reference: dict[str, Any], present: pd.Series) -> None:
+        # Count the raw values first and stringify only the distinct ones: a window has far
+        # fewer categories than rows. Object columns can hold anything a JSON capture does
+        # (lists included), which only their string form can count.
+        counts = (present.astype(str) if present.dtype == object else present).value_counts()
+        known, folded = reference["counts"], Counter()
+        for label, count in counts[counts > 0].items():  # a categorical dtype lists its empty categories too
+            label = str(label)
+            folded[label if label in known else UNSEEN] += int(count)
+        self.categorical.setdefault(name, Counter()).update(folded)
+
+
+@dataclass(frozen=True)
+class QualityFinding:
+    feature: str
+    check: str  # "missing_rate_jump" | "unseen_categories" | "out_of_range"
+    value: float
+    threshold: float
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    psi: float
+    drifted: bool
+    missing_rate: float
+    reference_missing_rate: float
+    unseen_share: float | None = None
+    type: str = "numeric"
+    test: str = "psi"  # the measure that decided `drifted`
+    score: float | None = None  # its value (None: no values in the window)
+    threshold: float | None = None
+    p_value: float | None = None  # of the classic test gating small windows
+    rows: int = 0  # values present in the window
+    jensenshannon: float | None = None
+    chi2: float | None = None
+    chi2_p_value: float | None = None
+    chi2_effect: float | None = None  # Cohen's w
+    wasserstein: float | None = None  # in reference standard deviations
+    ks: float | None = None
+    ks_p_value: float | None = None
+    out_of_range_share: float | None = None
+    quality: tuple[str, ...] = ()  # the data-quality checks this feature failed
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    status: str  # "drift" | "ok" | "insufficient_data"
+    rows: int
+    min_rows: int
+    features: dict[str, FeatureDrift]
+    drifted_features: list[str]
+    drifted_share: float
+    prediction_psi: float | None
+    prediction: FeatureDrift | None = None
+    data_quality: list[QualityFinding] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the report written to S3)."""
+        return asdict(self)
+
+
+def _binned(name: str, reference: dict[str, Any], window: WindowCounts) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and window counts on the coarse bins (categories plus ``__unseen__``)."""
+    if reference["type"] == "numeric":
+        current = window.numeric.get(name, np.zeros(len(reference["edges"]) + 1))
+        return np.asarray(reference["counts"], dtype=float), np.asarray(current, dtype=float)
+    observed = window.categorical.get(name, Counter())
+    categories = [*reference["counts"], UNSEEN]
+    return (np.array([reference["counts"].get(c, 0) for c in categories], dtype=float),
+            np.array([observed.get(c, 0) for c in categories], dtype=float))
+
+
+def _feature_drift(name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring,
+                   test: str) -> FeatureDrift:
+    kind = reference["type"]
+    if test in NUMERIC_ONLY_TESTS and kind != "numeric":
+        raise ValueError(f"monitoring test {test!r} for '{name}' needs a numeric feature, the profile has {kind}")
+    ref, cur = _binned(name, reference, window)
+    present = int(cur.sum())
+    missing_rate = window.missing[name] / max(window.rows, 1)
+    common = {"missing_rate": missing_rate, "reference_missing_rate": reference["missing_rate"], "type": kind,
+              "test": test, "threshold": monitoring.threshold(test), "rows": present}
+    unseen_share = float(cur[-1] / present) if kind == "categorical" and present else None
+    quality = _quality(name, reference, window, monitoring, unseen_share)
+    if present == 0 or ref.sum() == 0:  # nothing to compare: the missing rate tells the story
+        return FeatureDrift(psi=0.0, drifted=False, unseen_share=unseen_share, quality=quality, **common)
+
+    measures: dict[str, Any] = {"psi": psi(ref, cur), "jensenshannon": jensenshannon(ref, cur)}
+    measures["chi2"], measures["chi2_p_value"], measures["chi2_effect"] = chi2_homogeneity(ref, cur)
+    p_values = dict.fromkeys(("psi", "jensenshannon", "chi2"), measures["chi2_p_value"])
+    scores = {"psi": measures["psi"], "jensenshannon": measures["jensenshannon"], "chi2": measures["chi2_effect"]}
+    grid = window.grids.get(name)
+    if kind == "numeric" and grid is not None:
+        edges, ref_fine = grid
+        cur_fine = window.fine[name]
+        measures["ks"], measures["ks_p_value"] = ks_on_grid(ref_fine, cur_fine)
+        scale = reference["std"] if reference.get("std") else 1.0
+        measures["wasserstein"] = wasserstein_on_grid(edges, ref_fine, cur_fine, window.low[name],
+                                                      window.high[name]) / scale
+        measures["out_of_range_share"] = window.out_of_range[name] / present
+        p_values.update(ks=measures["ks_p_value"], wasserstein=measures["ks_p_value"])
+        scores.update(ks=measures["ks"], wasserstein=measures["wasserstein"])
+    if test not in scores:
+        raise ValueError(f"monitoring test {test!r} for '{name}' needs the profile's quantile sketch, "
+                         "which this profile lacks")
+    score, p_value = scores[test], p_values[test]
+    drifted = score >= monitoring.threshold(test) and p_value < monitoring.alpha
+    return FeatureDrift(drifted=drifted, unseen_share=unseen_share, score=score, p_value=p_value,
+                        quality=quality, **measures, **common)
+
+
+def _quality(name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring,
+             unseen_share: float | None) -> tuple[str, ...]:
+    failed = []
+    if window.missing[name] / max(window.rows, 1) - reference["missing_rate"] >= monitoring.max_missing_rate_increase:
+        failed.append("missing_rate_jump")
+    if unseen_share is not None and unseen_share >= monitoring.max_unseen_share:
+        failed.append("unseen_categories")
+    present = int(window.numeric[name].sum()) if name in window.numeric else 0
+    if present and window.out_of_range[name] / present >= monitoring.max_out_of_range_share:
+        failed.append("out_of_range")
+    return tuple(failed)
+
+
+def _findings(name: str, result: FeatureDrift, monitoring: Monitoring) -> list[QualityFinding]:
+    values = {
+        "missing_rate_jump": (result.missing_rate - result.reference_missing_rate,
+                              monitoring.max_missing_rate_increase),
+        "unseen_categories": (result.unseen_share, monitoring.max_unseen_share),
+        "out_of_range": (result.out_of_range_share, monitoring.max_out_of_range_share),
+    }
+    return [QualityFinding(name, check, *values[check]) for check in result.quality]
+
+
+def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
+    """Per-feature drift by the configured measures, data-quality findings, the dataset-level
+    rule (share of drifted features) and prediction drift (reported, not counted in the share).
+
+    Below ``min_window_rows`` the status is ``insufficient_data``: never a false alarm.
+    """
+    if window.rows < monitoring.min_window_rows:
+        return DriftReport("insufficient_data", window.rows, monitoring.min_window_rows, {}, [], 0.0, None)
+    reference = window.profile["features"]
+    per_feature = {
+        name: _feature_drift(name, ref, window, monitoring, monitoring.test_for(name, ref["type"]))
+        for name, ref in reference.items() if name != PREDICTION
+    }
+    drifted = sorted(name for name, result in per_feature.items() if result.drifted)
+    share = len(drifted) / max(len(per_feature), 1)
+    prediction = None
+    if PREDICTION in reference:
+        kind = reference[PREDICTION]["type"]
+        test = monitoring.prediction_test or (monitoring.numeric_test if kind == "numeric"
+                                              else monitoring.categorical_test)
+        prediction = _feature_drift(PREDICTION, reference[PREDICTION], window, monitoring, test)
+    quality = [finding for name, result in per_feature.items() for finding in _findings(name, result, monitoring)]
+    status = "drift" if share >= monitoring.drifted_share else "ok"
+    return DriftReport(status, window.rows, monitoring.min_window_rows, per_feature, drifted, share,
+                       prediction.psi if prediction else None, prediction, quality)

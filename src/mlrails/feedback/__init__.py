@@ -1,0 +1,1 @@
+"""Feedback: labels in, labels joined to predictions, labelled traffic as training rows."""

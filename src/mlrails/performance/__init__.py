@@ -1,0 +1,1 @@
+"""Performance: quality metrics in numpy, business KPIs, and the scheduled check."""

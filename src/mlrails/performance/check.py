@@ -1,0 +1,167 @@
+"""The business / model-quality check: is the serving model still producing the outcome?
+
+On its schedule it joins the champion's settled predictions with the labels fed back for
+them (:mod:`mlrails.feedback.labels`), scores the task's metrics and the business KPI
+(:mod:`mlrails.performance.kpi`), writes a report and emits ``PerformanceDegraded`` when the configured
+metric is worse than its floor: ``monitoring.performance.minimum``, or the champion's own
+holdout score (recorded in its manifest) minus ``max_drop``, whichever is stricter; worse by
+more than chance explains (``confidence``), as a few hundred labels, and a holdout of a few
+hundred rows, each move a score by a few points on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from mlrails.performance import quality
+from mlrails.adapters import manifests, s3, traffic
+from mlrails.adapters.bus import publish
+from mlrails.config import ProjectConfig, Promotion
+from mlrails.events import PerformanceDegraded
+from mlrails.performance.kpi import business_value
+from mlrails.feedback.labels import LABEL, LabelledWindow, targets
+from mlrails.serving.manifest import Manifest
+from mlrails.settings import Settings
+from mlrails.wiring import Prefix
+
+# What the check reads of each capture: not the features.
+_COLUMNS = ["prediction_id", "timestamp", "prediction", "model_version", "probabilities"]
+
+
+@dataclass(frozen=True)
+class PerformanceOutcome:
+    # no_model | insufficient_labels | metric_unavailable | ok | degraded
+    status: str
+    metric: str
+    value: float | None
+    threshold: float | None  # the floor the value was held to (None: none configured)
+    # How far below the floor (above, for an error metric) the value had to be to count: the
+    # chance allowance at monitoring.performance.confidence (None when nothing was judged).
+    allowance: float | None
+    metrics: dict[str, float]
+    business_kpi: float | None
+    labelled: int
+    coverage: float | None
+    report_uri: str | None
+    emitted: bool
+
+
+@dataclass(frozen=True)
+class Floor:
+    value: float
+    # The standard error of what the floor was derived from: the champion's holdout score
+    # for the max_drop floor, none for the configured minimum.
+    error: float
+
+
+def hours(value: float) -> timedelta:
+    """A config duration in hours."""
+    return timedelta(hours=value)
+
+
+def floor(cfg: ProjectConfig, champion: Manifest) -> Floor | None:
+    """The worst acceptable value of the performance metric: the stricter of the configured
+    minimum and the champion's holdout score less ``max_drop`` (None when neither applies)."""
+    metric, rules = cfg.performance_metric, cfg.monitoring.performance
+    maximize = Promotion.direction(metric) == "maximize"
+    bounds = [] if rules.minimum is None else [Floor(rules.minimum, 0.0)]
+    if rules.max_drop is not None and metric in champion.metrics:
+        baseline = champion.metrics[metric]
+        bounds.append(Floor(baseline - rules.max_drop if maximize else baseline + rules.max_drop,
+                            champion.metric_errors.get(metric, 0.0)))
+    if not bounds:
+        return None
+    return (max if maximize else min)(bounds, key=lambda bound: bound.value)
+
+
+def allowance(confidence: float, window_error: float, floor_error: float) -> float:
+    """How far past the floor a score must be before chance is an unlikely explanation: the
+    one-sided normal quantile at ``confidence`` times the standard error of the gap (the
+    window's and the floor's errors, independent samples)."""
+    return NormalDist().inv_cdf(confidence) * float(np.hypot(window_error, floor_error))
+
+
+def worse_than(metric: str, value: float, threshold: float, margin: float = 0.0) -> bool:
+    """Whether ``value`` is on the bad side of ``threshold`` by more than ``margin``, for
+    ``metric``'s direction."""
+    if Promotion.direction(metric) == "maximize":
+        return value < threshold - margin
+    return value > threshold + margin
+
+
+def _judged(window: LabelledWindow, task: str, classes: list[Any] | None
+            ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Labels, predictions and, when defined, (is-positive, positive-class probability) per
+    row. Probabilities only when every row was captured with them and the task is binary."""
+    rows = window.rows
+    labels, predicted = targets(rows[LABEL], task).to_numpy(), targets(rows["prediction"], task).to_numpy()
+    if not (task == "classification" and classes and len(classes) == 2 and "probabilities" in rows
+            and rows["probabilities"].map(lambda p: isinstance(p, dict)).all()):
+        return labels, predicted, None
+    positive = classes[1]  # scikit-learn's classes_ are sorted: the second is the positive one
+    scores = rows["probabilities"].map(lambda p: p.get(str(positive), np.nan)).to_numpy(dtype="float64")
+    return labels, predicted, None if np.isnan(scores).any() else (labels == positive, scores)
+
+
+def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> PerformanceOutcome:
+    """Join, score, report, and emit ``PerformanceDegraded`` below the floor. Fewer than
+    ``min_labelled_rows`` labelled predictions is "insufficient_labels", never an alarm."""
+    metric, rules = cfg.performance_metric, cfg.monitoring.performance
+    manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
+    if manifest is None:
+        return PerformanceOutcome("no_model", metric, None, None, None, {}, None, 0, None, None, False)
+    window = traffic.labelled_window(settings.data_bucket, now=at, window=hours(rules.window_hours),
+                                     label_delay=hours(cfg.monitoring.label_delay_hours), task=cfg.dataset.task,
+                                     # The serving model is judged on its own predictions only.
+                                     columns=_COLUMNS, model_version=manifest.version)
+    bound = floor(cfg, manifest)
+    metrics, kpi, value, margin = {}, None, None, None
+    if window.labelled < rules.min_labelled_rows:
+        status = "insufficient_labels"
+    else:
+        judged = _judged(window, cfg.dataset.task, manifest.classes)
+        metrics = quality.task_metrics(cfg.dataset.task, *judged)
+        value = metrics.get(metric)
+        values = business_value(cfg)
+        if values is not None and cfg.value_metric in metrics:
+            kpi = float(values(metrics[cfg.value_metric]))
+        if value is None:
+            status = "metric_unavailable"
+        elif bound is None:
+            status = "ok"
+        else:
+            window_error = quality.standard_errors(cfg.dataset.task, *judged, metrics=[metric]).get(metric, 0.0)
+            margin = allowance(rules.confidence, window_error, bound.error)
+            status = "degraded" if worse_than(metric, value, bound.value, margin) else "ok"
+    threshold = bound.value if bound else None
+
+    report_uri = s3.uri(settings.artifacts_bucket,
+                        f"{Prefix.REPORTS.value}performance/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
+    outcome = PerformanceOutcome(status, metric, value, threshold, margin, metrics, kpi, window.labelled,
+                                 window.coverage, report_uri, emitted=status == "degraded")
+    s3.put_json(report_uri, _report_document(cfg, manifest, window, outcome))
+    if outcome.emitted:
+        publish(PerformanceDegraded(cfg.model.name, settings.environment, metric, value, threshold, report_uri),
+                settings.bus_name, time=at)
+    return outcome
+
+
+def _report_document(cfg: ProjectConfig, manifest: Manifest, window: LabelledWindow,
+                     outcome: PerformanceOutcome) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in asdict(outcome).items() if k not in ("report_uri", "emitted")},
+        "model_version": manifest.version, "holdout_metrics": manifest.metrics,
+        "window_start": window.window.start.isoformat(), "window_end": window.window.end.isoformat(),
+        "label_delay_hours": cfg.monitoring.label_delay_hours, "min_labelled_rows": cfg.monitoring.performance.min_labelled_rows,
+        "confidence": cfg.monitoring.performance.confidence, "holdout_errors": manifest.metric_errors,
+        "settled": window.settled, "unmatched_feedback": window.unmatched_feedback, "invalid_labels": window.invalid_labels,
+        # Labels no feedback credential sent: not judged (mlrails.feedback.labels.trusted).
+        "untrusted_labels": window.untrusted_labels,
+        "business_kpi_metric": cfg.value_metric, "business_kpi_unit": cfg.value.unit,
+        "performance_degraded": outcome.emitted,
+    }

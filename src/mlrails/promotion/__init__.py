@@ -1,0 +1,1 @@
+"""Promotion: the gate, the promotion and rollback rails, and operator commands."""

@@ -1,0 +1,1 @@
+"""Reports: SVG charts and self-contained HTML pages."""

@@ -1,0 +1,1 @@
+"""Retraining: the policy and the trigger that applies it."""

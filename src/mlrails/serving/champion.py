@@ -1,0 +1,141 @@
+"""Serving: the champion cache and predictions on validated batches.
+
+The cache loads the champion named by the deployment manifest and, at most every
+``ttl_seconds``, re-checks the manifest's ETag (one HEAD request); a new champion is loaded
+beside the old one and swapped in whole, so no request ever sees half of a swap. If S3 cannot
+be reached or the new champion cannot be loaded (a file that is not the one its manifest
+recorded, a type outside its recorded trust list), the loaded champion keeps serving.
+
+A champion is served by its compiled ONNX graph when promotion verified one
+(:mod:`mlrails.serving.compiled`) and the function's package ships onnxruntime, else by its
+scikit-learn model (:mod:`mlrails.serving.predictors`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlrails.adapters import manifests
+from mlrails.adapters.clients import client
+from mlrails.errors import MlrailsError, ModelNotReady
+from mlrails.serving.manifest import Manifest, current_key
+from mlrails.serving.predictors import OnnxPredictor, Predictor, ServingPath, SkopsPredictor
+from mlrails.serving.protocol import Batch, Column
+
+# The paths each inference package (config ``serving.package``) can serve, preferred first:
+# ``onnx`` ships onnxruntime + numpy only, ``full`` scikit-learn + skops (no room for
+# onnxruntime under Lambda's 250 MB), the container image both.
+PACKAGE_PATHS: dict[str, tuple[ServingPath, ...]] = {
+    "onnx": ("onnx",),
+    "full": ("skops",),
+    "image": ("onnx", "skops"),
+}
+
+
+class PackageCannotServe(MlrailsError):
+    """The champion needs a serving path the deployed inference package does not ship."""
+
+    status = 503
+    error_code = "PACKAGE_CANNOT_SERVE"
+
+
+@dataclass(frozen=True)
+class Champion:
+    manifest: Manifest
+    predictor: Predictor
+    etag: str
+
+    @property
+    def signature(self) -> list[Column]:
+        """The input columns the model expects."""
+        return self.manifest.signature
+
+    @property
+    def path(self) -> ServingPath:
+        """How this champion is served: ``onnx`` or ``skops``."""
+        return self.predictor.path
+
+
+def serving_path(manifest: Manifest, package: str) -> ServingPath:
+    """The path that serves ``manifest`` in ``package``; raises :class:`PackageCannotServe`."""
+    offered = ("onnx", "skops") if manifest.serving == "onnx" else ("skops",)
+    for path in PACKAGE_PATHS[package]:
+        if path in offered:
+            return path
+    raise PackageCannotServe(
+        f"{manifest.model_name} v{manifest.version} is served by scikit-learn "
+        f"({manifest.serving_reason or 'not compiled'}), "
+        f"but this function is deployed with serving.package '{package}', which serves compiled (ONNX) champions "
+        "only: deploy serving.package 'full' or 'image' to serve it",
+        details={"model_version": manifest.version, "serving": manifest.serving, "package": package})
+
+
+class ChampionCache:
+    """The serving model, refreshed from the manifest at most every ``ttl_seconds``."""
+
+    def __init__(self, bucket: str, model_name: str, ttl_seconds: float, package: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bucket, self.key, self.ttl, self.clock = bucket, current_key(model_name), ttl_seconds, clock
+        self.package = package
+        self._champion: Champion | None = None
+        self._checked_at = float("-inf")
+        self.reload_failures = 0
+        self._lock = threading.Lock()
+
+    def get(self) -> Champion:
+        """The current champion; raises :class:`ModelNotReady` before the first promotion."""
+        if self.clock() - self._checked_at >= self.ttl:
+            with self._lock:
+                if self.clock() - self._checked_at >= self.ttl:
+                    self._refresh()
+        if self._champion is None:
+            raise ModelNotReady("no model has been promoted yet: train one first (see the README)")
+        return self._champion
+
+    def _refresh(self) -> None:
+        s3 = client("s3")
+        try:
+            etag = s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
+            if self._champion is None or etag != self._champion.etag:
+                self._champion = self._load()
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                self._checked_at = self.clock()  # no model yet: a 503 until one is promoted
+                return
+            self._keep_serving(exc)
+        except (BotoCoreError, MlrailsError, ValueError) as exc:
+            self._keep_serving(exc)
+        self._checked_at = self.clock()
+
+    def _load(self) -> Champion:
+        s3 = client("s3")
+        response = s3.get_object(Bucket=self.bucket, Key=self.key)
+        manifest = Manifest.from_json(response["Body"].read())
+        path = serving_path(manifest, self.package)
+        # The recorded version of the file, checked against its recorded sha256.
+        blob = manifests.read_file(manifest, manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)
+        if path == "onnx":
+            predictor: Predictor = OnnxPredictor(blob, manifest.signature, manifest.classes)
+        else:
+            predictor = SkopsPredictor(blob, manifest.signature, manifest.trusted_types)
+        return Champion(manifest, predictor, response["ETag"])
+
+    def _keep_serving(self, error: Exception) -> None:
+        """A champion that cannot be (re)loaded must not take the endpoint down: keep the
+        loaded one and retry after the TTL. With nothing loaded, the error is the answer."""
+        if self._champion is None:
+            raise error
+        self.reload_failures += 1
+        self._checked_at = self.clock()
+
+
+def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str, float]] | None]:
+    """Predictions (JSON-native) and, when asked for and available, class probabilities."""
+    return champion.predictor.predict(batch)
+

@@ -1,0 +1,1 @@
+"""Training: fitting the configured estimator and the training run's steps (train, evaluate, finish)."""
