@@ -20,7 +20,7 @@ export UV_NO_PROGRESS := 1
 # again from source: about 25 s a process here. Let the first one write the .pyc files.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test test-scenarios synth layers lock install bench bench-env clean
+.PHONY: demo test lint format test-scenarios synth layers lock install bench bench-env clean
 
 demo: $(INSTALLED)
 	$(VENV)/bin/mlrails demo
@@ -29,8 +29,19 @@ demo: $(INSTALLED)
 # end-to-end scenarios run apart (`make test-scenarios`), so the suite stays quick; CI runs both.
 PYTEST := $(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
 
-test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT)
+test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT) lint
 	$(PYTEST) -m "not scenario"
+
+# Lint and format (ruff) and the import contracts (import-linter, pyproject.toml): part of
+# `make test`. `make format` applies ruff's fixes and formatting.
+lint: $(INSTALLED)
+	$(PYTHON) -m ruff check --quiet .
+	$(PYTHON) -m ruff format --check --quiet .
+	$(VENV)/bin/lint-imports --no-cache
+
+format: $(INSTALLED)
+	$(PYTHON) -m ruff check --fix --quiet .
+	$(PYTHON) -m ruff format --quiet .
 
 test-scenarios: $(INSTALLED)
 	$(PYTEST) -m scenario

@@ -32,16 +32,31 @@ def main() -> None:
     def run() -> dict:
         snapshot = Report([DataDriftPreset()], include_tests=True).run(
             Dataset.from_pandas(current, data_definition=definition),
-            Dataset.from_pandas(reference, data_definition=definition))
+            Dataset.from_pandas(reference, data_definition=definition),
+        )
         return snapshot.dict()
 
     snapshot, figures = measured(run)
-    verdicts = {test["metric_config"]["params"]["column"]: test["status"] == "FAIL"
-                for test in snapshot["tests"] if test["metric_config"]["params"]["type"].endswith("ValueDrift")}
-    scores = {metric["config"]["column"]: round(metric["value"], 4)
-              for metric in snapshot["metrics"] if metric["config"]["type"].endswith("ValueDrift")}
-    print(json.dumps({**figures, "drifted": sorted(c for c, drifted in verdicts.items() if drifted),
-                      "columns": len(verdicts), "scores": scores}))
+    verdicts = {
+        test["metric_config"]["params"]["column"]: test["status"] == "FAIL"
+        for test in snapshot["tests"]
+        if test["metric_config"]["params"]["type"].endswith("ValueDrift")
+    }
+    scores = {
+        metric["config"]["column"]: round(metric["value"], 4)
+        for metric in snapshot["metrics"]
+        if metric["config"]["type"].endswith("ValueDrift")
+    }
+    print(
+        json.dumps(
+            {
+                **figures,
+                "drifted": sorted(c for c, drifted in verdicts.items() if drifted),
+                "columns": len(verdicts),
+                "scores": scores,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,5 +36,8 @@ def measured(work: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
     result = work()
     seconds = time.perf_counter() - started
     peak = _status_kb("VmHWM")
-    return result, {"seconds": round(seconds, 3), "loaded_mb": round(before * 1024 / _MB, 1),
-                    "extra_mem_mb": round(max(peak - before, 0) * 1024 / _MB, 1)}
+    return result, {
+        "seconds": round(seconds, 3),
+        "loaded_mb": round(before * 1024 / _MB, 1),
+        "extra_mem_mb": round(max(peak - before, 0) * 1024 / _MB, 1),
+    }

@@ -93,27 +93,39 @@ def _ours(reference_path: str, current_path: str, chunk_rows: int) -> dict:
     from mlrails.drift.measures import WindowCounts, drift_report
     from mlrails.drift.profile import PREDICTION, build_profile
 
-    dataset = Dataset(task="classification", target="label", timestamp="timestamp",
-                      features=[Feature(name=n, type="numeric") for n in NUMERIC]
-                      + [Feature(name=n, type="categorical") for n in CATEGORICAL])
+    dataset = Dataset(
+        task="classification",
+        target="label",
+        timestamp="timestamp",
+        features=[Feature(name=n, type="numeric") for n in NUMERIC]
+        + [Feature(name=n, type="categorical") for n in CATEGORICAL],
+    )
     monitoring = Monitoring()
     reference = pd.read_parquet(reference_path)
     current = pd.read_parquet(current_path).rename(columns={"prediction": PREDICTION})
 
-    profile, profiled = measured(lambda: build_profile(reference[NUMERIC + CATEGORICAL], reference["prediction"],
-                                                       dataset, bins=monitoring.bins, task=dataset.task))
+    profile, profiled = measured(
+        lambda: build_profile(
+            reference[NUMERIC + CATEGORICAL], reference["prediction"], dataset, bins=monitoring.bins, task=dataset.task
+        )
+    )
 
     def check():
         window = WindowCounts(profile)
         for start in range(0, len(current), chunk_rows):
-            window.add(current.iloc[start:start + chunk_rows])
+            window.add(current.iloc[start : start + chunk_rows])
         return drift_report(window, monitoring)
 
     report, figures = measured(check)
-    return {**figures, "profile_seconds": profiled["seconds"], "profile_extra_mem_mb": profiled["extra_mem_mb"],
-            "drifted": report.drifted_features, "status": report.status,
-            "scores": {name: round(f.score, 4) for name, f in report.features.items()},
-            "prediction_drifted": report.prediction.drifted if report.prediction else None}
+    return {
+        **figures,
+        "profile_seconds": profiled["seconds"],
+        "profile_extra_mem_mb": profiled["extra_mem_mb"],
+        "drifted": report.drifted_features,
+        "status": report.status,
+        "scores": {name: round(f.score, 4) for name, f in report.features.items()},
+        "prediction_drifted": report.prediction.drifted if report.prediction else None,
+    }
 
 
 def _side(command: list[str]) -> dict:
@@ -147,40 +159,62 @@ def main() -> int:
     results: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="mlrails-drift-bench-") as tmp:
         paths = {}
-        for name, seed, drifted in (("reference", args.seed, False), ("drift", args.seed + 1, True),
-                                    ("nodrift", args.seed + 2, False)):
+        for name, seed, drifted in (
+            ("reference", args.seed, False),
+            ("drift", args.seed + 1, True),
+            ("nodrift", args.seed + 2, False),
+        ):
             paths[name] = str(Path(tmp) / f"{name}.parquet")
             generate(args.rows, seed=seed, drifted=drifted).to_parquet(paths[name], index=False)
-        print(f"{args.rows:,} rows × {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features; "
-              f"injected drift in {sorted(DRIFTED)}")
+        print(
+            f"{args.rows:,} rows × {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical features; "
+            f"injected drift in {sorted(DRIFTED)}"
+        )
         for case in ("drift", "nodrift"):
             files = ["--reference", paths["reference"], "--current", paths[case]]
             results[case] = {
-                "ours": _side([sys.executable, __file__, "--side", "ours", "--chunk-rows", str(args.chunk_rows),
-                               *files]),
-                "evidently": _side([str(EVIDENTLY_PYTHON), str(Path(__file__).with_name("_evidently_side.py")),
-                                    *files, "--numeric", ",".join(NUMERIC),
-                                    "--categorical", ",".join(CATEGORICAL)]),
+                "ours": _side(
+                    [sys.executable, __file__, "--side", "ours", "--chunk-rows", str(args.chunk_rows), *files]
+                ),
+                "evidently": _side(
+                    [
+                        str(EVIDENTLY_PYTHON),
+                        str(Path(__file__).with_name("_evidently_side.py")),
+                        *files,
+                        "--numeric",
+                        ",".join(NUMERIC),
+                        "--categorical",
+                        ",".join(CATEGORICAL),
+                    ]
+                ),
             }
 
     print(f"\n{'case':<8} {'side':<10} {'seconds':>8} {'extra MB':>9} {'loaded MB':>10}  flagged")
     for case, sides in results.items():
         for side, r in sides.items():
-            print(f"{case:<8} {side:<10} {r['seconds']:>8.2f} {r['extra_mem_mb']:>9.1f} {r['loaded_mb']:>10.1f}  "
-                  f"{','.join(r['drifted']) or '—'}")
+            print(
+                f"{case:<8} {side:<10} {r['seconds']:>8.2f} {r['extra_mem_mb']:>9.1f} {r['loaded_mb']:>10.1f}  "
+                f"{','.join(r['drifted']) or '—'}"
+            )
     ours, theirs = results["drift"]["ours"], results["drift"]["evidently"]
     precision, recall = _precision_recall(ours["drifted"])
     evidently_precision, evidently_recall = _precision_recall(theirs["drifted"])
     figures = {
-        "bench": "drift", "rows": args.rows, "features": len(NUMERIC) + len(CATEGORICAL),
-        "seconds": ours["seconds"], "evidently_seconds": theirs["seconds"],
+        "bench": "drift",
+        "rows": args.rows,
+        "features": len(NUMERIC) + len(CATEGORICAL),
+        "seconds": ours["seconds"],
+        "evidently_seconds": theirs["seconds"],
         "speedup": round(theirs["seconds"] / ours["seconds"], 1),
         "profile_seconds": ours["profile_seconds"],
         "speedup_with_profile": round(theirs["seconds"] / (ours["seconds"] + ours["profile_seconds"]), 1),
-        "extra_mem_mb": ours["extra_mem_mb"], "evidently_extra_mem_mb": theirs["extra_mem_mb"],
+        "extra_mem_mb": ours["extra_mem_mb"],
+        "evidently_extra_mem_mb": theirs["extra_mem_mb"],
         "profile_extra_mem_mb": ours["profile_extra_mem_mb"],
-        "precision": round(precision, 3), "recall": round(recall, 3),
-        "evidently_precision": round(evidently_precision, 3), "evidently_recall": round(evidently_recall, 3),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "evidently_precision": round(evidently_precision, 3),
+        "evidently_recall": round(evidently_recall, 3),
         "false_positives_nodrift": len(results["nodrift"]["ours"]["drifted"]),
         "evidently_false_positives_nodrift": len(results["nodrift"]["evidently"]["drifted"]),
         "nodrift_seconds": results["nodrift"]["ours"]["seconds"],
@@ -188,15 +222,17 @@ def main() -> int:
     }
     budgets = {
         f"speedup >= {MIN_SPEEDUP:g}": figures["speedup"] >= MIN_SPEEDUP,
-        f"extra memory <= {MAX_MEMORY_SHARE:g} of Evidently's":
-            figures["extra_mem_mb"] <= MAX_MEMORY_SHARE * figures["evidently_extra_mem_mb"],
+        f"extra memory <= {MAX_MEMORY_SHARE:g} of Evidently's": figures["extra_mem_mb"]
+        <= MAX_MEMORY_SHARE * figures["evidently_extra_mem_mb"],
         "recall >= Evidently's": recall >= evidently_recall,
         f"precision >= {MIN_PRECISION:g}": precision >= MIN_PRECISION,
         "no feature flagged without drift": figures["false_positives_nodrift"] == 0,
     }
-    print(f"\nprecision {precision:.2f} recall {recall:.2f} (Evidently {evidently_precision:.2f} / "
-          f"{evidently_recall:.2f}); speedup ×{figures['speedup']} (×{figures['speedup_with_profile']} "
-          f"counting the profile build, done once at training)")
+    print(
+        f"\nprecision {precision:.2f} recall {recall:.2f} (Evidently {evidently_precision:.2f} / "
+        f"{evidently_recall:.2f}); speedup ×{figures['speedup']} (×{figures['speedup_with_profile']} "
+        f"counting the profile build, done once at training)"
+    )
     for budget, met in budgets.items():
         print(f"  {'ok ' if met else 'MISSED'} {budget}")
     figures["budgets_met"] = all(budgets.values())

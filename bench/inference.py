@@ -4,7 +4,8 @@ The example model (``mlrails.models:gradient_boosting``: dense one-hot + gradien
 the issue's "scaling + dense one-hot + gradient boosting" less the scaler, on purpose: trees
 split on order, so scaling changes nothing they learn, and ONNX applies it in float32, which
 moved values across split points and broke exact parity with scikit-learn (the promotion's
-ONNX check then serves scikit-learn instead). It is trained on synthetic data with 20 numeric and 5 categorical features *through mlrails*: a
+ONNX check then serves scikit-learn instead). It is trained on synthetic data with 20 numeric
+and 5 categorical features *through mlrails*: a
 raw file goes through the local runtime (feature_prep → retrain_trigger → train → evaluate
 → promote, including the ONNX compile step when it verifies), so our side serves what
 production would. The champion's fitted model is then logged to a separate local MLflow
@@ -57,8 +58,14 @@ def synthetic(rows: int, seed: int) -> pd.DataFrame:
     frame = pd.DataFrame(rng.normal(size=(rows, len(NUMERIC))), columns=NUMERIC)
     for i, name in enumerate(CATEGORICAL):
         frame[name] = rng.choice([f"{name}_{k}" for k in range(3 + 2 * i)], size=rows)
-    score = frame["x00"] - 0.7 * frame["x01"] + 0.5 * frame["x02"] * frame["x03"] \
-        + (frame["c0"] == "c0_1") - 0.8 * (frame["c1"] == "c1_2") + rng.normal(scale=0.8, size=rows)
+    score = (
+        frame["x00"]
+        - 0.7 * frame["x01"]
+        + 0.5 * frame["x02"] * frame["x03"]
+        + (frame["c0"] == "c0_1")
+        - 0.8 * (frame["c1"] == "c1_2")
+        + rng.normal(scale=0.8, size=rows)
+    )
     frame["label"] = (score > 0).astype(int)
     frame["event_time"] = [(START - timedelta(days=3) + timedelta(seconds=30 * i)).isoformat() for i in range(rows)]
     return frame
@@ -69,9 +76,13 @@ def project(folder: Path) -> Path:
     document = yaml.safe_load((REPO / "mlrails.yaml").read_text())
     document["project"] = "bench"
     document["model"] = {"name": "bench-classifier", "entrypoint": "mlrails.models:gradient_boosting"}
-    document["dataset"] = {"task": "classification", "target": "label", "timestamp": "event_time",
-                           "features": [{"name": n, "type": "numeric"} for n in NUMERIC]
-                           + [{"name": n, "type": "categorical"} for n in CATEGORICAL]}
+    document["dataset"] = {
+        "task": "classification",
+        "target": "label",
+        "timestamp": "event_time",
+        "features": [{"name": n, "type": "numeric"} for n in NUMERIC]
+        + [{"name": n, "type": "categorical"} for n in CATEGORICAL],
+    }
     document["training"] = {"holdout_fraction": 0.2, "seed": 7, "min_rows": 200}
     document["retraining"] = {**document.get("retraining", {}), "min_new_rows": 1000}
     document["capture"] = {"sample_rate": 1.0}
@@ -127,17 +138,28 @@ def post(url: str, body: bytes) -> bytes:
 
 def split_body(frame: pd.DataFrame) -> bytes:
     features = frame[NUMERIC + CATEGORICAL]
-    return json.dumps({"dataframe_split": {"columns": list(features.columns),
-                                           "data": json.loads(features.to_json(orient="values"))}}).encode()
+    return json.dumps(
+        {"dataframe_split": {"columns": list(features.columns), "data": json.loads(features.to_json(orient="values"))}}
+    ).encode()
 
 
 async def asgi_post(app, path: str, body: bytes) -> int:
     """POST ``body`` to an ASGI app in-process (what a test client does, minus its HTTP
     client); returns the status once the whole response is sent."""
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
     sent = False
     status = 0
 
@@ -185,7 +207,7 @@ def cold_start(args: list[str], env: dict[str, str], repeats: int) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:  # noqa: PLR0915 - one measurement script, read top to bottom
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     options = parser.parse_args()
@@ -197,12 +219,12 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
     from mlflow.models import infer_signature
     from mlflow.pyfunc import scoring_server
 
-    from mlrails.promotion import rails
     from mlrails.adapters import deployed, s3
     from mlrails.config import load_config
     from mlrails.local.cloud import LocalCloud, create_resources, deploy_config
     from mlrails.local.invoker import LocalContext
     from mlrails.local.runtime import LocalRuntime, api_event
+    from mlrails.promotion import rails
     from mlrails.serving.manifest import Manifest, current_key
     from mlrails.wiring import config_key, function
 
@@ -228,9 +250,14 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         # runtime's in-process moto server would share this process's GIL with the handler
         # (each of its threads' turns costs a request milliseconds that AWS does not).
         moto_port = free_port()
-        servers.append(subprocess.Popen([str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p",
-                                         str(moto_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True))
+        servers.append(
+            subprocess.Popen(
+                [str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         wait_for(f"http://127.0.0.1:{moto_port}/moto-api/", 60)
         cloud = LocalCloud(cfg, folder / ".mlrails")
         os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{moto_port}"
@@ -244,16 +271,22 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
         mlflow.set_experiment("bench")
         features = data[NUMERIC + CATEGORICAL]
-        requirements = [f"{name}=={__import__('importlib.metadata').metadata.version(name)}"
-                        for name in ("mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy")]
+        requirements = [
+            f"{name}=={__import__('importlib.metadata').metadata.version(name)}"
+            for name in ("mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy")
+        ]
         with mlflow.start_run():
             from skops.io import dumps, get_untrusted_types
 
-            logged = mlflow.sklearn.log_model(model, name="model", pip_requirements=requirements,
-                                              serialization_format="skops",
-                                              skops_trusted_types=get_untrusted_types(data=dumps(model)),
-                                              signature=infer_signature(features.head(5), model.predict(features.head(5))),
-                                              input_example=features.head(2))
+            logged = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                pip_requirements=requirements,
+                serialization_format="skops",
+                skops_trusted_types=get_untrusted_types(data=dumps(model)),
+                signature=infer_signature(features.head(5), model.predict(features.head(5))),
+                input_example=features.head(2),
+            )
         mlflow_model = mlflow.pyfunc.load_model(logged.model_uri)
 
         # In-process, ours: the handler loaded as Lambda loads it, with the deployed manifest TTL.
@@ -262,7 +295,9 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         deployed.reset()  # settings were read with the local runtime's TTL of 0
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("bench_inference_handler", REPO / "functions/inference/handler.py")
+        spec = importlib.util.spec_from_file_location(
+            "bench_inference_handler", REPO / "functions/inference/handler.py"
+        )
         handler = importlib.util.module_from_spec(spec)
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink):
@@ -315,14 +350,37 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         # `mlflow models serve` runs uvicorn from PATH: this virtualenv's.
         base_env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{base_env.get('PATH', '')}"
         our_port, their_port = free_port(), free_port()
-        servers.append(subprocess.Popen([str(Path(PYTHON).parent / "mlrails"), "serve", "--port", str(our_port)],
-                                        cwd=folder, env=base_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True))
-        servers.append(subprocess.Popen(
-            [str(Path(PYTHON).parent / "mlflow"), "models", "serve", "-m", logged.model_uri, "--env-manager", "local",
-             "--host", "127.0.0.1", "-p", str(their_port)],
-            env=base_env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"},
-            stdout=subprocess.DEVNULL, stderr=(tmp / "mlflow-serve.log").open("w"), start_new_session=True))
+        servers.append(
+            subprocess.Popen(
+                [str(Path(PYTHON).parent / "mlrails"), "serve", "--port", str(our_port)],
+                cwd=folder,
+                env=base_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        servers.append(
+            subprocess.Popen(
+                [
+                    str(Path(PYTHON).parent / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    logged.model_uri,
+                    "--env-manager",
+                    "local",
+                    "--host",
+                    "127.0.0.1",
+                    "-p",
+                    str(their_port),
+                ],
+                env=base_env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"},
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp / "mlflow-serve.log").open("w"),
+                start_new_session=True,
+            )
+        )
         wait_for(f"http://127.0.0.1:{our_port}/ping", 120)
         try:
             wait_for(f"http://127.0.0.1:{their_port}/ping", 120)
@@ -346,15 +404,34 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         # As Lambda starts a function: its name and task root set, so the X-Ray SDK behind
         # Powertools Tracer starts as it does there (outside Lambda it also sets up a sampling
         # rule poller, 0.3 s that a deployed function never spends).
-        cold_env = base_env | environment | {
-            k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                       "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")} | {
-            "PYTHONPATH": str(REPO / "src"), "MLRAILS_MANIFEST_TTL_SECONDS": "60",
-            "AWS_LAMBDA_FUNCTION_NAME": "mlrails-bench-inference", "LAMBDA_TASK_ROOT": str(REPO / "functions/inference")}
-        cold_ours = cold_start([OUR_COLD, str(REPO / "functions/inference/handler.py"), str(event_file)],
-                               cold_env, cold_repeats)
-        cold_mlflow = cold_start([MLFLOW_COLD, logged.model_uri, str(frame_file)],
-                                 base_env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"}, cold_repeats)
+        cold_env = (
+            base_env
+            | environment
+            | {
+                k: os.environ[k]
+                for k in (
+                    "AWS_ENDPOINT_URL",
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_SESSION_TOKEN",
+                    "AWS_DEFAULT_REGION",
+                )
+            }
+            | {
+                "PYTHONPATH": str(REPO / "src"),
+                "MLRAILS_MANIFEST_TTL_SECONDS": "60",
+                "AWS_LAMBDA_FUNCTION_NAME": "mlrails-bench-inference",
+                "LAMBDA_TASK_ROOT": str(REPO / "functions/inference"),
+            }
+        )
+        cold_ours = cold_start(
+            [OUR_COLD, str(REPO / "functions/inference/handler.py"), str(event_file)], cold_env, cold_repeats
+        )
+        cold_mlflow = cold_start(
+            [MLFLOW_COLD, logged.model_uri, str(frame_file)],
+            base_env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"},
+            cold_repeats,
+        )
         os.chdir(cwd)
     finally:
         for server in servers:
@@ -363,8 +440,11 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
             server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    p50 = {f"{side}_{kind}": percentile(values, 50) for kind, table in (("inproc", inproc), ("http", http))
-           for side, values in table.items()}
+    p50 = {
+        f"{side}_{kind}": percentile(values, 50)
+        for kind, table in (("inproc", inproc), ("http", http))
+        for side, values in table.items()
+    }
     result = {
         "p50_1row_ms": round(p50["ours_1_inproc"], 3),
         "p99_1row_ms": round(percentile(inproc["ours_1"], 99), 3),
@@ -396,8 +476,10 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
     }
     result["budgets_met"] = all(budgets.values())
 
-    print(f"\nexample model: one-hot + gradient boosting, {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical "
-          f"features; mlrails serves it by {manifest.serving}; {agreement:.0%} of 100 predictions agree with scikit-learn")
+    print(
+        f"\nexample model: one-hot + gradient boosting, {len(NUMERIC)} numeric + {len(CATEGORICAL)} categorical "
+        f"features; mlrails serves it by {manifest.serving}; {agreement:.0%} of 100 predictions agree with scikit-learn"
+    )
     print(f"{'':28}{'mlrails':>12}{'MLflow':>12}{'speed-up':>10}")
     rows = [
         ("in-process 1 row p50 (ms)", "ours_1", "mlflow_1", inproc, 50),
@@ -411,8 +493,10 @@ def main() -> None:  # noqa: PLR0915 - one measurement script, read top to botto
         x, y = percentile(table[a], q), percentile(table[b], q)
         print(f"{label:28}{x:12.3f}{y:12.3f}{y / x:9.1f}x")
     print(f"{'cold start (s)':28}{cold_ours:12.2f}{cold_mlflow:12.2f}{cold_mlflow / cold_ours:9.1f}x")
-    print(f"(raw scikit-learn predict, 1 row: {result['sklearn_p50_1row_ms']:.3f} ms p50; our handler with "
-          f"capture off: {result['p50_1row_no_capture_ms']:.3f} ms p50)")
+    print(
+        f"(raw scikit-learn predict, 1 row: {result['sklearn_p50_1row_ms']:.3f} ms p50; our handler with "
+        f"capture off: {result['p50_1row_no_capture_ms']:.3f} ms p50)"
+    )
     for name, met in budgets.items():
         print(f"  {'ok  ' if met else 'MISS'} {name}")
     print(json.dumps(result))

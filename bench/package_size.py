@@ -29,8 +29,7 @@ def mb(size: int) -> float:
 def top_level_sizes(layer_dir: Path, count: int = 5) -> list[tuple[str, float]]:
     """The largest entries of a layer's python/ directory."""
     entries = [
-        (p.name, build.tree_size(p) if p.is_dir() else p.stat().st_size)
-        for p in (layer_dir / "python").iterdir()
+        (p.name, build.tree_size(p) if p.is_dir() else p.stat().st_size) for p in (layer_dir / "python").iterdir()
     ]
     return [(name, mb(size)) for name, size in sorted(entries, key=lambda e: -e[1])[:count]]
 
@@ -52,8 +51,11 @@ def main() -> int:
     print(f"\nfunction          code MB   + layers            total MB   headroom MB (limit {mb(limit)})")
     # Each zip package a deployment can choose; inference once per `serving.package`.
     packages = [(fn.name, fn.name, fn.layers) for fn in FUNCTIONS if fn.packaging == "zip" and fn.name != "inference"]
-    packages += [(f"inference[{package}]", "inference", package_layers)
-                 for package, (packaging, package_layers) in INFERENCE_PACKAGES.items() if packaging == "zip"]
+    packages += [
+        (f"inference[{package}]", "inference", package_layers)
+        for package, (packaging, package_layers) in INFERENCE_PACKAGES.items()
+        if packaging == "zip"
+    ]
     for label, name, fn_layers in packages:
         code_dir = ROOT / "functions" / name
         code = build.tree_size(code_dir) if code_dir.is_dir() else None
@@ -67,14 +69,19 @@ def main() -> int:
         code_text = "missing" if code is None else f"{mb(code):.2f}"
         print(f"{label:<17} {code_text:>7}   {'+'.join(fn_layers):<18} {mb(total):>8}   {mb(limit - total):>11}")
 
-    print(json.dumps({
-        "bench": "package_size",
-        "unit": "MiB unzipped",
-        "limit_mb": mb(limit),
-        "layers_mb": {name: mb(size) for name, size in layers.items()},
-        "functions": functions,
-        "onnx_inference_mb": functions["inference[onnx]"]["total_mb"],
-    }, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "bench": "package_size",
+                "unit": "MiB unzipped",
+                "limit_mb": mb(limit),
+                "layers_mb": {name: mb(size) for name, size in layers.items()},
+                "functions": functions,
+                "onnx_inference_mb": functions["inference[onnx]"]["total_mb"],
+            },
+            sort_keys=True,
+        )
+    )
     return 0
 
 

@@ -51,32 +51,52 @@ def bodies(columns: list[str]) -> dict[str, tuple[bytes, str]]:
     return {
         "nested brackets": (b'{"dataframe_records": ' + b"[" * half + b"]" * half + b"}", json_type),
         "distinct keys, one per record": (
-            _fill(b'{"dataframe_records": [', lambda i: b'{"k%d": 1}' % i, b"]}"), json_type),
+            _fill(b'{"dataframe_records": [', lambda i: b'{"k%d": 1}' % i, b"]}"),
+            json_type,
+        ),
         "distinct keys, 10,000 records": (
-            _fill(b'{"dataframe_records": [', lambda i: b"{" + b",".join(
-                b'"k%d_%d": 1' % (i, j) for j in range(per_record)) + b"}", b"]}"), json_type),
+            _fill(
+                b'{"dataframe_records": [',
+                lambda i: b"{" + b",".join(b'"k%d_%d": 1' % (i, j) for j in range(per_record)) + b"}",
+                b"]}",
+            ),
+            json_type,
+        ),
         "one record, all distinct keys": (
-            _fill(b'{"dataframe_records": [{', lambda i: b'"k%d": 1' % i, b"}]}"), json_type),
+            _fill(b'{"dataframe_records": [{', lambda i: b'"k%d": 1' % i, b"}]}"),
+            json_type,
+        ),
         "split, all distinct columns": (
-            _fill(b'{"dataframe_split": {"data": [], "columns": [', lambda i: b'"c%d"' % i, b"]}}"), json_type),
-        "inputs mapping, all distinct columns": (
-            _fill(b'{"inputs": {', lambda i: b'"c%d": [1]' % i, b"}}"), json_type),
+            _fill(b'{"dataframe_split": {"data": [], "columns": [', lambda i: b'"c%d"' % i, b"]}}"),
+            json_type,
+        ),
+        "inputs mapping, all distinct columns": (_fill(b'{"inputs": {', lambda i: b'"c%d": [1]' % i, b"}}"), json_type),
         "lone surrogate escapes": (
-            _fill(b'{"dataframe_records": [{"plan": "', lambda i: b"\\ud800", b'"}]}', sep=b""), json_type),
+            _fill(b'{"dataframe_records": [{"plan": "', lambda i: b"\\ud800", b'"}]}', sep=b""),
+            json_type,
+        ),
         "NaN cells": (_fill(b'{"dataframe_records": [', lambda i: b'{"plan": NaN}', b"]}"), json_type),
         "long digit strings": (
             _fill(b'{"dataframe_records": [', lambda i: b'{"support_calls": ' + b"9" * 4000 + b"}", b"]}"),
-            json_type),
+            json_type,
+        ),
         "csv, one wide header": (_fill(b"", lambda i: b"c%d" % i, b"\n1\n"), "text/csv"),
         "one long string cell": (
-            b'{"dataframe_records": [{"plan": "' + b"x" * (MAX_BODY_BYTES - 40) + b'"}]}', json_type),
-        "csv, blank lines": (b",".join(c.encode() for c in columns) + b"\n" + b"\n" * (MAX_BODY_BYTES - 200)
-                             + b"1,1,1,basic,east\n", "text/csv"),
+            b'{"dataframe_records": [{"plan": "' + b"x" * (MAX_BODY_BYTES - 40) + b'"}]}',
+            json_type,
+        ),
+        "csv, blank lines": (
+            b",".join(c.encode() for c in columns) + b"\n" + b"\n" * (MAX_BODY_BYTES - 200) + b"1,1,1,basic,east\n",
+            "text/csv",
+        ),
         "csv, too many rows": (
             _fill(",".join(columns).encode() + b"\n", lambda i: b"1,1,1,basic,east", b"\n", sep=b"\n"),
-            "text/csv"),
+            "text/csv",
+        ),
         "valid, 10,000 rows (for scale)": (
-            json.dumps({"dataframe_records": [valid_row] * MAX_ROWS}).encode(), json_type),
+            json.dumps({"dataframe_records": [valid_row] * MAX_ROWS}).encode(),
+            json_type,
+        ),
     }
 
 
@@ -99,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     cfg = load_config(ROOT / "mlrails.yaml")
-    signature = [Column(f.name, "numeric" if f.type == "numeric" else "categorical", f.nullable)
-                 for f in cfg.dataset.features]
+    signature = [
+        Column(f.name, "numeric" if f.type == "numeric" else "categorical", f.nullable) for f in cfg.dataset.features
+    ]
     results = {}
-    print(f"{'body (at the ' + str(MAX_BODY_BYTES // 1024 // 1024) + ' MiB limit)':<40} {'bytes':>9} {'seconds':>8}  outcome")
+    title = f"body (at the {MAX_BODY_BYTES // 1024 // 1024} MiB limit)"
+    print(f"{title:<40} {'bytes':>9} {'seconds':>8}  outcome")
     for name, (body, content_type) in bodies([c.name for c in signature]).items():
         seconds, outcome = time_parse(body, content_type, signature, args.repeat)
         results[name] = {"bytes": len(body), "seconds": round(seconds, 4), "outcome": outcome}
@@ -111,16 +133,21 @@ def main(argv: list[str] | None = None) -> int:
     worst = max(adversarial, key=lambda k: adversarial[k]["seconds"])
     five_xx = [k for k, v in results.items() if v["outcome"].startswith("5")]
     print(f"worst adversarial body: {worst}, {adversarial[worst]['seconds']:.3f} s (budget {BUDGET_SECONDS} s)")
-    print(json.dumps({
-        "bench": "parse",
-        "body_limit_bytes": MAX_BODY_BYTES,
-        "results": results,
-        "worst": worst,
-        "worst_seconds": adversarial[worst]["seconds"],
-        "budget_seconds": BUDGET_SECONDS,
-        "within_budget": adversarial[worst]["seconds"] < BUDGET_SECONDS,
-        "any_5xx": bool(five_xx),
-    }, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "bench": "parse",
+                "body_limit_bytes": MAX_BODY_BYTES,
+                "results": results,
+                "worst": worst,
+                "worst_seconds": adversarial[worst]["seconds"],
+                "budget_seconds": BUDGET_SECONDS,
+                "within_budget": adversarial[worst]["seconds"] < BUDGET_SECONDS,
+                "any_5xx": bool(five_xx),
+            },
+            sort_keys=True,
+        )
+    )
     return 0
 
 

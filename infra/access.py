@@ -71,21 +71,32 @@ def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *p
             objects = bucket.arn_for_objects(pattern)
             iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[objects])
             acknowledge_resource_wildcard(
-                principal, objects,
+                principal,
+                objects,
                 f"Scoped to the objects under {prefix.value} in one bucket: the prefix is the unit of access "
                 "(keys below it are generated per file, model version or date partition).",
             )
         if Access.LIST in access:
             iam.Grant.add_to_principal(
-                grantee=grantee, actions=["s3:ListBucket"], resource_arns=[bucket.bucket_arn],
+                grantee=grantee,
+                actions=["s3:ListBucket"],
+                resource_arns=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [pattern]}},
             )
 
 
 # What changes a stored object: writes (copies and multipart uploads included), deletes, and
 # what a writer could use to pin or hide one.
-_OBJECT_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl",
-                  "s3:PutObjectVersionAcl", "s3:PutObjectRetention", "s3:PutObjectLegalHold", "s3:RestoreObject")
+_OBJECT_WRITES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:RestoreObject",
+)
 # An IAM role name (64 characters at most) with room for the longest region name.
 _ROLE_BASE_CHARS = 64 - len("-ap-southeast-4") - 1
 
@@ -99,7 +110,7 @@ def model_writer_role_name(project: str, environment: str) -> str:
     (IAM names are global to the account)."""
     base = f"mlrails-{project}-{environment}"
     if len(base) > _ROLE_BASE_CHARS:
-        base = f"{base[:_ROLE_BASE_CHARS - 7]}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
+        base = f"{base[: _ROLE_BASE_CHARS - 7]}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
     return f"{base}-{cdk.Aws.REGION}"
 
 
@@ -107,23 +118,27 @@ def only_writers(bucket: s3.IBucket, writers: list[str], *prefixes: Prefix) -> N
     """Deny every change to the objects under ``prefixes`` to any principal but ``writers``
     (role ARNs), whatever its own policies allow: a role that may write elsewhere in the
     bucket, or a person with s3:* in the account, cannot replace a model or a manifest."""
-    bucket.add_to_resource_policy(iam.PolicyStatement(
-        effect=iam.Effect.DENY,
-        principals=[iam.AnyPrincipal()],
-        actions=list(_OBJECT_WRITES),
-        resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
-        conditions={"ArnNotEquals": {"aws:PrincipalArn": writers}},
-    ))
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=list(_OBJECT_WRITES),
+            resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": writers}},
+        )
+    )
 
 
 def never_deleted(bucket: s3.IBucket, *prefixes: Prefix) -> None:
     """Deny deleting any object or version under ``prefixes`` to every principal."""
-    bucket.add_to_resource_policy(iam.PolicyStatement(
-        effect=iam.Effect.DENY,
-        principals=[iam.AnyPrincipal()],
-        actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
-        resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
-    ))
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+            resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
+        )
+    )
 
 
 def role_arn(scope: Construct, role_name: str) -> str:

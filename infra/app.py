@@ -15,6 +15,10 @@ from infra.app_builder import build_app, validation_failures  # noqa: E402
 assembly = build_app().synth()
 failures = validation_failures(assembly.directory)
 if failures:
-    print(f"{len(failures)} unacknowledged validation finding(s) (cdk-nag / CloudFormation checks):",
-          *failures, sep="\n  ", file=sys.stderr)
+    print(
+        f"{len(failures)} unacknowledged validation finding(s) (cdk-nag / CloudFormation checks):",
+        *failures,
+        sep="\n  ",
+        file=sys.stderr,
+    )
     sys.exit(1)

@@ -51,15 +51,19 @@ def build_app(
     """Build the app with every stage. ``context`` is ``cdk.json``'s context when not run by the
     CLI (an ``App`` made in-process reads no ``cdk.json``); ``config`` overrides the file;
     ``builtin_validation=False`` skips CDK's CloudFormation checks (cdk-nag still runs)."""
-    app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir,
-                  builtin_cloud_formation_validation=builtin_validation)
+    app = cdk.App(
+        context=dict(context) if context is not None else None,
+        outdir=outdir,
+        builtin_cloud_formation_validation=builtin_validation,
+    )
     cfg = config if config is not None else load_project_config(app)
     refuse_unacknowledged_risks(cfg)
     layers_dir = REPO_ROOT / (app.node.try_get_context(LAYERS_DIR_CONTEXT_KEY) or LAYERS_BUILD_DIR)
     stages: dict[str, MlrailsStage] = {}
     for name, environment in cfg.environments.items():
         stages[name] = MlrailsStage(
-            app, name,
+            app,
+            name,
             cfg=cfg,
             environment_name=name,
             layers_dir=layers_dir,
@@ -80,8 +84,12 @@ def shared_accounts(cfg: ProjectConfig) -> dict[str, list[str]]:
     by_account: dict[str | None, list[str]] = defaultdict(list)
     for name, environment in cfg.environments.items():
         by_account[environment.account].append(name)
-    return {name: [other for other in names if other != name]
-            for names in by_account.values() if len(names) > 1 for name in names}
+    return {
+        name: [other for other in names if other != name]
+        for names in by_account.values()
+        if len(names) > 1
+        for name in names
+    }
 
 
 def refuse_unacknowledged_risks(cfg: ProjectConfig) -> None:
@@ -94,12 +102,14 @@ def refuse_unacknowledged_risks(cfg: ProjectConfig) -> None:
                 f"environments.{name}: deploys to the same account as {', '.join(others)} "
                 f"({_account(cfg, name)}): a production environment needs an account of its own "
                 f"(environments.{name}.account), or the reason it shares one in "
-                f"environments.{name}.acknowledge.shared_account")
+                f"environments.{name}.acknowledge.shared_account"
+            )
     for name, environment in cfg.environments.items():
         if environment.alarm_email is None and not environment.acknowledge.no_alarm_email:
             problems.append(
                 f"environments.{name}: its alarms notify nobody: set environments.{name}.alarm_email, "
-                f"or give the reason in environments.{name}.acknowledge.no_alarm_email")
+                f"or give the reason in environments.{name}.acknowledge.no_alarm_email"
+            )
     if problems:
         raise ConfigError("the config cannot be deployed as it is:\n  " + "\n  ".join(problems), details=problems)
 

@@ -14,11 +14,15 @@ from mlrails import metric_names, wiring
 from mlrails.metric_names import MetricName
 
 
-def custom_metric(name: MetricName, model_name: str, *, statistic: str, period: Duration,
-                  label: str | None = None) -> cloudwatch.Metric:
+def custom_metric(
+    name: MetricName, model_name: str, *, statistic: str, period: Duration, label: str | None = None
+) -> cloudwatch.Metric:
     """``name`` in the project's namespace, with exactly the dimensions it is published with."""
     return cloudwatch.Metric(
-        namespace=wiring.METRICS_NAMESPACE, metric_name=name.value,
+        namespace=wiring.METRICS_NAMESPACE,
+        metric_name=name.value,
         dimensions_map=metric_names.dimensions(name, model_name),
-        statistic=statistic, period=period, label=label,
+        statistic=statistic,
+        period=period,
+        label=label,
     )

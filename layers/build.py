@@ -77,9 +77,12 @@ TARGET_PYTHON = "3.12"
 # Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels and older
 # tags (manylinux2014 included) load there. Wheels only: nothing is compiled on this machine.
 UV_TARGET_ARGS = [
-    "--only-binary", ":all:",
-    "--python-version", TARGET_PYTHON,
-    "--python-platform", "x86_64-manylinux_2_28",
+    "--only-binary",
+    ":all:",
+    "--python-version",
+    TARGET_PYTHON,
+    "--python-platform",
+    "x86_64-manylinux_2_28",
 ]
 # Environment markers of Lambda's python3.12 x86_64 runtime, used to walk dependencies.
 TARGET_MARKERS = {
@@ -294,13 +297,16 @@ def closure(
         package = wanted.get(name) or locked(lock, name, version, parent)
         wanted[name] = package
         new_extras = extras - (seen or set())
-        edges = [*(package.dependencies if seen is None else ()),
-                 *(edge for extra in sorted(new_extras) for edge in package.extras.get(extra, ()))]
+        edges = [
+            *(package.dependencies if seen is None else ()),
+            *(edge for extra in sorted(new_extras) for edge in package.extras.get(extra, ())),
+        ]
         extras_seen.setdefault(name, set()).update(extras)
         for edge in edges:
             if on_target(edge.get("marker")):
-                queue.append((canonicalize_name(edge["name"]), frozenset(edge.get("extra", ())),
-                              edge.get("version"), name))
+                queue.append(
+                    (canonicalize_name(edge["name"]), frozenset(edge.get("extra", ())), edge.get("version"), name)
+                )
     return dict(sorted(wanted.items()))
 
 
@@ -347,7 +353,10 @@ def find_python312() -> tuple[list[str], str] | None:
         try:
             version = subprocess.run(
                 [*command, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                capture_output=True, text=True, check=True, timeout=60,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             continue
@@ -363,8 +372,7 @@ def run(layer: str, command: list[str], **kwargs) -> subprocess.CompletedProcess
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if result.returncode != 0:
         raise BuildError(
-            f"[{layer}] command failed ({result.returncode}): {shlex.join(command)}\n"
-            f"{result.stdout}{result.stderr}"
+            f"[{layer}] command failed ({result.returncode}): {shlex.join(command)}\n{result.stdout}{result.stderr}"
         )
     return result
 
@@ -373,10 +381,24 @@ def uv_install(layer: str, packages: dict[str, LockedPackage], target: Path) -> 
     """Install exactly ``packages`` into ``target`` for Lambda's platform, hash-checked."""
     requirements = WORK_DIR / f"{layer}.requirements.txt"
     requirements.write_text("".join(p.requirement_line() + "\n" for p in packages.values()))
-    run(layer, [
-        find_uv_bin(), "pip", "install", "--quiet", "--target", str(target), "--no-deps",
-        "--require-hashes", "--link-mode", "copy", *UV_TARGET_ARGS, "--requirement", str(requirements),
-    ])
+    run(
+        layer,
+        [
+            find_uv_bin(),
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(target),
+            "--no-deps",
+            "--require-hashes",
+            "--link-mode",
+            "copy",
+            *UV_TARGET_ARGS,
+            "--requirement",
+            str(requirements),
+        ],
+    )
 
 
 def prune(root: Path) -> None:
@@ -400,18 +422,30 @@ def copy_package(python_dir: Path) -> None:
         shutil.copyfile(SRC_PACKAGE / rel, dest / rel)
 
 
-def compile_pyc(
-    layer: str, python312: list[str], python_dir: Path, subdir: Path, bytecode_only: bool = False
-) -> None:
+def compile_pyc(layer: str, python312: list[str], python_dir: Path, subdir: Path, bytecode_only: bool = False) -> None:
     """Compile with the runtime's Python; paths in the .pyc read /opt/python/... as on Lambda.
 
     bytecode_only: write `module.pyc` in place of each source (-b) and delete the sources.
     """
-    run(layer, [
-        *python312, "-m", "compileall", "-q", "-j", "0",
-        "--invalidation-mode", "unchecked-hash", *(["-b"] if bytecode_only else []),
-        "-s", str(python_dir), "-p", "/opt/python", str(subdir),
-    ])
+    run(
+        layer,
+        [
+            *python312,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            *(["-b"] if bytecode_only else []),
+            "-s",
+            str(python_dir),
+            "-p",
+            "/opt/python",
+            str(subdir),
+        ],
+    )
     if bytecode_only:
         for source in subdir.rglob("*.py"):
             if source.with_suffix(".pyc").is_file():
@@ -438,8 +472,7 @@ def smoke_test(layer: str, python312: list[str], python_dir: Path, stand_in: Pat
     top_level = sorted(
         p.stem if p.suffix == ".py" else p.name
         for p in python_dir.iterdir()
-        if not p.name.startswith("_")
-        and ((p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py")
+        if not p.name.startswith("_") and ((p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py")
     )
     script = (
         "import importlib, sys\n"
@@ -447,8 +480,7 @@ def smoke_test(layer: str, python312: list[str], python_dir: Path, stand_in: Pat
         f"sys.path.append({str(stand_in)!r})\n"
         f"for name in {top_level!r}:\n"
         "    module = importlib.import_module(name)\n"
-        f"    assert module.__file__.startswith({str(python_dir)!r}), module.__file__\n"
-        + SMOKE.get(layer, "")
+        f"    assert module.__file__.startswith({str(python_dir)!r}), module.__file__\n" + SMOKE.get(layer, "")
     )
     # -I: no PYTHON* variables, no user site; -S: no site-packages, so only the layer counts.
     run(layer, [*python312, "-I", "-S", "-c", script], cwd=WORK_DIR)
@@ -468,12 +500,14 @@ def build_layer(
     started = time.monotonic()
     packages = closure(read_requirements(layer), lock, RUNTIME_PROVIDED | LAYER_OMITS.get(layer, frozenset()))
     pins = {name: package.version for name, package in packages.items()}
-    deps_key = sha256_json({
-        "requirements": (LAYERS_DIR / layer / "requirements.in").read_text(),
-        "pins": pins,
-        "script": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-        "python312": python312[1] if python312 else None,
-    })
+    deps_key = sha256_json(
+        {
+            "requirements": (LAYERS_DIR / layer / "requirements.in").read_text(),
+            "pins": pins,
+            "script": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+            "python312": python312[1] if python312 else None,
+        }
+    )
     code_key = package_digest() if layer == CODE_LAYER else None
     stamp_path = STAMP_DIR / f"{layer}.json"
     layer_dir = BUILD_DIR / layer
@@ -495,23 +529,22 @@ def build_layer(
         staging = WORK_DIR / layer
         shutil.rmtree(staging, ignore_errors=True)
         staged_python = staging / "python"
-        log(layer, f"installing {len(pins)} distributions: "
-                   + ", ".join(f"{n}=={v}" for n, v in pins.items()))
+        log(layer, f"installing {len(pins)} distributions: " + ", ".join(f"{n}=={v}" for n, v in pins.items()))
         uv_install(layer, packages, staged_python)
         prune(staged_python)
         if layer == CODE_LAYER:
             copy_package(staged_python)
         if python312:
-            compile_pyc(layer, python312[0], staged_python, staged_python,
-                        bytecode_only=layer in BYTECODE_ONLY_LAYERS)
+            compile_pyc(layer, python312[0], staged_python, staged_python, bytecode_only=layer in BYTECODE_ONLY_LAYERS)
         # Move into place before the smoke test so compiled paths and imports are final.
         shutil.rmtree(layer_dir, ignore_errors=True)
         staging.rename(layer_dir)
         if python312:
             smoke_test(layer, python312[0], python_dir, stand_in)
         action = "built"
-    stamp_path.write_text(json.dumps({"deps": deps_key, "code": code_key, "pins": pins},
-                                     indent=1, sort_keys=True) + "\n")
+    stamp_path.write_text(
+        json.dumps({"deps": deps_key, "code": code_key, "pins": pins}, indent=1, sort_keys=True) + "\n"
+    )
     return f"{action} in {time.monotonic() - started:.1f}s"
 
 
@@ -550,16 +583,14 @@ def main(argv: list[str] | None = None) -> int:
             f"WARNING: no Python {TARGET_PYTHON} runs on this machine: layers are built "
             "WITHOUT .pyc files (every Lambda cold start will recompile, several seconds "
             "slower) and are not smoke-tested. Install Python 3.12 and rerun.",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
     stand_in = runtime_stand_in()
 
     failures = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {
-            name: pool.submit(build_layer, name, lock, python312, stand_in, args.force)
-            for name in selected
-        }
+        futures = {name: pool.submit(build_layer, name, lock, python312, stand_in, args.force) for name in selected}
         for name, future in futures.items():
             try:
                 log(name, future.result())
@@ -568,8 +599,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"ERROR: {error}", file=sys.stderr, flush=True)
     shutil.rmtree(WORK_DIR, ignore_errors=True)  # staging dirs and the runtime stand-in
 
-    compiled = (f".pyc compiled by Python {python312[1]} ({shlex.join(python312[0])})"
-                if python312 else ".pyc NOT compiled (no Python 3.12)")
+    compiled = (
+        f".pyc compiled by Python {python312[1]} ({shlex.join(python312[0])})"
+        if python312
+        else ".pyc NOT compiled (no Python 3.12)"
+    )
     print(f"\nlayer      MB unzipped   ({compiled})")
     for name in names:
         layer_dir = BUILD_DIR / name

@@ -9,7 +9,8 @@ requirements file with hashes exported from it; the layers read uv.lock itself
 
 ``make lock`` runs this (the only place versions move; ``--upgrade`` moves every package to
 its newest allowed version), and compiles the lock of the benchmark's Evidently environment,
-which cannot share the project's resolution (it needs pandas < 3). ``--check`` changes nothing and needs no network: it exits 1 when
+which cannot share the project's resolution (it needs pandas < 3). ``--check`` changes nothing
+and needs no network: it exits 1 when
 uv.lock disagrees with pyproject.toml or an export disagrees with uv.lock (``make synth``
 runs it; tests/infra/test_lock.py asserts the same).
 """
@@ -64,8 +65,13 @@ def stale_exports() -> list[str]:
         current = path.read_text() if path.exists() else ""
         expected = exported(selection)
         if current != expected:
-            diffs.append("\n".join(difflib.unified_diff(
-                current.splitlines(), expected.splitlines(), f"{name} (committed)", "from uv.lock", lineterm="")))
+            diffs.append(
+                "\n".join(
+                    difflib.unified_diff(
+                        current.splitlines(), expected.splitlines(), f"{name} (committed)", "from uv.lock", lineterm=""
+                    )
+                )
+            )
     return diffs
 
 
@@ -91,8 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         (ROOT / name).write_text(exported(selection))
     for name, source in COMPILED.items():
         # Without --upgrade, versions already in the file stay where they are.
-        uv("pip", "compile", source, "--output-file", name, "--universal", "--python-version", "3.11",
-           "--generate-hashes", "--quiet", *(["--upgrade"] if args.upgrade else []))
+        uv(
+            "pip",
+            "compile",
+            source,
+            "--output-file",
+            name,
+            "--universal",
+            "--python-version",
+            "3.11",
+            "--generate-hashes",
+            "--quiet",
+            *(["--upgrade"] if args.upgrade else []),
+        )
     return 0
 
 

@@ -92,11 +92,16 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     # The key the sample events' prediction ids are signed with (events/inference_feedback.json).
     client("secretsmanager").put_secret_value(SecretId=prediction_id_secret(names), SecretString=SAMPLE_ID_KEY)
     # The feedback API is the one the sample feedback event came through.
-    environment = function_environment(cfg, "test", names, FUNCTIONS[0],
-                                       tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-                                       training_state_machine=state_machine,
-                                       prediction_id_secret=prediction_id_secret(names),
-                                       feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"])
+    environment = function_environment(
+        cfg,
+        "test",
+        names,
+        FUNCTIONS[0],
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        training_state_machine=state_machine,
+        prediction_id_secret=prediction_id_secret(names),
+        feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"],
+    )
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
@@ -126,4 +131,3 @@ def lambda_context():
     from mlrails.local.invoker import LocalContext
 
     return LocalContext("test-function", memory_limit_in_mb=1024, timeout_seconds=300)
-

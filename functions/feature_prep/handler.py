@@ -19,8 +19,13 @@ def process(event: dict) -> dict:
     s3_object = event["detail"]["object"]
     # "null" is S3's version id for objects written before versioning was enabled.
     version_id = s3_object.get("version-id") if s3_object.get("version-id") not in (None, "null") else None
-    result = ingest(deployed.project_config(settings.config_uri), settings,
-                    key=s3_object["key"], version_id=version_id, at=deployed.event_time(event))
+    result = ingest(
+        deployed.project_config(settings.config_uri),
+        settings,
+        key=s3_object["key"],
+        version_id=version_id,
+        at=deployed.event_time(event),
+    )
     if result.status == "gone":
         logger.warning("raw file version no longer exists: already handled, or deleted", extra=result.to_dict())
         metrics.add_metric(name=MetricName.FILES_GONE, unit=MetricUnit.Count, value=1)
@@ -39,6 +44,10 @@ def process(event: dict) -> dict:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # One run per object write (its version, and the sequencer that orders writes to a key):
     # S3 may notify twice (multipart) and EventBridge retries.
-    return once(deployed.settings().state_table,
-                '[detail.bucket.name, detail.object.key, detail.object."version-id", detail.object.sequencer]',
-                process, event, lambda_context=context)
+    return once(
+        deployed.settings().state_table,
+        '[detail.bucket.name, detail.object.key, detail.object."version-id", detail.object.sequencer]',
+        process,
+        event,
+        lambda_context=context,
+    )

@@ -15,11 +15,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
-from mlrails.feedback import intake
-from mlrails.serving import capture, champion, openapi, prediction_ids
+from mlrails import openapi
 from mlrails.adapters import deployed, s3, secrets
 from mlrails.errors import Forbidden, MlrailsError, RouteNotFound
+from mlrails.feedback import intake
 from mlrails.metric_names import MetricName
+from mlrails.serving import capture, champion, prediction_ids
 from mlrails.serving.protocol import parse_request
 from mlrails.settings import cors_origins
 
@@ -41,8 +42,9 @@ app = APIGatewayRestResolver(cors=_cors(cors_origins()))
 def champions() -> champion.ChampionCache:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
-    return champion.ChampionCache(settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds,
-                                 cfg.serving.package)
+    return champion.ChampionCache(
+        settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds, cfg.serving.package
+    )
 
 
 def _body() -> bytes:
@@ -61,8 +63,14 @@ def ping() -> dict:
 @app.get("/version")
 def version() -> dict:
     manifest = champions().get().manifest
-    return {"model_name": manifest.model_name, "model_version": manifest.version, "run_id": manifest.run_id,
-            "trained_at": manifest.trained_at, "promoted_at": manifest.promoted_at, "kit_version": mlrails.__version__}
+    return {
+        "model_name": manifest.model_name,
+        "model_version": manifest.version,
+        "run_id": manifest.run_id,
+        "trained_at": manifest.trained_at,
+        "promoted_at": manifest.promoted_at,
+        "kit_version": mlrails.__version__,
+    }
 
 
 @app.get("/openapi.json")
@@ -79,14 +87,25 @@ def invocations() -> dict:
     ids = prediction_ids.issue(_id_key(), batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
     lost = capture.capture(
-        settings.capture_stream, deployed.project_config(settings.config_uri).capture, batch=batch,
-        predictions=predictions, probabilities=probabilities, ids=ids, model_name=serving.manifest.model_name,
-        model_version=serving.manifest.version, at=deployed.event_time(app.current_event.raw_event))
+        settings.capture_stream,
+        deployed.project_config(settings.config_uri).capture,
+        batch=batch,
+        predictions=predictions,
+        probabilities=probabilities,
+        ids=ids,
+        model_name=serving.manifest.model_name,
+        model_version=serving.manifest.version,
+        at=deployed.event_time(app.current_event.raw_event),
+    )
     metrics.add_metric(name=MetricName.PREDICTED_ROWS, unit=MetricUnit.Count, value=batch.rows)
     if lost:
         metrics.add_metric(name=MetricName.CAPTURE_FAILURES, unit=MetricUnit.Count, value=lost)
-    answer = {"predictions": predictions, "prediction_ids": ids, "model_name": serving.manifest.model_name,
-              "model_version": serving.manifest.version}
+    answer = {
+        "predictions": predictions,
+        "prediction_ids": ids,
+        "model_name": serving.manifest.model_name,
+        "model_version": serving.manifest.version,
+    }
     if probabilities is not None:
         answer["probabilities"] = probabilities
     return answer
@@ -105,12 +124,19 @@ def post_feedback() -> dict:
     items = intake.parse_feedback(_body())
     manifest = champions().get().manifest
     key = _id_key()
-    accepted, refused = intake.judge(items, task=manifest.task, classes=manifest.classes,
-                                       issued=lambda prediction_id: prediction_ids.issued(key, prediction_id))
+    accepted, refused = intake.judge(
+        items,
+        task=manifest.task,
+        classes=manifest.classes,
+        issued=lambda prediction_id: prediction_ids.issued(key, prediction_id),
+    )
     if accepted:
         at = deployed.event_time(app.current_event.raw_event)
-        s3.put_bytes(s3.uri(settings.data_bucket, intake.feedback_key(at, context.get("requestId", ""))),
-                     intake.feedback_lines(accepted, at, labelled_by), "application/x-ndjson")
+        s3.put_bytes(
+            s3.uri(settings.data_bucket, intake.feedback_key(at, context.get("requestId", ""))),
+            intake.feedback_lines(accepted, at, labelled_by),
+            "application/x-ndjson",
+        )
         metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(accepted))
     if refused:
         metrics.add_metric(name=MetricName.FEEDBACK_REFUSED, unit=MetricUnit.Count, value=len(refused))
@@ -138,8 +164,9 @@ def known_error(error: MlrailsError) -> Response:
 @app.not_found
 def no_such_route(error: NotFoundError) -> Response:
     # Without it the catch-all above would turn an unknown path into a 500.
-    return known_error(RouteNotFound(f"no route {app.current_event.http_method} {app.current_event.path}; "
-                                     "see GET /openapi.json"))
+    return known_error(
+        RouteNotFound(f"no route {app.current_event.http_method} {app.current_event.path}; see GET /openapi.json")
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -41,15 +41,32 @@ def process(event: dict) -> dict:
     exported = export_settled_days(cfg, settings, at=at)
     if outcome.status != "no_model":
         publish_metrics(outcome, cfg.model.name)
-    logger.info("performance check", extra={"status": outcome.status, "metric": outcome.metric,
-                                            "value": outcome.value, "labelled": outcome.labelled,
-                                            "report": outcome.report_uri, "emitted": outcome.emitted,
-                                            "feedback_rows_added": sum(e.added for e in exported)})
-    return {"status": outcome.status, "metric": outcome.metric, "value": outcome.value,
-            "threshold": outcome.threshold, "allowance": outcome.allowance, "labelled": outcome.labelled,
-            "report_uri": outcome.report_uri, "performance_degraded": outcome.emitted,
-            "feedback_rows": [{"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows,
-                               "added": e.added} for e in exported]}
+    logger.info(
+        "performance check",
+        extra={
+            "status": outcome.status,
+            "metric": outcome.metric,
+            "value": outcome.value,
+            "labelled": outcome.labelled,
+            "report": outcome.report_uri,
+            "emitted": outcome.emitted,
+            "feedback_rows_added": sum(e.added for e in exported),
+        },
+    )
+    return {
+        "status": outcome.status,
+        "metric": outcome.metric,
+        "value": outcome.value,
+        "threshold": outcome.threshold,
+        "allowance": outcome.allowance,
+        "labelled": outcome.labelled,
+        "report_uri": outcome.report_uri,
+        "performance_degraded": outcome.emitted,
+        "feedback_rows": [
+            {"day": e.day.isoformat(), "features_uri": e.features_uri, "rows": e.rows, "added": e.added}
+            for e in exported
+        ],
+    }
 
 
 @logger.inject_lambda_context
@@ -57,5 +74,4 @@ def process(event: dict) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # One check per scheduled slot, however often the scheduler retries it.
-    return once(deployed.settings().state_table, "[schedule, scheduled_time]", process, event,
-                lambda_context=context)
+    return once(deployed.settings().state_table, "[schedule, scheduled_time]", process, event, lambda_context=context)

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.metric_names import MetricName
 from mlrails.events import parse_detail
+from mlrails.metric_names import MetricName
 from mlrails.retraining.trigger import give_back, handle_trigger
 from mlrails.wiring import DetailType
 
@@ -30,10 +30,17 @@ def process(event: dict) -> dict:
     cfg = deployed.project_config(settings.config_uri)
     if event.get("detail-type") == DetailType.TRAINING_FAILED:
         failed = parse_detail(event["detail-type"], event["detail"])
-        outcome = give_back(cfg, settings, trigger_id=failed.trigger_id, error=failed.error,
-                            requested_at=datetime.fromisoformat(failed.requested_at), at=deployed.event_time(event))
-        logger.warning("training run failed", extra={"trigger_id": failed.trigger_id, "error": failed.error,
-                                                     "gave_back": outcome})
+        outcome = give_back(
+            cfg,
+            settings,
+            trigger_id=failed.trigger_id,
+            error=failed.error,
+            requested_at=datetime.fromisoformat(failed.requested_at),
+            at=deployed.event_time(event),
+        )
+        logger.warning(
+            "training run failed", extra={"trigger_id": failed.trigger_id, "error": failed.error, "gave_back": outcome}
+        )
         return {"trigger": "training_failed", "retrain": False, "reason": outcome}
     if "schedule" in event:
         # The slot, not Scheduler's per-attempt execution id: a retried invocation is the same trigger.
@@ -41,11 +48,15 @@ def process(event: dict) -> dict:
     else:
         trigger, trigger_id = _TRIGGERS[DetailType(event["detail-type"])], event["id"]
         rows = int(event["detail"].get("rows", 0))
-    decision = handle_trigger(cfg, settings, trigger=trigger, trigger_id=trigger_id,
-                              at=deployed.event_time(event), new_rows=rows)
+    decision = handle_trigger(
+        cfg, settings, trigger=trigger, trigger_id=trigger_id, at=deployed.event_time(event), new_rows=rows
+    )
     logger.info("retrain decision", extra={"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason})
-    metrics.add_metric(name=MetricName.RETRAIN_REQUESTED if decision.retrain else MetricName.RETRAIN_DECLINED,
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=MetricName.RETRAIN_REQUESTED if decision.retrain else MetricName.RETRAIN_DECLINED,
+        unit=MetricUnit.Count,
+        value=1,
+    )
     return {"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason}
 
 
@@ -54,5 +65,10 @@ def process(event: dict) -> dict:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # EventBridge events carry an id; a schedule's slot is its name and time.
-    return once(deployed.settings(needs_state_machine=True).state_table, "id || join('#', [schedule, scheduled_time])", process, event,
-                lambda_context=context)
+    return once(
+        deployed.settings(needs_state_machine=True).state_table,
+        "id || join('#', [schedule, scheduled_time])",
+        process,
+        event,
+        lambda_context=context,
+    )

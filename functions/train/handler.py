@@ -13,13 +13,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlrails.promotion import operations
-from mlrails.training import lifecycle
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
+from mlrails.adapters.registry import Registry
 from mlrails.errors import BadRequest, MlrailsError
 from mlrails.metric_names import MetricName
-from mlrails.adapters.registry import Registry
+from mlrails.promotion import operations
+from mlrails.training import lifecycle
 
 logger = Logger()
 tracer = Tracer()
@@ -39,16 +39,27 @@ def process(event: dict) -> dict:
     request, at = state["request"], datetime.fromisoformat(state["time"])
     logger.append_keys(trigger_id=request["trigger_id"], step=step)
     if step == "train":
-        result = lifecycle.train_step(cfg, settings, registry(), reason=request["reason"],
-                                      trigger_id=request["trigger_id"], at=at)
+        result = lifecycle.train_step(
+            cfg, settings, registry(), reason=request["reason"], trigger_id=request["trigger_id"], at=at
+        )
     elif step == "evaluate":
-        result = lifecycle.evaluate_step(cfg, settings, registry(), version=state["train"]["version"],
-                                         trained_through=state["train"]["trained_through"], at=at)
+        result = lifecycle.evaluate_step(
+            cfg,
+            settings,
+            registry(),
+            version=state["train"]["version"],
+            trained_through=state["train"]["trained_through"],
+            at=at,
+        )
     elif step == "finish":
-        result = lifecycle.finish_step(cfg, settings, registry(), version=state["train"]["version"],
-                                       evaluation=state["evaluate"], at=at)
-        metrics.add_metric(name=MetricName.MODEL_PROMOTED if result["promoted"] else MetricName.MODEL_REJECTED,
-                           unit=MetricUnit.Count, value=1)
+        result = lifecycle.finish_step(
+            cfg, settings, registry(), version=state["train"]["version"], evaluation=state["evaluate"], at=at
+        )
+        metrics.add_metric(
+            name=MetricName.MODEL_PROMOTED if result["promoted"] else MetricName.MODEL_REJECTED,
+            unit=MetricUnit.Count,
+            value=1,
+        )
     else:
         raise BadRequest(f"unknown training step {step!r}")
     logger.info("training step finished", extra={"result": result})
@@ -82,8 +93,15 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if "step" not in event:
         # Operator commands used to be direct invocations naming their own caller: refused, so
         # that nobody writes the audit log in another's name (see mlrails.promotion.operations).
-        raise BadRequest("the train function runs training steps (invoked by the state machine) and operator "
-                         "commands through its function URL; this event is neither")
+        raise BadRequest(
+            "the train function runs training steps (invoked by the state machine) and operator "
+            "commands through its function URL; this event is neither"
+        )
     # Each step once per trigger: a retried task returns the first result, not a second model.
-    return once(deployed.settings(needs_tracking=True).state_table, "[state.request.trigger_id, step]", process,
-                event, lambda_context=context)
+    return once(
+        deployed.settings(needs_tracking=True).state_table,
+        "[state.request.trigger_id, step]",
+        process,
+        event,
+        lambda_context=context,
+    )

@@ -51,11 +51,21 @@ def pascal(name: str) -> str:
 class Alarms(Construct):
     """``topic`` and the ``alarms`` on it."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Mapping[str, lambda_.IFunction],
-                 api: apigw.RestApi, state_machines: Mapping[str, sfn.IStateMachine],
-                 dead_letter_queues: Mapping[str, sqs.IQueue], email: str | None,
-                 thresholds: AlarmThresholds, model_name: str,
-                 mlflow_service: ecs.FargateService, mlflow_database: rds.DatabaseCluster) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: Mapping[str, lambda_.IFunction],
+        api: apigw.RestApi,
+        state_machines: Mapping[str, sfn.IStateMachine],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        email: str | None,
+        thresholds: AlarmThresholds,
+        model_name: str,
+        mlflow_service: ecs.FargateService,
+        mlflow_database: rds.DatabaseCluster,
+    ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="mlrails alarm topic")
         # CloudWatch publishes to the encrypted topic with this key.
@@ -63,26 +73,37 @@ class Alarms(Construct):
         self.topic = sns.Topic(self, "Topic", master_key=key, enforce_ssl=True)
         # Said, not left to an implicit grant: CloudWatch may publish here, for this account's
         # alarms only (another account's alarm naming this topic is refused).
-        self.topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchAlarmsOfThisAccount",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["sns:Publish"],
-            resources=[self.topic.topic_arn],
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-        ))
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            )
+        )
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         action = cw_actions.SnsAction(self.topic)
 
         self.alarms: list[cloudwatch.Alarm] = []
 
-        def alarm(construct_id: str, metric: cloudwatch.IMetric, description: str, *, threshold: float = 1,
-                  comparison: cloudwatch.ComparisonOperator =
-                  cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                  evaluation_periods: int = 1, datapoints_to_alarm: int | None = None,
-                  missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING) -> None:
+        def alarm(
+            construct_id: str,
+            metric: cloudwatch.IMetric,
+            description: str,
+            *,
+            threshold: float = 1,
+            comparison: cloudwatch.ComparisonOperator = (
+                cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+            ),
+            evaluation_periods: int = 1,
+            datapoints_to_alarm: int | None = None,
+            missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        ) -> None:
             created = metric.create_alarm(
-                self, construct_id,
+                self,
+                construct_id,
                 alarm_description=description,
                 threshold=threshold,
                 evaluation_periods=evaluation_periods,
@@ -94,53 +115,90 @@ class Alarms(Construct):
             self.alarms.append(created)
 
         for name, fn in functions.items():
-            alarm(f"{pascal(name)}Errors", fn.metric_errors(period=PERIOD, statistic="Sum"),
-                  f"The {name} function raised errors")
+            alarm(
+                f"{pascal(name)}Errors",
+                fn.metric_errors(period=PERIOD, statistic="Sum"),
+                f"The {name} function raised errors",
+            )
 
         # A rate, not a count: one 5xx in a busy hour is noise, a tenth of a quiet one is not.
         server_error_rate = cloudwatch.MathExpression(
             expression="errors / requests",
-            using_metrics={"errors": api.metric_server_error(period=PERIOD, statistic="Sum"),
-                           "requests": api.metric_count(period=PERIOD, statistic="Sum")},
-            period=PERIOD, label="Share of requests answered 5xx",
+            using_metrics={
+                "errors": api.metric_server_error(period=PERIOD, statistic="Sum"),
+                "requests": api.metric_count(period=PERIOD, statistic="Sum"),
+            },
+            period=PERIOD,
+            label="Share of requests answered 5xx",
         )
-        alarm("Api5xxRate", server_error_rate,
-              f"More than {thresholds.api_5xx_rate:.2%} of the inference API's requests were answered 5xx "
-              "(environments.<env>.alarms.api_5xx_rate)",
-              threshold=thresholds.api_5xx_rate, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD)
-        alarm("ApiP99Latency", api.metric_latency(period=PERIOD, statistic="p99"),
-              f"The inference API's p99 latency stayed above {thresholds.api_p99_ms:g} ms "
-              "(environments.<env>.alarms.api_p99_ms)",
-              threshold=thresholds.api_p99_ms, comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-              evaluation_periods=LATENCY_WINDOWS, datapoints_to_alarm=LATENCY_WINDOWS_TO_ALARM)
+        alarm(
+            "Api5xxRate",
+            server_error_rate,
+            f"More than {thresholds.api_5xx_rate:.2%} of the inference API's requests were answered 5xx "
+            "(environments.<env>.alarms.api_5xx_rate)",
+            threshold=thresholds.api_5xx_rate,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        alarm(
+            "ApiP99Latency",
+            api.metric_latency(period=PERIOD, statistic="p99"),
+            f"The inference API's p99 latency stayed above {thresholds.api_p99_ms:g} ms "
+            "(environments.<env>.alarms.api_p99_ms)",
+            threshold=thresholds.api_p99_ms,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=LATENCY_WINDOWS,
+            datapoints_to_alarm=LATENCY_WINDOWS_TO_ALARM,
+        )
 
         for name, machine in state_machines.items():
             # A failed run also publishes TrainingFailed; a timed-out one publishes nothing.
-            alarm(f"{pascal(name)}ExecutionsFailed", machine.metric_failed(period=PERIOD, statistic="Sum"),
-                  f"A {name} execution failed")
-            alarm(f"{pascal(name)}ExecutionsTimedOut", machine.metric_timed_out(period=PERIOD, statistic="Sum"),
-                  f"A {name} execution timed out")
+            alarm(
+                f"{pascal(name)}ExecutionsFailed",
+                machine.metric_failed(period=PERIOD, statistic="Sum"),
+                f"A {name} execution failed",
+            )
+            alarm(
+                f"{pascal(name)}ExecutionsTimedOut",
+                machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+                f"A {name} execution timed out",
+            )
         for name, queue in dead_letter_queues.items():
-            alarm(f"{pascal(name)}DeadLetters",
-                  queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
-                  f"Events for {name} could not be processed and wait in its dead-letter queue")
+            alarm(
+                f"{pascal(name)}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                f"Events for {name} could not be processed and wait in its dead-letter queue",
+            )
 
         # The checks count their events (1 each time one is published): an email per event.
-        alarm("DriftDetected", custom_metric(MetricName.DRIFT_DETECTED, model_name, statistic="Sum", period=PERIOD),
-              f"The drift check published DriftDetected for {model_name}")
-        alarm("PerformanceDegraded",
-              custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
-              f"The performance check published PerformanceDegraded for {model_name}")
+        alarm(
+            "DriftDetected",
+            custom_metric(MetricName.DRIFT_DETECTED, model_name, statistic="Sum", period=PERIOD),
+            f"The drift check published DriftDetected for {model_name}",
+        )
+        alarm(
+            "PerformanceDegraded",
+            custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
+            f"The performance check published PerformanceDegraded for {model_name}",
+        )
 
         # Without Container Insights (off: see mlflow_service.py) there is no RunningTaskCount;
         # AWS/ECS publishes the service's CPUUtilization each minute while a task RUNS, and
         # nothing while none does: no sample in the windows is the alarm.
-        alarm("MlflowNoRunningTask", mlflow_service.metric_cpu_utilization(period=PERIOD, statistic="SampleCount"),
-              "The MLflow tracking server has had no running task: training runs and operator commands fail",
-              threshold=1, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-              evaluation_periods=MLFLOW_DOWN_WINDOWS, missing_data=cloudwatch.TreatMissingData.BREACHING)
+        alarm(
+            "MlflowNoRunningTask",
+            mlflow_service.metric_cpu_utilization(period=PERIOD, statistic="SampleCount"),
+            "The MLflow tracking server has had no running task: training runs and operator commands fail",
+            threshold=1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=MLFLOW_DOWN_WINDOWS,
+            missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
         # Paused (0 ACU) is idle, not a fault: only a database held at its ceiling alarms.
-        alarm("MlflowDatabaseAtCapacity", mlflow_database.metric_acu_utilization(period=PERIOD, statistic="Average"),
-              f"MLflow's Aurora database stayed at {DATABASE_ACU_PERCENT}% or more of its maximum capacity "
-              "(raise serverless_v2_max_capacity in infra/constructs/mlflow_service.py)",
-              threshold=DATABASE_ACU_PERCENT, evaluation_periods=DATABASE_WINDOWS)
+        alarm(
+            "MlflowDatabaseAtCapacity",
+            mlflow_database.metric_acu_utilization(period=PERIOD, statistic="Average"),
+            f"MLflow's Aurora database stayed at {DATABASE_ACU_PERCENT}% or more of its maximum capacity "
+            "(raise serverless_v2_max_capacity in infra/constructs/mlflow_service.py)",
+            threshold=DATABASE_ACU_PERCENT,
+            evaluation_periods=DATABASE_WINDOWS,
+        )

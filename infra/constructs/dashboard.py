@@ -40,38 +40,58 @@ COLD_START_QUERY = (
 class Dashboard(Construct):
     """``dashboard``: the environment's operational view."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, model_name: str,
-                 functions: Mapping[str, PipelineFunction], api: apigw.RestApi,
-                 training: sfn.IStateMachine, alarms: Sequence[cloudwatch.IAlarm]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        model_name: str,
+        functions: Mapping[str, PipelineFunction],
+        api: apigw.RestApi,
+        training: sfn.IStateMachine,
+        alarms: Sequence[cloudwatch.IAlarm],
+    ) -> None:
         super().__init__(scope, construct_id)
 
         def custom(name: MetricName, statistic: str, label: str | None = None) -> cloudwatch.Metric:
             return custom_metric(name, model_name, statistic=statistic, period=LOOP_PERIOD, label=label)
 
         def per_function(metric: str, statistic: str) -> list[cloudwatch.IMetric]:
-            return [fn.function.metric(metric, statistic=statistic, period=OPERATIONS_PERIOD, label=name)
-                    for name, fn in functions.items()]
+            return [
+                fn.function.metric(metric, statistic=statistic, period=OPERATIONS_PERIOD, label=name)
+                for name, fn in functions.items()
+            ]
 
-        def graph(title: str, left: Sequence[cloudwatch.IMetric], *, right: Sequence[cloudwatch.IMetric] = (),
-                  width: int = HALF) -> cloudwatch.GraphWidget:
-            return cloudwatch.GraphWidget(title=title, left=list(left), right=list(right), width=width,
-                                          height=HEIGHT)
+        def graph(
+            title: str,
+            left: Sequence[cloudwatch.IMetric],
+            *,
+            right: Sequence[cloudwatch.IMetric] = (),
+            width: int = HALF,
+        ) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(title=title, left=list(left), right=list(right), width=width, height=HEIGHT)
 
         api_metrics = dict(period=OPERATIONS_PERIOD)
         rows: list[list[cloudwatch.IWidget]] = [
             [cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(alarms), width=FULL, height=4)],
             [
-                graph("API latency (ms)", [
-                    api.metric_latency(statistic="p50", label="Latency p50", **api_metrics),
-                    api.metric_latency(statistic="p99", label="Latency p99", **api_metrics),
-                    api.metric_integration_latency(statistic="p50", label="IntegrationLatency p50", **api_metrics),
-                    api.metric_integration_latency(statistic="p99", label="IntegrationLatency p99", **api_metrics),
-                ]),
-                graph("API requests and errors", [
-                    api.metric_count(statistic="Sum", label="Requests", **api_metrics),
-                    api.metric_client_error(statistic="Sum", label="4xx", **api_metrics),
-                    api.metric_server_error(statistic="Sum", label="5xx", **api_metrics),
-                ]),
+                graph(
+                    "API latency (ms)",
+                    [
+                        api.metric_latency(statistic="p50", label="Latency p50", **api_metrics),
+                        api.metric_latency(statistic="p99", label="Latency p99", **api_metrics),
+                        api.metric_integration_latency(statistic="p50", label="IntegrationLatency p50", **api_metrics),
+                        api.metric_integration_latency(statistic="p99", label="IntegrationLatency p99", **api_metrics),
+                    ],
+                ),
+                graph(
+                    "API requests and errors",
+                    [
+                        api.metric_count(statistic="Sum", label="Requests", **api_metrics),
+                        api.metric_client_error(statistic="Sum", label="4xx", **api_metrics),
+                        api.metric_server_error(statistic="Sum", label="5xx", **api_metrics),
+                    ],
+                ),
             ],
             [
                 graph("Function errors", per_function("Errors", "Sum"), width=THIRD),
@@ -86,54 +106,94 @@ class Dashboard(Construct):
                 cloudwatch.LogQueryWidget(
                     title="Cold starts: init (or SnapStart restore) duration, ms",
                     log_group_names=[fn.log_group.log_group_name for fn in functions.values()],
-                    query_lines=list(COLD_START_QUERY), view=cloudwatch.LogQueryVisualizationType.TABLE,
-                    width=HALF, height=HEIGHT,
+                    query_lines=list(COLD_START_QUERY),
+                    view=cloudwatch.LogQueryVisualizationType.TABLE,
+                    width=HALF,
+                    height=HEIGHT,
                 ),
-                graph("Predictions and feedback", [
-                    custom(MetricName.PREDICTED_ROWS, "Sum"),
-                    custom(MetricName.FEEDBACK_LABELS, "Sum"),
-                    custom(MetricName.FEEDBACK_REFUSED, "Sum"),
-                    custom(MetricName.CAPTURE_FAILURES, "Sum"),
-                ]),
+                graph(
+                    "Predictions and feedback",
+                    [
+                        custom(MetricName.PREDICTED_ROWS, "Sum"),
+                        custom(MetricName.FEEDBACK_LABELS, "Sum"),
+                        custom(MetricName.FEEDBACK_REFUSED, "Sum"),
+                        custom(MetricName.CAPTURE_FAILURES, "Sum"),
+                    ],
+                ),
             ],
             [
-                graph("Drift", [custom(MetricName.DRIFTED_FEATURE_SHARE, "Maximum", "Drifted features (%)")],
-                      right=[custom(MetricName.DRIFT_DETECTED, "Sum")], width=THIRD),
-                graph("Model quality and business KPI", [
-                    custom(MetricName.MODEL_QUALITY, "Average"),
-                    custom(MetricName.BUSINESS_KPI, "Average"),
-                ], right=[custom(MetricName.PERFORMANCE_DEGRADED, "Sum")], width=THIRD),
-                graph("Labels fed back", [custom(MetricName.LABEL_COVERAGE, "Average", "Label coverage (%)")],
-                      right=[custom(MetricName.LABELLED_ROWS, "Sum")], width=THIRD),
+                graph(
+                    "Drift",
+                    [custom(MetricName.DRIFTED_FEATURE_SHARE, "Maximum", "Drifted features (%)")],
+                    right=[custom(MetricName.DRIFT_DETECTED, "Sum")],
+                    width=THIRD,
+                ),
+                graph(
+                    "Model quality and business KPI",
+                    [
+                        custom(MetricName.MODEL_QUALITY, "Average"),
+                        custom(MetricName.BUSINESS_KPI, "Average"),
+                    ],
+                    right=[custom(MetricName.PERFORMANCE_DEGRADED, "Sum")],
+                    width=THIRD,
+                ),
+                graph(
+                    "Labels fed back",
+                    [custom(MetricName.LABEL_COVERAGE, "Average", "Label coverage (%)")],
+                    right=[custom(MetricName.LABELLED_ROWS, "Sum")],
+                    width=THIRD,
+                ),
             ],
             [
-                graph("Retraining and promotions", [
-                    custom(MetricName.RETRAIN_REQUESTED, "Sum"),
-                    custom(MetricName.RETRAIN_DECLINED, "Sum"),
-                    custom(MetricName.MODEL_PROMOTED, "Sum"),
-                    custom(MetricName.MODEL_REJECTED, "Sum"),
-                ], width=THIRD),
-                graph("Training runs", [
-                    training.metric_started(period=LOOP_PERIOD, statistic="Sum", label="Started"),
-                    training.metric_succeeded(period=LOOP_PERIOD, statistic="Sum", label="Succeeded"),
-                    training.metric_failed(period=LOOP_PERIOD, statistic="Sum", label="Failed"),
-                    training.metric_timed_out(period=LOOP_PERIOD, statistic="Sum", label="Timed out"),
-                ], width=THIRD),
-                graph("Data intake", [
-                    custom(MetricName.FEATURE_ROWS, "Sum"),
-                    custom(MetricName.FILES_QUARANTINED, "Sum"),
-                ], width=THIRD),
+                graph(
+                    "Retraining and promotions",
+                    [
+                        custom(MetricName.RETRAIN_REQUESTED, "Sum"),
+                        custom(MetricName.RETRAIN_DECLINED, "Sum"),
+                        custom(MetricName.MODEL_PROMOTED, "Sum"),
+                        custom(MetricName.MODEL_REJECTED, "Sum"),
+                    ],
+                    width=THIRD,
+                ),
+                graph(
+                    "Training runs",
+                    [
+                        training.metric_started(period=LOOP_PERIOD, statistic="Sum", label="Started"),
+                        training.metric_succeeded(period=LOOP_PERIOD, statistic="Sum", label="Succeeded"),
+                        training.metric_failed(period=LOOP_PERIOD, statistic="Sum", label="Failed"),
+                        training.metric_timed_out(period=LOOP_PERIOD, statistic="Sum", label="Timed out"),
+                    ],
+                    width=THIRD,
+                ),
+                graph(
+                    "Data intake",
+                    [
+                        custom(MetricName.FEATURE_ROWS, "Sum"),
+                        custom(MetricName.FILES_QUARANTINED, "Sum"),
+                    ],
+                    width=THIRD,
+                ),
             ],
             [
-                graph("Dead-letter queues (messages waiting)", [
-                    fn.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        period=OPERATIONS_PERIOD, statistic="Maximum", label=name)
-                    for name, fn in functions.items() if fn.dead_letter_queue is not None
-                ], width=FULL),
+                graph(
+                    "Dead-letter queues (messages waiting)",
+                    [
+                        fn.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                            period=OPERATIONS_PERIOD, statistic="Maximum", label=name
+                        )
+                        for name, fn in functions.items()
+                        if fn.dead_letter_queue is not None
+                    ],
+                    width=FULL,
+                ),
             ],
         ]
         # No dashboard_name: CloudFormation names it (the output says which), so environments
         # and projects in one account cannot collide.
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", widgets=rows)
-        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name,
-                  description="CloudWatch → Dashboards → this name")
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=self.dashboard.dashboard_name,
+            description="CloudWatch → Dashboards → this name",
+        )

@@ -26,11 +26,19 @@ CAPTURE_DAYS = 90
 ACCESS_LOG_DAYS = 365
 
 
-def _secure_bucket(scope: Construct, construct_id: str, *, access_logs: s3.IBucket | None,
-                   log_prefix: str, lifecycle_rules: list[s3.LifecycleRule], event_bridge: bool = False,
-                   object_lock: bool = False) -> s3.Bucket:
+def _secure_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    access_logs: s3.IBucket | None,
+    log_prefix: str,
+    lifecycle_rules: list[s3.LifecycleRule],
+    event_bridge: bool = False,
+    object_lock: bool = False,
+) -> s3.Bucket:
     bucket = s3.Bucket(
-        scope, construct_id,
+        scope,
+        construct_id,
         encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
         object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
@@ -61,46 +69,66 @@ class DataStore(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str) -> None:
         super().__init__(scope, construct_id)
         self.access_logs_bucket = _secure_bucket(
-            self, "AccessLogsBucket", access_logs=None, log_prefix="",
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(ACCESS_LOG_DAYS),
-                                              noncurrent_version_expiration=Duration.days(NONCURRENT_DATA_DAYS))],
+            self,
+            "AccessLogsBucket",
+            access_logs=None,
+            log_prefix="",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(ACCESS_LOG_DAYS),
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_DATA_DAYS),
+                )
+            ],
         )
         # cdk-nag accepts it unlogged (S1) as the target of the other buckets' access logs.
 
         self.data_bucket = _secure_bucket(
-            self, "DataBucket", access_logs=self.access_logs_bucket, log_prefix="data/",
+            self,
+            "DataBucket",
+            access_logs=self.access_logs_bucket,
+            log_prefix="data/",
             # raw/ arrivals reach feature_prep through EventBridge (the RawObjectCreated route).
             event_bridge=True,
             lifecycle_rules=[
-                s3.LifecycleRule(id="NoncurrentVersions",
-                                 noncurrent_version_expiration=Duration.days(NONCURRENT_DATA_DAYS),
-                                 abort_incomplete_multipart_upload_after=Duration.days(7)),
-                s3.LifecycleRule(id="CaptureExpiry", prefix=Prefix.CAPTURE.value,
-                                 expiration=Duration.days(CAPTURE_DAYS)),
+                s3.LifecycleRule(
+                    id="NoncurrentVersions",
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_DATA_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="CaptureExpiry", prefix=Prefix.CAPTURE.value, expiration=Duration.days(CAPTURE_DAYS)
+                ),
             ],
         )
         # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.serving.capture).
         self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
         self.artifacts_bucket = _secure_bucket(
-            self, "ArtifactsBucket", access_logs=self.access_logs_bucket, log_prefix="artifacts/",
+            self,
+            "ArtifactsBucket",
+            access_logs=self.access_logs_bucket,
+            log_prefix="artifacts/",
             object_lock=True,
             lifecycle_rules=[
                 # Models stay current (rollback needs the previous champion); only overwritten
                 # versions expire.
-                s3.LifecycleRule(id="NoncurrentVersions",
-                                 noncurrent_version_expiration=Duration.days(NONCURRENT_ARTIFACT_DAYS),
-                                 abort_incomplete_multipart_upload_after=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="NoncurrentVersions",
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_ARTIFACT_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
             ],
         )
 
         self.state_table = dynamodb.TableV2(
-            self, "StateTable",
+            self,
+            "StateTable",
             # mlrails.adapters.state / idempotency: one item per key, Powertools' expiry attribute.
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             time_to_live_attribute="expires_at",
             billing=dynamodb.Billing.on_demand(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
+                point_in_time_recovery_enabled=True
+            ),
             # The retraining and promotion state (and Powertools' idempotency records): RETAIN
             # outlives a stack delete, deletion protection also refuses a DeleteTable (console,
             # CLI, a script), and PITR undoes a bad write.
@@ -113,9 +141,13 @@ class DataStore(Construct):
         # The functions read the validated config from here; its key is content-addressed, so a
         # config change is also a function configuration change.
         self.config_deployment = s3deploy.BucketDeployment(
-            self, "ConfigDeployment",
-            sources=[s3deploy.Source.json_data(wiring.config_key(cfg).removeprefix(Prefix.CONFIG.value),
-                                               json.loads(cfg.to_json()))],
+            self,
+            "ConfigDeployment",
+            sources=[
+                s3deploy.Source.json_data(
+                    wiring.config_key(cfg).removeprefix(Prefix.CONFIG.value), json.loads(cfg.to_json())
+                )
+            ],
             destination_bucket=self.artifacts_bucket,
             destination_key_prefix=Prefix.CONFIG.value,
             # Never prune: the bucket holds models and manifests, and older configs stay
@@ -128,9 +160,13 @@ class DataStore(Construct):
         # What inference serves and training compares against is written by one role each:
         # models/ and manifests/ by the train function, config/ by the config deployment.
         # The audit log too, which nobody deletes (its records are also locked: mlrails.promotion.rails).
-        only_writers(self.artifacts_bucket,
-                     [role_arn(self, model_writer_role_name(cfg.project, environment_name))],
-                     Prefix.MODELS, Prefix.MANIFESTS, Prefix.AUDIT)
+        only_writers(
+            self.artifacts_bucket,
+            [role_arn(self, model_writer_role_name(cfg.project, environment_name))],
+            Prefix.MODELS,
+            Prefix.MANIFESTS,
+            Prefix.AUDIT,
+        )
         never_deleted(self.artifacts_bucket, Prefix.AUDIT)
         only_writers(self.artifacts_bucket, [self.config_deployment.handler_role.role_arn], Prefix.CONFIG)
         self.config_uri = f"s3://{self.artifacts_bucket.bucket_name}/{wiring.config_key(cfg)}"
@@ -152,18 +188,26 @@ def _acknowledge_deployment_handler(deployment: s3deploy.BucketDeployment, bucke
     the library's, not ours to scope."""
     role = deployment.handler_role
     reason = "CDK's BucketDeployment handler copies the config asset into the artifacts bucket under config/."
-    acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                      "AWSLambdaBasicExecutionRole]", reason + " CDK attaches the basic execution policy.")
+    acknowledge(
+        role,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        reason + " CDK attaches the basic execution policy.",
+    )
     for action in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*"):
         acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason + " CDK grants its S3 action groups.")
-    acknowledge_resource_wildcard(role, bucket.arn_for_objects("*"),
-                                  reason + " CDK grants the destination bucket's objects.")
+    acknowledge_resource_wildcard(
+        role, bucket.arn_for_objects("*"), reason + " CDK grants the destination bucket's objects."
+    )
     synthesizer = Stack.of(deployment).synthesizer
     if isinstance(synthesizer, DefaultStackSynthesizer):
         assets_bucket = DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
-            "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER)
-        acknowledge_resource_wildcard(role, f"arn:${{AWS::Partition}}:s3:::{assets_bucket}/*",
-                                      reason + " It reads the asset from the CDK bootstrap bucket.")
+            "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        )
+        acknowledge_resource_wildcard(
+            role,
+            f"arn:${{AWS::Partition}}:s3:::{assets_bucket}/*",
+            reason + " It reads the asset from the CDK bootstrap bucket.",
+        )
     handler = role.node.scope
     assert handler is not None
     acknowledge(handler, "AwsSolutions-L1", reason + " Its runtime is pinned by the CDK version.")

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Aws, Duration
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
@@ -25,8 +25,15 @@ TARGET_MAX_EVENT_AGE = Duration.hours(6)
 
 # EventBridge pattern fields → events.EventPattern keyword arguments.
 _PATTERN_FIELDS = {
-    "source": "source", "detail-type": "detail_type", "detail": "detail", "account": "account",
-    "region": "region", "resources": "resources", "id": "id", "time": "time", "version": "version",
+    "source": "source",
+    "detail-type": "detail_type",
+    "detail": "detail",
+    "account": "account",
+    "region": "region",
+    "resources": "resources",
+    "id": "id",
+    "time": "time",
+    "version": "version",
 }
 
 
@@ -41,8 +48,16 @@ def event_pattern(pattern: Mapping[str, Any]) -> events.EventPattern:
 class EventWiring(Construct):
     """One rule per route (``rules[name]``) and one schedule per enabled schedule spec."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, names: wiring.ResourceNames,
-                 project_bus: events.IEventBus, functions: Mapping[str, PipelineFunction]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: ProjectConfig,
+        names: wiring.ResourceNames,
+        project_bus: events.IEventBus,
+        functions: Mapping[str, PipelineFunction],
+    ) -> None:
         super().__init__(scope, construct_id)
         buses: dict[str, events.IEventBus | None] = {"default": None, "project": project_bus}
 
@@ -50,16 +65,19 @@ class EventWiring(Construct):
         for route in wiring.ROUTES:
             target = functions[route.target]
             self.rules[route.name] = events.Rule(
-                self, route.name,
+                self,
+                route.name,
                 description=route.description,
                 event_bus=buses[route.bus],
                 event_pattern=event_pattern(route.pattern(names)),
-                targets=[targets.LambdaFunction(
-                    target.function,
-                    dead_letter_queue=target.dead_letter_queue,
-                    retry_attempts=TARGET_RETRY_ATTEMPTS,
-                    max_event_age=TARGET_MAX_EVENT_AGE,
-                )],
+                targets=[
+                    targets.LambdaFunction(
+                        target.function,
+                        dead_letter_queue=target.dead_letter_queue,
+                        retry_attempts=TARGET_RETRY_ATTEMPTS,
+                        max_event_age=TARGET_MAX_EVENT_AGE,
+                    )
+                ],
             )
 
         self.schedules: dict[str, scheduler.Schedule] = {}
@@ -70,17 +88,21 @@ class EventWiring(Construct):
             # Our own role (not the shared one CDK would make) so that its one finding can be
             # acknowledged right here.
             role = iam.Role(
-                self, f"{spec.name}Role",
-                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com", conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
+                self,
+                f"{spec.name}Role",
+                assumed_by=iam.ServicePrincipal(
+                    "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+                ),
                 description=f"EventBridge Scheduler: {spec.name} invokes {spec.target}",
             )
             acknowledge_resource_wildcard(
-                role, f"{target.function.function_arn}:*",
+                role,
+                f"{target.function.function_arn}:*",
                 f"Invokes {spec.target} only; CDK's invoke grant covers the function's versions and aliases.",
             )
             self.schedules[spec.name] = scheduler.Schedule(
-                self, spec.name,
+                self,
+                spec.name,
                 description=f"{spec.name}: invokes {spec.target}",
                 schedule=scheduler.ScheduleExpression.expression(spec.expression(cfg)),
                 target=scheduler_targets.LambdaInvoke(

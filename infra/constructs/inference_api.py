@@ -1,6 +1,6 @@
 """The inference function behind two API Gateway REST APIs: scoring and feedback.
 
-The scoring API serves :data:`mlrails.serving.openapi.SCORING_ROUTES` (``POST /invocations``,
+The scoring API serves :data:`mlrails.openapi.SCORING_ROUTES` (``POST /invocations``,
 ``GET /ping``, ``GET /version``, ``GET /openapi.json``); the feedback API serves
 ``POST /feedback`` alone, with a credential of its own. Labels decide what the promotion gate
 and the performance check believe, so the key that scores must not label. A usage plan
@@ -33,8 +33,7 @@ from constructs import Construct
 
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.nag import acknowledge
-from mlrails import wiring
-from mlrails.serving import openapi
+from mlrails import openapi, wiring
 from mlrails.config import Environment
 
 STAGE_NAME = "v1"
@@ -85,8 +84,9 @@ class InferenceApi(Construct):
     ``prediction_id_key`` secret and, with API-key auth, ``api_key`` and ``feedback_api_key``;
     with IAM auth, ``invoke_policy`` and ``feedback_policy``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, context: FunctionContext,
-                 environment: Environment) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, context: FunctionContext, environment: Environment
+    ) -> None:
         super().__init__(scope, construct_id)
         iam_auth = environment.auth == "iam"
         name = f"mlrails-{context.cfg.project}-{context.environment_name}"
@@ -94,12 +94,22 @@ class InferenceApi(Construct):
         # every environment): a distinct name keeps each environment's alarms and dashboard to
         # its own traffic.
         self.api = _rest_api(
-            self, "Api", name=name, iam_auth=iam_auth, context=context, cors_origins=environment.cors_origins,
+            self,
+            "Api",
+            name=name,
+            iam_auth=iam_auth,
+            context=context,
+            cors_origins=environment.cors_origins,
             description=f"mlrails {context.cfg.project} ({context.environment_name}): model inference",
             throttle=(environment.throttle_rate, environment.throttle_burst),
         )
         self.feedback_api = _rest_api(
-            self, "FeedbackApi", name=f"{name}-feedback", iam_auth=iam_auth, context=context, cors_origins=[],
+            self,
+            "FeedbackApi",
+            name=f"{name}-feedback",
+            iam_auth=iam_auth,
+            context=context,
+            cors_origins=[],
             description=f"mlrails {context.cfg.project} ({context.environment_name}): ground truth for predictions",
             throttle=(environment.feedback_throttle_rate, environment.feedback_throttle_burst),
         )
@@ -107,19 +117,28 @@ class InferenceApi(Construct):
         # Signs prediction ids so that /feedback knows, without a lookup, that this service issued
         # an id. Kept when the stack goes (ids awaiting their labels would no longer verify).
         self.prediction_id_key = secretsmanager.Secret(
-            self, "PredictionIdKey",
+            self,
+            "PredictionIdKey",
             description=f"mlrails {context.cfg.project} ({context.environment_name}): signs prediction ids",
             generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(self.prediction_id_key, "AwsSolutions-SMG4",
-                    "The key signs prediction ids that are labelled days later: a rotation would refuse every "
-                    "label for a prediction served before it. Inference reads it once per container.")
+        acknowledge(
+            self.prediction_id_key,
+            "AwsSolutions-SMG4",
+            "The key signs prediction ids that are labelled days later: a rotation would refuse every "
+            "label for a prediction served before it. Inference reads it once per container.",
+        )
 
         self.handler = PipelineFunction(
-            self, "Handler", spec=wiring.inference_function(context.cfg), context=context,
-            memory_mb=environment.inference_memory_mb, snap_start=True,
-            prediction_id_secret=self.prediction_id_key.secret_arn, feedback_api_id=self.feedback_api.rest_api_id,
+            self,
+            "Handler",
+            spec=wiring.inference_function(context.cfg),
+            context=context,
+            memory_mb=environment.inference_memory_mb,
+            snap_start=True,
+            prediction_id_secret=self.prediction_id_key.secret_arn,
+            feedback_api_id=self.feedback_api.rest_api_id,
         )
         Annotations.of(self.handler.function).acknowledge_warning(
             "@aws-cdk/aws-lambda:snapStartRequirePublish",
@@ -127,8 +146,11 @@ class InferenceApi(Construct):
         )
         self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS_NAME, version=self.handler.function.current_version)
         # GetSecretValue only (not CDK's grant_read, which adds DescribeSecret): all the function calls.
-        iam.Grant.add_to_principal(grantee=self.handler.function, actions=["secretsmanager:GetSecretValue"],
-                                   resource_arns=[self.prediction_id_key.secret_arn])
+        iam.Grant.add_to_principal(
+            grantee=self.handler.function,
+            actions=["secretsmanager:GetSecretValue"],
+            resource_arns=[self.prediction_id_key.secret_arn],
+        )
 
         integration = apigw.LambdaIntegration(self.alias)
         routes = _add_routes(self.api, openapi.SCORING_ROUTES, integration)
@@ -140,54 +162,108 @@ class InferenceApi(Construct):
         self.feedback_policy: iam.ManagedPolicy | None = None
         if not iam_auth:
             self.api_key = _usage_plan_and_key(
-                self, "", self.api, description="Default inference client key", plan_description="Default clients "
-                "of the inference API", throttle=(environment.throttle_rate, environment.throttle_burst),
-                quota=environment.daily_quota)
+                self,
+                "",
+                self.api,
+                description="Default inference client key",
+                plan_description="Default clients of the inference API",
+                throttle=(environment.throttle_rate, environment.throttle_burst),
+                quota=environment.daily_quota,
+            )
             # Its own plan on its own API: the scoring key is in no plan of the feedback API, so API
             # Gateway refuses it there (403) before the function runs.
             self.feedback_api_key = _usage_plan_and_key(
-                self, "Feedback", self.feedback_api, description="Feedback (labelling) client key",
+                self,
+                "Feedback",
+                self.feedback_api,
+                description="Feedback (labelling) client key",
                 plan_description="Systems that send ground truth to POST /feedback",
                 throttle=(environment.feedback_throttle_rate, environment.feedback_throttle_burst),
-                quota=environment.feedback_daily_quota)
+                quota=environment.feedback_daily_quota,
+            )
             for method in routes + feedback_routes:
-                acknowledge(method, "AwsSolutions-APIG4",
-                            "Clients authenticate with an API key under a usage plan (throttle + quota); "
-                            "set `auth: iam` on the environment for IAM (SigV4) authorization.")
-                acknowledge(method, "AwsSolutions-COG4",
-                            "Machine-to-machine API: API key (or IAM with `auth: iam`), no Cognito user pool.")
+                acknowledge(
+                    method,
+                    "AwsSolutions-APIG4",
+                    "Clients authenticate with an API key under a usage plan (throttle + quota); "
+                    "set `auth: iam` on the environment for IAM (SigV4) authorization.",
+                )
+                acknowledge(
+                    method,
+                    "AwsSolutions-COG4",
+                    "Machine-to-machine API: API key (or IAM with `auth: iam`), no Cognito user pool.",
+                )
         else:
             self.invoke_policy = iam.ManagedPolicy(
-                self, "InvokePolicy", description=f"{name}: call the scoring API (every route but /feedback)",
-                statements=[iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[
-                    self.api.arn_for_execute_api(method, path, STAGE_NAME) for path, method in openapi.SCORING_ROUTES])],
+                self,
+                "InvokePolicy",
+                description=f"{name}: call the scoring API (every route but /feedback)",
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["execute-api:Invoke"],
+                        resources=[
+                            self.api.arn_for_execute_api(method, path, STAGE_NAME)
+                            for path, method in openapi.SCORING_ROUTES
+                        ],
+                    )
+                ],
             )
             self.feedback_policy = iam.ManagedPolicy(
-                self, "FeedbackPolicy", description=f"{name}: send labels to POST /feedback, nothing else",
-                statements=[iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[
-                    self.feedback_api.arn_for_execute_api(method, path, STAGE_NAME)
-                    for path, method in openapi.FEEDBACK_ROUTES])],
+                self,
+                "FeedbackPolicy",
+                description=f"{name}: send labels to POST /feedback, nothing else",
+                statements=[
+                    iam.PolicyStatement(
+                        actions=["execute-api:Invoke"],
+                        resources=[
+                            self.feedback_api.arn_for_execute_api(method, path, STAGE_NAME)
+                            for path, method in openapi.FEEDBACK_ROUTES
+                        ],
+                    )
+                ],
             )
-            CfnOutput(self, "InvokePolicyArn", value=self.invoke_policy.managed_policy_arn,
-                      description="Attach to the callers that score (not /feedback)")
-            CfnOutput(self, "FeedbackPolicyArn", value=self.feedback_policy.managed_policy_arn,
-                      description="Attach to the systems that send labels (POST /feedback only)")
+            CfnOutput(
+                self,
+                "InvokePolicyArn",
+                value=self.invoke_policy.managed_policy_arn,
+                description="Attach to the callers that score (not /feedback)",
+            )
+            CfnOutput(
+                self,
+                "FeedbackPolicyArn",
+                value=self.feedback_policy.managed_policy_arn,
+                description="Attach to the systems that send labels (POST /feedback only)",
+            )
             for method in routes + feedback_routes:
-                acknowledge(method, "AwsSolutions-COG4",
-                            "Machine-to-machine API authorized with IAM (SigV4); no Cognito user pool.")
+                acknowledge(
+                    method,
+                    "AwsSolutions-COG4",
+                    "Machine-to-machine API authorized with IAM (SigV4); no Cognito user pool.",
+                )
         CfnOutput(self, "InvocationsUrl", value=self.api.url_for_path("/invocations"))
         CfnOutput(self, "FeedbackUrl", value=self.feedback_api.url_for_path("/feedback"))
 
 
-def _rest_api(scope: Construct, construct_id: str, *, name: str, description: str, iam_auth: bool,
-              context: FunctionContext, throttle: tuple[float, int], cors_origins: list[str]) -> apigw.RestApi:
+def _rest_api(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    description: str,
+    iam_auth: bool,
+    context: FunctionContext,
+    throttle: tuple[float, int],
+    cors_origins: list[str],
+) -> apigw.RestApi:
     """A REST API of the service: regional, one throttled stage with JSON access logs and
     X-Ray, every method behind the environment's auth, the gateway's own errors in the API's
     error shape."""
-    access_logs = logs.LogGroup(scope, f"{construct_id}AccessLogs" if construct_id != "Api" else "AccessLogs",
-                                retention=context.log_retention)
+    access_logs = logs.LogGroup(
+        scope, f"{construct_id}AccessLogs" if construct_id != "Api" else "AccessLogs", retention=context.log_retention
+    )
     api = apigw.RestApi(
-        scope, construct_id,
+        scope,
+        construct_id,
         rest_api_name=name,
         description=description,
         endpoint_types=[apigw.EndpointType.REGIONAL],
@@ -198,15 +274,26 @@ def _rest_api(scope: Construct, construct_id: str, *, name: str, description: st
             throttling_burst_limit=throttle[1],
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
             access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                resource_path=True, response_length=True, status=True, user=True,
+                caller=True,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=True,
             ),
             tracing_enabled=True,
         ),
         default_cors_preflight_options=apigw.CorsOptions(
-            allow_origins=cors_origins, allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=apigw.Cors.DEFAULT_HEADERS, max_age=Duration.minutes(10),
-        ) if cors_origins else None,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=apigw.Cors.DEFAULT_HEADERS,
+            max_age=Duration.minutes(10),
+        )
+        if cors_origins
+        else None,
         default_method_options=apigw.MethodOptions(
             authorization_type=apigw.AuthorizationType.IAM if iam_auth else apigw.AuthorizationType.NONE,
             api_key_required=not iam_auth,
@@ -214,57 +301,88 @@ def _rest_api(scope: Construct, construct_id: str, *, name: str, description: st
     )
     for response_type, (error_code, validation) in GATEWAY_ERRORS.items():
         api.add_gateway_response(
-            response_type.response_type, type=response_type,
-            response_headers={"Content-Type": "'application/json'",
-                              **({"Retry-After": f"'{RETRY_AFTER_SECONDS}'"} if response_type.response_type in RETRYABLE else {})},
+            response_type.response_type,
+            type=response_type,
+            response_headers={
+                "Content-Type": "'application/json'",
+                **({"Retry-After": f"'{RETRY_AFTER_SECONDS}'"} if response_type.response_type in RETRYABLE else {}),
+            },
             templates={"application/json": gateway_error_template(error_code, validation=validation)},
         )
     stage = api.deployment_stage
-    acknowledge(stage, "AwsSolutions-APIG3",
-                "No WAF by default: a web ACL costs a fixed monthly fee, against the kit's near-zero idle cost; "
-                "every route requires auth and is throttled per stage and per key.")
-    acknowledge(stage, "AwsSolutions-APIG6",
-                "Execution logging needs the account-wide API Gateway CloudWatch role (one per account and "
-                "region, shared by every stage); JSON access logs and X-Ray cover each request.")
+    acknowledge(
+        stage,
+        "AwsSolutions-APIG3",
+        "No WAF by default: a web ACL costs a fixed monthly fee, against the kit's near-zero idle cost; "
+        "every route requires auth and is throttled per stage and per key.",
+    )
+    acknowledge(
+        stage,
+        "AwsSolutions-APIG6",
+        "Execution logging needs the account-wide API Gateway CloudWatch role (one per account and "
+        "region, shared by every stage); JSON access logs and X-Ray cover each request.",
+    )
     return api
 
 
-def _add_routes(api: apigw.RestApi, routes: tuple[tuple[str, str], ...],
-                integration: apigw.LambdaIntegration) -> list[apigw.Method]:
+def _add_routes(
+    api: apigw.RestApi, routes: tuple[tuple[str, str], ...], integration: apigw.LambdaIntegration
+) -> list[apigw.Method]:
     """``routes`` on ``api``, each to the function; returns the methods (preflights excluded)."""
     # The function validates requests (mlrails.serving.protocol) and answers in the API's error shape:
     # API Gateway's validator, which cdk-nag (APIG2) wants, checks only that a JSON body is
     # JSON. The empty schema accepts any JSON value.
     validator = api.add_request_validator(
-        "RequestValidator", validate_request_body=True, validate_request_parameters=True)
+        "RequestValidator", validate_request_body=True, validate_request_parameters=True
+    )
     any_json = api.add_model(
-        "AnyJson", content_type="application/json", description="Any JSON document",
+        "AnyJson",
+        content_type="application/json",
+        description="Any JSON document",
         schema=apigw.JsonSchema(schema=apigw.JsonSchemaVersion.DRAFT4),
     )
     for path, method in routes:
         api.root.add_resource(path.removeprefix("/")).add_method(
-            method, integration, request_validator=validator,
+            method,
+            integration,
+            request_validator=validator,
             request_models={"application/json": any_json} if method == "POST" else None,
         )
     for preflight in (method for method in api.methods if method.http_method == "OPTIONS"):
         for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
-            acknowledge(preflight, rule,
-                        "CORS preflight for the configured cors_origins: browsers send it without credentials; "
-                        "a mock integration answers with headers only, nothing reaches the function.")
+            acknowledge(
+                preflight,
+                rule,
+                "CORS preflight for the configured cors_origins: browsers send it without credentials; "
+                "a mock integration answers with headers only, nothing reaches the function.",
+            )
     return [method for method in api.methods if method.http_method != "OPTIONS"]
 
 
-def _usage_plan_and_key(scope: Construct, prefix: str, api: apigw.RestApi, *, description: str,
-                        plan_description: str, throttle: tuple[float, int], quota: int) -> apigw.IApiKey:
+def _usage_plan_and_key(
+    scope: Construct,
+    prefix: str,
+    api: apigw.RestApi,
+    *,
+    description: str,
+    plan_description: str,
+    throttle: tuple[float, int],
+    quota: int,
+) -> apigw.IApiKey:
     """A usage plan on ``api``'s stage alone, and a key in it (its id as an output)."""
     plan = api.add_usage_plan(
-        f"{prefix}UsagePlan", description=plan_description,
+        f"{prefix}UsagePlan",
+        description=plan_description,
         throttle=apigw.ThrottleSettings(rate_limit=throttle[0], burst_limit=throttle[1]),
         quota=apigw.QuotaSettings(limit=quota, period=apigw.Period.DAY),
     )
     plan.add_api_stage(stage=api.deployment_stage)
     key = api.add_api_key(f"{prefix}ApiKey", description=description)
     plan.add_api_key(key)
-    CfnOutput(scope, f"{prefix}ApiKeyId", value=key.key_id,
-              description="aws apigateway get-api-key --include-value --api-key <id>")
+    CfnOutput(
+        scope,
+        f"{prefix}ApiKeyId",
+        value=key.key_id,
+        description="aws apigateway get-api-key --include-value --api-key <id>",
+    )
     return key

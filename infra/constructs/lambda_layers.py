@@ -23,12 +23,19 @@ _DESCRIPTIONS = {
 class LambdaLayers(Construct):
     """One layer version per built layer directory; ``layers[name]`` looks one up."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, build_dir: Path = LAYERS_BUILD_DIR,
-                 names: Sequence[str] = LAYER_NAMES) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        build_dir: Path = LAYERS_BUILD_DIR,
+        names: Sequence[str] = LAYER_NAMES,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.layers: Mapping[str, lambda_.ILayerVersion] = {
             name: lambda_.LayerVersion(
-                self, name.capitalize(),
+                self,
+                name.capitalize(),
                 code=lambda_.Code.from_asset(str(_layer_dir(build_dir, name))),
                 compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
                 compatible_architectures=[lambda_.Architecture.X86_64],

@@ -30,26 +30,41 @@ _URI_UNSAFE = " %+~`#$&*()|[]{}:;<>?!'/@\"\\=,"
 class MlflowService(Construct):
     """MLflow on ECS Fargate with its database; ``tracking_uri`` is what clients use."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, network: Network, artifacts_bucket: s3.IBucket,
-                 namespace_name: str, log_retention: logs.RetentionDays) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        network: Network,
+        artifacts_bucket: s3.IBucket,
+        namespace_name: str,
+        log_retention: logs.RetentionDays,
+    ) -> None:
         super().__init__(scope, construct_id)
         vpc = network.vpc
 
         # Clients (the train function) join this group; the server admits nobody else.
         self.client_security_group = ec2.SecurityGroup(
-            self, "ClientSecurityGroup", vpc=vpc,
+            self,
+            "ClientSecurityGroup",
+            vpc=vpc,
             description="MLflow clients: may reach the tracking server and the AWS service endpoints",
         )
         server_security_group = ec2.SecurityGroup(
-            self, "ServerSecurityGroup", vpc=vpc, description="MLflow tracking server tasks",
+            self,
+            "ServerSecurityGroup",
+            vpc=vpc,
+            description="MLflow tracking server tasks",
         )
         server_security_group.connections.allow_from(
-            self.client_security_group, ec2.Port.tcp(MLFLOW_PORT), "MLflow clients")
+            self.client_security_group, ec2.Port.tcp(MLFLOW_PORT), "MLflow clients"
+        )
         network.allow_endpoints_from(server_security_group)
         network.allow_endpoints_from(self.client_security_group)
 
         self.database = rds.DatabaseCluster(
-            self, "Database",
+            self,
+            "Database",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7),
             writer=rds.ClusterInstance.serverless_v2("Writer"),
             # Scales to zero when idle (the server keeps no pooled connections, see Dockerfile).
@@ -70,23 +85,36 @@ class MlflowService(Construct):
         secret = self.database.secret
         assert secret is not None  # from_generated_secret always makes one
         # database.secret is the secret's attachment to the cluster: acknowledge the secret itself.
-        acknowledge(self.database.node.find_child("Secret"), "AwsSolutions-SMG4",
-                    "The MLflow server reads the password once at task start and keeps using it: "
-                    "automatic rotation would break it until a redeploy. Rotate by redeploying.")
+        acknowledge(
+            self.database.node.find_child("Secret"),
+            "AwsSolutions-SMG4",
+            "The MLflow server reads the password once at task start and keeps using it: "
+            "automatic rotation would break it until a redeploy. Rotate by redeploying.",
+        )
 
         cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.DISABLED)
-        acknowledge(cluster, "AwsSolutions-ECS4",
-                    "One small always-on task: Container Insights would cost more than the task's own "
-                    "metrics (AWS/ECS CPU and memory) and the container health check already give.")
+        acknowledge(
+            cluster,
+            "AwsSolutions-ECS4",
+            "One small always-on task: Container Insights would cost more than the task's own "
+            "metrics (AWS/ECS CPU and memory) and the container health check already give.",
+        )
         namespace = servicediscovery.PrivateDnsNamespace(
-            self, "Namespace", name=namespace_name, vpc=vpc,
+            self,
+            "Namespace",
+            name=namespace_name,
+            vpc=vpc,
             description="Private names of the MLflow tracking server",
         )
 
         task = ecs.FargateTaskDefinition(
-            self, "Task", cpu=256, memory_limit_mib=1024,
-            runtime_platform=ecs.RuntimePlatform(cpu_architecture=ecs.CpuArchitecture.X86_64,
-                                                 operating_system_family=ecs.OperatingSystemFamily.LINUX),
+            self,
+            "Task",
+            cpu=256,
+            memory_limit_mib=1024,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.X86_64, operating_system_family=ecs.OperatingSystemFamily.LINUX
+            ),
         )
         host = f"mlflow.{namespace_name}"
         task.add_container(
@@ -101,18 +129,28 @@ class MlflowService(Construct):
                 "DB_PASSWORD": ecs.Secret.from_secrets_manager(secret, "password"),
             },
             command=[
-                "--default-artifact-root", artifacts_bucket.s3_url_for_object(Prefix.MLFLOW.value.rstrip("/")),
+                "--default-artifact-root",
+                artifacts_bucket.s3_url_for_object(Prefix.MLFLOW.value.rstrip("/")),
                 "--no-serve-artifacts",  # clients (train) read and write mlflow/ in S3 directly
                 # Its private DNS name for the train function; localhost for operators who
                 # reach it through a port forward (e.g. ECS Exec / Session Manager).
-                "--allowed-hosts", f"{host}:{MLFLOW_PORT},{host},localhost:*,127.0.0.1:*",
-                "--port", str(MLFLOW_PORT),
+                "--allowed-hosts",
+                f"{host}:{MLFLOW_PORT},{host},localhost:*,127.0.0.1:*",
+                "--port",
+                str(MLFLOW_PORT),
             ],
             port_mappings=[ecs.PortMapping(container_port=MLFLOW_PORT)],
             health_check=ecs.HealthCheck(
-                command=["CMD", "python", "-c",
-                         f"import urllib.request; urllib.request.urlopen('http://localhost:{MLFLOW_PORT}/health', timeout=4)"],
-                interval=Duration.seconds(30), timeout=Duration.seconds(5), retries=3,
+                command=[
+                    "CMD",
+                    "python",
+                    "-c",
+                    "import urllib.request; "
+                    f"urllib.request.urlopen('http://localhost:{MLFLOW_PORT}/health', timeout=4)",
+                ],
+                interval=Duration.seconds(30),
+                timeout=Duration.seconds(5),
+                retries=3,
                 start_period=Duration.seconds(120),
             ),
             logging=ecs.LogDrivers.aws_logs(
@@ -121,11 +159,15 @@ class MlflowService(Construct):
             ),
         )
         self.task_role = task.task_role
-        acknowledge(task.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]",
-                    "ecr:GetAuthorizationToken (image pull) supports no resource-level permissions.")
+        acknowledge(
+            task.obtain_execution_role(),
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken (image pull) supports no resource-level permissions.",
+        )
 
         self.service = ecs.FargateService(
-            self, "Service",
+            self,
+            "Service",
             cluster=cluster,
             task_definition=task,
             desired_count=1,
@@ -136,8 +178,10 @@ class MlflowService(Construct):
             assign_public_ip=False,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             cloud_map_options=ecs.CloudMapOptions(
-                name="mlflow", cloud_map_namespace=namespace,
-                dns_record_type=servicediscovery.DnsRecordType.A, dns_ttl=Duration.seconds(10),
+                name="mlflow",
+                cloud_map_namespace=namespace,
+                dns_record_type=servicediscovery.DnsRecordType.A,
+                dns_ttl=Duration.seconds(10),
             ),
         )
         self.database.connections.allow_default_port_from(self.service, "MLflow server")

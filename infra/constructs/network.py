@@ -36,11 +36,19 @@ _THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": Aws.ACCOUNT_ID}}
 class Network(Construct):
     """The VPC the MLflow server, its database and the train function run in."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention: logs.RetentionDays,
-                 buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_retention: logs.RetentionDays,
+        buckets: Sequence[s3.IBucket],
+        table: dynamodb.ITableV2,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
-            self, "Vpc",
+            self,
+            "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
             max_azs=2,
             nat_gateways=0,
@@ -49,8 +57,9 @@ class Network(Construct):
             ],
             gateway_endpoints={
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[ISOLATED]),
-                "DynamoDb": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
-                                                          subnets=[ISOLATED]),
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[ISOLATED]
+                ),
             },
         )
         self._restrict_gateway_endpoints(buckets, table)
@@ -58,41 +67,68 @@ class Network(Construct):
         self.vpc.add_flow_log(
             "RejectedFlows",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                logs.LogGroup(self, "FlowLogs", retention=log_retention)),
+                logs.LogGroup(self, "FlowLogs", retention=log_retention)
+            ),
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
 
         self.endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="Interface VPC endpoints: HTTPS from the MLflow server and the train function only",
         )
         for name, (service, actions) in INTERFACE_ENDPOINTS.items():
             endpoint = self.vpc.add_interface_endpoint(
-                name, service=service, subnets=ISOLATED, private_dns_enabled=True,
-                open=False, security_groups=[self.endpoint_security_group],
+                name,
+                service=service,
+                subnets=ISOLATED,
+                private_dns_enabled=True,
+                open=False,
+                security_groups=[self.endpoint_security_group],
             )
             # ECR, Logs, Secrets Manager and EventBridge calls from the VPC are the task's and the
             # train function's roles: this account's principals, whatever the resource.
-            endpoint.add_to_policy(iam.PolicyStatement(
-                principals=[iam.AnyPrincipal()], actions=[f"{actions}:*"], resources=["*"], conditions=_THIS_ACCOUNT))
+            endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    principals=[iam.AnyPrincipal()], actions=[f"{actions}:*"], resources=["*"], conditions=_THIS_ACCOUNT
+                )
+            )
 
     def _restrict_gateway_endpoints(self, buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2) -> None:
         s3_endpoint = self.vpc.node.find_child("S3")
         dynamodb_endpoint = self.vpc.node.find_child("DynamoDb")
         assert isinstance(s3_endpoint, ec2.GatewayVpcEndpoint) and isinstance(dynamodb_endpoint, ec2.GatewayVpcEndpoint)
         # IAM roles decide the actions and prefixes; the endpoint, which buckets can be reached.
-        s3_endpoint.add_to_policy(iam.PolicyStatement(
-            sid="ThisEnvironmentsBuckets", principals=[iam.AnyPrincipal()], actions=["s3:*"],
-            resources=[arn for bucket in buckets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))],
-            conditions=_THIS_ACCOUNT))
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="ThisEnvironmentsBuckets",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=[arn for bucket in buckets for arn in (bucket.bucket_arn, bucket.arn_for_objects("*"))],
+                conditions=_THIS_ACCOUNT,
+            )
+        )
         # The MLflow task pulls its image from ECR, whose layers are objects of an AWS-owned
         # bucket fetched through URLs that ECR signs: no condition on the principal's account.
-        s3_endpoint.add_to_policy(iam.PolicyStatement(
-            sid="EcrImageLayers", principals=[iam.AnyPrincipal()], actions=["s3:GetObject"],
-            resources=[f"arn:{Aws.PARTITION}:s3:::{ECR_LAYER_BUCKET}/*"]))
-        dynamodb_endpoint.add_to_policy(iam.PolicyStatement(
-            sid="ThisEnvironmentsTable", principals=[iam.AnyPrincipal()], actions=["dynamodb:*"],
-            resources=[table.table_arn, f"{table.table_arn}/index/*"], conditions=_THIS_ACCOUNT))
+        s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrImageLayers",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{ECR_LAYER_BUCKET}/*"],
+            )
+        )
+        dynamodb_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="ThisEnvironmentsTable",
+                principals=[iam.AnyPrincipal()],
+                actions=["dynamodb:*"],
+                resources=[table.table_arn, f"{table.table_arn}/index/*"],
+                conditions=_THIS_ACCOUNT,
+            )
+        )
 
     def allow_endpoints_from(self, other: ec2.IConnectable) -> None:
         """Let ``other`` reach the interface endpoints (HTTPS)."""

@@ -21,26 +21,41 @@ from constructs import Construct
 class OperatorAccess(Construct):
     """``parameter`` (the function's name) and the ``policy`` to attach to operators."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction,
-                 parameter_name: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, function: lambda_.IFunction, parameter_name: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
         self.parameter = ssm.StringParameter(
-            self, "FunctionUrl", parameter_name=parameter_name, string_value=self.url.url,
+            self,
+            "FunctionUrl",
+            parameter_name=parameter_name,
+            string_value=self.url.url,
             description="The URL that runs mlrails operator commands (promote, rollback, models)",
         )
         self.policy = iam.ManagedPolicy(
-            self, "Policy",
+            self,
+            "Policy",
             description="mlrails operator commands for one environment: find and call the operator function's URL",
             statements=[
                 iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.parameter.parameter_arn]),
                 # Both actions, as Lambda requires of function URLs since October 2025; each only
                 # through the IAM-authenticated URL.
-                iam.PolicyStatement(actions=["lambda:InvokeFunctionUrl"], resources=[function.function_arn],
-                                    conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}),
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn],
-                                    conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}),
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunctionUrl"],
+                    resources=[function.function_arn],
+                    conditions={"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}},
+                ),
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"],
+                    resources=[function.function_arn],
+                    conditions={"Bool": {"lambda:InvokedViaFunctionUrl": "true"}},
+                ),
             ],
         )
-        CfnOutput(self, "PolicyArn", value=self.policy.managed_policy_arn,
-                  description="Attach to the operators' role or group to allow `mlrails ... --env`")
+        CfnOutput(
+            self,
+            "PolicyArn",
+            value=self.policy.managed_policy_arn,
+            description="Attach to the operators' role or group to allow `mlrails ... --env`",
+        )

@@ -52,7 +52,10 @@ class PipelineFunction(Construct):
     """``function``, its ``role`` and, for asynchronous functions, its ``dead_letter_queue``."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
         spec: wiring.FunctionSpec,
         context: FunctionContext,
         memory_mb: int | None = None,
@@ -69,20 +72,32 @@ class PipelineFunction(Construct):
         super().__init__(scope, construct_id)
         self.spec = spec
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"mlrails {spec.name} function", role_name=role_name,
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"mlrails {spec.name} function",
+            role_name=role_name,
         )
         self.log_group = logs.LogGroup(self, "Logs", retention=context.log_retention)
         # Instead of AWSLambdaBasicExecutionRole (any log group): this function's group only.
         self.log_group.grant_write(self.role)
         self.dead_letter_queue = (
-            sqs.Queue(self, "DeadLetterQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-                      retention_period=DEAD_LETTER_RETENTION)
-            if spec.asynchronous else None
+            sqs.Queue(
+                self,
+                "DeadLetterQueue",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=DEAD_LETTER_RETENTION,
+            )
+            if spec.asynchronous
+            else None
         )
         if self.dead_letter_queue is not None:
-            acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
-                        "This queue is itself the dead-letter queue of the function, its rules and its schedules.")
+            acknowledge(
+                self.dead_letter_queue,
+                "AwsSolutions-SQS3",
+                "This queue is itself the dead-letter queue of the function, its rules and its schedules.",
+            )
 
         common = dict(
             description=spec.description,
@@ -92,13 +107,17 @@ class PipelineFunction(Construct):
             reserved_concurrent_executions=getattr(context.reserved_concurrency, spec.name),
             timeout=Duration.seconds(spec.timeout_seconds),
             architecture=lambda_.Architecture.X86_64,
-            environment=wiring.function_environment(context.cfg, context.environment_name, context.names, spec,
-                                                     tracking_uri=tracking_uri,
-                                                     training_state_machine=training_state_machine,
-                                                     git_commit=(wiring.source_version(REPO_ROOT)
-                                                                 if spec.name == wiring.TRAINING.function else None),
-                                                     prediction_id_secret=prediction_id_secret,
-                                                     feedback_api_id=feedback_api_id),
+            environment=wiring.function_environment(
+                context.cfg,
+                context.environment_name,
+                context.names,
+                spec,
+                tracking_uri=tracking_uri,
+                training_state_machine=training_state_machine,
+                git_commit=(wiring.source_version(REPO_ROOT) if spec.name == wiring.TRAINING.function else None),
+                prediction_id_secret=prediction_id_secret,
+                feedback_api_id=feedback_api_id,
+            ),
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -112,17 +131,21 @@ class PipelineFunction(Construct):
             if spec.layers:
                 raise ValueError(f"function '{spec.name}' is a container image: layers do not apply")
             self.function: lambda_.Function = lambda_.DockerImageFunction(
-                self, "Function",
+                self,
+                "Function",
                 # No `exclude`: CDK reads the context's .dockerignore, as `docker build` does.
                 code=lambda_.DockerImageCode.from_image_asset(
-                    str(IMAGE_CONTEXT_DIR), file=IMAGE_DOCKERFILE, build_args=image_build_args(spec.name),
+                    str(IMAGE_CONTEXT_DIR),
+                    file=IMAGE_DOCKERFILE,
+                    build_args=image_build_args(spec.name),
                     platform=ecr_assets.Platform.LINUX_AMD64,
                 ),
                 **common,
             )
         else:
             self.function = lambda_.Function(
-                self, "Function",
+                self,
+                "Function",
                 code=lambda_.Code.from_asset(str(FUNCTIONS_DIR / spec.name), exclude=["__pycache__", "*.pyc"]),
                 handler="handler.lambda_handler",
                 runtime=lambda_.Runtime.PYTHON_3_12,
@@ -130,19 +153,28 @@ class PipelineFunction(Construct):
                 snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
                 **common,
             )
-            acknowledge(self.function, "AwsSolutions-L1",
-                        "Python 3.12 is the project's pinned runtime: the layers are built and byte-compiled "
-                        "for it (layers/build.py), and SnapStart for Python needs 3.12+.")
+            acknowledge(
+                self.function,
+                "AwsSolutions-L1",
+                "Python 3.12 is the project's pinned runtime: the layers are built and byte-compiled "
+                "for it (layers/build.py), and SnapStart for Python needs 3.12+.",
+            )
         unscoped = "X-Ray PutTraceSegments/PutTelemetryRecords"
         if vpc is not None:
             # What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces,
             # without its account-wide CloudWatch Logs permissions.
-            self.role.add_to_principal_policy(iam.PolicyStatement(
-                actions=["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                         "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                         "ec2:UnassignPrivateIpAddresses"],
-                resources=["*"],
-            ))
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSubnets",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    resources=["*"],
+                )
+            )
             unscoped += " and Lambda's VPC network-interface actions (as in AWSLambdaVPCAccessExecutionRole)"
-        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]",
-                    f"{unscoped} support no resource-level permissions.")
+        acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", f"{unscoped} support no resource-level permissions.")

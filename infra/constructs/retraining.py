@@ -20,21 +20,42 @@ class Retraining(Construct):
     """``train``, the ``pipeline`` that runs it step by step, and the ``trigger`` that starts
     the pipeline (created in that order: each needs the one before)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, context: FunctionContext, network: Network,
-                 tracking: MlflowService, bus: events.IEventBus) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        context: FunctionContext,
+        network: Network,
+        tracking: MlflowService,
+        bus: events.IEventBus,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.train = PipelineFunction(
-            self, "Train", spec=wiring.function(wiring.TRAINING.function), context=context,
+            self,
+            "Train",
+            spec=wiring.function(wiring.TRAINING.function),
+            context=context,
             tracking_uri=tracking.tracking_uri,
             # Named: the artifacts bucket's policy lets only this role write models/ and manifests/.
             role_name=model_writer_role_name(context.cfg.project, context.environment_name),
-            vpc=network.vpc, vpc_subnets=ISOLATED, security_groups=[tracking.client_security_group],
+            vpc=network.vpc,
+            vpc_subnets=ISOLATED,
+            security_groups=[tracking.client_security_group],
         )
         self.pipeline = TrainingPipeline(
-            self, "Pipeline", train=self.train.function, bus=bus, model_name=context.cfg.model.name,
-            environment_name=context.environment_name, log_retention=context.log_retention,
+            self,
+            "Pipeline",
+            train=self.train.function,
+            bus=bus,
+            model_name=context.cfg.model.name,
+            environment_name=context.environment_name,
+            log_retention=context.log_retention,
         )
         self.trigger = PipelineFunction(
-            self, "Trigger", spec=wiring.function("retrain_trigger"), context=context,
+            self,
+            "Trigger",
+            spec=wiring.function("retrain_trigger"),
+            context=context,
             training_state_machine=self.pipeline.state_machine.state_machine_arn,
         )

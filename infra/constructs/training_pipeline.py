@@ -47,41 +47,61 @@ def _state_name(step: str) -> str:
 class TrainingPipeline(Construct):
     """``state_machine`` (and its ``log_group``): the steps of ``wiring.TRAINING`` on ``train``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, train: lambda_.IFunction, bus: events.IEventBus,
-                 model_name: str, environment_name: str, log_retention: logs.RetentionDays,
-                 pipeline: wiring.TrainingPipeline = wiring.TRAINING) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        train: lambda_.IFunction,
+        bus: events.IEventBus,
+        model_name: str,
+        environment_name: str,
+        log_retention: logs.RetentionDays,
+        pipeline: wiring.TrainingPipeline = wiring.TRAINING,
+    ) -> None:
         super().__init__(scope, construct_id)
         if not pipeline.steps:
             raise ValueError("the training pipeline needs at least one step")
 
         publish_failure = tasks.EventBridgePutEvents(
-            self, "PublishTrainingFailed",
+            self,
+            "PublishTrainingFailed",
             comment=f"{wiring.DetailType.TRAINING_FAILED.value} on the project bus, then fail",
-            entries=[tasks.EventBridgePutEventsEntry(
-                event_bus=bus,
-                source=wiring.EVENT_SOURCE,
-                detail_type=wiring.DetailType.TRAINING_FAILED.value,
-                detail=sfn.TaskInput.from_object({
-                    "schema_version": wiring.SCHEMA_VERSION,
-                    "model": model_name,
-                    "environment": environment_name,
-                    "trigger_id": sfn.JsonPath.string_at("$.request.trigger_id"),
-                    "error": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Error"),
-                    "cause": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Cause"),
-                    "requested_at": sfn.JsonPath.string_at("$.time"),
-                }),
-            )],
+            entries=[
+                tasks.EventBridgePutEventsEntry(
+                    event_bus=bus,
+                    source=wiring.EVENT_SOURCE,
+                    detail_type=wiring.DetailType.TRAINING_FAILED.value,
+                    detail=sfn.TaskInput.from_object(
+                        {
+                            "schema_version": wiring.SCHEMA_VERSION,
+                            "model": model_name,
+                            "environment": environment_name,
+                            "trigger_id": sfn.JsonPath.string_at("$.request.trigger_id"),
+                            "error": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Error"),
+                            "cause": sfn.JsonPath.string_at(f"{FAILURE_PATH}.Cause"),
+                            "requested_at": sfn.JsonPath.string_at("$.time"),
+                        }
+                    ),
+                )
+            ],
             # Keep the state as it was: the Fail state reads the failure from it.
             result_path=sfn.JsonPath.DISCARD,
         )
-        failed = sfn.Fail(self, "Failed", comment="The step's own error and cause",
-                          error_path=f"{FAILURE_PATH}.Error", cause_path=f"{FAILURE_PATH}.Cause")
+        failed = sfn.Fail(
+            self,
+            "Failed",
+            comment="The step's own error and cause",
+            error_path=f"{FAILURE_PATH}.Error",
+            cause_path=f"{FAILURE_PATH}.Cause",
+        )
         publish_failure.next(failed)
 
         self.steps: list[tasks.LambdaInvoke] = []
         for step in pipeline.steps:
             task = tasks.LambdaInvoke(
-                self, _state_name(step),
+                self,
+                _state_name(step),
                 comment=f"train function, step '{step}'",
                 lambda_function=train,
                 payload=sfn.TaskInput.from_object({"step": step, "state": sfn.JsonPath.entire_payload}),
@@ -91,14 +111,22 @@ class TrainingPipeline(Construct):
                 # six attempts: replaced by the pipeline's own list and count.
                 retry_on_service_exceptions=False,
             )
-            task.add_retry(errors=list(TRANSIENT_LAMBDA_ERRORS), max_attempts=pipeline.retry_attempts,
-                           interval=RETRY_INTERVAL, backoff_rate=RETRY_BACKOFF_RATE,
-                           jitter_strategy=sfn.JitterType.FULL)
+            task.add_retry(
+                errors=list(TRANSIENT_LAMBDA_ERRORS),
+                max_attempts=pipeline.retry_attempts,
+                interval=RETRY_INTERVAL,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
             # A transient error can surface while the first invocation is still running: the
             # retry then meets the step's idempotency record in progress. Wait it out (up to
             # the function's timeout) rather than failing a run that is still training.
-            task.add_retry(errors=[IN_PROGRESS_ERROR], max_attempts=IN_PROGRESS_ATTEMPTS,
-                           interval=IN_PROGRESS_INTERVAL, backoff_rate=1)
+            task.add_retry(
+                errors=[IN_PROGRESS_ERROR],
+                max_attempts=IN_PROGRESS_ATTEMPTS,
+                interval=IN_PROGRESS_INTERVAL,
+                backoff_rate=1,
+            )
             task.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
             self.steps.append(task)
 
@@ -108,7 +136,8 @@ class TrainingPipeline(Construct):
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.state_machine = sfn.StateMachine(
-            self, "StateMachine",
+            self,
+            "StateMachine",
             comment=f"mlrails training run: {' -> '.join(pipeline.steps)} on the {pipeline.function} function",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
@@ -120,9 +149,13 @@ class TrainingPipeline(Construct):
         )
         role = self.state_machine.role
         acknowledge_resource_wildcard(
-            role, f"{train.function_arn}:*",
+            role,
+            f"{train.function_arn}:*",
             f"Invokes the {pipeline.function} function only; CDK's invoke grant covers its versions and aliases.",
         )
-        acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
-                    "X-Ray PutTraceSegments/GetSamplingRules and CloudWatch Logs' log-delivery actions "
-                    "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions.")
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/GetSamplingRules and CloudWatch Logs' log-delivery actions "
+            "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions.",
+        )

@@ -36,22 +36,36 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 class ServiceStack(cdk.Stack):
     """Composes the function constructs and grants each one what its handler touches."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str,
-                 store: DataStore, tracking: MlflowService, network: Network, layers_dir: Path,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: ProjectConfig,
+        environment_name: str,
+        store: DataStore,
+        tracking: MlflowService,
+        network: Network,
+        layers_dir: Path,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         environment = cfg.environments[environment_name]
         layers = LambdaLayers(self, "Layers", build_dir=layers_dir, names=wiring.layers_in_use(cfg))
-        context = FunctionContext(cfg=cfg, environment_name=environment_name, names=store.names,
-                                  layers=layers.layers, log_retention=LOG_RETENTION,
-                                  reserved_concurrency=environment.reserved_concurrency)
+        context = FunctionContext(
+            cfg=cfg,
+            environment_name=environment_name,
+            names=store.names,
+            layers=layers.layers,
+            log_retention=LOG_RETENTION,
+            reserved_concurrency=environment.reserved_concurrency,
+        )
 
         feature_prep = FeaturePrep(self, "FeaturePrep", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment)
         drift_check = DriftCheck(self, "DriftCheck", context=context)
         performance_check = PerformanceCheck(self, "PerformanceCheck", context=context)
-        retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking,
-                                bus=store.bus)
+        retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking, bus=store.bus)
 
         self.functions: dict[str, PipelineFunction] = {
             "feature_prep": feature_prep.handler,
@@ -62,17 +76,24 @@ class ServiceStack(cdk.Stack):
             "train": retraining.train,
         }
         self.inference = inference
-        self.operator_access = OperatorAccess(self, "Operators", function=retraining.train.function,
-                                              parameter_name=operator_parameter(cfg.project, environment_name))
-        self.wiring = EventWiring(self, "Wiring", cfg=cfg, names=store.names, project_bus=store.bus,
-                                  functions=self.functions)
+        self.operator_access = OperatorAccess(
+            self,
+            "Operators",
+            function=retraining.train.function,
+            parameter_name=operator_parameter(cfg.project, environment_name),
+        )
+        self.wiring = EventWiring(
+            self, "Wiring", cfg=cfg, names=store.names, project_bus=store.bus, functions=self.functions
+        )
         self.alarms = Alarms(
-            self, "Alarms",
+            self,
+            "Alarms",
             functions={name: fn.function for name, fn in self.functions.items()},
             api=inference.api,
             state_machines={"training": retraining.pipeline.state_machine},
-            dead_letter_queues={name: fn.dead_letter_queue for name, fn in self.functions.items()
-                                if fn.dead_letter_queue is not None},
+            dead_letter_queues={
+                name: fn.dead_letter_queue for name, fn in self.functions.items() if fn.dead_letter_queue is not None
+            },
             email=environment.alarm_email,
             thresholds=environment.alarms,
             model_name=cfg.model.name,
@@ -80,9 +101,15 @@ class ServiceStack(cdk.Stack):
             mlflow_service=tracking.service,
             mlflow_database=tracking.database,
         )
-        self.dashboard = Dashboard(self, "Dashboard", model_name=cfg.model.name, functions=self.functions,
-                                   api=inference.api, training=retraining.pipeline.state_machine,
-                                   alarms=self.alarms.alarms)
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            model_name=cfg.model.name,
+            functions=self.functions,
+            api=inference.api,
+            training=retraining.pipeline.state_machine,
+            alarms=self.alarms.alarms,
+        )
 
         data, artifacts, table, bus = store.data_bucket, store.artifacts_bucket, store.state_table, store.bus
         # Each grant below is what the function's calls need (mlrails.adapters.*, the domain
@@ -111,7 +138,8 @@ class ServiceStack(cdk.Stack):
         store.capture.grant_put_records(inf)
 
         # mlrails.drift.check: the current manifest (absent = "no_model"), its profile.json under
-        # models/ (the version the manifest records), list + read the capture window, write the report; drift counter; DriftDetected.
+        # models/ (the version the manifest records), list + read the capture window, write the
+        # report; drift counter; DriftDetected.
         dc = drift_check.handler.function
         grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS)
         grant_prefix(artifacts, dc, Access.GET | Access.GET_VERSION, Prefix.MODELS)

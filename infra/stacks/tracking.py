@@ -21,17 +21,38 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 class TrackingStack(cdk.Stack):
     """``network`` (VPC + endpoints) and ``mlflow`` (server + database)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str,
-                 store: DataStore, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: ProjectConfig,
+        environment_name: str,
+        store: DataStore,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.network = Network(self, "Network", log_retention=LOG_RETENTION,
-                               buckets=[store.data_bucket, store.artifacts_bucket], table=store.state_table)
+        self.network = Network(
+            self,
+            "Network",
+            log_retention=LOG_RETENTION,
+            buckets=[store.data_bucket, store.artifacts_bucket],
+            table=store.state_table,
+        )
         self.mlflow = MlflowService(
-            self, "Mlflow", network=self.network, artifacts_bucket=store.artifacts_bucket,
-            namespace_name=f"{cfg.project}.{environment_name}.internal", log_retention=LOG_RETENTION,
+            self,
+            "Mlflow",
+            network=self.network,
+            artifacts_bucket=store.artifacts_bucket,
+            namespace_name=f"{cfg.project}.{environment_name}.internal",
+            log_retention=LOG_RETENTION,
         )
         # The server owns MLflow's artifact store: it lists and reads artifacts for the UI and the
         # artifacts API, and deletes them on `mlflow gc`.
         grant_prefix(store.artifacts_bucket, self.mlflow.task_role, Access.READ_WRITE, Prefix.MLFLOW)
-        cdk.CfnOutput(self, "TrackingUri", value=self.mlflow.tracking_uri,
-                      description="MLflow inside the VPC (train function and clients in its security group)")
+        cdk.CfnOutput(
+            self,
+            "TrackingUri",
+            value=self.mlflow.tracking_uri,
+            description="MLflow inside the VPC (train function and clients in its security group)",
+        )

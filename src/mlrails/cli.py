@@ -27,10 +27,20 @@ def _simulate(args: argparse.Namespace) -> int:
     from mlrails.local.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
 
     cfg, note = simulation_config(load_config(args.config), args.model, args.training_data == "feedback")
-    scenario = Scenario(days=args.days, requests_per_day=args.requests_per_day, drift_start=args.drift_start,
-                        drift_full=args.drift_full, shift_day=args.shift_day, seed=args.seed)
-    print(f"mlrails simulate: {scenario.days} days of {cfg.project} on the deployed wiring, in virtual time"
-          + (f"\n  {note}" if note else "") + "\n", flush=True)
+    scenario = Scenario(
+        days=args.days,
+        requests_per_day=args.requests_per_day,
+        drift_start=args.drift_start,
+        drift_full=args.drift_full,
+        shift_day=args.shift_day,
+        seed=args.seed,
+    )
+    print(
+        f"mlrails simulate: {scenario.days} days of {cfg.project} on the deployed wiring, in virtual time"
+        + (f"\n  {note}" if note else "")
+        + "\n",
+        flush=True,
+    )
     began = time.monotonic()
     days, failures = run_simulation(cfg, Path.cwd(), sys.stdout, scenario, report_path=Path(args.out))
     print(f"\n{len(days)} days in {time.monotonic() - began:.0f} s, {len(failures)} failed handler runs.")
@@ -88,9 +98,12 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError("no local state yet: run `mlrails demo` first")
         server = make_server(runtime, args.port)
         url = f"http://127.0.0.1:{server.server_port}"
-        print(f"serving {cfg.model.name} on {url} (POST /invocations, POST /feedback, GET /ping, GET /version);"
-              f" Ctrl-C stops\n  curl -s {url}/invocations -H 'Content-Type: application/json' "
-              "-d '{\"dataframe_records\": [{...}]}'", flush=True)
+        print(
+            f"serving {cfg.model.name} on {url} (POST /invocations, POST /feedback, GET /ping, GET /version);"
+            f" Ctrl-C stops\n  curl -s {url}/invocations -H 'Content-Type: application/json' "
+            "-d '{\"dataframe_records\": [{...}]}'",
+            flush=True,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -112,8 +125,10 @@ def _rollback(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     with _operator(cfg, args.env) as run:
         champion = run("rollback")["champion"]
-    print(f"rolled back: {cfg.model.name} v{champion['version']} is the champion again "
-          f"(previous: v{champion['previous_version']})")
+    print(
+        f"rolled back: {cfg.model.name} v{champion['version']} is the champion again "
+        f"(previous: v{champion['previous_version']})"
+    )
     return 0
 
 
@@ -126,12 +141,16 @@ def _models(args: argparse.Namespace) -> int:
     print(f"  {'version':<8} {'aliases':<20} {metric:>9}  entrypoint")
     for row in versions:
         score = row["metrics"].get(metric)
-        print(f"  v{row['version']:<7} {','.join(row['aliases']) or '-':<20} "
-              f"{'-' if score is None else f'{score:.4f}':>9}  {row['entrypoint']}")
+        print(
+            f"  v{row['version']:<7} {','.join(row['aliases']) or '-':<20} "
+            f"{'-' if score is None else f'{score:.4f}':>9}  {row['entrypoint']}"
+        )
     print("\naudit log (who, what, why):")
     for record in log:
-        print(f"  {record['at'][:19]}  {record['action']:<8} v{record['version']:<4} by {record['by']:<10} "
-              f"{record['reason']}")
+        print(
+            f"  {record['at'][:19]}  {record['action']:<8} v{record['version']:<4} by {record['by']:<10} "
+            f"{record['reason']}"
+        )
     return 0
 
 
@@ -139,8 +158,14 @@ def _generate(args: argparse.Namespace) -> int:
     from mlrails.local.synthetic import churn_frame
 
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
-    frame = churn_frame(args.rows, start.replace(tzinfo=start.tzinfo or UTC), seed=args.seed, drift=args.drift,
-                        span=timedelta(days=args.days), with_target=not args.no_target)
+    frame = churn_frame(
+        args.rows,
+        start.replace(tzinfo=start.tzinfo or UTC),
+        seed=args.seed,
+        drift=args.drift,
+        span=timedelta(days=args.days),
+        with_target=not args.no_target,
+    )
     if args.output.endswith(".parquet"):
         frame.to_parquet(args.output, index=False)
     else:
@@ -156,8 +181,9 @@ def _check(args: argparse.Namespace) -> int:
         options = CheckOptions(sample_rows=args.sample_rows, folds=args.folds, serving_overhead_ms=args.overhead_ms)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    return run_check(load_config(args.config), args.data, sys.stdout, report=args.out, as_json=args.json,
-                     options=options)
+    return run_check(
+        load_config(args.config), args.data, sys.stdout, report=args.out, as_json=args.json, options=options
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,18 +192,26 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the whole lifecycle locally (moto + local MLflow)").set_defaults(run=_demo)
     simulate = commands.add_parser(
-        "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time")
+        "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time"
+    )
     simulate.add_argument("--days", type=int, default=60)
     simulate.add_argument("--requests-per-day", type=int, default=6)
     simulate.add_argument("--drift-start", type=int, default=15, help="day the population starts to drift")
     simulate.add_argument("--drift-full", type=int, default=30, help="day the drift is complete")
     simulate.add_argument("--shift-day", type=int, default=40, help="day who churns changes (labels only)")
     simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--model", help="model entrypoint to simulate (default: the config's; the example "
-                                          "gradient boosting when that is the placeholder)")
-    simulate.add_argument("--training-data", choices=("export", "feedback"), default="export",
-                          help="where new labelled rows come from: a nightly export under raw/ (default), or the "
-                               "labels fed back through the API (training.feedback_rows)")
+    simulate.add_argument(
+        "--model",
+        help="model entrypoint to simulate (default: the config's; the example "
+        "gradient boosting when that is the placeholder)",
+    )
+    simulate.add_argument(
+        "--training-data",
+        choices=("export", "feedback"),
+        default="export",
+        help="where new labelled rows come from: a nightly export under raw/ (default), or the "
+        "labels fed back through the API (training.feedback_rows)",
+    )
     simulate.add_argument("--out", default="simulation.html", help="where the HTML report goes")
     simulate.set_defaults(run=_simulate)
     predict = commands.add_parser("predict", help="score a request body with the champion `mlrails demo` left")
@@ -187,8 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="the API's routes on localhost, backed by `mlrails demo`'s state")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
-    env_help = ("a deployed environment from the config (uses your AWS credentials); "
-                "default: the local environment `mlrails demo` left")
+    env_help = (
+        "a deployed environment from the config (uses your AWS credentials); "
+        "default: the local environment `mlrails demo` left"
+    )
     promote = commands.add_parser("promote", help="make a trained version the champion")
     promote.add_argument("--version", required=True, type=int)
     promote.add_argument("--reason", default="manual promotion")
@@ -209,18 +245,26 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--no-target", action="store_true", help="leave out the label (serving traffic)")
     generate.set_defaults(run=_generate)
     check = commands.add_parser(
-        "check", help="feasibility before modeling: is the data there, is there a path to action, is it worth it?",
+        "check",
+        help="feasibility before modeling: is the data there, is there a path to action, is it worth it?",
         description="Answer the three feasibility questions (yes / no / unknown) from the config and the data. "
-                    "Exit code 0 when all three are yes, 1 otherwise, 2 when the check cannot run.")
+        "Exit code 0 when all three are yes, 1 otherwise, 2 when the check cannot run.",
+    )
     check.add_argument("--data", required=True, help="a .csv, .csv.gz or .parquet path, or an s3:// URI")
     check.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
-    check.add_argument("--out", help="where the HTML report goes (a path or s3:// URI; default: beside local data, "
-                                     "in the current directory for S3 data)")
+    check.add_argument(
+        "--out",
+        help="where the HTML report goes (a path or s3:// URI; default: beside local data, "
+        "in the current directory for S3 data)",
+    )
     check.add_argument("--sample-rows", type=int, default=5000, help="rows the quick model sees at most")
     check.add_argument("--folds", type=int, default=3, help="cross-validation folds of the quick model")
-    check.add_argument("--overhead-ms", type=float, default=None,
-                       help="the serving path's latency around the model, if you measured it "
-                            "(default: a documented 50 ms assumption)")
+    check.add_argument(
+        "--overhead-ms",
+        type=float,
+        default=None,
+        help="the serving path's latency around the model, if you measured it (default: a documented 50 ms assumption)",
+    )
     check.set_defaults(run=_check)
     args = parser.parse_args(argv)
     try:

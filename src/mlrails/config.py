@@ -18,10 +18,10 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlrails.errors import ConfigError
-from mlrails.local.schedule import parse_cron
+from mlrails.schedule import parse_cron
 
 _NAME = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
-# EventBridge schedule expressions; cron() fields are then checked by mlrails.local.schedule.
+# EventBridge schedule expressions; cron() fields are then checked by mlrails.schedule.
 _SCHEDULE = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
 
 
@@ -211,7 +211,11 @@ class MaxRetrains(_Strict):
 class Retraining(_Strict):
     schedule: Schedule = "rate(7 days)"
     triggers: tuple[Literal["schedule", "drift", "performance", "new_data"], ...] = (
-        "schedule", "drift", "performance", "new_data")
+        "schedule",
+        "drift",
+        "performance",
+        "new_data",
+    )
     cooldown_hours: float = Field(default=12, ge=0)
     consecutive_drift_windows: int = Field(default=1, ge=1)
     min_new_rows: int = Field(default=1000, ge=1)
@@ -245,9 +249,9 @@ class UseCase(_Strict):
     Every field may be left out or empty; `mlrails check` then answers "unknown" and names
     the fields to fill in rather than refusing the config."""
 
-    consumer: str = ""   # who receives a prediction (a team, a system)
-    decision: str = ""   # what they decide with it, and its threshold or rule
-    action: str = ""     # what they then do
+    consumer: str = ""  # who receives a prediction (a team, a system)
+    decision: str = ""  # what they decide with it, and its threshold or rule
+    action: str = ""  # what they then do
     latency: Literal["online", "batch"] | None = None
     # online: the most one prediction may take end to end, in milliseconds.
     latency_ms: float | None = Field(default=None, gt=0)
@@ -363,9 +367,11 @@ class Environment(_Strict):
         reserved = self.reserved_concurrency.inference
         burst = self.throttle_burst + self.feedback_throttle_burst
         if reserved is not None and burst > reserved:
-            raise ValueError(f"throttle_burst {self.throttle_burst} + feedback_throttle_burst "
-                             f"{self.feedback_throttle_burst} exceeds reserved_concurrency.inference "
-                             f"{reserved}: raise the reservation or lower the bursts")
+            raise ValueError(
+                f"throttle_burst {self.throttle_burst} + feedback_throttle_burst "
+                f"{self.feedback_throttle_burst} exceeds reserved_concurrency.inference "
+                f"{reserved}: raise the reservation or lower the bursts"
+            )
         return self
 
 
@@ -429,12 +435,15 @@ class ProjectConfig(_Strict):
             if name not in kinds:
                 raise ValueError(f"monitoring.tests.{name}: not a feature in dataset.features")
             if test in NUMERIC_ONLY_TESTS and kinds[name] != "numeric":
-                raise ValueError(f"monitoring.tests.{name}: {test} applies to numeric features only, "
-                                 f"'{name}' is {kinds[name]}")
+                raise ValueError(
+                    f"monitoring.tests.{name}: {test} applies to numeric features only, '{name}' is {kinds[name]}"
+                )
         test = self.monitoring.prediction_test
         if test in NUMERIC_ONLY_TESTS and self.dataset.task == "classification":
-            raise ValueError(f"monitoring.prediction_test: {test} applies to numeric predictions only, "
-                             "and classification predicts labels")
+            raise ValueError(
+                f"monitoring.prediction_test: {test} applies to numeric predictions only, "
+                "and classification predicts labels"
+            )
         return self
 
     @property
@@ -462,9 +471,7 @@ def parse_config(document: dict, source: str = "config") -> ProjectConfig:
     try:
         return ProjectConfig.model_validate(document)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        ]
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems), details=problems) from exc
 
 

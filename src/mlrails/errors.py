@@ -115,3 +115,22 @@ class TamperedArtifact(ArtifactError):
     the manifest does not name)."""
 
     error_code = "TAMPERED_ARTIFACT"
+
+
+class StorageError(MlrailsError):
+    """The object store refused or failed a call (``code``: its error code). A 503: the
+    service is not there for the caller right now."""
+
+    status = 503
+    error_code = "STORAGE_ERROR"
+
+    def __init__(self, message: str, *, code: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
+class StorageNotFound(StorageError):
+    """No such object, version or bucket."""
+
+    status = 404
+    error_code = "STORAGE_NOT_FOUND"

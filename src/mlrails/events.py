@@ -101,8 +101,16 @@ class TrainingFailed(_Detail):
 
 _BY_TYPE: dict[str, type[_Detail]] = {
     cls.detail_type.value: cls
-    for cls in (FeaturesReady, DriftDetected, PerformanceDegraded, RetrainRequested,
-                ModelRegistered, ModelPromoted, ModelRejected, TrainingFailed)
+    for cls in (
+        FeaturesReady,
+        DriftDetected,
+        PerformanceDegraded,
+        RetrainRequested,
+        ModelRegistered,
+        ModelPromoted,
+        ModelRejected,
+        TrainingFailed,
+    )
 }
 
 

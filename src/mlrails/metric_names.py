@@ -71,17 +71,44 @@ class Publisher:
 
 
 PUBLISHERS: tuple[Publisher, ...] = (
-    Publisher("drift_check", (MetricName.DRIFTED_FEATURE_SHARE, MetricName.DRIFT_WINDOW_ROWS,
-                              MetricName.DRIFT_DETECTED, MetricName.DRIFT_SCORE, MetricName.PSI), per_model=True),
-    Publisher("performance_check", (MetricName.MODEL_QUALITY, MetricName.QUALITY_METRIC, MetricName.BUSINESS_KPI,
-                                    MetricName.LABELLED_ROWS, MetricName.LABEL_COVERAGE,
-                                    MetricName.PERFORMANCE_DEGRADED), per_model=True),
+    Publisher(
+        "drift_check",
+        (
+            MetricName.DRIFTED_FEATURE_SHARE,
+            MetricName.DRIFT_WINDOW_ROWS,
+            MetricName.DRIFT_DETECTED,
+            MetricName.DRIFT_SCORE,
+            MetricName.PSI,
+        ),
+        per_model=True,
+    ),
+    Publisher(
+        "performance_check",
+        (
+            MetricName.MODEL_QUALITY,
+            MetricName.QUALITY_METRIC,
+            MetricName.BUSINESS_KPI,
+            MetricName.LABELLED_ROWS,
+            MetricName.LABEL_COVERAGE,
+            MetricName.PERFORMANCE_DEGRADED,
+        ),
+        per_model=True,
+    ),
     Publisher("retrain_trigger", (MetricName.RETRAIN_REQUESTED, MetricName.RETRAIN_DECLINED), per_model=False),
     Publisher("train", (MetricName.MODEL_PROMOTED, MetricName.MODEL_REJECTED), per_model=False),
-    Publisher("inference", (MetricName.PREDICTED_ROWS, MetricName.CAPTURE_FAILURES, MetricName.FEEDBACK_LABELS,
-                            MetricName.FEEDBACK_REFUSED), per_model=False),
-    Publisher("feature_prep", (MetricName.FEATURE_ROWS, MetricName.FILES_QUARANTINED, MetricName.FILES_GONE),
-              per_model=False),
+    Publisher(
+        "inference",
+        (
+            MetricName.PREDICTED_ROWS,
+            MetricName.CAPTURE_FAILURES,
+            MetricName.FEEDBACK_LABELS,
+            MetricName.FEEDBACK_REFUSED,
+        ),
+        per_model=False,
+    ),
+    Publisher(
+        "feature_prep", (MetricName.FEATURE_ROWS, MetricName.FILES_QUARANTINED, MetricName.FILES_GONE), per_model=False
+    ),
 )
 
 

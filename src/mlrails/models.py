@@ -43,11 +43,16 @@ def gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:
     aside: on the example data that is 20 to 75 trees instead of 100 at about the same holdout
     score, and every step after the fit (saving, registering, loading, compiling) scales with
     the trees."""
-    preprocess = ColumnTransformer([
-        ("numeric", "passthrough", dataset.features_of_type("numeric")),
-        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-         dataset.features_of_type("categorical")),
-    ])
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", "passthrough", dataset.features_of_type("numeric")),
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                dataset.features_of_type("categorical"),
+            ),
+        ]
+    )
     if dataset.task == "classification":
         estimator = GradientBoostingClassifier(random_state=seed, n_iter_no_change=10)
     else:
@@ -59,10 +64,16 @@ def hist_gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:
     """Histogram gradient boosting: quick on many rows, and takes missing numbers as they come.
     With the pinned skl2onnx it does not compile to ONNX, so promotion records why and it is
     served by scikit-learn (serving.package full or image)."""
-    preprocess = ColumnTransformer([
-        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-         dataset.features_of_type("categorical")),
-    ], remainder="passthrough")
+    preprocess = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                dataset.features_of_type("categorical"),
+            ),
+        ],
+        remainder="passthrough",
+    )
     if dataset.task == "classification":
         estimator = HistGradientBoostingClassifier(random_state=seed)
     else:

@@ -76,9 +76,15 @@ class Settings:
     with its own credential); inference refuses feedback that came through any other API."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, *, needs_tracking: bool = False,
-                 needs_state_machine: bool = False, needs_capture_stream: bool = False,
-                 needs_api: bool = False) -> Settings:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        needs_tracking: bool = False,
+        needs_state_machine: bool = False,
+        needs_capture_stream: bool = False,
+        needs_api: bool = False,
+    ) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
         config_uri = _required(env, "MLRAILS_CONFIG_URI")
@@ -94,11 +100,18 @@ class Settings:
             manifest_ttl_seconds=_positive_float(env, "MLRAILS_MANIFEST_TTL_SECONDS", 60.0),
             tracking_uri=_required(env, "MLFLOW_TRACKING_URI") if needs_tracking else env.get("MLFLOW_TRACKING_URI"),
             git_commit=env.get("MLRAILS_GIT_COMMIT") or None,
-            training_state_machine=(_required(env, "MLRAILS_TRAINING_STATE_MACHINE") if needs_state_machine
-                                    else env.get("MLRAILS_TRAINING_STATE_MACHINE")),
-            capture_stream=(_required(env, "MLRAILS_CAPTURE_STREAM") if needs_capture_stream
-                            else env.get("MLRAILS_CAPTURE_STREAM")),
-            prediction_id_secret=(_required(env, "MLRAILS_PREDICTION_ID_SECRET") if needs_api
-                                  else env.get("MLRAILS_PREDICTION_ID_SECRET")),
-            feedback_api_id=_required(env, "MLRAILS_FEEDBACK_API_ID") if needs_api else env.get("MLRAILS_FEEDBACK_API_ID"),
+            training_state_machine=(
+                _required(env, "MLRAILS_TRAINING_STATE_MACHINE")
+                if needs_state_machine
+                else env.get("MLRAILS_TRAINING_STATE_MACHINE")
+            ),
+            capture_stream=(
+                _required(env, "MLRAILS_CAPTURE_STREAM") if needs_capture_stream else env.get("MLRAILS_CAPTURE_STREAM")
+            ),
+            prediction_id_secret=(
+                _required(env, "MLRAILS_PREDICTION_ID_SECRET") if needs_api else env.get("MLRAILS_PREDICTION_ID_SECRET")
+            ),
+            feedback_api_id=_required(env, "MLRAILS_FEEDBACK_API_ID")
+            if needs_api
+            else env.get("MLRAILS_FEEDBACK_API_ID"),
         )

@@ -94,19 +94,51 @@ INFERENCE_PACKAGES: dict[str, tuple[Literal["zip", "image"], tuple[str, ...]]] =
 }
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("feature_prep", "Validates raw files, writes Parquet features, quarantines bad files",
-                 "zip", ("shared", "data"), 1024, 120),
-    FunctionSpec("inference", "Serves the champion model behind the REST API",
-                 *INFERENCE_PACKAGES["full"], 1024, 29, asynchronous=False),
-    FunctionSpec("drift_check", "Compares the captured window with the training reference profile",
-                 "zip", ("shared", "data"), 1024, 300),
-    FunctionSpec("performance_check", "Joins settled captures with fed-back labels: model quality and business KPI",
-                 "zip", ("shared", "data"), 1024, 300),
-    FunctionSpec("retrain_trigger", "Applies the retraining policy and requests a training run",
-                 "zip", ("shared",), 256, 30),
+    FunctionSpec(
+        "feature_prep",
+        "Validates raw files, writes Parquet features, quarantines bad files",
+        "zip",
+        ("shared", "data"),
+        1024,
+        120,
+    ),
+    FunctionSpec(
+        "inference",
+        "Serves the champion model behind the REST API",
+        *INFERENCE_PACKAGES["full"],
+        1024,
+        29,
+        asynchronous=False,
+    ),
+    FunctionSpec(
+        "drift_check",
+        "Compares the captured window with the training reference profile",
+        "zip",
+        ("shared", "data"),
+        1024,
+        300,
+    ),
+    FunctionSpec(
+        "performance_check",
+        "Joins settled captures with fed-back labels: model quality and business KPI",
+        "zip",
+        ("shared", "data"),
+        1024,
+        300,
+    ),
+    FunctionSpec(
+        "retrain_trigger", "Applies the retraining policy and requests a training run", "zip", ("shared",), 256, 30
+    ),
     # Invoked synchronously by the training state machine, which owns retries and failures.
-    FunctionSpec("train", "Training run steps: fit and register, evaluate, promote or reject (container image)",
-                 "image", (), 3008, 900, asynchronous=False),
+    FunctionSpec(
+        "train",
+        "Training run steps: fit and register, evaluate, promote or reject (container image)",
+        "image",
+        (),
+        3008,
+        900,
+        asynchronous=False,
+    ),
 )
 
 
@@ -147,7 +179,9 @@ def _project_event(detail_type: DetailType) -> Callable[[ResourceNames], dict]:
 
 ROUTES: tuple[EventRoute, ...] = (
     EventRoute(
-        "RawObjectCreated", "feature_prep", "default",
+        "RawObjectCreated",
+        "feature_prep",
+        "default",
         lambda names: {
             "source": ["aws.s3"],
             "detail-type": ["Object Created"],
@@ -158,14 +192,34 @@ ROUTES: tuple[EventRoute, ...] = (
         },
         "A raw data file landed under raw/",
     ),
-    EventRoute("FeaturesReadyToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.FEATURES_READY), "New feature rows may warrant retraining"),
-    EventRoute("DriftDetectedToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.DRIFT_DETECTED), "Input drift may warrant retraining"),
-    EventRoute("PerformanceDegradedToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.PERFORMANCE_DEGRADED), "A business metric drop may warrant retraining"),
-    EventRoute("TrainingFailedToRetrain", "retrain_trigger", "project",
-               _project_event(DetailType.TRAINING_FAILED), "A failed run gives back the lease it took"),
+    EventRoute(
+        "FeaturesReadyToRetrain",
+        "retrain_trigger",
+        "project",
+        _project_event(DetailType.FEATURES_READY),
+        "New feature rows may warrant retraining",
+    ),
+    EventRoute(
+        "DriftDetectedToRetrain",
+        "retrain_trigger",
+        "project",
+        _project_event(DetailType.DRIFT_DETECTED),
+        "Input drift may warrant retraining",
+    ),
+    EventRoute(
+        "PerformanceDegradedToRetrain",
+        "retrain_trigger",
+        "project",
+        _project_event(DetailType.PERFORMANCE_DEGRADED),
+        "A business metric drop may warrant retraining",
+    ),
+    EventRoute(
+        "TrainingFailedToRetrain",
+        "retrain_trigger",
+        "project",
+        _project_event(DetailType.TRAINING_FAILED),
+        "A failed run gives back the lease it took",
+    ),
 )
 
 
@@ -210,19 +264,22 @@ EXECUTION_ID = "<aws.scheduler.execution-id>"
 
 SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec(
-        "DriftCheck", "drift_check",
+        "DriftCheck",
+        "drift_check",
         expression=lambda cfg: cfg.monitoring.schedule,
         enabled=lambda cfg: True,
         payload={"schedule": "DriftCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
     ),
     ScheduleSpec(
-        "PerformanceCheck", "performance_check",
+        "PerformanceCheck",
+        "performance_check",
         expression=lambda cfg: cfg.monitoring.performance.schedule,
         enabled=lambda cfg: True,
         payload={"schedule": "PerformanceCheck", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
     ),
     ScheduleSpec(
-        "RetrainCadence", "retrain_trigger",
+        "RetrainCadence",
+        "retrain_trigger",
         expression=lambda cfg: cfg.retraining.schedule,
         enabled=lambda cfg: "schedule" in cfg.retraining.triggers,
         payload={"schedule": "RetrainCadence", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
@@ -246,19 +303,32 @@ def source_version(directory: Path) -> str | None:
     """The git commit of the code being deployed (``+dirty`` with uncommitted changes), or
     None outside a git checkout: recorded with every training run for lineage."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=directory,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return f"{commit}+dirty" if dirty else commit
 
 
 def function_environment(
-    cfg: ProjectConfig, environment: str, names: ResourceNames, spec: FunctionSpec,
-    *, tracking_uri: str | None = None, training_state_machine: str | None = None, git_commit: str | None = None,
-    prediction_id_secret: str | None = None, feedback_api_id: str | None = None,
+    cfg: ProjectConfig,
+    environment: str,
+    names: ResourceNames,
+    spec: FunctionSpec,
+    *,
+    tracking_uri: str | None = None,
+    training_state_machine: str | None = None,
+    git_commit: str | None = None,
+    prediction_id_secret: str | None = None,
+    feedback_api_id: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
     env = {

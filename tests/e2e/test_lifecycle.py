@@ -70,11 +70,34 @@ def cli(project: Path, capsys, monkeypatch):
 def test_demo_runs_the_whole_lifecycle(demo):
     assert demo.returncode == 0, demo.stdout + demo.stderr
     out = demo.stdout
-    order = ["1. Is the right data available?", "all three answers are yes", "feature_prep", "FeaturesReady", "RetrainRequested", "v1", "ModelPromoted", "quarantined",
-             "400 BAD_REQUEST", "requests answered 200", "drift_check", "model.entrypoint: mlrails.models:gradient",
-             "DriftDetected", "input drift detected", "v2", "vs champion v1", "insufficient data",
-             "scheduled cadence", "v3", "gate says reject", "not enough", "v3 rejected ⇒ ModelRejected", "mlrails rollback → v1", "GET /version → 200 v1",
-             "mlrails promote --version 2", "mlrails predict"]
+    order = [
+        "1. Is the right data available?",
+        "all three answers are yes",
+        "feature_prep",
+        "FeaturesReady",
+        "RetrainRequested",
+        "v1",
+        "ModelPromoted",
+        "quarantined",
+        "400 BAD_REQUEST",
+        "requests answered 200",
+        "drift_check",
+        "model.entrypoint: mlrails.models:gradient",
+        "DriftDetected",
+        "input drift detected",
+        "v2",
+        "vs champion v1",
+        "insufficient data",
+        "scheduled cadence",
+        "v3",
+        "gate says reject",
+        "not enough",
+        "v3 rejected ⇒ ModelRejected",
+        "mlrails rollback → v1",
+        "GET /version → 200 v1",
+        "mlrails promote --version 2",
+        "mlrails predict",
+    ]
     positions = [out.find(marker) for marker in order]
     assert -1 not in positions, [m for m, p in zip(order, positions) if p == -1]
     assert positions == sorted(positions), "the timeline is out of order"
@@ -106,8 +129,24 @@ def test_the_manifest_names_the_retrained_champion(demo, project):
 
 
 def test_predict_serves_the_champion_and_explains_bad_input(demo, cli):
-    good = cli(["predict", json.dumps({"dataframe_records": [
-        {"tenure_months": 3, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}]})])
+    good = cli(
+        [
+            "predict",
+            json.dumps(
+                {
+                    "dataframe_records": [
+                        {
+                            "tenure_months": 3,
+                            "monthly_charges": 70.5,
+                            "support_calls": 4,
+                            "plan": "basic",
+                            "region": "north",
+                        }
+                    ]
+                }
+            ),
+        ]
+    )
     assert good.returncode == 0, good.stderr
     answer = json.loads(good.stdout)
     assert answer["status"] == 200 and answer["body"]["model_version"] == "2"
@@ -125,8 +164,9 @@ def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project, c
 
     rolled = cli(["rollback"])
     assert rolled.returncode == 0 and "v1 is the champion again (previous: v2)" in rolled.stdout
-    manifest = json.loads((_snapshot(project, "artifacts") / "manifests" / "churn-classifier" / "current.json")
-                          .read_text())
+    manifest = json.loads(
+        (_snapshot(project, "artifacts") / "manifests" / "churn-classifier" / "current.json").read_text()
+    )
     assert (manifest["version"], manifest["previous_version"]) == ("1", "2")
     assert "v1       champion" in cli(["models"]).stdout
 
@@ -160,8 +200,9 @@ def test_serve_answers_curl_and_mlflows_scoring_client(demo, project, monkeypatc
             url = f"http://127.0.0.1:{server.server_port}"
 
             def post(body: bytes, content_type: str) -> tuple[int, dict]:
-                request = urllib.request.Request(f"{url}/invocations", data=body, method="POST",
-                                                 headers={"Content-Type": content_type})
+                request = urllib.request.Request(
+                    f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type}
+                )
                 try:
                     with urllib.request.urlopen(request) as response:
                         return response.status, json.loads(response.read())

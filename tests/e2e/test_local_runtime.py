@@ -26,17 +26,26 @@ def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path
         sqs, events = client("sqs"), client("events")
         queue = sqs.create_queue(QueueName="tap")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="tap", EventBusName=runtime.cloud.names.bus_name,
-                        EventPattern=json.dumps({"detail-type": ["TrainingFailed"]}))
+        events.put_rule(
+            Name="tap",
+            EventBusName=runtime.cloud.names.bus_name,
+            EventPattern=json.dumps({"detail-type": ["TrainingFailed"]}),
+        )
         events.put_targets(Rule="tap", EventBusName=runtime.cloud.names.bus_name, Targets=[{"Id": "tap", "Arn": arn}])
 
         runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
 
-        failed = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
-                  .get("Messages", [])]
+        failed = [
+            json.loads(m["Body"])
+            for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        ]
     steps = [(i.function, i.event.get("step"), i.error is not None) for i in seen]
-    assert steps == [("feature_prep", None, False), ("retrain_trigger", None, False), ("train", "train", True),
-                     ("retrain_trigger", None, False)]  # TrainingFailed: the run gives back its lease
+    assert steps == [
+        ("feature_prep", None, False),
+        ("retrain_trigger", None, False),
+        ("train", "train", True),
+        ("retrain_trigger", None, False),
+    ]  # TrainingFailed: the run gives back its lease
     assert "no_such_package:model" in seen[2].error
     assert len(failed) == 1
     detail = failed[0]["detail"]
@@ -54,14 +63,17 @@ def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, re
         runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
         seen.clear()
 
-        fired = runtime.router.fire_schedules(["RetrainCadence", "PerformanceCheck"],
-                                              datetime(2026, 3, 3, tzinfo=UTC))
+        fired = runtime.router.fire_schedules(["RetrainCadence", "PerformanceCheck"], datetime(2026, 3, 3, tzinfo=UTC))
 
     assert [i.function for i in fired] == ["retrain_trigger", "performance_check"]
     assert fired[0].result["retrain"] is True and fired[1].result["status"] == "insufficient_labels"
     assert [(i.function, i.event.get("step")) for i in seen] == [
-        ("retrain_trigger", None), ("performance_check", None),
-        ("train", "train"), ("train", "evaluate"), ("train", "finish")]
+        ("retrain_trigger", None),
+        ("performance_check", None),
+        ("train", "train"),
+        ("train", "evaluate"),
+        ("train", "finish"),
+    ]
 
 
 def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_path, restore_environ):
@@ -85,8 +97,11 @@ def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_
         label = json.dumps({"prediction_id": first, "label": 1}).encode()
         assert runtime.request("POST", "/feedback", label, api=SCORING_API)[0] == 403  # the scoring key
         assert runtime.request("POST", "/feedback", label) == (200, {"accepted": 1})
-        feedback = [json.loads(line) for key in s3.list_keys(runtime.cloud.names.data_bucket, "feedback/")
-                    for line in s3.get_bytes(s3.uri(runtime.cloud.names.data_bucket, key)).splitlines()]
+        feedback = [
+            json.loads(line)
+            for key in s3.list_keys(runtime.cloud.names.data_bucket, "feedback/")
+            for line in s3.get_bytes(s3.uri(runtime.cloud.names.data_bucket, key)).splitlines()
+        ]
         assert [item["labelled_by"] for item in feedback] == [f"api_key:{FEEDBACK_API.api_key_id}"]
         runtime.save()
 
@@ -97,9 +112,12 @@ def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
         def post(items: list[dict]) -> tuple[int, dict]:
-            request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/feedback", method="POST",
-                                             data=json.dumps({"items": items}).encode(),
-                                             headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.server_port}/feedback",
+                method="POST",
+                data=json.dumps({"items": items}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
             try:
                 with urllib.request.urlopen(request) as response:
                     return response.status, json.loads(response.read())

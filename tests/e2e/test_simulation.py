@@ -26,13 +26,17 @@ def run(tmp_path_factory):
     example = load_config(REPO / "mlrails.yaml")
     # Days instead of weeks: labels a day late, a performance window of two days, and a
     # training window short enough to forget the world before the shift within the run.
-    cfg = example.model_copy(update={
-        "training": example.training.model_copy(update={"window_days": 3}),
-        "monitoring": example.monitoring.model_copy(update={
-            "label_delay_hours": 24,
-            "performance": example.monitoring.performance.model_copy(update={"window_hours": 48}),
-        }),
-    })
+    cfg = example.model_copy(
+        update={
+            "training": example.training.model_copy(update={"window_days": 3}),
+            "monitoring": example.monitoring.model_copy(
+                update={
+                    "label_delay_hours": 24,
+                    "performance": example.monitoring.performance.model_copy(update={"window_hours": 48}),
+                }
+            ),
+        }
+    )
     cfg, note = simulation_config(cfg, None)
     out, saved = io.StringIO(), dict(os.environ)
     try:
@@ -73,7 +77,9 @@ def test_the_business_metric_drops_after_the_shift_and_recovers(run):
 def test_the_report_is_one_self_contained_page_with_the_plots(run):
     *_, report, _ = run
     html = report.read_text()
-    assert html.startswith("<!doctype html>") and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert html.startswith("<!doctype html>") and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     assert "https://" not in html and "<script" not in html
     for section in ("Input drift", "Business metric", "Model versions", "What the kit did"):
         assert section in html
@@ -85,10 +91,12 @@ def test_with_feedback_rows_the_kit_learns_from_the_labels_fed_back_to_it(tmp_pa
     # to /feedback, written a settled day at a time, and counted toward the new_data trigger.
     (tmp_path / "functions").symlink_to(REPO / "functions")
     example = load_config(REPO / "mlrails.yaml")
-    cfg = example.model_copy(update={
-        "monitoring": example.monitoring.model_copy(update={"label_delay_hours": 24}),
-        "retraining": example.retraining.model_copy(update={"min_new_rows": 500, "triggers": ["new_data"]}),
-    })
+    cfg = example.model_copy(
+        update={
+            "monitoring": example.monitoring.model_copy(update={"label_delay_hours": 24}),
+            "retraining": example.retraining.model_copy(update={"min_new_rows": 500, "triggers": ["new_data"]}),
+        }
+    )
     cfg, note = simulation_config(cfg, None, feedback_rows=True)
     quiet = Scenario(days=6, drift_start=100, shift_day=100, history_rows=1500)
 
@@ -99,7 +107,9 @@ def test_with_feedback_rows_the_kit_learns_from_the_labels_fed_back_to_it(tmp_pa
     # Each day's 300 outcomes once posted (a nightly batch, after they are due): the first
     # request of day 0 is due on day 1, the rest of day 0 and the first of day 1 on day 2...
     assert [(day, e) for day, e in events if "from feedback" in e] == [
-        (1, "50 training rows from feedback"), *[(day, "300 training rows from feedback") for day in range(2, 6)]]
+        (1, "50 training rows from feedback"),
+        *[(day, "300 training rows from feedback") for day in range(2, 6)],
+    ]
     # 650 fed-back rows reach min_new_rows=500 on day 3: a run on the history and them, its
     # holdout a fifth of the 1,500 + 650 rows.
     assert [day for day, e in events if e == "retrain (new_data)"] == [3]

@@ -13,18 +13,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import load_event
 
-from mlrails.data import dataset
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
+from mlrails.adapters.registry import Registry
 from mlrails.config import ProjectConfig
+from mlrails.data import dataset
 from mlrails.feedback.intake import feedback_key, feedback_lines
 from mlrails.local.cloud import deploy_config, put_objects
-from mlrails.serving.manifest import Manifest, current_key
 from mlrails.local.synthetic import churn_frame
+from mlrails.serving.manifest import Manifest, current_key
+from mlrails.settings import Settings
 from mlrails.wiring import EVENT_SOURCE, TRAINING, Prefix, ResourceNames, config_key
-
-from conftest import load_event
 
 # The day the sample events describe: raw files land in the morning of 2026-03-02, the
 # drift check runs at midnight after, the retraining cadence a week later.
@@ -67,8 +68,9 @@ class BusTap:
         sqs, events = client("sqs"), client("events")
         self.url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="bus-tap", EventBusName=bus_name, State="ENABLED",
-                        EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+        events.put_rule(
+            Name="bus-tap", EventBusName=bus_name, State="ENABLED", EventPattern=json.dumps({"source": [EVENT_SOURCE]})
+        )
         events.put_targets(Rule="bus-tap", EventBusName=bus_name, Targets=[{"Id": "tap", "Arn": arn}])
         self.seen: list[dict[str, Any]] = []
 
@@ -108,8 +110,9 @@ def keys(bucket: str, prefix: str) -> list[str]:
     return list(s3.list_keys(bucket, prefix))
 
 
-def put_features(names: ResourceNames, cfg: ProjectConfig, frame: pd.DataFrame,
-                 name: str = "2026/03/02/crm-export") -> str:
+def put_features(
+    names: ResourceNames, cfg: ProjectConfig, frame: pd.DataFrame, name: str = "2026/03/02/crm-export"
+) -> str:
     """Validated feature rows under features/, as feature_prep writes them; returns the key."""
     key = f"{Prefix.FEATURES.value}{name}.parquet"
     features = dataset.prepare_features(frame, cfg.dataset)
@@ -128,8 +131,14 @@ def api_call(module, event: dict[str, Any], context) -> tuple[int, Any]:
     return response["statusCode"], json.loads(body)
 
 
-def api_event(name: str, *, body: Any = None, content_type: str | None = None, at: datetime | None = None,
-              request_id: str | None = None) -> dict[str, Any]:
+def api_event(
+    name: str,
+    *,
+    body: Any = None,
+    content_type: str | None = None,
+    at: datetime | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
     """A sample API event, optionally with another body (dicts become JSON), Content-Type,
     request time or request id."""
     event = load_event(name)
@@ -150,9 +159,19 @@ def records(frame: pd.DataFrame, cfg: ProjectConfig) -> list[dict[str, Any]]:
     return json.loads(frame[cfg.dataset.feature_names].to_json(orient="records"))
 
 
-def put_traffic(cloud: ResourceNames, cfg: ProjectConfig, *, rows: int, correct: float, at: datetime,
-                version: str = "1", seed: int = 0, probabilities: bool = False,
-                labelled_at: datetime | None = None, labelled_by: str | None = FEEDBACK_KEY) -> list[str]:
+def put_traffic(
+    cloud: ResourceNames,
+    cfg: ProjectConfig,
+    *,
+    rows: int,
+    correct: float,
+    at: datetime,
+    version: str = "1",
+    seed: int = 0,
+    probabilities: bool = False,
+    labelled_at: datetime | None = None,
+    labelled_by: str | None = FEEDBACK_KEY,
+) -> list[str]:
     """Captured predictions made at ``at`` (the capture line format) with labels fed back for
     them at ``labelled_at`` (default: three days later, past the label delay, so they count),
     a share ``correct`` of them right; returns the prediction ids. The labels record
@@ -166,19 +185,30 @@ def put_traffic(cloud: ResourceNames, cfg: ProjectConfig, *, rows: int, correct:
     predicted = np.where(right, labels, 1 - labels)
     ids = [f"{version}-{seed}-{i:05d}" for i in range(rows)]
     lines = []
-    for i, (record, prediction) in enumerate(zip(json.loads(frame[cfg.dataset.feature_names].to_json(
-            orient="records")), predicted)):
-        record.update(prediction_id=ids[i], prediction=int(prediction), timestamp=at.isoformat(),
-                      model_name=cfg.model.name, model_version=version)
+    for i, (record, prediction) in enumerate(
+        zip(json.loads(frame[cfg.dataset.feature_names].to_json(orient="records")), predicted)
+    ):
+        record.update(
+            prediction_id=ids[i],
+            prediction=int(prediction),
+            timestamp=at.isoformat(),
+            model_name=cfg.model.name,
+            model_version=version,
+        )
         if probabilities:
             p = float(np.clip(0.5 + (0.3 if prediction == 1 else -0.3) + rng.normal(0, 0.15), 0, 1))
             record["probabilities"] = {"0": 1 - p, "1": p}
         lines.append(json.dumps(record))
-    s3.put_bytes(s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
-                 ("\n".join(lines) + "\n").encode())
+    s3.put_bytes(
+        s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/{version}-{seed}.jsonl"),
+        ("\n".join(lines) + "\n").encode(),
+    )
     items = [{"prediction_id": pid, "label": int(label)} for pid, label in zip(ids, labels)]
-    lines = (feedback_lines(items, labelled_at, labelled_by) if labelled_by is not None else
-             "".join(json.dumps({**item, "received_at": labelled_at.isoformat()}) + "\n" for item in items).encode())
+    lines = (
+        feedback_lines(items, labelled_at, labelled_by)
+        if labelled_by is not None
+        else "".join(json.dumps({**item, "received_at": labelled_at.isoformat()}) + "\n" for item in items).encode()
+    )
     s3.put_bytes(s3.uri(cloud.data_bucket, feedback_key(labelled_at, f"fb-{version}-{seed}")), lines)
     return ids
 
@@ -270,3 +300,16 @@ def with_detail(name: str, **changes: Any) -> dict[str, Any]:
             event[key] = value
     return event
 
+
+@pytest.fixture
+def inference(cloud, handler):
+    """The inference function, loaded cold."""
+    return handler("inference")
+
+
+@pytest.fixture
+def promotion_env(cloud, cfg, mlflow_db):
+    """Features in S3 for a few runs; the settings and the registry the promotion rails use."""
+    put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
+    settings = Settings.from_env(needs_tracking=True)
+    return settings, Registry.for_settings(settings, cfg.model.name)

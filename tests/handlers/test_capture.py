@@ -11,9 +11,10 @@ import random
 from datetime import timedelta
 
 from conftest import REPO, load_event
-from mlrails.feedback import labels
+
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.clients import client
+from mlrails.feedback import labels
 from mlrails.local.cloud import LocalCloud, deploy_config
 from mlrails.local.delivery import STAGED, deliver_captures
 from mlrails.local.invoker import Invoker
@@ -23,7 +24,7 @@ from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import FUNCTIONS
 
 from .conftest import DAY, api_call, api_event, keys, records, redeploy
-from .test_inference import ROWS, inference  # noqa: F401 - the fixture, loaded cold
+from .test_inference import ROWS
 
 
 def staged(cloud) -> list[str]:
@@ -47,22 +48,26 @@ def metric_values(out: str, name: str) -> list:
     return [metric[name] for metric in emitted if name in metric]
 
 
-def test_buffered_requests_go_in_one_record_batch_when_the_buffer_is_full(champion, cfg, cloud, handler,
-                                                                         monkeypatch, lambda_context):
+def test_buffered_requests_go_in_one_record_batch_when_the_buffer_is_full(
+    champion, cfg, cloud, handler, monkeypatch, lambda_context
+):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_records=9, buffer_seconds=3600)
     answers = []
     for n in range(3):  # 3 rows a request: the third fills the buffer
         assert staged(cloud) == []
-        answers.append(api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"),
-                                lambda_context)[1])
+        answers.append(
+            api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"), lambda_context)[1]
+        )
 
     [call] = staged(cloud)
-    assert [line["prediction_id"] for line in lines(cloud, call)] == \
-        [pid for answer in answers for pid in answer["prediction_ids"]]
+    assert [line["prediction_id"] for line in lines(cloud, call)] == [
+        pid for answer in answers for pid in answer["prediction_ids"]
+    ]
 
 
-def test_buffer_seconds_zero_sends_every_request_in_one_record_batch(champion, cfg, cloud, handler, monkeypatch,
-                                                                    lambda_context):
+def test_buffer_seconds_zero_sends_every_request_in_one_record_batch(
+    champion, cfg, cloud, handler, monkeypatch, lambda_context
+):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
     status, body = api_call(inference, load_event("inference_invocations_split"), lambda_context)
 
@@ -78,8 +83,9 @@ def test_buffer_seconds_zero_sends_every_request_in_one_record_batch(champion, c
     assert keys(cloud.data_bucket, "capture/date=2026-03-02/") == []  # still in Firehose's buffer
 
 
-def test_delivery_partitions_by_the_prediction_hour_where_the_drift_check_reads(champion, cloud, inference,
-                                                                                lambda_context):
+def test_delivery_partitions_by_the_prediction_hour_where_the_drift_check_reads(
+    champion, cloud, inference, lambda_context
+):
     # Two requests an hour apart and days from the wall clock (the local runtime's virtual time).
     for at in (DAY + timedelta(hours=9, minutes=59), DAY + timedelta(hours=10, minutes=1)):
         event = api_event("inference_invocations_records", at=at)
@@ -106,7 +112,8 @@ def test_large_requests_are_split_at_the_record_batch_limit(champion, cloud, inf
 
 
 def test_a_record_over_firehoses_record_limit_is_counted_and_the_others_still_go(
-        champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context):
+    champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context
+):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
     # The API refuses a value over 1,000 characters (mlrails.serving.protocol.MAX_CELL_CHARS), so no
     # request of this model's five columns makes such a record any more; a wider model's could.
@@ -114,8 +121,9 @@ def test_a_record_over_firehoses_record_limit_is_counted_and_the_others_still_go
     monkeypatch.setattr("mlrails.serving.protocol.MAX_CELL_CHARS", 2 * 1000 * 1024)
     rows = [ROWS[0] | {"region": "x" * (1000 * 1024)}, *ROWS[1:]]  # an unknown region still scores
 
-    status, answer = api_call(inference, api_event("inference_invocations_records",
-                                                   body={"dataframe_records": rows}), lambda_context)
+    status, answer = api_call(
+        inference, api_event("inference_invocations_records", body={"dataframe_records": rows}), lambda_context
+    )
 
     assert status == 200
     assert metric_values(capsys.readouterr().out, "CaptureFailures") == [[1.0]]
@@ -123,8 +131,7 @@ def test_a_record_over_firehoses_record_limit_is_counted_and_the_others_still_go
     assert [line["prediction_id"] for line in lines(cloud, call)] == answer["prediction_ids"][1:]
 
 
-def test_only_the_configured_share_of_requests_is_captured(champion, cfg, cloud, handler, monkeypatch,
-                                                          lambda_context):
+def test_only_the_configured_share_of_requests_is_captured(champion, cfg, cloud, handler, monkeypatch, lambda_context):
     inference = with_capture(cfg, cloud, monkeypatch, handler, sample_rate=0.3, buffer_seconds=0)
     random.seed(4)
 
@@ -143,8 +150,9 @@ def test_nothing_is_captured_at_sample_rate_zero(champion, cfg, cloud, handler, 
     assert deliver_captures(cloud) == 0  # nothing buffered either
 
 
-def test_a_failed_capture_does_not_fail_the_prediction_and_is_counted(champion, cfg, cloud, handler, monkeypatch,
-                                                                     capsys, lambda_context):
+def test_a_failed_capture_does_not_fail_the_prediction_and_is_counted(
+    champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context
+):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
     client("firehose").delete_delivery_stream(DeliveryStreamName=cloud.capture_stream)
 
@@ -155,13 +163,13 @@ def test_a_failed_capture_does_not_fail_the_prediction_and_is_counted(champion, 
 
 
 def test_a_failed_buffer_send_counts_every_buffered_record_on_the_request_that_sent_it(
-        champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context):
+    champion, cfg, cloud, handler, monkeypatch, capsys, lambda_context
+):
     inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_records=6, buffer_seconds=3600)
     client("firehose").delete_delivery_stream(DeliveryStreamName=cloud.capture_stream)
 
     for n in range(2):
-        status, _ = api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"),
-                             lambda_context)
+        status, _ = api_call(inference, api_event("inference_invocations_records", request_id=f"r{n}"), lambda_context)
         assert status == 200
         assert metric_values(capsys.readouterr().out, "CaptureFailures") == ([] if n == 0 else [[6.0]])
 
@@ -180,8 +188,9 @@ def test_requested_probabilities_are_captured_with_each_row(champion, cloud, inf
     assert [row for chunk in window for row in chunk["probabilities"]] == answer["probabilities"]
 
 
-def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_check(champion, cfg, cloud, tmp_path,
-                                                                                   monkeypatch):
+def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_check(
+    champion, cfg, cloud, tmp_path, monkeypatch
+):
     # The local runtime's own parts on this moto; its inference "container" would hold the
     # captures for an hour, and firing the DriftCheck schedule must still see every one.
     holding = cfg.model_copy(update={"capture": cfg.capture.model_copy(update={"buffer_seconds": 3600})})
@@ -195,9 +204,11 @@ def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_chec
         router = Router(local, Invoker(local, REPO / "functions", log), lambda: DAY + timedelta(days=1))
         frame = churn_frame(240, DAY, seed=3)
         for n, start in enumerate(range(0, 240, 40)):
-            body = json.dumps({"dataframe_records": records(frame.iloc[start:start + 40], cfg)}).encode()
-            response = router.invoker.invoke("inference", gateway_event(
-                "POST", "/invocations", DAY + timedelta(hours=9, minutes=n), body, "application/json"))
+            body = json.dumps({"dataframe_records": records(frame.iloc[start : start + 40], cfg)}).encode()
+            response = router.invoker.invoke(
+                "inference",
+                gateway_event("POST", "/invocations", DAY + timedelta(hours=9, minutes=n), body, "application/json"),
+            )
             assert response["statusCode"] == 200
         assert staged(cloud) == []  # all still in the container's buffer
 
@@ -213,12 +224,20 @@ def test_captures_join_fed_back_labels_by_prediction_id(champion, cfg, cloud, in
     deliver_captures(cloud)
     # Labels for two of the three predictions arrive a week later.
     labelled = {predicted["prediction_ids"][0]: 1, predicted["prediction_ids"][2]: 0}
-    feedback = api_event("inference_feedback", at=at + timedelta(days=7), body={"items": [
-        {"prediction_id": pid, "label": label} for pid, label in labelled.items()]})
+    feedback = api_event(
+        "inference_feedback",
+        at=at + timedelta(days=7),
+        body={"items": [{"prediction_id": pid, "label": label} for pid, label in labelled.items()]},
+    )
     assert api_call(inference, feedback, lambda_context) == (200, {"accepted": 2})
 
-    joined = traffic.labelled_window(cloud.data_bucket, now=at + timedelta(days=8), window=timedelta(days=2),
-                                     label_delay=timedelta(days=7), task=cfg.dataset.task)
+    joined = traffic.labelled_window(
+        cloud.data_bucket,
+        now=at + timedelta(days=8),
+        window=timedelta(days=2),
+        label_delay=timedelta(days=7),
+        task=cfg.dataset.task,
+    )
 
     assert joined.settled == 3 and joined.labelled == 2 and joined.unmatched_feedback == 0
     assert dict(zip(joined.rows[labels.PREDICTION_ID], joined.rows[labels.LABEL])) == labelled

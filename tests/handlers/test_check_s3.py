@@ -47,10 +47,13 @@ def test_the_report_goes_to_s3_when_asked(cfg, bucket):
     assert b"<svg" in s3.get_bytes(s3.uri(bucket, "reports/week.html"))
 
 
-@pytest.mark.parametrize(("uri", "message"), [
-    (f"s3://{BUCKET}/exports/absent.csv", f"mlrails: no data at s3://{BUCKET}/exports/absent.csv (NoSuchKey)"),
-    ("s3://no-such-bucket-here/week.csv", "mlrails: no data at s3://no-such-bucket-here/week.csv (NoSuchBucket)"),
-])
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        (f"s3://{BUCKET}/exports/absent.csv", f"mlrails: no data at s3://{BUCKET}/exports/absent.csv (NoSuchKey)"),
+        ("s3://no-such-bucket-here/week.csv", "mlrails: no data at s3://no-such-bucket-here/week.csv (NoSuchBucket)"),
+    ],
+)
 def test_missing_s3_data_is_a_message_and_exit_2(cfg, bucket, uri, message):
     code, out, err = check(cfg, uri)
     assert code == 2 and out == "" and message in err and "Traceback" not in err

@@ -10,29 +10,32 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import load_event
-from mlrails.promotion import rails
-from mlrails.serving import champion
+
 from mlrails.adapters import deployed, manifests, s3
 from mlrails.config import ProjectConfig, Serving
 from mlrails.local.cloud import deploy_config
+from mlrails.promotion import rails
+from mlrails.serving import champion
 from mlrails.serving.protocol import parse_request
 from mlrails.wiring import config_key
 
 from .conftest import DAY, api_call, api_event
 from .test_inference import ROWS
 from .test_promotion import _train as train_and_gate
-from .test_promotion import promotion_env  # noqa: F401 - the same fixture: features in S3, settings, registry
 
 COMPILES = "mlrails.models:gradient_boosting"
 DOES_NOT = "mlrails.models:hist_gradient_boosting"
 
 
 def _config(cfg: ProjectConfig, entrypoint: str, package: str = "full") -> ProjectConfig:
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
-                                  "promotion": cfg.promotion.model_copy(update={"min_improvement": 0.0}),
-                                  "serving": Serving(package=package)})
+    return cfg.model_copy(
+        update={
+            "model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
+            "promotion": cfg.promotion.model_copy(update={"min_improvement": 0.0}),
+            "serving": Serving(package=package),
+        }
+    )
 
 
 def _train(cfg, promotion_env, n: int):
@@ -54,12 +57,14 @@ def _deploy(cfg: ProjectConfig, cloud, monkeypatch) -> None:
 
 
 def _probabilities_request() -> dict:
-    return api_event("inference_invocations_records",
-                     body={"dataframe_records": ROWS, "params": {"probabilities": True}})
+    return api_event(
+        "inference_invocations_records", body={"dataframe_records": ROWS, "params": {"probabilities": True}}
+    )
 
 
 def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph(
-        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    cfg, cloud, promotion_env, handler, monkeypatch, lambda_context
+):
     settings, registry = promotion_env
     compiled_cfg = _config(cfg, COMPILES, package="onnx")
 
@@ -87,7 +92,8 @@ def test_promotion_compiles_a_model_that_converts_and_inference_serves_the_graph
 
 
 def test_a_model_that_does_not_convert_is_served_by_scikit_learn_and_the_onnx_package_says_so(
-        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    cfg, cloud, promotion_env, handler, monkeypatch, lambda_context
+):
     manifest = _train(_config(cfg, DOES_NOT), promotion_env, 1)
 
     assert manifest.serving == "skops" and manifest.onnx_uri is None
@@ -107,13 +113,14 @@ def test_a_model_that_does_not_convert_is_served_by_scikit_learn_and_the_onnx_pa
     assert inference.champions().get().path == "skops"
 
 
-def test_the_full_package_serves_a_compiled_champion_by_scikit_learn(cfg, cloud, promotion_env, handler, monkeypatch,
-                                                                      lambda_context):
+def test_the_full_package_serves_a_compiled_champion_by_scikit_learn(
+    cfg, cloud, promotion_env, handler, monkeypatch, lambda_context
+):
     manifest = _train(_config(cfg, COMPILES), promotion_env, 1)
     _deploy(_config(cfg, COMPILES, package="full"), cloud, monkeypatch)
     inference = handler("inference")
 
-    status, body = api_call(inference, load_event("inference_invocations_records"), lambda_context)
+    status, _ = api_call(inference, load_event("inference_invocations_records"), lambda_context)
 
     assert manifest.serving == "onnx" and status == 200
     assert inference.champions().get().path == "skops"  # the full package ships no onnxruntime
@@ -125,8 +132,9 @@ def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, promo
     settings, registry = promotion_env
     first = _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
     cache = champion.ChampionCache(settings.artifacts_bucket, cfg.model.name, ttl_seconds=0, package="image")
-    batch = parse_request(load_event("inference_invocations_records")["body"].encode(), "application/json",
-                          first.signature)
+    batch = parse_request(
+        load_event("inference_invocations_records")["body"].encode(), "application/json", first.signature
+    )
     answers, failures, stop = [], [], threading.Event()
 
     def keep_asking() -> None:
@@ -135,7 +143,7 @@ def test_champions_swap_between_paths_without_a_failed_request(cfg, cloud, promo
                 serving = cache.get()
                 predictions, _ = champion.predict(serving, batch)
                 answers.append((serving.manifest.version, serving.path, len(predictions)))
-            except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
+            except Exception as exc:
                 failures.append(exc)
 
     threads = [threading.Thread(target=keep_asking) for _ in range(4)]
@@ -170,7 +178,8 @@ def _wait_for(answers: list, version_path: tuple[str, str], after: int = 0, time
 
 
 def test_the_onnx_package_keeps_serving_its_compiled_champion_when_one_it_cannot_serve_is_promoted(
-        cfg, cloud, promotion_env, handler, monkeypatch, lambda_context):
+    cfg, cloud, promotion_env, handler, monkeypatch, lambda_context
+):
     _train(_config(cfg, COMPILES), promotion_env, 1)
     _deploy(_config(cfg, COMPILES, package="onnx"), cloud, monkeypatch)
     inference = handler("inference")

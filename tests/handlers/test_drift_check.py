@@ -7,8 +7,8 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-
 from conftest import load_event
+
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
@@ -35,9 +35,12 @@ def serve(cloud, cfg, handler, lambda_context):
 
     def serve(frame, at: datetime, *, per_request: int = 100) -> None:
         for n, start in enumerate(range(0, len(frame), per_request)):
-            event = api_event("inference_invocations_records", at=at + timedelta(minutes=n),
-                              body={"dataframe_records": records(frame.iloc[start:start + per_request], cfg)},
-                              request_id=f"{at:%Y%m%d%H%M}-{n:04d}")
+            event = api_event(
+                "inference_invocations_records",
+                at=at + timedelta(minutes=n),
+                body={"dataframe_records": records(frame.iloc[start : start + per_request], cfg)},
+                request_id=f"{at:%Y%m%d%H%M}-{n:04d}",
+            )
             status, body = api_call(inference, event, lambda_context)
             assert status == 200, body
         deliver_captures(cloud)
@@ -53,8 +56,9 @@ def test_without_a_model_there_is_nothing_to_check(drift_check, bus, cloud, lamb
     assert bus.drain() == []
 
 
-def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(champion, serve, drift_check, bus, cloud,
-                                                                     lambda_context):
+def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(
+    champion, serve, drift_check, bus, cloud, lambda_context
+):
     # Plenty of drifted traffic, but two days before the window; only 60 rows inside it.
     serve(churn_frame(300, DAY, seed=20, drift=0.9), DAY - timedelta(days=2))
     serve(churn_frame(60, DAY, seed=21, drift=0.9), DAY + timedelta(hours=14))
@@ -68,8 +72,9 @@ def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(champion, 
     assert bus.drain() == []
 
 
-def test_drifted_traffic_raises_drift_detected_with_the_drifted_features(champion, serve, drift_check, bus, cloud,
-                                                                        lambda_context, capsys):
+def test_drifted_traffic_raises_drift_detected_with_the_drifted_features(
+    champion, serve, drift_check, bus, cloud, lambda_context, capsys
+):
     serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
     event = load_event("drift_check_schedule")
 
@@ -96,14 +101,18 @@ def test_drifted_traffic_raises_drift_detected_with_the_drifted_features(champio
     assert drift_metrics["DriftWindowRows"] == [300.0] and drift_metrics["model"] == "churn-classifier"
     # What the alarm watches: DriftDetected = 1 in namespace mlrails, dimension model.
     assert drift_metrics["DriftDetected"] == [1.0] and drift_metrics["DriftedFeatureShare"] == [
-        pytest.approx(100 * report["drifted_share"])]
+        pytest.approx(100 * report["drifted_share"])
+    ]
     directive = drift_metrics["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "mlrails" and [sorted(d) for d in directive["Dimensions"]] == [["model", "service"]]
+    assert directive["Namespace"] == "mlrails" and [sorted(d) for d in directive["Dimensions"]] == [
+        ["model", "service"]
+    ]
     assert {"Name": "DriftDetected", "Unit": "Count"} in directive["Metrics"]
 
 
-def test_the_report_is_also_a_self_contained_page_beside_the_json(champion, serve, drift_check, cloud, cfg,
-                                                                    lambda_context):
+def test_the_report_is_also_a_self_contained_page_beside_the_json(
+    champion, serve, drift_check, cloud, cfg, lambda_context
+):
     serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
 
     drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
@@ -132,15 +141,15 @@ def test_clean_traffic_is_ok_and_silent(champion, serve, drift_check, bus, cloud
     assert drift_metrics["DriftedFeatureShare"] == [0.0] and "DriftDetected" not in drift_metrics
 
 
-def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_check, bus, cloud, cfg,
-                                                       lambda_context):
+def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_check, bus, cloud, cfg, lambda_context):
     serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
     event = load_event("drift_check_schedule")
 
     first = drift_check.lambda_handler(event, lambda_context)
     # Scheduler retries carry the same slot with a new execution id.
-    second = drift_check.lambda_handler({**event, "execution_id": "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"},
-                                        lambda_context)
+    second = drift_check.lambda_handler(
+        {**event, "execution_id": "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"}, lambda_context
+    )
 
     assert second == first and first["drift_detected"] is True
     assert len(bus.of("DriftDetected")) == 1

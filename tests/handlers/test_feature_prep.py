@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import load_event
-from mlrails.data import dataset
+
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
+from mlrails.data import dataset
 from mlrails.local.synthetic import churn_frame
 
 from .conftest import DAY, keys, upload
@@ -37,20 +37,29 @@ def _event_for(key: str, sequencer: str = "0065E5A3D4E5F6A733") -> dict:
     return event
 
 
-@pytest.mark.parametrize(("event_name", "encode", "features_key"), [
-    ("feature_prep_raw_csv", _csv, "features/2026/03/02/crm-export.csv.parquet"),
-    ("feature_prep_raw_parquet", _parquet, "features/2026/03/02/billing-snapshot.parquet.parquet"),
-])
-def test_raw_file_becomes_typed_features_and_features_ready(event_name, encode, features_key, cloud, cfg, bus,
-                                                            handler, lambda_context):
+@pytest.mark.parametrize(
+    ("event_name", "encode", "features_key"),
+    [
+        ("feature_prep_raw_csv", _csv, "features/2026/03/02/crm-export.csv.parquet"),
+        ("feature_prep_raw_parquet", _parquet, "features/2026/03/02/billing-snapshot.parquet.parquet"),
+    ],
+)
+def test_raw_file_becomes_typed_features_and_features_ready(
+    event_name, encode, features_key, cloud, cfg, bus, handler, lambda_context
+):
     event = upload(load_event(event_name), encode(RAW))
     raw_key, data = event["detail"]["object"]["key"], cloud.data_bucket
 
     result = handler("feature_prep").lambda_handler(event, lambda_context)
 
     target = s3.uri(data, features_key)
-    assert result == {"status": "features", "source_uri": s3.uri(data, raw_key), "target_uri": target,
-                      "rows": 250, "reason": None}
+    assert result == {
+        "status": "features",
+        "source_uri": s3.uri(data, raw_key),
+        "target_uri": target,
+        "rows": 250,
+        "reason": None,
+    }
     stored = dataset.read_parquet(s3.get_bytes(target))
     assert list(stored.columns) == ["event_time", *cfg.dataset.feature_names, "churned"]
     assert str(stored["event_time"].dtype).startswith("datetime64") and str(stored["event_time"].dt.tz) == "UTC"
@@ -63,14 +72,22 @@ def test_raw_file_becomes_typed_features_and_features_ready(event_name, encode, 
     assert stored["churned"].dtype == "int64" and stored["churned"].tolist() == RAW["churned"].tolist()
     # The newest row's time, which training reads (a HEAD) to skip a file older than its window.
     assert client("s3").head_object(Bucket=data, Key=features_key)["Metadata"] == {
-        "source-key": raw_key, "newest-row": pd.Timestamp(max(RAW["event_time"])).tz_convert("UTC").isoformat()}
+        "source-key": raw_key,
+        "newest-row": pd.Timestamp(max(RAW["event_time"])).tz_convert("UTC").isoformat(),
+    }
     assert s3.get_optional(s3.uri(data, raw_key)) == encode(RAW)  # the raw file stays as it came
 
     ready = bus.of("FeaturesReady")
     assert len(ready) == 1
     assert ready[0]["source"] == "mlrails" and ready[0]["time"] == event["time"]
-    assert ready[0]["detail"] == {"schema_version": "1", "model": "churn-classifier", "environment": "test",
-                                  "source_uri": s3.uri(data, raw_key), "features_uri": target, "rows": 250}
+    assert ready[0]["detail"] == {
+        "schema_version": "1",
+        "model": "churn-classifier",
+        "environment": "test",
+        "source_uri": s3.uri(data, raw_key),
+        "features_uri": target,
+        "rows": 250,
+    }
 
 
 def _missing_plan() -> bytes:
@@ -84,29 +101,55 @@ def _bad_number() -> bytes:
     return _csv(frame)
 
 
-@pytest.mark.parametrize(("key", "body", "reason", "details"), [
-    pytest.param("raw/2026/03/02/crm-export-no-plan.csv", _missing_plan(), "missing_columns",
-                 {"missing": ["plan"], "found": [c for c in RAW.columns if c != "plan"]}, id="missing-column"),
-    pytest.param("raw/2026/03/02/crm-export-commas.csv", _bad_number(), "type_mismatch",
-                 {"column": "monthly_charges", "rows": [7, 30], "count": 2}, id="unparseable-number"),
-    pytest.param("raw/2026/03/02/crm-export-header-only.csv", _csv(RAW.head(0)), "empty", None,
-                 id="header-only"),
-    pytest.param("raw/2026/03/02/crm-export-truncated.parquet", _parquet(RAW)[:300], "unreadable", None,
-                 id="truncated-parquet"),
-    pytest.param("raw/2026/03/02/crm-export.xlsx", b"PK\x03\x04\x14\x00\x06\x00", "unsupported_format",
-                 {"suffixes": [".xlsx"]}, id="unknown-extension"),
-    pytest.param("raw/2026/03/02/crm-export-zero-bytes.csv", b"", "empty", None, id="zero-bytes"),
-])
-def test_bad_file_is_quarantined_whole_with_its_reason(key, body, reason, details, cloud, bus, handler,
-                                                      lambda_context):
+@pytest.mark.parametrize(
+    ("key", "body", "reason", "details"),
+    [
+        pytest.param(
+            "raw/2026/03/02/crm-export-no-plan.csv",
+            _missing_plan(),
+            "missing_columns",
+            {"missing": ["plan"], "found": [c for c in RAW.columns if c != "plan"]},
+            id="missing-column",
+        ),
+        pytest.param(
+            "raw/2026/03/02/crm-export-commas.csv",
+            _bad_number(),
+            "type_mismatch",
+            {"column": "monthly_charges", "rows": [7, 30], "count": 2},
+            id="unparseable-number",
+        ),
+        pytest.param("raw/2026/03/02/crm-export-header-only.csv", _csv(RAW.head(0)), "empty", None, id="header-only"),
+        pytest.param(
+            "raw/2026/03/02/crm-export-truncated.parquet",
+            _parquet(RAW)[:300],
+            "unreadable",
+            None,
+            id="truncated-parquet",
+        ),
+        pytest.param(
+            "raw/2026/03/02/crm-export.xlsx",
+            b"PK\x03\x04\x14\x00\x06\x00",
+            "unsupported_format",
+            {"suffixes": [".xlsx"]},
+            id="unknown-extension",
+        ),
+        pytest.param("raw/2026/03/02/crm-export-zero-bytes.csv", b"", "empty", None, id="zero-bytes"),
+    ],
+)
+def test_bad_file_is_quarantined_whole_with_its_reason(key, body, reason, details, cloud, bus, handler, lambda_context):
     data = cloud.data_bucket
     event = upload(_event_for(key), body)
 
     result = handler("feature_prep").lambda_handler(event, lambda_context)
 
     quarantined = "quarantine/" + key.removeprefix("raw/")
-    assert result == {"status": "quarantined", "source_uri": s3.uri(data, key),
-                      "target_uri": s3.uri(data, quarantined), "rows": 0, "reason": reason}
+    assert result == {
+        "status": "quarantined",
+        "source_uri": s3.uri(data, key),
+        "target_uri": s3.uri(data, quarantined),
+        "rows": 0,
+        "reason": reason,
+    }
     assert s3.get_bytes(s3.uri(data, quarantined)) == body  # byte for byte: nothing lost
     assert s3.get_optional(s3.uri(data, key)) is None
     document = json.loads(s3.get_bytes(s3.uri(data, quarantined + ".reason.json")))
@@ -124,8 +167,9 @@ def test_missing_column_message_names_the_column(cloud, handler, lambda_context)
 
     handler("feature_prep").lambda_handler(event, lambda_context)
 
-    reason = json.loads(s3.get_bytes(s3.uri(cloud.data_bucket, "quarantine/2026/03/02/crm-export-no-plan.csv"
-                                                              ".reason.json")))
+    reason = json.loads(
+        s3.get_bytes(s3.uri(cloud.data_bucket, "quarantine/2026/03/02/crm-export-no-plan.csv.reason.json"))
+    )
     assert reason["message"] == "missing column(s): plan"
 
 
@@ -153,10 +197,17 @@ def test_duplicated_delivery_of_a_bad_file_quarantines_once(cloud, handler, lamb
     late = feature_prep.lambda_handler(_event_for(key, sequencer="0065E5A3D4E5F6A799"), lambda_context)
 
     assert second == first and first["status"] == "quarantined"
-    assert late == {"status": "gone", "source_uri": s3.uri(cloud.data_bucket, key), "target_uri": None,
-                    "rows": 0, "reason": None}
-    assert keys(cloud.data_bucket, "quarantine/") == ["quarantine/2026/03/02/crm-export-no-plan.csv",
-                                                      "quarantine/2026/03/02/crm-export-no-plan.csv.reason.json"]
+    assert late == {
+        "status": "gone",
+        "source_uri": s3.uri(cloud.data_bucket, key),
+        "target_uri": None,
+        "rows": 0,
+        "reason": None,
+    }
+    assert keys(cloud.data_bucket, "quarantine/") == [
+        "quarantine/2026/03/02/crm-export-no-plan.csv",
+        "quarantine/2026/03/02/crm-export-no-plan.csv.reason.json",
+    ]
     assert s3.get_bytes(s3.uri(cloud.data_bucket, "quarantine/2026/03/02/crm-export-no-plan.csv")) == _missing_plan()
 
 

@@ -6,19 +6,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from conftest import load_event
 
 from mlrails.adapters import s3
 
-from conftest import load_event
-
 from .conftest import api_call, api_event, keys
-
-
-@pytest.fixture
-def inference(cloud, handler):
-    """The inference function, loaded cold."""
-    return handler("inference")
 
 
 def _served(inference, lambda_context, rows: int = 3) -> list[str]:
@@ -34,8 +26,11 @@ def _feedback(items: list[dict], **identity) -> dict:
 
 
 def _stored(cloud) -> list[dict]:
-    return [json.loads(line) for key in keys(cloud.data_bucket, "feedback/")
-            for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()]
+    return [
+        json.loads(line)
+        for key in keys(cloud.data_bucket, "feedback/")
+        for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+    ]
 
 
 def test_the_scoring_api_and_its_key_cannot_label(champion, cloud, inference, lambda_context):
@@ -52,8 +47,9 @@ def test_the_scoring_api_and_its_key_cannot_label(champion, cloud, inference, la
 
 def test_a_request_without_a_credential_cannot_label(champion, cloud, inference, lambda_context):
     ids = _served(inference, lambda_context)
-    status, answer = api_call(inference, _feedback([{"prediction_id": ids[0], "label": 1}], apiKeyId=None),
-                              lambda_context)
+    status, answer = api_call(
+        inference, _feedback([{"prediction_id": ids[0], "label": 1}], apiKeyId=None), lambda_context
+    )
     assert status == 403 and answer["error_code"] == "FORBIDDEN"
     assert keys(cloud.data_bucket, "feedback/") == []
 
@@ -75,22 +71,28 @@ def test_a_credential_in_the_body_is_not_the_credential(champion, cloud, inferen
     assert keys(cloud.data_bucket, "feedback/") == []
 
 
-def test_unknown_ids_and_labels_outside_the_classes_are_refused_item_by_item(champion, cloud, inference,
-                                                                             lambda_context, capsys):
+def test_unknown_ids_and_labels_outside_the_classes_are_refused_item_by_item(
+    champion, cloud, inference, lambda_context, capsys
+):
     first, second, third = _served(inference, lambda_context)
     forged = first[:32] + "0" * 32
-    items = [{"prediction_id": first, "label": "1"},  # stored as the class 1
-             {"prediction_id": "4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a", "label": 1},  # never issued here
-             {"prediction_id": forged, "label": 0},
-             {"prediction_id": second, "label": "maybe"},
-             {"prediction_id": third, "label": 0}]
+    items = [
+        {"prediction_id": first, "label": "1"},  # stored as the class 1
+        {"prediction_id": "4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a", "label": 1},  # never issued here
+        {"prediction_id": forged, "label": 0},
+        {"prediction_id": second, "label": "maybe"},
+        {"prediction_id": third, "label": 0},
+    ]
 
     status, answer = api_call(inference, _feedback(items), lambda_context)
 
     assert status == 422 and answer["error_code"] == "FEEDBACK_REFUSED"
     assert answer["details"]["accepted"] == 2
     assert [(r["item"], r["reason"]) for r in answer["details"]["refused"]] == [
-        (1, "UNKNOWN_PREDICTION_ID"), (2, "UNKNOWN_PREDICTION_ID"), (3, "LABEL_OUT_OF_DOMAIN")]
+        (1, "UNKNOWN_PREDICTION_ID"),
+        (2, "UNKNOWN_PREDICTION_ID"),
+        (3, "LABEL_OUT_OF_DOMAIN"),
+    ]
     assert "'maybe' is not one of the model's classes [0, 1]" in answer["details"]["refused"][2]["message"]
     assert [(item["prediction_id"], item["label"]) for item in _stored(cloud)] == [(first, 1), (third, 0)]
     # Counted as metrics (EMF on the function's log): the refused and the stored.
@@ -99,11 +101,11 @@ def test_unknown_ids_and_labels_outside_the_classes_are_refused_item_by_item(cha
 
 
 def test_when_every_item_is_refused_nothing_is_stored(champion, cloud, inference, lambda_context):
-    status, answer = api_call(inference, _feedback([{"prediction_id": "4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a",
-                                                      "label": 1}]), lambda_context)
+    status, answer = api_call(
+        inference, _feedback([{"prediction_id": "4f9c2e7a1b3d4c5e8f6a7b8c9d0e1f2a", "label": 1}]), lambda_context
+    )
     assert status == 422 and answer["details"]["accepted"] == 0
     assert keys(cloud.data_bucket, "feedback/") == []
-
 
 
 def test_without_a_champion_feedback_is_not_ready(cloud, inference, lambda_context):

@@ -8,12 +8,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import load_event
-from mlrails.data import dataset
-from mlrails.training import estimator, lifecycle
+
 from mlrails.adapters import s3
+from mlrails.data import dataset
 from mlrails.local.synthetic import churn_frame
+from mlrails.training import estimator, lifecycle
 
 from .conftest import DAY, keys, put_features, put_traffic
 
@@ -27,9 +27,12 @@ KEY = "features/feedback/date=2026-03-04.parquet"
 def cfg(cfg):
     """The example config with feedback rows on and a week-long performance window."""
     performance = cfg.monitoring.performance.model_copy(update={"window_hours": 7 * 24})
-    return cfg.model_copy(update={
-        "training": cfg.training.model_copy(update={"feedback_rows": True}),
-        "monitoring": cfg.monitoring.model_copy(update={"performance": performance})})
+    return cfg.model_copy(
+        update={
+            "training": cfg.training.model_copy(update={"feedback_rows": True}),
+            "monitoring": cfg.monitoring.model_copy(update={"performance": performance}),
+        }
+    )
 
 
 @pytest.fixture
@@ -37,8 +40,9 @@ def performance_check(cloud, handler):
     return handler("performance_check")
 
 
-def test_a_settled_days_labelled_predictions_become_training_rows(champion, performance_check, cloud, cfg, bus,
-                                                                  lambda_context):
+def test_a_settled_days_labelled_predictions_become_training_rows(
+    champion, performance_check, cloud, cfg, bus, lambda_context
+):
     ids = put_traffic(cloud, cfg, rows=150, correct=0.8, at=MADE, seed=1)
     put_traffic(cloud, cfg, rows=40, correct=0.8, at=RECENT, seed=2, labelled_at=RECENT + timedelta(hours=20))
 
@@ -50,10 +54,17 @@ def test_a_settled_days_labelled_predictions_become_training_rows(champion, perf
     rows = dataset.read_parquet(s3.get_bytes(target))
     assert set(rows.columns) == {*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp}
     # Each row is a captured prediction's features with the label fed back for it.
-    captured = {json.loads(line)["prediction_id"]: json.loads(line) for line in s3.get_bytes(s3.uri(
-        cloud.data_bucket, f"capture/date={MADE:%Y-%m-%d}/hour={MADE:%H}/1-1.jsonl")).splitlines()}
-    labels = {json.loads(line)["prediction_id"]: json.loads(line)["label"] for key in keys(cloud.data_bucket, "feedback/")
-              for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()}
+    captured = {
+        json.loads(line)["prediction_id"]: json.loads(line)
+        for line in s3.get_bytes(
+            s3.uri(cloud.data_bucket, f"capture/date={MADE:%Y-%m-%d}/hour={MADE:%H}/1-1.jsonl")
+        ).splitlines()
+    }
+    labels = {
+        json.loads(line)["prediction_id"]: json.loads(line)["label"]
+        for key in keys(cloud.data_bucket, "feedback/")
+        for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+    }
     expected = [(captured[i]["tenure_months"], captured[i]["plan"], labels[i]) for i in ids]
     assert sorted(zip(rows["tenure_months"], rows["plan"], rows[cfg.dataset.target])) == sorted(expected)
     (ready,) = bus.of("FeaturesReady")
@@ -66,18 +77,27 @@ def test_a_settled_days_labelled_predictions_become_training_rows(champion, perf
     assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [150, 40]
 
 
-def test_labels_that_come_late_are_added_while_the_day_is_in_the_window(champion, performance_check, cloud, cfg,
-                                                                       bus, lambda_context):
+def test_labels_that_come_late_are_added_while_the_day_is_in_the_window(
+    champion, performance_check, cloud, cfg, bus, lambda_context
+):
     put_traffic(cloud, cfg, rows=100, correct=0.8, at=MADE, seed=1)
     performance_check.lambda_handler(EVENT, lambda_context)
     # Another batch of outcomes for 03-04, a week after the predictions (a CRM's late export).
-    put_traffic(cloud, cfg, rows=60, correct=0.8, at=MADE + timedelta(hours=2), seed=5,
-                labelled_at=datetime(2026, 3, 12, 6, tzinfo=UTC))
+    put_traffic(
+        cloud,
+        cfg,
+        rows=60,
+        correct=0.8,
+        at=MADE + timedelta(hours=2),
+        seed=5,
+        labelled_at=datetime(2026, 3, 12, 6, tzinfo=UTC),
+    )
 
     later = performance_check.lambda_handler({**EVENT, "scheduled_time": "2026-03-13T00:00:00Z"}, lambda_context)
 
-    assert later["feedback_rows"] == [{"day": "2026-03-04", "features_uri": s3.uri(cloud.data_bucket, KEY),
-                                       "rows": 160, "added": 60}]
+    assert later["feedback_rows"] == [
+        {"day": "2026-03-04", "features_uri": s3.uri(cloud.data_bucket, KEY), "rows": 160, "added": 60}
+    ]
     assert len(dataset.read_parquet(s3.get_bytes(s3.uri(cloud.data_bucket, KEY)))) == 160  # one file a day
     assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [100, 60]  # counted once each
 

@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from mlrails.adapters import s3
+from mlrails.local.synthetic import churn_frame
+from mlrails.models import PLACEHOLDER
 from mlrails.promotion import rails
 from mlrails.serving import artifacts
-from mlrails.training import estimator
-from mlrails.adapters import s3
-from mlrails.models import PLACEHOLDER
 from mlrails.settings import Settings
-from mlrails.local.synthetic import churn_frame
+from mlrails.training import estimator
 
 from .conftest import DAY, keys, put_features, put_traffic, redeploy, run_training, training_request
 
@@ -25,26 +25,40 @@ REAL = "mlrails.models:gradient_boosting"
 FEATURES = churn_frame(600, DAY - timedelta(days=1), seed=7)
 HOLDOUT = FEATURES.tail(120)
 # A week later: with labels 48 h late, predictions made before 03-07 are settled.
-EVALUATED = training_request(time="2026-03-09T00:00:00+00:00", reason="scheduled cadence",
-                             trigger_id="c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f")
+EVALUATED = training_request(
+    time="2026-03-09T00:00:00+00:00", reason="scheduled cadence", trigger_id="c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"
+)
 NEW = DAY + timedelta(days=2, hours=9)  # served after the newest training row, settled
 OLD = DAY - timedelta(hours=18)  # served while the training rows were being observed
 
 
 def _config(cfg, entrypoint: str, **rules):
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
-                                  "promotion": cfg.promotion.model_copy(update=rules)})
+    return cfg.model_copy(
+        update={
+            "model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
+            "promotion": cfg.promotion.model_copy(update=rules),
+        }
+    )
 
 
 def _served(cloud, cfg, at: datetime, seed: int) -> pd.DataFrame:
     """Predictions served at ``at`` read back from capture/ with their fed-back labels as the
     target: rows shaped like the holdout, built without the code under test."""
-    captured = [json.loads(line) for line in s3.get_bytes(s3.uri(
-        cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/1-{seed}.jsonl")).splitlines()]
+    captured = [
+        json.loads(line)
+        for line in s3.get_bytes(
+            s3.uri(cloud.data_bucket, f"capture/date={at:%Y-%m-%d}/hour={at:%H}/1-{seed}.jsonl")
+        ).splitlines()
+    ]
     labels = {}
     for key in keys(cloud.data_bucket, "feedback/"):
-        labels.update({item["prediction_id"]: item["label"] for line in s3.get_bytes(s3.uri(
-            cloud.data_bucket, key)).splitlines() for item in [json.loads(line)]})
+        labels.update(
+            {
+                item["prediction_id"]: item["label"]
+                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+                for item in [json.loads(line)]
+            }
+        )
     frame = pd.DataFrame.from_records(captured)
     return frame.assign(**{cfg.dataset.target: frame["prediction_id"].map(labels)})
 
@@ -66,7 +80,8 @@ def features(cloud, cfg):
 
 
 def test_the_gate_scores_both_models_on_the_holdout_and_the_labelled_traffic(
-        cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch):
+    cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch
+):
     run_training(train_handler, lambda_context)  # v1: the placeholder, promoted
     real = _config(cfg, REAL)
     redeploy(cloud, real, monkeypatch)
@@ -95,7 +110,8 @@ def test_the_gate_scores_both_models_on_the_holdout_and_the_labelled_traffic(
 
 
 def test_a_first_real_model_meets_the_placeholder_on_the_same_rows_and_older_traffic_is_left_out(
-        cloud, cfg, features, train_handler, lambda_context, monkeypatch):
+    cloud, cfg, features, train_handler, lambda_context, monkeypatch
+):
     real = _config(cfg, REAL)
     redeploy(cloud, real, monkeypatch)
     put_traffic(cloud, real, rows=300, correct=0.8, at=NEW, seed=1)
@@ -115,8 +131,9 @@ def test_a_first_real_model_meets_the_placeholder_on_the_same_rows_and_older_tra
 
 
 @pytest.mark.parametrize("feedback_days, traffic", [(0, True), (14, False)], ids=["feedback_days-0", "no-captures"])
-def test_without_feedback_the_gate_scores_on_the_holdout_alone(cloud, cfg, features, train_handler, lambda_context,
-                                                               mlflow_db, monkeypatch, feedback_days, traffic):
+def test_without_feedback_the_gate_scores_on_the_holdout_alone(
+    cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch, feedback_days, traffic
+):
     real = _config(cfg, REAL, feedback_days=feedback_days)
     redeploy(cloud, real, monkeypatch)
     if traffic:
@@ -134,7 +151,8 @@ def test_without_feedback_the_gate_scores_on_the_holdout_alone(cloud, cfg, featu
 
 
 def test_the_gate_ignores_labels_not_sent_with_the_feedback_credential(
-        cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch):
+    cloud, cfg, features, train_handler, lambda_context, mlflow_db, monkeypatch
+):
     real = _config(cfg, REAL)
     redeploy(cloud, real, monkeypatch)
     put_traffic(cloud, real, rows=300, correct=0.8, at=NEW, seed=1)
@@ -148,6 +166,7 @@ def test_the_gate_ignores_labels_not_sent_with_the_feedback_credential(
     assert (evaluation["holdout_rows"], evaluation["feedback_rows"], evaluation["ignored_labels"]) == (120, 300, 200)
     rows = pd.concat([HOLDOUT, _served(cloud, real, NEW, seed=1)], ignore_index=True)
     assert evaluation["metrics"] == pytest.approx(estimator.score(_model(cloud, real, "1"), rows, real))
-    assert evaluation["reason"].endswith("; scored on 120 holdout + 300 labelled traffic rows; "
-                                         "ignored 200 labels not sent with the feedback credential")
+    assert evaluation["reason"].endswith(
+        "; scored on 120 holdout + 300 labelled traffic rows; ignored 200 labels not sent with the feedback credential"
+    )
     assert _tags(mlflow_db, cfg, "1")["gate.ignored_labels"] == "200"

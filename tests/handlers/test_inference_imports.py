@@ -14,14 +14,14 @@ import subprocess
 import sys
 from datetime import timedelta
 
+from conftest import EVENTS, REPO
 from moto.server import ThreadedMotoServer
 
-from conftest import EVENTS, REPO
-from mlrails.training import lifecycle
-from mlrails.config import Serving
 from mlrails.adapters.registry import Registry
-from mlrails.settings import Settings
+from mlrails.config import Serving
 from mlrails.local.synthetic import churn_frame
+from mlrails.settings import Settings
+from mlrails.training import lifecycle
 from mlrails.wiring import config_key
 
 from .conftest import DAY, put_features
@@ -48,13 +48,17 @@ print(json.dumps({"status": response["statusCode"], "body": json.loads(response[
 
 
 def test_the_onnx_path_imports_no_mlflow_sklearn_scipy_pandas_or_skops(cfg, cloud, mlflow_db, monkeypatch):
-    compiled_cfg = cfg.model_copy(update={
-        "model": cfg.model.model_copy(update={"entrypoint": "mlrails.models:gradient_boosting"}),
-        "serving": Serving(package="onnx")})
+    compiled_cfg = cfg.model_copy(
+        update={
+            "model": cfg.model.model_copy(update={"entrypoint": "mlrails.models:gradient_boosting"}),
+            "serving": Serving(package="onnx"),
+        }
+    )
     put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
     settings = Settings.from_env(needs_tracking=True)
-    outcome = lifecycle.train_and_promote(compiled_cfg, settings, Registry.for_settings(settings, cfg.model.name),
-                                          reason="test", trigger_id="t1", at=DAY)
+    outcome = lifecycle.train_and_promote(
+        compiled_cfg, settings, Registry.for_settings(settings, cfg.model.name), reason="test", trigger_id="t1", at=DAY
+    )
     assert outcome.promoted, outcome.reason
     from mlrails.local.cloud import deploy_config
 
@@ -64,13 +68,27 @@ def test_the_onnx_path_imports_no_mlflow_sklearn_scipy_pandas_or_skops(cfg, clou
     server.start()
     try:
         host, port = server.get_host_and_port()
-        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-               "MLRAILS_CONFIG_URI": f"s3://{cloud.artifacts_bucket}/{config_key(compiled_cfg)}",
-               "POWERTOOLS_SERVICE_NAME": "inference", "AWS_LAMBDA_FUNCTION_NAME": "inference"}
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "MLRAILS_CONFIG_URI": f"s3://{cloud.artifacts_bucket}/{config_key(compiled_cfg)}",
+            "POWERTOOLS_SERVICE_NAME": "inference",
+            "AWS_LAMBDA_FUNCTION_NAME": "inference",
+        }
         child = subprocess.run(
-            [sys.executable, "-I", "-c", CHILD, str(REPO / "functions" / "inference" / "handler.py"),
-             str(EVENTS / "inference_invocations_records.json")],
-            env=env, capture_output=True, text=True, timeout=120, cwd=REPO,
+            [
+                sys.executable,
+                "-I",
+                "-c",
+                CHILD,
+                str(REPO / "functions" / "inference" / "handler.py"),
+                str(EVENTS / "inference_invocations_records.json"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO,
         )
     finally:
         server.stop()

@@ -13,22 +13,21 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from skops.io import get_untrusted_types
+from conftest import load_event
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
+from skops.io import get_untrusted_types
 
-from conftest import load_event
-from mlrails.serving import artifacts
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.clients import client
 from mlrails.errors import TamperedArtifact, UntrustedArtifact
-from mlrails.serving.manifest import current_key, history_key
 from mlrails.local.runtime import function_url_request
 from mlrails.local.synthetic import churn_frame
+from mlrails.serving import artifacts
+from mlrails.serving.manifest import current_key, history_key
 
 from .conftest import DAY, api_call, put_features, run_training, training_request
-from .test_inference import ROWS
 
 MODEL = "churn-classifier"
 
@@ -38,8 +37,10 @@ def _gadget(marker: Path) -> bytes:
     source, with the request's rows as its locals. It loaded and ran under the old policy,
     which trusted every type under ``builtins`` and ``functools``."""
     source = f"__import__('pathlib').Path({str(marker)!r}).touch() or tenure_months"
-    steps = [("run", FunctionTransformer(func=functools.partial(builtins.eval, source, {}))),
-             ("model", DummyClassifier(strategy="constant", constant=1).fit([[0]] * 2, [0, 1]))]
+    steps = [
+        ("run", FunctionTransformer(func=functools.partial(builtins.eval, source, {}))),
+        ("model", DummyClassifier(strategy="constant", constant=1).fit([[0]] * 2, [0, 1])),
+    ]
     return artifacts.dumps(Pipeline(steps))
 
 
@@ -47,22 +48,19 @@ def _forge_current(bucket: str, champion, model_uri: str, blob: bytes, *, truste
     """What an attacker who could write manifests/ would publish: a manifest naming their model
     with its true digest and version, and its types as the trust list."""
     document = json.loads(champion.to_json()) | {
-        "version": "66", "artifact_uri": model_uri, "trusted_types": trusted,
-        "files": {model_uri: manifests.put_file(model_uri, blob)}}
+        "version": "66",
+        "artifact_uri": model_uri,
+        "trusted_types": trusted,
+        "files": {model_uri: manifests.put_file(model_uri, blob)},
+    }
     s3.put_json(s3.uri(bucket, current_key(MODEL)), document)
-
-
-@pytest.fixture
-def inference(cloud, handler):
-    return handler("inference")
 
 
 def _records():
     return load_event("inference_invocations_records")
 
 
-def test_a_gadget_model_is_refused_and_the_champion_keeps_serving(champion, cloud, inference, lambda_context,
-                                                                   tmp_path):
+def test_a_gadget_model_is_refused_and_the_champion_keeps_serving(champion, cloud, inference, lambda_context, tmp_path):
     assert api_call(inference, _records(), lambda_context)[1]["model_version"] == "1"
     marker, blob = tmp_path / "pwned", _gadget(tmp_path / "pwned")
     uri = s3.uri(cloud.artifacts_bucket, "models/churn-classifier/v66/model.skops")
@@ -87,8 +85,9 @@ def test_a_cold_function_answers_503_naming_the_refusal(champion, cloud, handler
     assert "builtins.eval" in body["details"]["types"] and not marker.exists()
 
 
-def test_a_model_swapped_under_an_unchanged_manifest_is_never_loaded(champion, cloud, handler, lambda_context,
-                                                                     tmp_path):
+def test_a_model_swapped_under_an_unchanged_manifest_is_never_loaded(
+    champion, cloud, handler, lambda_context, tmp_path
+):
     marker = tmp_path / "pwned"
     # Overwritten in a versioned bucket: readers fetch the version the manifest recorded.
     s3.put_bytes(champion.artifact_uri, _gadget(marker))
@@ -103,8 +102,9 @@ def test_a_model_swapped_under_an_unchanged_manifest_is_never_loaded(champion, c
     assert not marker.exists()
 
 
-def test_without_a_recorded_version_the_digest_refuses_a_swapped_file(champion, cloud, handler, lambda_context,
-                                                                      tmp_path):
+def test_without_a_recorded_version_the_digest_refuses_a_swapped_file(
+    champion, cloud, handler, lambda_context, tmp_path
+):
     # A manifest written where the bucket kept no versions: only the sha256 pins the file.
     document = json.loads(champion.to_json())
     document["files"][champion.artifact_uri]["version_id"] = None
@@ -127,8 +127,9 @@ def test_a_file_the_manifest_does_not_pin_is_refused(champion, cloud, handler, l
     assert status == 503 and body["error_code"] == "TAMPERED_ARTIFACT" and "records no digest" in body["message"]
 
 
-def test_the_training_run_refuses_to_evaluate_against_a_gadget_champion(champion, cloud, cfg, train_handler,
-                                                                        lambda_context, tmp_path):
+def test_the_training_run_refuses_to_evaluate_against_a_gadget_champion(
+    champion, cloud, cfg, train_handler, lambda_context, tmp_path
+):
     marker, blob = tmp_path / "pwned", _gadget(tmp_path / "pwned")
     uri = s3.uri(cloud.artifacts_bucket, "models/churn-classifier/v66/model.skops")
     _forge_current(cloud.artifacts_bucket, champion, uri, blob, trusted=get_untrusted_types(data=blob))
@@ -139,21 +140,24 @@ def test_the_training_run_refuses_to_evaluate_against_a_gadget_champion(champion
     assert not marker.exists()
 
 
-def test_rollback_refuses_a_previous_champion_whose_file_was_swapped(cloud, cfg, train_handler, lambda_context,
-                                                                     tmp_path):
+def test_rollback_refuses_a_previous_champion_whose_file_was_swapped(
+    cloud, cfg, train_handler, lambda_context, tmp_path
+):
     put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
     for trigger in ("first", "second"):
         run_training(train_handler, lambda_context, training_request(trigger_id=trigger))
     at = DAY + timedelta(hours=12)
-    train_handler.lambda_handler(function_url_request({"action": "promote", "version": "2"}, caller="alice", at=at),
-                                 lambda_context)
+    train_handler.lambda_handler(
+        function_url_request({"action": "promote", "version": "2"}, caller="alice", at=at), lambda_context
+    )
     v1 = json.loads(s3.get_bytes(s3.uri(cloud.artifacts_bucket, history_key(MODEL, "1"))))
     bucket, key = s3.split_uri(v1["artifact_uri"])
     client("s3").delete_object(Bucket=bucket, Key=key, VersionId=v1["files"][v1["artifact_uri"]]["version_id"])
     s3.put_bytes(v1["artifact_uri"], _gadget(tmp_path / "pwned"))
 
-    response = train_handler.lambda_handler(function_url_request({"action": "rollback"}, caller="alice", at=at),
-                                            lambda_context)
+    response = train_handler.lambda_handler(
+        function_url_request({"action": "rollback"}, caller="alice", at=at), lambda_context
+    )
 
     answer = json.loads(response["body"])
     assert response["statusCode"] == 503 and answer["error_code"] == "TAMPERED_ARTIFACT"

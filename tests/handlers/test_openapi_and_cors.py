@@ -8,9 +8,9 @@ import copy
 import json
 
 import pytest
-
 from conftest import load_event
-from mlrails.serving import openapi
+
+from mlrails import openapi
 from mlrails.serving.protocol import FORMATS
 
 from .conftest import api_call, api_event
@@ -75,8 +75,9 @@ def test_no_cors_headers_unless_origins_are_configured(cloud, handler, lambda_co
 
 
 @pytest.mark.parametrize("origin, allowed", [(ALLOWED, True), ("https://elsewhere.example.com", False)])
-def test_configured_origins_get_cors_headers_on_answers_and_errors(origin, allowed, cloud, handler, monkeypatch,
-                                                                   lambda_context):
+def test_configured_origins_get_cors_headers_on_answers_and_errors(
+    origin, allowed, cloud, handler, monkeypatch, lambda_context
+):
     monkeypatch.setenv("MLRAILS_CORS_ORIGINS", f"{ALLOWED},https://admin.example.com")
     inference = handler("inference")
     bad = api_event("inference_feedback", body={"items": []})

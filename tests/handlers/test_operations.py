@@ -9,18 +9,17 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from mlrails.promotion import rails
 from mlrails.adapters import manifests
 from mlrails.adapters.operator import DeployedOperator
 from mlrails.errors import BadRequest, ConfigError
 from mlrails.local.runtime import function_url_request
+from mlrails.local.synthetic import churn_frame
+from mlrails.promotion import rails
 from mlrails.promotion.operations import Operation, OperationRefused, unwrap
 from mlrails.settings import Settings
-from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import operator_parameter
 
 from .conftest import DAY, put_features, run_training, training_request
-
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 
@@ -28,8 +27,7 @@ ALICE = "arn:aws:iam::123456789012:user/alice"
 def _request(train, context, body: dict, caller: str = ALICE) -> tuple[int, dict]:
     """A request to the train function's URL, as Lambda passes it on: the caller and the time
     are the ones it verified."""
-    response = train.lambda_handler(function_url_request(body, caller=caller, at=DAY + timedelta(hours=12)),
-                                    context)
+    response = train.lambda_handler(function_url_request(body, caller=caller, at=DAY + timedelta(hours=12)), context)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -48,11 +46,14 @@ def two_versions(cloud, cfg, train_handler, lambda_context):
     return second["train"]["version"]
 
 
-def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train_handler, lambda_context,
-                                                               two_versions):
+def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train_handler, lambda_context, two_versions):
     promoted = _operate(train_handler, lambda_context, "promote", version=two_versions, reason="checked by hand")
-    assert promoted["champion"] == {"version": "2", "previous_version": "1", "reason": "checked by hand",
-                                    "promoted_at": (DAY + timedelta(hours=12)).isoformat()}
+    assert promoted["champion"] == {
+        "version": "2",
+        "previous_version": "1",
+        "reason": "checked by hand",
+        "promoted_at": (DAY + timedelta(hours=12)).isoformat(),
+    }
 
     rolled = _operate(train_handler, lambda_context, "rollback")
     assert (rolled["champion"]["version"], rolled["champion"]["previous_version"]) == ("1", "2")
@@ -63,7 +64,9 @@ def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train
     aliases = {row["version"]: row["aliases"] for row in listing["versions"]}
     assert "champion" in aliases["1"] and "previous" in aliases["2"]
     assert [(r["action"], r["version"], r["by"]) for r in listing["audit"]][-2:] == [
-        ("promote", "2", ALICE), ("rollback", "1", ALICE)]
+        ("promote", "2", ALICE),
+        ("rollback", "1", ALICE),
+    ]
     json.dumps(listing, allow_nan=False)  # plain JSON: it travels back through Lambda
 
 
@@ -78,11 +81,11 @@ def test_refusals_are_answers_not_function_errors(cloud, cfg, train_handler, lam
     assert manifests.read_current(cloud.artifacts_bucket, cfg.model.name).version == "1"
 
 
-def test_the_audit_log_names_the_verified_caller_not_the_body(cloud, cfg, train_handler, lambda_context,
-                                                              two_versions):
+def test_the_audit_log_names_the_verified_caller_not_the_body(cloud, cfg, train_handler, lambda_context, two_versions):
     # Who and when come from the request context; a body that says otherwise is refused.
-    status, forged = _request(train_handler, lambda_context, {"action": "rollback", "by": "gate",
-                                                              "at": "2020-01-01T00:00:00+00:00"})
+    status, forged = _request(
+        train_handler, lambda_context, {"action": "rollback", "by": "gate", "at": "2020-01-01T00:00:00+00:00"}
+    )
     assert status == 400 and "unknown operation field(s) ['at', 'by']" in forged["message"]
     _request(train_handler, lambda_context, {"action": "promote", "version": two_versions}, caller=ALICE)
     record = rails.audit_log(Settings.from_env(), cfg.model.name)[-1]
@@ -93,20 +96,24 @@ def test_a_direct_invocation_runs_no_command(cloud, train_handler, lambda_contex
     # The old way in, naming its own caller (a direct lambda:InvokeFunction, which operators
     # are no longer granted): refused, nothing promoted.
     with pytest.raises(BadRequest, match="neither"):
-        train_handler.lambda_handler({"operation": {"action": "rollback", "at": "2026-03-02T10:00:00+00:00",
-                                                    "by": "gate"}}, lambda_context)
+        train_handler.lambda_handler(
+            {"operation": {"action": "rollback", "at": "2026-03-02T10:00:00+00:00", "by": "gate"}}, lambda_context
+        )
     # A URL request without a verified caller (no IAM authorizer in its context): refused too.
     unsigned = function_url_request({"action": "rollback"}, caller="", at=DAY)
     response = train_handler.lambda_handler(unsigned, lambda_context)
     assert response["statusCode"] == 400 and "no verified caller" in json.loads(response["body"])["message"]
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"action": "promote"}, "promote needs operation.version"),
-    ({"action": "models", "force": True}, "unknown operation field"),
-    ({"action": "models", "reason": 3}, "reason must be a string"),
-    (["models"], "is a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"action": "promote"}, "promote needs operation.version"),
+        ({"action": "models", "force": True}, "unknown operation field"),
+        ({"action": "models", "reason": 3}, "reason must be a string"),
+        (["models"], "is a JSON object"),
+    ],
+)
 def test_operation_bodies_are_validated(body, message):
     with pytest.raises(BadRequest, match=message):
         Operation.from_body(body)
@@ -120,7 +127,7 @@ def test_round_trip_keeps_every_field():
 def test_the_deployed_caller_signs_a_request_to_the_url(aws, cfg):
     session = boto3.Session(region_name="us-east-1")
     remote = DeployedOperator(cfg.project, "prod", session=session)
-    with pytest.raises(ConfigError, match="not deployed .* run `cdk deploy` first"):
+    with pytest.raises(ConfigError, match=r"not deployed .* run `cdk deploy` first"):
         remote.url()
     url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"
     session.client("ssm").put_parameter(Name=operator_parameter(cfg.project, "prod"), Value=url, Type="String")

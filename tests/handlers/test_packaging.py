@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from mlrails.wiring import FUNCTIONS, function
 
 SRC = REPO / "src"
@@ -90,6 +90,7 @@ def heavy_imports(handler: Path) -> dict[str, list[str]]:
 
 ZIP_FUNCTIONS = sorted(spec.name for spec in FUNCTIONS if spec.packaging == "zip")
 
+
 def test_the_check_sees_what_a_function_imports():
     assert ZIP_FUNCTIONS == ["drift_check", "feature_prep", "inference", "performance_check", "retrain_trigger"]
     assert set(heavy_imports(REPO / "functions" / "train" / "handler.py")) >= {"mlflow", "sklearn", "pandas"}
@@ -97,7 +98,10 @@ def test_the_check_sees_what_a_function_imports():
 
 @pytest.mark.parametrize("name", ZIP_FUNCTIONS)
 def test_handler_loads_with_only_its_layers(name):
-    missing = {package: chain for package, chain in heavy_imports(REPO / "functions" / name / "handler.py").items()
-               if package not in _provided(function(name).layers)}
+    missing = {
+        package: chain
+        for package, chain in heavy_imports(REPO / "functions" / name / "handler.py").items()
+        if package not in _provided(function(name).layers)
+    }
 
     assert missing == {}, "\n".join(f"{package}: {' -> '.join(chain)}" for package, chain in sorted(missing.items()))

@@ -8,11 +8,11 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from conftest import load_event
 from sklearn import metrics as skm
 
-from conftest import load_event
-from mlrails.performance import quality
 from mlrails.adapters import s3
+from mlrails.performance import quality
 
 from .conftest import DAY, keys, put_traffic, redeploy
 
@@ -40,8 +40,7 @@ def _emitted(capsys) -> dict:
     return next(m for m in lines if "LabelledRows" in m)
 
 
-def test_good_predictions_are_ok_and_published(champion, performance_check, cloud, cfg, bus, lambda_context,
-                                               capsys):
+def test_good_predictions_are_ok_and_published(champion, performance_check, cloud, cfg, bus, lambda_context, capsys):
     put_traffic(cloud, cfg, rows=300, correct=0.95, at=MADE, probabilities=True)
 
     result = performance_check.lambda_handler(EVENT, lambda_context)
@@ -69,8 +68,9 @@ def test_good_predictions_are_ok_and_published(champion, performance_check, clou
     assert "PerformanceDegraded" not in emitted
 
 
-def test_poor_predictions_emit_performance_degraded_once_per_slot(champion, performance_check, cloud, cfg, bus,
-                                                                  lambda_context, capsys):
+def test_poor_predictions_emit_performance_degraded_once_per_slot(
+    champion, performance_check, cloud, cfg, bus, lambda_context, capsys
+):
     put_traffic(cloud, cfg, rows=300, correct=0.4, at=MADE)
 
     first = performance_check.lambda_handler(EVENT, lambda_context)
@@ -80,15 +80,21 @@ def test_poor_predictions_emit_performance_degraded_once_per_slot(champion, perf
     (event,) = bus.of("PerformanceDegraded")
     assert event["time"] == EVENT["scheduled_time"]
     assert event["detail"] == {
-        "schema_version": "1", "model": "churn-classifier", "environment": "test", "metric": "accuracy",
-        "value": pytest.approx(first["value"]), "threshold": pytest.approx(first["threshold"]),
-        "report_uri": s3.uri(cloud.artifacts_bucket, REPORT_KEY)}
+        "schema_version": "1",
+        "model": "churn-classifier",
+        "environment": "test",
+        "metric": "accuracy",
+        "value": pytest.approx(first["value"]),
+        "threshold": pytest.approx(first["threshold"]),
+        "report_uri": s3.uri(cloud.artifacts_bucket, REPORT_KEY),
+    }
     assert keys(cloud.artifacts_bucket, "reports/performance/") == [REPORT_KEY]
     assert _emitted(capsys)["PerformanceDegraded"] == [1.0]
 
 
-def test_a_drop_that_chance_explains_is_not_an_alarm(champion, performance_check, cloud, cfg, bus, lambda_context,
-                                                    monkeypatch):
+def test_a_drop_that_chance_explains_is_not_an_alarm(
+    champion, performance_check, cloud, cfg, bus, lambda_context, monkeypatch
+):
     # 120 labels a few points under the floor: a window this small, and the champion's own
     # holdout, move the score that much on their own.
     floor = champion.metrics["accuracy"] - 0.1
@@ -102,22 +108,32 @@ def test_a_drop_that_chance_explains_is_not_an_alarm(champion, performance_check
     assert report["holdout_errors"] == champion.metric_errors and report["confidence"] == 0.95
     # The allowance: the one-sided 95% quantile of the gap's error, the window's (bootstrap,
     # recomputed here from the captured rows) and the champion's holdout's, independent.
-    captured = [json.loads(line) for key in keys(cloud.data_bucket, "capture/")
-                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()]
-    fed_back = {json.loads(line)["prediction_id"]: json.loads(line)["label"]
-                for key in keys(cloud.data_bucket, "feedback/")
-                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()}
+    captured = [
+        json.loads(line)
+        for key in keys(cloud.data_bucket, "capture/")
+        for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+    ]
+    fed_back = {
+        json.loads(line)["prediction_id"]: json.loads(line)["label"]
+        for key in keys(cloud.data_bucket, "feedback/")
+        for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+    }
     labels = np.array([fed_back[c["prediction_id"]] for c in captured], dtype=object)
-    window_error = quality.standard_errors("classification", labels, np.array(
-        [c["prediction"] for c in captured], dtype=object), metrics=["accuracy"])["accuracy"]
+    window_error = quality.standard_errors(
+        "classification", labels, np.array([c["prediction"] for c in captured], dtype=object), metrics=["accuracy"]
+    )["accuracy"]
     assert result["allowance"] == pytest.approx(
-        NormalDist().inv_cdf(0.95) * np.hypot(window_error, champion.metric_errors["accuracy"]))
+        NormalDist().inv_cdf(0.95) * np.hypot(window_error, champion.metric_errors["accuracy"])
+    )
     assert bus.drain() == []
 
     # Without the allowance (confidence 0.5), the same window is an alarm.
     rules = cfg.monitoring.performance.model_copy(update={"confidence": 0.5})
-    redeploy(cloud, cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={"performance": rules})}),
-             monkeypatch)
+    redeploy(
+        cloud,
+        cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={"performance": rules})}),
+        monkeypatch,
+    )
     strict = performance_check.lambda_handler({**EVENT, "scheduled_time": "2026-03-12T00:00:01Z"}, lambda_context)
     assert strict["status"] == "degraded" and strict["allowance"] == pytest.approx(0.0)
 
@@ -132,8 +148,9 @@ def test_too_few_labels_is_insufficient_not_an_alarm(champion, performance_check
     assert bus.drain() == []
 
 
-def test_unsettled_and_other_versions_predictions_are_not_judged(champion, performance_check, cloud, cfg, bus,
-                                                                 lambda_context):
+def test_unsettled_and_other_versions_predictions_are_not_judged(
+    champion, performance_check, cloud, cfg, bus, lambda_context
+):
     # Bad predictions too recent to judge (their label delay has not passed), and bad
     # predictions of another version: neither counts against the champion.
     recent = datetime.fromisoformat("2026-03-11T06:00:00+00:00")
@@ -161,19 +178,28 @@ def test_the_reported_accuracy_is_scikit_learns(champion, performance_check, clo
 
     result = performance_check.lambda_handler(EVENT, lambda_context)
 
-    captured = [json.loads(line) for line in s3.get_bytes(s3.uri(
-        cloud.data_bucket, f"capture/date={MADE:%Y-%m-%d}/hour={MADE:%H}/1-5.jsonl")).splitlines()]
+    captured = [
+        json.loads(line)
+        for line in s3.get_bytes(
+            s3.uri(cloud.data_bucket, f"capture/date={MADE:%Y-%m-%d}/hour={MADE:%H}/1-5.jsonl")
+        ).splitlines()
+    ]
     labels = {}
     for key in keys(cloud.data_bucket, "feedback/"):
-        labels.update({json.loads(line)["prediction_id"]: json.loads(line)["label"]
-                       for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()})
+        labels.update(
+            {
+                json.loads(line)["prediction_id"]: json.loads(line)["label"]
+                for line in s3.get_bytes(s3.uri(cloud.data_bucket, key)).splitlines()
+            }
+        )
     assert [c["prediction_id"] for c in captured] == ids
     expected = skm.accuracy_score([labels[c["prediction_id"]] for c in captured], [c["prediction"] for c in captured])
     assert result["value"] == pytest.approx(expected)
 
 
-def test_labels_not_sent_with_the_feedback_credential_are_ignored_and_counted(champion, performance_check, cloud,
-                                                                               cfg, bus, lambda_context):
+def test_labels_not_sent_with_the_feedback_credential_are_ignored_and_counted(
+    champion, performance_check, cloud, cfg, bus, lambda_context
+):
     # Wrong labels stored without a credential (as the scoring key could send them before
     # feedback had its own) would make the window look degraded: they must not count.
     put_traffic(cloud, cfg, rows=300, correct=0.1, at=MADE, seed=1, labelled_by=None)

@@ -7,35 +7,26 @@ from datetime import timedelta
 
 import pytest
 
-from mlrails.promotion import rails
-from mlrails.training import lifecycle
 from mlrails.adapters import manifests
 from mlrails.adapters.registry import Registry
-from mlrails.settings import Settings
-from mlrails.local.synthetic import churn_frame
+from mlrails.promotion import rails
+from mlrails.training import lifecycle
 
-from .conftest import DAY, put_features
+from .conftest import DAY
 
 REAL = "mlrails.models:gradient_boosting"
 
 
 def _config(cfg, entrypoint: str, **promotion_rules):
     rules = cfg.promotion.model_copy(update={"metric": "roc_auc", **promotion_rules})
-    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint}),
-                                  "promotion": rules})
-
-
-@pytest.fixture
-def promotion_env(cloud, cfg, mlflow_db):
-    put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
-    settings = Settings.from_env(needs_tracking=True)
-    return settings, Registry.for_settings(settings, cfg.model.name)
+    return cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint}), "promotion": rules})
 
 
 def _train(cfg, promotion_env, n: int):
     settings, registry = promotion_env
-    return lifecycle.train_and_promote(cfg, settings, registry, reason="test", trigger_id=f"t{n}",
-                                       at=DAY + timedelta(hours=n))
+    return lifecycle.train_and_promote(
+        cfg, settings, registry, reason="test", trigger_id=f"t{n}", at=DAY + timedelta(hours=n)
+    )
 
 
 def _aliases(registry: Registry) -> dict[str, str]:
@@ -76,7 +67,11 @@ def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_co
 
     log = rails.audit_log(settings, cfg.model.name)
     assert [(r["action"], r["version"], r["by"]) for r in log] == [
-        ("promote", "1", "gate"), ("promote", "2", "gate"), ("rollback", "1", "alice"), ("rollback", "2", "alice")]
+        ("promote", "1", "gate"),
+        ("promote", "2", "gate"),
+        ("rollback", "1", "alice"),
+        ("rollback", "2", "alice"),
+    ]
     assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] == "2"
 
 
@@ -90,8 +85,9 @@ def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg
     assert log[-1]["action"] == "reject" and log[-1]["version"] == "2"
     assert log[-1]["baseline_metrics"]["roc_auc"] > log[-1]["metrics"]["roc_auc"]
 
-    manifest = rails.promote(settings, registry, cfg.model.name, "2", reason="operator override",
-                                 at=DAY + timedelta(hours=5), by="bob")
+    manifest = rails.promote(
+        settings, registry, cfg.model.name, "2", reason="operator override", at=DAY + timedelta(hours=5), by="bob"
+    )
     assert manifest.version == "2" and manifest.previous_version == "1"
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
 
@@ -113,8 +109,9 @@ def _challenger_evaluated(cfg, promotion_env, at):
     _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
     real = _config(cfg, REAL, min_improvement=0.05)
     trained = lifecycle.train_step(real, settings, registry, reason="r", trigger_id="t2", at=at)
-    evaluation = lifecycle.evaluate_step(real, settings, registry, version=trained["version"],
-                                         trained_through=trained["trained_through"], at=at)
+    evaluation = lifecycle.evaluate_step(
+        real, settings, registry, version=trained["version"], trained_through=trained["trained_through"], at=at
+    )
     return real, evaluation
 
 
@@ -128,7 +125,9 @@ def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
     monkeypatch.undo()
 
-    retried = lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
+    retried = lifecycle.finish_step(
+        real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2)
+    )
 
     assert retried["promoted"] is True
     assert _aliases(registry)["champion"] == "2" and _aliases(registry)["previous"] == "1"
@@ -161,14 +160,14 @@ def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, prom
 
     monkeypatch.setattr(s3, "put_bytes", crash_on_the_pointer)
     with pytest.raises(ConnectionError):
-        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation,
-                              at=DAY + timedelta(hours=2))
+        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
     monkeypatch.undo()
 
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     assert current.version == "1" and current.artifact_uri.endswith("/v1/model.skops")  # whole, and the old one
     assert _aliases(registry)["champion"] == "1"  # the registry agrees with what serves
-    retried = lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation,
-                                    at=DAY + timedelta(hours=3))
+    retried = lifecycle.finish_step(
+        real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=3)
+    )
     assert retried["promoted"] is True
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"

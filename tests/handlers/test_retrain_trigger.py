@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import load_event
+
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
@@ -33,14 +33,27 @@ def test_new_data_below_min_rows_without_a_model_waits(retrain_trigger, bus, clo
 
     result = retrain_trigger.lambda_handler(event, lambda_context)
 
-    assert result == {"trigger": "new_data", "retrain": False,
-                      "reason": "no model yet; waiting for training.min_rows=200 (have 120)"}
+    assert result == {
+        "trigger": "new_data",
+        "retrain": False,
+        "reason": "no model yet; waiting for training.min_rows=200 (have 120)",
+    }
     assert bus.drain() == []
     assert keys(cloud.artifacts_bucket, "reports/retrain/") == [
-        f"reports/retrain/churn-classifier/2026-03-02T095811Z-{FEATURES_READY_ID}.json"]
-    assert _decisions(cloud.artifacts_bucket) == [{
-        "trigger": "new_data", "trigger_id": FEATURES_READY_ID, "at": "2026-03-02T09:58:11+00:00", "retrain": False,
-        "reason": result["reason"], "rows_since_training": 120, "has_champion": False, "runs_in_period": 0}]
+        f"reports/retrain/churn-classifier/2026-03-02T095811Z-{FEATURES_READY_ID}.json"
+    ]
+    assert _decisions(cloud.artifacts_bucket) == [
+        {
+            "trigger": "new_data",
+            "trigger_id": FEATURES_READY_ID,
+            "at": "2026-03-02T09:58:11+00:00",
+            "retrain": False,
+            "reason": result["reason"],
+            "rows_since_training": 120,
+            "has_champion": False,
+            "runs_in_period": 0,
+        }
+    ]
 
 
 def test_enough_new_data_without_a_model_requests_the_first_training(retrain_trigger, bus, cloud, lambda_context):
@@ -52,8 +65,13 @@ def test_enough_new_data_without_a_model_requests_the_first_training(retrain_tri
     requested = bus.of("RetrainRequested")
     assert len(requested) == 1 and requested[0]["time"] == event["time"]
     assert requested[0]["detail"] == {
-        "schema_version": "1", "model": "churn-classifier", "environment": "test", "reason": result["reason"],
-        "trigger_id": event["id"], "features_uri": f"s3://{cloud.data_bucket}/features/"}
+        "schema_version": "1",
+        "model": "churn-classifier",
+        "environment": "test",
+        "reason": result["reason"],
+        "trigger_id": event["id"],
+        "features_uri": f"s3://{cloud.data_bucket}/features/",
+    }
     # The training run is started, named after the trigger, with the input the sample train
     # step event carries: exactly what this decision produces.
     sfn = client("stepfunctions")
@@ -80,8 +98,15 @@ def test_a_duplicated_trigger_starts_one_training_run(retrain_trigger, cloud, la
 
 
 def test_rows_accumulate_across_deliveries_until_the_threshold(retrain_trigger, bus, cloud, lambda_context):
-    small = [with_detail("retrain_trigger_features_ready", id=f"0f1e2d3c-4b5a-4697-8877-66554433220{n}",
-                         time=f"2026-03-02T0{n}:00:00Z", detail__rows=120) for n in (1, 2)]
+    small = [
+        with_detail(
+            "retrain_trigger_features_ready",
+            id=f"0f1e2d3c-4b5a-4697-8877-66554433220{n}",
+            time=f"2026-03-02T0{n}:00:00Z",
+            detail__rows=120,
+        )
+        for n in (1, 2)
+    ]
 
     results = [retrain_trigger.lambda_handler(event, lambda_context) for event in small]
 
@@ -93,8 +118,12 @@ def test_rows_accumulate_across_deliveries_until_the_threshold(retrain_trigger, 
 
 def test_cooldown_blocks_a_second_request_soon_after(retrain_trigger, bus, cloud, lambda_context):
     retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
-    later = with_detail("retrain_trigger_features_ready", id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-                        time="2026-03-02T10:58:11Z", detail__rows=900)
+    later = with_detail(
+        "retrain_trigger_features_ready",
+        id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        time="2026-03-02T10:58:11Z",
+        detail__rows=900,
+    )
 
     result = retrain_trigger.lambda_handler(later, lambda_context)
 
@@ -103,11 +132,15 @@ def test_cooldown_blocks_a_second_request_soon_after(retrain_trigger, bus, cloud
     assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True, False]
 
 
-def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown(champion, retrain_trigger, bus,
-                                                                                 cloud, lambda_context):
+def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown(
+    champion, retrain_trigger, bus, cloud, lambda_context
+):
     drift = load_event("retrain_trigger_drift_detected")
-    too_soon = {**load_event("retrain_trigger_schedule"), "scheduled_time": "2026-03-03T06:00:00Z",
-                "execution_id": "6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c"}
+    too_soon = {
+        **load_event("retrain_trigger_schedule"),
+        "scheduled_time": "2026-03-03T06:00:00Z",
+        "execution_id": "6f5e4d3c-2b1a-4f0e-9d8c-7b6a5f4e3d2c",
+    }
     cadence = load_event("retrain_trigger_schedule")
 
     results = [retrain_trigger.lambda_handler(e, lambda_context) for e in (drift, too_soon, cadence)]
@@ -124,21 +157,27 @@ def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown
     ]
     decisions = _decisions(cloud.artifacts_bucket)
     assert [(d["trigger"], d["retrain"], d["has_champion"]) for d in decisions] == [
-        ("drift", True, True), ("schedule", False, True), ("schedule", True, True)]
+        ("drift", True, True),
+        ("schedule", False, True),
+        ("schedule", True, True),
+    ]
 
 
 def test_with_a_champion_a_small_batch_of_new_data_is_not_enough(champion, retrain_trigger, bus, lambda_context):
     result = retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
 
-    assert result == {"trigger": "new_data", "retrain": False,
-                      "reason": "600 new rows < retraining.min_new_rows=2000"}
+    assert result == {"trigger": "new_data", "retrain": False, "reason": "600 new rows < retraining.min_new_rows=2000"}
     assert bus.drain() == []
 
 
 def test_a_duplicated_event_is_decided_once(retrain_trigger, bus, cloud, lambda_context):
     waiting = with_detail("retrain_trigger_features_ready", detail__rows=120)
-    ready = with_detail("retrain_trigger_features_ready", id="2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
-                        time="2026-03-02T11:00:00Z", detail__rows=600)
+    ready = with_detail(
+        "retrain_trigger_features_ready",
+        id="2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+        time="2026-03-02T11:00:00Z",
+        detail__rows=600,
+    )
 
     first = retrain_trigger.lambda_handler(waiting, lambda_context)
     assert retrain_trigger.lambda_handler(waiting, lambda_context) == first
@@ -165,7 +204,8 @@ def test_a_retried_schedule_slot_is_decided_once(champion, retrain_trigger, bus,
 
 
 def test_a_retry_after_a_failed_start_starts_the_run_instead_of_meeting_its_own_cooldown(
-        retrain_trigger, cloud, lambda_context, monkeypatch):
+    retrain_trigger, cloud, lambda_context, monkeypatch
+):
     from mlrails.adapters import training_runs
 
     event = load_event("retrain_trigger_features_ready")
@@ -201,23 +241,33 @@ def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
     assert second.reason == "another trigger started a run at the same moment"
 
 
-def test_the_maximum_runs_per_period_is_counted_in_the_state_table_and_audited(champion, retrain_trigger, bus,
-                                                                                cloud, cfg, lambda_context):
+def test_the_maximum_runs_per_period_is_counted_in_the_state_table_and_audited(
+    champion, retrain_trigger, bus, cloud, cfg, lambda_context
+):
     # mlrails.yaml: `count` runs per 168 h, a 12 h cooldown; one degradation more, a day apart.
     count = cfg.retraining.max_retrains.count
     assert cfg.retraining.max_retrains.period_hours == 168 and cfg.retraining.cooldown_hours <= 24
-    events = [with_detail("retrain_trigger_drift_detected", id=f"3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6{n}",
-                          time=f"2026-03-0{3 + n}T00:00:00Z") for n in range(count + 1)]
+    events = [
+        with_detail(
+            "retrain_trigger_drift_detected",
+            id=f"3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6{n}",
+            time=f"2026-03-0{3 + n}T00:00:00Z",
+        )
+        for n in range(count + 1)
+    ]
 
     results = [retrain_trigger.lambda_handler(event, lambda_context) for event in events]
 
     assert [r["retrain"] for r in results] == [True] * count + [False]
-    assert results[count]["reason"] == (f"{count} runs in the last 168 h reach retraining.max_retrains.count={count}: "
-                                        "next run possible from 2026-03-10T00:00:00+00:00")
+    assert results[count]["reason"] == (
+        f"{count} runs in the last 168 h reach retraining.max_retrains.count={count}: "
+        "next run possible from 2026-03-10T00:00:00+00:00"
+    )
     assert len(bus.of("RetrainRequested")) == count
     decisions = _decisions(cloud.artifacts_bucket)
     assert [(d["retrain"], d["runs_in_period"]) for d in decisions] == [(True, n) for n in range(count)] + [
-        (False, count)]
+        (False, count)
+    ]
     assert decisions[count]["reason"] == results[count]["reason"]
     remembered = json.loads(StateTable(cloud.state_table).get("policy#churn-classifier")["recent_retrains"])
     assert remembered == [f"2026-03-0{3 + n}T00:00:00+00:00" for n in range(count)]
@@ -249,13 +299,22 @@ def test_a_failed_run_gives_back_its_lease_slot_and_rows(retrain_trigger, bus, c
     assert json.loads(remembered["recent_retrains"]) == []
     decision = _decisions(cloud.artifacts_bucket)[-1]
     assert decision["trigger"] == "training_failed" and decision["trigger_id"] == started["id"]
-    assert decision["reason"] == ("training run failed (MlflowException); gave back the cooldown lease, its "
-                                  "max_retrains slot and 600 new rows: the next trigger may start a run")
+    assert decision["reason"] == (
+        "training run failed (MlflowException); gave back the cooldown lease, its "
+        "max_retrains slot and 600 new rows: the next trigger may start a run"
+    )
     # Within what was the cooldown, the next trigger starts a run: with the rows it gave back.
-    retry = with_detail("retrain_trigger_features_ready", id="5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
-                        time="2026-03-02T10:30:00Z", detail__rows=10)
+    retry = with_detail(
+        "retrain_trigger_features_ready",
+        id="5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a",
+        time="2026-03-02T10:30:00Z",
+        detail__rows=10,
+    )
     assert retrain_trigger.lambda_handler(retry, lambda_context) == {
-        "trigger": "new_data", "retrain": True, "reason": "no model yet and 610 rows available"}
+        "trigger": "new_data",
+        "retrain": True,
+        "reason": "no model yet and 610 rows available",
+    }
 
 
 def test_a_redelivered_failure_gives_back_nothing_twice(retrain_trigger, bus, cloud, lambda_context):
@@ -269,16 +328,29 @@ def test_a_redelivered_failure_gives_back_nothing_twice(retrain_trigger, bus, cl
     assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 600
 
 
-def test_a_failure_after_a_later_run_took_the_lease_gives_back_only_its_slot(champion, retrain_trigger, cloud, cfg,
-                                                                              lambda_context):
+def test_a_failure_after_a_later_run_took_the_lease_gives_back_only_its_slot(
+    champion, retrain_trigger, cloud, cfg, lambda_context
+):
     # The first run is still going (slow) when the cooldown ends and a second run starts.
-    at = [datetime(2026, 3, 3, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC) + timedelta(
-        hours=cfg.retraining.cooldown_hours)]
-    first, second = (with_detail("retrain_trigger_drift_detected", id=f"4b5c6d7e-8f90-4a1b-9c2d-3e4f5a6b7c8{n}",
-                                 time=f"{t:%Y-%m-%dT%H:%M:%SZ}") for n, t in enumerate(at))
+    at = [
+        datetime(2026, 3, 3, tzinfo=UTC),
+        datetime(2026, 3, 3, tzinfo=UTC) + timedelta(hours=cfg.retraining.cooldown_hours),
+    ]
+    first, second = (
+        with_detail(
+            "retrain_trigger_drift_detected",
+            id=f"4b5c6d7e-8f90-4a1b-9c2d-3e4f5a6b7c8{n}",
+            time=f"{t:%Y-%m-%dT%H:%M:%SZ}",
+        )
+        for n, t in enumerate(at)
+    )
     assert all(retrain_trigger.lambda_handler(e, lambda_context)["retrain"] for e in (first, second))
-    failed = with_detail("retrain_trigger_training_failed", time=f"{at[1] + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
-                         detail__trigger_id=first["id"], detail__requested_at=at[0].isoformat())
+    failed = with_detail(
+        "retrain_trigger_training_failed",
+        time=f"{at[1] + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
+        detail__trigger_id=first["id"],
+        detail__requested_at=at[0].isoformat(),
+    )
 
     result = retrain_trigger.lambda_handler(failed, lambda_context)
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from conftest import load_event
 from mlflow import MlflowClient
 
-from conftest import load_event
-from mlrails.data import dataset
-from mlrails.promotion import rails
-from mlrails.training import estimator, lifecycle
 from mlrails.adapters import deployed, s3
+from mlrails.data import dataset
 from mlrails.errors import TrainingError
 from mlrails.feedback.training_rows import export_key
 from mlrails.local.cloud import deploy_config
-from mlrails.serving.manifest import Manifest, current_key, history_key
 from mlrails.local.synthetic import churn_frame
+from mlrails.promotion import rails
+from mlrails.serving.manifest import Manifest, current_key, history_key
+from mlrails.training import estimator, lifecycle
 from mlrails.wiring import config_key
 
 from .conftest import DAY, keys, put_features, run_training, training_request
@@ -31,8 +31,7 @@ def _versions(tracking_uri: str, name: str) -> list[str]:
     return sorted(str(v.version) for v in _registry(tracking_uri).search_model_versions(f"name='{name}'"))
 
 
-def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train_handler, lambda_context,
-                                                          mlflow_db):
+def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
     frame = churn_frame(600, DAY - timedelta(days=1), seed=7)
     put_features(cloud, cfg, frame)
     event = load_event("train_step_train")
@@ -80,8 +79,7 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     assert promoted[0]["time"] == "2026-03-02T10:05:00Z"  # the run's clock, carried forward
 
 
-def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train_handler, lambda_context,
-                                                          mlflow_db):
+def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
     """training.window_days (21 here) keeps the rows within 21 days of the newest: files whose
     newest row is older are skipped unread. Those below are not Parquet at all: before, every
     file under features/ was downloaded first, and these failed the run."""
@@ -90,29 +88,38 @@ def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train
     fresh = churn_frame(600, DAY, seed=7)  # rows of 03-02, the newest ones
     features = dataset.prepare_features(fresh, cfg.dataset)
     newest = datetime.fromisoformat(dataset.newest_row(features, cfg.dataset))
-    s3.put_bytes(s3.uri(data, "features/2026/03/02/crm.csv.parquet"), dataset.to_parquet(features),
-                 Metadata={dataset.NEWEST_ROW: dataset.newest_row(features, cfg.dataset)})
+    s3.put_bytes(
+        s3.uri(data, "features/2026/03/02/crm.csv.parquet"),
+        dataset.to_parquet(features),
+        Metadata={dataset.NEWEST_ROW: dataset.newest_row(features, cfg.dataset)},
+    )
     legacy = put_features(cloud, cfg, churn_frame(100, DAY - timedelta(days=3), seed=8), name="2026/02/27/legacy")
-    old = {"features/2026/01/old-export.csv.parquet": DAY - timedelta(days=40),
-           "features/2026/02/08/just-outside.csv.parquet": newest - timedelta(days=21, seconds=1)}
+    old = {
+        "features/2026/01/old-export.csv.parquet": DAY - timedelta(days=40),
+        "features/2026/02/08/just-outside.csv.parquet": newest - timedelta(days=21, seconds=1),
+    }
     for key, newest_row in old.items():  # feature prep wrote them weeks ago: their metadata says when
         s3.put_bytes(s3.uri(data, key), b"not parquet", Metadata={dataset.NEWEST_ROW: newest_row.isoformat()})
     s3.put_bytes(s3.uri(data, export_key((DAY - timedelta(days=30)).date())), b"not parquet")  # an old labelled day
     labelled = churn_frame(50, DAY - timedelta(days=5), seed=9)  # a labelled day within the window
-    s3.put_bytes(s3.uri(data, export_key((DAY - timedelta(days=5)).date())),
-                 dataset.to_parquet(dataset.prepare_features(labelled, cfg.dataset)))
+    s3.put_bytes(
+        s3.uri(data, export_key((DAY - timedelta(days=5)).date())),
+        dataset.to_parquet(dataset.prepare_features(labelled, cfg.dataset)),
+    )
 
     frame, files = lifecycle.load_features(data, cfg)
 
-    assert sorted(files) == sorted([export_key((DAY - timedelta(days=5)).date()), legacy,
-                                    "features/2026/03/02/crm.csv.parquet"])  # a file without metadata is read
+    assert sorted(files) == sorted(
+        [export_key((DAY - timedelta(days=5)).date()), legacy, "features/2026/03/02/crm.csv.parquet"]
+    )  # a file without metadata is read
     assert len(frame) == 750 and len(estimator.recent(frame, cfg)) == 750
     state = run_training(train_handler, lambda_context, load_event("train_step_train"))
     assert state["train"]["rows"] == 750
 
 
-def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg, bus, train_handler,
-                                                                      lambda_context, mlflow_db, monkeypatch):
+def test_challenger_is_gated_against_the_champion_on_the_same_holdout(
+    cloud, cfg, bus, train_handler, lambda_context, mlflow_db, monkeypatch
+):
     # Gated on accuracy: a placeholder's one class moves it, where roc_auc stays 0.5.
     cfg = cfg.model_copy(update={"promotion": cfg.promotion.model_copy(update={"metric": "accuracy"})})
     deploy_config(cfg, cloud)
@@ -126,15 +133,17 @@ def test_challenger_is_gated_against_the_champion_on_the_same_holdout(cloud, cfg
     backfill = churn_frame(600, DAY - timedelta(days=10), seed=8)
     backfill["churned"] = 1
     put_features(cloud, cfg, backfill, "2026/02/20/backfill")
-    second = training_request(time="2026-03-09T00:00:00+00:00", reason="scheduled cadence",
-                              trigger_id="b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d71")
+    second = training_request(
+        time="2026-03-09T00:00:00+00:00", reason="scheduled cadence", trigger_id="b8c9d0e1-f2a3-4b4c-9d5e-6f7a8b9c0d71"
+    )
 
     state = run_training(train_handler, lambda_context, second)
     result = {**state["train"], **state["finish"]}
 
     holdout = dataset.prepare_features(fresh, cfg.dataset).tail(240)
-    v1 = rails.load_model(Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket,
-                                                                      history_key(cfg.model.name, "1")))))
+    v1 = rails.load_model(
+        Manifest.from_json(s3.get_bytes(s3.uri(cloud.artifacts_bucket, history_key(cfg.model.name, "1"))))
+    )
     champion_accuracy = float((v1.predict(holdout[cfg.dataset.feature_names]) == holdout["churned"]).mean())
     challenger_accuracy = float((holdout["churned"] == 1).mean())
     assert champion_accuracy > challenger_accuracy
@@ -167,8 +176,7 @@ def test_redelivered_request_trains_once(cloud, cfg, bus, train_handler, lambda_
     assert len(bus.of("ModelRegistered")) == 1 and len(bus.of("ModelPromoted")) == 1
 
 
-def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, train_handler, lambda_context,
-                                                            mlflow_db):
+def test_too_little_data_fails_clearly_and_the_retry_trains(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
     put_features(cloud, cfg, churn_frame(50, DAY - timedelta(days=1), seed=5), "2026/03/02/first")
     event = load_event("train_step_train")
 

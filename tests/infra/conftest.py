@@ -94,22 +94,29 @@ def template(stack: Stack) -> Template:
 
 
 @pytest.fixture(scope="session")
-def dev_service_template(cfg: ProjectConfig, fast_context: dict[str, Any],
-                         tmp_path_factory: pytest.TempPathFactory) -> Callable[[dict[str, Any]], Template]:
+def dev_service_template(
+    cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[dict[str, Any]], Template]:
     """Builds the Service stack of mlrails.yaml with only a ``dev`` environment, mlrails.yaml's
     with the argument's fields in place of its own (so its acknowledgements hold unless the
     argument replaces them), and any other section's fields replaced as the keywords say (CDK's
     built-in checks off: the session's synthesis runs them)."""
+
     def build(dev: dict[str, Any], **sections: dict[str, Any]) -> Template:
         document = cfg.model_dump(mode="json")
         document["environments"] = {"dev": {**document["environments"]["dev"], **dev}}
         for section, fields in sections.items():
             document[section] = {**document[section], **fields}
-        app = build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.dev")),
-                        config=parse_config(document), builtin_validation=False)
+        app = build_app(
+            fast_context,
+            outdir=str(tmp_path_factory.mktemp("cdk.out.dev")),
+            config=parse_config(document),
+            builtin_validation=False,
+        )
         stage = app.node.find_child("dev")
         assert isinstance(stage, MlrailsStage)
         return template(stage.service)
+
     return build
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from mlrails.serving import openapi
+from mlrails import openapi
 
 ORIGINS = ["https://app.example.com", "https://admin.example.com"]
 
@@ -21,8 +21,9 @@ def cors_template(dev_service_template: Callable[[dict[str, Any]], Template]) ->
 
 
 def _inference_variables(template: Template) -> dict[str, Any]:
-    [fn] = template.find_resources("AWS::Lambda::Function", {"Properties": {
-        "Description": "Serves the champion model behind the REST API"}}).values()
+    [fn] = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Description": "Serves the champion model behind the REST API"}}
+    ).values()
     return fn["Properties"]["Environment"]["Variables"]
 
 
@@ -48,10 +49,17 @@ def test_configured_origins_get_a_preflight_on_every_route_and_nothing_else(cors
 
 
 def test_routes_keep_their_auth_with_cors_on_and_the_quota_is_configurable(cors_template: Template) -> None:
-    routes = [m for m in cors_template.find_resources("AWS::ApiGateway::Method").values()
-              if m["Properties"]["HttpMethod"] != "OPTIONS"]
+    routes = [
+        m
+        for m in cors_template.find_resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] != "OPTIONS"
+    ]
     assert len(routes) == len(openapi.ROUTES)
     assert all(m["Properties"]["ApiKeyRequired"] is True for m in routes)
-    cors_template.has_resource_properties("AWS::ApiGateway::UsagePlan", {
-        "Quota": {"Limit": 5000, "Period": "DAY"}, "Throttle": Match.object_like({"RateLimit": Match.any_value()}),
-    })
+    cors_template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {
+            "Quota": {"Limit": 5000, "Period": "DAY"},
+            "Throttle": Match.object_like({"RateLimit": Match.any_value()}),
+        },
+    )

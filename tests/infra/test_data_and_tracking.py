@@ -11,11 +11,15 @@ from mlrails import wiring
 from mlrails.config import ProjectConfig
 
 SECURE_BUCKET = {
-    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+    "BucketEncryption": {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    },
     "VersioningConfiguration": {"Status": "Enabled"},
     "PublicAccessBlockConfiguration": {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
     },
 }
 
@@ -24,47 +28,72 @@ def test_buckets_are_encrypted_versioned_private_and_logged(data_template: Templ
     data_template.resource_count_is("AWS::S3::Bucket", 3)
     data_template.all_resources_properties("AWS::S3::Bucket", SECURE_BUCKET)
     # Data and artifacts buckets log to the access-log bucket.
-    logged = data_template.find_resources("AWS::S3::Bucket", {
-        "Properties": {"LoggingConfiguration": {"DestinationBucketName": Match.any_value()}}})
+    logged = data_template.find_resources(
+        "AWS::S3::Bucket", {"Properties": {"LoggingConfiguration": {"DestinationBucketName": Match.any_value()}}}
+    )
     assert len(logged) == 2
 
 
 def test_every_bucket_policy_denies_plain_http(data_template: Template) -> None:
     data_template.resource_count_is("AWS::S3::BucketPolicy", 3)
-    data_template.all_resources_properties("AWS::S3::BucketPolicy", {
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
+    data_template.all_resources_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "s3:*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def _deny_writes_except(template: Template, prefixes: list[str]) -> dict:
     """The artifacts bucket policy's statement denying changes under ``prefixes``."""
-    policies = [p for p in template.find_resources("AWS::S3::BucketPolicy").values()
-                if "ArtifactsBucket" in str(p["Properties"]["Bucket"])]
+    policies = [
+        p
+        for p in template.find_resources("AWS::S3::BucketPolicy").values()
+        if "ArtifactsBucket" in str(p["Properties"]["Bucket"])
+    ]
     assert len(policies) == 1
-    found = [s for s in policies[0]["Properties"]["PolicyDocument"]["Statement"]
-             if s["Effect"] == "Deny" and "ArnNotEquals" in s.get("Condition", {})
-             and sorted(str(r).split("/", 1)[1].split("*")[0] for r in _flat(s["Resource"])) == sorted(prefixes)]
+    found = [
+        s
+        for s in policies[0]["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and "ArnNotEquals" in s.get("Condition", {})
+        and sorted(str(r).split("/", 1)[1].split("*")[0] for r in _flat(s["Resource"])) == sorted(prefixes)
+    ]
     assert len(found) == 1, found
     return found[0]
 
 
-def _flat(resources) -> list[str]:  # noqa: ANN001 - CloudFormation JSON
+def _flat(resources) -> list[str]:
     from infra.nag import flatten_cfn_reference
 
     return [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])]
 
 
-def test_only_the_train_role_may_change_models_manifests_and_the_audit_log(data_template: Template,
-                                                                            service_template: Template) -> None:
+def test_only_the_train_role_may_change_models_manifests_and_the_audit_log(
+    data_template: Template, service_template: Template
+) -> None:
     deny = _deny_writes_except(data_template, ["audit/", "manifests/", "models/"])
     assert deny["Principal"] == {"AWS": "*"}
     assert {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"} <= set(deny["Action"])
     [writer] = _flat(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"])
     # The same name as the train function's role, which the service stack creates.
-    roles = [r for r in service_template.find_resources("AWS::IAM::Role").values()
-             if r["Properties"].get("Description") == "mlrails train function"]
+    roles = [
+        r
+        for r in service_template.find_resources("AWS::IAM::Role").values()
+        if r["Properties"].get("Description") == "mlrails train function"
+    ]
     assert len(roles) == 1
     name = _flat(roles[0]["Properties"]["RoleName"])[0]
     assert writer.endswith(f":role/{name}") and name.startswith("mlrails-churn-dev-")
@@ -75,10 +104,16 @@ def test_audit_records_are_locked_and_never_deleted(data_template: Template) -> 
     assert len(buckets) == 1 and "ArtifactsBucket" in next(iter(buckets))
     # No default retention: the audit log asks for its lock per record (mlrails.promotion.rails.audit).
     assert "ObjectLockConfiguration" not in next(iter(buckets.values()))["Properties"]
-    (policy,) = [p for p in data_template.find_resources("AWS::S3::BucketPolicy").values()
-                 if "ArtifactsBucket" in str(p["Properties"]["Bucket"])]
-    denied = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
-              if s["Effect"] == "Deny" and "s3:DeleteObject" in s["Action"] and "Condition" not in s]
+    (policy,) = [
+        p
+        for p in data_template.find_resources("AWS::S3::BucketPolicy").values()
+        if "ArtifactsBucket" in str(p["Properties"]["Bucket"])
+    ]
+    denied = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny" and "s3:DeleteObject" in s["Action"] and "Condition" not in s
+    ]
     assert len(denied) == 1 and denied[0]["Principal"] == {"AWS": "*"}
     assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"} <= set(denied[0]["Action"])
     assert [r.split("/", 1)[1] for r in _flat(denied[0]["Resource"])] == ["audit/*"]
@@ -91,40 +126,66 @@ def test_only_the_config_deployment_may_change_config(data_template: Template) -
 
 
 def test_data_bucket_sends_events_to_eventbridge_and_expires_captures(data_template: Template) -> None:
-    data_template.has_resource_properties("AWS::S3::Bucket", {
-        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
-        "LifecycleConfiguration": {"Rules": Match.array_with([
-            Match.object_like({"NoncurrentVersionExpiration": Match.any_value()}),
-            Match.object_like({"Prefix": "capture/", "ExpirationInDays": Match.any_value(), "Status": "Enabled"}),
-        ])},
-    })
+    data_template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like({"NoncurrentVersionExpiration": Match.any_value()}),
+                        Match.object_like(
+                            {"Prefix": "capture/", "ExpirationInDays": Match.any_value(), "Status": "Enabled"}
+                        ),
+                    ]
+                )
+            },
+        },
+    )
     data_template.resource_count_is("Custom::S3BucketNotifications", 0)  # native, no custom resource
 
 
 def test_state_table_bus_and_config(data_template: Template, cfg: ProjectConfig) -> None:
-    data_template.has_resource_properties("AWS::DynamoDB::GlobalTable", {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-        "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
-    })
+    data_template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+        },
+    )
     data_template.resource_count_is("AWS::Events::EventBus", 1)
-    data_template.has_resource_properties("Custom::CDKBucketDeployment", {
-        "DestinationBucketKeyPrefix": wiring.Prefix.CONFIG.value,
-        "Prune": False,
-    })
+    data_template.has_resource_properties(
+        "Custom::CDKBucketDeployment",
+        {
+            "DestinationBucketKeyPrefix": wiring.Prefix.CONFIG.value,
+            "Prune": False,
+        },
+    )
     assert wiring.config_key(cfg).startswith(wiring.Prefix.CONFIG.value)
 
 
 def test_state_table_survives_a_mistaken_delete(data_template: Template) -> None:
     """Deletion protection refuses a DeleteTable (a stack deleted or replaced by hand) and
     point-in-time recovery restores a bad write; RETAIN keeps it out of a stack delete."""
-    data_template.has_resource("AWS::DynamoDB::GlobalTable", {
-        "DeletionPolicy": "Retain",
-        "Properties": Match.object_like({"Replicas": [Match.object_like({
-            "DeletionProtectionEnabled": True,
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        })]}),
-    })
+    data_template.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like(
+                {
+                    "Replicas": [
+                        Match.object_like(
+                            {
+                                "DeletionProtectionEnabled": True,
+                                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                            }
+                        )
+                    ]
+                }
+            ),
+        },
+    )
 
 
 def test_vpc_has_no_nat_and_only_isolated_subnets(tracking_template: Template) -> None:
@@ -149,9 +210,12 @@ THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId
 
 def _endpoint_statements(tracking_template: Template, service: str) -> list[dict]:
     """The policy statements of the one endpoint whose service name ends in ``.<service>``."""
-    endpoints = [e["Properties"] for e in tracking_template.find_resources("AWS::EC2::VPCEndpoint").values()
-                 if json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"]]}}') or
-                 json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"')]
+    endpoints = [
+        e["Properties"]
+        for e in tracking_template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"]]}}')
+        or json.dumps(e["Properties"]["ServiceName"]).endswith(f'.{service}"')
+    ]
     assert len(endpoints) == 1, service
     assert "PolicyDocument" in endpoints[0], f"the {service} endpoint has the default full-access policy"
     return endpoints[0]["PolicyDocument"]["Statement"]
@@ -162,7 +226,8 @@ def _refs(value: object) -> str:
 
 
 def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_layers(
-        tracking_template: Template) -> None:
+    tracking_template: Template,
+) -> None:
     """The default endpoint policy allows anything: code in the VPC could copy the data to any
     bucket or table. The S3 endpoint admits this environment's buckets (this account's
     principals) and ECR's layer bucket, which the MLflow task's image pull reads through URLs
@@ -184,10 +249,19 @@ def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_la
     assert table["Resource"] != "*"
 
 
-@pytest.mark.parametrize(("service", "actions"), [("ecr.api", "ecr:*"), ("ecr.dkr", "ecr:*"), ("logs", "logs:*"),
-                                                 ("secretsmanager", "secretsmanager:*"), ("events", "events:*")])
-def test_interface_endpoints_admit_only_this_accounts_principals(tracking_template: Template, service: str,
-                                                                 actions: str) -> None:
+@pytest.mark.parametrize(
+    ("service", "actions"),
+    [
+        ("ecr.api", "ecr:*"),
+        ("ecr.dkr", "ecr:*"),
+        ("logs", "logs:*"),
+        ("secretsmanager", "secretsmanager:*"),
+        ("events", "events:*"),
+    ],
+)
+def test_interface_endpoints_admit_only_this_accounts_principals(
+    tracking_template: Template, service: str, actions: str
+) -> None:
     """The MLflow task's image pull, logs and database secret, the train function's events:
     this account's roles, and only the endpoint's own service."""
     (statement,) = _endpoint_statements(tracking_template, service)
@@ -196,47 +270,68 @@ def test_interface_endpoints_admit_only_this_accounts_principals(tracking_templa
 
 
 def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> None:
-    tracking_template.has_resource_properties("AWS::ECS::TaskDefinition", {
-        "Cpu": "256",
-        "Memory": "1024",
-        "RequiresCompatibilities": ["FARGATE"],
-        "ContainerDefinitions": [Match.object_like({
-            "PortMappings": [Match.object_like({"ContainerPort": 5000})],
-            "HealthCheck": Match.object_like({"Command": Match.array_with(["CMD"])}),
-            "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
-            "Secrets": Match.array_with([Match.object_like({"Name": "DB_PASSWORD"})]),
-            "Environment": Match.absent(),
-        })],
-    })
-    tracking_template.has_resource_properties("AWS::ECS::Service", {
-        "LaunchType": "FARGATE",
-        "DesiredCount": 1,
-        "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})},
-        "ServiceRegistries": [Match.object_like({"RegistryArn": Match.any_value()})],
-    })
-    tracking_template.has_resource_properties("AWS::ServiceDiscovery::PrivateDnsNamespace", {
-        "Name": "churn.dev.internal",
-    })
+    tracking_template.has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "Cpu": "256",
+            "Memory": "1024",
+            "RequiresCompatibilities": ["FARGATE"],
+            "ContainerDefinitions": [
+                Match.object_like(
+                    {
+                        "PortMappings": [Match.object_like({"ContainerPort": 5000})],
+                        "HealthCheck": Match.object_like({"Command": Match.array_with(["CMD"])}),
+                        "LogConfiguration": Match.object_like({"LogDriver": "awslogs"}),
+                        "Secrets": Match.array_with([Match.object_like({"Name": "DB_PASSWORD"})]),
+                        "Environment": Match.absent(),
+                    }
+                )
+            ],
+        },
+    )
+    tracking_template.has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LaunchType": "FARGATE",
+            "DesiredCount": 1,
+            "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})},
+            "ServiceRegistries": [Match.object_like({"RegistryArn": Match.any_value()})],
+        },
+    )
+    tracking_template.has_resource_properties(
+        "AWS::ServiceDiscovery::PrivateDnsNamespace",
+        {
+            "Name": "churn.dev.internal",
+        },
+    )
 
 
 def test_aurora_serverless_scales_to_zero(tracking_template: Template) -> None:
-    tracking_template.has_resource_properties("AWS::RDS::DBCluster", {
-        "Engine": "aurora-postgresql",
-        "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": Match.any_value(),
-                                             "SecondsUntilAutoPause": Match.any_value()},
-        "StorageEncrypted": True,
-        "DeletionProtection": True,
-    })
+    tracking_template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "ServerlessV2ScalingConfiguration": {
+                "MinCapacity": 0,
+                "MaxCapacity": Match.any_value(),
+                "SecondsUntilAutoPause": Match.any_value(),
+            },
+            "StorageEncrypted": True,
+            "DeletionProtection": True,
+        },
+    )
     tracking_template.has_resource_properties("AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless"})
     tracking_template.resource_count_is("AWS::SecretsManager::Secret", 1)
 
 
 def test_mlflow_server_admits_only_its_clients(tracking_template: Template) -> None:
-    ingress = tracking_template.find_resources("AWS::EC2::SecurityGroupIngress", {
-        "Properties": {"FromPort": 5000, "ToPort": 5000}})
+    ingress = tracking_template.find_resources(
+        "AWS::EC2::SecurityGroupIngress", {"Properties": {"FromPort": 5000, "ToPort": 5000}}
+    )
     assert len(ingress) == 1
     (rule,) = ingress.values()
     assert "SourceSecurityGroupId" in rule["Properties"] and "CidrIp" not in rule["Properties"]
     # Nothing in this stack is open to an address range.
-    assert not tracking_template.find_resources("AWS::EC2::SecurityGroupIngress", {
-        "Properties": {"CidrIp": Match.any_value()}})
+    assert not tracking_template.find_resources(
+        "AWS::EC2::SecurityGroupIngress", {"Properties": {"CidrIp": Match.any_value()}}
+    )

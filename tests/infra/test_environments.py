@@ -12,8 +12,13 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Annotations, Match, Template
 
-from infra.app_builder import (SHARED_ACCOUNT_WARNING, build_app, refuse_unacknowledged_risks, shared_accounts,
-                               validation_failures)
+from infra.app_builder import (
+    SHARED_ACCOUNT_WARNING,
+    build_app,
+    refuse_unacknowledged_risks,
+    shared_accounts,
+    validation_failures,
+)
 from infra.stage import MlrailsStage
 from mlrails import wiring
 from mlrails.config import ProjectConfig, parse_config
@@ -35,9 +40,11 @@ def reserved(template: Template, description: str) -> int | None:
 
 # ---------------------------------------------------------------- reserved concurrency
 
+
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
-def test_every_function_reserves_the_concurrency_its_environment_gives_it(app: App, cfg: ProjectConfig,
-                                                                          environment: str) -> None:
+def test_every_function_reserves_the_concurrency_its_environment_gives_it(
+    app: App, cfg: ProjectConfig, environment: str
+) -> None:
     stage = app.node.find_child(environment)
     assert isinstance(stage, MlrailsStage)
     template = Template.from_stack(stage.service)
@@ -51,12 +58,15 @@ def test_prod_reserves_what_its_burst_needs_and_training_stays_small(app: App) -
     stage = app.node.find_child("prod")
     assert isinstance(stage, MlrailsStage)
     template = Template.from_stack(stage.service)
-    assert reserved(template, wiring.function("inference").description) == 410  # mlrails.yaml: throttle_burst 400 + the feedback API's 10
+    assert (
+        reserved(template, wiring.function("inference").description) == 410
+    )  # mlrails.yaml: throttle_burst 400 + the feedback API's 10
     assert reserved(template, wiring.function("train").description) == 3
 
 
 def test_reservations_follow_the_config_and_none_reserves_nothing(
-        dev_service_template: Callable[[dict[str, Any]], Template]) -> None:
+    dev_service_template: Callable[[dict[str, Any]], Template],
+) -> None:
     template = dev_service_template({"reserved_concurrency": {"inference": 150, "train": 1, "feature_prep": None}})
     assert reserved(template, wiring.function("inference").description) == 150
     assert reserved(template, wiring.function("train").description) == 1
@@ -66,22 +76,28 @@ def test_reservations_follow_the_config_and_none_reserves_nothing(
 
 # ---------------------------------------------------------------- shared accounts
 
+
 @pytest.fixture(scope="module")
 def shared(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> App:
     """dev and staging in the CLI's default account; staging acknowledges it, dev does not."""
-    config = with_environments(cfg, {
-        "dev": {"acknowledge": {"no_alarm_email": REASON}},
-        "staging": {"acknowledge": {"no_alarm_email": REASON, "shared_account": REASON}},
-    })
-    return build_app(fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.shared")), config=config,
-                     builtin_validation=False)
+    config = with_environments(
+        cfg,
+        {
+            "dev": {"acknowledge": {"no_alarm_email": REASON}},
+            "staging": {"acknowledge": {"no_alarm_email": REASON, "shared_account": REASON}},
+        },
+    )
+    return build_app(
+        fast_context, outdir=str(tmp_path_factory.mktemp("cdk.out.shared")), config=config, builtin_validation=False
+    )
 
 
 def test_environments_sharing_an_account_are_warned_about_unless_acknowledged(shared: App) -> None:
     dev, staging = shared.node.find_child("dev"), shared.node.find_child("staging")
     assert isinstance(dev, MlrailsStage) and isinstance(staging, MlrailsStage)
     Annotations.from_stack(dev.service).has_warning(
-        "/dev/Service", Match.string_like_regexp(f"same account as staging.*{SHARED_ACCOUNT_WARNING}"))
+        "/dev/Service", Match.string_like_regexp(f"same account as staging.*{SHARED_ACCOUNT_WARNING}")
+    )
     Annotations.from_stack(staging.service).has_no_warning("*", Match.string_like_regexp("same account"))
 
 
@@ -101,8 +117,9 @@ def test_a_production_environment_sharing_an_account_is_refused(cfg: ProjectConf
     refuse_unacknowledged_risks(with_environments(cfg, {"dev": own, "qa": own}))  # not production: a warning
 
 
-def test_a_production_environment_sharing_an_account_fails_the_synth(cfg: ProjectConfig,
-                                                                      fast_context: dict[str, Any]) -> None:
+def test_a_production_environment_sharing_an_account_fails_the_synth(
+    cfg: ProjectConfig, fast_context: dict[str, Any]
+) -> None:
     document = cfg.model_dump(mode="json")
     document["environments"]["prod"]["acknowledge"]["shared_account"] = None
     with pytest.raises(ConfigError, match=r"environments.prod: deploys to the same account as dev, staging") as error:
@@ -115,14 +132,16 @@ def test_accounts_are_compared_as_deployed(cfg: ProjectConfig) -> None:
     separate = with_environments(cfg, {"dev": own, "prod": {**own, "account": "123456789012"}})
     assert shared_accounts(separate) == {}
     refuse_unacknowledged_risks(separate)  # prod in an account of its own needs no acknowledgement
-    same = with_environments(cfg, {"dev": {**own, "account": "123456789012"},
-                                   "prod": {**own, "account": "123456789012"}})
+    same = with_environments(
+        cfg, {"dev": {**own, "account": "123456789012"}, "prod": {**own, "account": "123456789012"}}
+    )
     assert shared_accounts(same) == {"dev": ["prod"], "prod": ["dev"]}
     with pytest.raises(ConfigError, match=r"environments.prod: .*account 123456789012"):
         refuse_unacknowledged_risks(same)
 
 
 # ---------------------------------------------------------------- someone to notify
+
 
 def test_alarms_without_a_subscriber_fail_the_synth(dev_service_template: Callable[[dict[str, Any]], Template]) -> None:
     with pytest.raises(ConfigError, match=r"environments.dev: its alarms notify nobody") as error:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from mlrails.serving import openapi
+from mlrails import openapi
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,10 @@ def test_every_route_requires_iam_auth(iam_template: Template) -> None:
 
 
 def test_alarm_email_subscribes_to_the_topic(iam_template: Template) -> None:
-    iam_template.has_resource_properties("AWS::SNS::Subscription", {
-        "Protocol": "email", "Endpoint": "ops@example.com",
-    })
+    iam_template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "ops@example.com",
+        },
+    )

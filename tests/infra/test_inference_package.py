@@ -23,17 +23,19 @@ def _serving(cfg: ProjectConfig, package: str) -> ProjectConfig:
 
 def _inference_layers(template: Template) -> set[str]:
     """The layers of the inference function, by name (LambdaLayers ids them "Ml", "Onnx"...)."""
-    [function] = template.find_resources("AWS::Lambda::Function", {
-        "Properties": {"Description": INFERENCE}}).values()
+    [function] = template.find_resources("AWS::Lambda::Function", {"Properties": {"Description": INFERENCE}}).values()
     refs = [layer["Ref"] for layer in function["Properties"].get("Layers", [])]
     return {re.match(r"^Layers([A-Z][a-z]+)", ref).group(1).lower() for ref in refs}
 
 
-@pytest.mark.parametrize(("package", "packaging", "layers"), [
-    ("full", "zip", ("shared", "ml")),
-    ("onnx", "zip", ("shared", "onnx")),
-    ("image", "image", ()),
-])
+@pytest.mark.parametrize(
+    ("package", "packaging", "layers"),
+    [
+        ("full", "zip", ("shared", "ml")),
+        ("onnx", "zip", ("shared", "onnx")),
+        ("image", "image", ()),
+    ],
+)
 def test_each_package_names_its_packaging_and_layers(cfg, package, packaging, layers):
     spec = wiring.inference_function(_serving(cfg, package))
     assert (spec.packaging, spec.layers) == (packaging, layers)
@@ -43,13 +45,17 @@ def test_each_package_names_its_packaging_and_layers(cfg, package, packaging, la
 
 def test_the_default_full_package_ships_the_ml_layer_with_snapstart(service_template: Template, cfg):
     assert cfg.serving.package == "full"
-    service_template.has_resource_properties("AWS::Lambda::Function", {
-        "Description": INFERENCE,
-        "SnapStart": {"ApplyOn": "PublishedVersions"},
-    })
+    service_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": INFERENCE,
+            "SnapStart": {"ApplyOn": "PublishedVersions"},
+        },
+    )
     assert _inference_layers(service_template) == {"shared", "ml"}
-    assert not service_template.find_resources("AWS::Lambda::LayerVersion", {
-        "Properties": {"Description": Match.string_like_regexp("^mlrails onnx")}})
+    assert not service_template.find_resources(
+        "AWS::Lambda::LayerVersion", {"Properties": {"Description": Match.string_like_regexp("^mlrails onnx")}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +69,21 @@ def image_service(cfg, fast_context) -> Template:
 
 
 def test_the_image_package_is_a_container_function_behind_the_same_alias(image_service: Template):
-    image_service.has_resource_properties("AWS::Lambda::Function", {
-        "Description": INFERENCE,
-        "PackageType": "Image",
-        "Code": {"ImageUri": Match.any_value()},
-        "Layers": Match.absent(),
-    })
+    image_service.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": INFERENCE,
+            "PackageType": "Image",
+            "Code": {"ImageUri": Match.any_value()},
+            "Layers": Match.absent(),
+        },
+    )
     image_service.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
     # Only the zip functions' layers: neither ml nor onnx is built into this stack.
-    descriptions = sorted(layer["Properties"]["Description"].split(":")[0]
-                          for layer in image_service.find_resources("AWS::Lambda::LayerVersion").values())
+    descriptions = sorted(
+        layer["Properties"]["Description"].split(":")[0]
+        for layer in image_service.find_resources("AWS::Lambda::LayerVersion").values()
+    )
     assert descriptions == ["mlrails data", "mlrails shared"]
 
 

@@ -94,18 +94,33 @@ EXPECTED_TABLE = {
     "retrain_trigger": IDEMPOTENCY | STATE,
     "train": IDEMPOTENCY,
 }
-PUBLISHES = {"feature_prep": True, "inference": False, "drift_check": True, "performance_check": True,
-             "retrain_trigger": True, "train": True}
+PUBLISHES = {
+    "feature_prep": True,
+    "inference": False,
+    "drift_check": True,
+    "performance_check": True,
+    "retrain_trigger": True,
+    "train": True,
+}
 # Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
-STATES = {"feature_prep": set(), "inference": set(), "drift_check": set(), "performance_check": set(),
-          "retrain_trigger": {"states:StartExecution"}, "train": set()}
+STATES = {
+    "feature_prep": set(),
+    "inference": set(),
+    "drift_check": set(),
+    "performance_check": set(),
+    "retrain_trigger": {"states:StartExecution"},
+    "train": set(),
+}
 
 
 def statements(template: Template, function_name: str) -> list[dict[str, Any]]:
     """The statements of the function's role policies, actions and resources as lists."""
     description = wiring.function(function_name).description
-    functions = [fn for fn in template.find_resources("AWS::Lambda::Function").values()
-                 if fn["Properties"].get("Description") == description]
+    functions = [
+        fn
+        for fn in template.find_resources("AWS::Lambda::Function").values()
+        if fn["Properties"].get("Description") == description
+    ]
     assert len(functions) == 1
     role_id = functions[0]["Properties"]["Role"]["Fn::GetAtt"][0]
     found = []
@@ -115,11 +130,15 @@ def statements(template: Template, function_name: str) -> list[dict[str, Any]]:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
             actions, resources = statement["Action"], statement["Resource"]
-            found.append({
-                "actions": actions if isinstance(actions, list) else [actions],
-                "resources": [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])],
-                "condition": statement.get("Condition"),
-            })
+            found.append(
+                {
+                    "actions": actions if isinstance(actions, list) else [actions],
+                    "resources": [
+                        flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])
+                    ],
+                    "condition": statement.get("Condition"),
+                }
+            )
     return found
 
 
@@ -138,8 +157,9 @@ def s3_grants(template: Template, function_name: str) -> S3Grants:
                 if action == "s3:ListBucket":
                     # On the bucket, never unconditioned: only keys under the named prefixes.
                     assert "/" not in resource, f"{function_name}: ListBucket on {resource}"
-                    assert statement["condition"] is not None and set(statement["condition"]) == {"StringLike"}, \
+                    assert statement["condition"] is not None and set(statement["condition"]) == {"StringLike"}, (
                         f"{function_name}: ListBucket on {resource} without an s3:prefix condition"
+                    )
                     patterns = statement["condition"]["StringLike"]["s3:prefix"]
                     patterns = patterns if isinstance(patterns, list) else [patterns]
                     assert all(p.endswith("/*") for p in patterns), patterns
@@ -181,8 +201,13 @@ def test_only_publishers_may_put_events(service_template: Template, name: str) -
 def test_only_retrain_trigger_may_start_training(service_template: Template, name: str) -> None:
     machines = list(service_template.find_resources("AWS::StepFunctions::StateMachine"))
     assert len(machines) == 1
-    found = [(action, resource) for s in statements(service_template, name)
-             for action in s["actions"] if action.startswith("states:") for resource in s["resources"]]
+    found = [
+        (action, resource)
+        for s in statements(service_template, name)
+        for action in s["actions"]
+        if action.startswith("states:")
+        for resource in s["resources"]
+    ]
     # On the training state machine itself: not its executions, not any other machine.
     assert found == [(action, f"<{machines[0]}>") for action in sorted(STATES[name])]
 
@@ -191,12 +216,13 @@ def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_t
     """training.feedback_rows: the performance check reads what it wrote of a day (HEAD; a day
     not written yet is a 404) and writes the day's rows under features/feedback/, nowhere else
     under features/ (off: no grant at all)."""
-    grants = s3_grants(dev_service_template({"auth": "api_key"}, training={"feedback_rows": True}),
-                       "performance_check")
-    assert grants == {**EXPECTED_S3["performance_check"],
-                      ("data", "s3:GetObject"): {"capture/", "feedback/", "features/feedback/"},
-                      ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/feedback/"},
-                      ("data", "s3:PutObject"): {"features/feedback/"}}
+    grants = s3_grants(dev_service_template({"auth": "api_key"}, training={"feedback_rows": True}), "performance_check")
+    assert grants == {
+        **EXPECTED_S3["performance_check"],
+        ("data", "s3:GetObject"): {"capture/", "feedback/", "features/feedback/"},
+        ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/feedback/"},
+        ("data", "s3:PutObject"): {"features/feedback/"},
+    }
 
 
 def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template) -> None:
@@ -205,19 +231,33 @@ def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template
     for name, grants in EXPECTED_S3.items():
         if "manifests/" in grants.get(("artifacts", "s3:GetObject"), set()):
             assert "manifests/" in s3_grants(service_template, name)[("artifacts", "s3:ListBucket")], name
-    service_template.has_resource_properties("AWS::IAM::Policy", {
-        "PolicyDocument": {"Statement": Match.array_with([{
-            "Action": "s3:ListBucket",
-            "Effect": "Allow",
-            "Resource": Match.any_value(),
-            "Condition": {"StringLike": {"s3:prefix": ["manifests/*"]}},
-        }])},
-    })
+    service_template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Action": "s3:ListBucket",
+                            "Effect": "Allow",
+                            "Resource": Match.any_value(),
+                            "Condition": {"StringLike": {"s3:prefix": ["manifests/*"]}},
+                        }
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_every_function_is_covered() -> None:
-    assert set(EXPECTED_S3) == set(EXPECTED_TABLE) == set(PUBLISHES) == set(STATES) \
+    assert (
+        set(EXPECTED_S3)
+        == set(EXPECTED_TABLE)
+        == set(PUBLISHES)
+        == set(STATES)
         == {spec.name for spec in wiring.FUNCTIONS}
+    )
 
 
 @pytest.mark.parametrize("name", [spec.name for spec in wiring.FUNCTIONS])
@@ -225,5 +265,6 @@ def test_no_wildcard_actions_and_no_raw_writes(service_template: Template, name:
     for statement in statements(service_template, name):
         for action in statement["actions"]:
             assert "*" not in action, f"{name}: {action}"
-    assert ("data", "s3:PutObject") not in s3_grants(service_template, name) \
-        or "raw/" not in s3_grants(service_template, name)[("data", "s3:PutObject")]
+    assert ("data", "s3:PutObject") not in s3_grants(service_template, name) or "raw/" not in s3_grants(
+        service_template, name
+    )[("data", "s3:PutObject")]

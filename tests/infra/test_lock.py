@@ -18,8 +18,14 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 
-from infra.paths import IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, MLFLOW_IMAGE_DIR, REPO_ROOT, RUNTIME_REQUIREMENTS, \
-    image_build_args
+from infra.paths import (
+    IMAGE_CONTEXT_DIR,
+    IMAGE_DOCKERFILE,
+    MLFLOW_IMAGE_DIR,
+    REPO_ROOT,
+    RUNTIME_REQUIREMENTS,
+    image_build_args,
+)
 
 
 def _load_script(name: str) -> ModuleType:
@@ -67,6 +73,7 @@ def test_the_dev_environment_is_exactly_the_lock() -> None:
     assert checked.returncode == 0, f"the environment differs from uv.lock: run `make install`\n{checked.stderr}"
     import numpy
     import sklearn
+
     assert {("numpy", numpy.__version__), ("scikit-learn", sklearn.__version__)} <= LOCKED
 
 
@@ -85,8 +92,9 @@ def test_the_lock_must_resolve_lambdas_platform_to_wheels() -> None:
 
 
 def test_the_uv_bootstrap_is_the_locked_uv_with_its_hashes() -> None:
-    line = subprocess.run([sys.executable, REPO_ROOT / "scripts" / "uv-requirement"], capture_output=True,
-                          text=True, check=True).stdout
+    line = subprocess.run(
+        [sys.executable, REPO_ROOT / "scripts" / "uv-requirement"], capture_output=True, text=True, check=True
+    ).stdout
     (uv,) = [package for package in LOCK["package"] if package["name"] == "uv"]
     assert line.startswith(f"uv=={uv['version']} ")
     assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", line)) == len(uv["wheels"]) + 1  # + the sdist
@@ -115,10 +123,14 @@ def test_check_mode_reports_a_stale_export(tmp_path: Path, monkeypatch: pytest.M
     assert lock_script.main(["--check"]) == 1
 
 
-@pytest.mark.parametrize("dockerfile, requirements", [
-    (IMAGE_CONTEXT_DIR / IMAGE_DOCKERFILE, RUNTIME_REQUIREMENTS.relative_to(IMAGE_CONTEXT_DIR).as_posix()),
-    (MLFLOW_IMAGE_DIR / "Dockerfile", "requirements.txt"),
-], ids=["functions", "mlflow-server"])
+@pytest.mark.parametrize(
+    "dockerfile, requirements",
+    [
+        (IMAGE_CONTEXT_DIR / IMAGE_DOCKERFILE, RUNTIME_REQUIREMENTS.relative_to(IMAGE_CONTEXT_DIR).as_posix()),
+        (MLFLOW_IMAGE_DIR / "Dockerfile", "requirements.txt"),
+    ],
+    ids=["functions", "mlflow-server"],
+)
 def test_images_install_exactly_an_export_hash_checked(dockerfile: Path, requirements: str) -> None:
     text = dockerfile.read_text()
     assert re.search(rf"^COPY {re.escape(requirements)} ", text, re.MULTILINE)
@@ -131,16 +143,25 @@ def test_images_install_exactly_an_export_hash_checked(dockerfile: Path, require
 def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
     """CDK stages (and hashes) the context through .dockerignore, as `docker build` reads it."""
     app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
-    asset = ecr_assets.DockerImageAsset(cdk.Stack(app, "Images"), "Train", directory=str(IMAGE_CONTEXT_DIR),
-                                        file=IMAGE_DOCKERFILE, build_args=image_build_args("train"))
+    asset = ecr_assets.DockerImageAsset(
+        cdk.Stack(app, "Images"),
+        "Train",
+        directory=str(IMAGE_CONTEXT_DIR),
+        file=IMAGE_DOCKERFILE,
+        build_args=image_build_args("train"),
+    )
     # CDK names the staged copy asset.<hash> plus the context directory's extension, if any
     # (a clone in /tmp/tmp.XXXX has one).
     (staged,) = Path(app.synth().directory).glob(f"asset.{asset.asset_hash}*")
     files = {p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file()}
     outside_src = {f for f in files if not f.startswith("src/mlrails/")}
     assert outside_src == {
-        ".dockerignore", "pyproject.toml", "README.md", "requirements/runtime.txt",
-        "functions/Dockerfile", "functions/train/handler.py",
+        ".dockerignore",
+        "pyproject.toml",
+        "README.md",
+        "requirements/runtime.txt",
+        "functions/Dockerfile",
+        "functions/train/handler.py",
         "functions/inference/handler.py",  # the inference image's (serving.package: image)
     }
     assert "src/mlrails/training/lifecycle.py" in files
@@ -152,9 +173,10 @@ def test_the_benchmark_environment_is_locked_with_hashes() -> None:
     it has a lock of its own, compiled by `make lock`, every distribution hash-pinned."""
     compiled = (REPO_ROOT / "bench" / "evidently.txt").read_text()
     # name==version [; marker] \ then its --hash lines (a pin may appear once per Python fork).
-    entries = re.findall(r"^([A-Za-z0-9_.-]+)==([^\s;]+)[^\\\n]*((?:\\\n\s+--hash=sha256:[0-9a-f]{64})*)",
-                         compiled, re.MULTILINE)
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)==([^\s;]+)[^\\\n]*((?:\\\n\s+--hash=sha256:[0-9a-f]{64})*)", compiled, re.MULTILINE
+    )
     assert len(entries) == len(re.findall(r"^\S+==", compiled, re.MULTILINE)) > 0
     assert all(hashes for _, _, hashes in entries), "every pin carries its hashes"
-    pins = dict((name, version) for name, version, _ in entries)
+    pins = {name: version for name, version, _ in entries}
     assert pins["evidently"] == "0.7.23" and int(pins["pandas"].split(".")[0]) < 3

@@ -8,5 +8,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_server_sends_no_usage_telemetry():
-    assert re.search(r"^\s*MLFLOW_DISABLE_TELEMETRY=true", (REPO / "infra" / "mlflow" / "Dockerfile").read_text(),
-                     re.MULTILINE)
+    assert re.search(
+        r"^\s*MLFLOW_DISABLE_TELEMETRY=true", (REPO / "infra" / "mlflow" / "Dockerfile").read_text(), re.MULTILINE
+    )

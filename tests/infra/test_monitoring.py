@@ -20,8 +20,13 @@ from mlrails.metric_names import MetricName, dimensions
 
 # Every custom metric the dashboard charts; the per-item ones (PSI.<feature>, ...) and the
 # diagnostics (window rows, files gone) are left to the metrics console.
-CHARTED = set(MetricName) - {MetricName.PSI, MetricName.DRIFT_SCORE, MetricName.QUALITY_METRIC,
-                             MetricName.DRIFT_WINDOW_ROWS, MetricName.FILES_GONE}
+CHARTED = set(MetricName) - {
+    MetricName.PSI,
+    MetricName.DRIFT_SCORE,
+    MetricName.QUALITY_METRIC,
+    MetricName.DRIFT_WINDOW_ROWS,
+    MetricName.FILES_GONE,
+}
 
 
 def logical_id(stack: Stack, construct: Any) -> str:
@@ -38,8 +43,12 @@ def dashboard_body(template: Template) -> dict:
 
 def graphed_metrics(body: dict) -> list[list]:
     """Every metric line of every graph: ``[namespace, name, dimension, value, ..., {options}]``."""
-    return [line for widget in body["widgets"] if widget["type"] == "metric"
-            for line in widget["properties"].get("metrics", [])]
+    return [
+        line
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for line in widget["properties"].get("metrics", [])
+    ]
 
 
 def custom_metric_dimensions(body: dict) -> dict[str, dict[str, str]]:
@@ -54,11 +63,14 @@ def body(service_template: Template) -> dict:
 
 
 def alarms(template: Template) -> dict[str, dict]:
-    return {logical: resource["Properties"]
-            for logical, resource in template.find_resources("AWS::CloudWatch::Alarm").items()}
+    return {
+        logical: resource["Properties"]
+        for logical, resource in template.find_resources("AWS::CloudWatch::Alarm").items()
+    }
 
 
 # ---------------------------------------------------------------- dashboard
+
 
 def test_one_dashboard_per_environment(app, cfg: ProjectConfig) -> None:
     for name in cfg.environments:
@@ -68,7 +80,8 @@ def test_one_dashboard_per_environment(app, cfg: ProjectConfig) -> None:
 
 
 def test_custom_metrics_are_charted_with_exactly_the_dimensions_they_are_published_with(
-        body: dict, cfg: ProjectConfig) -> None:
+    body: dict, cfg: ProjectConfig
+) -> None:
     charted = custom_metric_dimensions(body)
     assert set(charted) == {metric.value for metric in CHARTED}
     for metric in CHARTED:
@@ -78,8 +91,15 @@ def test_custom_metrics_are_charted_with_exactly_the_dimensions_they_are_publish
 def test_api_latency_percentiles_and_status_codes_are_charted(body: dict, cfg: ProjectConfig) -> None:
     api_lines = [line for line in graphed_metrics(body) if line[0] == "AWS/ApiGateway"]
     charted = {(line[1], line[-1].get("stat")) for line in api_lines}
-    assert {("Latency", "p50"), ("Latency", "p99"), ("IntegrationLatency", "p50"), ("IntegrationLatency", "p99"),
-            ("Count", "Sum"), ("4XXError", "Sum"), ("5XXError", "Sum")} <= charted
+    assert {
+        ("Latency", "p50"),
+        ("Latency", "p99"),
+        ("IntegrationLatency", "p50"),
+        ("IntegrationLatency", "p99"),
+        ("Count", "Sum"),
+        ("4XXError", "Sum"),
+        ("5XXError", "Sum"),
+    } <= charted
     # The environment's own API, by its name (metrics are keyed by API name).
     assert all(line[2:4] == ["ApiName", f"mlrails-{cfg.project}-dev"] for line in api_lines)
 
@@ -104,18 +124,25 @@ def test_cold_starts_are_queried_from_every_function_log_group(body: dict, dev: 
 def test_training_runs_dead_letters_and_alarm_status_are_shown(body: dict, dev: MlrailsStage) -> None:
     lines = graphed_metrics(body)
     assert {line[1] for line in lines if line[0] == "AWS/States"} >= {
-        "ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"}
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionsTimedOut",
+    }
     queues = [line for line in lines if line[0] == "AWS/SQS"]
     assert {line[-1]["label"] for line in queues} == {
-        name for name, fn in dev.service.functions.items() if fn.dead_letter_queue is not None}
+        name for name, fn in dev.service.functions.items() if fn.dead_letter_queue is not None
+    }
     [status] = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
     assert len(status["properties"]["alarms"]) == len(dev.service.alarms.alarms)
 
 
 # ---------------------------------------------------------------- alarms
 
+
 def test_every_alarm_notifies_the_topic_and_treats_missing_data_as_not_breaching(
-        service_template: Template, dev: MlrailsStage) -> None:
+    service_template: Template, dev: MlrailsStage
+) -> None:
     topic = {"Ref": logical_id(dev.service, dev.service.alarms.topic)}
     found = alarms(service_template)
     assert len(found) == len(dev.service.alarms.alarms)
@@ -141,17 +168,25 @@ def test_api_5xx_rate_alarm_divides_server_errors_by_requests(service_template: 
 
 
 def test_api_p99_latency_alarm(service_template: Template, cfg: ProjectConfig) -> None:
-    service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "Namespace": "AWS/ApiGateway", "MetricName": "Latency", "ExtendedStatistic": "p99",
-        "Dimensions": [{"Name": "ApiName", "Value": f"mlrails-{cfg.project}-dev"}],
-        "Threshold": cfg.environments["dev"].alarms.api_p99_ms,
-        "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 3, "DatapointsToAlarm": 2,
-    })
+    service_template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "Latency",
+            "ExtendedStatistic": "p99",
+            "Dimensions": [{"Name": "ApiName", "Value": f"mlrails-{cfg.project}-dev"}],
+            "Threshold": cfg.environments["dev"].alarms.api_p99_ms,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "EvaluationPeriods": 3,
+            "DatapointsToAlarm": 2,
+        },
+    )
 
 
 @pytest.mark.parametrize("metric", [MetricName.DRIFT_DETECTED, MetricName.PERFORMANCE_DEGRADED])
-def test_drift_and_performance_drop_alarm_on_their_event_counts(service_template: Template, cfg: ProjectConfig,
-                                                                metric: MetricName) -> None:
+def test_drift_and_performance_drop_alarm_on_their_event_counts(
+    service_template: Template, cfg: ProjectConfig, metric: MetricName
+) -> None:
     [found] = [p for p in alarms(service_template).values() if p.get("MetricName") == metric.value]
     assert found["Namespace"] == wiring.METRICS_NAMESPACE and found["Statistic"] == "Sum"
     assert {d["Name"]: d["Value"] for d in found["Dimensions"]} == dimensions(metric, cfg.model.name)
@@ -159,40 +194,71 @@ def test_drift_and_performance_drop_alarm_on_their_event_counts(service_template
 
 
 def test_every_function_has_an_errors_alarm_and_every_dead_letter_queue_a_depth_alarm(
-        service_template: Template, dev: MlrailsStage) -> None:
+    service_template: Template, dev: MlrailsStage
+) -> None:
     found = alarms(service_template).values()
     errors = {p["Dimensions"][0]["Value"]["Ref"] for p in found if p.get("MetricName") == "Errors"}
     assert errors == {logical_id(dev.service, fn.function) for fn in dev.service.functions.values()}
-    depth = {p["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for p in found
-             if p.get("MetricName") == "ApproximateNumberOfMessagesVisible"}
-    assert depth == {logical_id(dev.service, fn.dead_letter_queue) for fn in dev.service.functions.values()
-                     if fn.dead_letter_queue is not None}
+    depth = {
+        p["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for p in found
+        if p.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert depth == {
+        logical_id(dev.service, fn.dead_letter_queue)
+        for fn in dev.service.functions.values()
+        if fn.dead_letter_queue is not None
+    }
 
 
 def test_the_topic_is_encrypted_and_refuses_plain_http(service_template: Template) -> None:
     service_template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-    service_template.has_resource_properties("AWS::SNS::TopicPolicy", {
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })])},
-    })
+    service_template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
     service_template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
     service_template.resource_count_is("AWS::SNS::Subscription", 0)  # no alarm_email in mlrails.yaml
 
 
-def test_cloudwatch_may_publish_to_the_topic_for_this_accounts_alarms_only(service_template: Template,
-                                                                            dev: MlrailsStage) -> None:
+def test_cloudwatch_may_publish_to_the_topic_for_this_accounts_alarms_only(
+    service_template: Template, dev: MlrailsStage
+) -> None:
     topic = {"Ref": logical_id(dev.service, dev.service.alarms.topic)}
-    service_template.has_resource_properties("AWS::SNS::TopicPolicy", {
-        "Topics": [topic],
-        "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Allow",
-            "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": "sns:Publish",
-            "Resource": topic,
-            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
-        })])},
-    })
+    service_template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "Topics": [topic],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Action": "sns:Publish",
+                                "Resource": topic,
+                                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_mlflow_without_a_running_task_alarms(service_template: Template, dev: MlrailsStage) -> None:
@@ -225,21 +291,29 @@ def tuned_template(dev_service_template: Callable[[dict[str, Any]], Template]) -
 
 
 def test_thresholds_come_from_the_environment_config(tuned_template: Template) -> None:
-    thresholds = {p.get("MetricName", "rate"): p["Threshold"] for p in alarms(tuned_template).values()
-                  if p.get("MetricName") in (None, "Latency")}
+    thresholds = {
+        p.get("MetricName", "rate"): p["Threshold"]
+        for p in alarms(tuned_template).values()
+        if p.get("MetricName") in (None, "Latency")
+    }
     assert thresholds == {"rate": 0.05, "Latency": 250}
 
 
 # ---------------------------------------------------------------- asynchronous functions
 
+
 @pytest.mark.parametrize("spec", [spec for spec in wiring.FUNCTIONS if spec.asynchronous], ids=lambda s: s.name)
-def test_every_asynchronous_function_retries_then_dead_letters(service_template: Template, dev: MlrailsStage,
-                                                               spec: wiring.FunctionSpec) -> None:
+def test_every_asynchronous_function_retries_then_dead_letters(
+    service_template: Template, dev: MlrailsStage, spec: wiring.FunctionSpec
+) -> None:
     fn = dev.service.functions[spec.name]  # a function in the wiring that the stack left out fails here
     assert fn.dead_letter_queue is not None
     queue = logical_id(dev.service, fn.dead_letter_queue)
-    service_template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
-        "FunctionName": {"Ref": logical_id(dev.service, fn.function)},
-        "MaximumRetryAttempts": ASYNC_RETRY_ATTEMPTS,
-        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
-    })
+    service_template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": logical_id(dev.service, fn.function)},
+            "MaximumRetryAttempts": ASYNC_RETRY_ATTEMPTS,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [queue, "Arn"]}}},
+        },
+    )

@@ -41,21 +41,35 @@ def _acknowledgements(synthesized: Synthesized) -> list[tuple[str, str, str]]:
     found = []
     for metadata_file in synthesized.outdir.rglob("*.metadata.json"):
         for path, entries in json.loads(metadata_file.read_text()).items():
-            found += [(path, rule, reason) for entry in entries if entry["type"] == key
-                      for rule, reason in entry["data"].items()]
+            found += [
+                (path, rule, reason)
+                for entry in entries
+                if entry["type"] == key
+                for rule, reason in entry["data"].items()
+            ]
     for construct in _outside_stacks(synthesized.app):
-        found += [(f"/{construct.node.path}", rule, reason) for entry in construct.node.metadata
-                  if entry.type == key and entry.data for rule, reason in entry.data.items()]
+        found += [
+            (f"/{construct.node.path}", rule, reason)
+            for entry in construct.node.metadata
+            if entry.type == key and entry.data
+            for rule, reason in entry.data.items()
+        ]
     return found
 
 
 def test_acknowledgements_are_narrow_and_explained(synthesized: Synthesized) -> None:
     outside = {f"/{construct.node.path}" for construct in _outside_stacks(synthesized.app)}
-    stacks = {f"/{child.node.path}" for construct in _outside_stacks(synthesized.app)
-              for child in construct.node.children if isinstance(child, Stack)}
+    stacks = {
+        f"/{child.node.path}"
+        for construct in _outside_stacks(synthesized.app)
+        for child in construct.node.children
+        if isinstance(child, Stack)
+    }
     # Ours are the cdk-nag ones (aws-cdk-lib acknowledges some of its own template checks).
-    acknowledgements = [(path, re.sub(r"^annotation::", "", rule, flags=re.IGNORECASE), reason)
-                        for path, rule, reason in _acknowledgements(synthesized)]
+    acknowledgements = [
+        (path, re.sub(r"^annotation::", "", rule, flags=re.IGNORECASE), reason)
+        for path, rule, reason in _acknowledgements(synthesized)
+    ]
     acknowledgements = [entry for entry in acknowledgements if entry[1].startswith("AwsSolutions-")]
     assert any(rule.startswith("AwsSolutions-IAM5[") for _, rule, _ in acknowledgements)
     for path, rule_id, reason in acknowledgements:

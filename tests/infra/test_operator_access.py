@@ -5,22 +5,20 @@ called). Not a direct invocation, which runs training steps; no network path to 
 from __future__ import annotations
 
 from aws_cdk.assertions import Template
+from test_training_pipeline import function_id
 
 from infra.nag import flatten_cfn_reference
 from mlrails.config import ProjectConfig
 from mlrails.wiring import operator_parameter
 
-from test_training_pipeline import function_id
-
 
 def test_the_parameter_holds_the_train_functions_iam_url(service_template: Template, cfg: ProjectConfig) -> None:
     train = function_id(service_template, "train")
-    (url_id, url), = service_template.find_resources("AWS::Lambda::Url").items()
+    ((url_id, url),) = service_template.find_resources("AWS::Lambda::Url").items()
     assert url["Properties"]["AuthType"] == "AWS_IAM"
     assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [train, "Arn"]}
     parameters = service_template.find_resources("AWS::SSM::Parameter")
-    (parameter,) = [p for p in parameters.values()
-                    if p["Properties"]["Name"] == operator_parameter(cfg.project, "dev")]
+    (parameter,) = [p for p in parameters.values() if p["Properties"]["Name"] == operator_parameter(cfg.project, "dev")]
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
 
@@ -36,8 +34,9 @@ def test_the_operator_policy_grants_exactly_find_and_call_the_url(service_templa
     assert granted["lambda:InvokeFunction"][1] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
     assert all(train in granted[a][0] for a in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"))
     assert not any("*" in resource for resource, _ in granted.values())
-    assert service_template.find_outputs("*", {"Description": "Attach to the operators' role or group to allow "
-                                                              "`mlrails ... --env`"})
+    assert service_template.find_outputs(
+        "*", {"Description": "Attach to the operators' role or group to allow `mlrails ... --env`"}
+    )
 
 
 def test_only_the_state_machine_may_invoke_the_train_function(service_template: Template) -> None:

@@ -32,7 +32,9 @@ build = _load_build_script()
 # Every zip package a deployment can choose: the functions, with inference in each zip variant.
 ZIP_FUNCTIONS = [spec for spec in FUNCTIONS if spec.packaging == "zip" and spec.name != "inference"] + [
     replace(function("inference"), name="inference", layers=layers)
-    for packaging, layers in INFERENCE_PACKAGES.values() if packaging == "zip"]
+    for packaging, layers in INFERENCE_PACKAGES.values()
+    if packaging == "zip"
+]
 # The compiled serving path is held to less than this with its layers (README, "Serving paths").
 ONNX_PATH_LIMIT = 100 * build.MB
 NOT_BUILT = "layer {layer!r} is not built ({path} is missing): run `make layers`"
@@ -98,7 +100,8 @@ def test_the_onnx_inference_package_stays_under_100_mb():
     parts = package_parts(replace(function("inference"), packaging=packaging, layers=layers))
     total = sum(parts.values())
     assert total < ONNX_PATH_LIMIT, (
-        f"inference (serving.package onnx) unzipped = {mib(total)}, over {mib(ONNX_PATH_LIMIT)}:\n{listing(parts)}")
+        f"inference (serving.package onnx) unzipped = {mib(total)}, over {mib(ONNX_PATH_LIMIT)}:\n{listing(parts)}"
+    )
     shipped = layer_distributions("onnx")
     assert {"onnxruntime", "numpy"} <= set(shipped)
     assert not {"scikit-learn", "scipy", "pandas", "skops", "mlflow"} & set(shipped)
@@ -119,9 +122,7 @@ def test_shared_layer_holds_current_mlrails():
     expected, actual = files(src), files(copy)
     missing = sorted(map(str, expected - actual))
     extra = sorted(map(str, actual - expected))
-    differing = sorted(
-        str(rel) for rel in expected & actual if not filecmp.cmp(src / rel, copy / rel, shallow=False)
-    )
+    differing = sorted(str(rel) for rel in expected & actual if not filecmp.cmp(src / rel, copy / rel, shallow=False))
     assert not (missing or extra or differing), (
         "layers/build/shared holds a stale copy of src/mlrails: run `make layers`\n"
         f"  missing from the layer: {missing}\n  only in the layer: {extra}\n  differing: {differing}"
@@ -143,8 +144,12 @@ def test_layer_is_exactly_its_locked_closure(layer):
     """Every distribution a layer ships is the one uv.lock holds for Lambda's Python 3.12, and
     nothing of the closure is missing (the stamp would otherwise say the layer is fresh)."""
     lock = build.read_lock()
-    expected = {name: package.version for name, package in build.closure(
-        build.read_requirements(layer), lock, build.RUNTIME_PROVIDED | build.LAYER_OMITS.get(layer, frozenset())).items()}
+    expected = {
+        name: package.version
+        for name, package in build.closure(
+            build.read_requirements(layer), lock, build.RUNTIME_PROVIDED | build.LAYER_OMITS.get(layer, frozenset())
+        ).items()
+    }
     assert layer_distributions(layer) == expected, f"layers/build/{layer} differs from uv.lock: run `make layers`"
 
 

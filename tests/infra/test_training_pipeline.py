@@ -18,15 +18,22 @@ from infra.nag import flatten_cfn_reference
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
-TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-             "Lambda.TooManyRequestsException"}
+TRANSIENT = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
 
 
 def function_id(template: Template, name: str) -> str:
     """The logical id of the function of ``name`` (found by its description)."""
     description = wiring.function(name).description
-    found = [logical_id for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
-             if fn["Properties"].get("Description") == description]
+    found = [
+        logical_id
+        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
+        if fn["Properties"].get("Description") == description
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -86,7 +93,8 @@ def train_arn(service_template: Template) -> str:
 def test_one_invocation_of_train_per_step_in_order(service_template: Template, train_arn: str) -> None:
     path = steps_in_order(service_template)
     assert [invocation(state) for _, state in path] == [
-        (train_arn, {"step": step, "state.$": "$"}) for step in wiring.TRAINING.steps]
+        (train_arn, {"step": step, "state.$": "$"}) for step in wiring.TRAINING.steps
+    ]
     assert [state["ResultPath"] for _, state in path] == [f"$.{step}" for step in wiring.TRAINING.steps]
     # The step's result itself, not Lambda's response envelope.
     assert all(state["Resource"] == train_arn or "ResultSelector" in state for _, state in path)
@@ -140,16 +148,19 @@ def test_any_failure_publishes_training_failed_then_fails(service_template: Temp
 
 def test_a_run_is_bounded_logged_and_traced(service_template: Template) -> None:
     assert definition(service_template)["TimeoutSeconds"] == wiring.TRAINING.timeout_seconds
-    service_template.has_resource_properties("AWS::StepFunctions::StateMachine", {
-        "StateMachineType": "STANDARD",
-        "StateMachineName": Match.absent(),
-        "TracingConfiguration": {"Enabled": True},
-        "LoggingConfiguration": {
-            "Level": "ALL",
-            "IncludeExecutionData": False,
-            "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
+    service_template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "StateMachineName": Match.absent(),
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": {
+                "Level": "ALL",
+                "IncludeExecutionData": False,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": Match.any_value()}}],
+            },
         },
-    })
+    )
     destination = state_machine(service_template)[1]["LoggingConfiguration"]["Destinations"][0]
     (group_id, _) = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
     group = service_template.find_resources("AWS::Logs::LogGroup")[group_id]
@@ -158,9 +169,12 @@ def test_a_run_is_bounded_logged_and_traced(service_template: Template) -> None:
 
 def test_the_state_machine_may_invoke_train_and_publish_only(service_template: Template, train_arn: str) -> None:
     role_id = state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0]
-    statements = [s for policy in service_template.find_resources("AWS::IAM::Policy").values()
-                  if {"Ref": role_id} in policy["Properties"]["Roles"]
-                  for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    statements = [
+        s
+        for policy in service_template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
     by_action: dict[str, set[str]] = {}
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
@@ -191,17 +205,22 @@ def test_retrain_trigger_starts_executions_of_that_state_machine_only(service_te
     machine_id = state_machine(service_template)[0]
     trigger_id = function_id(service_template, "retrain_trigger")
     role_id = role_of(service_template, trigger_id)
-    granted = [(s["Action"], s["Resource"]) for policy in service_template.find_resources("AWS::IAM::Policy").values()
-               if {"Ref": role_id} in policy["Properties"]["Roles"]
-               for s in policy["Properties"]["PolicyDocument"]["Statement"]
-               if any(a.startswith("states:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))]
+    granted = [
+        (s["Action"], s["Resource"])
+        for policy in service_template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(a.startswith("states:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    ]
     assert granted == [("states:StartExecution", {"Ref": machine_id})]
 
 
 def test_train_is_no_longer_an_event_target(service_template: Template) -> None:
     assert "RetrainRequestedToTrain" not in {route.name for route in wiring.ROUTES}
-    assert not service_template.find_resources("AWS::Events::Rule", {"Properties": {"EventPattern": {
-        "detail-type": [wiring.DetailType.RETRAIN_REQUESTED.value]}}})
+    assert not service_template.find_resources(
+        "AWS::Events::Rule",
+        {"Properties": {"EventPattern": {"detail-type": [wiring.DetailType.RETRAIN_REQUESTED.value]}}},
+    )
     train_id = function_id(service_template, wiring.TRAINING.function)
     rules = service_template.find_resources("AWS::Events::Rule").values()
     targets = [target["Arn"] for rule in rules for target in rule["Properties"]["Targets"]]
@@ -216,12 +235,15 @@ def test_train_is_no_longer_an_event_target(service_template: Template) -> None:
 def test_failed_and_timed_out_runs_alarm(service_template: Template) -> None:
     machine_id = state_machine(service_template)[0]
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
-        service_template.has_resource_properties("AWS::CloudWatch::Alarm", {
-            "Namespace": "AWS/States",
-            "MetricName": metric,
-            "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}],
-            "Statistic": "Sum",
-            "Threshold": 1,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-            "AlarmActions": [Match.any_value()],
-        })
+        service_template.has_resource_properties(
+            "AWS::CloudWatch::Alarm",
+            {
+                "Namespace": "AWS/States",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}],
+                "Statistic": "Sum",
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [Match.any_value()],
+            },
+        )

@@ -8,9 +8,11 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 def linear(dataset, seed):
     """Scaling + one-hot + a linear model."""
-    preprocess = ColumnTransformer([
-        ("numeric", StandardScaler(), dataset.features_of_type("numeric")),
-        ("categorical", OneHotEncoder(handle_unknown="ignore"), dataset.features_of_type("categorical")),
-    ])
+    preprocess = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), dataset.features_of_type("numeric")),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), dataset.features_of_type("categorical")),
+        ]
+    )
     model = LogisticRegression(max_iter=500) if dataset.task == "classification" else Ridge()
     return Pipeline([("preprocess", preprocess), ("model", model)])

@@ -10,8 +10,8 @@ from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.preprocessing import FunctionTransformer
 
-from mlrails.serving import artifacts
 from mlrails.errors import UntrustedArtifact
+from mlrails.serving import artifacts
 
 X = np.array([[0.0], [1.0], [2.0], [3.0]])
 Y = np.array([0, 1, 0, 1])
@@ -73,8 +73,16 @@ def test_types_outside_the_libraries_need_the_entrypoints_package():
     assert artifacts.loads(blob, recorded) is not None
 
 
-@pytest.mark.parametrize("entrypoint", ["builtins:eval", "operator:attrgetter", "functools:partial", "os:system",
-                                        "sklearn.ensemble:HistGradientBoostingClassifier"])
+@pytest.mark.parametrize(
+    "entrypoint",
+    [
+        "builtins:eval",
+        "operator:attrgetter",
+        "functools:partial",
+        "os:system",
+        "sklearn.ensemble:HistGradientBoostingClassifier",
+    ],
+)
 def test_an_entrypoint_never_widens_trust_to_the_never_list_or_the_libraries(entrypoint):
     assert artifacts.entrypoint_modules(entrypoint) == []
 
@@ -92,6 +100,8 @@ def test_a_model_is_loaded_once_per_content_and_trust_list(monkeypatch):
     monkeypatch.undo()
     assert artifacts.loads(blob, ["tests.Custom"]) is not first  # another trust list: checked and loaded anew
     # Only the last two are kept: a challenger and a champion.
-    others = [artifacts.loads(artifacts.dumps(DummyClassifier(constant=i, strategy="constant").fit([[0]], [i])), [])
-              for i in range(2)]
+    others = [
+        artifacts.loads(artifacts.dumps(DummyClassifier(constant=i, strategy="constant").fit([[0]], [i])), [])
+        for i in range(2)
+    ]
     assert artifacts.loads(blob, []) is not first and artifacts.loads(blob, []) is not others[0]

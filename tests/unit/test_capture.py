@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import jq
 import pytest
 
-from mlrails.serving import capture
 from mlrails.config import Capture
+from mlrails.serving import capture
 from mlrails.serving.protocol import Batch
 
 
 def _records(at: datetime) -> list[dict]:
     batch = Batch(columns={"plan": ["basic", "premium"], "tenure_months": [3.0, 40.5]}, rows=2)
-    return [json.loads(r) for r in capture.records(batch, [1, 0], ["a" * 32, "b" * 32], model_name="churn-classifier",
-                                                     model_version="7", at=at)]
+    return [
+        json.loads(r)
+        for r in capture.records(
+            batch, [1, 0], ["a" * 32, "b" * 32], model_name="churn-classifier", model_version="7", at=at
+        )
+    ]
 
 
 def test_records_are_stamped_in_utc_and_partitioned_by_it():
@@ -27,19 +31,24 @@ def test_records_are_stamped_in_utc_and_partitioned_by_it():
 
     assert first["timestamp"] == "2026-03-01T22:30:00+00:00"
     assert capture.partition_of(first) == "capture/date=2026-03-01/hour=22/"
-    assert (first["plan"], first["prediction"], first["prediction_id"], first["model_version"]) == \
-        ("basic", 1, "a" * 32, "7")
+    assert (first["plan"], first["prediction"], first["prediction_id"], first["model_version"]) == (
+        "basic",
+        1,
+        "a" * 32,
+        "7",
+    )
     assert second["tenure_months"] == 40.5 and second["model_name"] == "churn-classifier"
 
 
 @pytest.mark.parametrize("hour", [0, 9, 23])
 def test_the_jq_query_firehose_runs_gives_the_same_partition(hour):
-    [record, _] = _records(datetime(2026, 12, 31, hour, 59, 59, tzinfo=timezone.utc))
+    [record, _] = _records(datetime(2026, 12, 31, hour, 59, 59, tzinfo=UTC))
 
     # The real JQ (libjq's bindings): what Firehose runs on each record, against our rule.
     keys = jq.compile(capture.PARTITION_QUERY).input_value(json.loads(json.dumps(record))).first()
     deployed = capture.S3_PREFIX.replace("!{partitionKeyFromQuery:date}", keys["date"]).replace(
-        "!{partitionKeyFromQuery:hour}", keys["hour"])
+        "!{partitionKeyFromQuery:hour}", keys["hour"]
+    )
 
     assert deployed == capture.partition_of(record) == f"capture/date=2026-12-31/hour={hour:02d}/"
 
@@ -57,10 +66,18 @@ def test_the_stream_partitions_with_that_query_and_quarantines_what_it_cannot():
 def test_records_carry_the_requested_probabilities():
     batch = Batch(columns={"plan": ["basic"]}, rows=1)
 
-    [with_them] = capture.records(batch, [1], ["a" * 32], model_name="m", model_version="1",
-                                  at=datetime(2026, 3, 2, tzinfo=timezone.utc), probabilities=[{"0": 0.25, "1": 0.75}])
-    [without] = capture.records(batch, [1], ["a" * 32], model_name="m", model_version="1",
-                                at=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    [with_them] = capture.records(
+        batch,
+        [1],
+        ["a" * 32],
+        model_name="m",
+        model_version="1",
+        at=datetime(2026, 3, 2, tzinfo=UTC),
+        probabilities=[{"0": 0.25, "1": 0.75}],
+    )
+    [without] = capture.records(
+        batch, [1], ["a" * 32], model_name="m", model_version="1", at=datetime(2026, 3, 2, tzinfo=UTC)
+    )
 
     assert json.loads(with_them)["probabilities"] == {"0": 0.25, "1": 0.75}
     assert "probabilities" not in json.loads(without)
@@ -69,8 +86,14 @@ def test_records_carry_the_requested_probabilities():
 def _scored(*plans: str) -> capture.Scored:
     """A scored request of one row per plan, as the buffer holds it."""
     rows = len(plans)
-    return capture.Scored(Batch(columns={"plan": list(plans)}, rows=rows), [1] * rows,
-                          [f"{n:032x}" for n in range(rows)], "m", "1", datetime(2026, 3, 2, tzinfo=timezone.utc))
+    return capture.Scored(
+        Batch(columns={"plan": list(plans)}, rows=rows),
+        [1] * rows,
+        [f"{n:032x}" for n in range(rows)],
+        "m",
+        "1",
+        datetime(2026, 3, 2, tzinfo=UTC),
+    )
 
 
 def _plans(records: list[bytes]) -> list[str]:
@@ -91,8 +114,7 @@ def test_the_buffer_is_due_when_full():
 def test_the_buffer_sends_the_records_its_requests_were_scored_with():
     # Written when sent, not when held: byte for byte what `records` writes for each request.
     buffer, first, second = capture.CaptureBuffer(), _scored("basic", "premium"), _scored("basic")
-    first_records = capture.records(first.batch, [1, 1], first.ids, model_name="m", model_version="1",
-                                    at=first.at)
+    first_records = capture.records(first.batch, [1, 1], first.ids, model_name="m", model_version="1", at=first.at)
 
     buffer.add(first, now=0.0)
     buffer.add(second, now=0.0)

@@ -14,11 +14,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlrails import models
-from mlrails.serving import compiled
 from mlrails.config import Dataset
+from mlrails.local.synthetic import churn_frame
+from mlrails.serving import compiled
 from mlrails.serving.predictors import OnnxPredictor
 from mlrails.serving.protocol import Batch, Column
-from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -57,9 +57,13 @@ def test_gradient_boosting_compiles_and_serves_the_same_labels(churn):
 
 def test_a_regressor_compiles_within_the_value_tolerance(churn):
     dataset, train, holdout = churn
-    regression = dataset.model_copy(update={"task": "regression", "target": "monthly_charges",
-                                            "features": tuple(f for f in dataset.features
-                                                              if f.name != "monthly_charges")})
+    regression = dataset.model_copy(
+        update={
+            "task": "regression",
+            "target": "monthly_charges",
+            "features": tuple(f for f in dataset.features if f.name != "monthly_charges"),
+        }
+    )
     model = _fit(models.gradient_boosting, regression, train)
 
     outcome = compiled.compile_model(model, _columns(regression), None, holdout)
@@ -68,10 +72,13 @@ def test_a_regressor_compiles_within_the_value_tolerance(churn):
     assert outcome.reason.endswith("values within tolerance")
 
 
-@pytest.mark.parametrize(("factory", "estimator"), [
-    (models.hist_gradient_boosting, "HistGradientBoostingClassifier"),
-    (models.placeholder, "DummyClassifier"),
-])
+@pytest.mark.parametrize(
+    ("factory", "estimator"),
+    [
+        (models.hist_gradient_boosting, "HistGradientBoostingClassifier"),
+        (models.placeholder, "DummyClassifier"),
+    ],
+)
 def test_a_model_skl2onnx_cannot_convert_falls_back_to_scikit_learn(factory, estimator, churn):
     dataset, train, holdout = churn
     model = _fit(factory, dataset, train)
@@ -90,14 +97,24 @@ def test_a_graph_that_answers_differently_is_not_served(churn):
     a split point (a midpoint between training values) land on its other side. The conversion
     succeeds; only verification sees the difference."""
     dataset, train, holdout = churn
-    model = Pipeline([
-        ("prepare", ColumnTransformer([
-            ("numeric", StandardScaler(), dataset.features_of_type("numeric")),
-            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-             dataset.features_of_type("categorical")),
-        ])),
-        ("model", GradientBoostingClassifier(random_state=3)),
-    ]).fit(train[dataset.feature_names], train[dataset.target])
+    model = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("numeric", StandardScaler(), dataset.features_of_type("numeric")),
+                        (
+                            "categorical",
+                            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                            dataset.features_of_type("categorical"),
+                        ),
+                    ]
+                ),
+            ),
+            ("model", GradientBoostingClassifier(random_state=3)),
+        ]
+    ).fit(train[dataset.feature_names], train[dataset.target])
 
     assert compiled.convert(model, _columns(dataset))  # converts fine
     outcome = compiled.compile_model(model, _columns(dataset), [0, 1], holdout)
@@ -116,19 +133,27 @@ def test_missing_values_reach_the_graph_as_scikit_learn_saw_them():
     frame.loc[::6, "x"] = np.nan
     frame.loc[::5, "kind"] = np.nan
     target = ((frame["x"].fillna(0) > 0) | frame["kind"].isna()).astype(int)
-    model = Pipeline([
-        ("prepare", ColumnTransformer([
-            ("x", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["x"]),
-            ("kind", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["kind"]),
-        ])),
-        ("model", GradientBoostingClassifier(random_state=0)),
-    ]).fit(frame.iloc[:600], target.iloc[:600])
+    model = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("x", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), ["x"]),
+                        ("kind", OneHotEncoder(handle_unknown="ignore", sparse_output=False), ["kind"]),
+                    ]
+                ),
+            ),
+            ("model", GradientBoostingClassifier(random_state=0)),
+        ]
+    ).fit(frame.iloc[:600], target.iloc[:600])
     columns = [Column("x", "numeric", nullable=True), Column("kind", "categorical", nullable=True)]
 
     outcome = compiled.compile_model(model, columns, [0, 1], frame.iloc[600:])
 
     assert outcome.path == "onnx", outcome.reason
     batch = Batch({"x": [None, 0.5], "kind": [None, "a"]}, 2)
-    assert OnnxPredictor(outcome.onnx, columns, [0, 1]).predict(batch)[0] == model.predict(
-        pd.DataFrame({"x": [np.nan, 0.5], "kind": [np.nan, "a"]})).tolist()
-
+    assert (
+        OnnxPredictor(outcome.onnx, columns, [0, 1]).predict(batch)[0]
+        == model.predict(pd.DataFrame({"x": [np.nan, 0.5], "kind": [np.nan, "a"]})).tolist()
+    )

@@ -15,15 +15,18 @@ def test_example_config_is_valid_and_complete(cfg):
     assert cfg.primary_metric == "roc_auc"
 
 
-@pytest.mark.parametrize(("path", "value", "field"), [
-    (("monitoring", "psi_threshold"), -1, "monitoring.psi_threshold"),
-    (("training", "holdout_fraction"), 1.5, "training.holdout_fraction"),
-    (("model", "entrypoint"), "not an entrypoint", "model.entrypoint"),
-    (("retraining", "schedule"), "every day", "retraining.schedule"),
-    (("monitoring", "schedule"), "cron(0 25 * * ? *)", "monitoring.schedule"),
-    (("dataset", "task"), "clustering", "dataset.task"),
-    (("environments",), {"Dev Env": {}}, "environments"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("monitoring", "psi_threshold"), -1, "monitoring.psi_threshold"),
+        (("training", "holdout_fraction"), 1.5, "training.holdout_fraction"),
+        (("model", "entrypoint"), "not an entrypoint", "model.entrypoint"),
+        (("retraining", "schedule"), "every day", "retraining.schedule"),
+        (("monitoring", "schedule"), "cron(0 25 * * ? *)", "monitoring.schedule"),
+        (("dataset", "task"), "clustering", "dataset.task"),
+        (("environments",), {"Dev Env": {}}, "environments"),
+    ],
+)
 def test_errors_name_the_field(cfg, path, value, field):
     document = _document(cfg)
     target = document
@@ -38,7 +41,7 @@ def test_errors_name_the_field(cfg, path, value, field):
 def test_unknown_fields_are_refused_not_ignored(cfg):
     document = _document(cfg)
     document["monitoring"]["psi_treshold"] = 0.1  # a typo must not silently fall back to the default
-    with pytest.raises(ConfigError, match="monitoring.psi_treshold"):
+    with pytest.raises(ConfigError, match=r"monitoring\.psi_treshold"):
         parse_config(document)
 
 
@@ -82,11 +85,12 @@ def test_guard_metrics_must_fit_the_task_and_be_tolerances(cfg):
     with pytest.raises(ConfigError, match="does not fit task"):
         parse_config(document)
     document["promotion"]["guards"] = {"roc_auc": -0.1}
-    with pytest.raises(ConfigError, match="promotion.guards"):
+    with pytest.raises(ConfigError, match=r"promotion\.guards"):
         parse_config(document)
 
 
 # ---------------------------------------------------------------- environments: isolation, alarms
+
 
 def _with_dev(cfg, **fields) -> dict:
     document = _document(cfg)
@@ -102,8 +106,13 @@ def test_reserved_concurrency_names_every_function(cfg):
     # the wiring without a reservation here fails the synth, never deploys unreserved.
     assert set(ReservedConcurrency.model_fields) == {spec.name for spec in wiring.FUNCTIONS}
     assert ReservedConcurrency().model_dump() == {  # the README's table
-        "inference": 110, "feature_prep": 10, "drift_check": 2, "performance_check": 2, "retrain_trigger": 2,
-        "train": 3}
+        "inference": 110,
+        "feature_prep": 10,
+        "drift_check": 2,
+        "performance_check": 2,
+        "retrain_trigger": 2,
+        "train": 3,
+    }
 
 
 def test_the_example_stages_fit_one_default_account_together(cfg):
@@ -126,8 +135,11 @@ def test_no_reservation_is_none(cfg):
 
 
 def test_the_api_burst_must_fit_the_inference_reservation(cfg):
-    with pytest.raises(ConfigError, match=r"environments.dev: .*throttle_burst 101 \+ feedback_throttle_burst 10 "
-                                          r"exceeds reserved_concurrency.inference 110"):
+    with pytest.raises(
+        ConfigError,
+        match=r"environments.dev: .*throttle_burst 101 \+ feedback_throttle_burst 10 "
+        r"exceeds reserved_concurrency.inference 110",
+    ):
         parse_config(_with_dev(cfg, throttle_burst=101))
     parse_config(_with_dev(cfg, throttle_burst=101, reserved_concurrency={"inference": 111}))
     # The feedback API's burst counts too: both APIs invoke the function.

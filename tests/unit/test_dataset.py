@@ -43,13 +43,16 @@ def test_extra_columns_are_dropped(raw, cfg):
     assert "customer_id" not in features.columns
 
 
-@pytest.mark.parametrize(("mutate", "reason", "column"), [
-    (lambda f: f.drop(columns=["plan"]), "missing_columns", None),
-    (lambda f: f.assign(tenure_months=["x"] + list(f.tenure_months[1:])), "type_mismatch", "tenure_months"),
-    (lambda f: f.assign(region=[None] + list(f.region[1:])), "null_values", "region"),
-    (lambda f: f.assign(event_time=["yesterday"] + list(f.event_time[1:])), "bad_timestamp", "event_time"),
-    (lambda f: f.assign(churned=[None] + list(f.churned[1:])), "null_values", "churned"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "reason", "column"),
+    [
+        (lambda f: f.drop(columns=["plan"]), "missing_columns", None),
+        (lambda f: f.assign(tenure_months=["x", *list(f.tenure_months[1:])]), "type_mismatch", "tenure_months"),
+        (lambda f: f.assign(region=[None, *list(f.region[1:])]), "null_values", "region"),
+        (lambda f: f.assign(event_time=["yesterday", *list(f.event_time[1:])]), "bad_timestamp", "event_time"),
+        (lambda f: f.assign(churned=[None, *list(f.churned[1:])]), "null_values", "churned"),
+    ],
+)
 def test_bad_files_are_rejected_with_a_machine_readable_reason(raw, cfg, mutate, reason, column):
     rejection = _reason(_csv(mutate(raw)), "raw/a.csv", cfg)
     assert rejection.reason == reason

@@ -22,8 +22,15 @@ from mlrails.drift.measures import (
     psi,
     wasserstein_on_grid,
 )
+from mlrails.drift.profile import (
+    PREDICTION,
+    bin_numeric,
+    build_profile,
+    quantile_edges,
+    quantile_sketch,
+    reference_grid,
+)
 from mlrails.errors import ConfigError
-from mlrails.drift.profile import PREDICTION, bin_numeric, build_profile, quantile_edges, quantile_sketch, reference_grid
 from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,8 +40,9 @@ MONITORING = Monitoring(min_window_rows=100, psi_threshold=0.2, drifted_share=0.
 @pytest.fixture(scope="module")
 def profile(cfg):
     reference = churn_frame(5000, START, seed=1)
-    return build_profile(reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset,
-                         bins=10, task="classification")
+    return build_profile(
+        reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset, bins=10, task="classification"
+    )
 
 
 def _window(profile, frame: pd.DataFrame, chunks: int = 1) -> WindowCounts:
@@ -72,8 +80,7 @@ def test_categories_count_the_same_whatever_the_column_dtype(profile):
     # Typed columns are counted before their labels are stringified; the verdicts must not move.
     frame = churn_frame(2000, START, seed=6, drift=0.5)
     as_strings = drift_report(_window(profile, frame.astype({"plan": object, "region": object})), MONITORING)
-    as_categories = drift_report(_window(profile, frame.astype({"plan": "category", "region": "category"})),
-                                 MONITORING)
+    as_categories = drift_report(_window(profile, frame.astype({"plan": "category", "region": "category"})), MONITORING)
     assert as_categories == as_strings and as_strings.features["plan"].rows == 2000
 
 
@@ -142,6 +149,7 @@ def test_unseen_categories_are_counted(profile):
 
 # --- the measures against scipy ---------------------------------------------------------
 
+
 def _random_counts(rng, size):
     counts = rng.integers(0, 400, size=size).astype(float)
     counts[0] += 1  # never all zero
@@ -154,7 +162,8 @@ def test_jensenshannon_matches_scipy():
         size = int(rng.integers(2, 25))
         reference, current = _random_counts(rng, size), _random_counts(rng, size)
         assert jensenshannon(reference, current) == pytest.approx(
-            scipy_jensenshannon(reference, current, base=2), abs=1e-12)
+            scipy_jensenshannon(reference, current, base=2), abs=1e-12
+        )
     assert jensenshannon(np.array([1.0, 0]), np.array([0.0, 1])) == pytest.approx(1.0)
 
 
@@ -187,8 +196,13 @@ def _integer_reference(rng):
     """A discrete feature whose every value is a grid point (each holds over 1% of the rows):
     KS and Wasserstein on the grid are then exact."""
     values = rng.integers(0, 12, size=5000).astype(float)
-    reference = {"min": float(values.min()), "max": float(values.max()), "edges": [], "counts": [],
-                 "sketch": quantile_sketch(values)}
+    reference = {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "edges": [],
+        "counts": [],
+        "sketch": quantile_sketch(values),
+    }
     reference["sketch_counts"] = bin_numeric(values, reference["sketch"]).tolist()
     return values, reference
 
@@ -215,7 +229,8 @@ def test_wasserstein_on_the_grid_is_scipys_on_the_bin_points():
     points = np.concatenate([[edges[0] - 1.5], edges])
     points[-1] = (edges[-1] + 7.0) / 2
     assert wasserstein_on_grid(edges, reference, current, edges[0] - 3.0, 7.0) == pytest.approx(
-        stats.wasserstein_distance(points, points, reference, current))
+        stats.wasserstein_distance(points, points, reference, current)
+    )
 
 
 @pytest.mark.parametrize("effective_n", [190, 280, 950, 4000])
@@ -243,11 +258,16 @@ def test_sketch_measures_approximate_scipy_on_the_raw_continuous_values(profile,
 
 # --- thresholds, window size and config ----------------------------------------------------
 
+
 def test_the_test_is_chosen_by_feature_type(profile):
     report = drift_report(_window(profile, churn_frame(1000, START, seed=2)), MONITORING)
     assert {name: f.test for name, f in report.features.items()} == {
-        "tenure_months": "wasserstein", "monthly_charges": "wasserstein", "support_calls": "wasserstein",
-        "plan": "jensenshannon", "region": "jensenshannon"}
+        "tenure_months": "wasserstein",
+        "monthly_charges": "wasserstein",
+        "support_calls": "wasserstein",
+        "plan": "jensenshannon",
+        "region": "jensenshannon",
+    }
     assert report.features["plan"].wasserstein is None and report.features["plan"].chi2_effect is not None
     assert report.prediction.test == "jensenshannon"
     assert all(f.score == getattr(f, f.test) and f.threshold == 0.1 for f in report.features.values())
@@ -276,8 +296,9 @@ def test_a_tiny_real_shift_in_a_huge_window_is_significant_but_not_drift():
 
 def test_tests_and_thresholds_are_overridable_per_feature(cfg, profile):
     document = cfg.model_dump(mode="json")
-    document["monitoring"].update(tests={"tenure_months": "ks", "plan": "chi2"}, ks_threshold=0.3,
-                                  chi2_threshold=2.0, numeric_test="psi")
+    document["monitoring"].update(
+        tests={"tenure_months": "ks", "plan": "chi2"}, ks_threshold=0.3, chi2_threshold=2.0, numeric_test="psi"
+    )
     monitoring = parse_config(document).monitoring
     report = drift_report(_window(profile, churn_frame(3000, START, seed=2, drift=0.9)), monitoring)
     tenure, plan, calls = report.features["tenure_months"], report.features["plan"], report.features["support_calls"]
@@ -287,16 +308,19 @@ def test_tests_and_thresholds_are_overridable_per_feature(cfg, profile):
     assert (calls.test, calls.score, calls.threshold) == ("psi", calls.psi, 0.2) and calls.drifted
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"tests": {"plan": "ks"}}, "monitoring.tests.plan"),
-    ({"tests": {"no_such_feature": "psi"}}, "monitoring.tests.no_such_feature"),
-    ({"tests": {"tenure_months": "t-test"}}, "monitoring.tests.tenure_months"),
-    ({"prediction_test": "wasserstein"}, "monitoring.prediction_test"),
-    ({"categorical_test": "ks"}, "monitoring.categorical_test"),
-    ({"alpha": 0}, "monitoring.alpha"),
-    ({"wasserstein_threshold": -0.1}, "monitoring.wasserstein_threshold"),
-    ({"max_unseen_share": 2}, "monitoring.max_unseen_share"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"tests": {"plan": "ks"}}, "monitoring.tests.plan"),
+        ({"tests": {"no_such_feature": "psi"}}, "monitoring.tests.no_such_feature"),
+        ({"tests": {"tenure_months": "t-test"}}, "monitoring.tests.tenure_months"),
+        ({"prediction_test": "wasserstein"}, "monitoring.prediction_test"),
+        ({"categorical_test": "ks"}, "monitoring.categorical_test"),
+        ({"alpha": 0}, "monitoring.alpha"),
+        ({"wasserstein_threshold": -0.1}, "monitoring.wasserstein_threshold"),
+        ({"max_unseen_share": 2}, "monitoring.max_unseen_share"),
+    ],
+)
 def test_drift_settings_are_validated_naming_the_field(cfg, change, field):
     document = cfg.model_dump(mode="json")
     document["monitoring"].update(change)
@@ -306,11 +330,12 @@ def test_drift_settings_are_validated_naming_the_field(cfg, change, field):
 
 # --- data quality -------------------------------------------------------------------------
 
+
 def _spoiled(rows: int = 2000) -> pd.DataFrame:
     frame = churn_frame(rows, START, seed=6)
     every = np.arange(rows)
-    frame["monthly_charges"] = frame["monthly_charges"].mask(every % 4 == 0)      # 25% missing
-    frame["region"] = frame["region"].mask(every % 10 == 1, "atlantis")           # 10% unseen
+    frame["monthly_charges"] = frame["monthly_charges"].mask(every % 4 == 0)  # 25% missing
+    frame["region"] = frame["region"].mask(every % 10 == 1, "atlantis")  # 10% unseen
     frame["tenure_months"] = frame["tenure_months"].mask(every % 10 == 2, 5000.0)  # 10% out of range
     return frame
 
@@ -318,8 +343,11 @@ def _spoiled(rows: int = 2000) -> pd.DataFrame:
 def test_data_quality_findings_trigger_on_data_built_for_them(profile):
     report = drift_report(_window(profile, _spoiled()), MONITORING)
     found = {(q.feature, q.check): q for q in report.data_quality}
-    assert set(found) == {("monthly_charges", "missing_rate_jump"), ("region", "unseen_categories"),
-                          ("tenure_months", "out_of_range")}
+    assert set(found) == {
+        ("monthly_charges", "missing_rate_jump"),
+        ("region", "unseen_categories"),
+        ("tenure_months", "out_of_range"),
+    }
     assert found["monthly_charges", "missing_rate_jump"].value == pytest.approx(0.25)
     assert found["region", "unseen_categories"].value == pytest.approx(0.1)
     assert found["tenure_months", "out_of_range"].value == pytest.approx(0.1)
@@ -344,6 +372,7 @@ def test_a_feature_with_no_values_in_the_window_is_a_quality_finding_not_drift(p
 
 # --- profiles -----------------------------------------------------------------------------
 
+
 def test_version_1_profiles_are_still_read(profile):
     old = copy.deepcopy(profile)
     old["profile_version"] = 1
@@ -354,7 +383,8 @@ def test_version_1_profiles_are_still_read(profile):
     current, legacy = drift_report(_window(profile, frame), MONITORING), drift_report(_window(old, frame), MONITORING)
     assert legacy.drifted_features == current.drifted_features
     assert legacy.features["tenure_months"].wasserstein == pytest.approx(
-        current.features["tenure_months"].wasserstein, rel=0.15)  # coarser grid, same verdict
+        current.features["tenure_months"].wasserstein, rel=0.15
+    )  # coarser grid, same verdict
 
 
 def test_a_profile_from_the_future_fails_clearly(profile):

@@ -12,8 +12,8 @@ import pytest
 
 from mlrails.config import Dataset, Feature, Monitoring
 from mlrails.drift.measures import WindowCounts, drift_report
-from mlrails.drift.report import category_shares, numeric_shares, render_drift_html
 from mlrails.drift.profile import PREDICTION, build_profile
+from mlrails.drift.report import category_shares, numeric_shares, render_drift_html
 from mlrails.local.synthetic import churn_frame
 
 START, END = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
@@ -23,8 +23,9 @@ MONITORING = Monitoring(min_window_rows=100)
 @pytest.fixture(scope="module")
 def profile(cfg):
     reference = churn_frame(5000, START, seed=1)
-    return build_profile(reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset,
-                         bins=10, task="classification")
+    return build_profile(
+        reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset, bins=10, task="classification"
+    )
 
 
 def _window(profile, frame: pd.DataFrame) -> WindowCounts:
@@ -36,8 +37,9 @@ def _window(profile, frame: pd.DataFrame) -> WindowCounts:
 def _page(profile, frame: pd.DataFrame) -> tuple[str, object]:
     window = _window(profile, frame)
     report = drift_report(window, MONITORING)
-    return render_drift_html(report, window, MONITORING, model="churn-classifier", version="7",
-                             start=START, end=END), report
+    return render_drift_html(
+        report, window, MONITORING, model="churn-classifier", version="7", start=START, end=END
+    ), report
 
 
 def test_one_plot_per_feature_and_one_for_the_prediction(profile, cfg):
@@ -96,7 +98,8 @@ def test_category_shares_include_the_unseen(profile):
     labels, reference, window = category_shares(_window(profile, frame), "plan")
     assert labels[-1] == "unseen in training" and window[-1] == 1.0 and reference[-1] == 0.0
     assert sum(reference) == pytest.approx(1.0) and labels[:-1] == sorted(
-        profile["features"]["plan"]["counts"], key=lambda c: -profile["features"]["plan"]["counts"][c])
+        profile["features"]["plan"]["counts"], key=lambda c: -profile["features"]["plan"]["counts"][c]
+    )
 
 
 def test_many_categories_show_the_most_common_and_one_other_bar():

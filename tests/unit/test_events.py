@@ -13,9 +13,14 @@ def test_entries_carry_source_type_version_and_bus():
     assert entry["Source"] == EVENT_SOURCE
     assert entry["DetailType"] == "FeaturesReady"
     assert entry["EventBusName"] == "bus"
-    assert json.loads(entry["Detail"]) == {"schema_version": SCHEMA_VERSION, "model": "m", "environment": "dev",
-                                           "source_uri": "s3://d/raw/a.csv",
-                                           "features_uri": "s3://d/features/a.parquet", "rows": 10}
+    assert json.loads(entry["Detail"]) == {
+        "schema_version": SCHEMA_VERSION,
+        "model": "m",
+        "environment": "dev",
+        "source_uri": "s3://d/raw/a.csv",
+        "features_uri": "s3://d/features/a.parquet",
+        "rows": 10,
+    }
 
 
 def test_round_trip():

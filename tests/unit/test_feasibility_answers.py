@@ -16,12 +16,21 @@ def configured(cfg, section, **fields):
 
 
 def estimate(score=0.75, baseline=0.5, curve=((500, 0.70), (1000, 0.75))):
-    return Estimate("roc_auc", "mlrails.models:gradient_boosting", baseline, score, 0.01, 3, 1500,
-                    [{"fraction": n / 1000, "rows": n, "score": s, "std": 0.01} for n, s in curve],
-                    DummyClassifier())
+    return Estimate(
+        "roc_auc",
+        "mlrails.models:gradient_boosting",
+        baseline,
+        score,
+        0.01,
+        3,
+        1500,
+        [{"fraction": n / 1000, "rows": n, "score": s, "std": 0.01} for n, s in curve],
+        DummyClassifier(),
+    )
 
 
 # --- path to action -------------------------------------------------------------------
+
 
 def test_an_empty_use_case_is_unknown_and_names_the_fields_to_fill_in(cfg):
     answer = action_answer(configured(cfg, "use_case"), model_ms=5.0)
@@ -40,8 +49,11 @@ def test_a_latency_need_below_what_serving_delivers_is_no_with_both_numbers(cfg)
     assert answer.verdict == "no"
     assert "needs 20 ms" in answer.summary and f"~{SERVING_OVERHEAD_MS + 7.5:.0f} ms" in answer.summary
     assert answer.evidence["serving"] | {"overhead_source": None} == {
-        "model_ms": 7.5, "overhead_ms": SERVING_OVERHEAD_MS, "total_ms": SERVING_OVERHEAD_MS + 7.5,
-        "overhead_source": None}
+        "model_ms": 7.5,
+        "overhead_ms": SERVING_OVERHEAD_MS,
+        "total_ms": SERVING_OVERHEAD_MS + 7.5,
+        "overhead_source": None,
+    }
 
 
 def test_a_measured_overhead_replaces_the_assumption(cfg):
@@ -61,6 +73,7 @@ def test_an_unmeasured_model_is_unknown_unless_the_overhead_alone_is_too_slow(cf
 
 
 # --- value at lower accuracy ----------------------------------------------------------
+
 
 def test_without_a_minimum_the_value_is_unknown(cfg):
     answer = value_answer(configured(cfg, "value", minimum=None, value_per_point=None), estimate(), None)
@@ -109,7 +122,7 @@ def test_a_business_value_function_is_called_with_the_score(cfg):
 
 
 def test_a_business_value_function_that_does_not_import_is_a_clear_error(cfg):
-    with pytest.raises(ConfigError, match="value.function 'nowhere:value' cannot be imported"):
+    with pytest.raises(ConfigError, match=r"value\.function 'nowhere:value' cannot be imported"):
         value_answer(configured(cfg, "value", value_per_point=None, function="nowhere:value"), estimate(), None)
 
 
@@ -122,19 +135,23 @@ def test_the_learning_curve_says_whether_more_data_would_help(cfg):
 
 # --- the config sections --------------------------------------------------------------
 
-@pytest.mark.parametrize(("section", "fields", "named"), [
-    ("use_case", {"latency": "sometimes"}, "use_case.latency"),
-    ("use_case", {"latency_ms": -5}, "use_case.latency_ms"),
-    ("use_case", {"latency": "batch", "latency_ms": 100}, "latency_ms applies to latency: online only"),
-    ("use_case", {"who": "me"}, "use_case.who"),
-    ("value", {"metric": "rmse"}, "value.metric 'rmse' does not fit task"),
-    ("value", {"minimum": 1.5}, "value.minimum 1.5 is outside [0, 1]"),
-    ("value", {"margin": -0.1}, "value.margin"),
-    ("value", {"function": "not a function"}, "value.function"),
-    ("value", {"function": "math:log10", "value_per_point": 3}, "value_per_point or function, not both"),
-    ("dataset", {"min_rows": 0}, "dataset.min_rows"),
-    ("dataset", {"min_coverage_days": 0}, "dataset.min_coverage_days"),
-])
+
+@pytest.mark.parametrize(
+    ("section", "fields", "named"),
+    [
+        ("use_case", {"latency": "sometimes"}, "use_case.latency"),
+        ("use_case", {"latency_ms": -5}, "use_case.latency_ms"),
+        ("use_case", {"latency": "batch", "latency_ms": 100}, "latency_ms applies to latency: online only"),
+        ("use_case", {"who": "me"}, "use_case.who"),
+        ("value", {"metric": "rmse"}, "value.metric 'rmse' does not fit task"),
+        ("value", {"minimum": 1.5}, "value.minimum 1.5 is outside [0, 1]"),
+        ("value", {"margin": -0.1}, "value.margin"),
+        ("value", {"function": "not a function"}, "value.function"),
+        ("value", {"function": "math:log10", "value_per_point": 3}, "value_per_point or function, not both"),
+        ("dataset", {"min_rows": 0}, "dataset.min_rows"),
+        ("dataset", {"min_coverage_days": 0}, "dataset.min_coverage_days"),
+    ],
+)
 def test_config_errors_name_the_field(cfg, section, fields, named):
     with pytest.raises(ConfigError) as error:
         configured(cfg, section, **fields)

@@ -50,16 +50,42 @@ def runs(fast_cfg, week):
 
 
 def test_the_example_dataset_passes_with_three_yes(tmp_path, capsys):
-    code = main(["--config", str(REPO / "mlrails.yaml"), "check", "--data", str(EXAMPLES / "churn.csv"),
-                 "--sample-rows", "1000", "--folds", "2", "--out", str(tmp_path / "report.html")])
+    code = main(
+        [
+            "--config",
+            str(REPO / "mlrails.yaml"),
+            "check",
+            "--data",
+            str(EXAMPLES / "churn.csv"),
+            "--sample-rows",
+            "1000",
+            "--folds",
+            "2",
+            "--out",
+            str(tmp_path / "report.html"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert out.count(" YES ") == 3 and "exit 0" in out
 
 
 def test_the_leaky_example_names_the_leaking_column_and_fails(tmp_path, capsys):
-    code = main(["--config", str(REPO / "mlrails.yaml"), "check", "--data", str(EXAMPLES / "churn-leaky.csv"),
-                 "--sample-rows", "1000", "--folds", "2", "--out", str(tmp_path / "report.html")])
+    code = main(
+        [
+            "--config",
+            str(REPO / "mlrails.yaml"),
+            "check",
+            "--data",
+            str(EXAMPLES / "churn-leaky.csv"),
+            "--sample-rows",
+            "1000",
+            "--folds",
+            "2",
+            "--out",
+            str(tmp_path / "report.html"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "1. Is the right data available?" in out and " NO " in out
@@ -71,7 +97,9 @@ def test_the_leaky_example_names_the_leaking_column_and_fails(tmp_path, capsys):
 
 def test_the_shipped_examples_are_what_the_generator_writes():
     for name, frame in example_frames().items():
-        assert (EXAMPLES / name).read_text() == frame.to_csv(index=False), f"regenerate: python -m mlrails.local.synthetic"
+        assert (EXAMPLES / name).read_text() == frame.to_csv(index=False), (
+            "regenerate: python -m mlrails.local.synthetic"
+        )
 
 
 def test_json_is_one_document_with_the_verdicts_and_the_evidence(runs, week):
@@ -79,8 +107,11 @@ def test_json_is_one_document_with_the_verdicts_and_the_evidence(runs, week):
     assert code == document["exit_code"] == 0 and document["passed"] is True
     assert document["schema_version"] == "1"
     assert document["verdicts"] == {"data": "yes", "action": "yes", "value": "yes"}
-    assert document["data"] == {"uri": str(week / "week.csv"), "rows": 1000, "columns": [
-        "event_time", "tenure_months", "monthly_charges", "support_calls", "plan", "region", "churned"]}
+    assert document["data"] == {
+        "uri": str(week / "week.csv"),
+        "rows": 1000,
+        "columns": ["event_time", "tenure_months", "monthly_charges", "support_calls", "plan", "region", "churned"],
+    }
     assert [q["id"] for q in document["questions"]] == ["data", "action", "value"]
     for question in document["questions"]:
         assert set(question) == {"id", "question", "verdict", "summary", "findings", "evidence"}
@@ -126,14 +157,17 @@ def test_data_without_labels_cannot_be_scored_but_is_still_checked(fast_cfg, wee
     assert document["questions"][2]["summary"] == "cannot score a model: the data has no usable labels"
 
 
-@pytest.mark.parametrize(("name", "body", "message"), [
-    ("absent.csv", None, "mlrails: no data file at"),
-    ("garbage.parquet", b"not parquet at all", "garbage.parquet cannot be parsed"),
-    ("broken.csv", b'a,b\n"unterminated,1\n', "broken.csv cannot be parsed"),
-    ("empty.csv", b"", "empty.csv is empty (0 bytes)"),
-    ("notes.txt", b"hello", "neither .csv, .csv.gz nor .parquet"),
-    ("other.csv", b"id,score\n1,2\n", "the data does not match the config: column(s) event_time, tenure_months"),
-])
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("absent.csv", None, "mlrails: no data file at"),
+        ("garbage.parquet", b"not parquet at all", "garbage.parquet cannot be parsed"),
+        ("broken.csv", b'a,b\n"unterminated,1\n', "broken.csv cannot be parsed"),
+        ("empty.csv", b"", "empty.csv is empty (0 bytes)"),
+        ("notes.txt", b"hello", "neither .csv, .csv.gz nor .parquet"),
+        ("other.csv", b"id,score\n1,2\n", "the data does not match the config: column(s) event_time, tenure_months"),
+    ],
+)
 def test_bad_inputs_are_a_message_and_exit_2_not_a_traceback(tmp_path, capsys, name, body, message):
     if body is not None:
         (tmp_path / name).write_bytes(body)

@@ -31,9 +31,13 @@ def configured(cfg, **dataset):
 def findings(frame: pd.DataFrame, cfg, leakage: bool = False) -> list:
     typed = type_columns(frame, cfg.dataset)
     found = []
-    for produce in (data.volume_findings(typed, cfg), data.column_findings(typed, cfg, OPTIONS),
-                    data.duplicate_findings(typed, OPTIONS), data.label_findings(typed, cfg, OPTIONS),
-                    data.drift_findings(typed, cfg)):
+    for produce in (
+        data.volume_findings(typed, cfg),
+        data.column_findings(typed, cfg, OPTIONS),
+        data.duplicate_findings(typed, OPTIONS),
+        data.label_findings(typed, cfg, OPTIONS),
+        data.drift_findings(typed, cfg),
+    ):
         found += produce[0]
     if leakage:
         labelled = typed.frame.dropna(subset=[cfg.dataset.target])
@@ -78,8 +82,12 @@ CASES = [
     ("type_mismatch", "blocker", lambda f: _set(f, "event_time", "yesterday", 3), None),
     ("constant", "warning", lambda f: _set(f, "region", "north"), None),
     ("near_constant", "warning", lambda f: _set(f, "region", "north", 597), None),
-    ("high_cardinality", "warning", lambda f: f.assign(customer=[f"c{i}" for i in range(len(f))]),
-     lambda c: _with_feature(c, "customer", "categorical")),
+    (
+        "high_cardinality",
+        "warning",
+        lambda f: f.assign(customer=[f"c{i}" for i in range(len(f))]),
+        lambda c: _with_feature(c, "customer", "categorical"),
+    ),
     ("duplicate_rows", "warning", lambda f: pd.concat([f, f.iloc[:30]], ignore_index=True), None),
     ("label_missing", "blocker", lambda f: f.drop(columns=["churned"]), None),
     ("label_missing", "blocker", lambda f: _set(f, "churned", np.nan), None),
@@ -90,8 +98,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("code", "severity", "spoil", "configure"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("code", "severity", "spoil", "configure"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_each_finding_is_triggered_by_data_built_for_it(cfg, code, severity, spoil, configure):
     project = configure(cfg) if configure else cfg
     triggered = [f for f in findings(spoil(clean()), project) if f.code == code]

@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from mlrails.serving import prediction_ids
 from mlrails.feedback.intake import (
     LABEL_OUT_OF_DOMAIN,
     UNKNOWN_PREDICTION_ID,
@@ -16,6 +15,7 @@ from mlrails.feedback.intake import (
     judge,
     refusal_error,
 )
+from mlrails.serving import prediction_ids
 
 KEY = b"a test key"
 
@@ -61,25 +61,38 @@ def test_a_regression_label_that_is_no_finite_number_is_refused(label):
 
 def test_judge_keeps_the_good_items_and_names_each_refused_one():
     good, other = prediction_ids.issue(KEY, 2)
-    items = [{"prediction_id": good, "label": "1"}, {"prediction_id": "never-served", "label": 1},
-             {"prediction_id": other, "label": "maybe"}, {"prediction_id": other, "label": 0}]
+    items = [
+        {"prediction_id": good, "label": "1"},
+        {"prediction_id": "never-served", "label": 1},
+        {"prediction_id": other, "label": "maybe"},
+        {"prediction_id": other, "label": 0},
+    ]
 
-    accepted, refused = judge(items, task="classification", classes=[0, 1],
-                              issued=lambda i: prediction_ids.issued(KEY, i))
+    accepted, refused = judge(
+        items, task="classification", classes=[0, 1], issued=lambda i: prediction_ids.issued(KEY, i)
+    )
 
     assert accepted == [{"prediction_id": good, "label": 1}, {"prediction_id": other, "label": 0}]
     assert [(r.item, r.reason) for r in refused] == [(1, UNKNOWN_PREDICTION_ID), (2, LABEL_OUT_OF_DOMAIN)]
     error = refusal_error(len(accepted), refused)
     assert (error.status, error.error_code) == (422, "FEEDBACK_REFUSED")
-    assert error.to_body()["details"] == {"accepted": 2, "refused": [
-        {"item": 1, "reason": UNKNOWN_PREDICTION_ID, "message": "prediction_id was not issued by this service"},
-        {"item": 2, "reason": LABEL_OUT_OF_DOMAIN, "message": "label 'maybe' is not one of the model's classes [0, 1]"},
-    ]}
+    assert error.to_body()["details"] == {
+        "accepted": 2,
+        "refused": [
+            {"item": 1, "reason": UNKNOWN_PREDICTION_ID, "message": "prediction_id was not issued by this service"},
+            {
+                "item": 2,
+                "reason": LABEL_OUT_OF_DOMAIN,
+                "message": "label 'maybe' is not one of the model's classes [0, 1]",
+            },
+        ],
+    }
 
 
 def test_the_credential_comes_from_the_request_context():
     assert credential({"apiKeyId": "a1b2c3", "userArn": None}) == "api_key:a1b2c3"
     assert credential({"apiKeyId": None, "userArn": "arn:aws:sts::123456789012:assumed-role/labeller/s"}) == (
-        "iam:arn:aws:sts::123456789012:assumed-role/labeller/s")
+        "iam:arn:aws:sts::123456789012:assumed-role/labeller/s"
+    )
     assert credential({"apiKey": "local", "sourceIp": "127.0.0.1"}) is None
     assert credential({"apiKeyId": ""}) is None

@@ -9,8 +9,11 @@ DELAY = timedelta(hours=48)
 
 def test_a_day_is_settled_once_its_last_label_is_due():
     # At 03-12 00:00 with labels due within 48 h, every prediction up to 03-10 00:00 is settled.
-    assert settled_days(datetime(2026, 3, 12, tzinfo=UTC), DELAY, timedelta(days=3)) == \
-        [date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)]
+    assert settled_days(datetime(2026, 3, 12, tzinfo=UTC), DELAY, timedelta(days=3)) == [
+        date(2026, 3, 7),
+        date(2026, 3, 8),
+        date(2026, 3, 9),
+    ]
     # Five hours later 03-10 is still running: the same days.
     assert settled_days(datetime(2026, 3, 12, 5, tzinfo=UTC), DELAY, timedelta(days=3))[-1] == date(2026, 3, 9)
 

@@ -2,9 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mlrails.config import Promotion
 from mlrails.promotion import gate
 from mlrails.retraining import policy
-from mlrails.config import Promotion
 
 NOW = datetime(2026, 1, 10, tzinfo=UTC)
 
@@ -14,58 +14,81 @@ def _rules(**overrides) -> Promotion:
 
 
 def test_first_model_is_promoted():
-    decision = gate.decide(metric="accuracy", rules=_rules(min_improvement=0.01),
-                           challenger={"accuracy": 0.7}, champion=None)
+    decision = gate.decide(
+        metric="accuracy", rules=_rules(min_improvement=0.01), challenger={"accuracy": 0.7}, champion=None
+    )
     assert decision.promote and "first model" in decision.reason
 
 
-@pytest.mark.parametrize(("metric", "new", "old", "minimum", "promote"), [
-    ("accuracy", 0.80, 0.78, 0.01, True),
-    ("accuracy", 0.785, 0.78, 0.01, False),
-    ("accuracy", 0.78, 0.78, 0.0, True),   # a tie passes at 0: fresher data wins
-    ("rmse", 0.30, 0.35, 0.01, True),       # lower is better
-    ("rmse", 0.36, 0.35, 0.0, False),
-])
+@pytest.mark.parametrize(
+    ("metric", "new", "old", "minimum", "promote"),
+    [
+        ("accuracy", 0.80, 0.78, 0.01, True),
+        ("accuracy", 0.785, 0.78, 0.01, False),
+        ("accuracy", 0.78, 0.78, 0.0, True),  # a tie passes at 0: fresher data wins
+        ("rmse", 0.30, 0.35, 0.01, True),  # lower is better
+        ("rmse", 0.36, 0.35, 0.0, False),
+    ],
+)
 def test_gate_compares_in_the_metric_direction(metric, new, old, minimum, promote):
-    decision = gate.decide(metric=metric, rules=_rules(min_improvement=minimum),
-                           challenger={metric: new}, champion={metric: old})
+    decision = gate.decide(
+        metric=metric, rules=_rules(min_improvement=minimum), challenger={metric: new}, champion={metric: old}
+    )
     assert decision.promote is promote
     assert f"{old:.4f} -> {new:.4f}" in decision.reason
 
 
 def test_relative_improvement_scales_with_the_champion():
     rules = _rules(min_improvement=0.05, improvement="relative")  # 5% of the champion's score
-    assert not gate.decide(metric="accuracy", rules=rules, challenger={"accuracy": 0.62},
-                           champion={"accuracy": 0.60}).promote  # +0.02 < 0.03
-    assert gate.decide(metric="accuracy", rules=rules, challenger={"accuracy": 0.64},
-                       champion={"accuracy": 0.60}).promote
+    assert not gate.decide(
+        metric="accuracy", rules=rules, challenger={"accuracy": 0.62}, champion={"accuracy": 0.60}
+    ).promote  # +0.02 < 0.03
+    assert gate.decide(
+        metric="accuracy", rules=rules, challenger={"accuracy": 0.64}, champion={"accuracy": 0.60}
+    ).promote
 
 
 def test_a_guard_metric_may_not_regress_past_its_tolerance():
     rules = _rules(guards={"roc_auc": 0.02, "log_loss": 0.05})
-    better_but_worse_auc = gate.decide(metric="accuracy", rules=rules,
-                                       challenger={"accuracy": 0.85, "roc_auc": 0.70, "log_loss": 0.40},
-                                       champion={"accuracy": 0.80, "roc_auc": 0.75, "log_loss": 0.41})
+    better_but_worse_auc = gate.decide(
+        metric="accuracy",
+        rules=rules,
+        challenger={"accuracy": 0.85, "roc_auc": 0.70, "log_loss": 0.40},
+        champion={"accuracy": 0.80, "roc_auc": 0.75, "log_loss": 0.41},
+    )
     assert not better_but_worse_auc.promote
     assert "guard roc_auc regressed by 0.0500 > tolerance 0.0200" in better_but_worse_auc.reason
-    within = gate.decide(metric="accuracy", rules=rules,
-                         challenger={"accuracy": 0.85, "roc_auc": 0.74, "log_loss": 0.44},
-                         champion={"accuracy": 0.80, "roc_auc": 0.75, "log_loss": 0.41})
+    within = gate.decide(
+        metric="accuracy",
+        rules=rules,
+        challenger={"accuracy": 0.85, "roc_auc": 0.74, "log_loss": 0.44},
+        champion={"accuracy": 0.80, "roc_auc": 0.75, "log_loss": 0.41},
+    )
     assert within.promote
 
 
 def test_nan_scores_and_missing_guards_are_refused():
-    nan = gate.decide(metric="accuracy", rules=_rules(), challenger={"accuracy": float("nan")},
-                      champion={"accuracy": 0.7})
+    nan = gate.decide(
+        metric="accuracy", rules=_rules(), challenger={"accuracy": float("nan")}, champion={"accuracy": 0.7}
+    )
     assert not nan.promote
-    unguarded = gate.decide(metric="accuracy", rules=_rules(guards={"roc_auc": 0.01}),
-                            challenger={"accuracy": 0.9}, champion={"accuracy": 0.7, "roc_auc": 0.8})
+    unguarded = gate.decide(
+        metric="accuracy",
+        rules=_rules(guards={"roc_auc": 0.01}),
+        challenger={"accuracy": 0.9},
+        champion={"accuracy": 0.7, "roc_auc": 0.8},
+    )
     assert not unguarded.promote and "guard roc_auc has no challenger score" in unguarded.reason
 
 
 def test_the_reason_names_what_was_beaten():
-    decision = gate.decide(metric="accuracy", rules=_rules(), challenger={"accuracy": 0.8},
-                           champion={"accuracy": 0.7}, against="placeholder baseline")
+    decision = gate.decide(
+        metric="accuracy",
+        rules=_rules(),
+        challenger={"accuracy": 0.8},
+        champion={"accuracy": 0.7},
+        against="placeholder baseline",
+    )
     assert "vs placeholder baseline" in decision.reason
 
 
@@ -80,10 +103,15 @@ def _state(**overrides) -> policy.PolicyState:
 
 
 def test_bootstrap_waits_for_enough_rows(cfg):
-    assert not policy.decide("new_data", _state(has_champion=False, rows_since_training=10,
-                                                last_retrain_at=None), cfg, NOW).retrain
-    assert policy.decide("new_data", _state(has_champion=False, rows_since_training=cfg.training.min_rows,
-                                            last_retrain_at=None), cfg, NOW).retrain
+    assert not policy.decide(
+        "new_data", _state(has_champion=False, rows_since_training=10, last_retrain_at=None), cfg, NOW
+    ).retrain
+    assert policy.decide(
+        "new_data",
+        _state(has_champion=False, rows_since_training=cfg.training.min_rows, last_retrain_at=None),
+        cfg,
+        NOW,
+    ).retrain
 
 
 def test_cooldown_blocks_every_trigger(cfg):

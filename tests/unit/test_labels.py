@@ -12,16 +12,21 @@ WINDOW, DELAY = timedelta(days=7), timedelta(days=2)
 
 
 def _captures(*rows: tuple[str, datetime, object]) -> pd.DataFrame:
-    return pd.DataFrame([{"prediction_id": pid, "timestamp": at.isoformat(), "prediction": prediction,
-                          "tenure_months": 12.0} for pid, at, prediction in rows])
+    return pd.DataFrame(
+        [
+            {"prediction_id": pid, "timestamp": at.isoformat(), "prediction": prediction, "tenure_months": 12.0}
+            for pid, at, prediction in rows
+        ]
+    )
 
 
 def _feedback(*rows: tuple[str, object, datetime], labelled_by: str | None = "api_key:feedback-key") -> pd.DataFrame:
     """Stored labels, as sent with ``labelled_by`` (None: stored without it, as before feedback
     had its own credential)."""
     credential = {} if labelled_by is None else {"labelled_by": labelled_by}
-    return pd.DataFrame([{"prediction_id": pid, "label": label, "received_at": at.isoformat(), **credential}
-                         for pid, label, at in rows])
+    return pd.DataFrame(
+        [{"prediction_id": pid, "label": label, "received_at": at.isoformat(), **credential} for pid, label, at in rows]
+    )
 
 
 def _join(captures: pd.DataFrame, feedback: pd.DataFrame, task: str = "classification"):
@@ -35,8 +40,12 @@ def test_the_window_ends_where_labels_have_had_their_delay():
 
 def test_a_late_label_counts_and_an_unsettled_prediction_is_left_out():
     made = NOW - DELAY - timedelta(days=1)  # settled: its delay passed a day ago
-    captures = _captures(("a", made, 1), ("b", made, 0), ("c", NOW - timedelta(hours=5), 1),
-                         ("old", NOW - DELAY - WINDOW - timedelta(seconds=1), 1))
+    captures = _captures(
+        ("a", made, 1),
+        ("b", made, 0),
+        ("c", NOW - timedelta(hours=5), 1),
+        ("old", NOW - DELAY - WINDOW - timedelta(seconds=1), 1),
+    )
     # "a" was labelled 2.5 days after the prediction (later than the delay), before now.
     feedback = _feedback(("a", 1, made + timedelta(days=2, hours=12)), ("c", 0, NOW - timedelta(hours=1)))
 
@@ -59,8 +68,12 @@ def test_the_window_bounds_are_start_inclusive_end_exclusive():
 
 
 def test_the_latest_label_for_an_id_wins_and_labels_from_the_future_are_not_known():
-    feedback = _feedback(("a", 0, NOW - timedelta(days=3)), ("a", 1, NOW - timedelta(days=1)),
-                         ("b", 1, NOW - timedelta(days=1)), ("b", 0, NOW + timedelta(hours=1)))
+    feedback = _feedback(
+        ("a", 0, NOW - timedelta(days=3)),
+        ("a", 1, NOW - timedelta(days=1)),
+        ("b", 1, NOW - timedelta(days=1)),
+        ("b", 0, NOW + timedelta(hours=1)),
+    )
 
     latest = latest_labels(feedback, NOW).set_index("prediction_id")[LABEL].to_dict()
 
@@ -69,8 +82,9 @@ def test_the_latest_label_for_an_id_wins_and_labels_from_the_future_are_not_know
 
 def test_a_prediction_captured_twice_counts_once():
     made = NOW - DELAY - timedelta(days=1)
-    joined = _join(_captures(("a", made, 1), ("a", made, 1), ("b", made, 0)),
-                   _feedback(("a", 1, NOW - timedelta(hours=2))))
+    joined = _join(
+        _captures(("a", made, 1), ("a", made, 1), ("b", made, 0)), _feedback(("a", 1, NOW - timedelta(hours=2)))
+    )
     assert (joined.settled, joined.labelled) == (2, 1)
 
 
@@ -101,11 +115,14 @@ def test_only_labels_sent_with_the_feedback_credential_count():
     trusted = _feedback(("a", 1, made + timedelta(hours=1)), ("b", 0, made + timedelta(hours=1)))
     # Later labels that no credential (or a made-up one) sent: "a" must keep its label, and
     # "c" gets none.
-    untrusted = pd.concat([
-        _feedback(("a", 0, made + timedelta(hours=2)), ("c", 0, made + timedelta(hours=2)), labelled_by=None),
-        _feedback(("b", 1, made + timedelta(hours=2)), labelled_by="scoring-key"),
-        _feedback(("c", 1, made + timedelta(hours=2)), labelled_by="api_key:"),
-    ], ignore_index=True)
+    untrusted = pd.concat(
+        [
+            _feedback(("a", 0, made + timedelta(hours=2)), ("c", 0, made + timedelta(hours=2)), labelled_by=None),
+            _feedback(("b", 1, made + timedelta(hours=2)), labelled_by="scoring-key"),
+            _feedback(("c", 1, made + timedelta(hours=2)), labelled_by="api_key:"),
+        ],
+        ignore_index=True,
+    )
 
     joined = _join(captures, pd.concat([trusted, untrusted], ignore_index=True))
 

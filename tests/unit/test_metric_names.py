@@ -12,6 +12,7 @@ from mlrails.config import ProjectConfig
 from mlrails.local.cloud import local_names
 from mlrails.metric_names import MODEL_DIMENSION, PUBLISHERS, MetricName, dimensions, per_item
 
+
 def test_every_metric_has_exactly_one_publisher():
     published = [metric for p in PUBLISHERS for metric in p.metrics]
     assert sorted(published) == sorted(MetricName)
@@ -36,8 +37,15 @@ def _emitted(cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, metric: Metric
     return json.loads(json.dumps(provider.serialize_metric_set()))
 
 
-@pytest.mark.parametrize("metric", [MetricName.DRIFTED_FEATURE_SHARE, MetricName.RETRAIN_REQUESTED,
-                                    MetricName.MODEL_PROMOTED, MetricName.PREDICTED_ROWS])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        MetricName.DRIFTED_FEATURE_SHARE,
+        MetricName.RETRAIN_REQUESTED,
+        MetricName.MODEL_PROMOTED,
+        MetricName.PREDICTED_ROWS,
+    ],
+)
 def test_declared_dimensions_are_exactly_what_powertools_publishes(cfg, monkeypatch, metric):
     emf = _emitted(cfg, monkeypatch, metric)
     [directive] = emf["_aws"]["CloudWatchMetrics"]

@@ -4,14 +4,25 @@ from statistics import NormalDist
 
 import pytest
 
-from mlrails.serving.manifest import Manifest
 from mlrails.performance.check import Floor, allowance, floor, worse_than
+from mlrails.serving.manifest import Manifest
 
 
 def _champion(metrics: dict[str, float], errors: dict[str, float]) -> Manifest:
-    return Manifest(model_name="m", version="3", run_id="r", artifact_uri="s3://b/model.skops",
-                    profile_uri="s3://b/profile.json", task="classification", features=[], metrics=metrics,
-                    promoted_at="", trained_at="", reason="", metric_errors=errors)
+    return Manifest(
+        model_name="m",
+        version="3",
+        run_id="r",
+        artifact_uri="s3://b/model.skops",
+        profile_uri="s3://b/profile.json",
+        task="classification",
+        features=[],
+        metrics=metrics,
+        promoted_at="",
+        trained_at="",
+        reason="",
+        metric_errors=errors,
+    )
 
 
 def _rules(cfg, **performance):
@@ -36,8 +47,9 @@ def test_an_error_metric_floors_from_above(cfg):
 
 
 def test_a_champion_recorded_without_errors_is_held_to_its_score_alone(cfg):
-    assert floor(_rules(cfg, minimum=None, max_drop=0.1), _champion({"accuracy": 0.8}, {})) == \
-        Floor(pytest.approx(0.7), 0.0)
+    assert floor(_rules(cfg, minimum=None, max_drop=0.1), _champion({"accuracy": 0.8}, {})) == Floor(
+        pytest.approx(0.7), 0.0
+    )
 
 
 def test_the_allowance_is_the_one_sided_quantile_of_the_gaps_error():

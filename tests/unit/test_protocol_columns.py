@@ -9,17 +9,32 @@ from hypothesis import strategies as st
 from mlrails.errors import BadRequest
 from mlrails.serving.protocol import _MISSING, Column, _coerce, _validate
 
-cells = st.one_of(st.none(), st.just(_MISSING), st.booleans(), st.integers(), st.integers(min_value=10**308),
-                  st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-                  st.sampled_from(["1.5", " 2 ", "1_000", "1e309", "NaN", "-inf", "", "ten"]),
-                  st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+cells = st.one_of(
+    st.none(),
+    st.just(_MISSING),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**308),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["1.5", " 2 ", "1_000", "1e309", "NaN", "-inf", "", "ten"]),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
 # Mostly plain columns (the fast paths), with now and then one odd cell anywhere in them.
-plain = st.one_of(st.lists(st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False)),
-                           min_size=1, max_size=30),
-                  st.lists(st.text(max_size=6), min_size=1, max_size=30))
-columns = st.one_of(st.lists(cells, min_size=1, max_size=30),
-                    st.tuples(plain, st.integers(0, 29), cells).map(lambda t: t[0][:t[1]] + [t[2]] + t[0][t[1]:]),
-                    plain)
+plain = st.one_of(
+    st.lists(
+        st.one_of(st.integers(-(10**6), 10**6), st.floats(allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.lists(st.text(max_size=6), min_size=1, max_size=30),
+)
+columns = st.one_of(
+    st.lists(cells, min_size=1, max_size=30),
+    st.tuples(plain, st.integers(0, 29), cells).map(lambda t: [*t[0][: t[1]], t[2], *t[0][t[1] :]]),
+    plain,
+)
 signatures = st.builds(Column, st.just("x"), st.sampled_from(["numeric", "categorical"]), st.booleans())
 
 

@@ -19,18 +19,30 @@ from mlrails.serving.protocol import MAX_BODY_BYTES, Column, parse_request
 SIGNATURE = [Column("tenure", "numeric"), Column("plan", "categorical"), Column("note", "categorical", nullable=True)]
 NAMES = [c.name for c in SIGNATURE]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**30, 10**30), st.floats(allow_nan=False),
-                    st.text(max_size=6), st.sampled_from(["basic", "1.5", "", "\ud83d\ude00"]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=False),
+    st.text(max_size=6),
+    st.sampled_from(["basic", "1.5", "", "\ud83d\ude00"]),
+)
 names = st.one_of(st.sampled_from(NAMES), st.text(max_size=6))
 records = st.dictionaries(names, scalars, max_size=4)
 # What a body repeats until it is large: (head, one unit, separator, tail) per format; the
 # unit is text so that a raw fragment (mostly not JSON) can stand in for a well-formed one.
-json_units = st.one_of(records.map(json.dumps), st.lists(scalars, max_size=4).map(json.dumps),
-                       scalars.map(json.dumps), st.text(max_size=12))
-csv_units = st.one_of(st.lists(st.one_of(st.text(max_size=5), st.just("1.5")), min_size=0, max_size=4).map(",".join),
-                      st.text(max_size=12))
+json_units = st.one_of(
+    records.map(json.dumps),
+    st.lists(scalars, max_size=4).map(json.dumps),
+    scalars.map(json.dumps),
+    st.text(max_size=12),
+)
+csv_units = st.one_of(
+    st.lists(st.one_of(st.text(max_size=5), st.just("1.5")), min_size=0, max_size=4).map(",".join), st.text(max_size=12)
+)
 feedback_units = st.one_of(
-    st.fixed_dictionaries({"prediction_id": st.text(max_size=8), "label": scalars}).map(json.dumps), json_units)
+    st.fixed_dictionaries({"prediction_id": st.text(max_size=8), "label": scalars}).map(json.dumps), json_units
+)
 
 FRAMES = {  # format -> (head, separator, tail, units)
     "dataframe_records": ('{"dataframe_records": [', ",", "]}", json_units),

@@ -15,13 +15,15 @@ def test_accuracy_and_macro_f1(classes):
     predicted = np.where(RNG.random(500) < 0.7, labels, RNG.choice(classes, 500))
     assert quality.accuracy(labels, predicted) == pytest.approx(skm.accuracy_score(labels, predicted))
     assert quality.f1_macro(labels, predicted) == pytest.approx(
-        skm.f1_score(labels, predicted, average="macro", zero_division=0))
+        skm.f1_score(labels, predicted, average="macro", zero_division=0)
+    )
 
 
 def test_macro_f1_counts_a_class_only_ever_predicted():
     labels, predicted = np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1])
     assert quality.f1_macro(labels, predicted) == pytest.approx(
-        skm.f1_score(labels, predicted, average="macro", zero_division=0))
+        skm.f1_score(labels, predicted, average="macro", zero_division=0)
+    )
 
 
 def test_roc_auc_with_ties_and_without_a_class():
@@ -44,8 +46,7 @@ def test_regression_metrics():
 def test_classification_reports_roc_auc_only_with_scores():
     labels, predicted = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
     assert set(quality.task_metrics("classification", labels, predicted)) == {"accuracy", "f1"}
-    scored = quality.task_metrics("classification", labels, predicted,
-                                  (labels == 1, np.array([0.1, 0.9, 0.4, 0.3])))
+    scored = quality.task_metrics("classification", labels, predicted, (labels == 1, np.array([0.1, 0.9, 0.4, 0.3])))
     assert scored["roc_auc"] == pytest.approx(1.0)
 
 
@@ -85,6 +86,7 @@ def test_the_bootstrap_error_of_mae_is_the_standard_error_of_the_mean():
 
 def test_standard_errors_are_seeded_and_need_two_rows():
     labels, predicted = RNG.integers(0, 2, 300), RNG.integers(0, 2, 300)
-    assert quality.standard_errors("classification", labels, predicted) == \
-        quality.standard_errors("classification", labels, predicted)
+    assert quality.standard_errors("classification", labels, predicted) == quality.standard_errors(
+        "classification", labels, predicted
+    )
     assert quality.standard_errors("classification", labels[:1], predicted[:1]) == {}

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlrails.retraining import policy
 from mlrails.config import MaxRetrains
+from mlrails.retraining import policy
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -19,40 +19,102 @@ def _cfg(cfg, **retraining):
 CASES = [
     # (name, trigger, state, retraining overrides, retrain?, reason contains)
     ("cadence", "schedule", dict(last_retrain_at=NOW - 72 * H), {}, True, "scheduled cadence"),
-    ("cooldown", "drift", dict(last_retrain_at=NOW - 2 * H), {"cooldown_hours": 12}, False,
-     "cooldown until 2026-03-20T10:00:00+00:00"),
-    ("cooldown over", "drift", dict(last_retrain_at=NOW - 12 * H), {"cooldown_hours": 12}, True,
-     "input drift detected"),
+    (
+        "cooldown",
+        "drift",
+        dict(last_retrain_at=NOW - 2 * H),
+        {"cooldown_hours": 12},
+        False,
+        "cooldown until 2026-03-20T10:00:00+00:00",
+    ),
+    (
+        "cooldown over",
+        "drift",
+        dict(last_retrain_at=NOW - 12 * H),
+        {"cooldown_hours": 12},
+        True,
+        "input drift detected",
+    ),
     ("performance", "performance", {}, {}, True, "model performance degraded"),
-    ("max per period reached", "performance",
-     dict(recent_retrains=(NOW - 100 * H, NOW - 50 * H, NOW - 20 * H)),
-     {"max_retrains": MaxRetrains(count=3, period_hours=168)}, False,
-     "3 runs in the last 168 h reach retraining.max_retrains.count=3: next run possible from 2026-03-22T"
-     "20:00:00+00:00"),
-    ("older runs leave the period", "performance",
-     dict(recent_retrains=(NOW - 200 * H, NOW - 50 * H, NOW - 20 * H)),
-     {"max_retrains": MaxRetrains(count=3, period_hours=168)}, True, "model performance degraded"),
-    ("no limit configured", "drift", dict(recent_retrains=tuple(NOW - n * 20 * H for n in range(1, 9))),
-     {"max_retrains": None}, True, "input drift detected"),
-    ("trigger disabled", "drift", {}, {"triggers": ("schedule", "performance")}, False,
-     "trigger 'drift' is disabled in retraining.triggers"),
-    ("too few new rows", "new_data", dict(rows_since_training=999), {"min_new_rows": 1000}, False,
-     "999 new rows < retraining.min_new_rows=1000"),
-    ("enough new rows", "new_data", dict(rows_since_training=1000), {"min_new_rows": 1000}, True,
-     "1000 new rows since the last training"),
-    ("bootstrap waits", "new_data", dict(has_champion=False, rows_since_training=10), {}, False,
-     "no model yet; waiting for training.min_rows"),
-    ("bootstrap ignores disabled triggers", "new_data", dict(has_champion=False, rows_since_training=5000),
-     {"triggers": ("schedule",)}, True, "no model yet and 5000 rows available"),
-    ("the limit also holds the bootstrap", "new_data",
-     dict(has_champion=False, rows_since_training=5000, recent_retrains=(NOW - H,), last_retrain_at=None),
-     {"max_retrains": MaxRetrains(count=1, period_hours=24), "cooldown_hours": 0}, False,
-     "1 runs in the last 24 h"),
+    (
+        "max per period reached",
+        "performance",
+        dict(recent_retrains=(NOW - 100 * H, NOW - 50 * H, NOW - 20 * H)),
+        {"max_retrains": MaxRetrains(count=3, period_hours=168)},
+        False,
+        "3 runs in the last 168 h reach retraining.max_retrains.count=3: next run possible from 2026-03-22T"
+        "20:00:00+00:00",
+    ),
+    (
+        "older runs leave the period",
+        "performance",
+        dict(recent_retrains=(NOW - 200 * H, NOW - 50 * H, NOW - 20 * H)),
+        {"max_retrains": MaxRetrains(count=3, period_hours=168)},
+        True,
+        "model performance degraded",
+    ),
+    (
+        "no limit configured",
+        "drift",
+        dict(recent_retrains=tuple(NOW - n * 20 * H for n in range(1, 9))),
+        {"max_retrains": None},
+        True,
+        "input drift detected",
+    ),
+    (
+        "trigger disabled",
+        "drift",
+        {},
+        {"triggers": ("schedule", "performance")},
+        False,
+        "trigger 'drift' is disabled in retraining.triggers",
+    ),
+    (
+        "too few new rows",
+        "new_data",
+        dict(rows_since_training=999),
+        {"min_new_rows": 1000},
+        False,
+        "999 new rows < retraining.min_new_rows=1000",
+    ),
+    (
+        "enough new rows",
+        "new_data",
+        dict(rows_since_training=1000),
+        {"min_new_rows": 1000},
+        True,
+        "1000 new rows since the last training",
+    ),
+    (
+        "bootstrap waits",
+        "new_data",
+        dict(has_champion=False, rows_since_training=10),
+        {},
+        False,
+        "no model yet; waiting for training.min_rows",
+    ),
+    (
+        "bootstrap ignores disabled triggers",
+        "new_data",
+        dict(has_champion=False, rows_since_training=5000),
+        {"triggers": ("schedule",)},
+        True,
+        "no model yet and 5000 rows available",
+    ),
+    (
+        "the limit also holds the bootstrap",
+        "new_data",
+        dict(has_champion=False, rows_since_training=5000, recent_retrains=(NOW - H,), last_retrain_at=None),
+        {"max_retrains": MaxRetrains(count=1, period_hours=24), "cooldown_hours": 0},
+        False,
+        "1 runs in the last 24 h",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("trigger", "state", "rules", "retrain", "reason"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("trigger", "state", "rules", "retrain", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_decisions(cfg, trigger, state, rules, retrain, reason):
     values = {"has_champion": True, "rows_since_training": 0, "last_retrain_at": NOW - 200 * H, **state}
     decision = policy.decide(trigger, policy.PolicyState(**values), _cfg(cfg, **rules), NOW)

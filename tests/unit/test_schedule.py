@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mlrails.local.schedule import fire_times, parse_cron
+from mlrails.schedule import fire_times, parse_cron
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)  # a Thursday
 
@@ -16,7 +16,9 @@ def test_rate_window_is_half_open_at_the_start():
     start = ANCHOR + timedelta(days=7)
     assert fire_times("rate(7 days)", ANCHOR, start, start + timedelta(days=7)) == [ANCHOR + timedelta(days=14)]
     assert fire_times("rate(30 minutes)", ANCHOR, ANCHOR, ANCHOR + timedelta(hours=1)) == [
-        ANCHOR + timedelta(minutes=30), ANCHOR + timedelta(hours=1)]
+        ANCHOR + timedelta(minutes=30),
+        ANCHOR + timedelta(hours=1),
+    ]
 
 
 def test_cron_daily_and_weekday():

@@ -4,8 +4,11 @@ from mlrails.errors import ConfigError
 from mlrails.settings import Settings
 
 ENV = {
-    "MLRAILS_ENVIRONMENT": "dev", "MLRAILS_CONFIG_URI": "s3://artifacts/config/abc.json",
-    "MLRAILS_DATA_BUCKET": "data", "MLRAILS_ARTIFACTS_BUCKET": "artifacts", "MLRAILS_BUS_NAME": "bus",
+    "MLRAILS_ENVIRONMENT": "dev",
+    "MLRAILS_CONFIG_URI": "s3://artifacts/config/abc.json",
+    "MLRAILS_DATA_BUCKET": "data",
+    "MLRAILS_ARTIFACTS_BUCKET": "artifacts",
+    "MLRAILS_BUS_NAME": "bus",
     "MLRAILS_STATE_TABLE": "state",
 }
 

@@ -3,11 +3,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from mlrails.serving import artifacts
-from mlrails.training import estimator
 from mlrails.data.dataset import prepare_features
 from mlrails.errors import TrainingError
 from mlrails.local.synthetic import churn_frame
+from mlrails.serving import artifacts
+from mlrails.training import estimator
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -41,7 +41,7 @@ def test_the_training_window_keeps_only_the_newest_days(cfg):
 
 
 def test_too_little_data_is_a_clear_error(cfg, frame):
-    with pytest.raises(TrainingError, match="below training.min_rows"):
+    with pytest.raises(TrainingError, match=r"below training\.min_rows"):
         estimator.split_by_time(frame.head(10), cfg)
 
 
@@ -73,11 +73,17 @@ def test_a_broken_entrypoint_is_named(cfg, frame):
 
 
 def test_columns_unknown_at_prediction_time_are_refused_as_features(cfg, frame):
-    leaky = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
-        update={"not_available_at_prediction": ("support_calls", "refund_issued")})})
+    leaky = cfg.model_copy(
+        update={
+            "dataset": cfg.dataset.model_copy(
+                update={"not_available_at_prediction": ("support_calls", "refund_issued")}
+            )
+        }
+    )
     with pytest.raises(TrainingError, match=r"\['support_calls'\] are listed in dataset.not_available_at_prediction"):
         estimator.fit(leaky, frame)
     # naming a column that is not a feature is fine: it documents what must stay out
-    unlisted = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(
-        update={"not_available_at_prediction": ("refund_issued",)})})
+    unlisted = cfg.model_copy(
+        update={"dataset": cfg.dataset.model_copy(update={"not_available_at_prediction": ("refund_issued",)})}
+    )
     assert estimator.fit(unlisted, frame) is not None

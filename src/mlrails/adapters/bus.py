@@ -12,7 +12,7 @@ class PublishError(RuntimeError):
     """EventBridge accepted the call but refused an entry."""
 
 
-def publish(detail, bus_name: str, *, time: datetime | None = None) -> None:  # noqa: ANN001 - any event detail
+def publish(detail, bus_name: str, *, time: datetime | None = None) -> None:
     """Put one event. ``time`` carries the causing event's time forward, so a chain of
     events keeps one clock (the local runtime's virtual clock included)."""
     entry = to_entry(detail, bus_name)
@@ -21,4 +21,6 @@ def publish(detail, bus_name: str, *, time: datetime | None = None) -> None:  # 
     response = client("events").put_events(Entries=[entry])
     if response.get("FailedEntryCount"):
         failure = response["Entries"][0]
-        raise PublishError(f"{entry['DetailType']} was refused: {failure.get('ErrorCode')} {failure.get('ErrorMessage')}")
+        raise PublishError(
+            f"{entry['DetailType']} was refused: {failure.get('ErrorCode')} {failure.get('ErrorMessage')}"
+        )

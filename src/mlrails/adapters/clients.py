@@ -34,7 +34,7 @@ def _session() -> botocore.session.Session:
 
 
 @functools.cache
-def client(service: str):  # noqa: ANN201 - botocore clients are generated classes
+def client(service: str):
     """The process-wide client for ``service``, created on first use."""
     with _CREATING:
         return _session().create_client(service, config=_CONFIG)

@@ -38,7 +38,8 @@ def put_records(stream: str, records: list[bytes]) -> int:
     for batch in _batches(sendable):
         try:
             answer = client("firehose").put_record_batch(
-                DeliveryStreamName=stream, Records=[{"Data": record} for record in batch])
+                DeliveryStreamName=stream, Records=[{"Data": record} for record in batch]
+            )
         except (ClientError, BotoCoreError):
             failed += len(batch)
             continue

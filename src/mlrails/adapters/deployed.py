@@ -12,11 +12,20 @@ from mlrails.settings import Settings
 
 
 @functools.cache
-def settings(*, needs_tracking: bool = False, needs_state_machine: bool = False,
-             needs_capture_stream: bool = False, needs_api: bool = False) -> Settings:
+def settings(
+    *,
+    needs_tracking: bool = False,
+    needs_state_machine: bool = False,
+    needs_capture_stream: bool = False,
+    needs_api: bool = False,
+) -> Settings:
     """The function's settings, read from the environment on first use."""
-    return Settings.from_env(needs_tracking=needs_tracking, needs_state_machine=needs_state_machine,
-                             needs_capture_stream=needs_capture_stream, needs_api=needs_api)
+    return Settings.from_env(
+        needs_tracking=needs_tracking,
+        needs_state_machine=needs_state_machine,
+        needs_capture_stream=needs_capture_stream,
+        needs_api=needs_api,
+    )
 
 
 @functools.cache
@@ -30,8 +39,8 @@ def reset() -> None:
     """Forget every per-container cache: settings, config, clients, idempotency stores,
     buffered captures. For tests and the local runtime, whose "container" outlives one
     endpoint or mock."""
-    from mlrails.serving import capture
     from mlrails.adapters import clients, idempotency, secrets
+    from mlrails.serving import capture
 
     capture.discard()
     secrets.reset()

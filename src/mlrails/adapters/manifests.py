@@ -14,6 +14,18 @@ def read_current(bucket: str, model_name: str) -> Manifest | None:
     return None if body is None else Manifest.from_json(body)
 
 
+def current_etag(bucket: str, model_name: str) -> str | None:
+    """The current manifest's ETag (one HEAD), or None before the first promotion."""
+    found = s3.head(s3.uri(bucket, current_key(model_name)))
+    return None if found is None else found["ETag"]
+
+
+def read_current_tagged(bucket: str, model_name: str) -> tuple[Manifest, str]:
+    """The current manifest and the ETag of what was read."""
+    body, etag = s3.get_tagged(s3.uri(bucket, current_key(model_name)))
+    return Manifest.from_json(body), etag
+
+
 def write(bucket: str, manifest: Manifest) -> str:
     """Record the manifest by version, then make it current; returns the current URI.
 
@@ -37,6 +49,9 @@ def read_file(manifest: Manifest, uri: str) -> bytes:
     recorded = manifest.recorded(uri)
     body = s3.get_optional(uri, recorded["version_id"])
     if body is None:
-        raise TamperedArtifact(f"{uri} (version {recorded['version_id']}) recorded by {manifest.model_name} "
-                               f"v{manifest.version}'s manifest is gone", details={"uri": uri})
+        raise TamperedArtifact(
+            f"{uri} (version {recorded['version_id']}) recorded by {manifest.model_name} "
+            f"v{manifest.version}'s manifest is gone",
+            details={"uri": uri},
+        )
     return manifest.verify(uri, body)

@@ -30,8 +30,9 @@ TIMEOUT_SECONDS = 900
 class DeployedOperator:
     """Runs :class:`Operation` s in one deployed environment."""
 
-    def __init__(self, project: str, environment: str, *, region: str | None = None,
-                 session: boto3.Session | None = None) -> None:
+    def __init__(
+        self, project: str, environment: str, *, region: str | None = None, session: boto3.Session | None = None
+    ) -> None:
         self.session = session or boto3.Session(region_name=region)
         self.parameter = operator_parameter(project, environment)
         self.environment = environment
@@ -42,8 +43,10 @@ class DeployedOperator:
             return self.session.client("ssm").get_parameter(Name=self.parameter)["Parameter"]["Value"]
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ParameterNotFound":
-                raise ConfigError(f"environment '{self.environment}' is not deployed in this account/region "
-                                  f"(no SSM parameter {self.parameter}): run `cdk deploy` first") from exc
+                raise ConfigError(
+                    f"environment '{self.environment}' is not deployed in this account/region "
+                    f"(no SSM parameter {self.parameter}): run `cdk deploy` first"
+                ) from exc
             raise ConfigError(f"cannot read {self.parameter}: {exc}") from exc
 
     def signed(self, operation: Operation) -> AWSRequest:
@@ -52,8 +55,12 @@ class DeployedOperator:
         credentials = self.session.get_credentials()
         if credentials is None:
             raise ConfigError(f"no usable AWS credentials for environment '{self.environment}'")
-        request = AWSRequest(method="POST", url=self.url(), data=json.dumps(operation.to_body()).encode(),
-                             headers={"Content-Type": "application/json"})
+        request = AWSRequest(
+            method="POST",
+            url=self.url(),
+            data=json.dumps(operation.to_body()).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         # https://<id>.lambda-url.<region>.on.aws/: the URL names the region it is signed for.
         region = request.url.split(".lambda-url.", 1)[-1].split(".", 1)[0]
         SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)

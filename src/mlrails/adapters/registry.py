@@ -55,13 +55,22 @@ class Registry:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         experiment = self.client.get_experiment_by_name(model_name)
         self.experiment_id = (
-            experiment.experiment_id if experiment
+            experiment.experiment_id
+            if experiment
             else self.client.create_experiment(model_name, artifact_location=artifact_location)
         )
 
-    def log_run(self, *, model: BaseEstimator, sample: pd.DataFrame, params: dict[str, Any],
-                metrics: dict[str, float], tags: dict[str, str], profile: dict[str, Any],
-                trusted_types: list[str]) -> RegisteredModel:
+    def log_run(
+        self,
+        *,
+        model: BaseEstimator,
+        sample: pd.DataFrame,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        profile: dict[str, Any],
+        trusted_types: list[str],
+    ) -> RegisteredModel:
         """Record a training run (params, metrics, lineage tags, profile, model) and register it."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -75,8 +84,11 @@ class Registry:
                 path.write_text(json.dumps(profile))
                 mlflow.log_artifact(str(path))
             info = mlflow.sklearn.log_model(
-                sk_model=model, name="model", serialization_format="skops",
-                signature=infer_signature(sample, model.predict(sample)), input_example=sample.head(3),
+                sk_model=model,
+                name="model",
+                serialization_format="skops",
+                signature=infer_signature(sample, model.predict(sample)),
+                input_example=sample.head(3),
                 # Explicit pins: MLflow's own inference of requirements costs seconds per run.
                 pip_requirements=[f"{n}=={versions[n]}" for n in ("scikit-learn", "numpy", "pandas", "scipy", "skops")],
                 registered_model_name=self.model_name,
@@ -104,12 +116,17 @@ class Registry:
         rows = []
         for version in self.client.search_model_versions(f"name='{self.model_name}'"):
             run = self.client.get_run(version.run_id)
-            rows.append({
-                "version": str(version.version), "aliases": sorted(aliases.get(str(version.version), [])),
-                "run_id": version.run_id, "created": version.creation_timestamp,
-                "metrics": {k.removeprefix("holdout_"): v for k, v in run.data.metrics.items()},
-                "entrypoint": run.data.params.get("entrypoint"), "gate": version.tags.get("gate.reason"),
-            })
+            rows.append(
+                {
+                    "version": str(version.version),
+                    "aliases": sorted(aliases.get(str(version.version), [])),
+                    "run_id": version.run_id,
+                    "created": version.creation_timestamp,
+                    "metrics": {k.removeprefix("holdout_"): v for k, v in run.data.metrics.items()},
+                    "entrypoint": run.data.params.get("entrypoint"),
+                    "gate": version.tags.get("gate.reason"),
+                }
+            )
         return sorted(rows, key=lambda row: int(row["version"]), reverse=True)
 
     def set_alias(self, alias: str, version: str) -> None:

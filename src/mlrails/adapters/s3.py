@@ -1,21 +1,40 @@
-"""S3 reads and writes by URI."""
+"""S3 reads and writes by URI. S3's failures leave this module as typed errors
+(:class:`~mlrails.errors.StorageError`, :class:`~mlrails.errors.StorageNotFound`): no caller
+needs to know botocore."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from mlrails.adapters.clients import client
+from mlrails.errors import StorageError, StorageNotFound
+
+# The codes S3 answers for an absent object, version, bucket (404 for a HEAD).
+_MISSING = frozenset({"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404"})
+
+
+@contextlib.contextmanager
+def _translated(location: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        error = StorageNotFound if code in _MISSING else StorageError
+        raise error(f"S3 answered {code} for {location}", code=code) from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot reach S3 for {location}: {exc}", code=type(exc).__name__) from exc
 
 
 def split_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → (bucket, key)."""
     if not uri.startswith("s3://"):
         raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
 
 
@@ -24,10 +43,17 @@ def uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def get_tagged(location: str) -> tuple[bytes, str]:
+    """Read a whole object, with its ETag."""
+    bucket, key = split_uri(location)
+    with _translated(location):
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+        return response["Body"].read(), response["ETag"]
+
+
 def get_bytes(location: str) -> bytes:
     """Read a whole object."""
-    bucket, key = split_uri(location)
-    return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return get_tagged(location)[0]
 
 
 def get_optional(location: str, version_id: str | None = None) -> bytes | None:
@@ -35,22 +61,26 @@ def get_optional(location: str, version_id: str | None = None) -> bytes | None:
     bucket, key = split_uri(location)
     kwargs = {"VersionId": version_id} if version_id else {}
     try:
-        return client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "NoSuchVersion", "404"):
-            return None
-        raise
+        with _translated(location):
+            return client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
+    except StorageNotFound:
+        return None
+
+
+def head(location: str) -> dict[str, Any] | None:
+    """An object's HEAD (``ETag``, ``Metadata``...), or None when there is no object."""
+    bucket, key = split_uri(location)
+    try:
+        with _translated(location):
+            return client("s3").head_object(Bucket=bucket, Key=key)
+    except StorageNotFound:
+        return None
 
 
 def metadata(location: str) -> dict[str, str] | None:
     """An object's user metadata (``x-amz-meta-*``), or None when there is no object."""
-    bucket, key = split_uri(location)
-    try:
-        return client("s3").head_object(Bucket=bucket, Key=key)["Metadata"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-            return None
-        raise
+    found = head(location)
+    return None if found is None else found["Metadata"]
 
 
 def get_json(location: str) -> Any:
@@ -58,13 +88,13 @@ def get_json(location: str) -> Any:
     return json.loads(get_bytes(location))
 
 
-def put_bytes(location: str, body: bytes, content_type: str = "application/octet-stream",
-              **extra: Any) -> str | None:
+def put_bytes(location: str, body: bytes, content_type: str = "application/octet-stream", **extra: Any) -> str | None:
     """Write a whole object (atomic for readers); returns its S3 version (None when the
     bucket is not versioned)."""
     bucket, key = split_uri(location)
-    return client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type,
-                                   **extra).get("VersionId")
+    with _translated(location):
+        response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+    return response.get("VersionId")
 
 
 def json_bytes(document: Any) -> bytes:
@@ -83,6 +113,6 @@ def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> It
     kwargs = {"Bucket": bucket, "Prefix": prefix}
     if start_after:
         kwargs["StartAfter"] = start_after
-    for page in paginator.paginate(**kwargs):
-        for item in page.get("Contents", []):
-            yield item["Key"]
+    with _translated(uri(bucket, prefix)):
+        for page in paginator.paginate(**kwargs):
+            yield from (item["Key"] for item in page.get("Contents", []))

@@ -19,27 +19,37 @@ class StateTable:
 
     def get(self, pk: str) -> dict[str, Any]:
         """The item's attributes as plain Python values ({} when absent)."""
-        item = client("dynamodb").get_item(TableName=self.table_name, Key={"pk": {"S": pk}},
-                                          ConsistentRead=True).get("Item", {})
+        item = (
+            client("dynamodb")
+            .get_item(TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True)
+            .get("Item", {})
+        )
         return {k: _plain(v) for k, v in item.items() if k != "pk"}
 
     def add(self, pk: str, attribute: str, amount: int) -> int:
         """Atomically add to a counter and return its new value."""
         response = client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": {"S": pk}},
-            UpdateExpression="ADD #a :n", ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":n": {"N": str(amount)}}, ReturnValues="UPDATED_NEW",
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}},
+            UpdateExpression="ADD #a :n",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":n": {"N": str(amount)}},
+            ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"][attribute]["N"])
 
-    def compare_and_set(self, pk: str, *, expected: dict[str, Any], add: dict[str, int] | None = None,
-                        **attributes: Any) -> bool:
+    def compare_and_set(
+        self, pk: str, *, expected: dict[str, Any], add: dict[str, int] | None = None, **attributes: Any
+    ) -> bool:
         """Set ``attributes`` (None: remove) and add to the counters in ``add``, in one update,
         only if each ``expected`` attribute still holds its value (None: absent). False when
         another writer got there first."""
         add = add or {}
-        names = ({f"#s{i}": k for i, k in enumerate(attributes)} | {f"#e{i}": k for i, k in enumerate(expected)}
-                 | {f"#a{i}": k for i, k in enumerate(add)})
+        names = (
+            {f"#s{i}": k for i, k in enumerate(attributes)}
+            | {f"#e{i}": k for i, k in enumerate(expected)}
+            | {f"#a{i}": k for i, k in enumerate(add)}
+        )
         values = {f":s{i}": _typed(v) for i, v in enumerate(attributes.values()) if v is not None}
         values |= {f":a{i}": _typed(v) for i, v in enumerate(add.values())}
         clauses = [
@@ -56,10 +66,12 @@ class StateTable:
                 values[f":e{i}"] = _typed(value)
         try:
             client("dynamodb").update_item(
-                TableName=self.table_name, Key={"pk": {"S": pk}},
+                TableName=self.table_name,
+                Key={"pk": {"S": pk}},
                 UpdateExpression=" ".join(clause for clause in clauses if not clause.endswith(" ")),
                 ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk) OR attribute_not_exists(pk)",
-                ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}),
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -72,9 +84,11 @@ class StateTable:
         names = {f"#{i}": k for i, k in enumerate(attributes)}
         values = {f":{i}": _typed(v) for i, v in enumerate(attributes.values())}
         client("dynamodb").update_item(
-            TableName=self.table_name, Key={"pk": {"S": pk}},
+            TableName=self.table_name,
+            Key={"pk": {"S": pk}},
             UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(attributes))),
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
 
@@ -89,7 +103,7 @@ def _typed(value: Any) -> dict[str, str]:
 
 
 def _plain(value: dict[str, Any]) -> Any:
-    (kind, raw), = value.items()
+    ((kind, raw),) = value.items()
     if kind == "N":
         number = Decimal(raw)
         return int(number) if number == number.to_integral_value() else float(number)

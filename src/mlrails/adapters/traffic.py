@@ -74,12 +74,21 @@ def capture_chunks(bucket: str, start: datetime, end: datetime) -> Iterator[pd.D
 def feedback_chunks(bucket: str, first_day: date, last_day: date) -> Iterator[pd.DataFrame]:
     """The labels received on the days first_day..last_day (inclusive), a chunk at a time."""
     days = (first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1))
-    yield from _frames(bucket, (key for day in days
-                                for key in s3.list_keys(bucket, f"{Prefix.FEEDBACK.value}date={day:%Y-%m-%d}/")))
+    yield from _frames(
+        bucket, (key for day in days for key in s3.list_keys(bucket, f"{Prefix.FEEDBACK.value}date={day:%Y-%m-%d}/"))
+    )
 
 
-def labelled_window(bucket: str, *, now: datetime, window: timedelta, label_delay: timedelta, task: str,
-                    columns: list[str] | None = None, model_version: str | None = None) -> LabelledWindow:
+def labelled_window(
+    bucket: str,
+    *,
+    now: datetime,
+    window: timedelta,
+    label_delay: timedelta,
+    task: str,
+    columns: list[str] | None = None,
+    model_version: str | None = None,
+) -> LabelledWindow:
     """Settled captures joined with the labels received up to ``now`` (see
     :func:`mlrails.feedback.labels.join_feedback`). Only ``columns`` of each capture are kept (all when
     None), of the predictions ``model_version`` made (all when None), and only labels for a

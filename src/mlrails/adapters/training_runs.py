@@ -22,8 +22,9 @@ def start(state_machine_arn: str, trigger_id: str, run_input: dict[str, Any]) ->
     refuses (ExecutionAlreadyExists), which is the same answer here. Returns the run's name."""
     name = execution_name(trigger_id)
     try:
-        client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, name=name,
-                                                input=json.dumps(run_input, default=str))
+        client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(run_input, default=str)
+        )
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise

@@ -37,8 +37,9 @@ def read_table(body: bytes, key: str) -> pd.DataFrame:
             return read_parquet(body)
         if suffixes[-1:] == [".csv"] or suffixes[-2:] == [".csv", ".gz"]:
             compression = "gzip" if suffixes[-1] == ".gz" else None
-            return pd.read_csv(io.BytesIO(body), compression=compression, dtype=str, keep_default_na=False,
-                               na_values=[""])
+            return pd.read_csv(
+                io.BytesIO(body), compression=compression, dtype=str, keep_default_na=False, na_values=[""]
+            )
     except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataFileRejected("unreadable", f"{key} cannot be parsed: {exc}") from exc
     raise DataFileRejected(
@@ -76,7 +77,8 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataFileRejected(
-            "missing_columns", f"missing column(s): {', '.join(missing)}",
+            "missing_columns",
+            f"missing column(s): {', '.join(missing)}",
             details={"missing": missing, "found": [str(c) for c in frame.columns]},
         )
     frame = frame[required].reset_index(drop=True)
@@ -102,7 +104,8 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
         if not feature.nullable and out[feature.name].isna().any():
             rows = _bad_rows(out[feature.name].isna())
             raise DataFileRejected(
-                "null_values", f"column '{feature.name}' is not nullable but row {rows[0]} is empty",
+                "null_values",
+                f"column '{feature.name}' is not nullable but row {rows[0]} is empty",
                 details={"column": feature.name, "rows": rows, "count": int(out[feature.name].isna().sum())},
             )
 
@@ -110,7 +113,8 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
         if frame[dataset.target].isna().any():
             rows = _bad_rows(frame[dataset.target].isna())
             raise DataFileRejected(
-                "null_values", f"target '{dataset.target}' is empty in row {rows[0]}",
+                "null_values",
+                f"target '{dataset.target}' is empty in row {rows[0]}",
                 details={"column": dataset.target, "rows": rows},
             )
         if dataset.task == "regression":

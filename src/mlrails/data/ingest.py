@@ -6,11 +6,11 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from mlrails.data import dataset
 from mlrails.adapters import s3
 from mlrails.adapters.bus import publish
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
+from mlrails.data import dataset
 from mlrails.errors import DataFileRejected
 from mlrails.events import FeaturesReady
 from mlrails.settings import Settings
@@ -35,8 +35,7 @@ def quarantine_key(raw_key: str) -> str:
     return Prefix.QUARANTINE.value + raw_key.removeprefix(Prefix.RAW.value)
 
 
-def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str | None,
-           at: datetime) -> IngestResult:
+def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str | None, at: datetime) -> IngestResult:
     """Validate the version of ``s3://<data bucket>/<key>`` the event names, and write
     features or quarantine it. The version matters: if the file is overwritten meanwhile,
     each write is judged (and, if bad, moved) on its own bytes."""
@@ -54,10 +53,15 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
         return IngestResult("quarantined", source, target, reason=rejection.reason)
     target = s3.uri(bucket, dataset.features_key(key))
     newest = dataset.newest_row(features, cfg.dataset)
-    s3.put_bytes(target, dataset.to_parquet(features), "application/vnd.apache.parquet",
-                 Metadata={"source-key": key, **({dataset.NEWEST_ROW: newest} if newest else {})})
-    publish(FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)),
-            settings.bus_name, time=at)
+    s3.put_bytes(
+        target,
+        dataset.to_parquet(features),
+        "application/vnd.apache.parquet",
+        Metadata={"source-key": key, **({dataset.NEWEST_ROW: newest} if newest else {})},
+    )
+    publish(
+        FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)), settings.bus_name, time=at
+    )
     return IngestResult("features", source, target, rows=len(features))
 
 
@@ -68,9 +72,18 @@ def _quarantine(bucket: str, key: str, version_id: str | None, rejection: DataFi
     s3_client = client("s3")
     version = {"VersionId": version_id} if version_id else {}
     s3_client.copy_object(Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": key, **version})
-    reason = {"reason": rejection.reason, "message": rejection.message, "details": rejection.details,
-              "source": s3.uri(bucket, key), "source_version": version_id, "quarantined_at": at.isoformat()}
-    s3.put_bytes(s3.uri(bucket, target_key + ".reason.json"), json.dumps(reason, indent=1, default=str).encode(),
-                 "application/json")
+    reason = {
+        "reason": rejection.reason,
+        "message": rejection.message,
+        "details": rejection.details,
+        "source": s3.uri(bucket, key),
+        "source_version": version_id,
+        "quarantined_at": at.isoformat(),
+    }
+    s3.put_bytes(
+        s3.uri(bucket, target_key + ".reason.json"),
+        json.dumps(reason, indent=1, default=str).encode(),
+        "application/json",
+    )
     # Only the bad version goes: a newer upload of the same key stays for its own event.
     s3_client.delete_object(Bucket=bucket, Key=key, **version)

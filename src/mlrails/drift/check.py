@@ -12,9 +12,9 @@ from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.drift.measures import DriftReport, WindowCounts, drift_report
+from mlrails.drift.profile import PREDICTION
 from mlrails.drift.report import render_drift_html
 from mlrails.events import DriftDetected
-from mlrails.drift.profile import PREDICTION
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -40,12 +40,14 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
         window.add(chunk.rename(columns={"prediction": PREDICTION}))
     report = drift_report(window, cfg.monitoring)
 
-    report_uri = s3.uri(settings.artifacts_bucket,
-                        f"{Prefix.REPORTS.value}drift/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
+    report_uri = s3.uri(
+        settings.artifacts_bucket, f"{Prefix.REPORTS.value}drift/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json"
+    )
     s3.put_json(report_uri, _report_document(report, manifest.version, start, at))
     # The same report for a person, beside it: self-contained, so it opens straight from S3.
-    page = render_drift_html(report, window, cfg.monitoring, model=cfg.model.name, version=manifest.version,
-                             start=start, end=at)
+    page = render_drift_html(
+        report, window, cfg.monitoring, model=cfg.model.name, version=manifest.version, start=start, end=at
+    )
     s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
     state, pk = StateTable(settings.state_table), f"drift#{cfg.model.name}"
@@ -58,8 +60,19 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
         consecutive = 0
     emit = report.status == "drift" and consecutive >= cfg.retraining.consecutive_drift_windows
     if emit:
-        publish(DriftDetected(cfg.model.name, settings.environment, report_uri, manifest.version,
-                              report.drifted_features, report.drifted_share, consecutive), settings.bus_name, time=at)
+        publish(
+            DriftDetected(
+                cfg.model.name,
+                settings.environment,
+                report_uri,
+                manifest.version,
+                report.drifted_features,
+                report.drifted_share,
+                consecutive,
+            ),
+            settings.bus_name,
+            time=at,
+        )
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)
 
 
@@ -69,5 +82,9 @@ def html_uri(report_uri: str) -> str:
 
 
 def _report_document(report: DriftReport, version: str, start: datetime, end: datetime) -> dict[str, Any]:
-    return {"model_version": version, "window_start": start.isoformat(), "window_end": end.isoformat(),
-            **report.to_dict()}
+    return {
+        "model_version": version,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        **report.to_dict(),
+    }

@@ -148,8 +148,9 @@ def ks_on_grid(reference: np.ndarray, current: np.ndarray) -> tuple[float, float
     return statistic, kolmogorov_sf(statistic, m * n / (m + n))
 
 
-def wasserstein_on_grid(edges: np.ndarray, reference: np.ndarray, current: np.ndarray,
-                        low: float, high: float) -> float:
+def wasserstein_on_grid(
+    edges: np.ndarray, reference: np.ndarray, current: np.ndarray, low: float, high: float
+) -> float:
     """Earth mover's distance between counts on a shared grid, each bin's mass at its left
     edge, the open ends halfway to the window's extremes ``low`` and ``high``: the integral
     of the CDF gap, as ``scipy.stats.wasserstein_distance(points, points, reference, current)``."""
@@ -180,10 +181,13 @@ class WindowCounts:
     def __post_init__(self) -> None:
         version = self.profile.get("profile_version")
         if version not in READABLE_VERSIONS:
-            raise ValueError(f"reference profile version {version!r} is not one this mlrails reads "
-                             f"{READABLE_VERSIONS}; rebuild the profile or upgrade mlrails")
-        self.grids = {name: reference_grid(ref) for name, ref in self.profile["features"].items()
-                      if ref["type"] == "numeric"}
+            raise ValueError(
+                f"reference profile version {version!r} is not one this mlrails reads "
+                f"{READABLE_VERSIONS}; rebuild the profile or upgrade mlrails"
+            )
+        self.grids = {
+            name: reference_grid(ref) for name, ref in self.profile["features"].items() if ref["type"] == "numeric"
+        }
 
     def add(self, chunk: pd.DataFrame) -> None:
         """Fold a chunk of captured rows (feature columns plus ``__prediction__``) in."""
@@ -283,20 +287,29 @@ def _binned(name: str, reference: dict[str, Any], window: WindowCounts) -> tuple
         return np.asarray(reference["counts"], dtype=float), np.asarray(current, dtype=float)
     observed = window.categorical.get(name, Counter())
     categories = [*reference["counts"], UNSEEN]
-    return (np.array([reference["counts"].get(c, 0) for c in categories], dtype=float),
-            np.array([observed.get(c, 0) for c in categories], dtype=float))
+    return (
+        np.array([reference["counts"].get(c, 0) for c in categories], dtype=float),
+        np.array([observed.get(c, 0) for c in categories], dtype=float),
+    )
 
 
-def _feature_drift(name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring,
-                   test: str) -> FeatureDrift:
+def _feature_drift(
+    name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring, test: str
+) -> FeatureDrift:
     kind = reference["type"]
     if test in NUMERIC_ONLY_TESTS and kind != "numeric":
         raise ValueError(f"monitoring test {test!r} for '{name}' needs a numeric feature, the profile has {kind}")
     ref, cur = _binned(name, reference, window)
     present = int(cur.sum())
     missing_rate = window.missing[name] / max(window.rows, 1)
-    common = {"missing_rate": missing_rate, "reference_missing_rate": reference["missing_rate"], "type": kind,
-              "test": test, "threshold": monitoring.threshold(test), "rows": present}
+    common = {
+        "missing_rate": missing_rate,
+        "reference_missing_rate": reference["missing_rate"],
+        "type": kind,
+        "test": test,
+        "threshold": monitoring.threshold(test),
+        "rows": present,
+    }
     unseen_share = float(cur[-1] / present) if kind == "categorical" and present else None
     quality = _quality(name, reference, window, monitoring, unseen_share)
     if present == 0 or ref.sum() == 0:  # nothing to compare: the missing rate tells the story
@@ -312,22 +325,26 @@ def _feature_drift(name: str, reference: dict[str, Any], window: WindowCounts, m
         cur_fine = window.fine[name]
         measures["ks"], measures["ks_p_value"] = ks_on_grid(ref_fine, cur_fine)
         scale = reference["std"] if reference.get("std") else 1.0
-        measures["wasserstein"] = wasserstein_on_grid(edges, ref_fine, cur_fine, window.low[name],
-                                                      window.high[name]) / scale
+        measures["wasserstein"] = (
+            wasserstein_on_grid(edges, ref_fine, cur_fine, window.low[name], window.high[name]) / scale
+        )
         measures["out_of_range_share"] = window.out_of_range[name] / present
         p_values.update(ks=measures["ks_p_value"], wasserstein=measures["ks_p_value"])
         scores.update(ks=measures["ks"], wasserstein=measures["wasserstein"])
     if test not in scores:
-        raise ValueError(f"monitoring test {test!r} for '{name}' needs the profile's quantile sketch, "
-                         "which this profile lacks")
+        raise ValueError(
+            f"monitoring test {test!r} for '{name}' needs the profile's quantile sketch, which this profile lacks"
+        )
     score, p_value = scores[test], p_values[test]
     drifted = score >= monitoring.threshold(test) and p_value < monitoring.alpha
-    return FeatureDrift(drifted=drifted, unseen_share=unseen_share, score=score, p_value=p_value,
-                        quality=quality, **measures, **common)
+    return FeatureDrift(
+        drifted=drifted, unseen_share=unseen_share, score=score, p_value=p_value, quality=quality, **measures, **common
+    )
 
 
-def _quality(name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring,
-             unseen_share: float | None) -> tuple[str, ...]:
+def _quality(
+    name: str, reference: dict[str, Any], window: WindowCounts, monitoring: Monitoring, unseen_share: float | None
+) -> tuple[str, ...]:
     failed = []
     if window.missing[name] / max(window.rows, 1) - reference["missing_rate"] >= monitoring.max_missing_rate_increase:
         failed.append("missing_rate_jump")
@@ -341,8 +358,10 @@ def _quality(name: str, reference: dict[str, Any], window: WindowCounts, monitor
 
 def _findings(name: str, result: FeatureDrift, monitoring: Monitoring) -> list[QualityFinding]:
     values = {
-        "missing_rate_jump": (result.missing_rate - result.reference_missing_rate,
-                              monitoring.max_missing_rate_increase),
+        "missing_rate_jump": (
+            result.missing_rate - result.reference_missing_rate,
+            monitoring.max_missing_rate_increase,
+        ),
         "unseen_categories": (result.unseen_share, monitoring.max_unseen_share),
         "out_of_range": (result.out_of_range_share, monitoring.max_out_of_range_share),
     }
@@ -360,17 +379,28 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
     reference = window.profile["features"]
     per_feature = {
         name: _feature_drift(name, ref, window, monitoring, monitoring.test_for(name, ref["type"]))
-        for name, ref in reference.items() if name != PREDICTION
+        for name, ref in reference.items()
+        if name != PREDICTION
     }
     drifted = sorted(name for name, result in per_feature.items() if result.drifted)
     share = len(drifted) / max(len(per_feature), 1)
     prediction = None
     if PREDICTION in reference:
         kind = reference[PREDICTION]["type"]
-        test = monitoring.prediction_test or (monitoring.numeric_test if kind == "numeric"
-                                              else monitoring.categorical_test)
+        test = monitoring.prediction_test or (
+            monitoring.numeric_test if kind == "numeric" else monitoring.categorical_test
+        )
         prediction = _feature_drift(PREDICTION, reference[PREDICTION], window, monitoring, test)
     quality = [finding for name, result in per_feature.items() for finding in _findings(name, result, monitoring)]
     status = "drift" if share >= monitoring.drifted_share else "ok"
-    return DriftReport(status, window.rows, monitoring.min_window_rows, per_feature, drifted, share,
-                       prediction.psi if prediction else None, prediction, quality)
+    return DriftReport(
+        status,
+        window.rows,
+        monitoring.min_window_rows,
+        per_feature,
+        drifted,
+        share,
+        prediction.psi if prediction else None,
+        prediction,
+        quality,
+    )

@@ -83,7 +83,7 @@ def reference_grid(reference: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] |
     above = high + step * np.arange(1, _TAIL_STEPS + 1)
     edges = np.concatenate([below, core, above])
     grid_counts = np.zeros(edges.size + 1, dtype=np.int64)
-    grid_counts[_TAIL_STEPS:_TAIL_STEPS + len(counts)] = counts
+    grid_counts[_TAIL_STEPS : _TAIL_STEPS + len(counts)] = counts
     return edges, grid_counts
 
 
@@ -117,17 +117,20 @@ def _categorical_profile(column: pd.Series) -> dict[str, Any]:
     }
 
 
-def build_profile(features: pd.DataFrame, predictions: Sequence[Any], dataset: Dataset, *,
-                  bins: int, task: str) -> dict[str, Any]:
+def build_profile(
+    features: pd.DataFrame, predictions: Sequence[Any], dataset: Dataset, *, bins: int, task: str
+) -> dict[str, Any]:
     """Profile each feature by its type, plus the model's prediction distribution."""
     profiled = {
-        f.name: _numeric_profile(features[f.name], bins) if f.type == "numeric"
+        f.name: _numeric_profile(features[f.name], bins)
+        if f.type == "numeric"
         else _categorical_profile(features[f.name])
         for f in dataset.features
     }
     prediction_series = pd.Series(list(predictions))
     profiled[PREDICTION] = (
-        _categorical_profile(prediction_series) if task == "classification"
+        _categorical_profile(prediction_series)
+        if task == "classification"
         else _numeric_profile(prediction_series, bins)
     )
-    return {"profile_version": PROFILE_VERSION, "rows": int(len(features)), "features": profiled}
+    return {"profile_version": PROFILE_VERSION, "rows": len(features), "features": profiled}

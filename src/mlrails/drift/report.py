@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from html import escape
+
 import numpy as np
 
-from mlrails.reports.charts import bar_pair, histogram_pair
 from mlrails.config import Monitoring
 from mlrails.drift.measures import UNSEEN, DriftReport, FeatureDrift, WindowCounts
-from mlrails.reports.page import page
 from mlrails.drift.profile import PREDICTION
+from mlrails.reports.charts import bar_pair, histogram_pair
+from mlrails.reports.page import page
 
 _DISPLAY_BINS = 30
 _NAMES = ("reference", "window")
@@ -26,8 +27,9 @@ _TAIL = 0.01  # the plot spans the middle 98 % of the reference and of the windo
 _TOP_CATEGORIES = 20  # more than this and the rest are one "other" bar
 
 
-def numeric_shares(window: WindowCounts, name: str,
-                   bins: int = _DISPLAY_BINS) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+def numeric_shares(
+    window: WindowCounts, name: str, bins: int = _DISPLAY_BINS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
     """Reference and window shares of feature ``name`` on ``bins`` equal-width bins spanning
     the middle 98 % of both, and the shares of each beyond that span: (edges, reference,
     window, reference outside, window outside). Each fine-grid bin's count is spread evenly
@@ -38,8 +40,9 @@ def numeric_shares(window: WindowCounts, name: str,
     edges, reference_counts = grid
     current_counts = window.fine.get(name, np.zeros_like(reference_counts))
     # CDF at each fine edge: everything in the bins below it (the open low end included).
-    cdfs = [np.cumsum(counts)[:-1] / max(counts.sum(), 1) for counts in (reference_counts, current_counts)
-            if counts.sum()]
+    cdfs = [
+        np.cumsum(counts)[:-1] / max(counts.sum(), 1) for counts in (reference_counts, current_counts) if counts.sum()
+    ]
     low = min(float(np.interp(_TAIL, cdf, edges)) for cdf in cdfs)
     high = max(float(np.interp(1 - _TAIL, cdf, edges)) for cdf in cdfs)
     if high <= low:  # a constant feature: a unit-wide view around it
@@ -82,8 +85,10 @@ def _plot(window: WindowCounts, name: str, result: FeatureDrift) -> str:
     if shares is None:
         return "<p class=muted>no values in the reference</p>"
     edges, first, second, reference_outside, window_outside = shares
-    note = (f"<p class=muted>beyond the plotted range: {reference_outside:.1%} of the reference, "
-            f"{window_outside:.1%} of the window</p>")
+    note = (
+        f"<p class=muted>beyond the plotted range: {reference_outside:.1%} of the reference, "
+        f"{window_outside:.1%} of the window</p>"
+    )
     return histogram_pair(edges.tolist(), first.tolist(), second.tolist(), names=_NAMES, alert=result.drifted) + note
 
 
@@ -97,61 +102,96 @@ def _measure(result: FeatureDrift) -> str:
 def _feature_section(window: WindowCounts, name: str, result: FeatureDrift, title: str) -> str:
     verdict = "drift" if result.drifted else "ok"
     quality = f" · data quality: {escape(', '.join(result.quality))}" if result.quality else ""
-    return (f"<section class=feature><h3>{escape(title)} <span class={verdict}>{verdict}</span></h3>"
-            f"<p class=muted>{result.type} · {escape(_measure(result))} · {result.rows:,} values{quality}</p>"
-            f"{_plot(window, name, result)}</section>")
+    return (
+        f"<section class=feature><h3>{escape(title)} <span class={verdict}>{verdict}</span></h3>"
+        f"<p class=muted>{result.type} · {escape(_measure(result))} · {result.rows:,} values{quality}</p>"
+        f"{_plot(window, name, result)}</section>"
+    )
 
 
 def _table(report: DriftReport) -> str:
-    head = ("<tr><th>feature</th><th>type</th><th>measure</th><th>score</th><th>threshold</th><th>p-value</th>"
-            "<th>verdict</th><th>missing (reference → window)</th><th>data quality</th></tr>")
+    head = (
+        "<tr><th>feature</th><th>type</th><th>measure</th><th>score</th><th>threshold</th><th>p-value</th>"
+        "<th>verdict</th><th>missing (reference → window)</th><th>data quality</th></tr>"
+    )
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{r.type}</td><td>{r.test}</td>"
         f"<td>{'—' if r.score is None else f'{r.score:.3f}'}</td><td>{r.threshold:g}</td>"
         f"<td>{'—' if r.p_value is None else f'{r.p_value:.2g}'}</td>"
         f"<td class={'drift' if r.drifted else 'ok'}>{'drift' if r.drifted else 'ok'}</td>"
-        f"<td>{r.reference_missing_rate:.1%} → {r.missing_rate:.1%}</td><td>{escape(', '.join(r.quality)) or '—'}</td></tr>"
-        for name, r in report.features.items())
+        f"<td>{r.reference_missing_rate:.1%} → {r.missing_rate:.1%}</td>"
+        f"<td>{escape(', '.join(r.quality)) or '—'}</td></tr>"
+        for name, r in report.features.items()
+    )
     return f"<table>{head}{rows}</table>"
 
 
 def _quality(report: DriftReport) -> str:
     if not report.data_quality:
         return "<p class=muted>no findings</p>"
-    items = "".join(f"<li class=warning><b>{escape(f.feature)}</b> — {f.check.replace('_', ' ')}: "
-                    f"{f.value:.1%} (threshold {f.threshold:.1%})</li>" for f in report.data_quality)
-    return ("<p>Reported beside drift, not counted in it: they point at the pipeline rather than the "
-            f"population.</p><ul class=findings>{items}</ul>")
+    items = "".join(
+        f"<li class=warning><b>{escape(f.feature)}</b> — {f.check.replace('_', ' ')}: "
+        f"{f.value:.1%} (threshold {f.threshold:.1%})</li>"
+        for f in report.data_quality
+    )
+    return (
+        "<p>Reported beside drift, not counted in it: they point at the pipeline rather than the "
+        f"population.</p><ul class=findings>{items}</ul>"
+    )
 
 
-def render_drift_html(report: DriftReport, window: WindowCounts, monitoring: Monitoring, *, model: str,
-                      version: str, start: datetime, end: datetime) -> str:
+def render_drift_html(
+    report: DriftReport,
+    window: WindowCounts,
+    monitoring: Monitoring,
+    *,
+    model: str,
+    version: str,
+    start: datetime,
+    end: datetime,
+) -> str:
     """The whole page, as a string."""
     status = report.status
     if status == "insufficient_data":
         summary = f"{report.rows:,} rows in the window, fewer than the {report.min_rows:,} a verdict needs"
     else:
-        summary = (f"{len(report.drifted_features)} of {len(report.features)} features drifted "
-                   f"({report.drifted_share:.0%}; the dataset drifts at ≥ {monitoring.drifted_share:.0%})")
+        summary = (
+            f"{len(report.drifted_features)} of {len(report.features)} features drifted "
+            f"({report.drifted_share:.0%}; the dataset drifts at ≥ {monitoring.drifted_share:.0%})"
+        )
     verdict = {"drift": ("drift", "drift"), "ok": ("ok", "ok"), "insufficient_data": ("unknown", "insufficient data")}
     cards = [("Dataset", *verdict[status], summary)]
     if report.prediction is not None:
-        cards.append(("Prediction", *verdict["drift" if report.prediction.drifted else "ok"],
-                      _measure(report.prediction)))
+        cards.append(
+            ("Prediction", *verdict["drift" if report.prediction.drifted else "ok"], _measure(report.prediction))
+        )
     if status != "insufficient_data":
-        cards.append(("Data quality", *(("unknown", "findings") if report.data_quality else ("ok", "clean")),
-                      f"{len(report.data_quality)} finding(s)"))
+        cards.append(
+            (
+                "Data quality",
+                *(("unknown", "findings") if report.data_quality else ("ok", "clean")),
+                f"{len(report.data_quality)} finding(s)",
+            )
+        )
     body = [
         f"<h1>mlrails drift · {escape(model)} v{escape(version)}</h1>",
         f"<p class=muted>window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC · {report.rows:,} rows · "
         f"a feature drifts when its measure reaches its threshold and p &lt; {monitoring.alpha:g}</p>",
-        "<div class=cards>" + "".join(
-            f"<div class=card><div>{title}</div><div class='verdict {css}'>{label}</div>"
-            f"<div>{escape(text)}</div></div>" for title, css, label, text in cards) + "</div>",
+        "<div class=cards>"
+        + "".join(
+            f"<div class=card><div>{title}</div><div class='verdict {css}'>{label}</div><div>{escape(text)}</div></div>"
+            for title, css, label, text in cards
+        )
+        + "</div>",
     ]
     if status != "insufficient_data":
-        body += ["<h2>Features</h2>", _table(report), "<h2>Data quality</h2>", _quality(report),
-                 "<h2>Distributions: the reference and the window</h2>"]
+        body += [
+            "<h2>Features</h2>",
+            _table(report),
+            "<h2>Data quality</h2>",
+            _quality(report),
+            "<h2>Distributions: the reference and the window</h2>",
+        ]
         body += [_feature_section(window, name, result, name) for name, result in report.features.items()]
         if report.prediction is not None:
             body += ["<h2>Prediction</h2>", _feature_section(window, PREDICTION, report.prediction, "prediction")]

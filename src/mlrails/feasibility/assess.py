@@ -32,8 +32,13 @@ def _labelled_sample(typed: TypedData, cfg: ProjectConfig, options: CheckOptions
     return labelled
 
 
-def assess(cfg: ProjectConfig, raw: pd.DataFrame, data_uri: str, options: CheckOptions | None = None,
-           progress: Progress = lambda _: None) -> Report:
+def assess(
+    cfg: ProjectConfig,
+    raw: pd.DataFrame,
+    data_uri: str,
+    options: CheckOptions | None = None,
+    progress: Progress = lambda _: None,
+) -> Report:
     """Answer the three questions for ``raw`` (as read from ``data_uri``).
 
     Raises :class:`CheckError` when the config does not describe the data."""
@@ -43,11 +48,13 @@ def assess(cfg: ProjectConfig, raw: pd.DataFrame, data_uri: str, options: CheckO
     typed = type_columns(raw, cfg.dataset)
     findings: list[Finding] = []
     evidence: dict = {}
-    for found, facts in (data_checks.volume_findings(typed, cfg),
-                         data_checks.column_findings(typed, cfg, options),
-                         data_checks.duplicate_findings(typed, options),
-                         data_checks.label_findings(typed, cfg, options),
-                         data_checks.drift_findings(typed, cfg)):
+    for found, facts in (
+        data_checks.volume_findings(typed, cfg),
+        data_checks.column_findings(typed, cfg, options),
+        data_checks.duplicate_findings(typed, options),
+        data_checks.label_findings(typed, cfg, options),
+        data_checks.drift_findings(typed, cfg),
+    ):
         findings += found
         evidence.update(facts)
     scorable = not any(f.code in _UNSCORABLE for f in findings)
@@ -64,9 +71,15 @@ def assess(cfg: ProjectConfig, raw: pd.DataFrame, data_uri: str, options: CheckO
         "threshold": options.leakage_score,
         "single_feature": {s.column: round(s.score, 4) for s in scores},
         "metric": scores[0].metric if scores else None,
-        "suspects": [{"column": s.column, "score": round(s.score, 4),
-                      "profile": [{"group": g, "rows": n, "outcome": round(v, 4)} for g, n, v in s.profile]}
-                     for s in scores if s.column in leaking],
+        "suspects": [
+            {
+                "column": s.column,
+                "score": round(s.score, 4),
+                "profile": [{"group": g, "rows": n, "outcome": round(v, 4)} for g, n, v in s.profile],
+            }
+            for s in scores
+            if s.column in leaking
+        ],
     }
     data_answer = data_checks.data_answer(findings, evidence)
 
@@ -89,5 +102,11 @@ def assess(cfg: ProjectConfig, raw: pd.DataFrame, data_uri: str, options: CheckO
         model_ms = measure_prediction_ms(result.model, modeling.x.iloc[:1], cfg)
     overhead = SERVING_OVERHEAD_MS if options.serving_overhead_ms is None else options.serving_overhead_ms
     action = action_answer(cfg, model_ms, overhead)
-    return Report(project=cfg.project, data_uri=data_uri, rows=typed.rows, columns=[str(c) for c in raw.columns],
-                  answers=(data_answer, action, value), seconds=time.perf_counter() - started)
+    return Report(
+        project=cfg.project,
+        data_uri=data_uri,
+        rows=typed.rows,
+        columns=[str(c) for c in raw.columns],
+        answers=(data_answer, action, value),
+        seconds=time.perf_counter() - started,
+    )

@@ -73,8 +73,9 @@ def _left_edge(label: str) -> float:
         return float("inf")  # "(missing)" last
 
 
-def single_feature_scores(x: pd.DataFrame, y: pd.Series, cfg: ProjectConfig,
-                          options: CheckOptions) -> list[SingleFeatureScore]:
+def single_feature_scores(
+    x: pd.DataFrame, y: pd.Series, cfg: ProjectConfig, options: CheckOptions
+) -> list[SingleFeatureScore]:
     """Each feature's cross-validated predictive power on its own, best first."""
     task = cfg.dataset.task
     classification = task == "classification"
@@ -82,17 +83,28 @@ def single_feature_scores(x: pd.DataFrame, y: pd.Series, cfg: ProjectConfig,
     folds = min(options.folds, int(labels.value_counts().min())) if classification else options.folds
     if folds < 2:
         return []
-    splitter = (StratifiedKFold(folds, shuffle=True, random_state=options.seed) if classification
-                else KFold(folds, shuffle=True, random_state=options.seed))
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=options.seed)
+        if classification
+        else KFold(folds, shuffle=True, random_state=options.seed)
+    )
     scores = []
     for feature in cfg.dataset.features:
-        tree = (DecisionTreeClassifier(max_depth=6, min_samples_leaf=10, random_state=options.seed) if classification
-                else DecisionTreeRegressor(max_depth=6, min_samples_leaf=10, random_state=options.seed))
+        tree = (
+            DecisionTreeClassifier(max_depth=6, min_samples_leaf=10, random_state=options.seed)
+            if classification
+            else DecisionTreeRegressor(max_depth=6, min_samples_leaf=10, random_state=options.seed)
+        )
         predicted = cross_val_predict(tree, _encoded(x[feature.name], feature.type), labels, cv=splitter)
         score = balanced_accuracy_score(labels, predicted) if classification else r2_score(labels, predicted)
-        scores.append(SingleFeatureScore(
-            feature.name, float(score), "balanced_accuracy" if classification else "r2",
-            _profile(x[feature.name], feature.type, y, task)))
+        scores.append(
+            SingleFeatureScore(
+                feature.name,
+                float(score),
+                "balanced_accuracy" if classification else "r2",
+                _profile(x[feature.name], feature.type, y, task),
+            )
+        )
     return sorted(scores, key=lambda s: -s.score)
 
 
@@ -100,22 +112,34 @@ def leakage_findings(scores: list[SingleFeatureScore], cfg: ProjectConfig, optio
     """A blocker per suspect: too predictive alone, or marked not available at prediction time."""
     target = cfg.dataset.target
     findings = [
-        Finding("leakage_suspect", "blocker",
-                f"{s.column} alone predicts {target}: {s.metric.replace('_', ' ')} {s.score:.3f} "
-                f"(≥ {options.leakage_score:g}) — is it known before the outcome?",
-                column=s.column, value=round(s.score, 4), threshold=options.leakage_score)
-        for s in scores if s.score >= options.leakage_score
+        Finding(
+            "leakage_suspect",
+            "blocker",
+            f"{s.column} alone predicts {target}: {s.metric.replace('_', ' ')} {s.score:.3f} "
+            f"(≥ {options.leakage_score:g}) — is it known before the outcome?",
+            column=s.column,
+            value=round(s.score, 4),
+            threshold=options.leakage_score,
+        )
+        for s in scores
+        if s.score >= options.leakage_score
     ]
     findings += [
-        Finding("not_available_at_prediction", "blocker",
-                f"{name} is a feature but dataset.not_available_at_prediction says it is unknown when a "
-                "prediction is made — remove it from dataset.features", column=name)
-        for name in cfg.dataset.not_available_at_prediction if name in cfg.dataset.feature_names
+        Finding(
+            "not_available_at_prediction",
+            "blocker",
+            f"{name} is a feature but dataset.not_available_at_prediction says it is unknown when a "
+            "prediction is made — remove it from dataset.features",
+            column=name,
+        )
+        for name in cfg.dataset.not_available_at_prediction
+        if name in cfg.dataset.feature_names
     ]
     return findings
 
 
 def suspects(findings: list[Finding]) -> list[str]:
     """The columns a leakage finding names (left out of the quick model)."""
-    return sorted({f.column for f in findings
-                   if f.code in ("leakage_suspect", "not_available_at_prediction") and f.column})
+    return sorted(
+        {f.column for f in findings if f.code in ("leakage_suspect", "not_available_at_prediction") and f.column}
+    )

@@ -23,12 +23,12 @@ class CheckOptions:
     serving_overhead_ms: float | None = None
 
     # Data findings.
-    max_missing_rate: float = 0.2         # a nullable column above this is a warning
-    near_constant_share: float = 0.99     # one value in at least this share of rows
-    max_categories: int = 50              # distinct values of a categorical feature
-    max_duplicate_share: float = 0.01     # identical rows
-    min_class_share: float = 0.05         # the rarest class (classification)
-    leakage_score: float = 0.95           # one feature alone: balanced accuracy or R²
+    max_missing_rate: float = 0.2  # a nullable column above this is a warning
+    near_constant_share: float = 0.99  # one value in at least this share of rows
+    max_categories: int = 50  # distinct values of a categorical feature
+    max_duplicate_share: float = 0.01  # identical rows
+    min_class_share: float = 0.05  # the rarest class (classification)
+    leakage_score: float = 0.95  # one feature alone: balanced accuracy or R²
 
     def __post_init__(self) -> None:
         if self.sample_rows < 50:

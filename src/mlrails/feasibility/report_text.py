@@ -25,7 +25,10 @@ def render_text(report: Report) -> str:
     hidden = sum(len(a.findings) for a in report.answers) - len(findings)
     if hidden > 0:
         lines.append(f"  … and {hidden} more in the report")
-    verdict = "all three answers are yes: go ahead and model" if report.passed else \
-        "not all answers are yes: modeling is premature"
+    verdict = (
+        "all three answers are yes: go ahead and model"
+        if report.passed
+        else "not all answers are yes: modeling is premature"
+    )
     lines += ["", f"{verdict} (exit {report.exit_code}) · report: {report.report_uri} · {report.seconds:.1f} s", ""]
     return "\n".join(lines)

@@ -14,11 +14,10 @@ from pathlib import Path, PurePosixPath
 from typing import TextIO
 
 import pandas as pd
-from botocore.exceptions import BotoCoreError, ClientError
 
 from mlrails.config import ProjectConfig
 from mlrails.data.dataset import read_table
-from mlrails.errors import MlrailsError
+from mlrails.errors import MlrailsError, StorageError, StorageNotFound
 from mlrails.feasibility.assess import assess
 from mlrails.feasibility.frame import CheckError
 from mlrails.feasibility.options import CheckOptions
@@ -57,13 +56,10 @@ def read_data(data_uri: str) -> pd.DataFrame:
 
         try:
             body = s3.get_bytes(data_uri)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("NoSuchKey", "NoSuchBucket", "404"):
-                raise CheckError(f"no data at {data_uri} ({code})") from exc
-            raise CheckError(f"cannot read {data_uri}: {code}") from exc
-        except BotoCoreError as exc:
-            raise CheckError(f"cannot read {data_uri}: {exc}") from exc
+        except StorageNotFound as exc:
+            raise CheckError(f"no data at {data_uri} ({exc.code})") from exc
+        except StorageError as exc:
+            raise CheckError(f"cannot read {data_uri}: {exc.code}") from exc
         key = s3.split_uri(data_uri)[1]
     else:
         path = Path(data_uri)
@@ -94,7 +90,7 @@ def write_report(location: str, html: str) -> None:
 
         try:
             s3.put_bytes(location, html.encode(), "text/html; charset=utf-8")
-        except (ClientError, BotoCoreError) as exc:
+        except StorageError as exc:
             raise CheckError(f"cannot write the report to {location}: {exc}") from exc
         return
     try:
@@ -103,9 +99,16 @@ def write_report(location: str, html: str) -> None:
         raise CheckError(f"cannot write the report to {location}: {exc.strerror}") from exc
 
 
-def run_check(cfg: ProjectConfig, data_uri: str, out: TextIO | None = None, *, report: str | None = None,
-              as_json: bool = False, options: CheckOptions | None = None,
-              progress: TextIO | None = None) -> int:
+def run_check(
+    cfg: ProjectConfig,
+    data_uri: str,
+    out: TextIO | None = None,
+    *,
+    report: str | None = None,
+    as_json: bool = False,
+    options: CheckOptions | None = None,
+    progress: TextIO | None = None,
+) -> int:
     """Check ``data_uri`` against ``cfg``: print the verdicts to ``out`` (a table, or one
     JSON document), write the HTML page (``report``, else :func:`default_report_location`),
     and return the exit code: 0 when all three answers are "yes", 1 otherwise, 2 when the

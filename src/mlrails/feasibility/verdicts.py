@@ -79,8 +79,10 @@ class Report:
 
     def top_findings(self, limit: int = 8) -> list[Finding]:
         """Blockers first, then warnings; info only when nothing else is to be said."""
-        ranked = sorted((f for a in self.answers for f in a.findings),
-                        key=lambda f: (_SEVERITY_ORDER[f.severity], f.code not in _LEAKS_FIRST))
+        ranked = sorted(
+            (f for a in self.answers for f in a.findings),
+            key=lambda f: (_SEVERITY_ORDER[f.severity], f.code not in _LEAKS_FIRST),
+        )
         shown = [f for f in ranked if f.severity != "info"] or ranked
         return shown[:limit]
 
@@ -94,8 +96,14 @@ class Report:
             "exit_code": self.exit_code,
             "verdicts": self.verdicts,
             "questions": [
-                {"id": a.question, "question": a.title, "verdict": a.verdict, "summary": a.summary,
-                 "findings": [asdict(f) for f in a.findings], "evidence": a.evidence}
+                {
+                    "id": a.question,
+                    "question": a.title,
+                    "verdict": a.verdict,
+                    "summary": a.summary,
+                    "findings": [asdict(f) for f in a.findings],
+                    "evidence": a.evidence,
+                }
                 for a in self.answers
             ],
             "report_html": self.report_uri,

@@ -44,8 +44,10 @@ def parse_feedback(body: bytes) -> list[dict[str, Any]]:
         # Both are written to feedback/ and joined on: an id or a label is short text.
         for field in ("prediction_id", "label"):
             if len(str(item[field])) > MAX_CELL_CHARS:
-                raise BadRequest(f"item {i}: {field} has {len(str(item[field]))} characters; the limit is "
-                                 f"{MAX_CELL_CHARS}", details={"item": i, "limit": MAX_CELL_CHARS})
+                raise BadRequest(
+                    f"item {i}: {field} has {len(str(item[field]))} characters; the limit is {MAX_CELL_CHARS}",
+                    details={"item": i, "limit": MAX_CELL_CHARS},
+                )
     return items
 
 
@@ -124,8 +126,9 @@ def domain_label(label: Any, task: str, classes: Sequence[Any] | None) -> tuple[
     return named[kind], None
 
 
-def judge(items: list[dict[str, Any]], *, task: str, classes: Sequence[Any] | None,
-          issued: Callable[[str], bool]) -> tuple[list[dict[str, Any]], list[Refusal]]:
+def judge(
+    items: list[dict[str, Any]], *, task: str, classes: Sequence[Any] | None, issued: Callable[[str], bool]
+) -> tuple[list[dict[str, Any]], list[Refusal]]:
     """Split parsed items into the labels to store (each as :func:`domain_label` stores it)
     and the refusals: an id ``issued`` does not recognise, or a label outside the domain."""
     accepted, refused = [], []
@@ -143,13 +146,16 @@ def judge(items: list[dict[str, Any]], *, task: str, classes: Sequence[Any] | No
 
 def refusal_error(accepted: int, refused: list[Refusal]) -> FeedbackRefused:
     """The 422 for a request with refused items (the accepted ones are stored all the same)."""
-    return FeedbackRefused(f"{len(refused)} item(s) refused, {accepted} accepted and stored",
-                           details={"accepted": accepted, "refused": [r.to_body() for r in refused]})
+    return FeedbackRefused(
+        f"{len(refused)} item(s) refused, {accepted} accepted and stored",
+        details={"accepted": accepted, "refused": [r.to_body() for r in refused]},
+    )
 
 
 def feedback_lines(items: list[dict[str, Any]], at: datetime, labelled_by: str) -> bytes:
     """One JSON line per label, stamped with its arrival time (labels may come late) and the
     credential that sent it."""
     stamp = at.isoformat()
-    return "".join(json.dumps({**item, "received_at": stamp, LABELLED_BY: labelled_by}) + "\n"
-                   for item in items).encode()
+    return "".join(
+        json.dumps({**item, "received_at": stamp, LABELLED_BY: labelled_by}) + "\n" for item in items
+    ).encode()

@@ -76,8 +76,11 @@ def trusted(feedback: pd.DataFrame) -> pd.Series:
     credential (with the scoring key, say) record none."""
     if LABELLED_BY not in feedback:
         return pd.Series(False, index=feedback.index, dtype=bool)
-    return feedback[LABELLED_BY].map(lambda by: isinstance(by, str) and by.startswith(CREDENTIAL_KINDS)
-                                     and by not in CREDENTIAL_KINDS).astype(bool)
+    return (
+        feedback[LABELLED_BY]
+        .map(lambda by: isinstance(by, str) and by.startswith(CREDENTIAL_KINDS) and by not in CREDENTIAL_KINDS)
+        .astype(bool)
+    )
 
 
 def latest_labels(feedback: pd.DataFrame, now: datetime) -> pd.DataFrame:
@@ -100,8 +103,15 @@ def targets(values: pd.Series, task: str) -> pd.Series:
     return class_labels(values.astype(object))
 
 
-def join_feedback(captures: pd.DataFrame, feedback: pd.DataFrame, *, now: datetime, window: timedelta,
-                  label_delay: timedelta, task: str) -> LabelledWindow:
+def join_feedback(
+    captures: pd.DataFrame,
+    feedback: pd.DataFrame,
+    *,
+    now: datetime,
+    window: timedelta,
+    label_delay: timedelta,
+    task: str,
+) -> LabelledWindow:
     """Join captured predictions (``prediction_id``, ``timestamp``, ``prediction``, the
     features...) with fed-back labels (``prediction_id``, ``label``, ``received_at``) over
     the settled window. A prediction captured twice (a retried delivery) counts once. Labels
@@ -112,16 +122,28 @@ def join_feedback(captures: pd.DataFrame, feedback: pd.DataFrame, *, now: dateti
         sent = trusted(feedback)
         untrusted, feedback = feedback[~sent], feedback[sent]
     if captures.empty:
-        return LabelledWindow(frame, pd.DataFrame(columns=[PREDICTION_ID, TIMESTAMP, LABEL, RECEIVED_AT]), 0,
-                              len(latest_labels(feedback, now)), 0)
+        return LabelledWindow(
+            frame,
+            pd.DataFrame(columns=[PREDICTION_ID, TIMESTAMP, LABEL, RECEIVED_AT]),
+            0,
+            len(latest_labels(feedback, now)),
+            0,
+        )
     stamps = pd.to_datetime(captures[TIMESTAMP], utc=True, format="ISO8601")
-    settled = (captures.assign(**{TIMESTAMP: stamps})[(stamps >= frame.start) & (stamps < frame.end)]
-               .drop_duplicates(PREDICTION_ID, keep="first"))
+    settled = captures.assign(**{TIMESTAMP: stamps})[(stamps >= frame.start) & (stamps < frame.end)].drop_duplicates(
+        PREDICTION_ID, keep="first"
+    )
     labels = latest_labels(feedback, now)
     matched = settled.merge(labels, on=PREDICTION_ID, how="inner", validate="one_to_one")
     typed = targets(matched[LABEL], task)
     valid = typed.notna()
     rows = matched.assign(**{LABEL: typed})[valid].reset_index(drop=True)
     ignored = latest_labels(untrusted, now)[PREDICTION_ID].isin(set(settled[PREDICTION_ID]))
-    return LabelledWindow(frame, rows, settled=len(settled), unmatched_feedback=len(labels) - len(matched),
-                          invalid_labels=int((~valid).sum()), untrusted_labels=int(ignored.sum()))
+    return LabelledWindow(
+        frame,
+        rows,
+        settled=len(settled),
+        unmatched_feedback=len(labels) - len(matched),
+        invalid_labels=int((~valid).sum()),
+        untrusted_labels=int(ignored.sum()),
+    )

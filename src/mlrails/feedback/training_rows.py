@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 
-from mlrails.data import dataset
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig
+from mlrails.data import dataset
 from mlrails.events import FeaturesReady
 from mlrails.feedback.labels import LABEL, PREDICTION_ID, TIMESTAMP
 from mlrails.settings import Settings
@@ -64,8 +64,9 @@ def training_rows(rows: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
     renamed = rows.rename(columns={TIMESTAMP: cfg.dataset.timestamp, LABEL: cfg.dataset.target})
-    return dataset.validate_frame(renamed[[*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp]],
-                                  cfg.dataset)
+    return dataset.validate_frame(
+        renamed[[*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp]], cfg.dataset
+    )
 
 
 def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> list[DayExport]:
@@ -81,9 +82,14 @@ def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime)
     # The settled days' predictions with every label received by now, read once: the window of
     # predictions is the span of days that ends (at - end of the last day) before now.
     start, end = datetime.combine(days[0], time(0), UTC), datetime.combine(days[-1], time(0), UTC) + _DAY
-    labelled = traffic.labelled_window(bucket, now=at, window=end - start, label_delay=at - end,
-                                       task=cfg.dataset.task,
-                                       columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names]).rows
+    labelled = traffic.labelled_window(
+        bucket,
+        now=at,
+        window=end - start,
+        label_delay=at - end,
+        task=cfg.dataset.task,
+        columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names],
+    ).rows
     made_on = labelled[TIMESTAMP].dt.date if not labelled.empty else pd.Series(dtype=object)
     exports = []
     for day in days:
@@ -95,12 +101,24 @@ def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime)
         written = s3.metadata(target) or {}
         if written.get("content-sha256") == digest:  # no label came or changed since the last write
             continue
-        s3.put_bytes(target, dataset.to_parquet(rows), "application/vnd.apache.parquet",
-                     Metadata={"rows": str(len(rows)), "content-sha256": digest})
+        s3.put_bytes(
+            target,
+            dataset.to_parquet(rows),
+            "application/vnd.apache.parquet",
+            Metadata={"rows": str(len(rows)), "content-sha256": digest},
+        )
         added = len(rows) - int(written.get("rows", 0))
         if added > 0:  # a corrected label replaces a row: nothing new to count
-            publish(FeaturesReady(cfg.model.name, settings.environment,
-                                  s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"), target, added),
-                    settings.bus_name, time=at)
+            publish(
+                FeaturesReady(
+                    cfg.model.name,
+                    settings.environment,
+                    s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"),
+                    target,
+                    added,
+                ),
+                settings.bus_name,
+                time=at,
+            )
         exports.append(DayExport(day, target, len(rows), max(added, 0)))
     return exports

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrails.serving import capture
 from mlrails.adapters import deployed, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
+from mlrails.serving import capture
 from mlrails.wiring import (
     TRAINING,
     FunctionSpec,
@@ -54,8 +54,13 @@ def prediction_id_secret(names: ResourceNames) -> str:
 def local_names(cfg: ProjectConfig) -> ResourceNames:
     """Resource names on the local runtime (the CDK app lets CloudFormation name them)."""
     prefix = f"mlrails-{cfg.project}"
-    return ResourceNames(data_bucket=f"{prefix}-data", artifacts_bucket=f"{prefix}-artifacts",
-                         bus_name=prefix, state_table=f"{prefix}-state", capture_stream=f"{prefix}-capture")
+    return ResourceNames(
+        data_bucket=f"{prefix}-data",
+        artifacts_bucket=f"{prefix}-artifacts",
+        bus_name=prefix,
+        state_table=f"{prefix}-state",
+        capture_stream=f"{prefix}-capture",
+    )
 
 
 @dataclass
@@ -103,12 +108,16 @@ class LocalCloud:
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The function's environment, as the CDK app sets it, plus local-only switches."""
         env = function_environment(
-            self.cfg, ENVIRONMENT, self.names, spec,
+            self.cfg,
+            ENVIRONMENT,
+            self.names,
+            spec,
             tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
             training_state_machine=self.state_machine_arn if spec.name == "retrain_trigger" else None,
             git_commit=self.git_commit if spec.name == TRAINING.function else None,
             prediction_id_secret=prediction_id_secret(self.names) if spec.name == "inference" else None,
-            feedback_api_id=FEEDBACK_API.api_id if spec.name == "inference" else None)
+            feedback_api_id=FEEDBACK_API.api_id if spec.name == "inference" else None,
+        )
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
         env["MLRAILS_MANIFEST_TTL_SECONDS"] = "0" if self.virtual_time else ""
@@ -124,7 +133,8 @@ class LocalCloud:
         and the key that signs prediction ids, so that the ids served before can be labelled after."""
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         (self.snapshot_dir / _SECRET_FILE).write_text(
-            client("secretsmanager").get_secret_value(SecretId=prediction_id_secret(self.names))["SecretString"])
+            client("secretsmanager").get_secret_value(SecretId=prediction_id_secret(self.names))["SecretString"]
+        )
         for bucket in (self.names.data_bucket, self.names.artifacts_bucket):
             for key in s3.list_keys(bucket, ""):
                 path = self.snapshot_dir / bucket / key
@@ -137,15 +147,19 @@ class LocalCloud:
             return False
         objects: dict[str, dict[str, bytes]] = {self.names.data_bucket: {}, self.names.artifacts_bucket: {}}
         for path in sorted(p for p in self.snapshot_dir.rglob("*") if p.is_file()):
-            bucket, key = path.relative_to(self.snapshot_dir).parts[0], "/".join(path.relative_to(self.snapshot_dir).parts[1:])
+            bucket, key = (
+                path.relative_to(self.snapshot_dir).parts[0],
+                "/".join(path.relative_to(self.snapshot_dir).parts[1:]),
+            )
             if bucket in objects and not key.startswith(Prefix.RAW.value):
                 objects[bucket][key] = path.read_bytes()
         for bucket, contents in objects.items():
             put_objects(bucket, contents)
         saved_secret = self.snapshot_dir / _SECRET_FILE
         if saved_secret.is_file():
-            client("secretsmanager").put_secret_value(SecretId=prediction_id_secret(self.names),
-                                                      SecretString=saved_secret.read_text())
+            client("secretsmanager").put_secret_value(
+                SecretId=prediction_id_secret(self.names), SecretString=saved_secret.read_text()
+            )
             deployed.reset()  # a container that read the new run's key forgets it
         return True
 
@@ -179,27 +193,33 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
         s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
     s3_client.put_bucket_notification_configuration(
-        Bucket=names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        Bucket=names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
     client("events").create_event_bus(Name=names.bus_name)
     # The CDK app's generated secret: random, never in the code or the config.
     client("secretsmanager").create_secret(Name=prediction_id_secret(names), SecretString=secrets.token_hex(32))
     client("dynamodb").create_table(
-        TableName=names.state_table, BillingMode="PAY_PER_REQUEST",
+        TableName=names.state_table,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
     client("dynamodb").update_time_to_live(
-        TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+        TableName=names.state_table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
     # The CDK app's delivery stream; moto writes each PutRecordBatch to S3 at once and
     # leaves the partitioning to mlrails.local.delivery.
     client("firehose").create_delivery_stream(
-        DeliveryStreamName=names.capture_stream, DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration=capture.destination(f"arn:aws:s3:::{names.data_bucket}", _LOCAL_ROLE))
+        DeliveryStreamName=names.capture_stream,
+        DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration=capture.destination(f"arn:aws:s3:::{names.data_bucket}", _LOCAL_ROLE),
+    )
     deploy_config(cfg, names)
     # moto does not run Lambda tasks: the definition only has to be valid; the local runtime
     # runs wiring.TRAINING's steps itself for each execution started here.
     return client("stepfunctions").create_state_machine(
-        name=f"{names.bus_name}-training", roleArn=_LOCAL_ROLE,
+        name=f"{names.bus_name}-training",
+        roleArn=_LOCAL_ROLE,
         definition=json.dumps({"StartAt": "RunLocally", "States": {"RunLocally": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
 

@@ -17,9 +17,9 @@ import json
 import uuid
 from collections import defaultdict
 
-from mlrails.serving import capture
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
+from mlrails.serving import capture
 from mlrails.wiring import ResourceNames
 
 # Where moto puts every record of the stream: the prefix, placeholders and all.
@@ -45,8 +45,9 @@ def deliver_captures(names: ResourceNames) -> int:
         name = f"{names.capture_stream}-1-{uuid.uuid4()}{capture.FILE_EXTENSION}"
         s3.put_bytes(s3.uri(bucket, prefix + name), b"".join(lines), "application/x-ndjson")
     for start in range(0, len(staged), 1000):  # DeleteObjects takes 1,000 keys a call
-        client("s3").delete_objects(Bucket=bucket, Delete={
-            "Objects": [{"Key": key} for key in staged[start:start + 1000]], "Quiet": True})
+        client("s3").delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": key} for key in staged[start : start + 1000]], "Quiet": True}
+        )
     return sum(len(lines) for lines in partitions.values())
 
 

@@ -17,8 +17,8 @@ from mlrails.config import ProjectConfig
 from mlrails.feasibility.runner import run_check
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
-from mlrails.promotion.operations import Operation
 from mlrails.local.synthetic import churn_frame
+from mlrails.promotion.operations import Operation
 
 REAL_MODEL = "mlrails.models:gradient_boosting"
 TRAFFIC_REQUESTS_PER_DAY = 24
@@ -90,11 +90,15 @@ def _drift_line(r: dict[str, Any]) -> str:
     if r["status"] == "insufficient_data":
         return f"insufficient data ({report['rows']} rows < {report['min_rows']}): no verdict"
     # Each feature's deciding measure (Wasserstein for numbers, Jensen-Shannon for categories by default).
-    scores = ", ".join(f"{name} {f['test']} {f['score']:.2f}{'*' if f['drifted'] else ''}"
-                       for name, f in sorted(report["features"].items()))
+    scores = ", ".join(
+        f"{name} {f['test']} {f['score']:.2f}{'*' if f['drifted'] else ''}"
+        for name, f in sorted(report["features"].items())
+    )
     verdict = "DRIFT ⇒ DriftDetected" if r["drift_detected"] else r["status"]
-    return (f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
-            f"on {report['rows']:,} rows ({scores})")
+    return (
+        f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
+        f"on {report['rows']:,} rows ({scores})"
+    )
 
 
 def _performance_line(r: dict[str, Any]) -> str:
@@ -126,8 +130,10 @@ def _traffic(runtime: LocalRuntime, timeline: Timeline, *, day_seed: int, drift:
             predictions.extend(answer["predictions"])
     ok = statuses.count(200)
     positive = sum(1 for p in predictions if p == 1)
-    timeline.say(f"  {timeline.clock()}    {'inference':<16} {ok}/{len(statuses)} requests answered 200, "
-                 f"{len(predictions):,} rows scored ({positive:,} predicted churn), captured to capture/")
+    timeline.say(
+        f"  {timeline.clock()}    {'inference':<16} {ok}/{len(statuses)} requests answered 200, "
+        f"{len(predictions):,} rows scored ({positive:,} predicted churn), captured to capture/"
+    )
     runtime.advance(step)  # the rest of the day: the daily schedules fire here
     return predictions
 
@@ -157,7 +163,9 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         timeline.step(f"upload raw/day-00/customers.csv ({len(history):,} labelled rows)")
         runtime.upload_raw("day-00/customers.csv", history.to_csv(index=False).encode())
         timeline.step("upload raw/day-00/export-broken.csv (the target column is missing)")
-        runtime.upload_raw("day-00/export-broken.csv", history.drop(columns=["churned"]).head(50).to_csv(index=False).encode())
+        runtime.upload_raw(
+            "day-00/export-broken.csv", history.drop(columns=["churned"]).head(50).to_csv(index=False).encode()
+        )
 
         status, answer = runtime.request("POST", "/invocations", b'{"dataframe_records": [{"colour": "red"}]}')
         timeline.step(f"a malformed request → {status} {answer['error_code']}: {answer['message']}")
@@ -182,10 +190,14 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         timeline.step(f"mlrails rollback → v{rolled['version']} serves again ({rolled['reason']})")
         status, version = runtime.request("GET", "/version")
         timeline.step(f"GET /version → {status} v{version.get('model_version')}")
-        again = runtime.operate(Operation("promote", version=rolled["previous_version"],
-                                          reason="roll forward after checking"), by="operator")
-        timeline.step(f"mlrails promote --version {again['champion']['version']} → "
-                      f"v{again['champion']['version']} is the champion")
+        again = runtime.operate(
+            Operation("promote", version=rolled["previous_version"], reason="roll forward after checking"),
+            by="operator",
+        )
+        timeline.step(
+            f"mlrails promote --version {again['champion']['version']} → "
+            f"v{again['champion']['version']} is the champion"
+        )
         sample = churn_frame(2, runtime.now, seed=3, drift=0.8, with_target=False).drop(columns=["event_time"])
         body = json.dumps({"dataframe_records": sample.to_dict(orient="records")})
         status, answer = runtime.request("POST", "/invocations", body.encode())
@@ -197,14 +209,19 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
 
 def _summary(timeline: Timeline, seconds: float, body: str) -> int:
     failed = [i for i in timeline.invocations if i.error]
-    finished = [(f"v{i.event['state']['train']['version']}", i.result["promoted"]) for i in timeline.invocations
-                if i.function == "train" and i.event.get("step") == "finish" and i.result]
+    finished = [
+        (f"v{i.event['state']['train']['version']}", i.result["promoted"])
+        for i in timeline.invocations
+        if i.function == "train" and i.event.get("step") == "finish" and i.result
+    ]
     trained = [i for i in timeline.invocations if i.function == "train" and i.event.get("step") == "train"]
     promoted = [version for version, yes in finished if yes]
     rejected = [version for version, yes in finished if not yes]
-    timeline.say(f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
-                 f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
-                 f"rejected {', '.join(rejected) or 'none'}.")
+    timeline.say(
+        f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
+        f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
+        f"rejected {', '.join(rejected) or 'none'}."
+    )
     timeline.say("See them all: .venv/bin/mlrails models")
     timeline.say("\nGet a prediction from the champion the demo left behind:")
     timeline.say(f"  .venv/bin/mlrails predict '{body}'")

@@ -17,9 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from mlrails.wiring import FunctionSpec, function
-
 from mlrails.local.cloud import LocalCloud
+from mlrails.wiring import FunctionSpec, function
 
 
 @dataclass

@@ -16,11 +16,10 @@ from typing import Any
 from mlrails.adapters.bus import publish
 from mlrails.adapters.clients import client
 from mlrails.events import TrainingFailed
-from mlrails.wiring import EXECUTION_ID, ROUTES, SCHEDULED_TIME, SCHEDULES, TRAINING
-
 from mlrails.local.cloud import LocalCloud
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
+from mlrails.wiring import EXECUTION_ID, ROUTES, SCHEDULED_TIME, SCHEDULES, TRAINING
 
 
 @dataclass(frozen=True)
@@ -35,8 +34,13 @@ class Invocation:
 
 
 class Router:
-    def __init__(self, cloud: LocalCloud, invoker: Invoker, clock: Callable[[], datetime],
-                 on_invocation: Callable[[Invocation], None] = lambda _: None) -> None:
+    def __init__(
+        self,
+        cloud: LocalCloud,
+        invoker: Invoker,
+        clock: Callable[[], datetime],
+        on_invocation: Callable[[Invocation], None] = lambda _: None,
+    ) -> None:
         self.cloud, self.invoker, self.clock, self.on_invocation = cloud, invoker, clock, on_invocation
         self.queues: dict[str, str] = {}
         self._runs_seen: set[str] = set()
@@ -47,11 +51,17 @@ class Router:
         for route in ROUTES:
             if route.target not in self.queues:
                 self.queues[route.target] = sqs.create_queue(QueueName=f"mlrails-local-{route.target}")["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=self.queues[route.target],
-                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            arn = sqs.get_queue_attributes(QueueUrl=self.queues[route.target], AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
             bus = "default" if route.bus == "default" else self.cloud.names.bus_name
-            events.put_rule(Name=route.name, EventBusName=bus, State="ENABLED", Description=route.description,
-                            EventPattern=json.dumps(route.pattern(self.cloud.names)))
+            events.put_rule(
+                Name=route.name,
+                EventBusName=bus,
+                State="ENABLED",
+                Description=route.description,
+                EventPattern=json.dumps(route.pattern(self.cloud.names)),
+            )
             events.put_targets(Rule=route.name, EventBusName=bus, Targets=[{"Id": route.target, "Arn": arn}])
 
     def fire_schedules(self, names: list[str], at: datetime) -> list[Invocation]:
@@ -65,8 +75,10 @@ class Router:
         invocations = []
         for name in names:
             spec = next(s for s in SCHEDULES if s.name == name)
-            substitutions = {SCHEDULED_TIME: at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                             EXECUTION_ID: f"local-{name}-{at:%Y%m%dT%H%M}"}
+            substitutions = {
+                SCHEDULED_TIME: at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                EXECUTION_ID: f"local-{name}-{at:%Y%m%dT%H%M}",
+            }
             payload = {k: substitutions.get(v, v) for k, v in spec.payload.items()}
             invocations.append(self._invoke(spec.target, name, payload))
         self.drain()
@@ -112,9 +124,13 @@ class Router:
                 if invocation.error:
                     request = state["request"]
                     error, _, cause = invocation.error.partition(": ")
-                    publish(TrainingFailed(request["model"], request["environment"], request["trigger_id"], error,
-                                           cause, state["time"]), self.cloud.names.bus_name,
-                            time=datetime.fromisoformat(state["time"]))
+                    publish(
+                        TrainingFailed(
+                            request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
+                        ),
+                        self.cloud.names.bus_name,
+                        time=datetime.fromisoformat(state["time"]),
+                    )
                     break
                 state[step] = invocation.result
         return invocations
@@ -122,7 +138,7 @@ class Router:
     def _invoke(self, target: str, trigger: str, event: dict[str, Any]) -> Invocation:
         try:
             invocation = Invocation(target, trigger, event, self.invoker.invoke(target, event))
-        except Exception as exc:  # noqa: BLE001 - Lambda's async contract: the failure goes to the DLQ, not up
+        except Exception as exc:
             invocation = Invocation(target, trigger, event, None, f"{type(exc).__name__}: {exc}")
             self.invoker.log.write(traceback.format_exc())
         self.on_invocation(invocation)

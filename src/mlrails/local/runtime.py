@@ -14,14 +14,13 @@ from typing import Any, TextIO
 
 from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
-from mlrails.promotion.operations import Operation, unwrap
-from mlrails.local.schedule import fire_times
-from mlrails.wiring import SCHEDULES, TRAINING, Prefix
-
 from mlrails.local.cloud import FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
+from mlrails.promotion.operations import Operation, unwrap
+from mlrails.schedule import fire_times
+from mlrails.wiring import SCHEDULES, TRAINING, Prefix
 
 
 def api_for(path: str) -> LocalApi:
@@ -29,8 +28,14 @@ def api_for(path: str) -> LocalApi:
     return FEEDBACK_API if path == "/feedback" else SCORING_API
 
 
-def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
-              content_type: str | None = None, api: LocalApi | None = None) -> dict[str, Any]:
+def api_event(
+    method: str,
+    path: str,
+    at: datetime,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    api: LocalApi | None = None,
+) -> dict[str, Any]:
     """An API Gateway REST (proxy) event, as the deployed API sends the inference function:
     through ``api`` (default: the one that serves ``path``), with that API's key, whose id
     API Gateway puts in the request context."""
@@ -38,14 +43,25 @@ def api_event(method: str, path: str, at: datetime, body: bytes | None = None,
     headers = {"Content-Type": content_type} if content_type else {}
     request_id = str(uuid.uuid4())
     return {
-        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None, "pathParameters": None,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
         "stageVariables": None,
-        "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/local{path}", "stage": "local",
-                           "requestId": request_id, "requestTimeEpoch": int(at.timestamp() * 1000),
-                           "apiId": api.api_id,
-                           "identity": {"sourceIp": "127.0.0.1", "apiKey": "local", "apiKeyId": api.api_key_id}},
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/local{path}",
+            "stage": "local",
+            "requestId": request_id,
+            "requestTimeEpoch": int(at.timestamp() * 1000),
+            "apiId": api.api_id,
+            "identity": {"sourceIp": "127.0.0.1", "apiKey": "local", "apiKeyId": api.api_key_id},
+        },
         "body": base64.b64encode(body).decode() if body is not None else None,
         "isBase64Encoded": body is not None,
     }
@@ -55,21 +71,35 @@ def function_url_request(body: dict[str, Any], *, caller: str, at: datetime) -> 
     """A function URL request (payload 2.0) as Lambda passes it on after checking its SigV4
     signature: the caller's identity and the request time are Lambda's, not the sender's."""
     return {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "",
         "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": "POST", "path": "/", "sourceIp": "127.0.0.1"},
-                           "authorizer": {"iam": {"userArn": caller}}, "requestId": str(uuid.uuid4()),
-                           "timeEpoch": int(at.timestamp() * 1000)},
-        "body": json.dumps(body), "isBase64Encoded": False,
+        "requestContext": {
+            "http": {"method": "POST", "path": "/", "sourceIp": "127.0.0.1"},
+            "authorizer": {"iam": {"userArn": caller}},
+            "requestId": str(uuid.uuid4()),
+            "timeEpoch": int(at.timestamp() * 1000),
+        },
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
     }
 
 
 class LocalRuntime:
     """Runs the deployed graph on this machine. Use as a context manager."""
 
-    def __init__(self, cfg: ProjectConfig, project_dir: Path, *, start: datetime,
-                 on_invocation: Callable[[Invocation], None] = lambda _: None, fresh: bool = True,
-                 state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ProjectConfig,
+        project_dir: Path,
+        *,
+        start: datetime,
+        on_invocation: Callable[[Invocation], None] = lambda _: None,
+        fresh: bool = True,
+        state_dir: Path | None = None,
+    ) -> None:
         self.cfg, self.project_dir = cfg, project_dir
         # `mlrails demo` leaves its state here for the commands that follow; a simulation
         # keeps its own so that it does not wipe the demo's.
@@ -84,8 +114,12 @@ class LocalRuntime:
     def __enter__(self) -> LocalRuntime:
         self.cloud.start()
         self._log = (self.state_dir / "functions.log").open("a")
-        self.router = Router(self.cloud, Invoker(self.cloud, self.project_dir / "functions", self._log),
-                             lambda: self.now, self._on_invocation)
+        self.router = Router(
+            self.cloud,
+            Invoker(self.cloud, self.project_dir / "functions", self._log),
+            lambda: self.now,
+            self._on_invocation,
+        )
         self.router.install()
         return self
 
@@ -104,8 +138,14 @@ class LocalRuntime:
         s3.put_bytes(s3.uri(self.cloud.names.data_bucket, Prefix.RAW.value + name), body)
         return self.router.drain()
 
-    def call(self, method: str, path: str, body: bytes | None = None,
-             content_type: str | None = "application/json", api: LocalApi | None = None) -> tuple[int, str, bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = "application/json",
+        api: LocalApi | None = None,
+    ) -> tuple[int, str, bytes]:
         """Call the inference function as API Gateway would, through ``api`` (default: the one
         that serves ``path``): (status, content type, body)."""
         response = self.router.invoker.invoke("inference", api_event(method, path, self.now, body, content_type, api))
@@ -114,8 +154,14 @@ class LocalRuntime:
         headers = response.get("multiValueHeaders") or {k: [v] for k, v in (response.get("headers") or {}).items()}
         return response["statusCode"], (headers.get("Content-Type") or ["application/json"])[0], raw
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = "application/json", api: LocalApi | None = None) -> tuple[int, Any]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str | None = "application/json",
+        api: LocalApi | None = None,
+    ) -> tuple[int, Any]:
         """:meth:`call`, with the JSON answer parsed."""
         status, _, raw = self.call(method, path, body, content_type, api)
         return status, json.loads(raw or b"null")
@@ -148,8 +194,9 @@ class LocalRuntime:
         """A person's command, run by the train function through its URL as in AWS (see
         :mod:`mlrails.promotion.operations`); here the runtime stands for IAM: ``by`` is who it says the
         caller is, and the time is the run's virtual time."""
-        response = self.router.invoker.invoke(TRAINING.function,
-                                              function_url_request(operation.to_body(), caller=by, at=self.now))
+        response = self.router.invoker.invoke(
+            TRAINING.function, function_url_request(operation.to_body(), caller=by, at=self.now)
+        )
         return unwrap(response["statusCode"], response["body"])
 
     def advance(self, delta: timedelta) -> list[Invocation]:
@@ -157,7 +204,8 @@ class LocalRuntime:
         end = self.now + delta
         due = sorted(
             (when, spec.name)
-            for spec in SCHEDULES if spec.enabled(self.cfg)
+            for spec in SCHEDULES
+            if spec.enabled(self.cfg)
             for when in fire_times(spec.expression(self.cfg), self.anchor, self.now, end)
         )
         fired = []

@@ -30,17 +30,18 @@ def make_server(runtime: LocalRuntime, port: int) -> HTTPServer:
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            status, content_type, raw = runtime.call(self.command, self.path.split("?")[0], body,
-                                                     self.headers.get("Content-Type"))
+            status, content_type, raw = runtime.call(
+                self.command, self.path.split("?")[0], body, self.headers.get("Content-Type")
+            )
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
 
-        do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
+        do_GET = do_POST = _answer
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: object) -> None:
             log.write(f"serve: {format % args}\n")
 
     return HTTPServer(("127.0.0.1", port), Handler)

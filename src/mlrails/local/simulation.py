@@ -26,8 +26,8 @@ from mlrails.config import ProjectConfig
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.local.scenario import Day, Scenario
-from mlrails.models import PLACEHOLDER
 from mlrails.local.synthetic import churn_frame
+from mlrails.models import PLACEHOLDER
 
 EXAMPLE_MODEL = "mlrails.models:gradient_boosting"
 START = datetime(2026, 1, 5, tzinfo=UTC)  # fixed: the same run prints the same timeline
@@ -59,8 +59,9 @@ class _Recorder:
         return taken
 
 
-def simulation_config(cfg: ProjectConfig, model: str | None,
-                      feedback_rows: bool = False) -> tuple[ProjectConfig, str | None]:
+def simulation_config(
+    cfg: ProjectConfig, model: str | None, feedback_rows: bool = False
+) -> tuple[ProjectConfig, str | None]:
     """The config to simulate and, when it differs from the file, why. The placeholder
     predicts one class whatever happens: it has no business metric to lose. ``feedback_rows``
     turns on ``training.feedback_rows``: the kit then learns from the labels fed back through
@@ -68,27 +69,35 @@ def simulation_config(cfg: ProjectConfig, model: str | None,
     notes = []
     entrypoint = model or (EXAMPLE_MODEL if cfg.model.entrypoint == PLACEHOLDER else None)
     if entrypoint is not None and entrypoint != cfg.model.entrypoint:
-        notes.append(f"model {entrypoint} (the config names the placeholder, which has nothing to lose; "
-                     "--model chooses)" if model is None else f"model {entrypoint} (--model)")
+        notes.append(
+            f"model {entrypoint} (the config names the placeholder, which has nothing to lose; --model chooses)"
+            if model is None
+            else f"model {entrypoint} (--model)"
+        )
         cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": entrypoint})})
     if feedback_rows and not cfg.training.feedback_rows:
-        notes.append("training.feedback_rows on: new training rows come from the labels fed back through the API, "
-                     "not from a nightly export (--training-data feedback)")
+        notes.append(
+            "training.feedback_rows on: new training rows come from the labels fed back through the API, "
+            "not from a nightly export (--training-data feedback)"
+        )
         cfg = cfg.model_copy(update={"training": cfg.training.model_copy(update={"feedback_rows": True})})
     return cfg, "\n  ".join(notes) or None
 
 
-def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario: Scenario, *,
-                   report_path: Path) -> tuple[list[Day], list[Invocation]]:
+def run_simulation(
+    cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario: Scenario, *, report_path: Path
+) -> tuple[list[Day], list[Invocation]]:
     """Play the scenario; print a line per day; return the days and any failed handler run."""
     from mlrails.local.simulation_report import write_report  # only once there is something to show
 
     recorder, days, pending = _Recorder(), [], []
     label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
-    with LocalRuntime(cfg, project_dir, start=START, on_invocation=recorder,
-                      state_dir=project_dir / ".mlrails-simulation") as runtime:
-        history = churn_frame(scenario.history_rows, START - timedelta(days=7), seed=scenario.seed,
-                              span=timedelta(days=7))
+    with LocalRuntime(
+        cfg, project_dir, start=START, on_invocation=recorder, state_dir=project_dir / ".mlrails-simulation"
+    ) as runtime:
+        history = churn_frame(
+            scenario.history_rows, START - timedelta(days=7), seed=scenario.seed, span=timedelta(days=7)
+        )
         runtime.upload_raw("history/customers.csv", history.to_csv(index=False).encode())
         _record_initial(recorder.take(), out)
         step = timedelta(days=1) / scenario.requests_per_day
@@ -98,18 +107,34 @@ def run_simulation(cfg: ProjectConfig, project_dir: Path, out: TextIO, scenario:
             exported: list[pd.DataFrame] = []
             _feed_back(runtime, pending)  # the CRM's nightly export of outcomes now known
             for i in range(scenario.requests_per_day):
-                rows = churn_frame(scenario.rows_per_request, runtime.now, seed=scenario.seed * 100_000 + day * 100 + i,
-                                   drift=record.drift, concept=record.concept)
+                rows = churn_frame(
+                    scenario.rows_per_request,
+                    runtime.now,
+                    seed=scenario.seed * 100_000 + day * 100 + i,
+                    drift=record.drift,
+                    concept=record.concept,
+                )
                 # Probabilities, as the retention team ranks customers by them (and the
                 # performance check can then judge the ranking: roc_auc).
-                status, answer = runtime.request("POST", "/invocations", json.dumps(
-                    {"dataframe_split": rows.drop(columns=["event_time", cfg.dataset.target])
-                     .to_dict(orient="split", index=False), "params": {"probabilities": True}}).encode())
+                status, answer = runtime.request(
+                    "POST",
+                    "/invocations",
+                    json.dumps(
+                        {
+                            "dataframe_split": rows.drop(columns=["event_time", cfg.dataset.target]).to_dict(
+                                orient="split", index=False
+                            ),
+                            "params": {"probabilities": True},
+                        }
+                    ).encode(),
+                )
                 if status == 200:
                     labels = rows[cfg.dataset.target].tolist()
                     scored += list(zip(answer["predictions"], labels))
-                    pending += [_Pending(pid, label, runtime.now + label_delay)
-                                for pid, label in zip(answer["prediction_ids"], labels)]
+                    pending += [
+                        _Pending(pid, label, runtime.now + label_delay)
+                        for pid, label in zip(answer["prediction_ids"], labels)
+                    ]
                     exported.append(rows)
                 runtime.advance(step)  # the day's schedules fire on the way
             # The nightly export: yesterday's customers with their outcomes, as training data;
@@ -159,7 +184,9 @@ def _read_day(record: Day, invocations: list[Invocation]) -> None:
             record.drift_status = r["status"]
             if r["status"] != "insufficient_data":
                 record.drifted_share = report["drifted_share"]
-                record.drift_scores = {n: f["score"] for n, f in report["features"].items() if f.get("score") is not None}
+                record.drift_scores = {
+                    n: f["score"] for n, f in report["features"].items() if f.get("score") is not None
+                }
             if r.get("drift_detected"):
                 record.events.append("DriftDetected")
         elif invocation.function == "performance_check":
@@ -182,7 +209,7 @@ def _read_day(record: Day, invocations: list[Invocation]) -> None:
 
 
 def _short(event: str, length: int = 90) -> str:
-    return event if len(event) <= length else event[:length - 3] + "..."
+    return event if len(event) <= length else event[: length - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -219,11 +246,12 @@ def outcome(days: list[Day], scenario: Scenario) -> Outcome:
     before = mean([d.served_accuracy for d in days if scenario.shift_day - 7 <= d.day < scenario.shift_day])
     # Daily accuracy is noisy at 300 rows: judge by 3-day averages.
     shifted = [d.served_accuracy for d in days if d.day >= scenario.shift_day]
-    rolling = [mean(shifted[i:i + 3]) for i in range(max(len(shifted) - 2, 0))]
+    rolling = [mean(shifted[i : i + 3]) for i in range(max(len(shifted) - 2, 0))]
     return Outcome(
         first_drift_day=first_drift,
-        first_retrain_after_drift=next((day for day in retrains if first_drift is not None and day >= first_drift),
-                                       None),
+        first_retrain_after_drift=next(
+            (day for day in retrains if first_drift is not None and day >= first_drift), None
+        ),
         decisions=[e for d in after for e in d.events if " promoted: " in e or " rejected: " in e],
         accuracy_before_shift=before,
         worst_accuracy_after_shift=min((r for r in rolling if r is not None), default=None),
@@ -233,6 +261,7 @@ def outcome(days: list[Day], scenario: Scenario) -> Outcome:
 
 def describe_outcome(result: Outcome, scenario: Scenario) -> list[str]:
     """The run in four lines, for people."""
+
     def fmt(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
@@ -240,8 +269,8 @@ def describe_outcome(result: Outcome, scenario: Scenario) -> list[str]:
     return [
         f"drift injected from day {scenario.drift_start}: "
         + (f"detected on day {result.first_drift_day}" if result.first_drift_day is not None else "never detected"),
-        "first retrain after it: " + (f"day {result.first_retrain_after_drift}"
-                                      if result.first_retrain_after_drift is not None else "none"),
+        "first retrain after it: "
+        + (f"day {result.first_retrain_after_drift}" if result.first_retrain_after_drift is not None else "none"),
         f"the gate after the drift started: {promoted} promoted, {len(result.decisions) - promoted} rejected",
         f"who churns changed on day {scenario.shift_day}: accuracy {fmt(result.accuracy_before_shift)} the week "
         f"before, {fmt(result.worst_accuracy_after_shift)} at worst (3-day mean), {fmt(result.accuracy_at_end)} "
@@ -265,5 +294,7 @@ def day_line(record: Day, total: int) -> str:
         quality += " ▼"
     served = "-" if record.served_accuracy is None else f"{record.served_accuracy:.2f}"
     events = "; ".join(_short(e) for e in record.events)
-    return (f"[{bar}] day {record.day:2d} {record.date:%a %d %b} │ {drift:<12} │ {quality:<15} │ "
-            f"served acc {served} │ champion v{record.champion or '-'}" + (f" │ {events}" if events else ""))
+    return (
+        f"[{bar}] day {record.day:2d} {record.date:%a %d %b} │ {drift:<12} │ {quality:<15} │ "
+        f"served acc {served} │ champion v{record.champion or '-'}" + (f" │ {events}" if events else "")
+    )

@@ -18,19 +18,36 @@ def render(cfg: ProjectConfig, scenario: Scenario, days: Sequence[Day]) -> str:
     xs = [d.day for d in days]
     markers = [(scenario.drift_start, "drift starts"), (scenario.shift_day, "who churns changes")]
     features = sorted({name for d in days for name in d.drift_scores})
-    drift = series_chart(xs, {"share of features drifted": [d.drifted_share for d in days]}, markers=markers,
-                         levels=[("dataset rule", cfg.monitoring.drifted_share)], y_format="{:.0%}")
+    drift = series_chart(
+        xs,
+        {"share of features drifted": [d.drifted_share for d in days]},
+        markers=markers,
+        levels=[("dataset rule", cfg.monitoring.drifted_share)],
+        y_format="{:.0%}",
+    )
     scores = series_chart(xs, {name: [d.drift_scores.get(name) for d in days] for name in features}, markers=markers)
     metric = cfg.performance_metric
-    quality = series_chart(xs, {f"{metric} (performance check)": [d.quality for d in days],
-                                "accuracy of the day's predictions": [d.served_accuracy for d in days]},
-                           markers=markers)
+    quality = series_chart(
+        xs,
+        {
+            f"{metric} (performance check)": [d.quality for d in days],
+            "accuracy of the day's predictions": [d.served_accuracy for d in days],
+        },
+        markers=markers,
+    )
     champions = [float(d.champion) if d.champion else None for d in days]
-    versions = series_chart(xs, {"champion version": champions}, markers=markers, y_format="v{:.0f}", step=True,
-                            height=180)
-    rows = "".join(f"<tr><td>{d.day}</td><td>{d.date:%a %d %b}</td><td>v{escape(d.champion or '-')}</td>"
-                   f"<td>{escape('; '.join(d.events))}</td></tr>" for d in days if d.events)
-    return page(f"mlrails simulation: {cfg.project}, {len(days)} days", f"""<h1>mlrails simulation — {escape(cfg.model.name)}, {len(days)} days</h1>
+    versions = series_chart(
+        xs, {"champion version": champions}, markers=markers, y_format="v{:.0f}", step=True, height=180
+    )
+    rows = "".join(
+        f"<tr><td>{d.day}</td><td>{d.date:%a %d %b}</td><td>v{escape(d.champion or '-')}</td>"
+        f"<td>{escape('; '.join(d.events))}</td></tr>"
+        for d in days
+        if d.events
+    )
+    return page(
+        f"mlrails simulation: {cfg.project}, {len(days)} days",
+        f"""<h1>mlrails simulation — {escape(cfg.model.name)}, {len(days)} days</h1>
 <p class=muted>{scenario.requests_per_day} requests × {scenario.rows_per_request} rows a day through the inference
 handler; outcomes fed back after {cfg.monitoring.label_delay_hours:g} h; the population drifts from day
 {scenario.drift_start} to day {scenario.drift_full} (level {scenario.drift_level:g}); who churns changes on day
@@ -40,7 +57,8 @@ handler; outcomes fed back after {cfg.monitoring.label_delay_hours:g} h; the pop
 <h2>Business metric</h2><p>What the performance check measured on settled, labelled predictions, and what the
 simulator knows: the accuracy of each day's predictions.</p>{quality}
 <h2>Model versions</h2>{versions}
-<h2>What the kit did</h2><table><tr><th>day</th><th>date</th><th>champion</th><th>events</th></tr>{rows}</table>""")
+<h2>What the kit did</h2><table><tr><th>day</th><th>date</th><th>champion</th><th>events</th></tr>{rows}</table>""",
+    )
 
 
 def write_report(path: Path, cfg: ProjectConfig, scenario: Scenario, days: Sequence[Day]) -> None:

@@ -19,8 +19,16 @@ PLANS = ("basic", "standard", "premium")
 REGIONS = ("north", "south", "east", "west")
 
 
-def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0, concept: float = 0.0,
-                span: timedelta = timedelta(days=1), with_target: bool = True) -> pd.DataFrame:
+def churn_frame(
+    rows: int,
+    start: datetime,
+    *,
+    seed: int,
+    drift: float = 0.0,
+    concept: float = 0.0,
+    span: timedelta = timedelta(days=1),
+    with_target: bool = True,
+) -> pd.DataFrame:
     """``rows`` customers observed uniformly in [start, start + span)."""
     if not (0.0 <= drift <= 1.0 and 0.0 <= concept <= 1.0):
         raise ValueError("drift and concept must be within [0, 1]")
@@ -32,25 +40,32 @@ def churn_frame(rows: int, start: datetime, *, seed: int, drift: float = 0.0, co
     charges = np.round(np.maximum(base_charge + rng.normal(0, 8 + 10 * drift, size=rows), 5.0), 2)
     calls = rng.poisson(1.0 + 2.5 * drift, size=rows)
     offsets = np.sort(rng.uniform(0, span.total_seconds(), size=rows))
-    frame = pd.DataFrame({
-        "event_time": [(start + timedelta(seconds=float(s))).isoformat() for s in offsets],
-        "tenure_months": tenure,
-        "monthly_charges": charges,
-        "support_calls": calls,
-        "plan": plan,
-        "region": rng.choice(REGIONS, size=rows),
-    })
+    frame = pd.DataFrame(
+        {
+            "event_time": [(start + timedelta(seconds=float(s))).isoformat() for s in offsets],
+            "tenure_months": tenure,
+            "monthly_charges": charges,
+            "support_calls": calls,
+            "plan": plan,
+            "region": rng.choice(REGIONS, size=rows),
+        }
+    )
     if with_target:
         logit = -1.0 - 0.06 * tenure + 0.02 * (charges - 60) + 0.6 * calls + np.where(plan == "basic", 0.5, 0.0)
-        lured = -1.5 + 0.05 * tenure + np.where(plan == "premium", 1.5, 0.0) + np.where(frame["region"] == "south",
-                                                                                      1.5, -0.5)
+        lured = (
+            -1.5
+            + 0.05 * tenure
+            + np.where(plan == "premium", 1.5, 0.0)
+            + np.where(frame["region"] == "south", 1.5, -0.5)
+        )
         logit = (1 - concept) * logit + concept * lured
         frame["churned"] = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
 
 
-def leaky_churn_frame(rows: int, start: datetime, *, seed: int, span: timedelta = timedelta(days=1),
-                      missing: float = 0.12) -> pd.DataFrame:
+def leaky_churn_frame(
+    rows: int, start: datetime, *, seed: int, span: timedelta = timedelta(days=1), missing: float = 0.12
+) -> pd.DataFrame:
     """:func:`churn_frame` as a careless export would give it: a leak and holes.
 
     ``support_calls`` is counted up to the export date, so it includes the calls churned

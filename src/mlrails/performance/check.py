@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from mlrails.performance import quality
 from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig, Promotion
 from mlrails.events import PerformanceDegraded
-from mlrails.performance.kpi import business_value
 from mlrails.feedback.labels import LABEL, LabelledWindow, targets
+from mlrails.performance import quality
+from mlrails.performance.kpi import business_value
 from mlrails.serving.manifest import Manifest
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
@@ -72,8 +72,12 @@ def floor(cfg: ProjectConfig, champion: Manifest) -> Floor | None:
     bounds = [] if rules.minimum is None else [Floor(rules.minimum, 0.0)]
     if rules.max_drop is not None and metric in champion.metrics:
         baseline = champion.metrics[metric]
-        bounds.append(Floor(baseline - rules.max_drop if maximize else baseline + rules.max_drop,
-                            champion.metric_errors.get(metric, 0.0)))
+        bounds.append(
+            Floor(
+                baseline - rules.max_drop if maximize else baseline + rules.max_drop,
+                champion.metric_errors.get(metric, 0.0),
+            )
+        )
     if not bounds:
         return None
     return (max if maximize else min)(bounds, key=lambda bound: bound.value)
@@ -94,14 +98,20 @@ def worse_than(metric: str, value: float, threshold: float, margin: float = 0.0)
     return value > threshold + margin
 
 
-def _judged(window: LabelledWindow, task: str, classes: list[Any] | None
-            ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+def _judged(
+    window: LabelledWindow, task: str, classes: list[Any] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """Labels, predictions and, when defined, (is-positive, positive-class probability) per
     row. Probabilities only when every row was captured with them and the task is binary."""
     rows = window.rows
     labels, predicted = targets(rows[LABEL], task).to_numpy(), targets(rows["prediction"], task).to_numpy()
-    if not (task == "classification" and classes and len(classes) == 2 and "probabilities" in rows
-            and rows["probabilities"].map(lambda p: isinstance(p, dict)).all()):
+    if not (
+        task == "classification"
+        and classes
+        and len(classes) == 2
+        and "probabilities" in rows
+        and rows["probabilities"].map(lambda p: isinstance(p, dict)).all()
+    ):
         return labels, predicted, None
     positive = classes[1]  # scikit-learn's classes_ are sorted: the second is the positive one
     scores = rows["probabilities"].map(lambda p: p.get(str(positive), np.nan)).to_numpy(dtype="float64")
@@ -115,10 +125,16 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
     manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     if manifest is None:
         return PerformanceOutcome("no_model", metric, None, None, None, {}, None, 0, None, None, False)
-    window = traffic.labelled_window(settings.data_bucket, now=at, window=hours(rules.window_hours),
-                                     label_delay=hours(cfg.monitoring.label_delay_hours), task=cfg.dataset.task,
-                                     # The serving model is judged on its own predictions only.
-                                     columns=_COLUMNS, model_version=manifest.version)
+    window = traffic.labelled_window(
+        settings.data_bucket,
+        now=at,
+        window=hours(rules.window_hours),
+        label_delay=hours(cfg.monitoring.label_delay_hours),
+        task=cfg.dataset.task,
+        # The serving model is judged on its own predictions only.
+        columns=_COLUMNS,
+        model_version=manifest.version,
+    )
     bound = floor(cfg, manifest)
     metrics, kpi, value, margin = {}, None, None, None
     if window.labelled < rules.min_labelled_rows:
@@ -140,28 +156,51 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
             status = "degraded" if worse_than(metric, value, bound.value, margin) else "ok"
     threshold = bound.value if bound else None
 
-    report_uri = s3.uri(settings.artifacts_bucket,
-                        f"{Prefix.REPORTS.value}performance/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json")
-    outcome = PerformanceOutcome(status, metric, value, threshold, margin, metrics, kpi, window.labelled,
-                                 window.coverage, report_uri, emitted=status == "degraded")
+    report_uri = s3.uri(
+        settings.artifacts_bucket, f"{Prefix.REPORTS.value}performance/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}.json"
+    )
+    outcome = PerformanceOutcome(
+        status,
+        metric,
+        value,
+        threshold,
+        margin,
+        metrics,
+        kpi,
+        window.labelled,
+        window.coverage,
+        report_uri,
+        emitted=status == "degraded",
+    )
     s3.put_json(report_uri, _report_document(cfg, manifest, window, outcome))
     if outcome.emitted:
-        publish(PerformanceDegraded(cfg.model.name, settings.environment, metric, value, threshold, report_uri),
-                settings.bus_name, time=at)
+        publish(
+            PerformanceDegraded(cfg.model.name, settings.environment, metric, value, threshold, report_uri),
+            settings.bus_name,
+            time=at,
+        )
     return outcome
 
 
-def _report_document(cfg: ProjectConfig, manifest: Manifest, window: LabelledWindow,
-                     outcome: PerformanceOutcome) -> dict[str, Any]:
+def _report_document(
+    cfg: ProjectConfig, manifest: Manifest, window: LabelledWindow, outcome: PerformanceOutcome
+) -> dict[str, Any]:
     return {
         **{k: v for k, v in asdict(outcome).items() if k not in ("report_uri", "emitted")},
-        "model_version": manifest.version, "holdout_metrics": manifest.metrics,
-        "window_start": window.window.start.isoformat(), "window_end": window.window.end.isoformat(),
-        "label_delay_hours": cfg.monitoring.label_delay_hours, "min_labelled_rows": cfg.monitoring.performance.min_labelled_rows,
-        "confidence": cfg.monitoring.performance.confidence, "holdout_errors": manifest.metric_errors,
-        "settled": window.settled, "unmatched_feedback": window.unmatched_feedback, "invalid_labels": window.invalid_labels,
+        "model_version": manifest.version,
+        "holdout_metrics": manifest.metrics,
+        "window_start": window.window.start.isoformat(),
+        "window_end": window.window.end.isoformat(),
+        "label_delay_hours": cfg.monitoring.label_delay_hours,
+        "min_labelled_rows": cfg.monitoring.performance.min_labelled_rows,
+        "confidence": cfg.monitoring.performance.confidence,
+        "holdout_errors": manifest.metric_errors,
+        "settled": window.settled,
+        "unmatched_feedback": window.unmatched_feedback,
+        "invalid_labels": window.invalid_labels,
         # Labels no feedback credential sent: not judged (mlrails.feedback.labels.trusted).
         "untrusted_labels": window.untrusted_labels,
-        "business_kpi_metric": cfg.value_metric, "business_kpi_unit": cfg.value.unit,
+        "business_kpi_metric": cfg.value_metric,
+        "business_kpi_unit": cfg.value.unit,
         "performance_degraded": outcome.emitted,
     }

@@ -16,7 +16,7 @@ def f1_macro(labels: np.ndarray, predicted: np.ndarray) -> float:
     """``f1_score(average="macro", zero_division=0)``: the unweighted mean of each class's F1,
     over every class seen in the labels or the predictions."""
     _, codes = np.unique(np.concatenate([labels, predicted]), return_inverse=True)
-    label_codes, predicted_codes = codes[:len(labels)], codes[len(labels):]
+    label_codes, predicted_codes = codes[: len(labels)], codes[len(labels) :]
     classes = int(codes.max()) + 1
     true_positive = np.bincount(label_codes[label_codes == predicted_codes], minlength=classes)
     # Every class here occurs in the labels or the predictions: no denominator is zero.
@@ -71,17 +71,19 @@ def _typed(task: str, labels: np.ndarray, predicted: np.ndarray) -> tuple[np.nda
     if task == "regression":
         return labels.astype("float64"), predicted.astype("float64")
     _, codes = np.unique(np.concatenate([labels, predicted]), return_inverse=True)
-    return codes[:len(labels)], codes[len(labels):]
+    return codes[: len(labels)], codes[len(labels) :]
 
 
-def _compute(names: list[str], labels: np.ndarray, predicted: np.ndarray,
-             positive_scores: tuple[np.ndarray, np.ndarray] | None) -> dict[str, float]:
+def _compute(
+    names: list[str], labels: np.ndarray, predicted: np.ndarray, positive_scores: tuple[np.ndarray, np.ndarray] | None
+) -> dict[str, float]:
     values = {name: _METRICS[name][1](labels, predicted, positive_scores) for name in names}
     return {name: value for name, value in values.items() if value is not None}
 
 
-def task_metrics(task: str, labels: np.ndarray, predicted: np.ndarray,
-                 positive_scores: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+def task_metrics(
+    task: str, labels: np.ndarray, predicted: np.ndarray, positive_scores: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
     """Every metric the task defines on these rows. ``positive_scores`` is (is-positive,
     positive-class probability) per row, when the predictions came with probabilities:
     only then is ``roc_auc`` defined. Undefined metrics are left out, not reported as 0."""
@@ -89,15 +91,23 @@ def task_metrics(task: str, labels: np.ndarray, predicted: np.ndarray,
     return _compute(names, *_typed(task, labels, predicted), positive_scores)
 
 
-def standard_errors(task: str, labels: np.ndarray, predicted: np.ndarray,
-                    positive_scores: tuple[np.ndarray, np.ndarray] | None = None, *,
-                    metrics: list[str] | None = None, rounds: int = 200, seed: int = 0) -> dict[str, float]:
+def standard_errors(
+    task: str,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    positive_scores: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    metrics: list[str] | None = None,
+    rounds: int = 200,
+    seed: int = 0,
+) -> dict[str, float]:
     """How far each of :func:`task_metrics` (or only ``metrics``) could be off by chance on
     rows like these: its standard deviation over ``rounds`` bootstrap resamples (rows drawn
     with replacement). One method for every metric, roc_auc and F1 included, which have no
     simple closed form. Seeded, so a report reads the same when recomputed. Empty below two rows."""
-    names = [name for name, (of_task, _) in _METRICS.items()
-             if of_task == task and (metrics is None or name in metrics)]
+    names = [
+        name for name, (of_task, _) in _METRICS.items() if of_task == task and (metrics is None or name in metrics)
+    ]
     if len(labels) < 2 or not names:
         return {}
     labels, predicted = _typed(task, labels, predicted)

@@ -22,15 +22,27 @@ def _gain(metric: str, new: float, old: float) -> float:
     return new - old if Promotion.direction(metric) == "maximize" else old - new
 
 
-def decide(*, metric: str, rules: Promotion, challenger: dict[str, float],
-           champion: dict[str, float] | None, against: str = "champion") -> GateDecision:
+def decide(
+    *,
+    metric: str,
+    rules: Promotion,
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    against: str = "champion",
+) -> GateDecision:
     """Promote when there is nothing to beat, or when the challenger improves ``metric`` by
     ``rules.min_improvement`` (absolute, or relative to the champion's score) and no guard
     metric regresses by more than its tolerance. ``against`` names what is being beaten
     (the champion, or the placeholder baseline for a first real model)."""
     if metric not in challenger:
-        return GateDecision(False, metric, float("nan"), None, None,
-                            f"challenger has no '{metric}' score (metrics: {sorted(challenger)})")
+        return GateDecision(
+            False,
+            metric,
+            float("nan"),
+            None,
+            None,
+            f"challenger has no '{metric}' score (metrics: {sorted(challenger)})",
+        )
     new = challenger[metric]
     if champion is None or metric not in champion:
         return GateDecision(True, metric, new, None, None, f"no {against} yet: the first model is promoted")
@@ -47,6 +59,12 @@ def decide(*, metric: str, rules: Promotion, challenger: dict[str, float],
             return GateDecision(False, metric, new, old, gain, f"{summary}, but guard {guard} has no challenger score")
         loss = -_gain(guard, challenger[guard], champion[guard])
         if not loss <= tolerance:
-            return GateDecision(False, metric, new, old, gain,
-                                f"{summary}, but guard {guard} regressed by {loss:.4f} > tolerance {tolerance:.4f}")
+            return GateDecision(
+                False,
+                metric,
+                new,
+                old,
+                gain,
+                f"{summary}, but guard {guard} regressed by {loss:.4f} > tolerance {tolerance:.4f}",
+            )
     return GateDecision(True, metric, new, old, gain, summary)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from mlrails.errors import BadRequest, MlrailsError
 
 if TYPE_CHECKING:
-    from mlrails.serving.manifest import Manifest
     from mlrails.adapters.registry import Registry
+    from mlrails.serving.manifest import Manifest
     from mlrails.settings import Settings
 
 Action = Literal["promote", "rollback", "models"]
@@ -53,13 +53,14 @@ class Operation:
         """Validate a request body; a malformed one is a :class:`BadRequest`. ``by`` and ``at``
         are refused like any unknown field: the caller does not say who or when."""
         if not isinstance(body, dict):
-            raise BadRequest("an operator command is a JSON object {\"action\": ..., ...}")
+            raise BadRequest('an operator command is a JSON object {"action": ..., ...}')
         unknown = sorted(set(body) - set(cls.__dataclass_fields__))
         if unknown:
             raise BadRequest(f"unknown operation field(s) {unknown}", details={"unknown": unknown})
         if body.get("action") not in get_args(Action):
-            raise BadRequest(f"operation.action must be one of {list(get_args(Action))}",
-                             details={"action": body.get("action")})
+            raise BadRequest(
+                f"operation.action must be one of {list(get_args(Action))}", details={"action": body.get("action")}
+            )
         if body["action"] == "promote" and not body.get("version"):
             raise BadRequest("promote needs operation.version")
         if not isinstance(body.get("reason", ""), str):
@@ -83,8 +84,10 @@ def from_url_request(event: dict[str, Any]) -> tuple[Operation, Caller]:
     principal = ((context.get("authorizer") or {}).get("iam") or {}).get("userArn")
     epoch_ms = context.get("timeEpoch")
     if not isinstance(principal, str) or not principal or not isinstance(epoch_ms, int):
-        raise BadRequest("operator commands come through the function URL with IAM authentication: "
-                         "this request carries no verified caller")
+        raise BadRequest(
+            "operator commands come through the function URL with IAM authentication: "
+            "this request carries no verified caller"
+        )
     body = event.get("body") or ""
     try:
         text = base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else body
@@ -104,8 +107,9 @@ def http_answer(status: int, document: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(document)}
 
 
-def run(operation: Operation, caller: Caller, settings: Settings, registry: Registry,
-        model_name: str) -> dict[str, Any]:
+def run(
+    operation: Operation, caller: Caller, settings: Settings, registry: Registry, model_name: str
+) -> dict[str, Any]:
     """Carry the command out with the promotion rails; the result is plain JSON."""
     from mlrails.promotion import rails  # MLflow: the function's side only, not the caller's
 
@@ -114,8 +118,9 @@ def run(operation: Operation, caller: Caller, settings: Settings, registry: Regi
     if operation.action == "rollback":
         manifest = rails.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:
-        manifest = rails.promote(settings, registry, model_name, operation.version, reason=operation.reason,
-                                     at=caller.at, by=caller.by)
+        manifest = rails.promote(
+            settings, registry, model_name, operation.version, reason=operation.reason, at=caller.at, by=caller.by
+        )
     return {"champion": _summary(manifest)}
 
 
@@ -135,5 +140,9 @@ def unwrap(status: int, body: bytes | str) -> dict[str, Any]:
 
 
 def _summary(manifest: Manifest) -> dict[str, Any]:
-    return {"version": manifest.version, "previous_version": manifest.previous_version, "reason": manifest.reason,
-            "promoted_at": manifest.promoted_at}
+    return {
+        "version": manifest.version,
+        "previous_version": manifest.previous_version,
+        "reason": manifest.reason,
+        "promoted_at": manifest.promoted_at,
+    }

@@ -17,14 +17,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlrails.data import dataset
-from mlrails.serving import artifacts, compiled
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
+from mlrails.adapters.registry import CHAMPION, PREVIOUS, Registry
+from mlrails.data import dataset
 from mlrails.errors import MlrailsError
 from mlrails.events import ModelPromoted
+from mlrails.serving import artifacts, compiled
 from mlrails.serving.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, model_prefix
-from mlrails.adapters.registry import CHAMPION, PREVIOUS, Registry
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -53,15 +53,24 @@ def compile_champion(settings: Settings, manifest: Manifest) -> Manifest:
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(manifest.model_name, manifest.version))
     holdout_uri = f"{prefix}{HOLDOUT_FILE}"
     if holdout_uri not in manifest.files:
-        return replace(manifest, serving="skops", onnx_uri=None,
-                       serving_reason=f"no {HOLDOUT_FILE} beside the model to verify a compiled graph on")
+        return replace(
+            manifest,
+            serving="skops",
+            onnx_uri=None,
+            serving_reason=f"no {HOLDOUT_FILE} beside the model to verify a compiled graph on",
+        )
     holdout = dataset.read_parquet(manifests.read_file(manifest, holdout_uri))
     outcome = compiled.compile_model(load_model(manifest), manifest.signature, manifest.classes, holdout)
     if outcome.onnx is None:
         return replace(manifest, serving=outcome.path, onnx_uri=None, serving_reason=outcome.reason)
     onnx_uri = f"{prefix}{ONNX_FILE}"
-    return replace(manifest, serving=outcome.path, onnx_uri=onnx_uri, serving_reason=outcome.reason,
-                   files={**manifest.files, onnx_uri: manifests.put_file(onnx_uri, outcome.onnx)})
+    return replace(
+        manifest,
+        serving=outcome.path,
+        onnx_uri=onnx_uri,
+        serving_reason=outcome.reason,
+        files={**manifest.files, onnx_uri: manifests.put_file(onnx_uri, outcome.onnx)},
+    )
 
 
 def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, Any]) -> None:
@@ -70,11 +79,17 @@ def audit(settings: Settings, model_name: str, at: datetime, record: dict[str, A
     principal allowed to bypass governance retention could delete it, and the bucket policy
     refuses deletes under audit/ to everyone)."""
     # Decisions can share a (virtual) instant: the wall-clock nanoseconds keep them in order.
-    key = (f"{Prefix.AUDIT.value}{model_name}/{at:%Y-%m-%dT%H%M%S}-{time.time_ns()}-"
-           f"{record['action']}-v{record['version']}.json")
+    key = (
+        f"{Prefix.AUDIT.value}{model_name}/{at:%Y-%m-%dT%H%M%S}-{time.time_ns()}-"
+        f"{record['action']}-v{record['version']}.json"
+    )
     # Retention counts from the wall clock: S3 refuses a date in its past (a virtual clock's).
-    s3.put_json(s3.uri(settings.artifacts_bucket, key), {"at": at.isoformat(), **record},
-                ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=datetime.now(UTC) + AUDIT_RETENTION)
+    s3.put_json(
+        s3.uri(settings.artifacts_bucket, key),
+        {"at": at.isoformat(), **record},
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=datetime.now(UTC) + AUDIT_RETENTION,
+    )
 
 
 # How long an audit record is locked: longer than any review or regulation we know of asks.
@@ -84,11 +99,23 @@ AUDIT_RETENTION = timedelta(days=3653)
 def audit_log(settings: Settings, model_name: str) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first."""
     prefix = f"{Prefix.AUDIT.value}{model_name}/"
-    return [s3.get_json(s3.uri(settings.artifacts_bucket, key)) for key in s3.list_keys(settings.artifacts_bucket, prefix)]
+    return [
+        s3.get_json(s3.uri(settings.artifacts_bucket, key)) for key in s3.list_keys(settings.artifacts_bucket, prefix)
+    ]
 
 
-def promote(settings: Settings, registry: Registry, model_name: str, version: str, *, reason: str,
-            at: datetime, by: str, action: str = "promote", resume: bool = False) -> Manifest:
+def promote(
+    settings: Settings,
+    registry: Registry,
+    model_name: str,
+    version: str,
+    *,
+    reason: str,
+    at: datetime,
+    by: str,
+    action: str = "promote",
+    resume: bool = False,
+) -> Manifest:
     """Serve ``version``: aliases, then the manifest (the commit point: what inference
     serves), then the event and the audit record. With ``resume``, a promotion of the same
     version for the same reason that stopped after its commit point is finished instead of
@@ -104,10 +131,11 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
         manifest, previous = current, current.previous_version
     else:
         previous = current.version if current else None
-        manifest = compile_champion(settings, replace(Manifest.from_json(body), promoted_at=at.isoformat(),
-                                                      reason=reason, previous_version=previous))
-        registry.tag_version(version, **{"serving.path": manifest.serving,
-                                         "serving.reason": manifest.serving_reason})
+        manifest = compile_champion(
+            settings,
+            replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason, previous_version=previous),
+        )
+        registry.tag_version(version, **{"serving.path": manifest.serving, "serving.reason": manifest.serving_reason})
     if previous:
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)
@@ -119,11 +147,26 @@ def promote(settings: Settings, registry: Registry, model_name: str, version: st
             if current.previous_version:
                 registry.set_alias(PREVIOUS, current.previous_version)
         raise
-    publish(ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
-            settings.bus_name, time=at)
-    audit(settings, model_name, at, {"action": action, "version": version, "previous_version": previous,
-                                     "by": by, "reason": reason, "metrics": manifest.metrics,
-                                     "serving": manifest.serving, "serving_reason": manifest.serving_reason})
+    publish(
+        ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
+        settings.bus_name,
+        time=at,
+    )
+    audit(
+        settings,
+        model_name,
+        at,
+        {
+            "action": action,
+            "version": version,
+            "previous_version": previous,
+            "by": by,
+            "reason": reason,
+            "metrics": manifest.metrics,
+            "serving": manifest.serving,
+            "serving_reason": manifest.serving_reason,
+        },
+    )
     return manifest
 
 
@@ -132,6 +175,13 @@ def rollback(settings: Settings, registry: Registry, model_name: str, *, at: dat
     current = manifests.read_current(settings.artifacts_bucket, model_name)
     if current is None or not current.previous_version:
         raise PromotionError(f"{model_name} has no previous champion to roll back to")
-    return promote(settings, registry, model_name, current.previous_version,
-                   reason=f"rollback from v{current.version}", at=at, by=by, action="rollback")
-
+    return promote(
+        settings,
+        registry,
+        model_name,
+        current.previous_version,
+        reason=f"rollback from v{current.version}",
+        at=at,
+        by=by,
+        action="rollback",
+    )

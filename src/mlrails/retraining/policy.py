@@ -42,25 +42,34 @@ def decide(trigger: Trigger, state: PolicyState, cfg: ProjectConfig, now: dateti
         if len(recent) >= rules.max_retrains.count:
             # The oldest run in the period must leave it before another may start.
             ready_at = recent[len(recent) - rules.max_retrains.count] + timedelta(hours=rules.max_retrains.period_hours)
-            return PolicyDecision(False, f"{len(recent)} runs in the last {rules.max_retrains.period_hours:g} h "
-                                         f"reach retraining.max_retrains.count={rules.max_retrains.count}: "
-                                         f"next run possible from {ready_at.isoformat()}")
+            return PolicyDecision(
+                False,
+                f"{len(recent)} runs in the last {rules.max_retrains.period_hours:g} h "
+                f"reach retraining.max_retrains.count={rules.max_retrains.count}: "
+                f"next run possible from {ready_at.isoformat()}",
+            )
     if not state.has_champion:
         if state.rows_since_training >= cfg.training.min_rows:
             return PolicyDecision(True, f"no model yet and {state.rows_since_training} rows available")
-        return PolicyDecision(False, f"no model yet; waiting for training.min_rows={cfg.training.min_rows} "
-                                     f"(have {state.rows_since_training})")
+        return PolicyDecision(
+            False,
+            f"no model yet; waiting for training.min_rows={cfg.training.min_rows} (have {state.rows_since_training})",
+        )
     if trigger not in rules.triggers:
         return PolicyDecision(False, f"trigger '{trigger}' is disabled in retraining.triggers")
     if trigger == "new_data" and state.rows_since_training < rules.min_new_rows:
-        return PolicyDecision(False, f"{state.rows_since_training} new rows < retraining.min_new_rows="
-                                     f"{rules.min_new_rows}")
-    return PolicyDecision(True, {
-        "schedule": "scheduled cadence",
-        "drift": "input drift detected",
-        "performance": "model performance degraded",
-        "new_data": f"{state.rows_since_training} new rows since the last training",
-    }[trigger])
+        return PolicyDecision(
+            False, f"{state.rows_since_training} new rows < retraining.min_new_rows={rules.min_new_rows}"
+        )
+    return PolicyDecision(
+        True,
+        {
+            "schedule": "scheduled cadence",
+            "drift": "input drift detected",
+            "performance": "model performance degraded",
+            "new_data": f"{state.rows_since_training} new rows since the last training",
+        }[trigger],
+    )
 
 
 def within_period(retrains: tuple[datetime, ...], cfg: ProjectConfig, now: datetime) -> list[datetime]:

@@ -6,18 +6,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from mlrails.retraining import policy
 from mlrails.adapters import manifests, s3, training_runs
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.events import RetrainRequested
+from mlrails.retraining import policy
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
 
-def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Trigger, trigger_id: str,
-                   at: datetime, new_rows: int = 0) -> policy.PolicyDecision:
+def handle_trigger(
+    cfg: ProjectConfig, settings: Settings, *, trigger: policy.Trigger, trigger_id: str, at: datetime, new_rows: int = 0
+) -> policy.PolicyDecision:
     """Decide, write the decision to the audit log, and on yes take the cooldown lease,
     start the training run (named after the trigger) and publish ``RetrainRequested``.
 
@@ -33,35 +34,63 @@ def handle_trigger(cfg: ProjectConfig, settings: Settings, *, trigger: policy.Tr
     if remembered.get("last_trigger_id") == trigger_id:
         decision = policy.PolicyDecision(True, remembered.get("last_reason", "retry of an accepted trigger"))
     else:
-        current = policy.PolicyState(has_champion=has_champion, rows_since_training=rows,
-                                     last_retrain_at=datetime.fromisoformat(last) if last else None,
-                                     recent_retrains=recent)
+        current = policy.PolicyState(
+            has_champion=has_champion,
+            rows_since_training=rows,
+            last_retrain_at=datetime.fromisoformat(last) if last else None,
+            recent_retrains=recent,
+        )
         decision = policy.decide(trigger, current, cfg, at)
         # The runs of the period are written with the lease: one atomic compare-and-set.
         counted = [t.isoformat() for t in policy.within_period(recent, cfg, at)] + [at.isoformat()]
         # What the lease takes is remembered with it, for a failed run to give back (give_back).
         if decision.retrain and not state.compare_and_set(
-                pk, expected={"last_retrain_at": last}, last_retrain_at=at, last_trigger_id=trigger_id,
-                last_reason=decision.reason, recent_retrains=json.dumps(counted),
-                lease_previous_retrain_at=last, lease_rows=rows):
+            pk,
+            expected={"last_retrain_at": last},
+            last_retrain_at=at,
+            last_trigger_id=trigger_id,
+            last_reason=decision.reason,
+            recent_retrains=json.dumps(counted),
+            lease_previous_retrain_at=last,
+            lease_rows=rows,
+        ):
             decision = policy.PolicyDecision(False, "another trigger started a run at the same moment")
-    _log(cfg, settings, at, trigger_id, {
-        "trigger": trigger, "trigger_id": trigger_id, "at": at.isoformat(), "retrain": decision.retrain,
-        "reason": decision.reason, "rows_since_training": rows, "has_champion": has_champion,
-        "runs_in_period": len(policy.within_period(recent, cfg, at))})
+    _log(
+        cfg,
+        settings,
+        at,
+        trigger_id,
+        {
+            "trigger": trigger,
+            "trigger_id": trigger_id,
+            "at": at.isoformat(),
+            "retrain": decision.retrain,
+            "reason": decision.reason,
+            "rows_since_training": rows,
+            "has_champion": has_champion,
+            "runs_in_period": len(policy.within_period(recent, cfg, at)),
+        },
+    )
     if decision.retrain:
-        request = RetrainRequested(cfg.model.name, settings.environment, decision.reason, trigger_id,
-                                   s3.uri(settings.data_bucket, Prefix.FEATURES.value))
-        training_runs.start(settings.training_state_machine, trigger_id,
-                            {"request": request.to_detail(), "time": at.isoformat()})
+        request = RetrainRequested(
+            cfg.model.name,
+            settings.environment,
+            decision.reason,
+            trigger_id,
+            s3.uri(settings.data_bucket, Prefix.FEATURES.value),
+        )
+        training_runs.start(
+            settings.training_state_machine, trigger_id, {"request": request.to_detail(), "time": at.isoformat()}
+        )
         publish(request, settings.bus_name, time=at)
         if rows:  # consume what this run trains on; rows counted meanwhile stay counted
             state.add(pk, "rows_since_training", -rows)
     return decision
 
 
-def give_back(cfg: ProjectConfig, settings: Settings, *, trigger_id: str, requested_at: datetime, error: str,
-              at: datetime) -> str:
+def give_back(
+    cfg: ProjectConfig, settings: Settings, *, trigger_id: str, requested_at: datetime, error: str, at: datetime
+) -> str:
     """A training run failed (``TrainingFailed``): give back what starting it took, so that the
     next trigger may start a run instead of meeting a cooldown, a spent ``max_retrains`` slot
     and a zeroed new-rows counter for a model that was never trained. Returns what was given
@@ -78,23 +107,50 @@ def give_back(cfg: ProjectConfig, settings: Settings, *, trigger_id: str, reques
     if remembered.get("last_trigger_id") == trigger_id:
         rows = int(remembered.get("lease_rows", 0))
         given = state.compare_and_set(
-            pk, expected={"last_trigger_id": trigger_id}, add={"rows_since_training": rows} if rows else None,
-            last_retrain_at=remembered.get("lease_previous_retrain_at"), last_trigger_id=None, last_reason=None,
-            lease_previous_retrain_at=None, lease_rows=None, recent_retrains=json.dumps(slots))
-        outcome = (f"gave back the cooldown lease, its max_retrains slot and {rows} new rows: the next trigger "
-                   "may start a run" if given else "nothing: another trigger took the lease meanwhile")
+            pk,
+            expected={"last_trigger_id": trigger_id},
+            add={"rows_since_training": rows} if rows else None,
+            last_retrain_at=remembered.get("lease_previous_retrain_at"),
+            last_trigger_id=None,
+            last_reason=None,
+            lease_previous_retrain_at=None,
+            lease_rows=None,
+            recent_retrains=json.dumps(slots),
+        )
+        outcome = (
+            f"gave back the cooldown lease, its max_retrains slot and {rows} new rows: the next trigger may start a run"
+            if given
+            else "nothing: another trigger took the lease meanwhile"
+        )
     elif len(slots) < len(recent) and state.compare_and_set(
-            pk, expected={"recent_retrains": json.dumps(recent)}, recent_retrains=json.dumps(slots)):
+        pk, expected={"recent_retrains": json.dumps(recent)}, recent_retrains=json.dumps(slots)
+    ):
         outcome = "gave back its max_retrains slot (a later run holds the cooldown lease and trains on its rows)"
     else:
         outcome = "nothing left to give back (already given back, or a later run holds the lease)"
-    _log(cfg, settings, at, f"{trigger_id}-failed", {
-        "trigger": "training_failed", "trigger_id": trigger_id, "at": at.isoformat(), "retrain": False,
-        "requested_at": requested_at.isoformat(), "reason": f"training run failed ({error}); {outcome}"})
+    _log(
+        cfg,
+        settings,
+        at,
+        f"{trigger_id}-failed",
+        {
+            "trigger": "training_failed",
+            "trigger_id": trigger_id,
+            "at": at.isoformat(),
+            "retrain": False,
+            "requested_at": requested_at.isoformat(),
+            "reason": f"training run failed ({error}); {outcome}",
+        },
+    )
     return outcome
 
 
 def _log(cfg: ProjectConfig, settings: Settings, at: datetime, name: str, record: dict) -> None:
     """The decision log: one document per decision under reports/retrain/, in time order."""
-    s3.put_json(s3.uri(settings.artifacts_bucket,
-                       f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}-{name}.json"), record)
+    s3.put_json(
+        s3.uri(
+            settings.artifacts_bucket,
+            f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}-{name}.json",
+        ),
+        record,
+    )

@@ -30,19 +30,82 @@ from mlrails.errors import ArtifactError, UntrustedArtifact
 _LIBRARIES = ("sklearn", "numpy", "scipy", "collections")
 # Modules whose callables run code, reach the file system or the network, or call or fetch
 # another callable by name: a model file naming one is refused at training and at load.
-_NEVER_MODULES = frozenset({
-    "builtins", "functools", "operator", "os", "posix", "nt", "sys", "subprocess", "importlib", "pickle",
-    "marshal", "shelve", "shutil", "socket", "runpy", "code", "codeop", "ctypes", "types", "io", "pathlib",
-    "inspect", "pydoc", "webbrowser", "multiprocessing", "threading", "asyncio", "urllib", "http", "joblib",
-    "npyio", "distutils", "testing", "_testing", "f2py", "ctypeslib",
-})
+_NEVER_MODULES = frozenset(
+    {
+        "builtins",
+        "functools",
+        "operator",
+        "os",
+        "posix",
+        "nt",
+        "sys",
+        "subprocess",
+        "importlib",
+        "pickle",
+        "marshal",
+        "shelve",
+        "shutil",
+        "socket",
+        "runpy",
+        "code",
+        "codeop",
+        "ctypes",
+        "types",
+        "io",
+        "pathlib",
+        "inspect",
+        "pydoc",
+        "webbrowser",
+        "multiprocessing",
+        "threading",
+        "asyncio",
+        "urllib",
+        "http",
+        "joblib",
+        "npyio",
+        "distutils",
+        "testing",
+        "_testing",
+        "f2py",
+        "ctypeslib",
+    }
+)
 # Callables that do the same under an innocent module name.
-_NEVER_NAMES = frozenset({
-    "eval", "exec", "compile", "getattr", "setattr", "delattr", "__import__", "import_module", "open",
-    "system", "popen", "spawn", "exec_command", "attrgetter", "itemgetter", "methodcaller", "partial",
-    "load", "loads", "loadtxt", "genfromtxt", "fromfile", "memmap", "save", "savetxt", "tofile", "input",
-    "globals", "locals", "vars", "breakpoint",
-})
+_NEVER_NAMES = frozenset(
+    {
+        "eval",
+        "exec",
+        "compile",
+        "getattr",
+        "setattr",
+        "delattr",
+        "__import__",
+        "import_module",
+        "open",
+        "system",
+        "popen",
+        "spawn",
+        "exec_command",
+        "attrgetter",
+        "itemgetter",
+        "methodcaller",
+        "partial",
+        "load",
+        "loads",
+        "loadtxt",
+        "genfromtxt",
+        "fromfile",
+        "memmap",
+        "save",
+        "savetxt",
+        "tofile",
+        "input",
+        "globals",
+        "locals",
+        "vars",
+        "breakpoint",
+    }
+)
 
 
 def dumps(model: Any) -> bytes:
@@ -75,8 +138,10 @@ def trusted_types(blob: bytes, modules: Sequence[str] = ()) -> list[str]:
     roots = set(_LIBRARIES) | set(modules)
     found = _types_in(blob)
     _refuse([t for t in found if never_trusted(t)], "types that can run code, never trusted")
-    _refuse([t for t in found if t.split(".")[0] not in roots],
-            f"types outside scikit-learn, NumPy, SciPy and the entrypoint's package {sorted(modules)}")
+    _refuse(
+        [t for t in found if t.split(".")[0] not in roots],
+        f"types outside scikit-learn, NumPy, SciPy and the entrypoint's package {sorted(modules)}",
+    )
     return sorted(found)
 
 

@@ -5,7 +5,8 @@ Sampled requests wait in the container's :class:`CaptureBuffer` as they were sco
 predictions, ids) and go to the stream in one ``PutRecordBatch`` when ``capture.buffer_records``
 are held or the oldest is ``capture.buffer_seconds`` old (checked on each request), so the call,
 and the writing of the JSON lines with it, lands on about one request in N instead of on every
-one; no S3 PUT is made. Firehose buffers again and writes the objects. It partitions by the *prediction's own* timestamp (dynamic partitioning,
+one; no S3 PUT is made. Firehose buffers again and writes the objects. It partitions by the
+*prediction's own* timestamp (dynamic partitioning,
 a JQ query on the record), not by arrival time, so a record always lands in the hour the
 drift check reads for it, whatever the buffering delay, and the local runtime (a virtual
 clock days ahead of the wall clock) can apply the very same rule: :func:`partition_of` is the
@@ -43,10 +44,10 @@ TIMESTAMP = "timestamp"
 # Partition key -> the slice of the record's ISO-8601 UTC timestamp it takes
 # ("2026-03-02T14:30:00+00:00": date 0..10, hour 11..13).
 PARTITION_KEYS: dict[str, tuple[int, int]] = {"date": (0, 10), "hour": (11, 13)}
-PARTITION_QUERY = "{" + ", ".join(f"{key}: .{TIMESTAMP}[{start}:{stop}]"
-                                  for key, (start, stop) in PARTITION_KEYS.items()) + "}"
-S3_PREFIX = (f"{Prefix.CAPTURE.value}date=!{{partitionKeyFromQuery:date}}/"
-             "hour=!{partitionKeyFromQuery:hour}/")
+PARTITION_QUERY = (
+    "{" + ", ".join(f"{key}: .{TIMESTAMP}[{start}:{stop}]" for key, (start, stop) in PARTITION_KEYS.items()) + "}"
+)
+S3_PREFIX = f"{Prefix.CAPTURE.value}date=!{{partitionKeyFromQuery:date}}/hour=!{{partitionKeyFromQuery:hour}}/"
 # Records Firehose cannot partition or deliver: kept, outside capture/ so no reader takes them
 # for traffic, where quarantined data already goes.
 ERROR_PREFIX = f"{Prefix.QUARANTINE.value}capture/!{{firehose:error-output-type}}/date=!{{timestamp:yyyy-MM-dd}}/"
@@ -69,16 +70,31 @@ def destination(bucket_arn: str, role_arn: str) -> dict[str, Any]:
         "CompressionFormat": "UNCOMPRESSED",  # the drift check reads the lines as they are
         "BufferingHints": {"IntervalInSeconds": BUFFER_SECONDS, "SizeInMBs": BUFFER_MIB},
         "DynamicPartitioningConfiguration": {"Enabled": True, "RetryOptions": {"DurationInSeconds": 300}},
-        "ProcessingConfiguration": {"Enabled": True, "Processors": [{
-            "Type": "MetadataExtraction",
-            "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": PARTITION_QUERY},
-                           {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}],
-        }]},
+        "ProcessingConfiguration": {
+            "Enabled": True,
+            "Processors": [
+                {
+                    "Type": "MetadataExtraction",
+                    "Parameters": [
+                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": PARTITION_QUERY},
+                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+                    ],
+                }
+            ],
+        },
     }
 
 
-def records(batch: Batch, predictions: list[Any], ids: list[str], *, model_name: str, model_version: str,
-            at: datetime, probabilities: list[dict[str, float]] | None = None) -> list[bytes]:
+def records(
+    batch: Batch,
+    predictions: list[Any],
+    ids: list[str],
+    *,
+    model_name: str,
+    model_version: str,
+    at: datetime,
+    probabilities: list[dict[str, float]] | None = None,
+) -> list[bytes]:
     """One newline-terminated JSON record per scored row: the inputs, the prediction, its
     id, the time (UTC, which the partitioning relies on), the model version and, when the
     request asked for them, the class probabilities (``{class: p}``, what ``roc_auc`` ranks).
@@ -88,8 +104,13 @@ def records(batch: Batch, predictions: list[Any], ids: list[str], *, model_name:
     out = []
     for i, (prediction, prediction_id) in enumerate(zip(predictions, ids, strict=True)):
         record = {name: batch.columns[name][i] for name in names}
-        record.update(prediction_id=prediction_id, prediction=prediction, timestamp=stamp,
-                      model_name=model_name, model_version=model_version)
+        record.update(
+            prediction_id=prediction_id,
+            prediction=prediction,
+            timestamp=stamp,
+            model_name=model_name,
+            model_version=model_version,
+        )
         if probabilities is not None:
             record["probabilities"] = probabilities[i]
         out.append((json.dumps(record) + "\n").encode())
@@ -102,7 +123,8 @@ def partition_of(record: dict[str, Any]) -> str:
     stamp = record[TIMESTAMP]
     values = {key: stamp[start:stop] for key, (start, stop) in PARTITION_KEYS.items()}
     return S3_PREFIX.replace("!{partitionKeyFromQuery:date}", values["date"]).replace(
-        "!{partitionKeyFromQuery:hour}", values["hour"])
+        "!{partitionKeyFromQuery:hour}", values["hour"]
+    )
 
 
 @dataclass(frozen=True)
@@ -120,16 +142,29 @@ class Scored:
 
     def records(self) -> list[bytes]:
         """Its capture records, as :func:`records` writes them."""
-        return records(self.batch, self.predictions, self.ids, model_name=self.model_name,
-                       model_version=self.model_version, at=self.at, probabilities=self.probabilities)
+        return records(
+            self.batch,
+            self.predictions,
+            self.ids,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            at=self.at,
+            probabilities=self.probabilities,
+        )
 
     def size_estimate(self) -> int:
         """Bytes its records will take, from its first record's: enough for the buffer's
         full-batch rule (delivery splits by the records' real sizes when it sends)."""
         first = Batch({name: values[:1] for name, values in self.batch.columns.items()}, 1)
-        [record] = records(first, self.predictions[:1], self.ids[:1], model_name=self.model_name,
-                           model_version=self.model_version, at=self.at,
-                           probabilities=self.probabilities[:1] if self.probabilities is not None else None)
+        [record] = records(
+            first,
+            self.predictions[:1],
+            self.ids[:1],
+            model_name=self.model_name,
+            model_version=self.model_version,
+            at=self.at,
+            probabilities=self.probabilities[:1] if self.probabilities is not None else None,
+        )
         return len(record) * len(self.ids)
 
 
@@ -159,9 +194,11 @@ class CaptureBuffer:
         held, about a full PutRecordBatch's bytes, or the oldest ``rules.buffer_seconds`` old);
         else nothing."""
         with self._lock:
-            due = self._held and (self._records >= rules.buffer_records
-                                  or self._bytes >= delivery.MAX_BATCH_BYTES
-                                  or now - self._oldest >= rules.buffer_seconds)
+            due = self._held and (
+                self._records >= rules.buffer_records
+                or self._bytes >= delivery.MAX_BATCH_BYTES
+                or now - self._oldest >= rules.buffer_seconds
+            )
             taken = self._take() if due else []
         return _written(taken)
 
@@ -185,9 +222,19 @@ def _written(taken: list[Scored]) -> list[bytes]:
 _BUFFERS: dict[str, CaptureBuffer] = {}
 
 
-def capture(stream: str, rules: Capture, *, batch: Batch, predictions: list[Any],
-            probabilities: list[dict[str, float]] | None, ids: list[str], model_name: str, model_version: str,
-            at: datetime, clock: Callable[[], float] = time.monotonic) -> int:
+def capture(
+    stream: str,
+    rules: Capture,
+    *,
+    batch: Batch,
+    predictions: list[Any],
+    probabilities: list[dict[str, float]] | None,
+    ids: list[str],
+    model_name: str,
+    model_version: str,
+    at: datetime,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
     """Buffer a sampled request and send the buffer when it is due (checked on
     every request, sampled or not); returns how many records a send made now did *not* get
     accepted (0 when nothing was sent). Best effort: a prediction already made is not turned
@@ -202,8 +249,9 @@ def capture(stream: str, rules: Capture, *, batch: Batch, predictions: list[Any]
 def flush() -> int:
     """Send every buffered record now (the local runtime, before anything reads captures);
     returns how many were not accepted."""
-    return sum(delivery.put_records(stream, taken) for stream, buffer in list(_BUFFERS.items())
-               if (taken := buffer.take()))
+    return sum(
+        delivery.put_records(stream, taken) for stream, buffer in list(_BUFFERS.items()) if (taken := buffer.take())
+    )
 
 
 def discard() -> None:

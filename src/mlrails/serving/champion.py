@@ -19,12 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from mlrails.adapters import manifests
-from mlrails.adapters.clients import client
 from mlrails.errors import MlrailsError, ModelNotReady
-from mlrails.serving.manifest import Manifest, current_key
+from mlrails.serving.manifest import Manifest
 from mlrails.serving.predictors import OnnxPredictor, Predictor, ServingPath, SkopsPredictor
 from mlrails.serving.protocol import Batch, Column
 
@@ -73,15 +70,22 @@ def serving_path(manifest: Manifest, package: str) -> ServingPath:
         f"({manifest.serving_reason or 'not compiled'}), "
         f"but this function is deployed with serving.package '{package}', which serves compiled (ONNX) champions "
         "only: deploy serving.package 'full' or 'image' to serve it",
-        details={"model_version": manifest.version, "serving": manifest.serving, "package": package})
+        details={"model_version": manifest.version, "serving": manifest.serving, "package": package},
+    )
 
 
 class ChampionCache:
     """The serving model, refreshed from the manifest at most every ``ttl_seconds``."""
 
-    def __init__(self, bucket: str, model_name: str, ttl_seconds: float, package: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.bucket, self.key, self.ttl, self.clock = bucket, current_key(model_name), ttl_seconds, clock
+    def __init__(
+        self,
+        bucket: str,
+        model_name: str,
+        ttl_seconds: float,
+        package: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bucket, self.model_name, self.ttl, self.clock = bucket, model_name, ttl_seconds, clock
         self.package = package
         self._champion: Champion | None = None
         self._checked_at = float("-inf")
@@ -99,24 +103,17 @@ class ChampionCache:
         return self._champion
 
     def _refresh(self) -> None:
-        s3 = client("s3")
         try:
-            etag = s3.head_object(Bucket=self.bucket, Key=self.key)["ETag"]
-            if self._champion is None or etag != self._champion.etag:
+            etag = manifests.current_etag(self.bucket, self.model_name)
+            # No model yet (etag None): a 503 until one is promoted.
+            if etag is not None and (self._champion is None or etag != self._champion.etag):
                 self._champion = self._load()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                self._checked_at = self.clock()  # no model yet: a 503 until one is promoted
-                return
-            self._keep_serving(exc)
-        except (BotoCoreError, MlrailsError, ValueError) as exc:
+        except (MlrailsError, ValueError) as exc:  # S3 down (StorageError), a refused file, a bad manifest
             self._keep_serving(exc)
         self._checked_at = self.clock()
 
     def _load(self) -> Champion:
-        s3 = client("s3")
-        response = s3.get_object(Bucket=self.bucket, Key=self.key)
-        manifest = Manifest.from_json(response["Body"].read())
+        manifest, etag = manifests.read_current_tagged(self.bucket, self.model_name)
         path = serving_path(manifest, self.package)
         # The recorded version of the file, checked against its recorded sha256.
         blob = manifests.read_file(manifest, manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)
@@ -124,7 +121,7 @@ class ChampionCache:
             predictor: Predictor = OnnxPredictor(blob, manifest.signature, manifest.classes)
         else:
             predictor = SkopsPredictor(blob, manifest.signature, manifest.trusted_types)
-        return Champion(manifest, predictor, response["ETag"])
+        return Champion(manifest, predictor, etag)
 
     def _keep_serving(self, error: Exception) -> None:
         """A champion that cannot be (re)loaded must not take the endpoint down: keep the
@@ -138,4 +135,3 @@ class ChampionCache:
 def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str, float]] | None]:
     """Predictions (JSON-native) and, when asked for and available, class probabilities."""
     return champion.predictor.predict(batch)
-

@@ -52,8 +52,9 @@ class Compilation:
     onnx: bytes | None = None
 
 
-def compile_model(model: Any, columns: Sequence[Column], classes: list[Any] | None,
-                  holdout: pd.DataFrame) -> Compilation:
+def compile_model(
+    model: Any, columns: Sequence[Column], classes: list[Any] | None, holdout: pd.DataFrame
+) -> Compilation:
     """Convert ``model`` with skl2onnx and verify the graph on ``holdout``."""
     try:
         blob = convert(model, columns)
@@ -61,7 +62,7 @@ def compile_model(model: Any, columns: Sequence[Column], classes: list[Any] | No
     # skl2onnx and onnxruntime raise whatever their internals do (RuntimeError for a missing
     # converter, ValueError/TypeError for unsupported attributes, onnxruntime's Fail...): each
     # one only means this model is served by scikit-learn.
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return _fallback(f"ONNX conversion failed: {type(exc).__name__}: {exc}")
     try:
         problem = verify(model, predictor, columns, holdout)
@@ -79,8 +80,9 @@ def convert(model: Any, columns: Sequence[Column]) -> bytes:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    inputs = [(c.name, FloatTensorType([None, 1]) if c.type == "numeric" else StringTensorType([None, 1]))
-              for c in columns]
+    inputs = [
+        (c.name, FloatTensorType([None, 1]) if c.type == "numeric" else StringTensorType([None, 1])) for c in columns
+    ]
     options = {"zipmap": False} if is_classifier(model) else None
     return to_onnx(model, initial_types=inputs, options=options).SerializeToString()
 
@@ -89,14 +91,16 @@ def verify(model: Any, predictor: OnnxPredictor, columns: Sequence[Column], hold
     """None when the graph answers as ``model`` on every holdout row, else what differs."""
     frame = holdout[[c.name for c in columns]].reset_index(drop=True)
     for start, batch in _requests(frame, columns):
-        rows = frame.iloc[start:start + batch.rows]
+        rows = frame.iloc[start : start + batch.rows]
         predictions, probabilities = predictor.predict(batch)
         expected = model.predict(rows)
         if is_classifier(model):
             wrong = [i for i, (got, want) in enumerate(zip(predictions, expected.tolist())) if got != want]
             if wrong:
-                return (f"{len(wrong)} label(s) differ, first at holdout row {start + wrong[0]}: "
-                        f"{predictions[wrong[0]]!r} instead of {expected[wrong[0]]!r}")
+                return (
+                    f"{len(wrong)} label(s) differ, first at holdout row {start + wrong[0]}: "
+                    f"{predictions[wrong[0]]!r} instead of {expected[wrong[0]]!r}"
+                )
             if hasattr(model, "predict_proba"):
                 got = np.array([[row[str(c)] for c in model.classes_] for row in probabilities or []])
                 error = float(np.max(np.abs(got - model.predict_proba(rows)))) if got.size else float("inf")
@@ -108,15 +112,17 @@ def verify(model: Any, predictor: OnnxPredictor, columns: Sequence[Column], hold
             excess = np.abs(got - want) - allowed
             if not np.all(excess <= 0):
                 worst = int(np.nanargmax(np.where(np.isnan(excess), np.inf, excess)))
-                return (f"value at holdout row {start + worst} is {got[worst]!r} instead of {want[worst]!r} "
-                        f"(tolerance {VALUE_ATOL:g} + {VALUE_RTOL:g} x |value|)")
+                return (
+                    f"value at holdout row {start + worst} is {got[worst]!r} instead of {want[worst]!r} "
+                    f"(tolerance {VALUE_ATOL:g} + {VALUE_RTOL:g} x |value|)"
+                )
     return None
 
 
 def _requests(frame: pd.DataFrame, columns: Sequence[Column]) -> Iterator[tuple[int, Batch]]:
     """The holdout as scoring requests (asking for probabilities), parsed as inference parses them."""
     for start in range(0, len(frame), CHUNK_ROWS):
-        chunk = frame.iloc[start:start + CHUNK_ROWS]
+        chunk = frame.iloc[start : start + CHUNK_ROWS]
         # 15 digits: the most pandas writes; the graph reads float32 (~7) anyway. NaN -> null.
         split = json.loads(chunk.to_json(orient="split", index=False, double_precision=15))
         body = json.dumps({"dataframe_split": split, "params": {"probabilities": True}}).encode()
@@ -124,4 +130,4 @@ def _requests(frame: pd.DataFrame, columns: Sequence[Column]) -> Iterator[tuple[
 
 
 def _fallback(reason: str) -> Compilation:
-    return Compilation("skops", reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS - 3] + "...")
+    return Compilation("skops", reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 3] + "...")

@@ -65,8 +65,10 @@ class Manifest:
         """The sha256 and S3 version recorded for ``uri``; raises :class:`TamperedArtifact`
         for a file the manifest does not pin."""
         if uri not in self.files:
-            raise TamperedArtifact(f"{self.model_name} v{self.version}'s manifest records no digest for {uri}: "
-                                   "refusing to read it", details={"uri": uri})
+            raise TamperedArtifact(
+                f"{self.model_name} v{self.version}'s manifest records no digest for {uri}: refusing to read it",
+                details={"uri": uri},
+            )
         return self.files[uri]
 
     def verify(self, uri: str, body: bytes) -> bytes:
@@ -77,7 +79,8 @@ class Manifest:
             raise TamperedArtifact(
                 f"{uri} is not the file {self.model_name} v{self.version} was recorded with "
                 f"(sha256 {actual[:12]}..., recorded {str(expected)[:12]}...): refusing to load it",
-                details={"uri": uri, "sha256": actual, "recorded": expected})
+                details={"uri": uri, "sha256": actual, "recorded": expected},
+            )
         return body
 
     def to_json(self) -> str:
@@ -89,8 +92,10 @@ class Manifest:
         """Parse a stored manifest; unknown versions are refused rather than misread."""
         document = json.loads(text)
         if document.get("manifest_version") != MANIFEST_VERSION:
-            raise ValueError(f"manifest_version {document.get('manifest_version')!r} is not supported "
-                             f"(this mlrails reads {MANIFEST_VERSION}: retrain to write one)")
+            raise ValueError(
+                f"manifest_version {document.get('manifest_version')!r} is not supported "
+                f"(this mlrails reads {MANIFEST_VERSION}: retrain to write one)"
+            )
         return cls(**document)
 
 

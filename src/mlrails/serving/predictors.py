@@ -65,8 +65,14 @@ class OnnxPredictor:
         try:
             self.session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
         # onnxruntime's errors derive from Exception directly, one class per status code.
-        except (state.Fail, state.InvalidArgument, state.InvalidGraph, state.InvalidProtobuf,
-                state.NotImplemented, state.RuntimeException) as exc:
+        except (
+            state.Fail,
+            state.InvalidArgument,
+            state.InvalidGraph,
+            state.InvalidProtobuf,
+            state.NotImplemented,
+            state.RuntimeException,
+        ) as exc:
             raise CompiledModelError(f"model.onnx cannot be loaded: {exc}") from exc
         self.columns, self.classes = list(columns), classes
         expected = sorted(c.name for c in self.columns)

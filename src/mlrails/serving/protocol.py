@@ -81,14 +81,18 @@ def _check_rows(count: int, max_rows: int) -> None:
 
 def _check_width(count: int, where: str) -> None:
     if count > MAX_COLUMNS:
-        raise BadRequest(f"{where} has {count} columns; the limit is {MAX_COLUMNS} per request",
-                         details={"columns": count, "limit": MAX_COLUMNS})
+        raise BadRequest(
+            f"{where} has {count} columns; the limit is {MAX_COLUMNS} per request",
+            details={"columns": count, "limit": MAX_COLUMNS},
+        )
 
 
 def _too_long(value: str, column: Column, row: int) -> BadRequest:
-    return BadRequest(f"row {row}: column '{column.name}' holds a value of {len(value)} characters; "
-                      f"the limit is {MAX_CELL_CHARS} per value",
-                      details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS})
+    return BadRequest(
+        f"row {row}: column '{column.name}' holds a value of {len(value)} characters; "
+        f"the limit is {MAX_CELL_CHARS} per value",
+        details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS},
+    )
 
 
 def _check_names(names: Sequence[str], expected: Sequence[str]) -> None:
@@ -106,8 +110,9 @@ def _check_names(names: Sequence[str], expected: Sequence[str]) -> None:
         raise BadRequest(f"unknown column(s): {', '.join(shown)}{more}", details=details)
 
 
-def _records_to_columns(records: Any, field: str, expected: Sequence[str],
-                        max_rows: int) -> tuple[list[str], list[list[Any]]]:
+def _records_to_columns(
+    records: Any, field: str, expected: Sequence[str], max_rows: int
+) -> tuple[list[str], list[list[Any]]]:
     if not isinstance(records, list):
         raise BadRequest(f"'{field}' must be a list of records", details={"field": field})
     if not records:
@@ -117,17 +122,17 @@ def _records_to_columns(records: Any, field: str, expected: Sequence[str],
         widths = list(map(len, records))
         if max(widths) > MAX_COLUMNS:
             wide = next(i for i, width in enumerate(widths) if width > MAX_COLUMNS)
-            raise BadRequest(f"'{field}' record {wide} has {widths[wide]} keys; the limit is {MAX_COLUMNS} "
-                             "keys per record", details={"field": field, "row": wide, "limit": MAX_COLUMNS})
+            raise BadRequest(
+                f"'{field}' record {wide} has {widths[wide]} keys; the limit is {MAX_COLUMNS} keys per record",
+                details={"field": field, "row": wide, "limit": MAX_COLUMNS},
+            )
         # Names in first-seen order, in one pass; unknown ones are refused before a row is
         # built, so the rows cost (records x known columns), never records x distinct keys.
         names = list(dict.fromkeys(key for record in records for key in record))
         _check_names(names, expected)
         return names, [[record.get(n, _MISSING) for n in names] for record in records]
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), 0)
-    raise BadRequest(f"'{field}' row {bad} must be an object of column: value",
-                     details={"field": field, "row": bad})
-
+    raise BadRequest(f"'{field}' row {bad} must be an object of column: value", details={"field": field, "row": bad})
 
 
 def _split_to_columns(body: Any, expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
@@ -145,13 +150,13 @@ def _split_to_columns(body: Any, expected: Sequence[str]) -> tuple[list[str], li
     _check_names(columns, expected)
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
-            raise BadRequest(f"'dataframe_split.data' row {i} must be a list of {len(columns)} values",
-                             details={"row": i})
+            raise BadRequest(
+                f"'dataframe_split.data' row {i} must be a list of {len(columns)} values", details={"row": i}
+            )
     return columns, data
 
 
-def _mapping_to_columns(body: dict[str, Any], field: str,
-                        expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
+def _mapping_to_columns(body: dict[str, Any], field: str, expected: Sequence[str]) -> tuple[list[str], list[list[Any]]]:
     _check_width(len(body), f"'{field}'")
     _check_names(list(body), expected)
     lists = [v for v in body.values() if isinstance(v, list)]
@@ -171,8 +176,7 @@ def _parse_json(body: bytes, expected: Sequence[str], max_rows: int) -> tuple[li
     present = [f for f in FORMATS if f in document]
     extra = sorted(set(document) - set(FORMATS) - {"params"})
     if len(present) != 1 or extra:
-        raise BadRequest(f"body must hold exactly one of {list(FORMATS)}",
-                         details={"found": sorted(document)})
+        raise BadRequest(f"body must hold exactly one of {list(FORMATS)}", details={"found": sorted(document)})
     params = document.get("params") or {}
     if not isinstance(params, dict):
         raise BadRequest("'params' must be an object")
@@ -208,13 +212,14 @@ def _parse_csv(body: bytes, expected: Sequence[str], max_rows: int) -> tuple[lis
         _check_names(header, expected)
         for line, row in enumerate(reader):
             if line == max_rows:
-                raise PayloadTooLarge(f"the body holds more than {max_rows} rows; the limit is {max_rows} "
-                                      "per request")
+                raise PayloadTooLarge(f"the body holds more than {max_rows} rows; the limit is {max_rows} per request")
             if not row:
                 continue
             if len(row) != len(header):
-                raise BadRequest(f"CSV row {len(rows)} has {len(row)} values, the header has {len(header)}",
-                                 details={"row": len(rows)})
+                raise BadRequest(
+                    f"CSV row {len(rows)} has {len(row)} values, the header has {len(header)}",
+                    details={"row": len(rows)},
+                )
             rows.append([v if v != "" else None for v in row])
     except csv.Error as exc:
         raise BadRequest(f"body is not valid UTF-8 CSV: {exc}") from exc
@@ -230,26 +235,35 @@ def _coerce(value: Any, column: Column, row: int) -> Any:
     if value is _MISSING or value is None:
         if column.nullable:
             return None
-        raise BadRequest(f"row {row}: column '{column.name}' must not be null or missing",
-                         details={"column": column.name, "row": row})
+        raise BadRequest(
+            f"row {row}: column '{column.name}' must not be null or missing",
+            details={"column": column.name, "row": row},
+        )
     if column.type == "numeric":
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
             raise _too_long(value, column, row)
         if isinstance(value, bool):
-            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got a boolean",
-                             details={"column": column.name, "row": row})
+            raise BadRequest(
+                f"row {row}: column '{column.name}' must be a number, got a boolean",
+                details={"column": column.name, "row": row},
+            )
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise BadRequest(f"row {row}: column '{column.name}' must be a number, got {_preview(value)}",
-                             details={"column": column.name, "row": row}) from None
+            raise BadRequest(
+                f"row {row}: column '{column.name}' must be a number, got {_preview(value)}",
+                details={"column": column.name, "row": row},
+            ) from None
         if not math.isfinite(number):
-            raise BadRequest(f"row {row}: column '{column.name}' must be finite, got {_preview(value)}",
-                             details={"column": column.name, "row": row})
+            raise BadRequest(
+                f"row {row}: column '{column.name}' must be finite, got {_preview(value)}",
+                details={"column": column.name, "row": row},
+            )
         return number
     if isinstance(value, (dict, list)):
-        raise BadRequest(f"row {row}: column '{column.name}' must be a scalar category",
-                         details={"column": column.name, "row": row})
+        raise BadRequest(
+            f"row {row}: column '{column.name}' must be a scalar category", details={"column": column.name, "row": row}
+        )
     text = str(value)
     if len(text) > MAX_CELL_CHARS:
         raise _too_long(text, column, row)
@@ -289,8 +303,9 @@ def _longest(values: Sequence[Any], types: set[type]) -> int:
     return max(map(len, values if types == {str} else [v for v in values if type(v) is str]))
 
 
-def parse_request(body: bytes, content_type: str | None, signature: Sequence[Column], *,
-                  max_rows: int = MAX_ROWS) -> Batch:
+def parse_request(
+    body: bytes, content_type: str | None, signature: Sequence[Column], *, max_rows: int = MAX_ROWS
+) -> Batch:
     """Parse and validate a scoring request against the model's input signature."""
     if len(body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")

@@ -9,10 +9,10 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.base import BaseEstimator
 
-from mlrails.performance import quality
 from mlrails.config import ProjectConfig
 from mlrails.errors import TrainingError
 from mlrails.models import load_entrypoint
+from mlrails.performance import quality
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def split_by_time(frame: pd.DataFrame, cfg: ProjectConfig) -> Split:
     if len(frame) < cfg.training.min_rows:
         raise TrainingError(f"{len(frame)} rows is below training.min_rows={cfg.training.min_rows}")
     ordered = frame.sort_values(cfg.dataset.timestamp, kind="stable").reset_index(drop=True)
-    cut = len(ordered) - max(1, int(round(len(ordered) * cfg.training.holdout_fraction)))
+    cut = len(ordered) - max(1, round(len(ordered) * cfg.training.holdout_fraction))
     return Split(train=ordered.iloc[:cut], holdout=ordered.iloc[cut:])
 
 
@@ -48,8 +48,10 @@ def fit(cfg: ProjectConfig, train: pd.DataFrame) -> BaseEstimator:
     """Build the configured estimator and fit it."""
     leaking = [n for n in cfg.dataset.not_available_at_prediction if n in cfg.dataset.feature_names]
     if leaking:
-        raise TrainingError(f"features {leaking} are listed in dataset.not_available_at_prediction: "
-                            "a model trained on them cannot be served honestly; remove them from dataset.features")
+        raise TrainingError(
+            f"features {leaking} are listed in dataset.not_available_at_prediction: "
+            "a model trained on them cannot be served honestly; remove them from dataset.features"
+        )
     estimator = load_entrypoint(cfg.model.entrypoint, cfg.dataset, cfg.training.seed)
     target = train[cfg.dataset.target]
     if cfg.dataset.task == "classification" and target.nunique() < 2:

@@ -15,21 +15,21 @@ from typing import Any
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from mlrails.data import dataset
-from mlrails.promotion import gate, rails
-from mlrails.serving import artifacts
-from mlrails.training import estimator
 from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
-from mlrails.config import ProjectConfig
-from mlrails.events import ModelRegistered, ModelRejected
-from mlrails.feedback.training_rows import training_rows
-from mlrails.feedback.labels import PREDICTION_ID, TIMESTAMP
-from mlrails.serving.manifest import HOLDOUT_FILE, Manifest, model_prefix
-from mlrails.models import PLACEHOLDER
-from mlrails.drift.profile import build_profile
 from mlrails.adapters.registry import Registry
+from mlrails.config import ProjectConfig
+from mlrails.data import dataset
+from mlrails.drift.profile import build_profile
+from mlrails.events import ModelRegistered, ModelRejected
+from mlrails.feedback.labels import PREDICTION_ID, TIMESTAMP
+from mlrails.feedback.training_rows import training_rows
+from mlrails.models import PLACEHOLDER
+from mlrails.promotion import gate, rails
+from mlrails.serving import artifacts
+from mlrails.serving.manifest import HOLDOUT_FILE, Manifest, model_prefix
 from mlrails.settings import Settings
+from mlrails.training import estimator
 from mlrails.wiring import Prefix
 
 GATE = "gate"  # who decides automatic promotions, in the audit log
@@ -65,8 +65,10 @@ def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, list[s
         # The newest row is at least the newest of these, so the window's start is at least
         # this cut-off: a file whose newest row is older holds only rows recent() would drop.
         newest = [b[0] for b in bounds.values() if b is not None] + [
-            pd.to_datetime(f[cfg.dataset.timestamp], utc=True, format="ISO8601").max() for f in frames.values()
-            if not f.empty]
+            pd.to_datetime(f[cfg.dataset.timestamp], utc=True, format="ISO8601").max()
+            for f in frames.values()
+            if not f.empty
+        ]
         if newest:
             cutoff = max(newest) - pd.Timedelta(days=cfg.training.window_days)
             keys = [k for k in keys if bounds[k] is None or bounds[k][1] >= cutoff]
@@ -106,8 +108,9 @@ def _placeholder(cfg: ProjectConfig, split: estimator.Split) -> BaseEstimator | 
     return estimator.fit(placeholder, split.train)
 
 
-def _placeholder_metrics(cfg: ProjectConfig, candidate: Manifest, prefix: str,
-                         rows: pd.DataFrame) -> dict[str, float] | None:
+def _placeholder_metrics(
+    cfg: ProjectConfig, candidate: Manifest, prefix: str, rows: pd.DataFrame
+) -> dict[str, float] | None:
     """The placeholder baseline the train step left beside a real model, on ``rows``."""
     if cfg.model.entrypoint == PLACEHOLDER:
         return None
@@ -116,8 +119,9 @@ def _placeholder_metrics(cfg: ProjectConfig, candidate: Manifest, prefix: str,
     return estimator.score(placeholder, rows, cfg)
 
 
-def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime
-                     ) -> tuple[pd.DataFrame, int]:
+def labelled_traffic(
+    cfg: ProjectConfig, settings: Settings, *, after: datetime, at: datetime
+) -> tuple[pd.DataFrame, int]:
     """Served predictions made after ``after`` (the newest training row: neither model is
     scored on a row the challenger learnt from) and settled by ``at``, within
     ``promotion.feedback_days``, as holdout rows (:func:`mlrails.feedback.training_rows.training_rows`;
@@ -129,13 +133,19 @@ def labelled_traffic(cfg: ProjectConfig, settings: Settings, *, after: datetime,
     if span <= timedelta(0):
         return pd.DataFrame(), 0
     window = traffic.labelled_window(
-        settings.data_bucket, now=at, window=span,
-        label_delay=label_delay, task=cfg.dataset.task, columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names])
+        settings.data_bucket,
+        now=at,
+        window=span,
+        label_delay=label_delay,
+        task=cfg.dataset.task,
+        columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names],
+    )
     return training_rows(window.rows[window.rows[TIMESTAMP] > after], cfg), window.untrusted_labels
 
 
-def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
-               reason: str, trigger_id: str, at: datetime) -> dict[str, Any]:
+def train_step(
+    cfg: ProjectConfig, settings: Settings, registry: Registry, *, reason: str, trigger_id: str, at: datetime
+) -> dict[str, Any]:
     """Step 1: fit on the data under features/, register in MLflow (alias challenger), and
     leave beside the model what the next steps need: the holdout and a candidate manifest."""
     loaded, keys = load_features(settings.data_bucket, cfg)
@@ -145,22 +155,38 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     metrics = estimator.score(model, split.holdout, cfg)
 
     train_x = estimator.features_of(split.train, cfg)
-    profile = build_profile(train_x, model.predict(train_x), cfg.dataset, bins=cfg.monitoring.bins,
-                            task=cfg.dataset.task)
-    tags = {"data.uri": s3.uri(settings.data_bucket, Prefix.FEATURES.value), "data.files": str(len(keys)),
-            "data.sha256": dataset.content_hash(frame), "config.sha": cfg.digest, "trigger.reason": reason,
-            "trigger.id": trigger_id, "environment": settings.environment}
+    profile = build_profile(
+        train_x, model.predict(train_x), cfg.dataset, bins=cfg.monitoring.bins, task=cfg.dataset.task
+    )
+    tags = {
+        "data.uri": s3.uri(settings.data_bucket, Prefix.FEATURES.value),
+        "data.files": str(len(keys)),
+        "data.sha256": dataset.content_hash(frame),
+        "config.sha": cfg.digest,
+        "trigger.reason": reason,
+        "trigger.id": trigger_id,
+        "environment": settings.environment,
+    }
     if settings.git_commit:
         tags["code.git_commit"] = settings.git_commit
     blob = artifacts.dumps(model)
     # The exact types this file needs, from the estimator we just fit: the manifest's trust list.
     trusted_types = artifacts.trusted_types(blob, artifacts.entrypoint_modules(cfg.model.entrypoint))
     registered = registry.log_run(
-        model=model, sample=train_x.head(50), metrics=metrics, profile=profile, tags=tags,
+        model=model,
+        sample=train_x.head(50),
+        metrics=metrics,
+        profile=profile,
+        tags=tags,
         trusted_types=trusted_types,
-        params={"entrypoint": cfg.model.entrypoint, "seed": cfg.training.seed,
-                "holdout_fraction": cfg.training.holdout_fraction, "train_rows": len(split.train),
-                "holdout_rows": len(split.holdout), **_estimator_params(model)},
+        params={
+            "entrypoint": cfg.model.entrypoint,
+            "seed": cfg.training.seed,
+            "holdout_fraction": cfg.training.holdout_fraction,
+            "train_rows": len(split.train),
+            "holdout_rows": len(split.holdout),
+            **_estimator_params(model),
+        },
     )
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, registered.version))
     files = {  # uri: (body, content type)
@@ -171,26 +197,48 @@ def train_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     if baseline is not None:
         files[f"{prefix}{BASELINE}"] = (artifacts.dumps(baseline), "application/octet-stream")
     candidate = Manifest(
-        model_name=cfg.model.name, version=registered.version, run_id=registered.run_id,
-        artifact_uri=f"{prefix}model.skops", profile_uri=f"{prefix}profile.json", task=cfg.dataset.task,
-        features=[f.model_dump() for f in cfg.dataset.features], metrics=metrics,
-        promoted_at="", trained_at=at.isoformat(), reason="",
+        model_name=cfg.model.name,
+        version=registered.version,
+        run_id=registered.run_id,
+        artifact_uri=f"{prefix}model.skops",
+        profile_uri=f"{prefix}profile.json",
+        task=cfg.dataset.task,
+        features=[f.model_dump() for f in cfg.dataset.features],
+        metrics=metrics,
+        promoted_at="",
+        trained_at=at.isoformat(),
+        reason="",
         classes=[c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])] or None,
-        trusted_types=trusted_types, metric_errors=estimator.standard_errors(model, split.holdout, cfg),
+        trusted_types=trusted_types,
+        metric_errors=estimator.standard_errors(model, split.holdout, cfg),
         files={uri: manifests.put_file(uri, *file) for uri, file in files.items()},
     )
-    s3.put_bytes(rails.candidate_uri(settings, cfg.model.name, registered.version), candidate.to_json().encode(),
-                 "application/json")
-    publish(ModelRegistered(cfg.model.name, settings.environment, registered.version, registered.run_id,
-                            f"{prefix}model.skops", metrics), settings.bus_name, time=at)
+    s3.put_bytes(
+        rails.candidate_uri(settings, cfg.model.name, registered.version),
+        candidate.to_json().encode(),
+        "application/json",
+    )
+    publish(
+        ModelRegistered(
+            cfg.model.name, settings.environment, registered.version, registered.run_id, f"{prefix}model.skops", metrics
+        ),
+        settings.bus_name,
+        time=at,
+    )
     # Traffic after the newest training row is new to this model: the gate may score on it.
     trained_through = pd.to_datetime(split.train[cfg.dataset.timestamp], utc=True, format="ISO8601").max()
-    return {"version": registered.version, "run_id": registered.run_id, "metrics": metrics, "rows": len(frame),
-            "trained_through": trained_through.isoformat()}
+    return {
+        "version": registered.version,
+        "run_id": registered.run_id,
+        "metrics": metrics,
+        "rows": len(frame),
+        "trained_through": trained_through.isoformat(),
+    }
 
 
-def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
-                  trained_through: str, at: datetime) -> dict[str, Any]:
+def evaluate_step(
+    cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str, trained_through: str, at: datetime
+) -> dict[str, Any]:
     """Step 2: score the challenger and the champion on the challenger's holdout plus the
     labelled traffic it did not train on (:func:`labelled_traffic`), and gate."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
@@ -211,57 +259,105 @@ def evaluate_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
     else:
         baseline = _placeholder_metrics(cfg, candidate, prefix, rows)
         against = "placeholder baseline" if baseline else "champion"
-    decision = gate.decide(metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline,
-                           against=against)
+    decision = gate.decide(
+        metric=cfg.primary_metric, rules=cfg.promotion, challenger=metrics, champion=baseline, against=against
+    )
     reason = decision.reason
     if not fed_back.empty:
         reason = f"{reason}; scored on {len(holdout)} holdout + {len(fed_back)} labelled traffic rows"
     if ignored:
         reason = f"{reason}; ignored {ignored} labels not sent with the feedback credential"
-    registry.tag_version(version, **{"gate.promote": str(decision.promote), "gate.reason": reason,
-                                     "gate.holdout_rows": str(len(holdout)), "gate.feedback_rows": str(len(fed_back)),
-                                     "gate.ignored_labels": str(ignored)})
-    return {"promote": decision.promote, "reason": reason, "metrics": metrics, "baseline_metrics": baseline,
-            "champion_version": champion.version if champion else None, "holdout_rows": len(holdout),
-            "feedback_rows": len(fed_back), "ignored_labels": ignored}
+    registry.tag_version(
+        version,
+        **{
+            "gate.promote": str(decision.promote),
+            "gate.reason": reason,
+            "gate.holdout_rows": str(len(holdout)),
+            "gate.feedback_rows": str(len(fed_back)),
+            "gate.ignored_labels": str(ignored),
+        },
+    )
+    return {
+        "promote": decision.promote,
+        "reason": reason,
+        "metrics": metrics,
+        "baseline_metrics": baseline,
+        "champion_version": champion.version if champion else None,
+        "holdout_rows": len(holdout),
+        "feedback_rows": len(fed_back),
+        "ignored_labels": ignored,
+    }
 
 
-def finish_step(cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str,
-                evaluation: dict[str, Any], at: datetime) -> dict[str, Any]:
+def finish_step(
+    cfg: ProjectConfig,
+    settings: Settings,
+    registry: Registry,
+    *,
+    version: str,
+    evaluation: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
     """Step 3: promote (alias, manifest, ModelPromoted) or record the rejection (ModelRejected)."""
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     serving = current.version if current else None
     # The gate compared against the champion of that moment; if another run promoted since
     # (and this is not a retry of our own promotion), the comparison no longer holds.
     if serving not in (evaluation["champion_version"], version):
-        why = (f"the champion changed during this run (evaluated against v{evaluation['champion_version']}, "
-               f"now v{serving}): retrain to compare again")
+        why = (
+            f"the champion changed during this run (evaluated against v{evaluation['champion_version']}, "
+            f"now v{serving}): retrain to compare again"
+        )
     elif evaluation["promote"] and cfg.promotion.mode == "auto":
-        rails.promote(settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE,
-                          resume=True)
+        rails.promote(
+            settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE, resume=True
+        )
         return {"promoted": True, "reason": evaluation["reason"]}
     elif evaluation["promote"]:
         why = f"{evaluation['reason']}; promotion.mode is manual: run `mlrails promote --version {version}`"
     else:
         why = evaluation["reason"]
-    publish(ModelRejected(cfg.model.name, settings.environment, version, evaluation["champion_version"],
-                          evaluation["metrics"], why), settings.bus_name, time=at)
-    rails.audit(settings, cfg.model.name, at, {"action": "reject", "version": version, "by": GATE,
-                                                  "reason": why, "metrics": evaluation["metrics"],
-                                                  "baseline_metrics": evaluation["baseline_metrics"]})
+    publish(
+        ModelRejected(
+            cfg.model.name, settings.environment, version, evaluation["champion_version"], evaluation["metrics"], why
+        ),
+        settings.bus_name,
+        time=at,
+    )
+    rails.audit(
+        settings,
+        cfg.model.name,
+        at,
+        {
+            "action": "reject",
+            "version": version,
+            "by": GATE,
+            "reason": why,
+            "metrics": evaluation["metrics"],
+            "baseline_metrics": evaluation["baseline_metrics"],
+        },
+    )
     return {"promoted": False, "reason": why}
 
 
-def train_and_promote(cfg: ProjectConfig, settings: Settings, registry: Registry, *,
-                      reason: str, trigger_id: str, at: datetime) -> TrainingOutcome:
+def train_and_promote(
+    cfg: ProjectConfig, settings: Settings, registry: Registry, *, reason: str, trigger_id: str, at: datetime
+) -> TrainingOutcome:
     """The three steps in one process (what the state machine does across invocations)."""
     trained = train_step(cfg, settings, registry, reason=reason, trigger_id=trigger_id, at=at)
-    evaluation = evaluate_step(cfg, settings, registry, version=trained["version"],
-                               trained_through=trained["trained_through"], at=at)
+    evaluation = evaluate_step(
+        cfg, settings, registry, version=trained["version"], trained_through=trained["trained_through"], at=at
+    )
     finished = finish_step(cfg, settings, registry, version=trained["version"], evaluation=evaluation, at=at)
-    return TrainingOutcome(trained["version"], finished["promoted"], finished["reason"], evaluation["metrics"],
-                           evaluation["baseline_metrics"], trained["rows"])
+    return TrainingOutcome(
+        trained["version"],
+        finished["promoted"],
+        finished["reason"],
+        evaluation["metrics"],
+        evaluation["baseline_metrics"],
+        trained["rows"],
+    )
 
 
-def _estimator_params(model) -> dict[str, str]:  # noqa: ANN001 - any estimator
+def _estimator_params(model) -> dict[str, str]:
     return {f"model.{k}": v for k, v in model.get_params(deep=False).items() if not hasattr(v, "fit")}

@@ -63,9 +63,16 @@ def fire_times(expression: str, anchor: datetime, start: datetime, end: datetime
         times, t = [], start.replace(second=0, microsecond=0) + timedelta(minutes=1)
         while t <= end:
             # EventBridge numbers weekdays 1 (Sunday) to 7 (Saturday).
-            if all(allowed is None or value in allowed for allowed, value in (
-                    (minute, t.minute), (hour, t.hour), (dom, t.day), (month, t.month),
-                    (dow, (t.isoweekday() % 7) + 1))):
+            if all(
+                allowed is None or value in allowed
+                for allowed, value in (
+                    (minute, t.minute),
+                    (hour, t.hour),
+                    (dom, t.day),
+                    (month, t.month),
+                    (dow, (t.isoweekday() % 7) + 1),
+                )
+            ):
                 times.append(t)
             t += timedelta(minutes=1)
         return times
