@@ -11,17 +11,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon as scipy_jensenshannon
 
 from mlrails.config import Dataset, Monitoring, parse_config
-from mlrails.drift.measures import (
-    WindowCounts,
-    chi2_homogeneity,
-    chi2_sf,
-    drift_report,
-    jensenshannon,
-    kolmogorov_sf,
-    ks_on_grid,
-    psi,
-    wasserstein_on_grid,
-)
+from mlrails.drift.measures import WindowCounts, drift_report
 from mlrails.drift.profile import (
     PREDICTION,
     bin_numeric,
@@ -29,6 +19,15 @@ from mlrails.drift.profile import (
     quantile_edges,
     quantile_sketch,
     reference_grid,
+)
+from mlrails.drift.statistics import (
+    chi2_homogeneity,
+    chi2_sf,
+    jensenshannon,
+    kolmogorov_sf,
+    ks_on_grid,
+    psi,
+    wasserstein_on_grid,
 )
 from mlrails.errors import ConfigError
 from mlrails.local.synthetic import churn_frame

@@ -2,7 +2,7 @@
 to (and just over) the body limit, built by repeating a generated record, row or line, and
 values nested from a few levels to far past the parser's recursion limit. Whatever arrives,
 the parser answers with a typed 4xx (:class:`BadRequest` or a subclass) or a batch, never
-another exception. tests/handlers/test_inference_fuzz.py throws small malformed bodies at the
+another exception. tests/aws/test_inference_fuzz.py throws small malformed bodies at the
 whole handler; bench/parse.py times the worst bodies at the limit."""
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""The project config: one file describes the model project, validated on load.
+
+The CDK app and the local runtime both call :func:`load_config`; deployed functions read
+the same validated document as JSON from S3 (:func:`ProjectConfig.model_validate_json`).
+Every validation error names the field it is about, e.g.
+``monitoring.psi_threshold: Input should be greater than 0``.
+"""
+
+from mlrails.config.environments import (
+    LAMBDA_DEFAULT_CONCURRENCY,
+    PRODUCTION_ENVIRONMENTS,
+    Acknowledgements,
+    AlarmThresholds,
+    Environment,
+    ReservedConcurrency,
+)
+from mlrails.config.project import ProjectConfig, load_config, parse_config
+from mlrails.config.sections import (
+    NUMERIC_ONLY_TESTS,
+    Capture,
+    Dataset,
+    Feature,
+    MaxRetrains,
+    Model,
+    Monitoring,
+    Performance,
+    Promotion,
+    Retraining,
+    Serving,
+    Training,
+    UseCase,
+    Value,
+)
+
+__all__ = [
+    "LAMBDA_DEFAULT_CONCURRENCY",
+    "NUMERIC_ONLY_TESTS",
+    "PRODUCTION_ENVIRONMENTS",
+    "Acknowledgements",
+    "AlarmThresholds",
+    "Capture",
+    "Dataset",
+    "Environment",
+    "Feature",
+    "MaxRetrains",
+    "Model",
+    "Monitoring",
+    "Performance",
+    "ProjectConfig",
+    "Promotion",
+    "ReservedConcurrency",
+    "Retraining",
+    "Serving",
+    "Training",
+    "UseCase",
+    "Value",
+    "load_config",
+    "parse_config",
+]

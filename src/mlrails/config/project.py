@@ -1,0 +1,139 @@
+"""The project config as a whole, and reading it from a file or a document."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from mlrails.config.base import NAME, Section
+from mlrails.config.environments import Environment
+from mlrails.config.sections import (
+    MINIMIZED_METRICS,
+    NUMERIC_ONLY_TESTS,
+    Capture,
+    Dataset,
+    Model,
+    Monitoring,
+    Promotion,
+    Retraining,
+    Serving,
+    Training,
+    UseCase,
+    Value,
+)
+from mlrails.errors import ConfigError
+
+
+class ProjectConfig(Section):
+    project: str = Field(pattern=NAME)
+    model: Model
+    dataset: Dataset
+    training: Training = Training()
+    promotion: Promotion = Promotion()
+    monitoring: Monitoring = Monitoring()
+    retraining: Retraining = Retraining()
+    capture: Capture = Capture()
+    serving: Serving = Serving()
+    use_case: UseCase = UseCase()
+    value: Value = Value()
+    environments: dict[str, Environment] = Field(min_length=1)
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: dict[str, Environment]) -> dict[str, Environment]:
+        bad = [name for name in value if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", name)]
+        if bad:
+            raise ValueError(f"environment names must be short lowercase words, got {bad}")
+        return value
+
+    @property
+    def primary_metric(self) -> str:
+        """The gate's metric: configured, else the task's usual one."""
+        if self.promotion.metric:
+            return self.promotion.metric
+        return "accuracy" if self.dataset.task == "classification" else "rmse"
+
+    @model_validator(mode="after")
+    def _metrics_fit_task(self) -> ProjectConfig:
+        regression = {"rmse", "mae", "r2"}
+        for metric in [self.promotion.metric, *self.promotion.guards]:
+            if metric and (metric in regression) != (self.dataset.task == "regression"):
+                raise ValueError(f"promotion metric '{metric}' does not fit task '{self.dataset.task}'")
+        metric = self.monitoring.performance.metric
+        if metric and (metric in regression) != (self.dataset.task == "regression"):
+            raise ValueError(f"monitoring.performance.metric '{metric}' does not fit task '{self.dataset.task}'")
+        metric = self.value.metric
+        if metric and (metric in regression) != (self.dataset.task == "regression"):
+            raise ValueError(f"value.metric '{metric}' does not fit task '{self.dataset.task}'")
+        bounded = {"accuracy", "f1", "roc_auc"}
+        minimum = self.value.minimum
+        if minimum is not None and self.value_metric in bounded and not 0 <= minimum <= 1:
+            raise ValueError(f"value.minimum {minimum} is outside [0, 1], the range of {self.value_metric}")
+        if minimum is not None and self.value_metric in MINIMIZED_METRICS and minimum < 0:
+            raise ValueError(f"value.minimum {minimum} is negative; {self.value_metric} never is")
+        return self
+
+    @model_validator(mode="after")
+    def _drift_tests_fit_features(self) -> ProjectConfig:
+        kinds = {f.name: f.type for f in self.dataset.features}
+        for name, test in self.monitoring.tests.items():
+            if name not in kinds:
+                raise ValueError(f"monitoring.tests.{name}: not a feature in dataset.features")
+            if test in NUMERIC_ONLY_TESTS and kinds[name] != "numeric":
+                raise ValueError(
+                    f"monitoring.tests.{name}: {test} applies to numeric features only, '{name}' is {kinds[name]}"
+                )
+        test = self.monitoring.prediction_test
+        if test in NUMERIC_ONLY_TESTS and self.dataset.task == "classification":
+            raise ValueError(
+                f"monitoring.prediction_test: {test} applies to numeric predictions only, "
+                "and classification predicts labels"
+            )
+        return self
+
+    @property
+    def performance_metric(self) -> str:
+        """The metric the performance check judges the serving model by: configured, else the gate's."""
+        return self.monitoring.performance.metric or self.primary_metric
+
+    @property
+    def value_metric(self) -> str:
+        """The metric the feasibility check judges value by: configured, else the gate's."""
+        return self.value.metric or self.primary_metric
+
+    def to_json(self) -> str:
+        """The canonical JSON form deployed functions read (stable key order)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        """A short content hash: changes whenever the validated config changes."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+
+def parse_config(document: dict, source: str = "config") -> ProjectConfig:
+    """Validate a config mapping; raise :class:`ConfigError` naming each bad field."""
+    try:
+        return ProjectConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems), details=problems) from exc
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a YAML (or JSON) project config file."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level")
+    return parse_config(document, source=str(path))

@@ -1,0 +1,254 @@
+"""The project's config sections: the dataset, the model, training, promotion, monitoring,
+retraining, capture, serving, the use case and its value."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from mlrails.config.base import Schedule, Section
+
+
+class Feature(Section):
+    name: str = Field(min_length=1)
+    type: Literal["numeric", "categorical"]
+    nullable: bool = False
+
+
+class Dataset(Section):
+    task: Literal["classification", "regression"]
+    target: str = Field(min_length=1)
+    timestamp: str = Field(min_length=1)
+    features: tuple[Feature, ...] = Field(min_length=1)
+    # What `mlrails check` demands of the data (see mlrails.feasibility). Columns known only
+    # after the outcome (a leak by construction): the check and training refuse them as features.
+    not_available_at_prediction: tuple[str, ...] = ()
+    # None: training.min_rows is the minimum.
+    min_rows: int | None = Field(default=None, ge=1)
+    # None: any span will do.
+    min_coverage_days: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> Dataset:
+        names = [f.name for f in self.features]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"feature names must be unique, repeated: {duplicated}")
+        for special in (self.target, self.timestamp):
+            if special in names:
+                raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def features_of_type(self, kind: str) -> list[str]:
+        return [f.name for f in self.features if f.type == kind]
+
+
+class Model(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    # module:function returning an unfitted scikit-learn estimator or Pipeline.
+    entrypoint: str = Field(default="mlrails.models:placeholder", pattern=r"^[\w.]+:\w+$")
+
+
+class Training(Section):
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 42
+    min_rows: int = Field(default=100, ge=10)
+    # Train on the newest this-many days of features/ only (None: all of it). After the world
+    # changes, a model fit mostly on the old world cannot recover; a window forgets it.
+    window_days: float | None = Field(default=None, gt=0)
+    # True: served predictions whose labels came back through POST /feedback become training
+    # rows too, a day at a time once the day has settled (mlrails.feedback.training_rows). Leave it
+    # false where labelled files already arrive under raw/: the same rows would count twice.
+    feedback_rows: bool = False
+
+
+MAXIMIZED_METRICS = {"accuracy", "f1", "roc_auc", "r2"}
+MINIMIZED_METRICS = {"log_loss", "rmse", "mae"}
+
+
+Metric = Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+
+
+class Promotion(Section):
+    metric: Metric | None = None
+    # The challenger is promoted when it is at least this much better than the champion:
+    # in the metric's units (absolute) or as a fraction of the champion's score (relative).
+    # 0 means "not worse", so a model trained on fresher data wins a tie.
+    min_improvement: float = Field(default=0.0, ge=0)
+    improvement: Literal["absolute", "relative"] = "absolute"
+    # Guard metrics and how far each may regress (absolute) before a promotion is refused.
+    guards: dict[Metric, float] = Field(default_factory=dict)
+    mode: Literal["auto", "manual"] = "auto"
+    # Both models are also scored on served predictions of the last feedback_days whose
+    # labels have arrived (monitoring.label_delay_hours) and that the challenger did not train
+    # on: the holdout is as old as the training data, the traffic is what the model will see.
+    # 0: the holdout only.
+    feedback_days: float = Field(default=14, ge=0)
+
+    @field_validator("guards")
+    @classmethod
+    def _tolerances_are_not_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = sorted(name for name, tolerance in value.items() if tolerance < 0)
+        if negative:
+            raise ValueError(f"guard tolerances must be >= 0: {negative}")
+        return value
+
+    @staticmethod
+    def direction(metric: str) -> Literal["maximize", "minimize"]:
+        """Whether a larger value of ``metric`` is better."""
+        return "maximize" if metric in MAXIMIZED_METRICS else "minimize"
+
+
+# The drift measures (see mlrails.drift.measures). Wasserstein and KS need an order: numeric only.
+DriftTest = Literal["psi", "jensenshannon", "wasserstein", "ks", "chi2"]
+NUMERIC_ONLY_TESTS = frozenset({"wasserstein", "ks"})
+
+
+class Performance(Section):
+    """The business / model-quality check (mlrails.performance.check): settled captures joined with
+    fed-back labels, the task's metrics and the business KPI, on its own schedule."""
+
+    schedule: Schedule = "rate(1 day)"
+    # Predictions evaluated per run: the last window_hours of those whose labels are due.
+    window_hours: int = Field(default=7 * 24, ge=1, le=24 * 90)
+    metric: Metric | None = None  # None: the promotion gate's metric
+    # PerformanceDegraded when the metric is worse than `minimum` (for error metrics: above
+    # it) or has lost more than `max_drop` (absolute) from the champion's holdout score.
+    minimum: float | None = None
+    max_drop: float | None = Field(default=None, ge=0)
+    # Fewer labelled rows than this: "insufficient labels", never an alarm.
+    min_labelled_rows: int = Field(default=100, ge=1)
+    # ...and only a drop beyond chance: the metric must be below the floor even at the upper
+    # end of its one-sided interval at this confidence, from the window's bootstrap standard
+    # error (plus the holdout's, for the max_drop floor). 0.5: no allowance for chance.
+    confidence: float = Field(default=0.95, ge=0.5, lt=1)
+
+
+class Monitoring(Section):
+    schedule: Schedule = "rate(1 day)"
+    window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    min_window_rows: int = Field(default=200, ge=1)
+    bins: int = Field(default=10, ge=2, le=100)
+    drifted_share: float = Field(default=0.3, gt=0, le=1)
+    # The measure that decides whether a feature drifted, by feature type, and per feature
+    # (`tests: {tenure_months: ks}`); the prediction's follows its type unless set. Every
+    # applicable measure is computed and reported either way.
+    numeric_test: DriftTest = "wasserstein"
+    categorical_test: Literal["psi", "jensenshannon", "chi2"] = "jensenshannon"
+    prediction_test: DriftTest | None = None
+    tests: dict[str, DriftTest] = Field(default_factory=dict)
+    # Effect sizes, which do not grow with the window: a feature drifts when its measure
+    # reaches its threshold (and the window is large enough to tell, see `alpha`).
+    psi_threshold: float = Field(default=0.2, gt=0)
+    jensenshannon_threshold: float = Field(default=0.1, gt=0, le=1)  # base-2 distance, in [0, 1]
+    wasserstein_threshold: float = Field(default=0.1, gt=0)  # in reference standard deviations
+    ks_threshold: float = Field(default=0.1, gt=0, le=1)
+    chi2_threshold: float = Field(default=0.25, gt=0)  # Cohen's w, sqrt(chi2 / effective n)
+    # Small windows: the effect must also be significant (p < alpha) by the classic test on
+    # the same representation, so sampling noise in a few hundred rows is not an alarm.
+    # 1 switches the gate off (effect size alone).
+    alpha: float = Field(default=0.01, gt=0, le=1)
+    # Data-quality checks, reported beside drift (they do not count as drifted features).
+    max_missing_rate_increase: float = Field(default=0.1, gt=0, le=1)  # absolute, vs the reference
+    max_unseen_share: float = Field(default=0.05, gt=0, le=1)
+    max_out_of_range_share: float = Field(default=0.05, gt=0, le=1)
+    # How long ground truth takes to arrive: a prediction is judged (performance check,
+    # promotion gate) only once this much time has passed since it was made.
+    label_delay_hours: float = Field(default=24, ge=0)
+    performance: Performance = Performance()
+
+    def test_for(self, name: str, kind: Literal["numeric", "categorical"]) -> str:
+        """The measure that decides drift for feature ``name`` of type ``kind``."""
+        if name in self.tests:
+            return self.tests[name]
+        return self.numeric_test if kind == "numeric" else self.categorical_test
+
+    def threshold(self, test: str) -> float:
+        """The configured threshold of a drift measure."""
+        return getattr(self, f"{test}_threshold")
+
+
+class MaxRetrains(Section):
+    count: int = Field(ge=1)
+    period_hours: float = Field(gt=0)
+
+
+class Retraining(Section):
+    schedule: Schedule = "rate(7 days)"
+    triggers: tuple[Literal["schedule", "drift", "performance", "new_data"], ...] = (
+        "schedule",
+        "drift",
+        "performance",
+        "new_data",
+    )
+    cooldown_hours: float = Field(default=12, ge=0)
+    consecutive_drift_windows: int = Field(default=1, ge=1)
+    min_new_rows: int = Field(default=1000, ge=1)
+    # At most `count` training runs per rolling `period_hours`, whatever triggers them.
+    max_retrains: MaxRetrains | None = None
+
+
+class Capture(Section):
+    sample_rate: float = Field(default=1.0, ge=0, le=1)
+    # Sampled records wait in the inference container's memory and go to Firehose in one call
+    # when buffer_records are held (500: PutRecordBatch's limit) or the oldest is buffer_seconds
+    # old, checked on each request: the call's cost lands on ~1 request in N, not on every one.
+    # The price: a container that Lambda reclaims loses what it holds (the sampled records of
+    # under buffer_seconds before its last request); at traffic sparser than a container's idle
+    # life (minutes) that can be most of them: use 0, which sends with every request.
+    buffer_records: int = Field(default=500, ge=1, le=500)
+    buffer_seconds: float = Field(default=5.0, ge=0)
+
+
+class Serving(Section):
+    # What the inference function ships (see the README, "Serving paths"). onnx: onnxruntime +
+    # numpy, under 100 MB, serves champions that compiled to ONNX at promotion (others get a
+    # 503 naming the fix, and a loaded champion keeps serving); full: scikit-learn + skops,
+    # serves every champion by scikit-learn; image: a container image with both.
+    package: Literal["onnx", "full", "image"] = "full"
+
+
+class UseCase(Section):
+    """Who acts on a prediction and how: the feasibility check's "path to action".
+
+    Every field may be left out or empty; `mlrails check` then answers "unknown" and names
+    the fields to fill in rather than refusing the config."""
+
+    consumer: str = ""  # who receives a prediction (a team, a system)
+    decision: str = ""  # what they decide with it, and its threshold or rule
+    action: str = ""  # what they then do
+    latency: Literal["online", "batch"] | None = None
+    # online: the most one prediction may take end to end, in milliseconds.
+    latency_ms: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _latency_ms_is_for_online(self) -> UseCase:
+        if self.latency_ms is not None and self.latency == "batch":
+            raise ValueError("latency_ms applies to latency: online only (batch has no per-request need)")
+        return self
+
+
+class Value(Section):
+    """The level below which the use case is not worth it, and what the metric is worth."""
+
+    metric: Metric | None = None  # None: the promotion gate's metric
+    # The worst score at which the use case still pays (for error metrics: the highest).
+    minimum: float | None = None
+    # How far beyond `minimum` the quick model must score for a confident "yes".
+    margin: float = Field(default=0.02, ge=0)
+    # Business value per point (0.01) of the metric beyond `minimum`: linear, 0 at `minimum`.
+    value_per_point: float | None = None
+    # Or module:function(score: float) -> float.
+    function: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    unit: str = ""  # of the business value, e.g. "EUR/month"
+
+    @model_validator(mode="after")
+    def _one_value_function(self) -> Value:
+        if self.value_per_point is not None and self.function is not None:
+            raise ValueError("give value_per_point or function, not both")
+        return self
