@@ -1,16 +1,10 @@
-"""CDK entry point (``cdk.json``: ``.venv/bin/python infra/app.py``).
-
-Run as a script, Python puts ``infra/`` first on ``sys.path``, where our ``constructs``
-package would shadow the ``constructs`` library aws-cdk-lib imports: the repository root
-takes its place, so ``infra`` is imported as the package the tests import too.
-"""
+"""CDK entry point (``cdk.json``: ``.venv/bin/python -m infra.app``, from the repository root,
+so ``infra`` is the package the tests import and our ``constructs`` package never shadows the
+``constructs`` library aws-cdk-lib imports)."""
 
 import sys
-from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-from infra.app_builder import build_app, validation_failures  # noqa: E402
+from infra.app_builder import build_app, validation_failures
 
 assembly = build_app().synth()
 failures = validation_failures(assembly.directory)

@@ -20,8 +20,8 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from infra.stage import MlrailsStage
+from infra.support.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from mlrails.config import PRODUCTION_ENVIRONMENTS, ProjectConfig, load_config
 from mlrails.errors import ConfigError
 
@@ -141,7 +141,7 @@ def validation_failures(assembly_dir: str | Path) -> list[str]:
 
     A Python app runs its validation in jsii's Node process: when the CDK CLI runs the app,
     aws-cdk-lib only sets that process's exit code on a failed validation, which never reaches
-    the CLI. ``infra/app.py`` reads the report instead and fails the synth itself.
+    the CLI. ``infra.app`` reads the report instead and fails the synth itself.
     """
     report_file = Path(assembly_dir) / VALIDATION_REPORT
     if not report_file.exists():

@@ -8,10 +8,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from constructs import Construct
 
-from infra.paths import LAYERS_BUILD_DIR
 from infra.stacks.data import DataStack
 from infra.stacks.service import ServiceStack
 from infra.stacks.tracking import TrackingStack
+from infra.support.paths import LAYERS_BUILD_DIR
 from mlrails.config import ProjectConfig
 
 

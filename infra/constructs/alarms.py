@@ -28,7 +28,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.metrics import custom_metric
+from infra.support.metrics import custom_metric
 from mlrails.config import AlarmThresholds
 from mlrails.metric_names import MetricName
 

@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.access import Access, grant_prefix
+from infra.support.access import Access, grant_prefix
 from mlrails.serving import capture
 from mlrails.wiring import Prefix
 

@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.pipeline_function import PipelineFunction
-from infra.metrics import custom_metric
+from infra.support.metrics import custom_metric
 from mlrails.metric_names import MetricName
 
 # The API and the functions in 5-minute steps, like their alarms.

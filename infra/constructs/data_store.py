@@ -12,9 +12,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra.access import model_writer_role_name, never_deleted, only_writers, role_arn
 from infra.constructs.capture_delivery import CaptureDelivery
-from infra.nag import acknowledge, acknowledge_resource_wildcard
+from infra.support.access import model_writer_role_name, never_deleted, only_writers, role_arn
+from infra.support.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix

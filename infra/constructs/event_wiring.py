@@ -16,7 +16,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from infra.constructs.pipeline_function import PipelineFunction
-from infra.nag import acknowledge_resource_wildcard
+from infra.support.nag import acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 

@@ -32,7 +32,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
-from infra.nag import acknowledge
+from infra.support.nag import acknowledge
 from mlrails import openapi, wiring
 from mlrails.config import Environment
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.paths import LAYERS_BUILD_DIR
+from infra.support.paths import LAYERS_BUILD_DIR
 
 LAYER_NAMES = ("shared", "data", "ml", "onnx")
 _DESCRIPTIONS = {

@@ -16,8 +16,8 @@ from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
 from infra.constructs.network import ISOLATED, Network
-from infra.nag import acknowledge
-from infra.paths import MLFLOW_IMAGE_DIR
+from infra.support.nag import acknowledge
+from infra.support.paths import MLFLOW_IMAGE_DIR
 from mlrails.wiring import Prefix
 
 MLFLOW_PORT = 5000

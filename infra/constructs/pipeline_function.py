@@ -25,8 +25,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.nag import acknowledge
-from infra.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
+from infra.support.nag import acknowledge
+from infra.support.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
 from mlrails import wiring
 from mlrails.config import ProjectConfig, ReservedConcurrency
 
@@ -178,3 +178,14 @@ class PipelineFunction(Construct):
             )
             unscoped += " and Lambda's VPC network-interface actions (as in AWSLambdaVPCAccessExecutionRole)"
         acknowledge(self.role, "AwsSolutions-IAM5[Resource::*]", f"{unscoped} support no resource-level permissions.")
+
+
+class WiredFunction(Construct):
+    """A function that only the wiring invokes and nothing else composes: feature_prep (the
+    RawObjectCreated route: raw files in, features out, bad files quarantined), drift_check and
+    performance_check (their schedules). Its ``handler`` is the function; the construct id
+    names it in the tree (``FeaturePrep``, ``DriftCheck``, ``PerformanceCheck``)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, context: FunctionContext) -> None:
+        super().__init__(scope, construct_id)
+        self.handler = PipelineFunction(self, "Handler", spec=wiring.function(name), context=context)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from constructs import Construct
 
-from infra.access import model_writer_role_name
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.training_pipeline import TrainingPipeline
+from infra.support.access import model_writer_role_name
 from mlrails import wiring
 
 

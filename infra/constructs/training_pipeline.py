@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.nag import acknowledge, acknowledge_resource_wildcard
+from infra.support.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
 
 # What the Lambda service or the Step Functions client may throw before or around an

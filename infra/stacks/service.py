@@ -11,21 +11,18 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
 from infra.constructs.alarms import Alarms
 from infra.constructs.dashboard import Dashboard
 from infra.constructs.data_store import DataStore
-from infra.constructs.drift_check import DriftCheck
 from infra.constructs.event_wiring import EventWiring
-from infra.constructs.feature_prep import FeaturePrep
 from infra.constructs.inference_api import InferenceApi
 from infra.constructs.lambda_layers import LambdaLayers
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import Network
 from infra.constructs.operator_access import OperatorAccess
-from infra.constructs.performance_check import PerformanceCheck
-from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
+from infra.constructs.pipeline_function import FunctionContext, PipelineFunction, WiredFunction
 from infra.constructs.retraining import Retraining
+from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix, operator_parameter
@@ -61,10 +58,10 @@ class ServiceStack(cdk.Stack):
             reserved_concurrency=environment.reserved_concurrency,
         )
 
-        feature_prep = FeaturePrep(self, "FeaturePrep", context=context)
+        feature_prep = WiredFunction(self, "FeaturePrep", name="feature_prep", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment)
-        drift_check = DriftCheck(self, "DriftCheck", context=context)
-        performance_check = PerformanceCheck(self, "PerformanceCheck", context=context)
+        drift_check = WiredFunction(self, "DriftCheck", name="drift_check", context=context)
+        performance_check = WiredFunction(self, "PerformanceCheck", name="performance_check", context=context)
         retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking, bus=store.bus)
 
         self.functions: dict[str, PipelineFunction] = {

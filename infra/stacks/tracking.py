@@ -8,10 +8,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.access import Access, grant_prefix
 from infra.constructs.data_store import DataStore
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import Network
+from infra.support.access import Access, grant_prefix
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix
 

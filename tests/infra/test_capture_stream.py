@@ -6,7 +6,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Match, Template
 from test_least_privilege import statements
 
-from infra.nag import flatten_cfn_reference
+from infra.support.nag import flatten_cfn_reference
 from mlrails.serving import capture
 
 

@@ -76,7 +76,7 @@ def _deny_writes_except(template: Template, prefixes: list[str]) -> dict:
 
 
 def _flat(resources) -> list[str]:
-    from infra.nag import flatten_cfn_reference
+    from infra.support.nag import flatten_cfn_reference
 
     return [flatten_cfn_reference(r) for r in (resources if isinstance(resources, list) else [resources])]
 

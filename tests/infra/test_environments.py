@@ -102,7 +102,7 @@ def test_environments_sharing_an_account_are_warned_about_unless_acknowledged(sh
 
 
 def test_an_unacknowledged_shared_account_fails_make_synth(shared: App) -> None:
-    # infra/app.py fails the synth on every unacknowledged finding of the validation report.
+    # infra.app fails the synth on every unacknowledged finding of the validation report.
     failures = validation_failures(shared.synth().directory)
     assert f"Construct Annotations: Annotation::{SHARED_ACCOUNT_WARNING} at dev/Service" in failures
     assert not [failure for failure in failures if "staging" in failure]

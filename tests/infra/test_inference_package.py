@@ -9,8 +9,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.app_builder import build_app
-from infra.paths import IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE
 from infra.stage import MlrailsStage
+from infra.support.paths import IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE
 from mlrails import wiring
 from mlrails.config import ProjectConfig, Serving
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.nag import flatten_cfn_reference
+from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
 
 # (bucket, S3 action) -> key prefixes; for s3:ListBucket, the prefixes its s3:prefix condition allows.

@@ -18,7 +18,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr_assets as ecr_assets
 
-from infra.paths import (
+from infra.support.paths import (
     IMAGE_CONTEXT_DIR,
     IMAGE_DOCKERFILE,
     MLFLOW_IMAGE_DIR,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aws_cdk.assertions import Template
 from test_training_pipeline import function_id
 
-from infra.nag import flatten_cfn_reference
+from infra.support.nag import flatten_cfn_reference
 from mlrails.config import ProjectConfig
 from mlrails.wiring import operator_parameter
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.nag import flatten_cfn_reference
+from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 

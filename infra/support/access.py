@@ -22,7 +22,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.nag import acknowledge_resource_wildcard
+from infra.support.nag import acknowledge_resource_wildcard
 from mlrails.wiring import Prefix
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 LAYERS_BUILD_DIR = REPO_ROOT / "layers" / "build"
 MLFLOW_IMAGE_DIR = REPO_ROOT / "infra" / "mlflow"
