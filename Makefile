@@ -20,7 +20,7 @@ export UV_NO_PROGRESS := 1
 # again from source: about 25 s a process here. Let the first one write the .pyc files.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test lint format test-scenarios synth layers lock install bench bench-env clean
+.PHONY: demo test lint format docs test-scenarios synth layers lock install bench bench-env clean
 
 demo: $(INSTALLED)
 	$(VENV)/bin/mlrails demo
@@ -29,8 +29,13 @@ demo: $(INSTALLED)
 # end-to-end scenarios run apart (`make test-scenarios`), so the suite stays quick; CI runs both.
 PYTEST := $(PYTHON) -m pytest -n 2 --dist loadscope -p no:cacheprovider
 
-test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT) lint
+test: $(INSTALLED) $(NODE_INSTALLED) $(LAYERS_BUILT) lint docs
 	$(PYTEST) -m "not scenario"
+
+# The documentation site into site/ (docs/, mkdocs.yml): --strict, so a broken link or anchor
+# fails; the reference pages are rendered from the code (docs/hooks.py).
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 # Lint and format (ruff) and the import contracts (import-linter, pyproject.toml): part of
 # `make test`. `make format` applies ruff's fixes and formatting.
@@ -96,4 +101,4 @@ $(LAYERS_BUILT): $(INSTALLED) FORCE
 FORCE:
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out layers/build .mlrails
+	rm -rf $(VENV) node_modules cdk.out layers/build .mlrails site

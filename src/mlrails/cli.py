@@ -186,7 +186,8 @@ def _check(args: argparse.Namespace) -> int:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option (the docs' CLI reference is rendered from it)."""
     parser = argparse.ArgumentParser(prog="mlrails", description=__doc__)
     parser.add_argument("--config", default="mlrails.yaml", help="the project config (default: mlrails.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -266,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the serving path's latency around the model, if you measured it (default: a documented 50 ms assumption)",
     )
     check.set_defaults(run=_check)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except MlrailsError as exc:

@@ -114,6 +114,11 @@ _BY_TYPE: dict[str, type[_Detail]] = {
 }
 
 
+def schemas() -> dict[str, type[_Detail]]:
+    """Every detail type the kit emits, with its schema (the docs' event reference)."""
+    return dict(_BY_TYPE)
+
+
 def to_entry(detail: _Detail, bus_name: str) -> dict[str, Any]:
     """A ``PutEvents`` entry for the project bus."""
     return {
