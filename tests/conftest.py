@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -12,12 +11,7 @@ from types import ModuleType
 import pytest
 
 from mlrails.config import ProjectConfig, load_config
-
-REPO = Path(__file__).resolve().parents[1]
-EVENTS = REPO / "events"
-# What signs prediction ids in tests (the deployed secret is random), so that the sample
-# events' ids are ones "this service issued".
-SAMPLE_ID_KEY = "sample events: not a secret"
+from support.samples import REPO, SAMPLE_ID_KEY, load_event
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
@@ -38,11 +32,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 def cfg() -> ProjectConfig:
     """The example project config shipped at the repository root."""
     return load_config(REPO / "mlrails.yaml")
-
-
-def load_event(name: str) -> dict:
-    """A sample event from events/<name>.json."""
-    return json.loads((EVENTS / f"{name}.json").read_text())
 
 
 @pytest.fixture

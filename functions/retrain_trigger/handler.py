@@ -9,28 +9,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.events import parse_detail
 from mlrails.metric_names import MetricName
-from mlrails.retraining.trigger import give_back, handle_trigger
-from mlrails.wiring import DetailType
+from mlrails.retraining import trigger
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-_TRIGGERS = {
-    DetailType.FEATURES_READY: "new_data",
-    DetailType.DRIFT_DETECTED: "drift",
-    DetailType.PERFORMANCE_DEGRADED: "performance",
-}
-
 
 def process(event: dict) -> dict:
     settings = deployed.settings(needs_state_machine=True)
     cfg = deployed.project_config(settings.config_uri)
-    if event.get("detail-type") == DetailType.TRAINING_FAILED:
-        failed = parse_detail(event["detail-type"], event["detail"])
-        outcome = give_back(
+    failed = trigger.failed_run(event)
+    if failed is not None:
+        outcome = trigger.give_back(
             cfg,
             settings,
             trigger_id=failed.trigger_id,
@@ -42,22 +34,24 @@ def process(event: dict) -> dict:
             "training run failed", extra={"trigger_id": failed.trigger_id, "error": failed.error, "gave_back": outcome}
         )
         return {"trigger": "training_failed", "retrain": False, "reason": outcome}
-    if "schedule" in event:
-        # The slot, not Scheduler's per-attempt execution id: a retried invocation is the same trigger.
-        trigger, trigger_id, rows = "schedule", f"{event['schedule']}-{event['scheduled_time']}", 0
-    else:
-        trigger, trigger_id = _TRIGGERS[DetailType(event["detail-type"])], event["id"]
-        rows = int(event["detail"].get("rows", 0))
-    decision = handle_trigger(
-        cfg, settings, trigger=trigger, trigger_id=trigger_id, at=deployed.event_time(event), new_rows=rows
+    asked = trigger.incoming(event)
+    decision = trigger.handle_trigger(
+        cfg,
+        settings,
+        trigger=asked.trigger,
+        trigger_id=asked.trigger_id,
+        at=deployed.event_time(event),
+        new_rows=asked.new_rows,
     )
-    logger.info("retrain decision", extra={"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason})
+    logger.info(
+        "retrain decision", extra={"trigger": asked.trigger, "retrain": decision.retrain, "reason": decision.reason}
+    )
     metrics.add_metric(
         name=MetricName.RETRAIN_REQUESTED if decision.retrain else MetricName.RETRAIN_DECLINED,
         unit=MetricUnit.Count,
         value=1,
     )
-    return {"trigger": trigger, "retrain": decision.retrain, "reason": decision.reason}
+    return {"trigger": asked.trigger, "retrain": decision.retrain, "reason": decision.reason}
 
 
 @logger.inject_lambda_context

@@ -28,6 +28,7 @@ from constructs import Construct
 from infra.support.nag import acknowledge
 from infra.support.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
 from mlrails import wiring
+from mlrails.adapters import git
 from mlrails.config import ProjectConfig, ReservedConcurrency
 
 ASYNC_RETRY_ATTEMPTS = 2
@@ -114,7 +115,7 @@ class PipelineFunction(Construct):
                 spec,
                 tracking_uri=tracking_uri,
                 training_state_machine=training_state_machine,
-                git_commit=(wiring.source_version(REPO_ROOT) if spec.name == wiring.TRAINING.function else None),
+                git_commit=(git.commit(REPO_ROOT) if spec.name == wiring.TRAINING.function else None),
                 prediction_id_secret=prediction_id_secret,
                 feedback_api_id=feedback_api_id,
             ),

@@ -8,11 +8,9 @@ can pass deploy-time tokens and the local runtime plain strings.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
 from typing import Literal
 
 from mlrails.config import ProjectConfig
@@ -297,25 +295,6 @@ def config_key(cfg: ProjectConfig) -> str:
     """Where the validated config lives in the artifacts bucket; content-addressed so a
     config change is a function configuration change (fresh containers, no stale cache)."""
     return f"{Prefix.CONFIG.value}{cfg.digest}.json"
-
-
-def source_version(directory: Path) -> str | None:
-    """The git commit of the code being deployed (``+dirty`` with uncommitted changes), or
-    None outside a git checkout: recorded with every training run for lineage."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{commit}+dirty" if dirty else commit
 
 
 def function_environment(

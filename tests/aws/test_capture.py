@@ -10,8 +10,6 @@ import os
 import random
 from datetime import timedelta
 
-from conftest import REPO, load_event
-
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.clients import client
 from mlrails.feedback import labels
@@ -22,8 +20,9 @@ from mlrails.local.router import Router
 from mlrails.local.runtime import api_event as gateway_event
 from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import FUNCTIONS
+from support.aws import DAY, api_call, api_event, keys, records, redeploy
+from support.samples import REPO, load_event
 
-from .conftest import DAY, api_call, api_event, keys, records, redeploy
 from .test_inference import ROWS
 
 

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import load_event
 
 from mlrails.adapters import deployed, manifests, s3
 from mlrails.config import ProjectConfig, Serving
@@ -19,8 +18,9 @@ from mlrails.promotion import rails
 from mlrails.serving import champion
 from mlrails.serving.protocol import parse_request
 from mlrails.wiring import config_key
+from support.aws import DAY, api_call, api_event
+from support.samples import load_event
 
-from .conftest import DAY, api_call, api_event
 from .test_inference import ROWS
 from .test_promotion import _train as train_and_gate
 

@@ -7,15 +7,14 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import load_event
 
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.synthetic import churn_frame
-
-from .conftest import DAY, api_call, api_event, keys, records
+from support.aws import DAY, api_call, api_event, keys, records
+from support.samples import load_event
 
 REPORT_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.json"
 PAGE_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.html"  # the same report for a person, beside it

@@ -8,14 +8,13 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import load_event
 
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.data import dataset
 from mlrails.local.synthetic import churn_frame
-
-from .conftest import DAY, keys, upload
+from support.aws import DAY, keys, upload
+from support.samples import load_event
 
 RAW = churn_frame(250, DAY - timedelta(days=1), seed=11)
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import load_event
-
 from mlrails.adapters import s3
-
-from .conftest import api_call, api_event, keys
+from support.aws import api_call, api_event, keys
+from support.samples import load_event
 
 
 def _served(inference, lambda_context, rows: int = 3) -> list[str]:

@@ -8,14 +8,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import load_event
 
 from mlrails.adapters import s3
 from mlrails.data import dataset
 from mlrails.local.synthetic import churn_frame
 from mlrails.training import estimator, lifecycle
-
-from .conftest import DAY, keys, put_features, put_traffic
+from support.aws import DAY, keys, put_features, put_traffic
+from support.samples import load_event
 
 EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: days up to 03-09 are settled
 MADE = DAY + timedelta(days=2, hours=9)  # 2026-03-04 09:00

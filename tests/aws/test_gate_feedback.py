@@ -17,8 +17,7 @@ from mlrails.promotion import rails
 from mlrails.serving import artifacts
 from mlrails.settings import Settings
 from mlrails.training import estimator
-
-from .conftest import DAY, keys, put_features, put_traffic, redeploy, run_training, training_request
+from support.aws import DAY, keys, put_features, put_traffic, redeploy, run_training, training_request
 
 REAL = "mlrails.models:gradient_boosting"
 # Features observed over 03-01: the oldest 480 rows train, the newest 120 are the holdout.

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from conftest import load_event
 from sklearn.dummy import DummyClassifier
 
 import mlrails
@@ -14,8 +13,8 @@ from mlrails.adapters import manifests, s3
 from mlrails.promotion import rails
 from mlrails.serving import artifacts
 from mlrails.serving.manifest import Manifest, current_key
-
-from .conftest import api_call, api_event, keys
+from support.aws import api_call, api_event, keys
+from support.samples import load_event
 
 ROWS = [
     {"tenure_months": 14.2, "monthly_charges": 58.3, "support_calls": 1, "plan": "standard", "region": "north"},

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import load_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .conftest import api_call, api_event
+from support.aws import api_call, api_event
+from support.samples import load_event
 
 COLUMNS = ["tenure_months", "monthly_charges", "support_calls", "plan", "region"]
 scalars = st.one_of(

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from conftest import EVENTS, REPO
 from moto.server import ThreadedMotoServer
 
 from mlrails.adapters.registry import Registry
@@ -23,8 +22,8 @@ from mlrails.local.synthetic import churn_frame
 from mlrails.settings import Settings
 from mlrails.training import lifecycle
 from mlrails.wiring import config_key
-
-from .conftest import DAY, put_features
+from support.aws import DAY, put_features
+from support.samples import EVENTS, REPO
 
 HEAVY = ("mlflow", "sklearn", "scipy", "pandas", "skops")
 

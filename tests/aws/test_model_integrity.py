@@ -13,7 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import load_event
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -26,8 +25,8 @@ from mlrails.local.runtime import function_url_request
 from mlrails.local.synthetic import churn_frame
 from mlrails.serving import artifacts
 from mlrails.serving.manifest import current_key, history_key
-
-from .conftest import DAY, api_call, put_features, run_training, training_request
+from support.aws import DAY, api_call, put_features, run_training, training_request
+from support.samples import load_event
 
 MODEL = "churn-classifier"
 

@@ -8,12 +8,11 @@ import copy
 import json
 
 import pytest
-from conftest import load_event
 
 from mlrails import openapi
 from mlrails.serving.protocol import FORMATS
-
-from .conftest import api_call, api_event
+from support.aws import api_call, api_event
+from support.samples import load_event
 
 ALLOWED = "https://app.example.com"
 

@@ -18,8 +18,7 @@ from mlrails.promotion import rails
 from mlrails.promotion.operations import Operation, OperationRefused, unwrap
 from mlrails.settings import Settings
 from mlrails.wiring import operator_parameter
-
-from .conftest import DAY, put_features, run_training, training_request
+from support.aws import DAY, put_features, run_training, training_request
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 

@@ -15,9 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
 from mlrails.wiring import FUNCTIONS, function
+from support.samples import REPO
 
 SRC = REPO / "src"
 # Import names of the packages too big to ship everywhere; each layer names the ones it has.

@@ -8,13 +8,12 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from conftest import load_event
 from sklearn import metrics as skm
 
 from mlrails.adapters import s3
 from mlrails.performance import quality
-
-from .conftest import DAY, keys, put_traffic, redeploy
+from support.aws import DAY, keys, put_traffic, redeploy
+from support.samples import load_event
 
 EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: settled window [03-03, 03-10)
 REPORT_KEY = "reports/performance/churn-classifier/2026-03-12T000000Z.json"

@@ -11,8 +11,7 @@ from mlrails.adapters import manifests
 from mlrails.adapters.registry import Registry
 from mlrails.promotion import rails
 from mlrails.training import lifecycle
-
-from .conftest import DAY
+from support.aws import DAY
 
 REAL = "mlrails.models:gradient_boosting"
 

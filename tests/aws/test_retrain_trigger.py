@@ -6,13 +6,12 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import load_event
 
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
-
-from .conftest import keys, with_detail
+from support.aws import keys, with_detail
+from support.samples import load_event
 
 FEATURES_READY_ID = "0f1e2d3c-4b5a-4697-8877-665544332201"
 
@@ -227,8 +226,7 @@ def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
     from mlrails.adapters.deployed import settings
     from mlrails.adapters.state import StateTable
     from mlrails.retraining.trigger import handle_trigger
-
-    from .conftest import DAY
+    from support.aws import DAY
 
     # The second trigger read the state before the first took the lease: its compare-and-set fails.
     table = StateTable(cloud.state_table)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import load_event
 from mlflow import MlflowClient
 
 from mlrails.adapters import deployed, s3
@@ -18,8 +17,8 @@ from mlrails.promotion import rails
 from mlrails.serving.manifest import Manifest, current_key, history_key
 from mlrails.training import estimator, lifecycle
 from mlrails.wiring import config_key
-
-from .conftest import DAY, keys, put_features, run_training, training_request
+from support.aws import DAY, keys, put_features, run_training, training_request
+from support.samples import load_event
 
 
 def _registry(tracking_uri: str) -> MlflowClient:

@@ -15,7 +15,7 @@ from constructs import IConstruct
 from infra.app_builder import VALIDATION_REPORT, validation_failures
 
 if TYPE_CHECKING:  # the session fixture's type (tests/infra/conftest.py)
-    from conftest import Synthesized
+    from support.samples import Synthesized
 
 
 def test_no_unacknowledged_findings(synthesized: Synthesized) -> None:

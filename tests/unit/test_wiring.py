@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from mlrails.adapters import git
 from mlrails.wiring import (
     FUNCTIONS,
     ROUTES,
@@ -10,7 +11,6 @@ from mlrails.wiring import (
     ResourceNames,
     config_key,
     function_environment,
-    source_version,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +56,6 @@ def test_the_train_function_records_the_code_version(cfg):
     train = next(spec for spec in FUNCTIONS if spec.name == TRAINING.function)
     env = function_environment(cfg, "dev", NAMES, train, git_commit="abc123")
     assert env["MLRAILS_GIT_COMMIT"] == "abc123"
-    commit = source_version(REPO)
+    commit = git.commit(REPO)
     assert commit is None or len(commit.removesuffix("+dirty")) == 40  # a clean tarball has no git
-    assert source_version(Path("/")) is None
+    assert git.commit(Path("/")) is None

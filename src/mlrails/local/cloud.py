@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlrails.adapters import deployed, s3
+from mlrails.adapters import deployed, git, s3
 from mlrails.adapters.clients import client
 from mlrails.config import ProjectConfig
 from mlrails.serving import capture
@@ -20,7 +20,6 @@ from mlrails.wiring import (
     ResourceNames,
     config_key,
     function_environment,
-    source_version,
 )
 
 REGION = "us-east-1"
@@ -79,7 +78,7 @@ class LocalCloud:
         self.tracking_uri = f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
         self._mock = None
         self.state_machine_arn = ""
-        self.git_commit = source_version(Path.cwd())
+        self.git_commit = git.commit(Path.cwd())
 
     def start(self) -> LocalCloud:
         """Start moto in this process (every AWS client of the process, MLflow's included, talks

@@ -4,16 +4,19 @@ a run fails, give back what starting it took."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from mlrails.adapters import manifests, s3, training_runs
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
-from mlrails.events import RetrainRequested
+from mlrails.errors import BadRequest
+from mlrails.events import FeaturesReady, RetrainRequested, TrainingFailed, parse_detail
 from mlrails.retraining import policy
 from mlrails.settings import Settings
-from mlrails.wiring import Prefix
+from mlrails.wiring import DetailType, Prefix
 
 
 def handle_trigger(
@@ -154,3 +157,44 @@ def _log(cfg: ProjectConfig, settings: Settings, at: datetime, name: str, record
         ),
         record,
     )
+
+
+# The project events that are triggers, and the trigger each one is.
+_TRIGGERS: dict[DetailType, policy.Trigger] = {
+    DetailType.FEATURES_READY: "new_data",
+    DetailType.DRIFT_DETECTED: "drift",
+    DetailType.PERFORMANCE_DEGRADED: "performance",
+}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What an invocation asks the policy: which trigger, its id (what makes a retry the same
+    trigger), and the new rows it brings."""
+
+    trigger: policy.Trigger
+    trigger_id: str
+    new_rows: int = 0
+
+
+def incoming(event: dict[str, Any]) -> Incoming:
+    """A schedule's invocation or a project event, as the policy's question. A malformed event
+    (unknown type, another schema version, a missing field) is a :class:`BadRequest`."""
+    if "schedule" in event:
+        # The slot, not Scheduler's per-attempt execution id: a retried invocation is the same trigger.
+        return Incoming("schedule", f"{event['schedule']}-{event['scheduled_time']}")
+    detail = parse_detail(event.get("detail-type", ""), event.get("detail") or {})
+    if detail.detail_type not in _TRIGGERS:
+        raise BadRequest(f"{detail.detail_type.value} is not a retrain trigger")
+    rows = detail.rows if isinstance(detail, FeaturesReady) else 0
+    return Incoming(_TRIGGERS[detail.detail_type], event["id"], rows)
+
+
+def failed_run(event: dict[str, Any]) -> TrainingFailed | None:
+    """The ``TrainingFailed`` detail when ``event`` is one, else None."""
+    if event.get("detail-type") != DetailType.TRAINING_FAILED:
+        return None
+    detail = parse_detail(event["detail-type"], event.get("detail") or {})
+    if not isinstance(detail, TrainingFailed):
+        raise BadRequest(f"{event['detail-type']} did not parse as TrainingFailed")
+    return detail
