@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.data.ingest import ingest
+from mlrails.data.ingest import IngestStatus, ingest, raw_object
 from mlrails.metric_names import MetricName
 
 logger = Logger()
@@ -16,20 +16,18 @@ metrics = Metrics()
 
 def process(event: dict) -> dict:
     settings = deployed.settings()
-    s3_object = event["detail"]["object"]
-    # "null" is S3's version id for objects written before versioning was enabled.
-    version_id = s3_object.get("version-id") if s3_object.get("version-id") not in (None, "null") else None
+    key, version_id = raw_object(event)
     result = ingest(
         deployed.project_config(settings.config_uri),
         settings,
-        key=s3_object["key"],
+        key=key,
         version_id=version_id,
         at=deployed.event_time(event),
     )
-    if result.status == "gone":
+    if result.status == IngestStatus.GONE:
         logger.warning("raw file version no longer exists: already handled, or deleted", extra=result.to_dict())
         metrics.add_metric(name=MetricName.FILES_GONE, unit=MetricUnit.Count, value=1)
-    elif result.status == "quarantined":
+    elif result.status == IngestStatus.QUARANTINED:
         logger.warning("raw file quarantined", extra=result.to_dict())
         metrics.add_metric(name=MetricName.FILES_QUARANTINED, unit=MetricUnit.Count, value=1)
     else:

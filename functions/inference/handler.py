@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import mlrails
 from mlrails import openapi
-from mlrails.adapters import deployed, s3, secrets
-from mlrails.errors import Forbidden, MlrailsError, RouteNotFound
-from mlrails.feedback import intake
+from mlrails.adapters import deployed, secrets
+from mlrails.errors import MlrailsError, RouteNotFound
+from mlrails.feedback import intake, receive
 from mlrails.metric_names import MetricName
 from mlrails.serving import capture, champion, prediction_ids
 from mlrails.serving.protocol import parse_request
@@ -113,35 +113,20 @@ def invocations() -> dict:
 
 @app.post("/feedback")
 def post_feedback() -> dict:
-    # Who may label is API Gateway's to say (the feedback API's own key or IAM policy): the
-    # request context it fills in, not the body, names the credential. Through any other API
-    # (the scoring key) it is refused, whatever routes that API has.
-    settings = deployed.settings(needs_api=True)
-    context = app.current_event.raw_event.get("requestContext") or {}
-    labelled_by = intake.credential(context.get("identity") or {})
-    if context.get("apiId") != settings.feedback_api_id or labelled_by is None:
-        raise Forbidden("labels are taken only through the feedback API, with its own credential")
-    items = intake.parse_feedback(_body())
-    manifest = champions().get().manifest
-    key = _id_key()
-    accepted, refused = intake.judge(
-        items,
-        task=manifest.task,
-        classes=manifest.classes,
-        issued=lambda prediction_id: prediction_ids.issued(key, prediction_id),
+    received = receive.receive(
+        _body(),
+        app.current_event.raw_event.get("requestContext") or {},
+        settings=deployed.settings(needs_api=True),
+        champion=lambda: champions().get().manifest,
+        id_key=_id_key(),
+        at=deployed.event_time(app.current_event.raw_event),
     )
-    if accepted:
-        at = deployed.event_time(app.current_event.raw_event)
-        s3.put_bytes(
-            s3.uri(settings.data_bucket, intake.feedback_key(at, context.get("requestId", ""))),
-            intake.feedback_lines(accepted, at, labelled_by),
-            "application/x-ndjson",
-        )
-        metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=len(accepted))
-    if refused:
-        metrics.add_metric(name=MetricName.FEEDBACK_REFUSED, unit=MetricUnit.Count, value=len(refused))
-        raise intake.refusal_error(len(accepted), refused)
-    return {"accepted": len(accepted)}
+    if received.accepted:
+        metrics.add_metric(name=MetricName.FEEDBACK_LABELS, unit=MetricUnit.Count, value=received.accepted)
+    if received.refused:
+        metrics.add_metric(name=MetricName.FEEDBACK_REFUSED, unit=MetricUnit.Count, value=len(received.refused))
+        raise intake.refusal_error(received.accepted, received.refused)
+    return {"accepted": received.accepted}
 
 
 @app.exception_handler(Exception)

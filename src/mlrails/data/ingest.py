@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from mlrails.adapters import s3
 from mlrails.adapters.bus import publish
@@ -17,9 +19,17 @@ from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
 
+class IngestStatus(StrEnum):
+    """What became of a raw file."""
+
+    FEATURES = "features"  # validated, written under features/
+    QUARANTINED = "quarantined"  # moved to quarantine/ with the reason
+    GONE = "gone"  # that version no longer exists: an earlier delivery handled it, or it was deleted
+
+
 @dataclass(frozen=True)
 class IngestResult:
-    status: str  # "features" | "quarantined" | "gone"
+    status: IngestStatus
     source_uri: str
     target_uri: str | None = None
     rows: int = 0
@@ -35,6 +45,14 @@ def quarantine_key(raw_key: str) -> str:
     return Prefix.QUARANTINE.value + raw_key.removeprefix(Prefix.RAW.value)
 
 
+def raw_object(event: dict[str, Any]) -> tuple[str, str | None]:
+    """An S3 ``Object Created`` event (EventBridge) → the key and the version it notifies."""
+    s3_object = event["detail"]["object"]
+    # "null" is S3's version id for objects written before versioning was enabled.
+    version_id = s3_object.get("version-id")
+    return s3_object["key"], None if version_id in (None, "null") else version_id
+
+
 def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str | None, at: datetime) -> IngestResult:
     """Validate the version of ``s3://<data bucket>/<key>`` the event names, and write
     features or quarantine it. The version matters: if the file is overwritten meanwhile,
@@ -44,13 +62,13 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
     body = s3.get_optional(source, version_id)
     if body is None:
         # Already quarantined by an earlier delivery of the same event: nothing left to do.
-        return IngestResult("gone", source)
+        return IngestResult(IngestStatus.GONE, source)
     try:
         features = dataset.prepare_features(dataset.read_table(body, key), cfg.dataset)
     except DataFileRejected as rejection:
         target = s3.uri(bucket, quarantine_key(key))
         _quarantine(bucket, key, version_id, rejection, at)
-        return IngestResult("quarantined", source, target, reason=rejection.reason)
+        return IngestResult(IngestStatus.QUARANTINED, source, target, reason=rejection.reason)
     target = s3.uri(bucket, dataset.features_key(key))
     newest = dataset.newest_row(features, cfg.dataset)
     s3.put_bytes(
@@ -62,7 +80,7 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
     publish(
         FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)), settings.bus_name, time=at
     )
-    return IngestResult("features", source, target, rows=len(features))
+    return IngestResult(IngestStatus.FEATURES, source, target, rows=len(features))
 
 
 def _quarantine(bucket: str, key: str, version_id: str | None, rejection: DataFileRejected, at: datetime) -> None:

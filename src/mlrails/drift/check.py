@@ -11,7 +11,7 @@ from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
-from mlrails.drift.measures import DriftReport, WindowCounts, drift_report
+from mlrails.drift.measures import DriftReport, DriftStatus, WindowCounts, drift_report
 from mlrails.drift.profile import PREDICTION
 from mlrails.drift.report import render_drift_html
 from mlrails.events import DriftDetected
@@ -21,7 +21,7 @@ from mlrails.wiring import Prefix
 
 @dataclass(frozen=True)
 class DriftOutcome:
-    status: str  # a DriftReport status, or "no_model"
+    status: DriftStatus
     report: DriftReport | None
     report_uri: str | None
     consecutive_windows: int
@@ -33,7 +33,7 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
     once ``retraining.consecutive_drift_windows`` windows in a row have drifted."""
     manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     if manifest is None:
-        return DriftOutcome("no_model", None, None, 0, False)
+        return DriftOutcome(DriftStatus.NO_MODEL, None, None, 0, False)
     start = at - timedelta(hours=cfg.monitoring.window_hours)
     window = WindowCounts(profile=json.loads(manifests.read_file(manifest, manifest.profile_uri)))
     for chunk in traffic.capture_chunks(settings.data_bucket, start, at):
@@ -51,7 +51,7 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
     s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
     state, pk = StateTable(settings.state_table), f"drift#{cfg.model.name}"
-    if report.status == "insufficient_data":
+    if report.status == DriftStatus.INSUFFICIENT_DATA:
         consecutive = int(state.get(pk).get("consecutive", 0))  # no evidence either way: keep the count
     elif report.status == "drift":
         consecutive = state.add(pk, "consecutive", 1)

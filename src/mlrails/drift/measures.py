@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,15 @@ from mlrails.drift.statistics import (
 )
 
 UNSEEN = "__unseen__"
+
+
+class DriftStatus(StrEnum):
+    """A drift check's verdict."""
+
+    DRIFT = "drift"  # at least monitoring.drifted_share of the features drifted
+    OK = "ok"
+    INSUFFICIENT_DATA = "insufficient_data"  # fewer rows than min_window_rows: no verdict
+    NO_MODEL = "no_model"  # nothing promoted yet: nothing to compare with
 
 
 @dataclass
@@ -165,7 +175,7 @@ class FeatureDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
-    status: str  # "drift" | "ok" | "insufficient_data"
+    status: DriftStatus
     rows: int
     min_rows: int
     features: dict[str, FeatureDrift]
@@ -275,7 +285,7 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
     Below ``min_window_rows`` the status is ``insufficient_data``: never a false alarm.
     """
     if window.rows < monitoring.min_window_rows:
-        return DriftReport("insufficient_data", window.rows, monitoring.min_window_rows, {}, [], 0.0, None)
+        return DriftReport(DriftStatus.INSUFFICIENT_DATA, window.rows, monitoring.min_window_rows, {}, [], 0.0, None)
     reference = window.profile["features"]
     per_feature = {
         name: _feature_drift(name, ref, window, monitoring, monitoring.test_for(name, ref["type"]))
@@ -292,7 +302,7 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
         )
         prediction = _feature_drift(PREDICTION, reference[PREDICTION], window, monitoring, test)
     quality = [finding for name, result in per_feature.items() for finding in _findings(name, result, monitoring)]
-    status = "drift" if share >= monitoring.drifted_share else "ok"
+    status = DriftStatus.DRIFT if share >= monitoring.drifted_share else DriftStatus.OK
     return DriftReport(
         status,
         window.rows,

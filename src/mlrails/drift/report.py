@@ -16,7 +16,7 @@ from html import escape
 import numpy as np
 
 from mlrails.config import Monitoring
-from mlrails.drift.measures import UNSEEN, DriftReport, FeatureDrift, WindowCounts
+from mlrails.drift.measures import UNSEEN, DriftReport, DriftStatus, FeatureDrift, WindowCounts
 from mlrails.drift.profile import PREDICTION
 from mlrails.reports.charts import bar_pair, histogram_pair
 from mlrails.reports.page import page
@@ -152,20 +152,28 @@ def render_drift_html(
 ) -> str:
     """The whole page, as a string."""
     status = report.status
-    if status == "insufficient_data":
+    if status == DriftStatus.INSUFFICIENT_DATA:
         summary = f"{report.rows:,} rows in the window, fewer than the {report.min_rows:,} a verdict needs"
     else:
         summary = (
             f"{len(report.drifted_features)} of {len(report.features)} features drifted "
             f"({report.drifted_share:.0%}; the dataset drifts at ≥ {monitoring.drifted_share:.0%})"
         )
-    verdict = {"drift": ("drift", "drift"), "ok": ("ok", "ok"), "insufficient_data": ("unknown", "insufficient data")}
+    verdict = {
+        DriftStatus.DRIFT: ("drift", "drift"),
+        DriftStatus.OK: ("ok", "ok"),
+        DriftStatus.INSUFFICIENT_DATA: ("unknown", "insufficient data"),
+    }
     cards = [("Dataset", *verdict[status], summary)]
     if report.prediction is not None:
         cards.append(
-            ("Prediction", *verdict["drift" if report.prediction.drifted else "ok"], _measure(report.prediction))
+            (
+                "Prediction",
+                *verdict[DriftStatus.DRIFT if report.prediction.drifted else DriftStatus.OK],
+                _measure(report.prediction),
+            )
         )
-    if status != "insufficient_data":
+    if status != DriftStatus.INSUFFICIENT_DATA:
         cards.append(
             (
                 "Data quality",
@@ -184,7 +192,7 @@ def render_drift_html(
         )
         + "</div>",
     ]
-    if status != "insufficient_data":
+    if status != DriftStatus.INSUFFICIENT_DATA:
         body += [
             "<h2>Features</h2>",
             _table(report),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
 
@@ -33,10 +34,20 @@ from mlrails.wiring import Prefix
 _COLUMNS = ["prediction_id", "timestamp", "prediction", "model_version", "probabilities"]
 
 
+class PerformanceStatus(StrEnum):
+    """A performance check's verdict."""
+
+    OK = "ok"
+    DEGRADED = "degraded"  # worse than the floor by more than chance explains: PerformanceDegraded
+    INSUFFICIENT_LABELS = "insufficient_labels"  # fewer than min_labelled_rows settled labels: no verdict
+    METRIC_UNAVAILABLE = "metric_unavailable"  # the labels cannot give the metric (one class only, say)
+    NO_MODEL = "no_model"
+
+
 @dataclass(frozen=True)
 class PerformanceOutcome:
     # no_model | insufficient_labels | metric_unavailable | ok | degraded
-    status: str
+    status: PerformanceStatus
     metric: str
     value: float | None
     threshold: float | None  # the floor the value was held to (None: none configured)
@@ -124,7 +135,7 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
     metric, rules = cfg.performance_metric, cfg.monitoring.performance
     manifest = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     if manifest is None:
-        return PerformanceOutcome("no_model", metric, None, None, None, {}, None, 0, None, None, False)
+        return PerformanceOutcome(PerformanceStatus.NO_MODEL, metric, None, None, None, {}, None, 0, None, None, False)
     window = traffic.labelled_window(
         settings.data_bucket,
         now=at,
@@ -138,7 +149,7 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
     bound = floor(cfg, manifest)
     metrics, kpi, value, margin = {}, None, None, None
     if window.labelled < rules.min_labelled_rows:
-        status = "insufficient_labels"
+        status = PerformanceStatus.INSUFFICIENT_LABELS
     else:
         judged = _judged(window, cfg.dataset.task, manifest.classes)
         metrics = quality.task_metrics(cfg.dataset.task, *judged)
@@ -147,13 +158,15 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
         if values is not None and cfg.value_metric in metrics:
             kpi = float(values(metrics[cfg.value_metric]))
         if value is None:
-            status = "metric_unavailable"
+            status = PerformanceStatus.METRIC_UNAVAILABLE
         elif bound is None:
-            status = "ok"
+            status = PerformanceStatus.OK
         else:
             window_error = quality.standard_errors(cfg.dataset.task, *judged, metrics=[metric]).get(metric, 0.0)
             margin = allowance(rules.confidence, window_error, bound.error)
-            status = "degraded" if worse_than(metric, value, bound.value, margin) else "ok"
+            status = (
+                PerformanceStatus.DEGRADED if worse_than(metric, value, bound.value, margin) else PerformanceStatus.OK
+            )
     threshold = bound.value if bound else None
 
     report_uri = s3.uri(
@@ -170,7 +183,7 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
         window.labelled,
         window.coverage,
         report_uri,
-        emitted=status == "degraded",
+        emitted=status == PerformanceStatus.DEGRADED,
     )
     s3.put_json(report_uri, _report_document(cfg, manifest, window, outcome))
     if outcome.emitted:
