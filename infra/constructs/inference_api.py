@@ -31,10 +31,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constructs.data_store import DataStore
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
+from infra.support.access import Access, grant_prefix
 from infra.support.nag import acknowledge
 from mlrails import openapi, wiring
-from mlrails.config import Environment
+from mlrails.config import Environment, ProjectConfig
+from mlrails.wiring import Prefix
 
 STAGE_NAME = "v1"
 ALIAS_NAME = "live"
@@ -242,6 +245,15 @@ class InferenceApi(Construct):
                 )
         CfnOutput(self, "InvocationsUrl", value=self.api.url_for_path("/invocations"))
         CfnOutput(self, "FeedbackUrl", value=self.feedback_api.url_for_path("/feedback"))
+
+    def grant_store(self, store: DataStore, cfg: ProjectConfig) -> None:
+        """serving.champion: the manifest (absent = a 503, so a listable 404), the model version it
+        records; serving.capture: the stream (it writes capture/); feedback.receive: feedback/."""
+        fn = self.handler.function
+        grant_prefix(store.artifacts_bucket, fn, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(store.artifacts_bucket, fn, Access.GET | Access.GET_VERSION, Prefix.MODELS)
+        grant_prefix(store.data_bucket, fn, Access.PUT, Prefix.FEEDBACK)
+        store.capture.grant_put_records(fn)
 
 
 def _rest_api(

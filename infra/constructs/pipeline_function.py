@@ -25,11 +25,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.data_store import DataStore
+from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
 from infra.support.nag import acknowledge
 from infra.support.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
 from mlrails import wiring
 from mlrails.adapters import git
 from mlrails.config import ProjectConfig, ReservedConcurrency
+from mlrails.wiring import Prefix
 
 ASYNC_RETRY_ATTEMPTS = 2
 DEAD_LETTER_RETENTION = Duration.days(14)
@@ -189,4 +192,52 @@ class WiredFunction(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, context: FunctionContext) -> None:
         super().__init__(scope, construct_id)
+        self.name = name
         self.handler = PipelineFunction(self, "Handler", spec=wiring.function(name), context=context)
+
+    def grant_store(self, store: DataStore, cfg: ProjectConfig) -> None:
+        """What this function's calls need of the data store, and nothing else."""
+        _STORE_GRANTS[self.name](self.handler.function, store, cfg)
+
+
+def _feature_prep(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConfig) -> None:
+    # mlrails.data.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier
+    # delivery quarantined it), copy that version to quarantine/ + reason, delete that version;
+    # put features/; FeaturesReady. Without a version id (an object older than versioning; a
+    # local bucket) the same calls name no version.
+    data = store.data_bucket
+    grant_prefix(data, fn, Access.READ | Access.GET_VERSION | Access.DELETE | Access.DELETE_VERSION, Prefix.RAW)
+    grant_prefix(data, fn, Access.PUT, Prefix.FEATURES, Prefix.QUARANTINE)
+    grant_items(store.state_table, fn, IDEMPOTENCY)
+    store.bus.grant_put_events_to(fn)
+
+
+def _drift_check(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConfig) -> None:
+    # mlrails.drift.check: the current manifest (absent = "no_model"), its profile.json under
+    # models/ (the version the manifest records), list + read the capture window, write the
+    # report; drift counter; DriftDetected.
+    artifacts = store.artifacts_bucket
+    grant_prefix(artifacts, fn, Access.READ, Prefix.MANIFESTS)
+    grant_prefix(artifacts, fn, Access.GET | Access.GET_VERSION, Prefix.MODELS)
+    grant_prefix(store.data_bucket, fn, Access.READ, Prefix.CAPTURE)
+    grant_prefix(artifacts, fn, Access.PUT, Prefix.REPORTS)
+    grant_items(store.state_table, fn, IDEMPOTENCY, STATE)
+    store.bus.grant_put_events_to(fn)
+
+
+def _performance_check(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConfig) -> None:
+    # mlrails.performance.check: the current manifest (absent = "no_model"), list + read the
+    # capture window and the feedback days, write the report; PerformanceDegraded.
+    # mlrails.feedback.training_rows (training.feedback_rows): HEAD a day's file (absent = not
+    # written yet: a 404, so listable), write it; FeaturesReady.
+    artifacts, data = store.artifacts_bucket, store.data_bucket
+    grant_prefix(artifacts, fn, Access.READ, Prefix.MANIFESTS)
+    grant_prefix(data, fn, Access.READ, Prefix.CAPTURE, Prefix.FEEDBACK)
+    grant_prefix(artifacts, fn, Access.PUT, Prefix.REPORTS)
+    if cfg.training.feedback_rows:
+        grant_prefix(data, fn, Access.READ | Access.PUT, Prefix.FEEDBACK_ROWS)
+    grant_items(store.state_table, fn, IDEMPOTENCY)
+    store.bus.grant_put_events_to(fn)
+
+
+_STORE_GRANTS = {"feature_prep": _feature_prep, "drift_check": _drift_check, "performance_check": _performance_check}

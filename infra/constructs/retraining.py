@@ -8,12 +8,15 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from constructs import Construct
 
+from infra.constructs.data_store import DataStore
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.training_pipeline import TrainingPipeline
-from infra.support.access import model_writer_role_name
+from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix, model_writer_role_name
 from mlrails import wiring
+from mlrails.config import ProjectConfig
+from mlrails.wiring import Prefix
 
 
 class Retraining(Construct):
@@ -59,3 +62,33 @@ class Retraining(Construct):
             context=context,
             training_state_machine=self.pipeline.state_machine.state_machine_arn,
         )
+
+    def grant_store(self, store: DataStore, cfg: ProjectConfig) -> None:
+        """What the trigger and the train function need of the data store, and nothing else."""
+        artifacts, data, table, bus = store.artifacts_bucket, store.data_bucket, store.state_table, store.bus
+        # mlrails.retraining.trigger: the current manifest (absent = no champion yet), the
+        # decision report; policy state; RetrainRequested (a notification); one training run per
+        # trigger (StartExecution named after the trigger id, nothing else on the state machine).
+        rt = self.trigger.function
+        grant_prefix(artifacts, rt, Access.READ, Prefix.MANIFESTS)
+        grant_prefix(artifacts, rt, Access.PUT, Prefix.REPORTS)
+        grant_items(table, rt, IDEMPOTENCY, STATE)
+        bus.grant_put_events_to(rt)
+        self.pipeline.state_machine.grant_start_execution(rt)
+
+        # mlrails.training.lifecycle + mlrails.promotion.rails: list + read features/, and
+        # capture/ + feedback/ (the gate also scores on labelled traffic); the current manifest
+        # (absent before the first promotion) and the versions of the champion's files it
+        # records; write the version's model, profile and candidate manifest under models/ and
+        # read the candidate back (get_optional: absent is an error of its own); write manifests/
+        # and the audit record under audit/ (locked: a PUT with its retention); MLflow's artifact
+        # store under mlflow/ (its managed uploads may go multipart); Model* events. Operator
+        # commands (mlrails.promotion.operations) also list + read the audit log.
+        tr = self.train.function
+        grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.RETAIN, Prefix.AUDIT)
+        grant_prefix(artifacts, tr, Access.READ | Access.GET_VERSION | Access.PUT, Prefix.MODELS)
+        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
+        grant_items(table, tr, IDEMPOTENCY)
+        bus.grant_put_events_to(tr)

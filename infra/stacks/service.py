@@ -22,7 +22,7 @@ from infra.constructs.network import Network
 from infra.constructs.operator_access import OperatorAccess
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction, WiredFunction
 from infra.constructs.retraining import Retraining
-from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
+from infra.support.access import Access, grant_prefix
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix, operator_parameter
@@ -108,79 +108,12 @@ class ServiceStack(cdk.Stack):
             alarms=self.alarms.alarms,
         )
 
-        data, artifacts, table, bus = store.data_bucket, store.artifacts_bucket, store.state_table, store.bus
-        # Each grant below is what the function's calls need (mlrails.adapters.*, the domain
-        # module it runs, Powertools Idempotency), and nothing else. Every function reads the
-        # deployed config, which must exist: no listing, a missing config fails either way.
+        # Each function gets what its calls need (mlrails.adapters.*, the service it runs,
+        # Powertools Idempotency), and nothing else. Every function reads the deployed config,
+        # which must exist: no listing, a missing config fails either way.
         for fn in self.functions.values():
-            grant_prefix(artifacts, fn.function, Access.GET, Prefix.CONFIG)
+            grant_prefix(store.artifacts_bucket, fn.function, Access.GET, Prefix.CONFIG)
 
-        # mlrails.data.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier delivery
-        # quarantined it), copy that version to quarantine/ + reason, delete that version; put
-        # features/; FeaturesReady. Without a version id (an object older than versioning; a
-        # local bucket) the same calls name no version.
-        fp = feature_prep.handler.function
-        grant_prefix(data, fp, Access.READ | Access.GET_VERSION | Access.DELETE | Access.DELETE_VERSION, Prefix.RAW)
-        grant_prefix(data, fp, Access.PUT, Prefix.FEATURES, Prefix.QUARANTINE)
-        grant_items(table, fp, IDEMPOTENCY)
-        bus.grant_put_events_to(fp)
-
-        # mlrails.serving.champion: HEAD/GET the manifest (absent = 503 "no model yet", so it must be a
-        # 404), GET the version of the model it records; captures to the capture stream (mlrails.serving.capture), which
-        # writes capture/ itself; feedback/ writes.
-        inf = inference.handler.function
-        grant_prefix(artifacts, inf, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(artifacts, inf, Access.GET | Access.GET_VERSION, Prefix.MODELS)
-        grant_prefix(data, inf, Access.PUT, Prefix.FEEDBACK)
-        store.capture.grant_put_records(inf)
-
-        # mlrails.drift.check: the current manifest (absent = "no_model"), its profile.json under
-        # models/ (the version the manifest records), list + read the capture window, write the
-        # report; drift counter; DriftDetected.
-        dc = drift_check.handler.function
-        grant_prefix(artifacts, dc, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(artifacts, dc, Access.GET | Access.GET_VERSION, Prefix.MODELS)
-        grant_prefix(data, dc, Access.READ, Prefix.CAPTURE)
-        grant_prefix(artifacts, dc, Access.PUT, Prefix.REPORTS)
-        grant_items(table, dc, IDEMPOTENCY, STATE)
-        bus.grant_put_events_to(dc)
-
-        # mlrails.performance.check: the current manifest (absent = "no_model"), list + read the capture
-        # window and the feedback days, write the report; PerformanceDegraded. mlrails.feedback.training_rows
-        # (training.feedback_rows): HEAD a day's file (absent = not written yet: a 404, so listable),
-        # write it; FeaturesReady.
-        pc = performance_check.handler.function
-        grant_prefix(artifacts, pc, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(data, pc, Access.READ, Prefix.CAPTURE, Prefix.FEEDBACK)
-        grant_prefix(artifacts, pc, Access.PUT, Prefix.REPORTS)
-        if cfg.training.feedback_rows:
-            grant_prefix(data, pc, Access.READ | Access.PUT, Prefix.FEEDBACK_ROWS)
-        grant_items(table, pc, IDEMPOTENCY)
-        bus.grant_put_events_to(pc)
-
-        # mlrails.retraining.trigger: the current manifest (absent = no champion yet), the decision report;
-        # policy state; RetrainRequested (a notification); one training run per trigger
-        # (StartExecution named after the trigger id, nothing else on the state machine).
-        rt = retraining.trigger.function
-        grant_prefix(artifacts, rt, Access.READ, Prefix.MANIFESTS)
-        grant_prefix(artifacts, rt, Access.PUT, Prefix.REPORTS)
-        grant_items(table, rt, IDEMPOTENCY, STATE)
-        bus.grant_put_events_to(rt)
-        retraining.pipeline.state_machine.grant_start_execution(rt)
-
-        # mlrails.training.lifecycle + mlrails.promotion.rails: list + read features/, and capture/ + feedback/ (the
-        # gate also scores on labelled traffic); the current manifest (absent before the first
-        # promotion) and the versions of the champion's files it records; write the version's model,
-        # profile and candidate manifest under models/ and read the candidate back (get_optional:
-        # absent is an error of its own); write manifests/ and the audit record under audit/ (locked:
-        # a PUT with its retention); MLflow's artifact store under mlflow/ (its managed uploads may
-        # go multipart); Model* events. Operator commands (mlrails.promotion.operations) also list + read the
-        # audit log.
-        tr = retraining.train.function
-        grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.RETAIN, Prefix.AUDIT)
-        grant_prefix(artifacts, tr, Access.READ | Access.GET_VERSION | Access.PUT, Prefix.MODELS)
-        grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
-        grant_items(table, tr, IDEMPOTENCY)
-        bus.grant_put_events_to(tr)
+        # Each function's grants sit with the construct that creates it (grant_store).
+        for construct in (feature_prep, drift_check, performance_check, inference, retraining):
+            construct.grant_store(store, cfg)
