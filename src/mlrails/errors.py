@@ -117,16 +117,23 @@ class TamperedArtifact(ArtifactError):
     error_code = "TAMPERED_ARTIFACT"
 
 
-class StorageError(MlrailsError):
-    """The object store refused or failed a call (``code``: its error code). A 503: the
-    service is not there for the caller right now."""
+class AwsError(MlrailsError):
+    """An AWS service refused or failed a call (``code``: its error code, or the client's
+    error class when the call never got an answer). Adapters raise it in place of botocore's
+    errors; a 503: the service is not there for the caller right now."""
 
     status = 503
-    error_code = "STORAGE_ERROR"
+    error_code = "AWS_ERROR"
 
     def __init__(self, message: str, *, code: str, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.code = code
+
+
+class StorageError(AwsError):
+    """S3 refused or failed a call."""
+
+    error_code = "STORAGE_ERROR"
 
 
 class StorageNotFound(StorageError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mlrails.adapters.clients import client
+from mlrails.adapters.clients import aws_errors, client
 from mlrails.events import to_entry
 
 
@@ -18,7 +18,8 @@ def publish(detail, bus_name: str, *, time: datetime | None = None) -> None:
     entry = to_entry(detail, bus_name)
     if time is not None:
         entry["Time"] = time
-    response = client("events").put_events(Entries=[entry])
+    with aws_errors(f"publishing {entry['DetailType']}"):
+        response = client("events").put_events(Entries=[entry])
     if response.get("FailedEntryCount"):
         failure = response["Entries"][0]
         raise PublishError(

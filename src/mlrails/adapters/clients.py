@@ -5,12 +5,17 @@ every cold start) and nothing a client needs; region and credentials resolve the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
+from collections.abc import Iterator
 
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from mlrails.errors import AwsError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
 # A botocore session is not thread-safe (clients are): one client is created at a time.
@@ -45,3 +50,16 @@ def reset() -> None:
     client), keeping only the loaded service models."""
     client.cache_clear()
     _session.cache_clear()
+
+
+@contextlib.contextmanager
+def aws_errors(what: str) -> Iterator[None]:
+    """botocore's errors out of ``what`` (a call, in words) as :class:`AwsError`: no caller
+    outside the adapters handles botocore."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        raise AwsError(f"{what}: AWS answered {code}", code=code) from exc
+    except BotoCoreError as exc:
+        raise AwsError(f"{what}: {exc}", code=type(exc).__name__) from exc

@@ -6,9 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from mlrails.adapters.clients import client
+from mlrails.adapters.clients import aws_errors, client
+from mlrails.errors import AwsError
 
 
 class StateTable:
@@ -19,23 +18,24 @@ class StateTable:
 
     def get(self, pk: str) -> dict[str, Any]:
         """The item's attributes as plain Python values ({} when absent)."""
-        item = (
-            client("dynamodb")
-            .get_item(TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True)
-            .get("Item", {})
-        )
+        with aws_errors(f"reading {pk} in {self.table_name}"):
+            item = (
+                client("dynamodb")
+                .get_item(TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True)
+                .get("Item", {})
+            )
         return {k: _plain(v) for k, v in item.items() if k != "pk"}
 
     def add(self, pk: str, attribute: str, amount: int) -> int:
         """Atomically add to a counter and return its new value."""
-        response = client("dynamodb").update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": pk}},
-            UpdateExpression="ADD #a :n",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":n": {"N": str(amount)}},
-            ReturnValues="UPDATED_NEW",
-        )
+        with aws_errors(f"adding to {attribute} of {pk} in {self.table_name}"):
+            response = self._update(
+                Key={"pk": {"S": pk}},
+                UpdateExpression="ADD #a :n",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":n": {"N": str(amount)}},
+                ReturnValues="UPDATED_NEW",
+            )
         return int(response["Attributes"][attribute]["N"])
 
     def compare_and_set(
@@ -65,16 +65,16 @@ class StateTable:
                 conditions.append(f"#e{i} = :e{i}")
                 values[f":e{i}"] = _typed(value)
         try:
-            client("dynamodb").update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": pk}},
-                UpdateExpression=" ".join(clause for clause in clauses if not clause.endswith(" ")),
-                ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk) OR attribute_not_exists(pk)",
-                ExpressionAttributeNames=names,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            with aws_errors(f"updating {pk} in {self.table_name}"):
+                self._update(
+                    Key={"pk": {"S": pk}},
+                    UpdateExpression=" ".join(clause for clause in clauses if not clause.endswith(" ")),
+                    ConditionExpression=" AND ".join(conditions) or "attribute_exists(pk) OR attribute_not_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+        except AwsError as exc:
+            if exc.code == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -83,13 +83,16 @@ class StateTable:
         """Set attributes (strings, numbers, datetimes as ISO strings)."""
         names = {f"#{i}": k for i, k in enumerate(attributes)}
         values = {f":{i}": _typed(v) for i, v in enumerate(attributes.values())}
-        client("dynamodb").update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": pk}},
-            UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(attributes))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        with aws_errors(f"setting {pk} in {self.table_name}"):
+            self._update(
+                Key={"pk": {"S": pk}},
+                UpdateExpression="SET " + ", ".join(f"#{i} = :{i}" for i in range(len(attributes))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def _update(self, **request: Any) -> dict[str, Any]:
+        return client("dynamodb").update_item(TableName=self.table_name, **request)
 
 
 def _typed(value: Any) -> dict[str, str]:

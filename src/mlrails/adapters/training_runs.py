@@ -6,9 +6,8 @@ import json
 import re
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from mlrails.adapters.clients import client
+from mlrails.adapters.clients import aws_errors, client
+from mlrails.errors import AwsError
 
 
 def execution_name(trigger_id: str) -> str:
@@ -22,10 +21,11 @@ def start(state_machine_arn: str, trigger_id: str, run_input: dict[str, Any]) ->
     refuses (ExecutionAlreadyExists), which is the same answer here. Returns the run's name."""
     name = execution_name(trigger_id)
     try:
-        client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(run_input, default=str)
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+        with aws_errors(f"starting training run {name}"):
+            client("stepfunctions").start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(run_input, default=str)
+            )
+    except AwsError as exc:
+        if exc.code != "ExecutionAlreadyExists":
             raise
     return name
