@@ -10,7 +10,7 @@ import pytest
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
-from support.aws import keys, with_detail
+from support.aws import DAY, keys, with_detail
 from support.samples import load_event
 
 FEATURES_READY_ID = "0f1e2d3c-4b5a-4697-8877-665544332201"
@@ -203,18 +203,34 @@ def test_a_retried_schedule_slot_is_decided_once(champion, retrain_trigger, bus,
 
 
 def test_a_retry_after_a_failed_start_starts_the_run_instead_of_meeting_its_own_cooldown(
-    retrain_trigger, cloud, lambda_context, monkeypatch
+    retrain_trigger, cloud, cfg, lambda_context
 ):
-    from mlrails.adapters import training_runs
+    from dataclasses import replace
+
+    from mlrails.adapters.deployed import event_time, settings
+    from mlrails.retraining.trigger import TriggerPorts, handle_trigger, incoming
 
     event = load_event("retrain_trigger_features_ready")
-    real_start = training_runs.start
-    monkeypatch.setattr(training_runs, "start", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
-    with pytest.raises(RuntimeError):
-        retrain_trigger.lambda_handler(event, lambda_context)
-    monkeypatch.setattr(training_runs, "start", real_start)
+    deployed = settings(needs_state_machine=True)
+    asked = incoming(event)
 
-    retried = retrain_trigger.lambda_handler(event, lambda_context)
+    def throttled(*_):
+        raise RuntimeError("throttled")
+
+    # The first attempt takes the lease, then Step Functions throttles the start.
+    failing = replace(TriggerPorts.deployed(cfg, deployed), start_run=throttled)
+    with pytest.raises(RuntimeError):
+        handle_trigger(
+            cfg,
+            deployed,
+            trigger=asked.trigger,
+            trigger_id=asked.trigger_id,
+            at=event_time(event),
+            new_rows=asked.new_rows,
+            ports=failing,
+        )
+
+    retried = retrain_trigger.lambda_handler(event, lambda_context)  # Lambda's retry, with the real ports
 
     assert retried["retrain"] is True
     sfn = client("stepfunctions")
@@ -222,19 +238,26 @@ def test_a_retry_after_a_failed_start_starts_the_run_instead_of_meeting_its_own_
     assert [run["name"] for run in sfn.list_executions(stateMachineArn=machine)["executions"]] == [event["id"]]
 
 
-def test_two_triggers_at_once_start_one_run(cloud, cfg, monkeypatch):
+def test_two_triggers_at_once_start_one_run(cloud, cfg):
+    from dataclasses import replace
+
     from mlrails.adapters.deployed import settings
     from mlrails.adapters.state import StateTable
-    from mlrails.retraining.trigger import handle_trigger
-    from support.aws import DAY
+    from mlrails.retraining.trigger import TriggerPorts, handle_trigger
 
     # The second trigger read the state before the first took the lease: its compare-and-set fails.
+    deployed = settings(needs_state_machine=True)
     table = StateTable(cloud.state_table)
     table.add("policy#churn-classifier", "rows_since_training", 5000)
     stale = table.get("policy#churn-classifier")
-    first = handle_trigger(cfg, settings(needs_state_machine=True), trigger="new_data", trigger_id="a", at=DAY)
-    monkeypatch.setattr(StateTable, "get", lambda self, pk: stale)  # replays the read made before the lease
-    second = handle_trigger(cfg, settings(needs_state_machine=True), trigger="new_data", trigger_id="b", at=DAY)
+
+    class ReadBeforeTheLease(StateTable):
+        def get(self, pk: str) -> dict:
+            return stale
+
+    first = handle_trigger(cfg, deployed, trigger="new_data", trigger_id="a", at=DAY)
+    late = replace(TriggerPorts.deployed(cfg, deployed), state=ReadBeforeTheLease(cloud.state_table))
+    second = handle_trigger(cfg, deployed, trigger="new_data", trigger_id="b", at=DAY, ports=late)
     assert first.retrain and not second.retrain
     assert second.reason == "another trigger started a run at the same moment"
 

@@ -4,6 +4,7 @@ a run fails, give back what starting it took."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,42 @@ from mlrails.settings import Settings
 from mlrails.wiring import DetailType, Prefix
 
 
+@dataclass(frozen=True)
+class TriggerPorts:
+    """What the retrain trigger talks to: the policy's memory (``state``), whether a champion
+    exists, the decision log (``log(name, record)``), the training state machine
+    (``start_run(trigger_id, run_input)``) and the bus (``publish(request, at)``).
+    :meth:`deployed` builds the real ones; a test passes its own."""
+
+    state: StateTable
+    has_champion: Callable[[], bool]
+    log: Callable[[str, dict[str, Any]], None]
+    start_run: Callable[[str, dict[str, Any]], str]
+    publish: Callable[[RetrainRequested, datetime], None]
+
+    @classmethod
+    def deployed(cls, cfg: ProjectConfig, settings: Settings) -> TriggerPorts:
+        reports = f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/"
+        return cls(
+            state=StateTable(settings.state_table),
+            has_champion=lambda: manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None,
+            log=lambda name, record: s3.put_json(s3.uri(settings.artifacts_bucket, f"{reports}{name}.json"), record),
+            start_run=lambda trigger_id, run_input: training_runs.start(
+                settings.training_state_machine, trigger_id, run_input
+            ),
+            publish=lambda request, at: publish(request, settings.bus_name, time=at),
+        )
+
+
 def handle_trigger(
-    cfg: ProjectConfig, settings: Settings, *, trigger: policy.Trigger, trigger_id: str, at: datetime, new_rows: int = 0
+    cfg: ProjectConfig,
+    settings: Settings,
+    *,
+    trigger: policy.Trigger,
+    trigger_id: str,
+    at: datetime,
+    new_rows: int = 0,
+    ports: TriggerPorts | None = None,
 ) -> policy.PolicyDecision:
     """Decide, write the decision to the audit log, and on yes take the cooldown lease,
     start the training run (named after the trigger) and publish ``RetrainRequested``.
@@ -28,12 +63,13 @@ def handle_trigger(
     Safe under concurrency and retries: the lease is a compare-and-set on the last retrain
     time (two triggers cannot both start a run), and a retry of a trigger that already holds
     the lease goes on to start its run instead of meeting its own cooldown."""
-    state, pk = StateTable(settings.state_table), f"policy#{cfg.model.name}"
+    ports = ports or TriggerPorts.deployed(cfg, settings)
+    state, pk = ports.state, f"policy#{cfg.model.name}"
     remembered = state.get(pk)
     rows = state.add(pk, "rows_since_training", new_rows) if new_rows else int(remembered.get("rows_since_training", 0))
     last = remembered.get("last_retrain_at")
     recent = tuple(datetime.fromisoformat(t) for t in json.loads(remembered.get("recent_retrains", "[]")))
-    has_champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name) is not None
+    has_champion = ports.has_champion()
     if remembered.get("last_trigger_id") == trigger_id:
         decision = policy.PolicyDecision(True, remembered.get("last_reason", "retry of an accepted trigger"))
     else:
@@ -58,11 +94,8 @@ def handle_trigger(
             lease_rows=rows,
         ):
             decision = policy.PolicyDecision(False, "another trigger started a run at the same moment")
-    _log(
-        cfg,
-        settings,
-        at,
-        trigger_id,
+    ports.log(
+        f"{at:%Y-%m-%dT%H%M%SZ}-{trigger_id}",
         {
             "trigger": trigger,
             "trigger_id": trigger_id,
@@ -82,17 +115,22 @@ def handle_trigger(
             trigger_id,
             s3.uri(settings.data_bucket, Prefix.FEATURES.value),
         )
-        training_runs.start(
-            settings.training_state_machine, trigger_id, {"request": request.to_detail(), "time": at.isoformat()}
-        )
-        publish(request, settings.bus_name, time=at)
+        ports.start_run(trigger_id, {"request": request.to_detail(), "time": at.isoformat()})
+        ports.publish(request, at)
         if rows:  # consume what this run trains on; rows counted meanwhile stay counted
             state.add(pk, "rows_since_training", -rows)
     return decision
 
 
 def give_back(
-    cfg: ProjectConfig, settings: Settings, *, trigger_id: str, requested_at: datetime, error: str, at: datetime
+    cfg: ProjectConfig,
+    settings: Settings,
+    *,
+    trigger_id: str,
+    requested_at: datetime,
+    error: str,
+    at: datetime,
+    ports: TriggerPorts | None = None,
 ) -> str:
     """A training run failed (``TrainingFailed``): give back what starting it took, so that the
     next trigger may start a run instead of meeting a cooldown, a spent ``max_retrains`` slot
@@ -103,7 +141,8 @@ def give_back(
     back only while the failed run still holds the lease: a run started since has taken the
     lease, and it trains on those rows. One conditional update, so a redelivered event gives
     back nothing twice."""
-    state, pk = StateTable(settings.state_table), f"policy#{cfg.model.name}"
+    ports = ports or TriggerPorts.deployed(cfg, settings)
+    state, pk = ports.state, f"policy#{cfg.model.name}"
     remembered = state.get(pk)
     recent = json.loads(remembered.get("recent_retrains", "[]"))
     slots = [t for t in recent if datetime.fromisoformat(t) != requested_at]
@@ -131,11 +170,8 @@ def give_back(
         outcome = "gave back its max_retrains slot (a later run holds the cooldown lease and trains on its rows)"
     else:
         outcome = "nothing left to give back (already given back, or a later run holds the lease)"
-    _log(
-        cfg,
-        settings,
-        at,
-        f"{trigger_id}-failed",
+    ports.log(
+        f"{at:%Y-%m-%dT%H%M%SZ}-{trigger_id}-failed",
         {
             "trigger": "training_failed",
             "trigger_id": trigger_id,
@@ -146,17 +182,6 @@ def give_back(
         },
     )
     return outcome
-
-
-def _log(cfg: ProjectConfig, settings: Settings, at: datetime, name: str, record: dict) -> None:
-    """The decision log: one document per decision under reports/retrain/, in time order."""
-    s3.put_json(
-        s3.uri(
-            settings.artifacts_bucket,
-            f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/{at:%Y-%m-%dT%H%M%SZ}-{name}.json",
-        ),
-        record,
-    )
 
 
 # The project events that are triggers, and the trigger each one is.
