@@ -126,19 +126,32 @@ def cli_reference() -> str:
 
 def openapi_reference() -> str:
     document = openapi.document(load_config(EXAMPLE), mlrails.__version__)
-    return "\n".join(
-        [
-            "# OpenAPI document",
-            "",
-            "What `GET /openapi.json` answers for the example project, rendered from `mlrails.openapi` "
-            "when the site is built (your project's schema replaces the example's columns).",
-            "",
-            "```json",
-            json.dumps(document, indent=2, sort_keys=True),
-            "```",
-            "",
-        ]
-    )
+    lines = [
+        "# OpenAPI document",
+        "",
+        "What `GET /openapi.json` answers for the example project, rendered from `mlrails.openapi` "
+        "when the site is built (your project's schema replaces the example's columns).",
+        "",
+        "## Operations",
+        "",
+        "| method | path | what | request body | responses |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            body = ", ".join(f"`{kind}`" for kind in operation.get("requestBody", {}).get("content", {})) or "—"
+            answers = "<br>".join(
+                f"**{code}** {response['description']}" for code, response in operation["responses"].items()
+            )
+            lines.append(f"| `{method.upper()}` | `{path}` | {operation['summary']} | {body} | {answers} |")
+    for name, schema in document["components"]["schemas"].items():
+        required = set(schema.get("required", []))
+        lines.extend(["", f"## `{name}`", "", "| field | type | required |", "| --- | --- | --- |"])
+        for field, spec in schema.get("properties", {}).items():
+            kind = spec.get("type", "any") + (" or null" if spec.get("nullable") else "")
+            lines.append(f"| `{field}` | {kind} | {'yes' if field in required else 'no'} |")
+    lines.extend(["", "## The document", "", "```json", json.dumps(document, indent=2, sort_keys=True), "```", ""])
+    return "\n".join(lines)
 
 
 def events_reference() -> str:

@@ -150,7 +150,7 @@ PRUNE_GLOBS = (
 # it; the smoke test fits, saves, loads and predicts). Our own code is in `shared`, which
 # keeps its sources, as does `data`, which fits with them. Needs the Python 3.12: without
 # it, sources are kept. The onnx layer too: with sources, shared+onnx is ~104 MB, over the
-# 100 MB the compiled serving path is held to (tests/infra/test_package_size.py).
+# 100 MB the compiled serving path is held to (tests/packaging/test_layers.py).
 BYTECODE_ONLY_LAYERS = frozenset({"ml", "onnx"})
 
 # Extra checks run by the smoke test after importing every top-level package of the layer.

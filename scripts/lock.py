@@ -12,7 +12,7 @@ its newest allowed version), and compiles the lock of the benchmark's Evidently 
 which cannot share the project's resolution (it needs pandas < 3). ``--check`` changes nothing
 and needs no network: it exits 1 when
 uv.lock disagrees with pyproject.toml or an export disagrees with uv.lock (``make synth``
-runs it; tests/infra/test_lock.py asserts the same).
+runs it; tests/packaging/test_lock.py asserts the same).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -13,17 +14,25 @@ import pytest
 from mlrails.config import ProjectConfig, load_config
 from support.samples import REPO, SAMPLE_ID_KEY, load_event
 
+# The synthesized app's fixtures, for the infra and packaging tiers (imports the CDK lazily).
+pytest_plugins = ["support.synth"]
+
+# Modules that read the session's synthesized app: on one worker, so it is built once.
+_SYNTH_SCOPE = "synth"
+_SYNTH_USERS = ("tests/infra/", "tests/packaging/test_inference_package.py")
+
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under `make test` (pytest-xdist) a module's tests run on one worker, so its module
     fixtures are built once (as --dist loadscope does), and the infra tests all run on one
-    worker, so the session's synthesized app (~20 s) is built once, not once per worker."""
+    worker with the packaging test that reads it, so the session's synthesized app (~20 s) is
+    built once, not once per worker."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "tests/infra" if module.startswith("tests/infra/") else module
+            return _SYNTH_SCOPE if module.startswith(_SYNTH_USERS) else module
 
     return ModuleScheduling(config, log)
 
@@ -120,3 +129,23 @@ def lambda_context():
     from mlrails.local.invoker import LocalContext
 
     return LocalContext("test-function", memory_limit_in_mb=1024, timeout_seconds=300)
+
+
+@pytest.fixture(scope="session")
+def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its tables created once: creating them costs ~4 s
+    per file, copying a migrated file costs nothing."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    path = folder / "mlflow.db"
+    SqlAlchemyStore(f"sqlite:///{path}", str(folder / "artifacts"))
+    return path
+
+
+@pytest.fixture
+def mlflow_db(cloud, tmp_path: Path, _mlflow_template: Path) -> str:
+    """The tracking store the ``cloud`` fixture points MLFLOW_TRACKING_URI at, tables ready."""
+    target = tmp_path / "mlflow.db"
+    shutil.copyfile(_mlflow_template, target)
+    return f"sqlite:///{target}"

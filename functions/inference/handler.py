@@ -17,10 +17,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 import mlrails
 from mlrails import openapi
 from mlrails.adapters import deployed, secrets
+from mlrails.capture import stream
 from mlrails.errors import MlrailsError, RouteNotFound
 from mlrails.feedback import intake, receive
 from mlrails.metric_names import MetricName
-from mlrails.serving import capture, champion, prediction_ids
+from mlrails.serving import champion, prediction_ids
 from mlrails.serving.protocol import parse_request
 from mlrails.settings import cors_origins
 
@@ -86,7 +87,7 @@ def invocations() -> dict:
     predictions, probabilities = champion.predict(serving, batch)
     ids = prediction_ids.issue(_id_key(), batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
-    lost = capture.capture(
+    lost = stream.capture(
         settings.capture_stream,
         deployed.project_config(settings.config_uri).capture,
         batch=batch,

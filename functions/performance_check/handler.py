@@ -8,9 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.feedback.training_rows import export_settled_days
 from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
-from mlrails.performance.check import PerformanceOutcome, check_performance
+from mlrails.performance.check import PerformanceOutcome, check_performance, export_settled_days
 
 logger = Logger()
 tracer = Tracer()

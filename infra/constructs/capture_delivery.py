@@ -2,11 +2,11 @@
 bucket's ``capture/``, partitioned by each prediction's own hour.
 
 The request path makes one ``PutRecordBatch`` call instead of an S3 PUT per request; Firehose
-buffers (:data:`mlrails.serving.capture.BUFFER_SECONDS`) and writes one object per hour partition.
+buffers (:data:`mlrails.capture.records.BUFFER_SECONDS`) and writes one object per hour partition.
 Dynamic partitioning (a JQ query on the record's ``timestamp``) rather than Firehose's
 arrival-time ``!{timestamp:...}`` prefix, so that a record buffered across an hour boundary
 still lands in the hour the drift check reads for it. The destination configuration comes
-from :func:`mlrails.serving.capture.destination`, which the local runtime also creates on moto.
+from :func:`mlrails.capture.records.destination`, which the local runtime also creates on moto.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.support.access import Access, grant_prefix
-from mlrails.serving import capture
+from mlrails.capture import records
 from mlrails.wiring import Prefix
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -77,7 +77,7 @@ class CaptureDelivery(Construct):
         self.stream.add_property_override(
             "ExtendedS3DestinationConfiguration",
             {
-                **capture.destination(bucket.bucket_arn, role.role_arn),
+                **records.destination(bucket.bucket_arn, role.role_arn),
                 "CloudWatchLoggingOptions": {
                     "Enabled": True,
                     "LogGroupName": log_group.log_group_name,

@@ -100,7 +100,7 @@ class DataStore(Construct):
                 ),
             ],
         )
-        # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.serving.capture).
+        # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.capture).
         self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
         self.artifacts_bucket = _secure_bucket(
             self,

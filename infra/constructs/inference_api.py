@@ -248,7 +248,7 @@ class InferenceApi(Construct):
 
     def grant_store(self, store: DataStore, cfg: ProjectConfig) -> None:
         """serving.champion: the manifest (absent = a 503, so a listable 404), the model version it
-        records; serving.capture: the stream (it writes capture/); feedback.receive: feedback/."""
+        records; capture.stream: the stream (it writes capture/); feedback.receive: feedback/."""
         fn = self.handler.function
         grant_prefix(store.artifacts_bucket, fn, Access.READ, Prefix.MANIFESTS)
         grant_prefix(store.artifacts_bucket, fn, Access.GET | Access.GET_VERSION, Prefix.MODELS)

@@ -27,6 +27,8 @@ from mlrails.errors import TrainingError
 PLACEHOLDER = "mlrails.models:placeholder"
 
 
+# The docs include the two entrypoints below (docs/configuration.md): keep them whole.
+# --8<-- [start:placeholder]
 def placeholder(dataset: Dataset, seed: int) -> BaseEstimator:
     """A dummy baseline: the most frequent class, or the mean. Any real model must beat it."""
     if dataset.task == "classification":
@@ -34,6 +36,10 @@ def placeholder(dataset: Dataset, seed: int) -> BaseEstimator:
     return DummyRegressor(strategy="mean")
 
 
+# --8<-- [end:placeholder]
+
+
+# --8<-- [start:gradient_boosting]
 def gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:
     """One-hot encoding + gradient boosting: a sound first real model, and one that compiles
     to ONNX exactly. Numbers pass through unscaled: trees split on thresholds, so scaling
@@ -58,6 +64,9 @@ def gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:
     else:
         estimator = GradientBoostingRegressor(random_state=seed, n_iter_no_change=10)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
+
+
+# --8<-- [end:gradient_boosting]
 
 
 def hist_gradient_boosting(dataset: Dataset, seed: int) -> BaseEstimator:

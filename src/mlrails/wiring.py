@@ -61,7 +61,7 @@ class ResourceNames:
     artifacts_bucket: str
     bus_name: str
     state_table: str
-    capture_stream: str  # the Firehose delivery stream into capture/ (mlrails.serving.capture)
+    capture_stream: str  # the Firehose delivery stream into capture/ (mlrails.capture)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,26 +55,6 @@ def _fresh_metrics():
 def bus(cloud: ResourceNames) -> BusTap:
     """Collects the events that reach the project bus."""
     return BusTap(cloud.bus_name)
-
-
-@pytest.fixture(scope="session")
-def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty MLflow SQLite store with its tables created once: creating them costs ~4 s
-    per file, copying a migrated file costs nothing."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    path = folder / "mlflow.db"
-    SqlAlchemyStore(f"sqlite:///{path}", str(folder / "artifacts"))
-    return path
-
-
-@pytest.fixture
-def mlflow_db(cloud: ResourceNames, tmp_path: Path, _mlflow_template: Path) -> str:
-    """The tracking store the ``cloud`` fixture points MLFLOW_TRACKING_URI at, tables ready."""
-    target = tmp_path / "mlflow.db"
-    shutil.copyfile(_mlflow_template, target)
-    return f"sqlite:///{target}"
 
 
 @pytest.fixture

@@ -3,13 +3,15 @@ promotion, rollback, aliases and manifest kept consistent, and the audit log."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from mlrails.adapters import manifests
+from mlrails.adapters import manifests, s3
 from mlrails.adapters.registry import Registry
 from mlrails.promotion import rails
+from mlrails.serving.manifest import history_key
 from mlrails.training import lifecycle
 from support.aws import DAY
 
@@ -114,15 +116,26 @@ def _challenger_evaluated(cfg, promotion_env, at):
     return real, evaluation
 
 
-def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, promotion_env, monkeypatch):
+def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, promotion_env):
     settings, registry = promotion_env
     real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY + timedelta(hours=2))
+
+    def throttled(event, at):
+        raise RuntimeError("throttled")
+
     # The manifest is written, then the event fails (a throttled PutEvents, say).
-    monkeypatch.setattr(rails, "publish", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("throttled")))
+    failing = replace(rails.RailsPorts.deployed(settings), publish=throttled)
     with pytest.raises(RuntimeError):
-        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
+        lifecycle.finish_step(
+            real,
+            settings,
+            registry,
+            version="2",
+            evaluation=evaluation,
+            at=DAY + timedelta(hours=2),
+            rails_ports=failing,
+        )
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
-    monkeypatch.undo()
 
     retried = lifecycle.finish_step(
         real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2)
@@ -144,23 +157,31 @@ def test_a_champion_that_changed_during_the_run_is_not_overwritten(cfg, promotio
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "3"
 
 
-def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, promotion_env, monkeypatch):
-    from mlrails.adapters import s3
-    from mlrails.serving.manifest import current_key
-
+def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, promotion_env):
     settings, registry = promotion_env
     real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY + timedelta(hours=2))
-    put = s3.put_bytes
 
-    def crash_on_the_pointer(location, body, *args, **kwargs):
-        if location.endswith(current_key(cfg.model.name)):
-            raise ConnectionError("the process died here")
-        return put(location, body, *args, **kwargs)
+    def crash_on_the_pointer(manifest):
+        # As manifests.write goes: the version's history is recorded, then the process dies
+        # before the pointer inference reads.
+        s3.put_bytes(
+            s3.uri(settings.artifacts_bucket, history_key(manifest.model_name, manifest.version)),
+            manifest.to_json().encode(),
+            "application/json",
+        )
+        raise ConnectionError("the process died here")
 
-    monkeypatch.setattr(s3, "put_bytes", crash_on_the_pointer)
+    crashing = replace(rails.RailsPorts.deployed(settings), write_current=crash_on_the_pointer)
     with pytest.raises(ConnectionError):
-        lifecycle.finish_step(real, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2))
-    monkeypatch.undo()
+        lifecycle.finish_step(
+            real,
+            settings,
+            registry,
+            version="2",
+            evaluation=evaluation,
+            at=DAY + timedelta(hours=2),
+            rails_ports=crashing,
+        )
 
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     assert current.version == "1" and current.artifact_uri.endswith("/v1/model.skops")  # whole, and the old one

@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match, Template
 from test_least_privilege import statements
 
 from infra.support.nag import flatten_cfn_reference
-from mlrails.serving import capture
+from mlrails.capture import records as capture
 
 
 def test_the_stream_delivers_to_capture_partitioned_by_prediction_hour(data_template: Template) -> None:

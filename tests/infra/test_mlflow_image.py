@@ -1,4 +1,4 @@
-"""The MLflow server image: what it installs is held by tests/infra/test_lock.py (the locked
+"""The MLflow server image: what it installs is held by tests/packaging/test_lock.py (the locked
 export, the same mlflow and boto3 as the train function)."""
 
 import re

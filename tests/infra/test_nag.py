@@ -1,6 +1,6 @@
 """The full validation, as `cdk synth` runs it: CDK's built-in CloudFormation checks and
 cdk-nag's AWS Solutions pack, with zero unacknowledged findings; every acknowledgement
-narrow and explained. Both read the session's one synthesis (conftest.py)."""
+narrow and explained. Both read the session's one synthesis (tests/support/synth.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from constructs import IConstruct
 
 from infra.app_builder import VALIDATION_REPORT, validation_failures
 
-if TYPE_CHECKING:  # the session fixture's type (tests/infra/conftest.py)
-    from support.samples import Synthesized
+if TYPE_CHECKING:  # the session fixture's type (tests/support/synth.py)
+    from support.synth import Synthesized
 
 
 def test_no_unacknowledged_findings(synthesized: Synthesized) -> None:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import jq
 import pytest
 
+from mlrails.adapters.delivery import MAX_BATCH_BYTES
+from mlrails.capture import records as capture
 from mlrails.config import Capture
-from mlrails.serving import capture
 from mlrails.serving.protocol import Batch
 
 
@@ -101,7 +102,7 @@ def _plans(records: list[bytes]) -> list[str]:
 
 
 def test_the_buffer_is_due_when_full():
-    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=5, buffer_seconds=60)
+    buffer, rules = capture.CaptureBuffer(MAX_BATCH_BYTES), Capture(buffer_records=5, buffer_seconds=60)
 
     buffer.add(_scored("1", "2", "3"), now=0.0)
     assert buffer.take_due(0.0, rules) == []
@@ -113,7 +114,7 @@ def test_the_buffer_is_due_when_full():
 
 def test_the_buffer_sends_the_records_its_requests_were_scored_with():
     # Written when sent, not when held: byte for byte what `records` writes for each request.
-    buffer, first, second = capture.CaptureBuffer(), _scored("basic", "premium"), _scored("basic")
+    buffer, first, second = capture.CaptureBuffer(MAX_BATCH_BYTES), _scored("basic", "premium"), _scored("basic")
     first_records = capture.records(first.batch, [1, 1], first.ids, model_name="m", model_version="1", at=first.at)
 
     buffer.add(first, now=0.0)
@@ -123,7 +124,7 @@ def test_the_buffer_sends_the_records_its_requests_were_scored_with():
 
 
 def test_the_buffer_is_due_when_its_oldest_record_is_old_enough():
-    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=5)
+    buffer, rules = capture.CaptureBuffer(MAX_BATCH_BYTES), Capture(buffer_records=500, buffer_seconds=5)
 
     buffer.add(_scored("1"), now=100.0)
     buffer.add(_scored("2"), now=104.0)
@@ -135,7 +136,7 @@ def test_the_buffer_is_due_when_its_oldest_record_is_old_enough():
 
 
 def test_buffer_seconds_zero_is_due_at_once_and_an_empty_buffer_never_is():
-    buffer, rules = capture.CaptureBuffer(), Capture(buffer_seconds=0)
+    buffer, rules = capture.CaptureBuffer(MAX_BATCH_BYTES), Capture(buffer_seconds=0)
 
     assert buffer.take_due(0.0, rules) == []
     buffer.add(_scored("1"), now=7.0)
@@ -143,7 +144,7 @@ def test_buffer_seconds_zero_is_due_at_once_and_an_empty_buffer_never_is():
 
 
 def test_the_buffer_is_due_at_a_full_record_batch_of_bytes():
-    buffer, rules = capture.CaptureBuffer(), Capture(buffer_records=500, buffer_seconds=60)
+    buffer, rules = capture.CaptureBuffer(MAX_BATCH_BYTES), Capture(buffer_records=500, buffer_seconds=60)
     big = "x" * (1024 * 1024)  # a record of a little over 1 MiB
 
     buffer.add(_scored(big, big, big), now=0.0)

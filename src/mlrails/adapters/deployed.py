@@ -40,9 +40,9 @@ def reset() -> None:
     buffered captures. For tests and the local runtime, whose "container" outlives one
     endpoint or mock."""
     from mlrails.adapters import clients, idempotency, secrets
-    from mlrails.serving import capture
+    from mlrails.capture import stream
 
-    capture.discard()
+    stream.discard()
     secrets.reset()
     settings.cache_clear()
     project_config.cache_clear()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from mlrails.adapters import deployed, git, s3
 from mlrails.adapters.clients import client
+from mlrails.capture import records
 from mlrails.config import ProjectConfig
-from mlrails.serving import capture
 from mlrails.wiring import (
     TRAINING,
     FunctionSpec,
@@ -211,7 +211,7 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
     client("firehose").create_delivery_stream(
         DeliveryStreamName=names.capture_stream,
         DeliveryStreamType="DirectPut",
-        ExtendedS3DestinationConfiguration=capture.destination(f"arn:aws:s3:::{names.data_bucket}", _LOCAL_ROLE),
+        ExtendedS3DestinationConfiguration=records.destination(f"arn:aws:s3:::{names.data_bucket}", _LOCAL_ROLE),
     )
     deploy_config(cfg, names)
     # moto does not run Lambda tasks: the definition only has to be valid; the local runtime

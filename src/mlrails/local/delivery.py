@@ -4,11 +4,11 @@ moto's ``PutRecordBatch`` writes each call's records to S3 at once, under the st
 with its ``!{partitionKeyFromQuery:...}`` placeholders left literal (plus a wall-clock
 ``YYYY/MM/DD/HH/``). :func:`deliver_captures` plays the buffer flush of the deployed stream:
 it takes what moto wrote, puts each record under the partition the stream's JQ query gives it
-(:func:`mlrails.serving.capture.partition_of`, from the record's own timestamp, so the virtual clock
+(:func:`mlrails.capture.records.partition_of`, from the record's own timestamp, so the virtual clock
 is followed), one object per partition per flush as Firehose writes them, and removes what it
 took. The local runtime runs it before anything reads captures: before scheduled functions
 run, and when state is saved or redeployed; it first sends what the inference container still
-buffers (:func:`mlrails.serving.capture.flush`), so every check and simulation sees every capture.
+buffers (:func:`mlrails.capture.stream.flush`), so every check and simulation sees every capture.
 """
 
 from __future__ import annotations
@@ -19,19 +19,19 @@ from collections import defaultdict
 
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
-from mlrails.serving import capture
+from mlrails.capture import records, stream
 from mlrails.wiring import ResourceNames
 
 # Where moto puts every record of the stream: the prefix, placeholders and all.
-STAGED = capture.S3_PREFIX
+STAGED = records.S3_PREFIX
 # The error output's partition for records the query cannot partition (Firehose's own type name).
-_UNPARTITIONABLE = capture.ERROR_PREFIX.split("!{", 1)[0] + "processing-failed/"
+_UNPARTITIONABLE = records.ERROR_PREFIX.split("!{", 1)[0] + "processing-failed/"
 
 
 def deliver_captures(names: ResourceNames) -> int:
     """Send the capture buffer, then partition every record moto's stream has written
     since the last delivery; returns how many records were delivered."""
-    capture.flush()
+    stream.flush()
     bucket = names.data_bucket
     staged = list(s3.list_keys(bucket, STAGED))
     if not staged:
@@ -42,7 +42,7 @@ def deliver_captures(names: ResourceNames) -> int:
             if line.strip():
                 partitions[_partition(line)].append(line)
     for prefix, lines in partitions.items():
-        name = f"{names.capture_stream}-1-{uuid.uuid4()}{capture.FILE_EXTENSION}"
+        name = f"{names.capture_stream}-1-{uuid.uuid4()}{records.FILE_EXTENSION}"
         s3.put_bytes(s3.uri(bucket, prefix + name), b"".join(lines), "application/x-ndjson")
     for start in range(0, len(staged), 1000):  # DeleteObjects takes 1,000 keys a call
         client("s3").delete_objects(
@@ -53,6 +53,6 @@ def deliver_captures(names: ResourceNames) -> int:
 
 def _partition(line: bytes) -> str:
     try:
-        return capture.partition_of(json.loads(line))
+        return records.partition_of(json.loads(line))
     except (ValueError, KeyError, TypeError):
         return _UNPARTITIONABLE

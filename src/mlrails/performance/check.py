@@ -7,23 +7,30 @@ metric is worse than its floor: ``monitoring.performance.minimum``, or the champ
 holdout score (recorded in its manifest) minus ``max_drop``, whichever is stricter; worse by
 more than chance explains (``confidence``), as a few hundred labels, and a holdout of a few
 hundred rows, each move a score by a few points on their own.
+
+On the same schedule, with ``training.feedback_rows``, it turns each settled day's labelled
+predictions into training rows (:func:`export_settled_days`; the rules are
+:mod:`mlrails.feedback.training_rows`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mlrails.adapters import manifests, s3, traffic
 from mlrails.adapters.bus import publish
 from mlrails.config import ProjectConfig, Promotion
-from mlrails.events import PerformanceDegraded
-from mlrails.feedback.labels import LABEL, LabelledWindow, targets
+from mlrails.data import dataset
+from mlrails.events import FeaturesReady, PerformanceDegraded
+from mlrails.feedback.labels import LABEL, PREDICTION_ID, TIMESTAMP, LabelledWindow, targets
+from mlrails.feedback.training_rows import export_key, settled_days, training_rows
 from mlrails.performance import quality
 from mlrails.performance.kpi import business_value
 from mlrails.serving.manifest import Manifest
@@ -217,3 +224,66 @@ def _report_document(
         "business_kpi_unit": cfg.value.unit,
         "performance_degraded": outcome.emitted,
     }
+
+
+@dataclass(frozen=True)
+class DayExport:
+    day: date
+    features_uri: str
+    rows: int  # the day's labelled predictions, all written
+    added: int  # of which new since the day was last written (what FeaturesReady counts)
+
+
+def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> list[DayExport]:
+    """(Re)write each settled day within ``monitoring.performance.window_hours`` whose labelled
+    predictions changed since it was last written, and publish ``FeaturesReady`` for the rows
+    added. Nothing when ``training.feedback_rows`` is off."""
+    if not cfg.training.feedback_rows:
+        return []
+    bucket, label_delay = settings.data_bucket, timedelta(hours=cfg.monitoring.label_delay_hours)
+    days = settled_days(at, label_delay, timedelta(hours=cfg.monitoring.performance.window_hours))
+    if not days:
+        return []
+    # The settled days' predictions with every label received by now, read once: the window of
+    # predictions is the span of days that ends (at - end of the last day) before now.
+    start, end = datetime.combine(days[0], time(0), UTC), datetime.combine(days[-1], time(0), UTC) + timedelta(days=1)
+    labelled = traffic.labelled_window(
+        bucket,
+        now=at,
+        window=end - start,
+        label_delay=at - end,
+        task=cfg.dataset.task,
+        columns=[PREDICTION_ID, TIMESTAMP, *cfg.dataset.feature_names],
+    ).rows
+    made_on = labelled[TIMESTAMP].dt.date if not labelled.empty else pd.Series(dtype=object)
+    exports = []
+    for day in days:
+        rows = training_rows(labelled[made_on == day], cfg)
+        if rows.empty:  # nothing labelled (yet)
+            continue
+        target = s3.uri(bucket, export_key(day))
+        digest = dataset.content_hash(rows)
+        written = s3.metadata(target) or {}
+        if written.get("content-sha256") == digest:  # no label came or changed since the last write
+            continue
+        s3.put_bytes(
+            target,
+            dataset.to_parquet(rows),
+            "application/vnd.apache.parquet",
+            Metadata={"rows": str(len(rows)), "content-sha256": digest},
+        )
+        added = len(rows) - int(written.get("rows", 0))
+        if added > 0:  # a corrected label replaces a row: nothing new to count
+            publish(
+                FeaturesReady(
+                    cfg.model.name,
+                    settings.environment,
+                    s3.uri(bucket, f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"),
+                    target,
+                    added,
+                ),
+                settings.bus_name,
+                time=at,
+            )
+        exports.append(DayExport(day, target, len(rows), max(added, 0)))
+    return exports

@@ -13,7 +13,8 @@ the audit record and the registry version's ``serving.*`` tags.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,24 @@ class PromotionError(MlrailsError):
 
     status = 409
     error_code = "PROMOTION_ERROR"
+
+
+@dataclass(frozen=True)
+class RailsPorts:
+    """Where a promotion commits and announces itself: ``write_current(manifest)`` records the
+    manifest and makes it what inference serves (the commit point; returns its URI), and
+    ``publish(event, at)`` puts ``ModelPromoted`` on the bus. :meth:`deployed` builds the real
+    ones; a test passes its own to fail either side of the commit point."""
+
+    write_current: Callable[[Manifest], str]
+    publish: Callable[[ModelPromoted, datetime], None]
+
+    @classmethod
+    def deployed(cls, settings: Settings) -> RailsPorts:
+        return cls(
+            write_current=lambda manifest: manifests.write(settings.artifacts_bucket, manifest),
+            publish=lambda event, at: publish(event, settings.bus_name, time=at),
+        )
 
 
 def candidate_uri(settings: Settings, model_name: str, version: str) -> str:
@@ -115,11 +134,13 @@ def promote(
     by: str,
     action: str = "promote",
     resume: bool = False,
+    ports: RailsPorts | None = None,
 ) -> Manifest:
     """Serve ``version``: aliases, then the manifest (the commit point: what inference
     serves), then the event and the audit record. With ``resume``, a promotion of the same
     version for the same reason that stopped after its commit point is finished instead of
     refused (a retried training step)."""
+    ports = ports or RailsPorts.deployed(settings)
     body = s3.get_optional(candidate_uri(settings, model_name, version))
     if body is None:
         raise PromotionError(f"{model_name} v{version} has no candidate manifest: was it trained by mlrails?")
@@ -140,17 +161,15 @@ def promote(
         registry.set_alias(PREVIOUS, previous)
     registry.set_alias(CHAMPION, version)
     try:
-        current_uri = manifests.write(settings.artifacts_bucket, manifest)
+        current_uri = ports.write_current(manifest)
     except Exception:
         if not committed and current is not None:  # put the aliases back where the manifest still is
             registry.set_alias(CHAMPION, current.version)
             if current.previous_version:
                 registry.set_alias(PREVIOUS, current.previous_version)
         raise
-    publish(
-        ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason),
-        settings.bus_name,
-        time=at,
+    ports.publish(
+        ModelPromoted(model_name, settings.environment, version, previous, current_uri, manifest.metrics, reason), at
     )
     audit(
         settings,

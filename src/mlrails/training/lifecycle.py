@@ -297,8 +297,10 @@ def finish_step(
     version: str,
     evaluation: dict[str, Any],
     at: datetime,
+    rails_ports: rails.RailsPorts | None = None,
 ) -> dict[str, Any]:
-    """Step 3: promote (alias, manifest, ModelPromoted) or record the rejection (ModelRejected)."""
+    """Step 3: promote (alias, manifest, ModelPromoted) or record the rejection (ModelRejected).
+    ``rails_ports``: where the promotion commits and announces (the deployed ones by default)."""
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     serving = current.version if current else None
     # The gate compared against the champion of that moment; if another run promoted since
@@ -310,7 +312,15 @@ def finish_step(
         )
     elif evaluation["promote"] and cfg.promotion.mode == "auto":
         rails.promote(
-            settings, registry, cfg.model.name, version, reason=evaluation["reason"], at=at, by=GATE, resume=True
+            settings,
+            registry,
+            cfg.model.name,
+            version,
+            reason=evaluation["reason"],
+            at=at,
+            by=GATE,
+            resume=True,
+            ports=rails_ports,
         )
         return {"promoted": True, "reason": evaluation["reason"]}
     elif evaluation["promote"]:

@@ -16,26 +16,18 @@ Each record carries what the performance check joins on (``prediction_id``) and 
 evaluates (``timestamp``, ``prediction``, ``model_version``, the features, and
 ``probabilities`` when the request asked for them).
 
-The buffers are module state on purpose: in Lambda a module lives exactly as long as its
-container, which is what a per-container buffer must do (like the cached boto3 clients), and
-the local runtime, whose handlers share one process, flushes the very same buffer with
-:func:`flush` before a monitoring check reads the captures, without knowing the handler's
-insides. Tests and the runtime forget it with the other per-container caches
-(:func:`discard`, from ``deployed.reset``).
+What this module holds is the record format, the partitioning rule and the buffer's rule;
+:mod:`mlrails.capture.stream` holds the container's buffers and sends them.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlrails.adapters import delivery
 from mlrails.config import Capture
 from mlrails.serving.protocol import Batch
 from mlrails.wiring import Prefix
@@ -172,7 +164,8 @@ class CaptureBuffer:
     """Scored requests waiting to be sent, and the rule for when they go. Thread-safe: `mlrails
     serve` and tests answer concurrent requests from one process."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes  # what one send may carry (the stream's PutRecordBatch limit)
         self._held: list[Scored] = []
         self._records = 0
         self._bytes = 0
@@ -191,12 +184,12 @@ class CaptureBuffer:
 
     def take_due(self, now: float, rules: Capture) -> list[bytes]:
         """The records of everything held, when it is time to send them (``rules.buffer_records``
-        held, about a full PutRecordBatch's bytes, or the oldest ``rules.buffer_seconds`` old);
+        held, about ``max_bytes``, or the oldest ``rules.buffer_seconds`` old);
         else nothing."""
         with self._lock:
             due = self._held and (
                 self._records >= rules.buffer_records
-                or self._bytes >= delivery.MAX_BATCH_BYTES
+                or self._bytes >= self._max_bytes
                 or now - self._oldest >= rules.buffer_seconds
             )
             taken = self._take() if due else []
@@ -216,44 +209,3 @@ class CaptureBuffer:
 def _written(taken: list[Scored]) -> list[bytes]:
     # Outside the buffer's lock: concurrent requests keep adding while these are written.
     return [record for scored in taken for record in scored.records()]
-
-
-# One buffer per stream, for the container's life (see the module's docstring).
-_BUFFERS: dict[str, CaptureBuffer] = {}
-
-
-def capture(
-    stream: str,
-    rules: Capture,
-    *,
-    batch: Batch,
-    predictions: list[Any],
-    probabilities: list[dict[str, float]] | None,
-    ids: list[str],
-    model_name: str,
-    model_version: str,
-    at: datetime,
-    clock: Callable[[], float] = time.monotonic,
-) -> int:
-    """Buffer a sampled request and send the buffer when it is due (checked on
-    every request, sampled or not); returns how many records a send made now did *not* get
-    accepted (0 when nothing was sent). Best effort: a prediction already made is not turned
-    into an error because monitoring could not record it (the caller counts the failures)."""
-    buffer = _BUFFERS.setdefault(stream, CaptureBuffer())
-    if random.random() < rules.sample_rate:
-        buffer.add(Scored(batch, predictions, ids, model_name, model_version, at, probabilities), clock())
-    due = buffer.take_due(clock(), rules)
-    return delivery.put_records(stream, due) if due else 0
-
-
-def flush() -> int:
-    """Send every buffered record now (the local runtime, before anything reads captures);
-    returns how many were not accepted."""
-    return sum(
-        delivery.put_records(stream, taken) for stream, buffer in list(_BUFFERS.items()) if (taken := buffer.take())
-    )
-
-
-def discard() -> None:
-    """Forget the buffered records, as a container that goes away does."""
-    _BUFFERS.clear()

@@ -1,6 +1,8 @@
-"""Infra fixtures: the real app, built from cdk.json's context, synthesized once per session
-with the full validation `cdk synth` runs (CDK's built-in CloudFormation checks and cdk-nag):
-test_nag.py reads that synthesis' report, the other tests its templates.
+"""Synthesis fixtures (a pytest plugin, loaded by tests/conftest.py): the real app, built from
+cdk.json's context, synthesized once per session with the full validation `cdk synth` runs
+(CDK's built-in CloudFormation checks and cdk-nag): tests/infra/test_nag.py reads that
+synthesis' report, the infra and packaging tests its templates. The CDK is imported only when
+a test asks for a template: the unit tier never starts its runtime.
 
 Asset staging is off: the layer directories are large and the templates do not depend on the
 copies.
@@ -9,24 +11,21 @@ copies.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # `infra` is a package at the repository root
-    sys.path.insert(0, str(REPO))
+from mlrails.config import ProjectConfig, parse_config
+from support.samples import REPO
 
-from aws_cdk import App, Stack  # noqa: E402
-from aws_cdk.assertions import Template  # noqa: E402
+if TYPE_CHECKING:
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
 
-from infra.app_builder import LAYERS_DIR_CONTEXT_KEY, build_app  # noqa: E402
-from infra.stage import MlrailsStage  # noqa: E402
-from mlrails.config import ProjectConfig, parse_config  # noqa: E402
+    from infra.stage import MlrailsStage
 
 LAYER_NAMES = ("shared", "data", "ml", "onnx")
 
@@ -42,6 +41,8 @@ def fast_context(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """cdk.json's context without asset staging (the layers are large and the templates do
     not depend on the copies). When `make layers` has not run, placeholder layer folders
     stand in: the templates only need the folders to exist."""
+    from infra.app_builder import LAYERS_DIR_CONTEXT_KEY
+
     context: dict[str, Any] = {"aws:cdk:disable-asset-staging": True}
     built = REPO / "layers" / "build"
     if not all((built / name / "python").is_dir() for name in LAYER_NAMES):
@@ -66,6 +67,8 @@ class Synthesized:
 @pytest.fixture(scope="session")
 def synthesized(fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app of mlrails.yaml (dev, staging, prod), synthesized once for the whole session."""
+    from infra.app_builder import build_app
+
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = build_app(fast_context, outdir=str(outdir))  # built-in CloudFormation checks on
     try:
@@ -84,12 +87,16 @@ def app(synthesized: Synthesized) -> App:
 
 @pytest.fixture(scope="session")
 def dev(app: App) -> MlrailsStage:
+    from infra.stage import MlrailsStage
+
     stage = app.node.find_child("dev")
     assert isinstance(stage, MlrailsStage)
     return stage
 
 
 def template(stack: Stack) -> Template:
+    from aws_cdk.assertions import Template
+
     return Template.from_stack(stack)
 
 
@@ -101,6 +108,8 @@ def dev_service_template(
     with the argument's fields in place of its own (so its acknowledgements hold unless the
     argument replaces them), and any other section's fields replaced as the keywords say (CDK's
     built-in checks off: the session's synthesis runs them)."""
+    from infra.app_builder import build_app
+    from infra.stage import MlrailsStage
 
     def build(dev: dict[str, Any], **sections: dict[str, Any]) -> Template:
         document = cfg.model_dump(mode="json")

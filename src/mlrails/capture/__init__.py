@@ -1,0 +1,1 @@
+"""Capture: what inference served, as the records drift, performance and feedback read."""
