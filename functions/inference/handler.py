@@ -84,12 +84,13 @@ def openapi_document() -> dict:
 def invocations() -> dict:
     serving = champions().get()
     batch = parse_request(_body(), app.current_event.headers.get("content-type"), serving.signature)
-    predictions, probabilities = champion.predict(serving, batch)
-    ids = prediction_ids.issue(_id_key(), batch.rows)
     settings = deployed.settings(needs_capture_stream=True)
+    cfg = deployed.project_config(settings.config_uri)
+    predictions, probabilities = champion.predict(serving, batch, monitored=cfg.monitoring_needs_probabilities)
+    ids = prediction_ids.issue(_id_key(), batch.rows)
     lost = stream.capture(
         settings.capture_stream,
-        deployed.project_config(settings.config_uri).capture,
+        cfg.capture,
         batch=batch,
         predictions=predictions,
         probabilities=probabilities,
@@ -107,7 +108,7 @@ def invocations() -> dict:
         "model_name": serving.manifest.model_name,
         "model_version": serving.manifest.version,
     }
-    if probabilities is not None:
+    if batch.return_probabilities and probabilities is not None:
         answer["probabilities"] = probabilities
     return answer
 

@@ -7,6 +7,8 @@ import contextlib
 import getpass
 import json
 import sys
+import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +16,36 @@ from pathlib import Path
 from mlrails.config import ProjectConfig, load_config
 from mlrails.errors import ConfigError, MlrailsError
 
+CONFIG_FILE = "mlrails.yaml"
+
+
+def find_config(start: Path) -> Path:
+    """The project's config: ``mlrails.yaml`` in ``start`` or the nearest folder above it, as
+    git and cdk find theirs. Raises :class:`ConfigError` when there is none."""
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder / CONFIG_FILE
+    raise ConfigError(
+        f"no {CONFIG_FILE} in {start} or any folder above it: run mlrails from your project, or pass --config"
+    )
+
+
+def _project(args: argparse.Namespace) -> tuple[ProjectConfig, Path]:
+    """The config and the project's folder (where it is: local state lives in its .mlrails/),
+    with the folder importable, so that ``model.entrypoint`` can name the project's own
+    modules (``models:my_model``) wherever the command is run from."""
+    path = Path(args.config) if args.config else find_config(Path.cwd())
+    project_dir = path.resolve().parent
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    return load_config(path), project_dir
+
 
 def _demo(args: argparse.Namespace) -> int:
     from mlrails.local.demo import run_demo
 
-    return run_demo(load_config(args.config), Path.cwd(), sys.stdout)
+    cfg, project_dir = _project(args)
+    return run_demo(cfg, project_dir, sys.stdout)
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -26,7 +53,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from mlrails.local.simulation import Scenario, describe_outcome, outcome, run_simulation, simulation_config
 
-    cfg, note = simulation_config(load_config(args.config), args.model, args.training_data == "feedback")
+    loaded, project_dir = _project(args)
+    cfg, note = simulation_config(loaded, args.model, args.training_data == "feedback")
     scenario = Scenario(
         days=args.days,
         requests_per_day=args.requests_per_day,
@@ -42,7 +70,7 @@ def _simulate(args: argparse.Namespace) -> int:
         flush=True,
     )
     began = time.monotonic()
-    days, failures = run_simulation(cfg, Path.cwd(), sys.stdout, scenario, report_path=Path(args.out))
+    days, failures = run_simulation(cfg, project_dir, sys.stdout, scenario, report_path=Path(args.out))
     print(f"\n{len(days)} days in {time.monotonic() - began:.0f} s, {len(failures)} failed handler runs.")
     for line in describe_outcome(outcome(days, scenario), scenario):
         print(f"  {line}")
@@ -53,8 +81,8 @@ def _simulate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from mlrails.local.runtime import LocalRuntime
 
-    cfg = load_config(args.config)
-    with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
+    cfg, project_dir = _project(args)
+    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
         if not runtime.resume():
             raise ConfigError("no local state yet: run `mlrails demo` first")
         status, answer = runtime.request("POST", "/invocations", args.body.encode(), args.content_type)
@@ -63,7 +91,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[..., dict]]:
+def _operator(cfg: ProjectConfig, project_dir: Path, environment: str | None) -> Iterator[Callable[..., dict]]:
     """Runs operator commands: on a deployed environment (``--env``) through its train
     function's URL, signed with the caller's AWS credentials (the function records who),
     or on the local environment `mlrails demo` left, through the same function at the run's
@@ -81,7 +109,7 @@ def _operator(cfg: ProjectConfig, environment: str | None) -> Iterator[Callable[
         return
     from mlrails.local.runtime import LocalRuntime
 
-    with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
+    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
         if not runtime.resume():
             raise ConfigError("no local state yet: run `mlrails demo` first")
         yield lambda action, **fields: runtime.operate(Operation(action, **fields), by=getpass.getuser())
@@ -92,8 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
     from mlrails.local.runtime import LocalRuntime
     from mlrails.local.server import make_server
 
-    cfg = load_config(args.config)
-    with LocalRuntime(cfg, Path.cwd(), start=datetime.now(UTC), fresh=False) as runtime:
+    cfg, project_dir = _project(args)
+    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
         if not runtime.resume():
             raise ConfigError("no local state yet: run `mlrails demo` first")
         server = make_server(runtime, args.port)
@@ -114,16 +142,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    with _operator(cfg, args.env) as run:
+    cfg, project_dir = _project(args)
+    with _operator(cfg, project_dir, args.env) as run:
         champion = run("promote", version=str(args.version), reason=args.reason)["champion"]
     print(f"{cfg.model.name} v{champion['version']} is the champion (previous: v{champion['previous_version']})")
     return 0
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    with _operator(cfg, args.env) as run:
+    cfg, project_dir = _project(args)
+    with _operator(cfg, project_dir, args.env) as run:
         champion = run("rollback")["champion"]
     print(
         f"rolled back: {cfg.model.name} v{champion['version']} is the champion again "
@@ -133,8 +161,8 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config)
-    with _operator(cfg, args.env) as run:
+    cfg, project_dir = _project(args)
+    with _operator(cfg, project_dir, args.env) as run:
         listing = run("models")
     versions, log, metric = listing["versions"], listing["audit"], cfg.primary_metric
     print(f"{cfg.model.name}: {len(versions)} version(s); gate metric {metric}\n")
@@ -181,16 +209,40 @@ def _check(args: argparse.Namespace) -> int:
         options = CheckOptions(sample_rows=args.sample_rows, folds=args.folds, serving_overhead_ms=args.overhead_ms)
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
-    return run_check(
-        load_config(args.config), args.data, sys.stdout, report=args.out, as_json=args.json, options=options
+    return run_check(_project(args)[0], args.data, sys.stdout, report=args.out, as_json=args.json, options=options)
+
+
+def _global_options(config: object, debug: object) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (``mlrails promote
+    --config x.yaml`` as well as ``mlrails --config x.yaml promote``). The command's copy
+    defaults to SUPPRESS, so that it keeps a value given before the command."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--config",
+        default=config,
+        help=f"the project config (default: {CONFIG_FILE} here or in the nearest folder above)",
     )
+    options.add_argument(
+        "--debug", action="store_true", default=debug, help="show the traceback of an unexpected error"
+    )
+    return options
+
+
+class _Commands:
+    """Subcommands that all take the global options."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
+        self._subparsers = subparsers
+        self._options = _global_options(argparse.SUPPRESS, argparse.SUPPRESS)
+
+    def add_parser(self, name: str, **kwargs: object) -> argparse.ArgumentParser:
+        return self._subparsers.add_parser(name, parents=[self._options], **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option (the docs' CLI reference is rendered from it)."""
-    parser = argparse.ArgumentParser(prog="mlrails", description=__doc__)
-    parser.add_argument("--config", default="mlrails.yaml", help="the project config (default: mlrails.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="mlrails", description=__doc__, parents=[_global_options(None, False)])
+    commands = _Commands(parser.add_subparsers(dest="command", required=True))
     commands.add_parser("demo", help="run the whole lifecycle locally (moto + local MLflow)").set_defaults(run=_demo)
     simulate = commands.add_parser(
         "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time"
@@ -270,13 +322,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, not a source excerpt (warnings.showwarning's signature)."""
+    print(f"mlrails: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Exit 0 on success, 1 when its answer is no (or it failed unexpectedly),
+    2 when it cannot run (a bad config or argument: the message says which). Never a traceback
+    unless ``--debug``."""
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _warn
     try:
         return args.run(args)
     except MlrailsError as exc:
         print(f"mlrails: {exc.message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("mlrails: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"mlrails {args.command}: {type(exc).__name__}: {exc}\n"
+                "  (an unexpected error: run again with --debug for the traceback, and please report it)",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import os
 import random
 from datetime import timedelta
 
+import pytest
+
 from mlrails.adapters import s3, traffic
 from mlrails.adapters.clients import client
 from mlrails.feedback import labels
@@ -21,7 +23,7 @@ from mlrails.local.runtime import api_event as gateway_event
 from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import FUNCTIONS
 from support.aws import DAY, api_call, api_event, keys, records, redeploy
-from support.samples import REPO, load_event
+from support.samples import load_event
 
 from .test_inference import ROWS
 
@@ -200,7 +202,7 @@ def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_chec
             monkeypatch.setenv(name, os.environ.get(name, ""))
     local.state_machine_arn = client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
     with (tmp_path / "functions.log").open("a") as log:
-        router = Router(local, Invoker(local, REPO / "functions", log), lambda: DAY + timedelta(days=1))
+        router = Router(local, Invoker(local, log), lambda: DAY + timedelta(days=1))
         frame = churn_frame(240, DAY, seed=3)
         for n, start in enumerate(range(0, 240, 40)):
             body = json.dumps({"dataframe_records": records(frame.iloc[start : start + 40], cfg)}).encode()
@@ -241,3 +243,32 @@ def test_captures_join_fed_back_labels_by_prediction_id(champion, cfg, cloud, in
     assert joined.settled == 3 and joined.labelled == 2 and joined.unmatched_feedback == 0
     assert dict(zip(joined.rows[labels.PREDICTION_ID], joined.rows[labels.LABEL])) == labelled
     assert set(joined.rows["model_version"]) == {"1"}
+
+
+def test_captures_carry_probabilities_when_monitoring_judges_a_metric_of_them(
+    champion, cfg, cloud, handler, monkeypatch, lambda_context
+):
+    # The example's value.metric is roc_auc: the KPI needs every capture's probabilities, so
+    # they are captured though the request does not ask for them (nor gets them).
+    assert cfg.monitoring_needs_probabilities
+    inference = with_capture(cfg, cloud, monkeypatch, handler, buffer_seconds=0)
+    status, body = api_call(inference, load_event("inference_invocations_split"), lambda_context)
+    assert status == 200 and "probabilities" not in body
+    [call] = staged(cloud)
+    for line in lines(cloud, call):
+        assert set(line["probabilities"]) == {"0", "1"}
+        assert sum(line["probabilities"].values()) == pytest.approx(1.0)
+
+    # Judged by accuracy alone, nothing asks for them: a capture holds what the request did.
+    value = cfg.value.model_copy(update={"metric": "accuracy", "minimum": 0.6})
+    accuracy_only = cfg.model_copy(update={"value": value})
+    assert not accuracy_only.monitoring_needs_probabilities
+    redeploy(
+        cloud,
+        accuracy_only.model_copy(update={"capture": cfg.capture.model_copy(update={"buffer_seconds": 0})}),
+        monkeypatch,
+    )
+    inference = handler("inference")
+    api_call(inference, load_event("inference_invocations_split"), lambda_context)
+    [newest] = [key for key in staged(cloud) if key != call]
+    assert all("probabilities" not in line for line in lines(cloud, newest))

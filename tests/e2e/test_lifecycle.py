@@ -26,7 +26,6 @@ def project(tmp_path_factory) -> Path:
     """A project directory like a user's: the config and the functions."""
     root = tmp_path_factory.mktemp("project")
     shutil.copy(REPO / "mlrails.yaml", root / "mlrails.yaml")
-    (root / "functions").symlink_to(REPO / "functions")
     return root
 
 

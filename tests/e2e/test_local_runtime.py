@@ -17,7 +17,6 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path, restore_environ):
-    (tmp_path / "functions").symlink_to(REPO / "functions")
     broken = cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": "no_such_package:model"})})
     seen: list[Invocation] = []
     with LocalRuntime(broken, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), on_invocation=seen.append) as runtime:
@@ -57,7 +56,6 @@ def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path
 def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, restore_environ):
     # On AWS a scheduled retraining and a scheduled check at the same instant run side by
     # side: the check judges the champion of that instant, not one the run promotes later.
-    (tmp_path / "functions").symlink_to(REPO / "functions")
     seen: list[Invocation] = []
     with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), on_invocation=seen.append) as runtime:
         runtime.upload_raw("batch.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
@@ -85,7 +83,6 @@ def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_
     from mlrails.local.cloud import FEEDBACK_API, SCORING_API
     from mlrails.local.server import make_server
 
-    (tmp_path / "functions").symlink_to(REPO / "functions")
     rows = churn_frame(3, datetime(2026, 3, 2, tzinfo=UTC), seed=2, with_target=False)
     body = json.dumps({"dataframe_records": json.loads(rows[cfg.dataset.feature_names].to_json(orient="records"))})
     with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC)) as runtime:

@@ -22,7 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.scenario]
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     project = tmp_path_factory.mktemp("simulation")
-    (project / "functions").symlink_to(REPO / "functions")
     example = load_config(REPO / "mlrails.yaml")
     # Days instead of weeks: labels a day late, a performance window of two days, and a
     # training window short enough to forget the world before the shift within the run.
@@ -89,7 +88,6 @@ def test_the_report_is_one_self_contained_page_with_the_plots(run):
 def test_with_feedback_rows_the_kit_learns_from_the_labels_fed_back_to_it(tmp_path, restore_environ):
     # No nightly export: after the history, the only new training rows are the outcomes posted
     # to /feedback, written a settled day at a time, and counted toward the new_data trigger.
-    (tmp_path / "functions").symlink_to(REPO / "functions")
     example = load_config(REPO / "mlrails.yaml")
     cfg = example.model_copy(
         update={

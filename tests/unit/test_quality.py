@@ -43,11 +43,46 @@ def test_regression_metrics():
     assert "r2" not in quality.task_metrics("regression", np.ones(3), np.zeros(3))
 
 
-def test_classification_reports_roc_auc_only_with_scores():
+def _binary(positive: np.ndarray, scores: np.ndarray) -> quality.Scores:
+    """Binary scores as a model gives them: classes [0, 1], the second one's probability."""
+    return quality.Scores.of(positive.astype(int).tolist(), [0, 1], np.column_stack([1 - scores, scores]))
+
+
+def test_classification_reports_roc_auc_and_log_loss_only_with_scores():
     labels, predicted = np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0])
     assert set(quality.task_metrics("classification", labels, predicted)) == {"accuracy", "f1"}
-    scored = quality.task_metrics("classification", labels, predicted, (labels == 1, np.array([0.1, 0.9, 0.4, 0.3])))
+    scored = quality.task_metrics(
+        "classification", labels, predicted, _binary(labels == 1, np.array([0.1, 0.9, 0.4, 0.3]))
+    )
     assert scored["roc_auc"] == pytest.approx(1.0)
+    assert scored["log_loss"] == pytest.approx(skm.log_loss(labels, [[0.9, 0.1], [0.1, 0.9], [0.6, 0.4], [0.7, 0.3]]))
+
+
+def _probabilities(rows: int, classes: int, labels: np.ndarray) -> np.ndarray:
+    """Informative, imperfect class probabilities: rows sum to 1, the label's column leans high."""
+    raw = RNG.random((rows, classes)) + 1.5 * np.eye(classes)[labels] * RNG.random((rows, 1))
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("classes", [["a", "b", "c"], [3, 7, 9, 11]])
+def test_multiclass_roc_auc_is_the_one_vs_rest_macro_mean_and_log_loss_agrees(classes):
+    codes = RNG.integers(0, len(classes), 600)
+    labels = np.array(classes, dtype=object)[codes]
+    matrix = _probabilities(600, len(classes), codes)
+    scores = quality.Scores.of(labels.tolist(), classes, matrix)
+    assert quality.roc_auc_ovr(scores) == pytest.approx(
+        skm.roc_auc_score(labels.tolist(), matrix, multi_class="ovr", average="macro", labels=classes)
+    )
+    assert quality.log_loss(scores) == pytest.approx(skm.log_loss(labels.tolist(), matrix, labels=classes))
+
+
+def test_multiclass_roc_auc_leaves_out_a_class_the_window_lacks_and_log_loss_an_unknown_label():
+    codes = RNG.integers(0, 2, 300)  # class 2 never occurs in this window
+    matrix = _probabilities(300, 3, codes)
+    scores = quality.Scores.of(codes.tolist(), [0, 1, 2], matrix)
+    by_class = [skm.roc_auc_score(codes == c, matrix[:, c]) for c in (0, 1)]
+    assert quality.roc_auc_ovr(scores) == pytest.approx(np.mean(by_class))
+    assert quality.log_loss(quality.Scores.of([*codes.tolist()[:-1], 5], [0, 1, 2], matrix)) is None
 
 
 def test_the_bootstrap_error_of_accuracy_is_the_binomial_one():
@@ -73,7 +108,7 @@ def test_the_bootstrap_error_of_roc_auc_is_delongs():
     v01 = 1 - (np.searchsorted(pos, neg, "left") + np.searchsorted(pos, neg, "right")) / 2 / len(pos)
     delong = np.sqrt(v10.var(ddof=1) / len(pos) + v01.var(ddof=1) / len(neg))
     labels = positive.astype(int)
-    errors = quality.standard_errors("classification", labels, labels, (positive, scores), metrics=["roc_auc"])
+    errors = quality.standard_errors("classification", labels, labels, _binary(positive, scores), metrics=["roc_auc"])
     assert errors == {"roc_auc": pytest.approx(delong, rel=0.15)}
 
 

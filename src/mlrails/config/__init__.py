@@ -14,7 +14,7 @@ from mlrails.config.environments import (
     Environment,
     ReservedConcurrency,
 )
-from mlrails.config.project import ProjectConfig, load_config, parse_config
+from mlrails.config.project import ConfigWarning, ProjectConfig, load_config, parse_config
 from mlrails.config.sections import (
     NUMERIC_ONLY_TESTS,
     Capture,
@@ -39,6 +39,7 @@ __all__ = [
     "Acknowledgements",
     "AlarmThresholds",
     "Capture",
+    "ConfigWarning",
     "Dataset",
     "Environment",
     "Feature",

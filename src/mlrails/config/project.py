@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 
 import yaml
@@ -15,6 +16,7 @@ from mlrails.config.environments import Environment
 from mlrails.config.sections import (
     MINIMIZED_METRICS,
     NUMERIC_ONLY_TESTS,
+    PROBABILITY_METRICS,
     Capture,
     Dataset,
     Model,
@@ -27,6 +29,10 @@ from mlrails.config.sections import (
     Value,
 )
 from mlrails.errors import ConfigError
+
+
+class ConfigWarning(UserWarning):
+    """A config that loads but will not do what its author likely expects."""
 
 
 class ProjectConfig(Section):
@@ -79,6 +85,19 @@ class ProjectConfig(Section):
         return self
 
     @model_validator(mode="after")
+    def _performance_has_a_floor(self) -> ProjectConfig:
+        rules = self.monitoring.performance
+        if rules.minimum is None and rules.max_drop is None:
+            warnings.warn(
+                f"monitoring.performance sets neither minimum nor max_drop: the performance check measures "
+                f"{self.performance_metric} but never raises PerformanceDegraded (set max_drop, in "
+                f"{self.performance_metric}'s units, to alarm on a drop from the champion's holdout score)",
+                ConfigWarning,
+                stacklevel=2,
+            )
+        return self
+
+    @model_validator(mode="after")
     def _drift_tests_fit_features(self) -> ProjectConfig:
         kinds = {f.name: f.type for f in self.dataset.features}
         for name, test in self.monitoring.tests.items():
@@ -105,6 +124,14 @@ class ProjectConfig(Section):
     def value_metric(self) -> str:
         """The metric the feasibility check judges value by: configured, else the gate's."""
         return self.value.metric or self.primary_metric
+
+    @property
+    def monitoring_needs_probabilities(self) -> bool:
+        """Whether every capture must carry class probabilities, asked for or not: the
+        performance check (and the KPI it computes) judges a metric of probabilities."""
+        return self.dataset.task == "classification" and bool(
+            {self.performance_metric, self.value_metric} & PROBABILITY_METRICS
+        )
 
     def to_json(self) -> str:
         """The canonical JSON form deployed functions read (stable key order)."""

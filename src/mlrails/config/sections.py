@@ -69,6 +69,8 @@ class Training(Section):
 
 MAXIMIZED_METRICS = {"accuracy", "f1", "roc_auc", "r2"}
 MINIMIZED_METRICS = {"log_loss", "rmse", "mae"}
+# The metrics that need class probabilities, not only the predicted class.
+PROBABILITY_METRICS = frozenset({"roc_auc", "log_loss"})
 
 
 Metric = Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]

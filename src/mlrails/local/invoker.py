@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from mlrails.errors import ConfigError
 from mlrails.local.cloud import LocalCloud
 from mlrails.wiring import FunctionSpec, function
 
@@ -42,12 +43,20 @@ class LocalContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
+# The kit's Lambda handlers, beside the package in its checkout (src/mlrails/ → functions/):
+# the same files the CDK app deploys, whichever project the runtime runs.
+FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+
+
 class Invoker:
     """Loads each function once (a warm container) and invokes it."""
 
-    def __init__(self, cloud: LocalCloud, functions_dir: Path, log: TextIO) -> None:
+    def __init__(self, cloud: LocalCloud, log: TextIO, functions_dir: Path = FUNCTIONS_DIR) -> None:
         if not (functions_dir / "inference" / "handler.py").is_file():
-            raise FileNotFoundError(f"{functions_dir} does not hold the functions (run from the project directory)")
+            raise ConfigError(
+                f"{functions_dir} does not hold the kit's functions: install mlrails from its checkout (uv sync, "
+                "or pip install -e), which the local runtime runs the handlers from"
+            )
         self.cloud, self.functions_dir, self.log = cloud, functions_dir, log
         self._modules: dict[str, ModuleType] = {}
 

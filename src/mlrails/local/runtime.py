@@ -116,7 +116,7 @@ class LocalRuntime:
         self._log = (self.state_dir / "functions.log").open("a")
         self.router = Router(
             self.cloud,
-            Invoker(self.cloud, self.project_dir / "functions", self._log),
+            Invoker(self.cloud, self._log),
             lambda: self.now,
             self._on_invocation,
         )

@@ -33,6 +33,7 @@ from mlrails.feedback.labels import LABEL, PREDICTION_ID, TIMESTAMP, LabelledWin
 from mlrails.feedback.training_rows import export_key, settled_days, training_rows
 from mlrails.performance import quality
 from mlrails.performance.kpi import business_value
+from mlrails.performance.quality import Scores
 from mlrails.serving.manifest import Manifest
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
@@ -116,24 +117,27 @@ def worse_than(metric: str, value: float, threshold: float, margin: float = 0.0)
     return value > threshold + margin
 
 
-def _judged(
-    window: LabelledWindow, task: str, classes: list[Any] | None
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-    """Labels, predictions and, when defined, (is-positive, positive-class probability) per
-    row. Probabilities only when every row was captured with them and the task is binary."""
+def judged(
+    window: LabelledWindow,
+    task: str,
+    classes: list[Any] | None,
+) -> tuple[np.ndarray, np.ndarray, Scores | None]:
+    """Labels, predictions and, for a classification whose every row was captured with its
+    class probabilities, those (:class:`mlrails.performance.quality.Scores`)."""
     rows = window.rows
     labels, predicted = targets(rows[LABEL], task).to_numpy(), targets(rows["prediction"], task).to_numpy()
     if not (
         task == "classification"
         and classes
-        and len(classes) == 2
         and "probabilities" in rows
         and rows["probabilities"].map(lambda p: isinstance(p, dict)).all()
     ):
         return labels, predicted, None
-    positive = classes[1]  # scikit-learn's classes_ are sorted: the second is the positive one
-    scores = rows["probabilities"].map(lambda p: p.get(str(positive), np.nan)).to_numpy(dtype="float64")
-    return labels, predicted, None if np.isnan(scores).any() else (labels == positive, scores)
+    # Captured as {class: p}: JSON keys, so the classes' text.
+    matrix = np.array(
+        [[p.get(str(c), np.nan) for c in classes] for p in rows["probabilities"]], dtype="float64"
+    ).reshape(len(rows), len(classes))
+    return labels, predicted, None if np.isnan(matrix).any() else Scores.of(labels, classes, matrix)
 
 
 def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> PerformanceOutcome:
@@ -158,8 +162,8 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
     if window.labelled < rules.min_labelled_rows:
         status = PerformanceStatus.INSUFFICIENT_LABELS
     else:
-        judged = _judged(window, cfg.dataset.task, manifest.classes)
-        metrics = quality.task_metrics(cfg.dataset.task, *judged)
+        rows = judged(window, cfg.dataset.task, manifest.classes)
+        metrics = quality.task_metrics(cfg.dataset.task, *rows)
         value = metrics.get(metric)
         values = business_value(cfg)
         if values is not None and cfg.value_metric in metrics:
@@ -169,7 +173,7 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
         elif bound is None:
             status = PerformanceStatus.OK
         else:
-            window_error = quality.standard_errors(cfg.dataset.task, *judged, metrics=[metric]).get(metric, 0.0)
+            window_error = quality.standard_errors(cfg.dataset.task, *rows, metrics=[metric]).get(metric, 0.0)
             margin = allowance(rules.confidence, window_error, bound.error)
             status = (
                 PerformanceStatus.DEGRADED if worse_than(metric, value, bound.value, margin) else PerformanceStatus.OK

@@ -4,7 +4,29 @@ docstring (tests/unit/test_quality.py checks them against it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The class probabilities behind a classification's predictions: ``probabilities`` is rows
+    × classes in the model's class order, ``label_column`` each row's label as a column of it
+    (-1: a label the model has no class for). What ``roc_auc`` and ``log_loss`` need."""
+
+    label_column: np.ndarray
+    probabilities: np.ndarray
+
+    @classmethod
+    def of(cls, labels: Sequence[Any], classes: Sequence[Any], probabilities: np.ndarray) -> Scores:
+        column = {label: i for i, label in enumerate(classes)}
+        return cls(np.array([column.get(label, -1) for label in labels], dtype=int), np.asarray(probabilities, float))
+
+    def rows(self, rows: np.ndarray) -> Scores:
+        return Scores(self.label_column[rows], self.probabilities[rows])
 
 
 def accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
@@ -38,6 +60,32 @@ def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def roc_auc_ovr(scores: Scores) -> float | None:
+    """``roc_auc_score``: for two classes, the second's (the positive one's) probability
+    ranked against the labels; for more, the unweighted mean of each class's one-vs-rest AUC
+    (``multi_class="ovr", average="macro"``), over the classes the labels hold both in and
+    out of (scikit-learn refuses a window without every class; this leaves the absent ones
+    out). None when no class is defined."""
+    if scores.probabilities.shape[1] == 2:
+        return roc_auc(scores.label_column == 1, scores.probabilities[:, 1])
+    per_class = [
+        roc_auc(scores.label_column == c, scores.probabilities[:, c]) for c in range(scores.probabilities.shape[1])
+    ]
+    defined = [value for value in per_class if value is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+def log_loss(scores: Scores) -> float | None:
+    """``log_loss(labels, probabilities, labels=classes)``: the mean negative log of the
+    probability each row gave its label, clipped to [eps, 1 - eps] as scikit-learn clips it.
+    None when a label is not one of the model's classes (scikit-learn refuses it)."""
+    if (scores.label_column < 0).any() or not len(scores.label_column):
+        return None
+    eps = np.finfo(scores.probabilities.dtype).eps
+    given = scores.probabilities[np.arange(len(scores.label_column)), scores.label_column]
+    return float(-np.mean(np.log(np.clip(given, eps, 1 - eps))))
+
+
 def mae(labels: np.ndarray, predicted: np.ndarray) -> float:
     """``mean_absolute_error``."""
     return float(np.mean(np.abs(labels - predicted)))
@@ -54,11 +102,12 @@ def r2(labels: np.ndarray, predicted: np.ndarray) -> float | None:
     return float(1 - np.sum((labels - predicted) ** 2) / total) if total else None
 
 
-# name -> (its task, how it is computed from labels, predictions and positive scores).
+# name -> (its task, how it is computed from labels, predictions and the class probabilities).
 _METRICS = {
     "accuracy": ("classification", lambda y, p, s: accuracy(y, p)),
     "f1": ("classification", lambda y, p, s: f1_macro(y, p)),
-    "roc_auc": ("classification", lambda y, p, s: None if s is None else roc_auc(*s)),
+    "roc_auc": ("classification", lambda y, p, s: None if s is None else roc_auc_ovr(s)),
+    "log_loss": ("classification", lambda y, p, s: None if s is None else log_loss(s)),
     "mae": ("regression", lambda y, p, s: mae(y, p)),
     "rmse": ("regression", lambda y, p, s: rmse(y, p)),
     "r2": ("regression", lambda y, p, s: r2(y, p)),
@@ -74,28 +123,29 @@ def _typed(task: str, labels: np.ndarray, predicted: np.ndarray) -> tuple[np.nda
     return codes[: len(labels)], codes[len(labels) :]
 
 
-def _compute(
-    names: list[str], labels: np.ndarray, predicted: np.ndarray, positive_scores: tuple[np.ndarray, np.ndarray] | None
-) -> dict[str, float]:
-    values = {name: _METRICS[name][1](labels, predicted, positive_scores) for name in names}
+def _compute(names: list[str], labels: np.ndarray, predicted: np.ndarray, scores: Scores | None) -> dict[str, float]:
+    values = {name: _METRICS[name][1](labels, predicted, scores) for name in names}
     return {name: value for name, value in values.items() if value is not None}
 
 
 def task_metrics(
-    task: str, labels: np.ndarray, predicted: np.ndarray, positive_scores: tuple[np.ndarray, np.ndarray] | None = None
+    task: str,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    scores: Scores | None = None,
 ) -> dict[str, float]:
-    """Every metric the task defines on these rows. ``positive_scores`` is (is-positive,
-    positive-class probability) per row, when the predictions came with probabilities:
-    only then is ``roc_auc`` defined. Undefined metrics are left out, not reported as 0."""
+    """Every metric the task defines on these rows. ``scores``: the class probabilities,
+    when the predictions came with them: only then are ``roc_auc`` and ``log_loss`` defined.
+    Undefined metrics are left out, not reported as 0."""
     names = [name for name, (of_task, _) in _METRICS.items() if of_task == task]
-    return _compute(names, *_typed(task, labels, predicted), positive_scores)
+    return _compute(names, *_typed(task, labels, predicted), scores)
 
 
 def standard_errors(
     task: str,
     labels: np.ndarray,
     predicted: np.ndarray,
-    positive_scores: tuple[np.ndarray, np.ndarray] | None = None,
+    scores: Scores | None = None,
     *,
     metrics: list[str] | None = None,
     rounds: int = 200,
@@ -115,7 +165,7 @@ def standard_errors(
     samples: dict[str, list[float]] = {}
     for _ in range(rounds):
         rows = rng.integers(0, len(labels), len(labels))
-        scores = None if positive_scores is None else (positive_scores[0][rows], positive_scores[1][rows])
-        for name, value in _compute(names, labels[rows], predicted[rows], scores).items():
+        drawn = None if scores is None else scores.rows(rows)
+        for name, value in _compute(names, labels[rows], predicted[rows], drawn).items():
             samples.setdefault(name, []).append(value)
     return {name: float(np.std(values, ddof=1)) for name, values in samples.items() if len(values) > 1}

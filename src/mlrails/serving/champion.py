@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlrails.adapters import manifests
@@ -132,6 +132,10 @@ class ChampionCache:
         self._checked_at = self.clock()
 
 
-def predict(champion: Champion, batch: Batch) -> tuple[list[Any], list[dict[str, float]] | None]:
-    """Predictions (JSON-native) and, when asked for and available, class probabilities."""
-    return champion.predictor.predict(batch)
+def predict(
+    champion: Champion, batch: Batch, *, monitored: bool = False
+) -> tuple[list[Any], list[dict[str, float]] | None]:
+    """Predictions (JSON-native) and, when available and the request asks for them or
+    ``monitored`` (the performance check judges a metric of probabilities, so every capture
+    must carry them), class probabilities."""
+    return champion.predictor.predict(replace(batch, return_probabilities=True) if monitored else batch)

@@ -73,21 +73,28 @@ def score(model: BaseEstimator, holdout: pd.DataFrame, cfg: ProjectConfig) -> di
         "accuracy": float(skm.accuracy_score(y, predicted)),
         "f1": float(skm.f1_score(y, predicted, average="macro", zero_division=0)),
     }
-    if hasattr(model, "predict_proba"):
-        classes = list(model.classes_)
-        probabilities = model.predict_proba(x)
-        result["log_loss"] = float(skm.log_loss(y, probabilities, labels=classes))
-        if len(classes) == 2 and y.nunique() == 2:
-            result["roc_auc"] = float(skm.roc_auc_score(y == classes[1], probabilities[:, 1]))
+    scores = _scores(model, x, y)
+    if scores is not None:
+        result["log_loss"] = float(skm.log_loss(y, scores.probabilities, labels=list(model.classes_)))
+        # One definition with the performance check's: binary AUC, or the one-vs-rest mean.
+        auc = quality.roc_auc_ovr(scores)
+        if auc is not None:
+            result["roc_auc"] = auc
     return result
+
+
+def _scores(model: BaseEstimator, x: pd.DataFrame, y: pd.Series) -> quality.Scores | None:
+    """The model's class probabilities on ``x`` against the labels ``y`` (None for a model
+    without ``predict_proba``)."""
+    if not hasattr(model, "predict_proba"):
+        return None
+    return quality.Scores.of(y.tolist(), list(model.classes_), model.predict_proba(x))
 
 
 def standard_errors(model: BaseEstimator, holdout: pd.DataFrame, cfg: ProjectConfig) -> dict[str, float]:
     """How far each holdout score could be off by chance on a holdout this size (the
     bootstrap of :func:`mlrails.performance.quality.standard_errors`): the performance check allows for it
     before it calls the served metric worse than the holdout's."""
-    x, y = features_of(holdout, cfg), holdout[cfg.dataset.target].to_numpy()
-    scores = None
-    if cfg.dataset.task == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
-        scores = (y == model.classes_[1], model.predict_proba(x)[:, 1])
-    return quality.standard_errors(cfg.dataset.task, y, model.predict(x), scores, seed=cfg.training.seed)
+    x, y = features_of(holdout, cfg), holdout[cfg.dataset.target]
+    scores = _scores(model, x, y) if cfg.dataset.task == "classification" else None
+    return quality.standard_errors(cfg.dataset.task, y.to_numpy(), model.predict(x), scores, seed=cfg.training.seed)
