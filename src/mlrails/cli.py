@@ -144,7 +144,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _promote(args: argparse.Namespace) -> int:
     cfg, project_dir = _project(args)
     with _operator(cfg, project_dir, args.env) as run:
-        champion = run("promote", version=str(args.version), reason=args.reason)["champion"]
+        champion = run("promote", version=str(args.version), reason=args.reason, force=args.force)["champion"]
     print(f"{cfg.model.name} v{champion['version']} is the champion (previous: v{champion['previous_version']})")
     return 0
 
@@ -153,9 +153,10 @@ def _rollback(args: argparse.Namespace) -> int:
     cfg, project_dir = _project(args)
     with _operator(cfg, project_dir, args.env) as run:
         champion = run("rollback")["champion"]
+    before = champion["previous_version"]
     print(
         f"rolled back: {cfg.model.name} v{champion['version']} is the champion again "
-        f"(previous: v{champion['previous_version']})"
+        f"({'a further rollback serves v' + before if before else 'the first champion: nothing before it'})"
     )
     return 0
 
@@ -281,8 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     promote = commands.add_parser("promote", help="make a trained version the champion")
     promote.add_argument("--version", required=True, type=int)
     promote.add_argument("--reason", default="manual promotion")
+    promote.add_argument(
+        "--force", action="store_true", help="promote a version the gate rejected (the audit log records it)"
+    )
     promote.set_defaults(run=_promote)
-    rollback = commands.add_parser("rollback", help="serve the previous champion again")
+    rollback = commands.add_parser(
+        "rollback", help="serve the champion before this one again (each rollback goes one further back)"
+    )
     rollback.set_defaults(run=_rollback)
     models = commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log")
     models.set_defaults(run=_models)

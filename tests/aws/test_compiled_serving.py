@@ -44,7 +44,7 @@ def _train(cfg, promotion_env, n: int):
     at = DAY + timedelta(hours=n)
     outcome = train_and_gate(cfg, promotion_env, n)
     if not outcome.promoted:
-        rails.promote(settings, registry, cfg.model.name, outcome.version, reason="test", at=at, by="test")
+        rails.promote(settings, registry, cfg.model.name, outcome.version, reason="test", at=at, by="test", force=True)
     return manifests.read_current(settings.artifacts_bucket, cfg.model.name)
 
 

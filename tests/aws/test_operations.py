@@ -46,7 +46,12 @@ def two_versions(cloud, cfg, train_handler, lambda_context):
 
 
 def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train_handler, lambda_context, two_versions):
-    promoted = _operate(train_handler, lambda_context, "promote", version=two_versions, reason="checked by hand")
+    # v2 did not beat v1 at the gate: promoting it anyway takes --force.
+    refused = _request(train_handler, lambda_context, Operation("promote", version=two_versions).to_body())
+    assert refused[0] == 409 and "rejected by the gate" in refused[1]["message"]
+    promoted = _operate(
+        train_handler, lambda_context, "promote", version=two_versions, reason="checked by hand", force=True
+    )
     assert promoted["champion"] == {
         "version": "2",
         "previous_version": "1",
@@ -55,13 +60,13 @@ def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train
     }
 
     rolled = _operate(train_handler, lambda_context, "rollback")
-    assert (rolled["champion"]["version"], rolled["champion"]["previous_version"]) == ("1", "2")
+    assert (rolled["champion"]["version"], rolled["champion"]["previous_version"]) == ("1", None)
     current = manifests.read_current(cloud.artifacts_bucket, cfg.model.name)
-    assert (current.version, current.previous_version) == ("1", "2")
+    assert (current.version, current.previous_version) == ("1", None)
 
     listing = _operate(train_handler, lambda_context, "models")
     aliases = {row["version"]: row["aliases"] for row in listing["versions"]}
-    assert "champion" in aliases["1"] and "previous" in aliases["2"]
+    assert "champion" in aliases["1"] and "previous" not in aliases["2"]
     assert [(r["action"], r["version"], r["by"]) for r in listing["audit"]][-2:] == [
         ("promote", "2", ALICE),
         ("rollback", "1", ALICE),
@@ -86,7 +91,7 @@ def test_the_audit_log_names_the_verified_caller_not_the_body(cloud, cfg, train_
         train_handler, lambda_context, {"action": "rollback", "by": "gate", "at": "2020-01-01T00:00:00+00:00"}
     )
     assert status == 400 and "unknown operation field(s) ['at', 'by']" in forged["message"]
-    _request(train_handler, lambda_context, {"action": "promote", "version": two_versions}, caller=ALICE)
+    _request(train_handler, lambda_context, {"action": "promote", "version": two_versions, "force": True}, caller=ALICE)
     record = rails.audit_log(Settings.from_env(), cfg.model.name)[-1]
     assert (record["by"], record["at"]) == (ALICE, (DAY + timedelta(hours=12)).isoformat())
 
@@ -108,7 +113,8 @@ def test_a_direct_invocation_runs_no_command(cloud, train_handler, lambda_contex
     ("body", "message"),
     [
         ({"action": "promote"}, "promote needs operation.version"),
-        ({"action": "models", "force": True}, "unknown operation field"),
+        ({"action": "models", "by": "gate"}, "unknown operation field"),
+        ({"action": "promote", "version": "2", "force": "yes"}, "force must be true or false"),
         ({"action": "models", "reason": 3}, "reason must be a string"),
         (["models"], "is a JSON object"),
     ],
@@ -132,7 +138,12 @@ def test_the_deployed_caller_signs_a_request_to_the_url(aws, cfg):
     session.client("ssm").put_parameter(Name=operator_parameter(cfg.project, "prod"), Value=url, Type="String")
     request = remote.signed(Operation("rollback"))
     assert request.url == url and request.method == "POST"
-    assert json.loads(request.body) == {"action": "rollback", "version": None, "reason": "manual promotion"}
+    assert json.loads(request.body) == {
+        "action": "rollback",
+        "version": None,
+        "reason": "manual promotion",
+        "force": False,
+    }
     # SigV4 for Lambda in the URL's region: what the function URL's IAM authentication checks.
     assert "/eu-west-1/lambda/aws4_request" in request.headers["Authorization"]
 

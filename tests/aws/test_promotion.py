@@ -59,24 +59,25 @@ def test_placeholder_then_real_model_then_rollback_keeps_manifest_and_aliases_co
     rolled = rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=3), by="alice")
 
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
-    assert rolled == current and (current.version, current.previous_version) == ("1", "2")
+    # v1 was the first champion: nothing before it, so no "previous" to roll back to.
+    assert rolled == current and (current.version, current.previous_version) == ("1", None)
     assert current.artifact_uri.endswith("/v1/model.skops") and current.reason == "rollback from v2"
-    assert _aliases(registry)["champion"] == "1" and _aliases(registry)["previous"] == "2"
+    assert _aliases(registry)["champion"] == "1" and "previous" not in _aliases(registry)
 
-    again = rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=4), by="alice")
-    assert again.version == "2"  # a second rollback flips back
+    # Back at the first champion: nothing earlier to go to (no toggling back to v2).
+    with pytest.raises(rails.PromotionError, match="no earlier champion"):
+        rails.rollback(settings, registry, cfg.model.name, at=DAY + timedelta(hours=4), by="alice")
 
     log = rails.audit_log(settings, cfg.model.name)
     assert [(r["action"], r["version"], r["by"]) for r in log] == [
         ("promote", "1", "gate"),
         ("promote", "2", "gate"),
         ("rollback", "1", "alice"),
-        ("rollback", "2", "alice"),
     ]
-    assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] == "2"
+    assert log[2]["reason"] == "rollback from v2" and log[2]["previous_version"] is None
 
 
-def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg, promotion_env):
+def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand_with_force(cfg, promotion_env):
     settings, registry = promotion_env
     _train(_config(cfg, REAL), promotion_env, 1)
     rejected = _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 2)
@@ -86,16 +87,20 @@ def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand(cfg
     assert log[-1]["action"] == "reject" and log[-1]["version"] == "2"
     assert log[-1]["baseline_metrics"]["roc_auc"] > log[-1]["metrics"]["roc_auc"]
 
+    at = DAY + timedelta(hours=5)
+    with pytest.raises(rails.PromotionError, match="rejected by the gate"):
+        rails.promote(settings, registry, cfg.model.name, "2", reason="operator override", at=at, by="bob")
     manifest = rails.promote(
-        settings, registry, cfg.model.name, "2", reason="operator override", at=DAY + timedelta(hours=5), by="bob"
+        settings, registry, cfg.model.name, "2", reason="operator override", at=at, by="bob", force=True
     )
     assert manifest.version == "2" and manifest.previous_version == "1"
+    assert rails.audit_log(settings, cfg.model.name)[-1]["forced_over"] == rejected.reason
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
 
 
 def test_impossible_requests_are_clear_errors(cfg, promotion_env):
     settings, registry = promotion_env
-    with pytest.raises(rails.PromotionError, match="no previous champion"):
+    with pytest.raises(rails.PromotionError, match="no earlier champion"):
         rails.rollback(settings, registry, cfg.model.name, at=DAY, by="alice")
     _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
     with pytest.raises(rails.PromotionError, match="v7 has no candidate manifest"):
@@ -191,3 +196,28 @@ def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, prom
     )
     assert retried["promoted"] is True
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
+
+
+def test_rollback_walks_back_through_the_history_and_a_rejected_version_needs_force(cfg, promotion_env):
+    settings, registry = promotion_env
+    for n in (1, 2, 3):  # the placeholder three times: each fresher model wins the tie
+        assert _train(_config(cfg, "mlrails.models:placeholder", min_improvement=0.0), promotion_env, n).promoted
+    at = DAY + timedelta(hours=5)
+
+    assert rails.rollback(settings, registry, cfg.model.name, at=at, by="alice").version == "2"
+    back = rails.rollback(settings, registry, cfg.model.name, at=at, by="alice")
+    assert (back.version, back.previous_version) == ("1", None)  # v1, not back to v3
+    with pytest.raises(rails.PromotionError, match="no earlier champion"):
+        rails.rollback(settings, registry, cfg.model.name, at=at, by="alice")
+
+    # A challenger the gate rejects, then a person who wants it anyway.
+    rejected = _train(_config(cfg, "mlrails.models:placeholder", min_improvement=0.5), promotion_env, 4)
+    assert not rejected.promoted
+    with pytest.raises(rails.PromotionError, match=r"v4 was rejected by the gate .* --force"):
+        rails.promote(settings, registry, cfg.model.name, "4", reason="I know better", at=at, by="alice")
+    forced = rails.promote(
+        settings, registry, cfg.model.name, "4", reason="I know better", at=at, by="alice", force=True
+    )
+    assert forced.version == "4"
+    record = rails.audit_log(settings, cfg.model.name)[-1]
+    assert record["action"] == "promote" and record["forced_over"] == rejected.reason

@@ -162,11 +162,13 @@ def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project, c
     assert "reject   v3    by gate" in models.stdout
 
     rolled = cli(["rollback"])
-    assert rolled.returncode == 0 and "v1 is the champion again (previous: v2)" in rolled.stdout
+    assert (
+        rolled.returncode == 0 and "v1 is the champion again (the first champion: nothing before it)" in rolled.stdout
+    )
     manifest = json.loads(
         (_snapshot(project, "artifacts") / "manifests" / "churn-classifier" / "current.json").read_text()
     )
-    assert (manifest["version"], manifest["previous_version"]) == ("1", "2")
+    assert (manifest["version"], manifest["previous_version"]) == ("1", None)
     assert "v1       champion" in cli(["models"]).stdout
 
     forward = cli(["promote", "--version", "2", "--reason", "checked"])

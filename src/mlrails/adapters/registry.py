@@ -133,6 +133,10 @@ class Registry:
         """Point ``alias`` at ``version``."""
         self.client.set_registered_model_alias(self.model_name, alias, version)
 
+    def drop_alias(self, alias: str) -> None:
+        """Point ``alias`` at nothing."""
+        self.client.delete_registered_model_alias(self.model_name, alias)
+
     def tag_version(self, version: str, **tags: str) -> None:
         """Annotate a version (promotion decisions, reasons)."""
         for key, value in tags.items():

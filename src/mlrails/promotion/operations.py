@@ -44,6 +44,7 @@ class Operation:
     action: Action
     version: str | None = None
     reason: str = "manual promotion"
+    force: bool = False  # promote a version the gate rejected (the audit log says so)
 
     def to_body(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +66,8 @@ class Operation:
             raise BadRequest("promote needs operation.version")
         if not isinstance(body.get("reason", ""), str):
             raise BadRequest("operation.reason must be a string")
+        if not isinstance(body.get("force", False), bool):
+            raise BadRequest("operation.force must be true or false")
         return cls(**{**body, "version": None if body.get("version") is None else str(body["version"])})
 
 
@@ -119,7 +122,14 @@ def run(
         manifest = rails.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:
         manifest = rails.promote(
-            settings, registry, model_name, operation.version, reason=operation.reason, at=caller.at, by=caller.by
+            settings,
+            registry,
+            model_name,
+            operation.version,
+            reason=operation.reason,
+            at=caller.at,
+            by=caller.by,
+            force=operation.force,
         )
     return {"champion": _summary(manifest)}
 

@@ -134,12 +134,16 @@ def promote(
     by: str,
     action: str = "promote",
     resume: bool = False,
+    force: bool = False,
+    previous: str | None = None,
     ports: RailsPorts | None = None,
 ) -> Manifest:
     """Serve ``version``: aliases, then the manifest (the commit point: what inference
     serves), then the event and the audit record. With ``resume``, a promotion of the same
     version for the same reason that stopped after its commit point is finished instead of
-    refused (a retried training step)."""
+    refused (a retried training step). A version the gate rejected is refused unless
+    ``force``, and the audit record says it was forced. ``previous``: what the version replaces
+    in the history (default: the current champion; a rollback names the one below it)."""
     ports = ports or RailsPorts.deployed(settings)
     body = s3.get_optional(candidate_uri(settings, model_name, version))
     if body is None:
@@ -148,10 +152,17 @@ def promote(
     committed = current is not None and current.version == version
     if committed and not (resume and current.reason == reason):
         raise PromotionError(f"{model_name} v{version} is already the champion")
+    log = audit_log(settings, model_name)
+    rejected = gate_rejection(log, version)
+    if rejected is not None and action == "promote" and not force:
+        raise PromotionError(
+            f"{model_name} v{version} was rejected by the gate ({rejected}): promote it with --force to "
+            "overrule the gate (the audit log records that you did)"
+        )
     if committed:
         manifest, previous = current, current.previous_version
     else:
-        previous = current.version if current else None
+        previous = previous if action == "rollback" else (current.version if current else None)
         manifest = compile_champion(
             settings,
             replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason, previous_version=previous),
@@ -159,6 +170,8 @@ def promote(
         registry.tag_version(version, **{"serving.path": manifest.serving, "serving.reason": manifest.serving_reason})
     if previous:
         registry.set_alias(PREVIOUS, previous)
+    elif action == "rollback":  # back at the first champion: nothing before it
+        registry.drop_alias(PREVIOUS)
     registry.set_alias(CHAMPION, version)
     try:
         current_uri = ports.write_current(manifest)
@@ -184,23 +197,47 @@ def promote(
             "metrics": manifest.metrics,
             "serving": manifest.serving,
             "serving_reason": manifest.serving_reason,
+            **({"forced_over": rejected} if rejected is not None and force else {}),
         },
     )
     return manifest
 
 
+def gate_rejection(log: list[dict[str, Any]], version: str) -> str | None:
+    """Why the gate rejected ``version``, when its newest gate decision in ``log`` is a
+    rejection (None: never rejected, or promoted since)."""
+    decisions = [r for r in log if r["version"] == version and r["action"] in ("promote", "reject")]
+    return decisions[-1]["reason"] if decisions and decisions[-1]["action"] == "reject" else None
+
+
+def served_history(log: list[dict[str, Any]]) -> list[str]:
+    """The champions in the order they were put in place, as a stack ``log`` (the audit log,
+    oldest first) builds: a promotion pushes its version, a rollback takes the top off. The
+    top is the champion; the one below it is what a rollback goes back to."""
+    stack: list[str] = []
+    for record in log:
+        if record["action"] == "promote":
+            stack.append(record["version"])
+        elif record["action"] == "rollback" and stack:
+            stack.pop()
+    return stack
+
+
 def rollback(settings: Settings, registry: Registry, model_name: str, *, at: datetime, by: str) -> Manifest:
-    """Serve the previous champion again (a second rollback flips back)."""
+    """Serve the champion before this one again, walking back through the promotion history:
+    after v1, v2, v3, rollbacks serve v2, then v1 (never back and forth between two)."""
     current = manifests.read_current(settings.artifacts_bucket, model_name)
-    if current is None or not current.previous_version:
-        raise PromotionError(f"{model_name} has no previous champion to roll back to")
+    history = served_history(audit_log(settings, model_name))
+    if current is None or len(history) < 2 or history[-1] != current.version:
+        raise PromotionError(f"{model_name} has no earlier champion to roll back to")
     return promote(
         settings,
         registry,
         model_name,
-        current.previous_version,
+        history[-2],
         reason=f"rollback from v{current.version}",
         at=at,
         by=by,
         action="rollback",
+        previous=history[-3] if len(history) > 2 else None,
     )
