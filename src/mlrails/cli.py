@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import getpass
 import json
+import signal
 import sys
 import traceback
 import warnings
@@ -82,9 +83,7 @@ def _predict(args: argparse.Namespace) -> int:
     from mlrails.local.runtime import LocalRuntime
 
     cfg, project_dir = _project(args)
-    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
-        if not runtime.resume():
-            raise ConfigError("no local state yet: run `mlrails demo` first")
+    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC)) as runtime:
         status, answer = runtime.request("POST", "/invocations", args.body.encode(), args.content_type)
     print(json.dumps({"status": status, "body": answer}, indent=1))
     return 0 if status == 200 else 1
@@ -109,11 +108,8 @@ def _operator(cfg: ProjectConfig, project_dir: Path, environment: str | None) ->
         return
     from mlrails.local.runtime import LocalRuntime
 
-    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
-        if not runtime.resume():
-            raise ConfigError("no local state yet: run `mlrails demo` first")
+    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC)) as runtime:
         yield lambda action, **fields: runtime.operate(Operation(action, **fields), by=getpass.getuser())
-        runtime.save()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -121,9 +117,9 @@ def _serve(args: argparse.Namespace) -> int:
     from mlrails.local.server import make_server
 
     cfg, project_dir = _project(args)
-    with LocalRuntime(cfg, project_dir, start=datetime.now(UTC), fresh=False) as runtime:
-        if not runtime.resume():
-            raise ConfigError("no local state yet: run `mlrails demo` first")
+    # A stop by SIGTERM (a supervisor, `kill`) saves the served traffic as Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC)) as runtime:
         server = make_server(runtime, args.port)
         url = f"http://127.0.0.1:{server.server_port}"
         print(
@@ -138,6 +134,7 @@ def _serve(args: argparse.Namespace) -> int:
             pass
         finally:
             server.server_close()
+    print("stopped; the served predictions are kept in the local state, where the monitoring checks read them")
     return 0
 
 

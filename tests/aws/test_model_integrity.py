@@ -147,8 +147,10 @@ def test_rollback_refuses_a_previous_champion_whose_file_was_swapped(
         run_training(train_handler, lambda_context, training_request(trigger_id=trigger))
     at = DAY + timedelta(hours=12)
     train_handler.lambda_handler(
-        function_url_request({"action": "promote", "version": "2"}, caller="alice", at=at), lambda_context
+        function_url_request({"action": "promote", "version": "2", "force": True}, caller="alice", at=at),
+        lambda_context,
     )
+    assert manifests.read_current(cloud.artifacts_bucket, MODEL).version == "2"
     v1 = json.loads(s3.get_bytes(s3.uri(cloud.artifacts_bucket, history_key(MODEL, "1"))))
     bucket, key = s3.split_uri(v1["artifact_uri"])
     client("s3").delete_object(Bucket=bucket, Key=key, VersionId=v1["files"][v1["artifact_uri"]]["version_id"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrails.adapters import deployed
+from mlrails.adapters import deployed, s3
 from mlrails.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -194,8 +194,9 @@ def test_serve_answers_curl_and_mlflows_scoring_client(demo, project, monkeypatc
     saved = dict(os.environ)
     row = {"tenure_months": 3.0, "monthly_charges": 70.5, "support_calls": 4, "plan": "basic", "region": "north"}
     try:
-        with LocalRuntime(load_config("mlrails.yaml"), project, start=datetime.now(UTC), fresh=False) as runtime:
-            assert runtime.resume()
+        cfg = load_config("mlrails.yaml")
+        with LocalRuntime.resumed(cfg, project, start=datetime.now(UTC)) as runtime:
+            served_at = runtime.now.isoformat()
             server = make_server(runtime, 0)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             url = f"http://127.0.0.1:{server.server_port}"
@@ -218,17 +219,34 @@ def test_serve_answers_curl_and_mlflows_scoring_client(demo, project, monkeypatc
                 ({"instances": [row]}, "application/json"),
                 ({"inputs": {k: [v] for k, v in row.items()}}, "application/json"),
             ]
+            served_ids = []
             for body, content_type in bodies:
                 status, answer = post(json.dumps(body).encode(), content_type)
                 assert status == 200 and answer["model_version"] == "2" and len(answer["predictions"]) == 1
+                served_ids += answer["prediction_ids"]
             csv = ",".join(row) + "\n" + ",".join(str(v) for v in row.values()) + "\n"
-            assert post(csv.encode(), "text/csv")[0] == 200
+            status, answer = post(csv.encode(), "text/csv")
+            assert status == 200
+            served_ids += answer["prediction_ids"]
             status, answer = post(b'{"dataframe_records": [{"colour": "red"}]}', "application/json")
             assert status == 400 and answer["error_code"] == "BAD_REQUEST"
             scored = ScoringServerClient("127.0.0.1", server.server_port).invoke(pd.DataFrame([row]))
             assert scored["model_version"] == "2" and len(scored["predictions"]) == 1
+            served_ids += scored["prediction_ids"]
             server.shutdown()
             server.server_close()
+
+        # What was served is captured and kept for the next command, as a deployed capture
+        # stream keeps it for the drift and performance checks.
+        with LocalRuntime.resumed(cfg, project, start=datetime.now(UTC)) as runtime:
+            captured = [
+                json.loads(line)
+                for key in s3.list_keys(runtime.cloud.names.data_bucket, "capture/")
+                for line in s3.get_bytes(s3.uri(runtime.cloud.names.data_bucket, key)).splitlines()
+            ]
+        served = {record["prediction_id"]: record for record in captured if record["prediction_id"] in served_ids}
+        assert len(served_ids) == 6 and set(served) == set(served_ids)
+        assert {(r["model_version"], r["timestamp"]) for r in served.values()} == {("2", served_at)}
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -2,7 +2,7 @@
 catch does on AWS (a failing step publishes TrainingFailed and the run stops there)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,3 +128,20 @@ def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_
             server.shutdown()
             server.server_close()
     assert status == 422 and [r["reason"] for r in refused["details"]["refused"]] == ["LABEL_OUT_OF_DOMAIN"]
+
+
+def test_a_rate_schedule_keeps_its_times_however_often_the_runtime_resumes(cfg, tmp_path, restore_environ):
+    # retraining.schedule is rate(7 days): from a deployment at 03-02 it fires on 03-09, even
+    # when every command resumes the runtime after two days, less than the schedule's period.
+    assert cfg.retraining.schedule == "rate(7 days)"
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    with LocalRuntime(cfg, tmp_path, start=start) as runtime:
+        runtime.advance(timedelta(days=3))
+        runtime.save()
+    fired = []
+    for _ in range(3):
+        with LocalRuntime.resumed(cfg, tmp_path, start=datetime.now(UTC)) as runtime:
+            fired += [
+                i.event["scheduled_time"] for i in runtime.advance(timedelta(days=2)) if i.trigger == "RetrainCadence"
+            ]
+    assert fired == ["2026-03-09T00:00:00Z"]

@@ -186,12 +186,13 @@ def run_demo(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> int:
         runtime.advance(timedelta(days=5))
 
         timeline.say("\nAn operator rolls back, then promotes by hand: the same rails as the gate")
+        _, before = runtime.request("GET", "/version")
         rolled = runtime.operate(Operation("rollback"), by="operator")["champion"]
         timeline.step(f"mlrails rollback → v{rolled['version']} serves again ({rolled['reason']})")
         status, version = runtime.request("GET", "/version")
         timeline.step(f"GET /version → {status} v{version.get('model_version')}")
         again = runtime.operate(
-            Operation("promote", version=rolled["previous_version"], reason="roll forward after checking"),
+            Operation("promote", version=before["model_version"], reason="roll forward after checking"),
             by="operator",
         )
         timeline.step(

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
+from mlrails.errors import ConfigError
 from mlrails.local.cloud import FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
@@ -128,6 +130,21 @@ class LocalRuntime:
         if self._log:
             self._log.close()
 
+    @classmethod
+    @contextlib.contextmanager
+    def resumed(cls, cfg: ProjectConfig, project_dir: Path, *, start: datetime) -> Iterator[LocalRuntime]:
+        """The project's saved local environment, running, and saved again when the block ends
+        (however it ends): what a command did there (served predictions and their captures,
+        labels, promotions) is there for the next one. Raises :class:`ConfigError` when there
+        is nothing saved yet."""
+        with cls(cfg, project_dir, start=start, fresh=False) as runtime:
+            if not runtime.resume():
+                raise ConfigError("no local state yet: run `mlrails demo` first")
+            try:
+                yield runtime
+            finally:
+                runtime.save()
+
     @property
     def log_path(self) -> Path:
         """Where handler logs and metrics go."""
@@ -170,7 +187,9 @@ class LocalRuntime:
         """Keep this run's state (buckets and virtual time) for the next command."""
         deliver_captures(self.cloud.names)
         self.cloud.save_snapshot()
-        (self.cloud.snapshot_dir / "clock.json").write_text(json.dumps({"now": self.now.isoformat()}))
+        # The anchor too: rate schedules count from the deployment, not from each resume.
+        clock = {"now": self.now.isoformat(), "anchor": self.anchor.isoformat()}
+        (self.cloud.snapshot_dir / "clock.json").write_text(json.dumps(clock))
 
     def resume(self) -> bool:
         """Continue where the last saved run stopped; False when there is nothing saved."""
@@ -178,7 +197,9 @@ class LocalRuntime:
             return False
         clock = self.cloud.snapshot_dir / "clock.json"
         if clock.is_file():
-            self.now = self.anchor = datetime.fromisoformat(json.loads(clock.read_text())["now"])
+            saved = json.loads(clock.read_text())
+            self.now = datetime.fromisoformat(saved["now"])
+            self.anchor = datetime.fromisoformat(saved.get("anchor", saved["now"]))
         return True
 
     def redeploy(self, cfg: ProjectConfig) -> None:
