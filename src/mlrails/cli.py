@@ -237,6 +237,35 @@ class _Commands:
         return self._subparsers.add_parser(name, parents=[self._options], **kwargs)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from mlrails.scaffold.init import init_project
+
+    folder = Path(args.dir)
+    created = init_project(
+        args.data, folder, target=args.target, timestamp=args.timestamp, task=args.task, force=args.force
+    )
+    found = created.inferred
+    print(f"mlrails init: a {found.task} project in {folder}/ from {args.data} ({found.rows:,} rows)\n")
+    print(f"  target     {found.target}: {found.reasons['target']}; {found.task}: {found.reasons['task']}")
+    print(f"  timestamp  {found.timestamp}: {found.reasons['timestamp']}")
+    for column in found.features:
+        print(f"  feature    {column.name}: {column.type}{', nullable' if column.nullable else ''} ({column.why})")
+    print("\nwrote:")
+    for path in created.written:
+        print(f"  {path}")
+    print("\ncheck by hand:")
+    for line in [
+        *found.checks,
+        "the lines marked CHECK in mlrails.yaml (task, target, features known at prediction time, label delay)",
+        "use_case and value.minimum in mlrails.yaml, then `mlrails check --data " + args.data + "`",
+        "alarm_email in environments.dev before anyone relies on the deployment",
+        "deploying: the train image must import models.py (add this folder to it) before `cdk deploy`",
+    ]:
+        print(f"  - {line}")
+    print(f"\nnext: cd {folder} && pytest   (trains models.py on {created.written[-1].name} and judges it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option (the docs' CLI reference is rendered from it)."""
     parser = argparse.ArgumentParser(prog="mlrails", description=__doc__, parents=[_global_options(None, False)])
@@ -300,6 +329,19 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--no-target", action="store_true", help="leave out the label (serving traffic)")
     generate.set_defaults(run=_generate)
+    init = commands.add_parser(
+        "init",
+        help="a project folder from a data file: config, model, test, CDK entry",
+        description="Infer the schema (types, nullability, target, task, timestamp) from a CSV or Parquet file, "
+        "local or s3://, and write a project: mlrails.yaml (every choice commented), models.py, tests, cdk.json.",
+    )
+    init.add_argument("data", help="a .csv, .csv.gz or .parquet path, or an s3:// URI")
+    init.add_argument("--dir", default=".", help="the project folder to write (default: here)")
+    init.add_argument("--target", help="the column to predict (default: one named target, label, y, outcome...)")
+    init.add_argument("--timestamp", help="the column of times (default: the one whose values are all times)")
+    init.add_argument("--task", choices=("classification", "regression"), help="default: from the target's values")
+    init.add_argument("--force", action="store_true", help="write over an existing mlrails.yaml")
+    init.set_defaults(run=_init)
     check = commands.add_parser(
         "check",
         help="feasibility before modeling: is the data there, is there a path to action, is it worth it?",

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+from mlrails import CHECKOUT_DIR
 from mlrails.errors import ConfigError
 from mlrails.local.cloud import LocalCloud
 from mlrails.wiring import FunctionSpec, function
@@ -43,9 +44,8 @@ class LocalContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
-# The kit's Lambda handlers, beside the package in its checkout (src/mlrails/ → functions/):
-# the same files the CDK app deploys, whichever project the runtime runs.
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+# The kit's Lambda handlers: the same files the CDK app deploys, whichever project runs.
+FUNCTIONS_DIR = CHECKOUT_DIR / "functions"
 
 
 class Invoker:

@@ -1,0 +1,1 @@
+"""`mlrails init`: a project folder from a data file."""

@@ -1,0 +1,72 @@
+"""`mlrails init`, the service: read a data file, infer the project it could be, and write
+the project's folder. Nothing is overwritten unless asked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mlrails.config import load_config
+from mlrails.errors import ConfigError
+from mlrails.feasibility.runner import read_data
+from mlrails.scaffold import files
+from mlrails.scaffold.schema import Inferred, infer
+
+# Rows of the data kept beside the project for its model test: enough to fit and judge a
+# first model, small enough for version control.
+SAMPLE_ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Created:
+    folder: Path
+    written: list[Path]
+    inferred: Inferred
+
+
+def _sample(frame: pd.DataFrame, timestamp: str) -> pd.DataFrame:
+    """Up to :data:`SAMPLE_ROWS` rows spread evenly over the data's time, in time order."""
+    ordered = frame.assign(_at=pd.to_datetime(frame[timestamp], utc=True, format="ISO8601")).sort_values(
+        "_at", kind="stable"
+    )
+    step = max(1, len(ordered) // SAMPLE_ROWS)
+    return ordered.iloc[::step].head(SAMPLE_ROWS).drop(columns="_at")
+
+
+def init_project(
+    data_uri: str,
+    folder: Path,
+    *,
+    target: str | None = None,
+    timestamp: str | None = None,
+    task: str | None = None,
+    force: bool = False,
+) -> Created:
+    """Write ``folder``'s mlrails.yaml, models.py, tests/test_model.py (+ conftest.py), a
+    sample of the data and cdk.json. Refuses to overwrite an existing mlrails.yaml unless
+    ``force``. The written config is loaded back: what init writes, mlrails accepts."""
+    config = folder / "mlrails.yaml"
+    if config.exists() and not force:
+        raise ConfigError(f"{config} exists: pass --force to write over it (and the other generated files)")
+    frame = read_data(data_uri)
+    inferred = infer(frame, target=target, timestamp=timestamp, task=task)
+    name = files.project_name(folder)
+    contents = {
+        config: files.config_yaml(inferred, name, data_uri),
+        folder / "models.py": files.models_py(inferred),
+        folder / "conftest.py": files.CONFTEST,
+        folder / "tests" / "test_model.py": files.model_test(),
+        folder / "cdk.json": json.dumps(files.cdk_json(config), indent=2) + "\n",
+        folder / ".gitignore": ".mlrails/\ncdk.out/\n__pycache__/\n",
+    }
+    for path, text in contents.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    sample = folder / files.SAMPLE
+    sample.parent.mkdir(parents=True, exist_ok=True)
+    _sample(frame, inferred.timestamp).to_csv(sample, index=False)
+    load_config(config)
+    return Created(folder, [*contents, sample], inferred)
