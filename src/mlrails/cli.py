@@ -247,7 +247,7 @@ def _init(args: argparse.Namespace) -> int:
     found = created.inferred
     print(f"mlrails init: a {found.task} project in {folder}/ from {args.data} ({found.rows:,} rows)\n")
     print(f"  target     {found.target}: {found.reasons['target']}; {found.task}: {found.reasons['task']}")
-    print(f"  timestamp  {found.timestamp}: {found.reasons['timestamp']}")
+    print(f"  timestamp  {found.timestamp or '(none)'}: {found.reasons['timestamp']}")
     for column in found.features:
         print(f"  feature    {column.name}: {column.type}{', nullable' if column.nullable else ''} ({column.why})")
     print("\nwrote:")

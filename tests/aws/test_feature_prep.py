@@ -225,3 +225,46 @@ def test_an_overwrite_is_judged_on_its_own_bytes(cloud, bus, handler, lambda_con
     assert s3.get_bytes(s3.uri(data, "quarantine/" + key.removeprefix("raw/"))) == _missing_plan()
     assert s3.get_bytes(s3.uri(data, key)) == _csv(RAW)
     assert [e["detail"]["rows"] for e in bus.of("FeaturesReady")] == [250]
+
+
+@pytest.mark.parametrize(
+    ("dataset_fields", "write_time", "expected"),
+    [
+        # Epoch seconds, as many exports write them.
+        (
+            {"timestamp_format": "epoch_seconds"},
+            lambda t: str(int(pd.Timestamp(t).timestamp())),
+            lambda raw, at: pd.to_datetime(raw["event_time"], utc=True).dt.floor("s"),
+        ),
+        # A strftime pattern (day first, no zone: read as UTC).
+        (
+            {"timestamp_format": "%d/%m/%Y %H:%M"},
+            lambda t: pd.Timestamp(t).strftime("%d/%m/%Y %H:%M"),
+            lambda raw, at: pd.to_datetime(raw["event_time"], utc=True).dt.floor("min"),
+        ),
+        # No time of its own: every row takes the file's arrival, the event's time.
+        ({"timestamp": None}, None, lambda raw, at: pd.Series([at] * len(raw))),
+    ],
+    ids=["epoch_seconds", "strftime", "arrival_time"],
+)
+def test_timestamps_as_the_data_writes_them(
+    dataset_fields, write_time, expected, cloud, cfg, handler, lambda_context, monkeypatch
+):
+    from support.aws import redeploy
+
+    redeploy(cloud, cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update=dataset_fields)}), monkeypatch)
+    raw = RAW.copy()
+    written = (
+        raw.drop(columns="event_time")
+        if write_time is None
+        else raw.assign(event_time=raw["event_time"].map(write_time))
+    )
+    event = upload(load_event("feature_prep_raw_csv"), _csv(written))
+
+    result = handler("feature_prep").lambda_handler(event, lambda_context)
+
+    assert result["status"] == "features" and result["rows"] == 250
+    features = dataset.read_parquet(s3.get_bytes(result["target_uri"]))
+    column = dataset_fields.get("timestamp", "event_time") or "arrived_at"
+    at = pd.Timestamp(event["time"])
+    assert sorted(features[column].tolist()) == sorted(expected(raw, at).tolist())

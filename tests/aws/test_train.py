@@ -200,3 +200,27 @@ def test_the_run_records_the_code_version(cloud, cfg, train_handler, lambda_cont
     assert run.data.tags["code.git_commit"] == "4f1c2e9d"
     assert run.data.tags["config.sha"] == cfg.digest and len(run.data.tags["data.sha256"]) == 64
     assert run.data.tags["version.scikit-learn"] and run.data.params["seed"] == str(cfg.training.seed)
+
+
+def test_data_without_a_timestamp_trains_on_arrival_time(
+    cloud, cfg, bus, handler, lambda_context, mlflow_db, monkeypatch
+):
+    from support.aws import redeploy, upload
+
+    untimed = cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"timestamp": None})})
+    redeploy(cloud, untimed, monkeypatch)
+    arrivals = []
+    for n, day in enumerate((DAY - timedelta(days=2), DAY - timedelta(days=1))):
+        rows = churn_frame(200, day, seed=20 + n).drop(columns="event_time").to_csv(index=False).encode()
+        event = load_event("feature_prep_raw_csv")
+        event["time"] = day.strftime("%Y-%m-%dT%H:%M:%SZ")
+        event["detail"]["object"]["key"] = f"raw/untimed-{n}.csv"
+        event = upload(event, rows)
+        assert handler("feature_prep").lambda_handler(event, lambda_context)["status"] == "features"
+        arrivals.append(day)
+
+    state = run_training(handler("train"), lambda_context)
+
+    assert state["finish"]["promoted"] is True and state["train"]["rows"] == 400
+    # The newest arrival is the newest "time" there is: the holdout is its last rows.
+    assert datetime.fromisoformat(state["train"]["trained_through"]) == arrivals[-1]

@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from mlrails.config import parse_config
 from mlrails.data import dataset
-from mlrails.errors import DataFileRejected
+from mlrails.data.dataset import parse_times, validate_frame
+from mlrails.errors import ConfigError, DataFileRejected
 from mlrails.local.synthetic import churn_frame
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -71,3 +73,36 @@ def test_features_key_is_deterministic():
     assert dataset.features_key("raw/2026/11/batch.csv") == "features/2026/11/batch.csv.parquet"
     keys = {dataset.features_key(f"raw/x{suffix}") for suffix in (".csv", ".csv.gz", ".parquet")}
     assert len(keys) == 3  # same stem, different files: no overwrite
+
+
+@pytest.mark.parametrize(
+    ("fmt", "values"),
+    [
+        ("iso8601", ["2026-03-01T12:30:00Z", "2026-03-01 12:30:00", "2026-03-01T13:30:00+01:00"]),
+        ("epoch_seconds", ["1772368200", "1772368200.0", 1772368200]),
+        ("epoch_millis", ["1772368200000", 1772368200000, "1772368200000"]),
+        ("%d/%m/%Y %H:%M", ["01/03/2026 12:30", "01/03/2026 12:30", "01/03/2026 12:30"]),
+    ],
+)
+def test_timestamps_parse_in_every_declared_format(fmt, values):
+    parsed = parse_times(pd.Series(values, dtype=object), fmt)
+    assert parsed.tolist() == [pd.Timestamp("2026-03-01T12:30:00Z")] * 3
+
+
+def test_a_value_not_in_the_declared_format_is_refused_with_the_format_named(cfg):
+    frame = churn_frame(5, pd.Timestamp("2026-03-01", tz="UTC"), seed=1).astype(str)
+    epoch = cfg.dataset.model_copy(update={"timestamp_format": "epoch_seconds"})
+    with pytest.raises(DataFileRejected, match="not written as epoch_seconds"):
+        validate_frame(frame, epoch)
+
+
+def test_the_timestamp_and_its_format_are_checked_at_load(cfg):
+    document = cfg.model_dump(mode="json")
+    document["dataset"].update(timestamp=None, timestamp_format="epoch_seconds")
+    with pytest.raises(ConfigError, match="timestamp_format needs a timestamp column"):
+        parse_config(document)
+    document["dataset"].update(timestamp="event_time", timestamp_format="day-month-year")
+    with pytest.raises(ConfigError, match="timestamp_format"):
+        parse_config(document)
+    document["dataset"].update(timestamp=None, timestamp_format="iso8601")
+    assert parse_config(document).dataset.time_column == "arrived_at"

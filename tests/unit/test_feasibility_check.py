@@ -187,3 +187,19 @@ def test_a_config_that_does_not_load_is_exit_2(tmp_path, capsys):
 def test_bad_options_are_exit_2(capsys):
     assert main(["check", "--data", str(EXAMPLES / "churn.csv"), "--folds", "1"]) == 2
     assert "folds must be at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("coverage", "severity"), [(None, "info"), (5, "blocker")])
+def test_data_without_a_timestamp_is_checked_in_row_order(fast_cfg, tmp_path, coverage, severity):
+    document = fast_cfg.model_dump(mode="json")
+    document["dataset"].update(timestamp=None, min_coverage_days=coverage)
+    untimed = tmp_path / "untimed.csv"
+    churn_frame(1200, datetime(2026, 1, 5, tzinfo=UTC), seed=5).drop(columns="event_time").to_csv(untimed, index=False)
+
+    code, out, _ = check(parse_config(document), untimed, as_json=True)
+
+    data = next(q for q in json.loads(out)["questions"] if q["id"] == "data")
+    [finding] = [f for f in data["findings"] if f["code"] == "no_timestamp"]
+    assert finding["severity"] == severity and "arrival time" in finding["message"]
+    assert data["evidence"]["drift"]["order"] == "row order"
+    assert (data["verdict"] == "no") == (severity == "blocker") and code in (0, 1)

@@ -73,7 +73,6 @@ def test_the_target_is_found_by_name_and_labels_make_a_multiclass_task():
     ("change", "message"),
     [
         (lambda f: f.drop(columns="churned"), "which column is the target"),
-        (lambda f: f.drop(columns="event_time"), "no column holds ISO 8601 times"),
         (lambda f: f.assign(churned="1"), "a single class"),
     ],
 )
@@ -83,11 +82,25 @@ def test_what_cannot_be_inferred_is_said(change, message):
         infer(change(frame), target=None if message == "which column is the target" else "churned")
 
 
-@pytest.mark.parametrize("kind", ["churn", "readings"])
+def test_times_as_epoch_milliseconds_or_none_at_all():
+    frame = _text(churn_frame(200, pd.Timestamp("2026-03-01", tz="UTC"), seed=7))
+    millis = (pd.to_datetime(frame["event_time"], format="ISO8601") - pd.Timestamp(0, tz="UTC")) // pd.Timedelta("1ms")
+    found = infer(frame.assign(event_time=millis.astype(str)).rename(columns={"event_time": "ts"}), target="churned")
+    assert (found.timestamp, found.timestamp_format) == ("ts", "epoch_millis")
+    assert "support_calls" in {c.name for c in found.features}  # small numbers, not times
+
+    found = infer(frame.drop(columns="event_time"), target="churned")
+    assert found.timestamp is None and "arrival time" in found.reasons["timestamp"]
+    with pytest.raises(ConfigError, match="neither ISO 8601 times nor epoch"):
+        infer(frame, target="churned", timestamp="plan")
+
+
+@pytest.mark.parametrize("kind", ["churn", "readings", "untimed"])
 def test_init_writes_a_project_mlrails_accepts_and_its_model_test_passes(tmp_path, capsys, kind):
     data = tmp_path / f"{kind}.csv"
-    if kind == "churn":
-        churn_frame(800, pd.Timestamp("2026-03-01", tz="UTC"), seed=4).to_csv(data, index=False)
+    if kind in ("churn", "untimed"):
+        frame = churn_frame(800, pd.Timestamp("2026-03-01", tz="UTC"), seed=4)
+        (frame if kind == "churn" else frame.drop(columns="event_time")).to_csv(data, index=False)
         target = "churned"
     else:
         _readings(800).to_csv(data, index=False)
@@ -100,6 +113,7 @@ def test_init_writes_a_project_mlrails_accepts_and_its_model_test_passes(tmp_pat
 
     cfg = load_config(project / "mlrails.yaml")
     assert cfg.model.entrypoint == "models:model" and cfg.dataset.target == target
+    assert (cfg.dataset.timestamp is None) == (kind == "untimed")
     assert len(pd.read_csv(project / "data" / "sample.csv")) == 800
     cdk = json.loads((project / "cdk.json").read_text())
     assert cdk["context"]["mlrails:config"] == str((project / "mlrails.yaml").resolve())

@@ -16,6 +16,7 @@ from mlrails.config.environments import (
 )
 from mlrails.config.project import ConfigWarning, ProjectConfig, load_config, parse_config
 from mlrails.config.sections import (
+    ARRIVED_AT,
     NUMERIC_ONLY_TESTS,
     Capture,
     Dataset,
@@ -33,6 +34,7 @@ from mlrails.config.sections import (
 )
 
 __all__ = [
+    "ARRIVED_AT",
     "LAMBDA_DEFAULT_CONCURRENCY",
     "NUMERIC_ONLY_TESTS",
     "PRODUCTION_ENVIRONMENTS",

@@ -3,7 +3,7 @@ retraining, capture, serving, the use case and its value."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,10 +16,20 @@ class Feature(Section):
     nullable: bool = False
 
 
+# The column that holds each row's arrival time when the data has no time of its own.
+ARRIVED_AT = "arrived_at"
+# How timestamps are written: ISO 8601 (also "2026-03-01" and "2026-03-01 12:00:00"), Unix
+# epoch seconds or milliseconds, or a strftime pattern such as "%d/%m/%Y %H:%M" (read as UTC).
+TimestampFormat = Annotated[str, Field(pattern=r"^(iso8601|epoch_seconds|epoch_millis|.*%.*)$")]
+
+
 class Dataset(Section):
     task: Literal["classification", "regression"]
     target: str = Field(min_length=1)
-    timestamp: str = Field(min_length=1)
+    # None: the data has no time of its own; each file's rows take its arrival time (the raw
+    # object's S3 event time) in an `arrived_at` column. What that costs: see the docs.
+    timestamp: str | None = Field(default=None, min_length=1)
+    timestamp_format: TimestampFormat = "iso8601"
     features: tuple[Feature, ...] = Field(min_length=1)
     # What `mlrails check` demands of the data (see mlrails.feasibility). Columns known only
     # after the outcome (a leak by construction): the check and training refuse them as features.
@@ -35,10 +45,17 @@ class Dataset(Section):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"feature names must be unique, repeated: {duplicated}")
-        for special in (self.target, self.timestamp):
+        for special in (self.target, self.time_column):
             if special in names:
                 raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
+        if self.timestamp is None and self.timestamp_format != "iso8601":
+            raise ValueError("timestamp_format needs a timestamp column (dataset.timestamp)")
         return self
+
+    @property
+    def time_column(self) -> str:
+        """The column that orders rows in time: the data's timestamp, else their arrival time."""
+        return self.timestamp or ARRIVED_AT
 
     @property
     def feature_names(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -65,15 +66,31 @@ def _numeric(frame: pd.DataFrame, column: str) -> pd.Series:
     return converted.astype("float64")
 
 
-def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool = True) -> pd.DataFrame:
+def parse_times(values: pd.Series, fmt: str = "iso8601") -> pd.Series:
+    """Timestamps written as ``fmt`` (``dataset.timestamp_format``) → UTC datetimes; NaT where
+    a value is empty or not one. A time without a zone is read as UTC."""
+    if fmt in ("epoch_seconds", "epoch_millis"):
+        numbers = pd.to_numeric(values, errors="coerce")
+        return pd.to_datetime(numbers, unit="s" if fmt == "epoch_seconds" else "ms", utc=True, errors="coerce")
+    return pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601" if fmt == "iso8601" else fmt)
+
+
+def validate_frame(
+    frame: pd.DataFrame, dataset: Dataset, *, with_target: bool = True, arrived_at: datetime | None = None
+) -> pd.DataFrame:
     """Check columns, types, nulls and timestamps; return the typed schema columns only.
 
     Extra columns (ids, notes) are dropped, not rejected: raw exports often carry them, and
-    the raw file itself is kept untouched.
+    the raw file itself is kept untouched. A dataset without a timestamp of its own takes
+    ``arrived_at`` (the file's arrival) for every row.
     """
     if frame.empty:
         raise DataFileRejected("empty", "the file holds no rows")
-    required = [dataset.timestamp, *dataset.feature_names] + ([dataset.target] if with_target else [])
+    if dataset.timestamp is None:
+        if arrived_at is None:
+            raise ValueError("a dataset without a timestamp column needs the rows' arrival time")
+        frame = frame.assign(**{dataset.time_column: arrived_at.isoformat()})
+    required = [dataset.time_column, *dataset.feature_names] + ([dataset.target] if with_target else [])
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise DataFileRejected(
@@ -84,16 +101,17 @@ def validate_frame(frame: pd.DataFrame, dataset: Dataset, *, with_target: bool =
     frame = frame[required].reset_index(drop=True)
     out = pd.DataFrame(index=frame.index)
 
-    timestamps = pd.to_datetime(frame[dataset.timestamp], errors="coerce", utc=True, format="ISO8601")
+    timestamps = parse_times(frame[dataset.time_column], dataset.timestamp_format)
     bad = timestamps.isna()
     if bad.any():
         rows = _bad_rows(bad)
         raise DataFileRejected(
             "bad_timestamp",
-            f"column '{dataset.timestamp}' has an empty or non-ISO-8601 timestamp in row {rows[0]}",
-            details={"column": dataset.timestamp, "rows": rows, "count": int(bad.sum())},
+            f"column '{dataset.time_column}' has an empty timestamp, or one not written as "
+            f"{dataset.timestamp_format} (dataset.timestamp_format), in row {rows[0]}",
+            details={"column": dataset.time_column, "rows": rows, "count": int(bad.sum())},
         )
-    out[dataset.timestamp] = timestamps
+    out[dataset.time_column] = timestamps
 
     for feature in dataset.features:
         column = frame[feature.name]
@@ -133,14 +151,14 @@ def class_labels(column: pd.Series) -> pd.Series:
     return column.astype("string").astype(object)
 
 
-def prepare_features(frame: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
+def prepare_features(frame: pd.DataFrame, dataset: Dataset, *, arrived_at: datetime | None = None) -> pd.DataFrame:
     """Validated raw rows → feature rows: typed, de-duplicated, in time order.
 
     The placeholder pipeline's features are the validated columns themselves; derived
     features belong in the model's own Pipeline so training and serving share them.
     """
-    clean = validate_frame(frame, dataset)
-    return clean.drop_duplicates().sort_values(dataset.timestamp, kind="stable").reset_index(drop=True)
+    clean = validate_frame(frame, dataset, arrived_at=arrived_at)
+    return clean.drop_duplicates().sort_values(dataset.time_column, kind="stable").reset_index(drop=True)
 
 
 def features_key(raw_key: str) -> str:
@@ -157,7 +175,7 @@ NEWEST_ROW = "newest-row"
 
 def newest_row(features: pd.DataFrame, dataset: Dataset) -> str | None:
     """The newest row's timestamp (ISO 8601, UTC) of validated features; None when empty."""
-    newest = pd.to_datetime(features[dataset.timestamp], utc=True, format="ISO8601").max()
+    newest = pd.to_datetime(features[dataset.time_column], utc=True).max()
     return None if pd.isna(newest) else newest.isoformat()
 
 

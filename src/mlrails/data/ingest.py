@@ -64,7 +64,7 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
         # Already quarantined by an earlier delivery of the same event: nothing left to do.
         return IngestResult(IngestStatus.GONE, source)
     try:
-        features = dataset.prepare_features(dataset.read_table(body, key), cfg.dataset)
+        features = dataset.prepare_features(dataset.read_table(body, key), cfg.dataset, arrived_at=at)
     except DataFileRejected as rejection:
         target = s3.uri(bucket, quarantine_key(key))
         _quarantine(bucket, key, version_id, rejection, at)

@@ -40,10 +40,21 @@ def volume_findings(data: TypedData, cfg: ProjectConfig) -> tuple[list[Finding],
                 threshold=min_rows,
             )
         )
-    stamps = data.frame[cfg.dataset.timestamp].dropna()
+    timestamp = cfg.dataset.timestamp
+    stamps = data.frame[timestamp].dropna() if timestamp else pd.Series(dtype="datetime64[ns, UTC]")
     days = (stamps.max() - stamps.min()).total_seconds() / 86400 if len(stamps) else 0.0
     need = cfg.dataset.min_coverage_days
-    if need is not None and days < need:
+    if timestamp is None:
+        findings.append(
+            Finding(
+                "no_timestamp",
+                "info" if need is None else "blocker",
+                "the data has no timestamp (dataset.timestamp): rows take their arrival time, so how long "
+                "a span the data covers is unknown"
+                + ("" if need is None else f"; dataset.min_coverage_days asks for {need:g} days"),
+            )
+        )
+    elif need is not None and days < need:
         findings.append(
             Finding(
                 "short_time_coverage",
@@ -276,7 +287,12 @@ def drift_findings(data: TypedData, cfg: ProjectConfig) -> tuple[list[Finding], 
     """The oldest third of the rows against the newest third, with the monitoring drift
     engine (PSI, ``monitoring.psi_threshold``): does the population move over the data's span?"""
     dataset = cfg.dataset
-    ordered = data.frame.dropna(subset=[dataset.timestamp]).sort_values(dataset.timestamp, kind="stable")
+    # Without a timestamp, the file's row order is the only order there is.
+    ordered = (
+        data.frame.dropna(subset=[dataset.timestamp]).sort_values(dataset.timestamp, kind="stable")
+        if dataset.timestamp
+        else data.frame
+    )
     third = len(ordered) // 3
     if third < cfg.monitoring.min_window_rows:
         return [
@@ -310,8 +326,7 @@ def drift_findings(data: TypedData, cfg: ProjectConfig) -> tuple[list[Finding], 
             "psi": {name: round(result.psi, 4) for name, result in report.features.items()},
             "threshold": cfg.monitoring.psi_threshold,
             "status": report.status,
-            "oldest": [oldest[dataset.timestamp].min().isoformat(), oldest[dataset.timestamp].max().isoformat()],
-            "newest": [newest[dataset.timestamp].min().isoformat(), newest[dataset.timestamp].max().isoformat()],
+            **(_spans(oldest, newest, dataset.timestamp) if dataset.timestamp else {"order": "row order"}),
         }
     }
     return findings, evidence
@@ -332,3 +347,11 @@ def data_answer(findings: list[Finding], evidence: dict[str, Any]) -> Answer:
     warnings = sum(f.severity == "warning" for f in findings)
     summary = f"{rows:,} rows over {days:.1f} days; nothing blocks" + (f" ({warnings} warning(s))" if warnings else "")
     return Answer("data", "yes", summary, tuple(findings), evidence)
+
+
+def _spans(oldest: pd.DataFrame, newest: pd.DataFrame, timestamp: str) -> dict[str, list[str]]:
+    """The time each compared third covers."""
+    return {
+        name: [part[timestamp].min().isoformat(), part[timestamp].max().isoformat()]
+        for name, part in (("oldest", oldest), ("newest", newest))
+    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mlrails.config import Dataset
+from mlrails.data.dataset import parse_times
 from mlrails.errors import MlrailsError
 
 
@@ -66,7 +67,7 @@ def type_columns(raw: pd.DataFrame, dataset: Dataset) -> TypedData:
     """Type the schema's columns of ``raw``; raise :class:`CheckError` if the config does
     not describe this data (the timestamp or a feature column is absent). A missing target
     column is not an error but a finding: data without labels is a real answer."""
-    required = [dataset.timestamp, *dataset.feature_names]
+    required = [*([dataset.timestamp] if dataset.timestamp else []), *dataset.feature_names]
     absent = [c for c in required if c not in raw.columns]
     if absent:
         found = ", ".join(map(str, raw.columns[:20])) + (" …" if len(raw.columns) > 20 else "")
@@ -86,9 +87,10 @@ def type_columns(raw: pd.DataFrame, dataset: Dataset) -> TypedData:
         if found:
             mismatches[name] = found
 
-    stamps = pd.to_datetime(raw[dataset.timestamp], errors="coerce", utc=True, format="ISO8601")
-    note(dataset.timestamp, raw[dataset.timestamp], stamps)
-    out[dataset.timestamp] = stamps
+    if dataset.timestamp:
+        stamps = parse_times(raw[dataset.timestamp], dataset.timestamp_format)
+        note(dataset.timestamp, raw[dataset.timestamp], stamps)
+        out[dataset.timestamp] = stamps
     for feature in dataset.features:
         column = raw[feature.name]
         if feature.type == "numeric":

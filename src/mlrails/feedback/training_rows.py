@@ -53,7 +53,10 @@ def training_rows(rows: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
     rows = rows.dropna(subset=[f.name for f in cfg.dataset.features if not f.nullable])
     if rows.empty:
         return pd.DataFrame()
-    renamed = rows.rename(columns={TIMESTAMP: cfg.dataset.timestamp, LABEL: cfg.dataset.target})
+    # The prediction's time stands for the row's time (the data's timestamp, or its arrival),
+    # already parsed: validated as such whatever format the raw files use.
+    renamed = rows.rename(columns={TIMESTAMP: cfg.dataset.time_column, LABEL: cfg.dataset.target})
     return dataset.validate_frame(
-        renamed[[*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp]], cfg.dataset
+        renamed[[*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.time_column]],
+        cfg.dataset.model_copy(update={"timestamp": cfg.dataset.time_column, "timestamp_format": "iso8601"}),
     )

@@ -68,7 +68,7 @@ model:
 dataset:
   task: {inferred.task}          # CHECK: {inferred.reasons["task"]}
   target: {inferred.target}          # CHECK: {inferred.reasons["target"]}
-  timestamp: {inferred.timestamp}          # {inferred.reasons["timestamp"]}
+{_timestamp_lines(inferred)}
   features:                 # CHECK: every column known when a prediction is made, and only those
 {features}
   # Columns known only after the outcome (a leak): `mlrails check` and training refuse them.
@@ -124,6 +124,15 @@ environments:
 """
 
 
+def _timestamp_lines(inferred: Inferred) -> str:
+    if inferred.timestamp is None:
+        return f"  timestamp: null           # CHECK: {inferred.reasons['timestamp']}"
+    lines = f"  timestamp: {inferred.timestamp}          # {inferred.reasons['timestamp']}"
+    if inferred.timestamp_format != "iso8601":
+        lines += f"\n  timestamp_format: {inferred.timestamp_format}"
+    return lines
+
+
 def models_py(inferred: Inferred) -> str:
     """``models.py``: one-hot the categories, gradient boosting on top (compiles to ONNX)."""
     estimator = "GradientBoostingClassifier" if inferred.task == "classification" else "GradientBoostingRegressor"
@@ -164,6 +173,7 @@ def model_test() -> str:
     return f'''"""The model trains on {SAMPLE} and is no worse than the placeholder (a constant) on the
 newest rows, judged by the gate's metric, as the promotion gate would. Run `pytest` here."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from mlrails.config import Promotion, load_config
@@ -177,7 +187,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 def test_the_model_trains_and_beats_a_constant():
     cfg = load_config(PROJECT / "mlrails.yaml")
     sample = PROJECT / "{SAMPLE}"
-    rows = prepare_features(read_table(sample.read_bytes(), sample.name), cfg.dataset)
+    # arrived_at: the rows' time when the data has none of its own (ignored otherwise).
+    rows = prepare_features(read_table(sample.read_bytes(), sample.name), cfg.dataset, arrived_at=datetime.now(UTC))
     split = estimator.split_by_time(rows, cfg)
     metric = cfg.primary_metric
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlrails.config import load_config
+from mlrails.data.dataset import parse_times
 from mlrails.errors import ConfigError
 from mlrails.feasibility.runner import read_data
 from mlrails.scaffold import files
@@ -27,13 +28,15 @@ class Created:
     inferred: Inferred
 
 
-def _sample(frame: pd.DataFrame, timestamp: str) -> pd.DataFrame:
-    """Up to :data:`SAMPLE_ROWS` rows spread evenly over the data's time, in time order."""
-    ordered = frame.assign(_at=pd.to_datetime(frame[timestamp], utc=True, format="ISO8601")).sort_values(
-        "_at", kind="stable"
-    )
+def _sample(frame: pd.DataFrame, inferred: Inferred) -> pd.DataFrame:
+    """Up to :data:`SAMPLE_ROWS` rows spread evenly over the data's time (its row order when
+    it has none), in that order."""
+    ordered = frame
+    if inferred.timestamp is not None:
+        times = parse_times(frame[inferred.timestamp], inferred.timestamp_format)
+        ordered = frame.assign(_at=times).sort_values("_at", kind="stable").drop(columns="_at")
     step = max(1, len(ordered) // SAMPLE_ROWS)
-    return ordered.iloc[::step].head(SAMPLE_ROWS).drop(columns="_at")
+    return ordered.iloc[::step].head(SAMPLE_ROWS)
 
 
 def init_project(
@@ -67,6 +70,6 @@ def init_project(
         path.write_text(text)
     sample = folder / files.SAMPLE
     sample.parent.mkdir(parents=True, exist_ok=True)
-    _sample(frame, inferred.timestamp).to_csv(sample, index=False)
+    _sample(frame, inferred).to_csv(sample, index=False)
     load_config(config)
     return Created(folder, [*contents, sample], inferred)

@@ -10,15 +10,18 @@ from typing import Literal
 
 import pandas as pd
 
+from mlrails.data.dataset import parse_times
 from mlrails.errors import ConfigError
 
 # Names a target column usually goes by, checked in this order when none is given.
 TARGET_NAMES = ("target", "label", "y", "outcome", "class")
 # A numeric target with at most this many distinct whole values is read as classes.
 MAX_CLASSES = 20
-# A column is a timestamp when every value parses as one of these (pandas' ISO 8601 parser
-# also takes "2026-03-01 12:00:00" and "2026-03-01").
-_TIMESTAMP_NAME = re.compile(r"(time|date|_at$|^at$|timestamp)", re.IGNORECASE)
+# Names a column of times usually goes by: preferred among several, and required of a column
+# of numbers before it is read as epoch seconds or milliseconds.
+_TIMESTAMP_NAME = re.compile(r"(time|date|_at$|^at$|^ts$|epoch)", re.IGNORECASE)
+# Epoch values between 2001-09-09 and 2096-10-02, in seconds and in milliseconds.
+_EPOCH_RANGES = {"epoch_seconds": (1e9, 4e9), "epoch_millis": (1e12, 4e12)}
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,8 @@ class Inferred:
 
     target: str
     task: Literal["classification", "regression"]
-    timestamp: str
+    timestamp: str | None  # None: no column of times; rows take their arrival time
+    timestamp_format: str
     features: list[Column]
     rows: int
     classes: list[str] = field(default_factory=list)
@@ -53,12 +57,21 @@ def _is_numeric(column: pd.Series) -> bool:
     return not values.empty and bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
-def _is_timestamp(column: pd.Series) -> bool:
+def _time_format(name: str, column: pd.Series) -> str | None:
+    """How ``column`` writes times (``dataset.timestamp_format``), or None when it does not:
+    ISO 8601 text, or whole numbers in the epoch range under a name that says time."""
     values = _filled(column)
-    if values.empty or _is_numeric(column):
-        return False
-    parsed = pd.to_datetime(values.astype(str), errors="coerce", utc=True, format="ISO8601")
-    return bool(parsed.notna().all())
+    if values.empty:
+        return None
+    if not _is_numeric(column):
+        return "iso8601" if bool(parse_times(values.astype(str)).notna().all()) else None
+    numbers = pd.to_numeric(values)
+    if not _TIMESTAMP_NAME.search(name) or not bool((numbers == numbers.round()).all()):
+        return None
+    for fmt, (low, high) in _EPOCH_RANGES.items():
+        if bool(numbers.between(low, high).all()):
+            return fmt
+    return None
 
 
 def _target(frame: pd.DataFrame, named: str | None) -> tuple[str, str]:
@@ -89,23 +102,27 @@ def _task(column: pd.Series, named: str | None) -> tuple[Literal["classification
     return "regression", f"the target holds {distinct} distinct numbers: a quantity"
 
 
-def _timestamp(frame: pd.DataFrame, named: str | None, target: str) -> tuple[str, str]:
+def _timestamp(frame: pd.DataFrame, named: str | None, target: str) -> tuple[str | None, str, str]:
+    """The column of times, how it writes them, and why it was chosen."""
     if named is not None:
         if named not in frame:
             raise ConfigError(f"--timestamp {named}: the data has no such column (columns: {list(frame.columns)})")
-        if not _is_timestamp(frame[named]):
-            raise ConfigError(f"--timestamp {named}: its values are not all ISO 8601 times (2026-03-01T12:00:00Z)")
-        return named, "named with --timestamp"
-    candidates = [str(c) for c in frame.columns if c != target and _is_timestamp(frame[c])]
+        fmt = _time_format(named, frame[named])
+        if fmt is None:
+            raise ConfigError(
+                f"--timestamp {named}: its values are neither ISO 8601 times nor epoch seconds or milliseconds; "
+                "set dataset.timestamp_format to their strftime pattern (e.g. '%d/%m/%Y %H:%M') by hand"
+            )
+        return named, fmt, "named with --timestamp"
+    formats = {str(c): _time_format(str(c), frame[c]) for c in frame.columns if c != target}
+    candidates = [name for name, fmt in formats.items() if fmt is not None]
     if not candidates:
-        raise ConfigError(
-            "no column holds ISO 8601 times (2026-03-01T12:00:00Z): training splits by time and the "
-            "checks window by it; add one, or name it with --timestamp"
-        )
+        return None, "iso8601", "no column holds times: each file's rows take its arrival time (see the docs)"
     named_like = [c for c in candidates if _TIMESTAMP_NAME.search(c)]
     chosen = (named_like or candidates)[0]
     others = [c for c in candidates if c != chosen]
-    return chosen, "the column of times" + (f" (also times: {others})" if others else "")
+    why = f"the column of times ({formats[chosen]})" + (f"; also times: {others}" if others else "")
+    return chosen, formats[chosen], why
 
 
 def infer(
@@ -116,7 +133,7 @@ def infer(
         raise ConfigError("the data has no rows")
     target_name, target_why = _target(frame, target)
     task_name, task_why = _task(frame[target_name], task)
-    time_name, time_why = _timestamp(frame, timestamp, target_name)
+    time_name, time_format, time_why = _timestamp(frame, timestamp, target_name)
     features, checks = [], []
     for name in frame.columns:
         if name in (target_name, time_name):
@@ -147,6 +164,7 @@ def infer(
         target=target_name,
         task=task_name,
         timestamp=time_name,
+        timestamp_format=time_format,
         features=features,
         rows=len(frame),
         classes=classes,

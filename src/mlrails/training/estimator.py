@@ -25,7 +25,7 @@ def recent(frame: pd.DataFrame, cfg: ProjectConfig) -> pd.DataFrame:
     """The rows within ``training.window_days`` of the newest one (all rows without a window)."""
     if cfg.training.window_days is None or frame.empty:
         return frame
-    stamps = pd.to_datetime(frame[cfg.dataset.timestamp], utc=True, format="ISO8601")
+    stamps = pd.to_datetime(frame[cfg.dataset.time_column], utc=True)
     return frame[stamps >= stamps.max() - pd.Timedelta(days=cfg.training.window_days)].reset_index(drop=True)
 
 
@@ -34,7 +34,7 @@ def split_by_time(frame: pd.DataFrame, cfg: ProjectConfig) -> Split:
     data closest to what they will serve, and the split is the same on every run."""
     if len(frame) < cfg.training.min_rows:
         raise TrainingError(f"{len(frame)} rows is below training.min_rows={cfg.training.min_rows}")
-    ordered = frame.sort_values(cfg.dataset.timestamp, kind="stable").reset_index(drop=True)
+    ordered = frame.sort_values(cfg.dataset.time_column, kind="stable").reset_index(drop=True)
     cut = len(ordered) - max(1, round(len(ordered) * cfg.training.holdout_fraction))
     return Split(train=ordered.iloc[:cut], holdout=ordered.iloc[cut:])
 

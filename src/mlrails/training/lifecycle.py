@@ -65,9 +65,7 @@ def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, list[s
         # The newest row is at least the newest of these, so the window's start is at least
         # this cut-off: a file whose newest row is older holds only rows recent() would drop.
         newest = [b[0] for b in bounds.values() if b is not None] + [
-            pd.to_datetime(f[cfg.dataset.timestamp], utc=True, format="ISO8601").max()
-            for f in frames.values()
-            if not f.empty
+            pd.to_datetime(f[cfg.dataset.time_column], utc=True).max() for f in frames.values() if not f.empty
         ]
         if newest:
             cutoff = max(newest) - pd.Timedelta(days=cfg.training.window_days)
@@ -226,7 +224,7 @@ def train_step(
         time=at,
     )
     # Traffic after the newest training row is new to this model: the gate may score on it.
-    trained_through = pd.to_datetime(split.train[cfg.dataset.timestamp], utc=True, format="ISO8601").max()
+    trained_through = pd.to_datetime(split.train[cfg.dataset.time_column], utc=True).max()
     return {
         "version": registered.version,
         "run_id": registered.run_id,
