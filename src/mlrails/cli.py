@@ -82,9 +82,18 @@ def _simulate(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from mlrails.local.runtime import LocalRuntime
 
+    if (args.body is None) == (args.file is None):
+        raise ConfigError("give a request body, or --file with one (.json, or .csv with a header)")
+    if args.file is not None:
+        path = Path(args.file)
+        if not path.is_file():
+            raise ConfigError(f"no file at {path}")
+        body, content_type = path.read_bytes(), "text/csv" if path.suffix == ".csv" else "application/json"
+    else:
+        body, content_type = args.body.encode(), args.content_type
     cfg, project_dir = _project(args)
     with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC)) as runtime:
-        status, answer = runtime.request("POST", "/invocations", args.body.encode(), args.content_type)
+        status, answer = runtime.request("POST", "/invocations", body, content_type)
     print(json.dumps({"status": status, "body": answer}, indent=1))
     return 0 if status == 200 else 1
 
@@ -93,7 +102,7 @@ def _predict(args: argparse.Namespace) -> int:
 def _operator(cfg: ProjectConfig, project_dir: Path, environment: str | None) -> Iterator[Callable[..., dict]]:
     """Runs operator commands: on a deployed environment (``--env``) through its train
     function's URL, signed with the caller's AWS credentials (the function records who),
-    or on the local environment `mlrails demo` left, through the same function at the run's
+    or on the local environment (`mlrails up` or `mlrails demo`), through the same function at the run's
     virtual time as the local user (changes saved for the next command). Yields
     ``run(action, **fields) -> result``."""
     from mlrails.promotion.operations import Operation
@@ -237,6 +246,56 @@ class _Commands:
         return self._subparsers.add_parser(name, parents=[self._options], **kwargs)
 
 
+def _up(args: argparse.Namespace) -> int:
+    from mlrails.local import environment
+
+    cfg, project_dir = _project(args)
+    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
+    environment.up(cfg, project_dir, sys.stdout, at=at if at.tzinfo else at.replace(tzinfo=UTC), fresh=args.fresh)
+    return 0
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from mlrails.local import environment
+
+    cfg, project_dir = _project(args)
+    if args.replay:
+        if len(args.files) != 1:
+            raise ConfigError("--replay takes one dataset")
+        environment.replay(cfg, project_dir, Path(args.files[0]), sys.stdout)
+    else:
+        environment.upload(cfg, project_dir, [Path(f) for f in args.files], sys.stdout)
+    return 0
+
+
+def _advance(args: argparse.Namespace) -> int:
+    from mlrails.local import environment
+
+    cfg, project_dir = _project(args)
+    environment.advance(cfg, project_dir, environment.parse_duration(args.duration), sys.stdout)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from mlrails.local import environment
+
+    cfg, project_dir = _project(args)
+    found = environment.status(cfg, project_dir)
+    if args.json:
+        print(json.dumps(found, indent=1))
+    else:
+        environment.print_status(cfg, found, sys.stdout)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from mlrails.local import environment
+
+    _, project_dir = _project(args)
+    environment.down(project_dir, sys.stdout)
+    return 0
+
+
 def _init(args: argparse.Namespace) -> int:
     from mlrails.scaffold.init import init_project
 
@@ -294,16 +353,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--out", default="simulation.html", help="where the HTML report goes")
     simulate.set_defaults(run=_simulate)
-    predict = commands.add_parser("predict", help="score a request body with the champion `mlrails demo` left")
-    predict.add_argument("body", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
+    predict = commands.add_parser("predict", help="score a request body with the local environment's champion")
+    predict.add_argument("body", nargs="?", help="a request body, e.g. '{\"dataframe_records\": [...]}'")
+    predict.add_argument("--file", help="the request body from a file (.json, or .csv with a header row)")
     predict.add_argument("--content-type", default="application/json")
     predict.set_defaults(run=_predict)
-    serve = commands.add_parser("serve", help="the API's routes on localhost, backed by `mlrails demo`'s state")
+    serve = commands.add_parser("serve", help="the API's routes on localhost, answered by the local environment")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
     env_help = (
         "a deployed environment from the config (uses your AWS credentials); "
-        "default: the local environment `mlrails demo` left"
+        "default: the project's local environment (`mlrails up` or `mlrails demo`)"
     )
     promote = commands.add_parser("promote", help="make a trained version the champion")
     promote.add_argument("--version", required=True, type=int)
@@ -329,6 +389,23 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--no-target", action="store_true", help="leave out the label (serving traffic)")
     generate.set_defaults(run=_generate)
+    up = commands.add_parser("up", help="start your project's local environment (in its .mlrails/)")
+    up.add_argument("--at", help="the virtual clock's start, ISO 8601 (default: now)")
+    up.add_argument("--fresh", action="store_true", help="replace an existing local environment")
+    up.set_defaults(run=_up)
+    upload = commands.add_parser("upload", help="files into raw/ at the local clock's time, and what follows")
+    upload.add_argument("files", nargs="+", help=".csv, .csv.gz or .parquet files")
+    upload.add_argument(
+        "--replay", action="store_true", help="one timestamped dataset, uploaded day by day as it would have arrived"
+    )
+    upload.set_defaults(run=_upload)
+    advance = commands.add_parser("advance", help="move the local clock, firing every schedule due on the way")
+    advance.add_argument("duration", help="30m, 12h, 3d, 1w")
+    advance.set_defaults(run=_advance)
+    status = commands.add_parser("status", help="the local environment: clock, champion, data, decisions, schedules")
+    status.add_argument("--json", action="store_true", help="one JSON document")
+    status.set_defaults(run=_status)
+    commands.add_parser("down", help="forget the local environment (its .mlrails/)").set_defaults(run=_down)
     init = commands.add_parser(
         "init",
         help="a project folder from a data file: config, model, test, CDK entry",

@@ -26,7 +26,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_environ) ->
 
 # (arguments, exit code, what the message says)
 ERROR_CASES = [
-    (["models"], 2, "no local state yet: run `mlrails demo` first"),
+    (["models"], 2, "no local state yet: run `mlrails up` (your project) or `mlrails demo` first"),
     (["promote", "--version", "3"], 2, "no local state yet"),
     (["rollback"], 2, "no local state yet"),
     (["predict", '{"dataframe_records": []}'], 2, "no local state yet"),
@@ -37,6 +37,11 @@ ERROR_CASES = [
     (["demo", "--config", "missing.yaml"], 2, "config file not found: missing.yaml"),
     (["--config", "missing.yaml", "demo"], 2, "config file not found: missing.yaml"),
     (["generate", "no/such/folder/rows.csv"], 1, "OSError"),
+    (["advance", "3x"], 2, "'3x' is not a duration"),
+    (["upload", "missing.csv"], 2, "no file at missing.csv"),
+    (["down"], 2, "no local environment in"),
+    (["predict"], 2, "give a request body, or --file"),
+    (["status"], 2, "no local state yet"),
 ]
 
 
@@ -64,3 +69,12 @@ def test_the_config_is_found_above_and_missing_is_said(project, tmp_path_factory
     assert main(["models"]) == 2
     err = capsys.readouterr().err
     assert f"no mlrails.yaml in {elsewhere} or any folder above it" in err and "--config" in err
+
+
+def test_the_local_environment_is_not_replaced_by_accident(project, capsys):
+    assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
+    assert main(["up"]) == 2
+    assert "holds a local environment already" in capsys.readouterr().err
+    # The example's rows are from January: the clock cannot go back to replay them.
+    assert main(["upload", "--replay", str(REPO / "examples" / "churn.csv")]) == 2
+    assert "start over with `mlrails up --fresh --at 2026-01-05`" in capsys.readouterr().err

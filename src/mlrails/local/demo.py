@@ -15,104 +15,14 @@ from typing import Any, TextIO
 
 from mlrails.config import ProjectConfig
 from mlrails.feasibility.runner import run_check
-from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.local.synthetic import churn_frame
+from mlrails.local.timeline import Timeline
 from mlrails.promotion.operations import Operation
 
 REAL_MODEL = "mlrails.models:gradient_boosting"
 TRAFFIC_REQUESTS_PER_DAY = 24
 ROWS_PER_REQUEST = 25
-
-
-class Timeline:
-    """Prints what fired, with counts and model versions, in virtual time."""
-
-    def __init__(self, out: TextIO, start: datetime) -> None:
-        self.out, self.start = out, start
-        self.invocations: list[Invocation] = []
-        self.runtime: LocalRuntime | None = None
-
-    def say(self, text: str) -> None:
-        """A line of narration."""
-        print(text, file=self.out, flush=True)
-
-    def step(self, text: str) -> None:
-        """Something the demo does (as a user would)."""
-        self.say(f"  {self.clock()}  ▸ {text}")
-
-    def clock(self) -> str:
-        now = self.runtime.now if self.runtime else self.start
-        return f"{now:%a %d %b %H:%M}"
-
-    def __call__(self, invocation: Invocation) -> None:
-        self.invocations.append(invocation)
-        name = invocation.function
-        if "step" in invocation.event:
-            name = f"{name}:{invocation.event['step']}"
-        self.say(f"  {self.clock()}    {name:<16} {describe(invocation)}")
-
-
-def describe(invocation: Invocation) -> str:
-    """One readable line for a handler run."""
-    if invocation.error:
-        return f"FAILED ({invocation.trigger}): {invocation.error}"
-    r: dict[str, Any] = invocation.result or {}
-    match invocation.function:
-        case "feature_prep" if r.get("status") == "quarantined":
-            return f"{_key(r['source_uri'])} quarantined → {_key(r['target_uri'])} (reason: {r['reason']})"
-        case "feature_prep":
-            return f"{_key(r['source_uri'])} → {_key(r['target_uri'])} ({r['rows']:,} rows) ⇒ FeaturesReady"
-        case "retrain_trigger":
-            verdict = "retrain ⇒ RetrainRequested" if r["retrain"] else "no retrain"
-            return f"{r['trigger']}: {verdict} ({r['reason']})"
-        case "train" if invocation.event["step"] == "train":
-            metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["metrics"].items()))
-            return f"v{r['version']} fit on {r['rows']:,} rows [{metrics}] ⇒ ModelRegistered"
-        case "train" if invocation.event["step"] == "evaluate":
-            return f"gate says {'promote' if r['promote'] else 'reject'}: {r['reason']}"
-        case "train":
-            version = invocation.event["state"]["train"]["version"]
-            return f"v{version} promoted ⇒ ModelPromoted" if r["promoted"] else f"v{version} rejected ⇒ ModelRejected"
-        case "drift_check":
-            return _drift_line(r)
-        case "performance_check":
-            return _performance_line(r)
-    return json.dumps(r)[:120]
-
-
-def _drift_line(r: dict[str, Any]) -> str:
-    from mlrails.adapters import s3
-
-    if r["status"] == "no_model":
-        return "no model to compare against yet"
-    report = s3.get_json(r["report_uri"])
-    if r["status"] == "insufficient_data":
-        return f"insufficient data ({report['rows']} rows < {report['min_rows']}): no verdict"
-    # Each feature's deciding measure (Wasserstein for numbers, Jensen-Shannon for categories by default).
-    scores = ", ".join(
-        f"{name} {f['test']} {f['score']:.2f}{'*' if f['drifted'] else ''}"
-        for name, f in sorted(report["features"].items())
-    )
-    verdict = "DRIFT ⇒ DriftDetected" if r["drift_detected"] else r["status"]
-    return (
-        f"{verdict}: {len(report['drifted_features'])}/{len(report['features'])} features drifted "
-        f"on {report['rows']:,} rows ({scores})"
-    )
-
-
-def _performance_line(r: dict[str, Any]) -> str:
-    if r["status"] == "no_model":
-        return "no model to judge yet"
-    if r["value"] is None:  # insufficient_labels, metric_unavailable
-        return f"{r['status'].replace('_', ' ')} ({r['labelled']:,} labelled, settled predictions): no verdict"
-    verdict = "DEGRADED ⇒ PerformanceDegraded" if r["performance_degraded"] else r["status"]
-    floor = "" if r["threshold"] is None else f", floor {r['threshold']:.3f}"
-    return f"{verdict}: {r['metric']} {r['value']:.3f} on {r['labelled']:,} labelled predictions{floor}"
-
-
-def _key(uri: str) -> str:
-    return uri.split("/", 3)[3]
 
 
 def _traffic(runtime: LocalRuntime, timeline: Timeline, *, day_seed: int, drift: float) -> list[Any]:

@@ -132,14 +132,21 @@ class LocalRuntime:
 
     @classmethod
     @contextlib.contextmanager
-    def resumed(cls, cfg: ProjectConfig, project_dir: Path, *, start: datetime) -> Iterator[LocalRuntime]:
+    def resumed(
+        cls,
+        cfg: ProjectConfig,
+        project_dir: Path,
+        *,
+        start: datetime,
+        on_invocation: Callable[[Invocation], None] = lambda _: None,
+    ) -> Iterator[LocalRuntime]:
         """The project's saved local environment, running, and saved again when the block ends
         (however it ends): what a command did there (served predictions and their captures,
         labels, promotions) is there for the next one. Raises :class:`ConfigError` when there
         is nothing saved yet."""
-        with cls(cfg, project_dir, start=start, fresh=False) as runtime:
+        with cls(cfg, project_dir, start=start, fresh=False, on_invocation=on_invocation) as runtime:
             if not runtime.resume():
-                raise ConfigError("no local state yet: run `mlrails demo` first")
+                raise ConfigError("no local state yet: run `mlrails up` (your project) or `mlrails demo` first")
             try:
                 yield runtime
             finally:

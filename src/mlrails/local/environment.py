@@ -1,0 +1,196 @@
+"""Your project's local environment, one command at a time: `mlrails up`, `upload` (a file,
+or a timestamped dataset replayed day by day as arrivals), `advance`, `status`, `down`; with
+`serve` and `predict` in between. Each command resumes the saved state in the project's
+.mlrails/, runs the deployed graph on it in virtual time, prints what ran, and saves it."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlrails.adapters import s3
+from mlrails.config import ProjectConfig
+from mlrails.data.dataset import parse_times, read_table
+from mlrails.errors import ConfigError
+from mlrails.local.runtime import LocalRuntime
+from mlrails.local.timeline import Timeline
+from mlrails.schedule import fire_times
+from mlrails.wiring import SCHEDULES, Prefix
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([mhdw])$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``12h``, ``3d``, ``1w`` → a timedelta."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ConfigError(f"{text!r} is not a duration: a number and m, h, d or w (30m, 12h, 3d, 1w)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _spoken(duration: timedelta) -> str:
+    """A duration as it would be typed: 1d, 36h, 90m."""
+    minutes = int(duration.total_seconds() // 60)
+    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def _state(project_dir: Path) -> Path:
+    return project_dir / ".mlrails"
+
+
+def up(cfg: ProjectConfig, project_dir: Path, out: TextIO, *, at: datetime, fresh: bool = False) -> None:
+    """Create the project's local environment (its resources, in moto; MLflow in SQLite), its
+    virtual clock at ``at``. An existing one is kept unless ``fresh``."""
+    if (_state(project_dir) / "snapshot").exists() and not fresh:
+        raise ConfigError(f"{_state(project_dir)} holds a local environment already: `mlrails down` it, or --fresh")
+    with LocalRuntime(cfg, project_dir, start=at) as runtime:
+        runtime.save()
+    print(
+        f"{cfg.project}: local environment up in {_state(project_dir)}, clock at {at:%Y-%m-%d %H:%M} UTC\n"
+        "  next: mlrails upload <file> (or --replay a timestamped dataset), then mlrails status",
+        file=out,
+    )
+
+
+def down(project_dir: Path, out: TextIO) -> None:
+    """Forget the local environment (its buckets, registry and clock)."""
+    state = _state(project_dir)
+    if not state.exists():
+        raise ConfigError(f"no local environment in {state}")
+    shutil.rmtree(state)
+    print(f"removed {state}", file=out)
+
+
+_QUIET = io.StringIO()  # reading the status runs nothing worth printing
+
+
+def _running(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> Any:
+    """The saved environment, resumed with its runs printed as a timeline."""
+    timeline = Timeline(out, datetime.now(UTC))
+    return LocalRuntime.resumed(cfg, project_dir, start=timeline.start, on_invocation=timeline), timeline
+
+
+def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO) -> None:
+    """Put each file under raw/ at the current virtual time, and run what follows."""
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(f"no file at {path}")
+    context, timeline = _running(cfg, project_dir, out)
+    with context as runtime:
+        timeline.runtime = runtime
+        for path in files:
+            timeline.step(f"upload {path.name} → raw/{path.name}")
+            runtime.upload_raw(path.name, path.read_bytes())
+
+
+def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO) -> None:
+    """Replay a timestamped dataset as it would have arrived: each day's rows uploaded as one
+    file at the end of that day, the clock moved there first (so every schedule due in
+    between fires, drift checks and retrains included)."""
+    if cfg.dataset.timestamp is None:
+        raise ConfigError("--replay needs the data's own times (dataset.timestamp); upload the file instead")
+    frame = read_table(path.read_bytes(), path.name)
+    if cfg.dataset.timestamp not in frame:
+        raise ConfigError(f"{path} has no column '{cfg.dataset.timestamp}' (dataset.timestamp)")
+    times = parse_times(frame[cfg.dataset.timestamp], cfg.dataset.timestamp_format)
+    if times.isna().any():
+        raise ConfigError(f"{path}: {int(times.isna().sum())} rows have no readable {cfg.dataset.timestamp}")
+    days = times.dt.floor("D")
+    context, timeline = _running(cfg, project_dir, out)
+    with context as runtime:
+        timeline.runtime = runtime
+        first = days.min().to_pydatetime()
+        if runtime.now > first + timedelta(days=1):
+            raise ConfigError(
+                f"the local clock is at {runtime.now:%Y-%m-%d}, after the data's first day {first:%Y-%m-%d}: "
+                f"start over with `mlrails up --fresh --at {first:%Y-%m-%d}`"
+            )
+        for day in sorted(days.unique()):
+            arrival = day.to_pydatetime() + timedelta(days=1)
+            if arrival > runtime.now:
+                runtime.advance(arrival - runtime.now)
+            rows = frame[days == day]
+            name = f"{path.stem}-{day:%Y-%m-%d}.csv"
+            timeline.step(f"{len(rows):,} rows of {day:%Y-%m-%d} arrive → raw/{name}")
+            runtime.upload_raw(name, rows.to_csv(index=False).encode())
+
+
+def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: TextIO) -> None:
+    """Move the virtual clock, firing every schedule due on the way."""
+    context, timeline = _running(cfg, project_dir, out)
+    with context as runtime:
+        timeline.runtime = runtime
+        timeline.step(f"advance {_spoken(duration)}")
+        runtime.advance(duration)
+        timeline.step("now")
+
+
+def status(cfg: ProjectConfig, project_dir: Path) -> dict[str, Any]:
+    """What the environment holds: its time, the champion, the data, the traffic and labels,
+    the latest decisions, the next schedules (plain JSON)."""
+    context, _ = _running(cfg, project_dir, _QUIET)
+    with context as runtime:
+        names = runtime.cloud.names
+        code, version = runtime.request("GET", "/version")
+
+        def count(bucket: str, prefix: str) -> int:
+            return sum(1 for _ in s3.list_keys(bucket, prefix))
+
+        def newest(prefix: str) -> dict[str, Any] | None:
+            keys = list(s3.list_keys(names.artifacts_bucket, prefix))
+            return s3.get_json(s3.uri(names.artifacts_bucket, keys[-1])) if keys else None
+
+        now = runtime.now
+        upcoming = sorted(
+            (times[0], spec.name)
+            for spec in SCHEDULES
+            if spec.enabled(cfg)
+            and (times := fire_times(spec.expression(cfg), runtime.anchor, now, now + timedelta(days=31)))
+        )
+        found = {
+            "now": now.isoformat(),
+            "champion": version if code == 200 else None,
+            "feature_files": count(names.data_bucket, Prefix.FEATURES.value),
+            "quarantined": count(names.data_bucket, Prefix.QUARANTINE.value),
+            "capture_files": count(names.data_bucket, Prefix.CAPTURE.value),
+            "feedback_files": count(names.data_bucket, Prefix.FEEDBACK.value),
+            "last_retrain_decision": newest(f"{Prefix.REPORTS.value}retrain/{cfg.model.name}/"),
+            "last_drift_report": newest(f"{Prefix.REPORTS.value}drift/{cfg.model.name}/"),
+            "last_performance_report": newest(f"{Prefix.REPORTS.value}performance/{cfg.model.name}/"),
+            "next_schedules": [{"at": at.isoformat(), "schedule": name} for at, name in upcoming],
+        }
+    return found
+
+
+def print_status(cfg: ProjectConfig, found: dict[str, Any], out: TextIO) -> None:
+    """:func:`status` as a few readable lines."""
+    champion = found["champion"]
+    lines = [
+        f"{cfg.project} (local) at {found['now'][:16]} UTC",
+        "  champion   "
+        + (f"{champion['model_name']} v{champion['model_version']}" if champion else "none yet (no model promoted)"),
+        f"  data       {found['feature_files']} feature files, {found['quarantined']} quarantined",
+        f"  traffic    {found['capture_files']} capture files, {found['feedback_files']} feedback files",
+    ]
+    decision = found["last_retrain_decision"]
+    if decision:
+        lines.append(f"  retrain    {'yes' if decision.get('retrain') else 'no'}: {decision.get('reason')}")
+    drift = found["last_drift_report"]
+    if drift:
+        lines.append(f"  drift      {drift.get('status')} ({len(drift.get('drifted_features', []))} features drifted)")
+    performance = found["last_performance_report"]
+    if performance:
+        lines.append(
+            f"  quality    {performance.get('status')}: {performance.get('metric')} {performance.get('value')}"
+        )
+    for item in found["next_schedules"]:
+        lines.append(f"  next       {item['schedule']} at {item['at'][:16]}")
+    print("\n".join(lines), file=out)

@@ -1,0 +1,71 @@
+"""A user's own project end to end, from an empty folder outside the checkout, with only the
+commands the docs give: the second example (examples/diabetes, a regression without
+timestamps). init writes the project; its model test passes; the local lifecycle trains and
+promotes it, serves traffic and captures it, sees the drift in later data, retrains, and
+lets the gate decide."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mlrails.cli import main
+from support.samples import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def _make_data():
+    spec = importlib.util.spec_from_file_location("make_data", REPO / "examples" / "diabetes" / "make_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch, restore_environ):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    sys.modules.pop("models", None)  # the project's module, imported by name
+
+
+def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, monkeypatch):
+    data, later = _make_data()(workspace / "data")
+    project = workspace / "diabetes"
+
+    assert main(["init", str(data), "--dir", str(project), "--target", "target"]) == 0
+    out = capsys.readouterr().out
+    assert "a regression project" in out and "timestamp  (none)" in out
+    model_test = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, capture_output=True, text=True
+    )
+    assert model_test.returncode == 0, model_test.stdout + model_test.stderr
+
+    # From here on, as a user in the project's folder.
+    monkeypatch.chdir(project)
+    assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
+    assert main(["upload", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "(442 rows) ⇒ FeaturesReady" in out and "v1 promoted ⇒ ModelPromoted" in out
+
+    assert main(["predict", "--file", str(later)]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == 200 and len(answer["body"]["predictions"]) == 442
+
+    assert main(["advance", "1d"]) == 0
+    out = capsys.readouterr().out
+    assert "DRIFT ⇒ DriftDetected" in out and "bmi" in out
+    assert "drift: retrain ⇒ RetrainRequested" in out
+    assert "train:evaluate   gate says" in out and ("v2 promoted" in out or "v2 rejected" in out)
+
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["last_drift_report"]["status"] == "drift" and status["capture_files"] >= 1
+    assert status["champion"]["model_name"] == "diabetes-model"
+
+    assert main(["down"]) == 0 and not (project / ".mlrails").exists()
