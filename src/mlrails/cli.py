@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from mlrails.config import ProjectConfig, load_config
 from mlrails.errors import ConfigError, MlrailsError
@@ -171,22 +172,61 @@ def _models(args: argparse.Namespace) -> int:
     cfg, project_dir = _project(args)
     with _operator(cfg, project_dir, args.env) as run:
         listing = run("models")
-    versions, log, metric = listing["versions"], listing["audit"], cfg.primary_metric
-    print(f"{cfg.model.name}: {len(versions)} version(s); gate metric {metric}\n")
-    print(f"  {'version':<8} {'aliases':<20} {metric:>9}  entrypoint")
-    for row in versions:
-        score = row["metrics"].get(metric)
-        print(
-            f"  v{row['version']:<7} {','.join(row['aliases']) or '-':<20} "
-            f"{'-' if score is None else f'{score:.4f}':>9}  {row['entrypoint']}"
-        )
-    print("\naudit log (who, what, why):")
-    for record in log:
-        print(
-            f"  {record['at'][:19]}  {record['action']:<8} v{record['version']:<4} by {record['by']:<10} "
-            f"{record['reason']}"
-        )
+    print("\n".join(models_lines(listing, cfg.model.name, cfg.primary_metric)))
     return 0
+
+
+def models_lines(listing: dict[str, Any], model_name: str, metric: str) -> list[str]:
+    """`mlrails models` from its listing (:func:`mlrails.promotion.operations.listing`): a row
+    per version with its own holdout's score, the gate's comparison on the same rows, the
+    gate's decision and the serving path; below, why each path, then the audit log."""
+    versions = listing["versions"]
+    lines = [
+        f"{model_name}: {len(versions)} version(s); gate metric {metric}",
+        "  own holdout: each version's score on its own, later, slice of data: not comparable across versions",
+        "  gate: the version and what it had to beat, scored on the same rows at its gate decision "
+        "(its holdout + labelled traffic)",
+        "",
+        f"  {'version':<8} {'aliases':<20} {'own holdout':>11}  {'gate: same rows':<30}  {'decision':<16}  serving",
+    ]
+    for row in versions:
+        decision = (row["decision"] or "-") + (", forced" if row["forced_by"] else "")
+        lines.append(
+            f"  v{row['version']:<7} {','.join(row['aliases']) or '-':<20} {_score(row['metrics'].get(metric)):>11}  "
+            f"{_versus(row['gate'], metric):<30}  {decision:<16}  {(row['serving'] or {}).get('path', '-')}"
+        )
+    served = [row for row in versions if row["serving"]]
+    if served:
+        lines += ["", "serving paths, and why:"]
+        # One line each: a failed conversion's reason quotes the converter's multi-line message.
+        lines += [
+            f"  v{row['version']:<7} {row['serving']['path']}: {' '.join(row['serving']['reason'].split())}"
+            for row in served
+        ]
+    lines += ["", "audit log (who, what, why):"]
+    lines += [
+        f"  {record['at'][:19]}  {record['action']:<8} v{record['version']:<4} by {record['by']:<10} {record['reason']}"
+        for record in listing["audit"]
+    ]
+    return lines
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _versus(gate: dict[str, Any] | None, metric: str) -> str:
+    """The gate's comparison: ``challenger vs champion vN baseline``, in the gate metric of the
+    time (named when the config's has changed since)."""
+    if gate is None:
+        return "-"
+    scored = gate["metric"]
+    named = "" if scored == metric else f" ({scored})"
+    challenger = _score(gate["metrics"].get(scored))
+    if gate["baseline"] is None:
+        return f"{challenger}, nothing to beat{named}"
+    against = f"champion v{gate['champion_version']}" if gate["baseline"] == "champion" else "placeholder"
+    return f"{challenger} vs {against} {_score(gate['baseline_metrics'].get(scored))}{named}"
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -9,18 +9,23 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from mlrails.adapters import manifests
+from mlrails.adapters import manifests, s3
 from mlrails.adapters.operator import DeployedOperator
+from mlrails.data import dataset
 from mlrails.errors import BadRequest, ConfigError
 from mlrails.local.runtime import function_url_request
 from mlrails.local.synthetic import churn_frame
 from mlrails.promotion import rails
 from mlrails.promotion.operations import Operation, OperationRefused, unwrap
+from mlrails.serving import artifacts
+from mlrails.serving.manifest import HOLDOUT_FILE, Manifest, model_prefix
 from mlrails.settings import Settings
+from mlrails.training import estimator
 from mlrails.wiring import operator_parameter
-from support.aws import DAY, put_features, run_training, training_request
+from support.aws import DAY, put_features, redeploy, run_training, training_request
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
+REAL = "mlrails.models:gradient_boosting"
 
 
 def _request(train, context, body: dict, caller: str = ALICE) -> tuple[int, dict]:
@@ -67,11 +72,73 @@ def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train
     listing = _operate(train_handler, lambda_context, "models")
     aliases = {row["version"]: row["aliases"] for row in listing["versions"]}
     assert "champion" in aliases["1"] and "previous" not in aliases["2"]
+    first, second = (next(row for row in listing["versions"] if row["version"] == v) for v in ("1", "2"))
+    assert (first["decision"], first["forced_by"], first["gate"]["baseline"]) == ("promoted", None, None)
+    # Rejected, then promoted by hand over the gate: the listing says both, and by whom.
+    assert (second["decision"], second["forced_by"]) == ("rejected", ALICE)
+    assert second["serving"]["path"] in ("onnx", "skops")
     assert [(r["action"], r["version"], r["by"]) for r in listing["audit"]][-2:] == [
         ("promote", "2", ALICE),
         ("rollback", "1", ALICE),
     ]
     json.dumps(listing, allow_nan=False)  # plain JSON: it travels back through Lambda
+
+
+def test_models_shows_both_sides_of_each_gate_decision_and_the_serving_path(
+    cloud, cfg, train_handler, lambda_context, monkeypatch
+):
+    # v1, a real model, against the placeholder baseline; then, with a day's more rows, v2 (the
+    # placeholder) against champion v1: each gate scores both sides on the challenger's holdout.
+    metric, settings = cfg.primary_metric, Settings.from_env()
+    redeploy(cloud, cfg.model_copy(update={"model": cfg.model.model_copy(update={"entrypoint": REAL})}), monkeypatch)
+    put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=2), seed=7), "2026/02/28/crm-export")
+    promoted = run_training(train_handler, lambda_context, training_request(trigger_id="real"))
+    redeploy(cloud, cfg, monkeypatch)
+    put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=8))
+    rejected = run_training(train_handler, lambda_context, training_request(trigger_id="placeholder"))
+    assert promoted["finish"]["promoted"] and not rejected["finish"]["promoted"]
+
+    listing = _operate(train_handler, lambda_context, "models")
+    v1, v2 = (next(row for row in listing["versions"] if row["version"] == v) for v in ("1", "2"))
+
+    def candidate(version: str) -> Manifest:
+        return Manifest.from_json(s3.get_bytes(rails.candidate_uri(settings, cfg.model.name, version)))
+
+    def beside(version: str, name: str) -> bytes:
+        """A file training left beside version ``version``'s model."""
+        uri = s3.uri(cloud.artifacts_bucket, f"{model_prefix(cfg.model.name, version)}{name}")
+        return manifests.read_file(candidate(version), uri)
+
+    def holdout(version: str):
+        return dataset.read_parquet(beside(version, HOLDOUT_FILE))
+
+    # v2's gate: the placeholder and champion v1, both on v2's holdout, which is not where v1's
+    # own score comes from (an older slice): only the gate's pair compares the two.
+    gate = v2["gate"]
+    assert (gate["promote"], gate["baseline"], gate["champion_version"]) == (False, "champion", "1")
+    assert gate["metric"] == metric
+    assert gate["metrics"] == pytest.approx(estimator.score(rails.load_model(candidate("2")), holdout("2"), cfg))
+    assert gate["baseline_metrics"] == pytest.approx(
+        estimator.score(rails.load_model(candidate("1")), holdout("2"), cfg)
+    )
+    assert gate["baseline_metrics"][metric] != pytest.approx(v1["metrics"][metric])
+    assert gate == rejected["evaluate"]
+    assert (v2["decision"], v2["forced_by"], v2["serving"]) == ("rejected", None, None)
+    # v1's gate: it and the placeholder fit on the same rows, both on v1's holdout; promoted.
+    gate = v1["gate"]
+    assert (gate["promote"], gate["baseline"], gate["champion_version"]) == (True, "placeholder", None)
+    assert gate["metrics"] == pytest.approx(v1["metrics"])  # no labelled traffic: the same holdout
+    placeholder = artifacts.loads(beside("1", "placeholder.skops"), ())  # a dummy: default skops trust
+    assert gate["baseline_metrics"] == pytest.approx(estimator.score(placeholder, holdout("1"), cfg))
+    assert gate == promoted["evaluate"] and v1["decision"] == "promoted"
+    champion = manifests.read_current(cloud.artifacts_bucket, cfg.model.name)
+    assert v1["serving"] == {"path": champion.serving, "reason": champion.serving_reason}
+    # The audit record of each gate decision carries the same comparison.
+    assert [(r["action"], r["gate"]) for r in listing["audit"]] == [
+        ("promote", promoted["evaluate"]),
+        ("reject", rejected["evaluate"]),
+    ]
+    json.dumps(listing, allow_nan=False)
 
 
 def test_refusals_are_answers_not_function_errors(cloud, cfg, train_handler, lambda_context, two_versions):

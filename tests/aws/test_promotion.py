@@ -85,7 +85,7 @@ def test_a_rejected_challenger_is_recorded_and_can_still_be_promoted_by_hand_wit
 
     log = rails.audit_log(settings, cfg.model.name)
     assert log[-1]["action"] == "reject" and log[-1]["version"] == "2"
-    assert log[-1]["baseline_metrics"]["roc_auc"] > log[-1]["metrics"]["roc_auc"]
+    assert log[-1]["gate"]["baseline_metrics"]["roc_auc"] > log[-1]["gate"]["metrics"]["roc_auc"]
 
     at = DAY + timedelta(hours=5)
     with pytest.raises(rails.PromotionError, match="rejected by the gate"):

@@ -160,6 +160,11 @@ def test_operator_commands_keep_manifest_and_aliases_consistent(demo, project, c
     assert models.returncode == 0, models.stderr
     assert "v2       champion" in models.stdout and "v1       previous" in models.stdout
     assert "reject   v3    by gate" in models.stdout
+    # Beside each version: what its gate compared on the same rows, its decision, its serving path.
+    table = {line.split()[0]: line for line in models.stdout.split("\n\n")[1].splitlines()[1:]}
+    assert "vs champion v2" in table["v3"] and table["v3"].endswith("rejected          -")
+    assert "vs champion v1" in table["v2"] and table["v2"].endswith("promoted          onnx")
+    assert "nothing to beat" in table["v1"] and "v2       onnx: verified on" in models.stdout
 
     rolled = cli(["rollback"])
     assert (

@@ -102,6 +102,34 @@ def _state(**overrides) -> policy.PolicyState:
     return policy.PolicyState(**{**values, **overrides})
 
 
+@pytest.mark.parametrize(
+    ("baseline", "baseline_metrics", "champion_version"),
+    [("champion", {"roc_auc": 0.7184944684944685}, "1"), ("placeholder", {"roc_auc": 0.5}, "1"), (None, None, None)],
+    ids=["champion", "placeholder-for-a-champion-with-other-features", "first-model"],
+)
+def test_the_comparison_survives_the_registry_tags_exactly(baseline, baseline_metrics, champion_version):
+    comparison = gate.Comparison(
+        promote=baseline is None,
+        reason="r",
+        metric="roc_auc",
+        metrics={"roc_auc": 0.6287037037037037, "accuracy": 0.75},
+        baseline=baseline,
+        baseline_metrics=baseline_metrics,
+        champion_version=champion_version,
+        holdout_rows=120,
+        feedback_rows=300,
+        ignored_labels=2,
+    )
+    tags = comparison.to_tags()
+    assert all(isinstance(value, str) for value in tags.values())  # MLflow tags are strings
+    assert gate.Comparison.from_tags({**tags, "serving.path": "onnx"}) == comparison
+
+
+def test_a_version_evaluated_before_the_gate_recorded_its_scores_has_no_comparison():
+    old = {"gate.promote": "True", "gate.reason": "r", "gate.holdout_rows": "120", "gate.feedback_rows": "0"}
+    assert gate.Comparison.from_tags(old) is None and gate.Comparison.from_tags({}) is None
+
+
 def test_bootstrap_waits_for_enough_rows(cfg):
     assert not policy.decide(
         "new_data", _state(has_champion=False, rows_since_training=10, last_retrain_at=None), cfg, NOW

@@ -109,7 +109,8 @@ class Registry:
         return cls(settings.tracking_uri, model_name, artifact_location=location)
 
     def versions(self) -> list[dict[str, Any]]:
-        """Every registered version, newest first, with its aliases, holdout metrics and tags."""
+        """Every registered version, newest first, with its aliases, its own holdout's metrics
+        and its tags (the gate's comparison, the serving path: read by promotion.operations)."""
         aliases: dict[str, list[str]] = {}
         for alias, version in self.client.get_registered_model(self.model_name).aliases.items():
             aliases.setdefault(str(version), []).append(alias)
@@ -124,7 +125,7 @@ class Registry:
                     "created": version.creation_timestamp,
                     "metrics": {k.removeprefix("holdout_"): v for k, v in run.data.metrics.items()},
                     "entrypoint": run.data.params.get("entrypoint"),
-                    "gate": version.tags.get("gate.reason"),
+                    "tags": dict(version.tags),
                 }
             )
         return sorted(rows, key=lambda row: int(row["version"]), reverse=True)

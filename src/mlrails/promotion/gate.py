@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlrails.config import Promotion
+
+GATE = "gate"  # who decides automatic promotions, in the audit log
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,62 @@ def decide(
                 f"{summary}, but guard {guard} regressed by {loss:.4f} > tolerance {tolerance:.4f}",
             )
     return GateDecision(True, metric, new, old, gain, summary)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the gate compared at a version's evaluation and what it concluded: the challenger
+    and its baseline scored on the same rows (the challenger's holdout plus the labelled traffic
+    it did not learn from). Each version's own holdout is a later slice of data than the one
+    before it, so only these two scores compare a version with what it had to beat. Recorded on
+    the registry version as ``gate.*`` tags (the system of record `mlrails models` reads), and
+    with the gate's decision in the audit log."""
+
+    promote: bool
+    reason: str
+    metric: str  # the gate metric at the time (the config's may have changed since)
+    metrics: dict[str, float]  # the challenger's
+    baseline: str | None  # "champion" or "placeholder"; None: nothing to beat (the first model)
+    baseline_metrics: dict[str, float] | None
+    champion_version: str | None  # the champion then, even when the placeholder stood in for it
+    holdout_rows: int
+    feedback_rows: int
+    ignored_labels: int
+
+    def to_tags(self) -> dict[str, str]:
+        """As MLflow version tags, which are strings: scores as JSON; no baseline, no tag."""
+        tags = {
+            "gate.promote": str(self.promote),
+            "gate.reason": self.reason,
+            "gate.metric": self.metric,
+            "gate.metrics": json.dumps(self.metrics, sort_keys=True),
+            "gate.holdout_rows": str(self.holdout_rows),
+            "gate.feedback_rows": str(self.feedback_rows),
+            "gate.ignored_labels": str(self.ignored_labels),
+        }
+        if self.baseline is not None:
+            tags["gate.baseline"] = self.baseline
+            tags["gate.baseline_metrics"] = json.dumps(self.baseline_metrics, sort_keys=True)
+        if self.champion_version is not None:
+            tags["gate.champion_version"] = self.champion_version
+        return tags
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> Comparison | None:
+        """The comparison recorded on a version, or None when there is none: never evaluated, or
+        evaluated before the gate recorded both sides' scores."""
+        if "gate.metric" not in tags:
+            return None
+        baseline = tags.get("gate.baseline_metrics")
+        return cls(
+            promote=tags["gate.promote"] == "True",
+            reason=tags["gate.reason"],
+            metric=tags["gate.metric"],
+            metrics=json.loads(tags["gate.metrics"]),
+            baseline=tags.get("gate.baseline"),
+            baseline_metrics=None if baseline is None else json.loads(baseline),
+            champion_version=tags.get("gate.champion_version"),
+            holdout_rows=int(tags["gate.holdout_rows"]),
+            feedback_rows=int(tags["gate.feedback_rows"]),
+            ignored_labels=int(tags["gate.ignored_labels"]),
+        )

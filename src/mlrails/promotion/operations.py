@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from mlrails.errors import BadRequest, MlrailsError
+from mlrails.promotion.gate import GATE, Comparison
 
 if TYPE_CHECKING:
     from mlrails.adapters.registry import Registry
@@ -117,7 +118,7 @@ def run(
     from mlrails.promotion import rails  # MLflow: the function's side only, not the caller's
 
     if operation.action == "models":
-        return {"versions": registry.versions(), "audit": rails.audit_log(settings, model_name)}
+        return listing(registry.versions(), rails.audit_log(settings, model_name))
     if operation.action == "rollback":
         manifest = rails.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:
@@ -132,6 +133,34 @@ def run(
             force=operation.force,
         )
     return {"champion": _summary(manifest)}
+
+
+def listing(versions: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[str, Any]:
+    """What `mlrails models` shows: each registry version (newest first) with its own holdout's
+    metrics; ``gate``, the gate's comparison on the same rows (:class:`Comparison`, from its
+    ``gate.*`` tags; None when none was recorded); ``serving``, the path it was promoted with and
+    why (its ``serving.*`` tags; None when never promoted); ``decision``, the gate's newest
+    (``promoted`` or ``rejected``, from the audit log; None when the gate never decided), and
+    ``forced_by``, who promoted it over the gate's rejection. Then ``audit``, the audit log."""
+    rows = []
+    for row in versions:
+        tags, version = row["tags"], row["version"]
+        comparison = Comparison.from_tags(tags)
+        mine = [record for record in log if record["version"] == version]
+        gated = [r["action"] for r in mine if r["by"] == GATE and r["action"] in ("promote", "reject")]
+        forced = [r["by"] for r in mine if "forced_over" in r]
+        rows.append(
+            {
+                **{key: value for key, value in row.items() if key != "tags"},
+                "gate": None if comparison is None else asdict(comparison),
+                "serving": (
+                    {"path": tags["serving.path"], "reason": tags["serving.reason"]} if "serving.path" in tags else None
+                ),
+                "decision": {"promote": "promoted", "reject": "rejected"}[gated[-1]] if gated else None,
+                "forced_by": forced[-1] if forced else None,
+            }
+        )
+    return {"versions": rows, "audit": log}
 
 
 def unwrap(status: int, body: bytes | str) -> dict[str, Any]:

@@ -137,13 +137,16 @@ def promote(
     force: bool = False,
     previous: str | None = None,
     ports: RailsPorts | None = None,
+    gate: dict[str, Any] | None = None,
 ) -> Manifest:
     """Serve ``version``: aliases, then the manifest (the commit point: what inference
     serves), then the event and the audit record. With ``resume``, a promotion of the same
     version for the same reason that stopped after its commit point is finished instead of
     refused (a retried training step). A version the gate rejected is refused unless
     ``force``, and the audit record says it was forced. ``previous``: what the version replaces
-    in the history (default: the current champion; a rollback names the one below it)."""
+    in the history (default: the current champion; a rollback names the one below it).
+    ``gate``: the gate's comparison when the gate decided this promotion (the audit record
+    carries it, as a rejection's does: the manifest's metrics are the version's own holdout's)."""
     ports = ports or RailsPorts.deployed(settings)
     body = s3.get_optional(candidate_uri(settings, model_name, version))
     if body is None:
@@ -198,6 +201,7 @@ def promote(
             "serving": manifest.serving,
             "serving_reason": manifest.serving_reason,
             **({"forced_over": rejected} if rejected is not None and force else {}),
+            **({"gate": gate} if gate is not None else {}),
         },
     )
     return manifest

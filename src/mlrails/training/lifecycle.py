@@ -8,7 +8,7 @@ promotion rails (:mod:`mlrails.promotion.rails`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,6 @@ from mlrails.settings import Settings
 from mlrails.training import estimator
 from mlrails.wiring import Prefix
 
-GATE = "gate"  # who decides automatic promotions, in the audit log
 HOLDOUT = HOLDOUT_FILE
 # Beside a real model: the placeholder fit on the same training rows, the first real model's bar.
 BASELINE = "placeholder.skops"
@@ -238,7 +237,8 @@ def evaluate_step(
     cfg: ProjectConfig, settings: Settings, registry: Registry, *, version: str, trained_through: str, at: datetime
 ) -> dict[str, Any]:
     """Step 2: score the challenger and the champion on the challenger's holdout plus the
-    labelled traffic it did not train on (:func:`labelled_traffic`), and gate."""
+    labelled traffic it did not train on (:func:`labelled_traffic`), and gate. The result is
+    the :class:`~mlrails.promotion.gate.Comparison` (plain JSON), also tagged on the version."""
     prefix = s3.uri(settings.artifacts_bucket, model_prefix(cfg.model.name, version))
     candidate = Manifest.from_json(s3.get_bytes(rails.candidate_uri(settings, cfg.model.name, version)))
     holdout = dataset.read_parquet(manifests.read_file(candidate, f"{prefix}{HOLDOUT}"))
@@ -265,26 +265,20 @@ def evaluate_step(
         reason = f"{reason}; scored on {len(holdout)} holdout + {len(fed_back)} labelled traffic rows"
     if ignored:
         reason = f"{reason}; ignored {ignored} labels not sent with the feedback credential"
-    registry.tag_version(
-        version,
-        **{
-            "gate.promote": str(decision.promote),
-            "gate.reason": reason,
-            "gate.holdout_rows": str(len(holdout)),
-            "gate.feedback_rows": str(len(fed_back)),
-            "gate.ignored_labels": str(ignored),
-        },
+    comparison = gate.Comparison(
+        promote=decision.promote,
+        reason=reason,
+        metric=cfg.primary_metric,
+        metrics=metrics,
+        baseline=None if baseline is None else "champion" if comparable else "placeholder",
+        baseline_metrics=baseline,
+        champion_version=champion.version if champion else None,
+        holdout_rows=len(holdout),
+        feedback_rows=len(fed_back),
+        ignored_labels=ignored,
     )
-    return {
-        "promote": decision.promote,
-        "reason": reason,
-        "metrics": metrics,
-        "baseline_metrics": baseline,
-        "champion_version": champion.version if champion else None,
-        "holdout_rows": len(holdout),
-        "feedback_rows": len(fed_back),
-        "ignored_labels": ignored,
-    }
+    registry.tag_version(version, **comparison.to_tags())
+    return asdict(comparison)
 
 
 def finish_step(
@@ -316,9 +310,10 @@ def finish_step(
             version,
             reason=evaluation["reason"],
             at=at,
-            by=GATE,
+            by=gate.GATE,
             resume=True,
             ports=rails_ports,
+            gate=evaluation,
         )
         return {"promoted": True, "reason": evaluation["reason"]}
     elif evaluation["promote"]:
@@ -339,10 +334,9 @@ def finish_step(
         {
             "action": "reject",
             "version": version,
-            "by": GATE,
+            "by": gate.GATE,
             "reason": why,
-            "metrics": evaluation["metrics"],
-            "baseline_metrics": evaluation["baseline_metrics"],
+            "gate": evaluation,
         },
     )
     return {"promoted": False, "reason": why}
