@@ -221,3 +221,15 @@ def test_rollback_walks_back_through_the_history_and_a_rejected_version_needs_fo
     assert forced.version == "4"
     record = rails.audit_log(settings, cfg.model.name)[-1]
     assert record["action"] == "promote" and record["forced_over"] == rejected.reason
+
+
+def test_in_manual_mode_the_gate_recommends_and_a_person_promotes_without_force(cfg, promotion_env):
+    settings, registry = promotion_env
+    _train(_config(cfg, "mlrails.models:placeholder"), promotion_env, 1)
+    manual = _config(cfg, REAL, mode="manual")
+    outcome = _train(manual, promotion_env, 2)
+
+    assert not outcome.promoted and "promotion.mode is manual: run `mlrails promote --version 2`" in outcome.reason
+    assert rails.audit_log(settings, cfg.model.name)[-1]["action"] == "recommend"
+    promoted = rails.promote(settings, registry, cfg.model.name, "2", reason="reviewed", at=DAY, by="alice")
+    assert promoted.version == "2" and "forced_over" not in rails.audit_log(settings, cfg.model.name)[-1]

@@ -147,7 +147,7 @@ def listing(versions: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[s
         tags, version = row["tags"], row["version"]
         comparison = Comparison.from_tags(tags)
         mine = [record for record in log if record["version"] == version]
-        gated = [r["action"] for r in mine if r["by"] == GATE and r["action"] in ("promote", "reject")]
+        gated = [r["action"] for r in mine if r["by"] == GATE and r["action"] in ("promote", "reject", "recommend")]
         forced = [r["by"] for r in mine if "forced_over" in r]
         rows.append(
             {
@@ -156,7 +156,9 @@ def listing(versions: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[s
                 "serving": (
                     {"path": tags["serving.path"], "reason": tags["serving.reason"]} if "serving.path" in tags else None
                 ),
-                "decision": {"promote": "promoted", "reject": "rejected"}[gated[-1]] if gated else None,
+                "decision": {"promote": "promoted", "reject": "rejected", "recommend": "recommended"}[gated[-1]]
+                if gated
+                else None,
                 "forced_by": forced[-1] if forced else None,
             }
         )

@@ -210,7 +210,7 @@ def promote(
 def gate_rejection(log: list[dict[str, Any]], version: str) -> str | None:
     """Why the gate rejected ``version``, when its newest gate decision in ``log`` is a
     rejection (None: never rejected, or promoted since)."""
-    decisions = [r for r in log if r["version"] == version and r["action"] in ("promote", "reject")]
+    decisions = [r for r in log if r["version"] == version and r["action"] in ("promote", "reject", "recommend")]
     return decisions[-1]["reason"] if decisions and decisions[-1]["action"] == "reject" else None
 
 

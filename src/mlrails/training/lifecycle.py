@@ -297,6 +297,7 @@ def finish_step(
     serving = current.version if current else None
     # The gate compared against the champion of that moment; if another run promoted since
     # (and this is not a retry of our own promotion), the comparison no longer holds.
+    action = "reject"
     if serving not in (evaluation["champion_version"], version):
         why = (
             f"the champion changed during this run (evaluated against v{evaluation['champion_version']}, "
@@ -317,6 +318,8 @@ def finish_step(
         )
         return {"promoted": True, "reason": evaluation["reason"]}
     elif evaluation["promote"]:
+        # The gate says yes and a person decides: not a rejection (promoting it needs no --force).
+        action = "recommend"
         why = f"{evaluation['reason']}; promotion.mode is manual: run `mlrails promote --version {version}`"
     else:
         why = evaluation["reason"]
@@ -332,7 +335,7 @@ def finish_step(
         cfg.model.name,
         at,
         {
-            "action": "reject",
+            "action": action,
             "version": version,
             "by": gate.GATE,
             "reason": why,
