@@ -69,3 +69,29 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     assert status["champion"]["model_name"] == "diabetes-model"
 
     assert main(["down"]) == 0 and not (project / ".mlrails").exists()
+
+
+def test_a_timestamped_dataset_replays_day_by_day_as_arrivals(workspace, capsys, monkeypatch):
+    import pandas as pd
+
+    from mlrails.local.synthetic import churn_frame
+
+    data = workspace / "visits.csv"
+    churn_frame(1200, pd.Timestamp("2026-03-01", tz="UTC"), seed=8, span=pd.Timedelta(days=3)).to_csv(data, index=False)
+    project = workspace / "visits"
+    assert main(["init", str(data), "--dir", str(project), "--target", "churned"]) == 0
+    monkeypatch.chdir(project)
+    assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
+    capsys.readouterr()
+
+    assert main(["upload", "--replay", str(data)]) == 0
+
+    out = capsys.readouterr().out
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    arrivals = [line for line in out.splitlines() if "arrive → raw/visits-" in line]
+    assert [line.split(" rows of ")[1][:10] for line in arrivals] == days
+    assert "Mon 02 Mar 00:00  ▸" in arrivals[0]  # the first day's rows arrive at its end
+    assert "v1 promoted ⇒ ModelPromoted" in out
+    assert out.count("drift_check") >= 2  # the daily check ran between the arrivals
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["now"].startswith("2026-03-04")
