@@ -57,6 +57,15 @@ def _simulate(args: argparse.Namespace) -> int:
 
     loaded, project_dir = _project(args)
     cfg, note = simulation_config(loaded, args.model, args.training_data == "feedback")
+    if args.data:
+        return _replay(cfg, project_dir, args, note)
+    from mlrails.local.synthetic import missing_for_churn
+
+    if missing := missing_for_churn(cfg.dataset):
+        raise ConfigError(
+            f"simulate without --data plays the example churn world, which has no {missing}: "
+            "give --data <your timestamped rows> to replay them as production"
+        )
     scenario = Scenario(
         days=args.days,
         requests_per_day=args.requests_per_day,
@@ -77,6 +86,22 @@ def _simulate(args: argparse.Namespace) -> int:
     for line in describe_outcome(outcome(days, scenario), scenario):
         print(f"  {line}")
     print(f"Report: {args.out}")
+    return 1 if failures else 0
+
+
+def _replay(cfg: ProjectConfig, project_dir: Path, args: argparse.Namespace, note: str | None) -> int:
+    from mlrails.local.replay import Replay, run_replay, summary
+
+    replay = Replay(
+        Path(args.data),
+        history_fraction=args.history_fraction,
+        label_delay=timedelta(hours=args.label_delay_hours) if args.label_delay_hours is not None else None,
+    )
+    print(f"mlrails simulate: {replay.data} replayed as production for {cfg.project}" + (f"\n  {note}" if note else ""))
+    records, failures = run_replay(cfg, project_dir, sys.stdout, replay)
+    print(f"\n{len(records)} days replayed, {len(failures)} failed handler runs.")
+    for line in summary(records):
+        print(f"  {line}")
     return 1 if failures else 0
 
 
@@ -392,6 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
         "labels fed back through the API (training.feedback_rows)",
     )
     simulate.add_argument("--out", default="simulation.html", help="where the HTML report goes")
+    simulate.add_argument(
+        "--data", help="your timestamped rows (with the target), replayed day by day as traffic, labels and exports"
+    )
+    simulate.add_argument(
+        "--history-fraction", type=float, default=0.25, help="with --data: the share of days the first model trains on"
+    )
+    simulate.add_argument(
+        "--label-delay-hours", type=float, help="with --data: how late outcomes come back (default: the config's)"
+    )
     simulate.set_defaults(run=_simulate)
     predict = commands.add_parser("predict", help="score a request body with the local environment's champion")
     predict.add_argument("body", nargs="?", help="a request body, e.g. '{\"dataframe_records\": [...]}'")

@@ -95,3 +95,51 @@ def test_a_timestamped_dataset_replays_day_by_day_as_arrivals(workspace, capsys,
     assert out.count("drift_check") >= 2  # the daily check ran between the arrivals
     assert main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["now"].startswith("2026-03-04")
+
+
+@pytest.mark.scenario
+def test_simulate_replays_your_own_data_and_the_kit_reacts_to_its_real_shift(workspace, capsys, monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    # A regression of another shape: hourly meter readings whose weather turns hot on day 5.
+    rng = np.random.default_rng(3)
+    hours = pd.date_range("2026-06-01", periods=8 * 24 * 10, freq="6min", tz="UTC")
+    hot = (hours >= pd.Timestamp("2026-06-06", tz="UTC")).astype(float)
+    temperature = rng.normal(18, 4, len(hours)) + 12 * hot
+    site = rng.choice(["north", "south", "harbour"], len(hours))
+    data = workspace / "meters.csv"
+    pd.DataFrame(
+        {
+            "read_at": hours.strftime("%Y-%m-%d %H:%M:%S"),
+            "temperature": temperature.round(2),
+            "humidity": (rng.normal(60, 10, len(hours)) - 20 * hot).round(1),
+            "site": site,
+            "load_kw": (
+                50 + 2.5 * temperature + np.where(site == "harbour", 15, 0) + rng.normal(0, 3, len(hours))
+            ).round(2),
+        }
+    ).to_csv(data, index=False)
+    project = workspace / "meters"
+    assert main(["init", str(data), "--dir", str(project), "--target", "load_kw"]) == 0
+    monkeypatch.chdir(project)
+    capsys.readouterr()
+
+    assert main(["simulate", "--data", str(data), "--label-delay-hours", "12"]) == 0
+
+    out = capsys.readouterr().out
+    days = [line for line in out.splitlines() if line.startswith("[")]
+    assert len(days) == 6  # 8 days: 2 of history, 6 replayed
+    first_drift = next(i for i, line in enumerate(days) if "DriftDetected" in line)
+    assert first_drift >= 3  # not before the weather turns (day 5 of the data, day 3 of the replay)
+    assert " promoted: " in out or " rejected: " in out  # the gate decided on the shifted data
+    assert "0 failed handler runs" in out
+
+
+def test_simulate_without_data_says_what_it_needs_on_another_schema(workspace, capsys, monkeypatch):
+    data, _ = _make_data()(workspace / "data")
+    assert main(["init", str(data), "--dir", str(workspace / "diabetes"), "--target", "target"]) == 0
+    monkeypatch.chdir(workspace / "diabetes")
+    capsys.readouterr()
+    assert main(["simulate"]) == 2
+    assert "give --data <your timestamped rows>" in capsys.readouterr().err

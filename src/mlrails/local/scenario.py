@@ -35,8 +35,8 @@ class Day:
 
     day: int
     date: datetime
-    drift: float
-    concept: float
+    drift: float | None  # injected (a synthetic scenario); None when replaying real data
+    concept: float | None
     served_accuracy: float | None = None  # known only to the simulator: the day's predictions vs outcomes
     drift_status: str | None = None
     drifted_share: float | None = None

@@ -34,15 +34,15 @@ START = datetime(2026, 1, 5, tzinfo=UTC)  # fixed: the same run prints the same 
 
 
 @dataclass
-class _Pending:
+class Pending:
     """A scored row waiting for its outcome to be known."""
 
     prediction_id: str
-    label: int
+    label: Any
     due: datetime
 
 
-class _Recorder:
+class Recorder:
     """Collects the handler runs of the current day as they happen."""
 
     def __init__(self) -> None:
@@ -90,7 +90,7 @@ def run_simulation(
     """Play the scenario; print a line per day; return the days and any failed handler run."""
     from mlrails.local.simulation_report import write_report  # only once there is something to show
 
-    recorder, days, pending = _Recorder(), [], []
+    recorder, days, pending = Recorder(), [], []
     label_delay = timedelta(hours=cfg.monitoring.label_delay_hours)
     with LocalRuntime(
         cfg, project_dir, start=START, on_invocation=recorder, state_dir=project_dir / ".mlrails-simulation"
@@ -105,7 +105,7 @@ def run_simulation(
             record = Day(day, runtime.now, scenario.drift(day), scenario.concept(day))
             scored: list[tuple[Any, int]] = []
             exported: list[pd.DataFrame] = []
-            _feed_back(runtime, pending)  # the CRM's nightly export of outcomes now known
+            feed_back(runtime, pending)  # the CRM's nightly export of outcomes now known
             for i in range(scenario.requests_per_day):
                 rows = churn_frame(
                     scenario.rows_per_request,
@@ -132,7 +132,7 @@ def run_simulation(
                     labels = rows[cfg.dataset.target].tolist()
                     scored += list(zip(answer["predictions"], labels))
                     pending += [
-                        _Pending(pid, label, runtime.now + label_delay)
+                        Pending(pid, label, runtime.now + label_delay)
                         for pid, label in zip(answer["prediction_ids"], labels)
                     ]
                     exported.append(rows)
@@ -144,14 +144,14 @@ def run_simulation(
             record.served_accuracy = sum(p == y for p, y in scored) / len(scored) if scored else None
             status, version = runtime.request("GET", "/version")
             record.champion = version.get("model_version") if status == 200 else None
-            _read_day(record, recorder.take())
+            read_day(record, recorder.take())
             days.append(record)
             print(day_line(record, scenario.days), file=out, flush=True)
         write_report(report_path, cfg, scenario, days)
     return days, recorder.failures
 
 
-def _feed_back(runtime: LocalRuntime, pending: list[_Pending]) -> None:
+def feed_back(runtime: LocalRuntime, pending: list[Pending]) -> None:
     """Post the outcomes that are known by now, in one batch, as a CRM export would: through
     the feedback API, with its own key (the runtime's default for the route). Any refused item
     (a 422) is a failure of the simulation: every id here was served and every label is a class."""
@@ -171,7 +171,7 @@ def _record_initial(invocations: list[Invocation], out: TextIO) -> None:
     print(f"Day 0 starts with a week of history uploaded; the first model: v{version}\n", file=out, flush=True)
 
 
-def _read_day(record: Day, invocations: list[Invocation]) -> None:
+def read_day(record: Day, invocations: list[Invocation]) -> None:
     """Fill a day's record from its handler runs (the kit's own reports and events)."""
     finished: dict[str, dict] = {}
     reasons: dict[str, str] = defaultdict(str)

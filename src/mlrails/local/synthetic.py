@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from mlrails.config import Dataset
+
 PLANS = ("basic", "standard", "premium")
 REGIONS = ("north", "south", "east", "west")
 
@@ -61,6 +63,13 @@ def churn_frame(
         logit = (1 - concept) * logit + concept * lured
         frame["churned"] = (rng.uniform(size=rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return frame
+
+
+def missing_for_churn(dataset: Dataset) -> list[str]:
+    """The columns ``dataset`` names that the synthetic churn world does not make (none: the
+    demo and the synthetic simulation can play it)."""
+    made = set(churn_frame(1, datetime(2026, 1, 1, tzinfo=UTC), seed=0).columns)
+    return [c for c in (dataset.time_column, dataset.target, *dataset.feature_names) if c not in made]
 
 
 def leaky_churn_frame(
