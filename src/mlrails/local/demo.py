@@ -47,10 +47,18 @@ class Timeline:
 
     def __call__(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
+        if _nothing_due(invocation):
+            return  # the hourly deferred-retrain check, most hours: nothing to tell
         name = invocation.function
         if "step" in invocation.event:
             name = f"{name}:{invocation.event['step']}"
         self.say(f"  {self.clock()}    {name:<16} {describe(invocation)}")
+
+
+def _nothing_due(invocation: Invocation) -> bool:
+    """The deferred-retrain check found no deferred trigger due (its result's trigger stays
+    ``deferred``; one that acted names the trigger it put to the policy)."""
+    return invocation.function == "retrain_trigger" and (invocation.result or {}).get("trigger") == "deferred"
 
 
 def describe(invocation: Invocation) -> str:
@@ -218,8 +226,10 @@ def _summary(timeline: Timeline, seconds: float, body: str) -> int:
     trained = [i for i in timeline.invocations if i.function == "train" and i.event.get("step") == "train"]
     promoted = [version for version, yes in finished if yes]
     rejected = [version for version, yes in finished if not yes]
+    idle = sum(1 for i in timeline.invocations if _nothing_due(i))
     timeline.say(
-        f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
+        f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs ({idle} hourly deferred-retrain "
+        f"checks with nothing due), {len(failed)} failed; "
         f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
         f"rejected {', '.join(rejected) or 'none'}."
     )
