@@ -1,5 +1,6 @@
 """retrain_trigger: schedules, FeaturesReady, DriftDetected, PerformanceDegraded → the policy;
-TrainingFailed → the failed run gives back what starting it took."""
+the deferred-retrain check → a deferred trigger's run, once due; TrainingFailed → the failed run
+gives back what starting it took."""
 
 from datetime import datetime
 
@@ -35,23 +36,28 @@ def process(event: dict) -> dict:
         )
         return {"trigger": "training_failed", "retrain": False, "reason": outcome}
     asked = trigger.incoming(event)
-    decision = trigger.handle_trigger(
-        cfg,
-        settings,
-        trigger=asked.trigger,
-        trigger_id=asked.trigger_id,
-        at=deployed.event_time(event),
-        new_rows=asked.new_rows,
-    )
-    logger.info(
-        "retrain decision", extra={"trigger": asked.trigger, "retrain": decision.retrain, "reason": decision.reason}
-    )
+    if asked.trigger == "deferred":
+        due = trigger.run_deferred(cfg, settings, check_id=asked.trigger_id, at=deployed.event_time(event))
+        if due is None:  # the hourly check, most of the time: no decision, no metric
+            return {"trigger": "deferred", "retrain": False, "reason": "no deferred trigger is due"}
+        decided, decision = due
+    else:
+        decided = asked.trigger
+        decision = trigger.handle_trigger(
+            cfg,
+            settings,
+            trigger=asked.trigger,
+            trigger_id=asked.trigger_id,
+            at=deployed.event_time(event),
+            new_rows=asked.new_rows,
+        )
+    logger.info("retrain decision", extra={"trigger": decided, "retrain": decision.retrain, "reason": decision.reason})
     metrics.add_metric(
         name=MetricName.RETRAIN_REQUESTED if decision.retrain else MetricName.RETRAIN_DECLINED,
         unit=MetricUnit.Count,
         value=1,
     )
-    return {"trigger": asked.trigger, "retrain": decision.retrain, "reason": decision.reason}
+    return {"trigger": decided, "retrain": decision.retrain, "reason": decision.reason}
 
 
 @logger.inject_lambda_context

@@ -282,6 +282,17 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         enabled=lambda cfg: "schedule" in cfg.retraining.triggers,
         payload={"schedule": "RetrainCadence", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
     ),
+    # A trigger that the cooldown or max_retrains declines is deferred to when they allow a run
+    # (mlrails.retraining.trigger.run_deferred): this check starts it within the hour after.
+    # It does nothing but read the policy's state unless a deferral is due. Whenever either
+    # rule can decline, whatever the triggers: the first model's bootstrap defers too.
+    ScheduleSpec(
+        "DeferredRetrain",
+        "retrain_trigger",
+        expression=lambda cfg: "rate(1 hour)",
+        enabled=lambda cfg: cfg.retraining.cooldown_hours > 0 or cfg.retraining.max_retrains is not None,
+        payload={"schedule": "DeferredRetrain", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
 )
 
 

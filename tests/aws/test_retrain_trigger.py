@@ -27,6 +27,31 @@ def _decisions(bucket: str) -> list[dict]:
     return [s3.get_json(s3.uri(bucket, key)) for key in keys(bucket, "reports/retrain/churn-classifier/")]
 
 
+def _deferrals(cloud) -> dict[str, str]:
+    """The deferred triggers the policy's state holds, with the time each waits for."""
+    remembered = StateTable(cloud.state_table).get("policy#churn-classifier")
+    return {k: v for k, v in remembered.items() if k.startswith("deferred_")}
+
+
+def _rows_in_the_cooldown(rows: int = 900, time: str = "2026-03-02T10:58:11Z") -> dict:
+    """FeaturesReady an hour into the cooldown of the run the sample FeaturesReady starts."""
+    return with_detail(
+        "retrain_trigger_features_ready", id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", time=time, detail__rows=rows
+    )
+
+
+def _check(at: str) -> dict:
+    """The deferred-retrain check's invocation for the slot at ``at``."""
+    return {**load_event("retrain_trigger_deferred_check"), "scheduled_time": at}
+
+
+def _runs() -> list[str]:
+    """The names of the training runs started, sorted."""
+    sfn = client("stepfunctions")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    return sorted(run["name"] for run in sfn.list_executions(stateMachineArn=machine)["executions"])
+
+
 def test_new_data_below_min_rows_without_a_model_waits(retrain_trigger, bus, cloud, lambda_context):
     event = with_detail("retrain_trigger_features_ready", detail__rows=120)
 
@@ -115,20 +140,253 @@ def test_rows_accumulate_across_deliveries_until_the_threshold(retrain_trigger, 
     assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 0
 
 
-def test_cooldown_blocks_a_second_request_soon_after(retrain_trigger, bus, cloud, lambda_context):
+def test_rows_arriving_during_the_cooldown_are_deferred_not_dropped(retrain_trigger, bus, cloud, lambda_context):
     retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
-    later = with_detail(
-        "retrain_trigger_features_ready",
-        id="1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
-        time="2026-03-02T10:58:11Z",
-        detail__rows=900,
+
+    result = retrain_trigger.lambda_handler(_rows_in_the_cooldown(), lambda_context)
+
+    assert result == {
+        "trigger": "new_data",
+        "retrain": False,
+        "reason": "deferred to 2026-03-02T21:58:11+00:00: new_data, no model yet and 900 rows available; "
+        "cooldown until 2026-03-02T21:58:11+00:00",
+    }
+    assert len(bus.of("RetrainRequested")) == 1
+    decisions = _decisions(cloud.artifacts_bucket)
+    assert [(d["retrain"], d.get("deferred_to")) for d in decisions] == [
+        (True, None),
+        (False, "2026-03-02T21:58:11+00:00"),
+    ]
+    assert decisions[-1]["reason"] == result["reason"]
+    assert _deferrals(cloud) == {"deferred_new_data": "2026-03-02T21:58:11+00:00"}
+
+
+IDLE = {"trigger": "deferred", "retrain": False, "reason": "no deferred trigger is due"}
+
+
+def test_the_deferred_run_starts_at_the_first_check_after_the_cooldown_and_not_before(
+    retrain_trigger, bus, cloud, lambda_context
+):
+    retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)  # cooldown to 21:58
+    retrain_trigger.lambda_handler(_rows_in_the_cooldown(), lambda_context)
+    logged = len(_decisions(cloud.artifacts_bucket))
+
+    slots = ["2026-03-02T11:00:00Z", "2026-03-02T21:00:00Z", "2026-03-02T22:00:00Z", "2026-03-02T23:00:00Z"]
+    results = [retrain_trigger.lambda_handler(_check(at), lambda_context) for at in slots]
+
+    started = {
+        "trigger": "new_data",
+        "retrain": True,
+        "reason": "no model yet and 900 rows available, deferred to 2026-03-02T21:58:11+00:00",
+    }
+    assert results == [IDLE, IDLE, started, IDLE]
+    # Named after the check's slot, like any trigger's run: a second start of it is refused.
+    assert _runs() == sorted([FEATURES_READY_ID, "DeferredRetrain-2026-03-02T22-00-00Z"])
+    requested = bus.of("RetrainRequested")[-1]
+    assert (requested["detail"]["trigger_id"], requested["detail"]["reason"], requested["time"]) == (
+        "DeferredRetrain-2026-03-02T22:00:00Z",
+        started["reason"],
+        "2026-03-02T22:00:00Z",
+    )
+    # The idle checks write nothing; the one that acted is a decision like any other.
+    decisions = _decisions(cloud.artifacts_bucket)
+    assert len(decisions) == logged + 1
+    assert (decisions[-1]["trigger"], decisions[-1]["trigger_id"], decisions[-1]["retrain"]) == (
+        "new_data",
+        "DeferredRetrain-2026-03-02T22:00:00Z",
+        True,
+    )
+    assert _deferrals(cloud) == {}
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 0
+
+
+def test_a_retried_check_starts_one_run(retrain_trigger, bus, cloud, cfg, lambda_context):
+    from dataclasses import replace
+
+    from mlrails.adapters.deployed import event_time, settings
+    from mlrails.retraining.trigger import TriggerPorts, incoming, run_deferred
+
+    retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
+    retrain_trigger.lambda_handler(_rows_in_the_cooldown(), lambda_context)
+    check = _check("2026-03-02T22:00:00Z")
+    deployed = settings(needs_state_machine=True)
+
+    def throttled(*_):
+        raise RuntimeError("throttled")
+
+    # The first attempt takes the lease (and with it the deferral), then Step Functions throttles the start.
+    failing = replace(TriggerPorts.deployed(cfg, deployed), start_run=throttled)
+    with pytest.raises(RuntimeError):
+        run_deferred(cfg, deployed, check_id=incoming(check).trigger_id, at=event_time(check), ports=failing)
+    assert _deferrals(cloud) == {}
+
+    # Scheduler retries the slot (a new execution id each attempt), more than once.
+    retried = [
+        retrain_trigger.lambda_handler({**check, "execution_id": execution}, lambda_context)
+        for execution in ("0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a", "1e2f3a4b-5c6d-4e7f-9a8b-9c0d1e2f3a4b")
+    ]
+
+    assert retried[0] == retried[1] and retried[0]["trigger"] == "new_data" and retried[0]["retrain"] is True
+    assert _runs() == sorted([FEATURES_READY_ID, "DeferredRetrain-2026-03-02T22-00-00Z"])
+    assert len(bus.of("RetrainRequested")) == 2
+    assert retrain_trigger.lambda_handler(_check("2026-03-02T23:00:00Z"), lambda_context) == IDLE
+
+
+def _drift(time: str, n: int) -> dict:
+    return with_detail("retrain_trigger_drift_detected", id=f"6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9{n}", time=time)
+
+
+def _new_rows(time: str, rows: int = 2500) -> dict:
+    """With a champion: enough rows for min_new_rows (2,000 in mlrails.yaml)."""
+    return with_detail(
+        "retrain_trigger_features_ready", id="7b8c9d0e-1f2a-4b3c-9d4e-5f6a7b8c9d0e", time=time, detail__rows=rows
     )
 
-    result = retrain_trigger.lambda_handler(later, lambda_context)
 
-    assert result == {"trigger": "new_data", "retrain": False, "reason": "cooldown until 2026-03-02T21:58:11+00:00"}
-    assert len(bus.of("RetrainRequested")) == 1
-    assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True, False]
+def test_a_run_started_meanwhile_consumes_the_deferral(champion, retrain_trigger, bus, cloud, lambda_context):
+    assert retrain_trigger.lambda_handler(_drift("2026-03-03T00:00:00Z", 0), lambda_context)["retrain"]
+    deferred = retrain_trigger.lambda_handler(_new_rows("2026-03-03T06:00:00Z"), lambda_context)
+    assert deferred["reason"].startswith("deferred to 2026-03-03T12:00:00+00:00: new_data, 2500 new rows")
+
+    # After the cooldown, before the next check: drift again, and a run starts on the rows waiting.
+    meanwhile = retrain_trigger.lambda_handler(_drift("2026-03-03T12:30:00Z", 1), lambda_context)
+    check = retrain_trigger.lambda_handler(_check("2026-03-03T13:00:00Z"), lambda_context)
+
+    assert meanwhile == {"trigger": "drift", "retrain": True, "reason": "input drift detected"}
+    assert check == IDLE
+    assert len(bus.of("RetrainRequested")) == 2 and len(_runs()) == 2
+    assert _deferrals(cloud) == {}
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 0
+
+
+def test_drift_deferred_behind_new_data_keeps_its_reason(champion, retrain_trigger, bus, cloud, lambda_context):
+    retrain_trigger.lambda_handler(_drift("2026-03-03T00:00:00Z", 0), lambda_context)
+    retrain_trigger.lambda_handler(_new_rows("2026-03-03T02:00:00Z"), lambda_context)
+    drift = retrain_trigger.lambda_handler(_drift("2026-03-03T04:00:00Z", 1), lambda_context)
+
+    assert drift["reason"] == (
+        "deferred to 2026-03-03T12:00:00+00:00: drift, input drift detected; cooldown until 2026-03-03T12:00:00+00:00"
+    )
+    assert _deferrals(cloud) == {
+        "deferred_new_data": "2026-03-03T12:00:00+00:00",
+        "deferred_drift": "2026-03-03T12:00:00+00:00",
+    }
+
+    result = retrain_trigger.lambda_handler(_check("2026-03-03T12:00:00Z"), lambda_context)
+
+    assert result == {
+        "trigger": "drift",
+        "retrain": True,
+        "reason": "input drift detected, deferred to 2026-03-03T12:00:00+00:00",
+    }
+    assert bus.of("RetrainRequested")[-1]["detail"]["reason"] == result["reason"]
+    # One run for both: it trains on the rows that waited, and consumes both deferrals.
+    assert len(_runs()) == 2 and _deferrals(cloud) == {}
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 0
+
+
+def test_a_trigger_over_max_retrains_runs_when_the_oldest_run_leaves_the_period(
+    champion, retrain_trigger, bus, cfg, lambda_context
+):
+    count = cfg.retraining.max_retrains.count
+    for n in range(count + 1):  # a day apart: the last is over the limit, deferred to 03-10
+        retrain_trigger.lambda_handler(_drift(f"2026-03-0{3 + n}T00:00:00Z", n), lambda_context)
+
+    early = retrain_trigger.lambda_handler(_check("2026-03-09T23:00:00Z"), lambda_context)
+    due = retrain_trigger.lambda_handler(_check("2026-03-10T00:00:00Z"), lambda_context)
+
+    assert early == IDLE
+    assert due == {
+        "trigger": "drift",
+        "retrain": True,
+        "reason": "input drift detected, deferred to 2026-03-10T00:00:00+00:00",
+    }
+    assert len(bus.of("RetrainRequested")) == count + 1
+
+
+def test_a_deferral_no_longer_worth_a_run_is_forgotten(retrain_trigger, cloud, cfg, lambda_context):
+    from dataclasses import replace
+
+    from mlrails.adapters.deployed import settings
+    from mlrails.retraining.policy import PolicyDecision
+    from mlrails.retraining.trigger import TriggerPorts, run_deferred
+
+    retrain_trigger.lambda_handler(load_event("retrain_trigger_features_ready"), lambda_context)
+    retrain_trigger.lambda_handler(_rows_in_the_cooldown(), lambda_context)  # deferred for a first model
+    deployed = settings(needs_state_machine=True)
+    # The first run promoted a model meanwhile: 900 new rows are now below min_new_rows.
+    trained = replace(TriggerPorts.deployed(cfg, deployed), has_champion=lambda: True)
+
+    due = run_deferred(
+        cfg,
+        deployed,
+        check_id="DeferredRetrain-2026-03-02T22:00:00Z",
+        at=datetime(2026, 3, 2, 22, tzinfo=UTC),
+        ports=trained,
+    )
+
+    assert due == ("new_data", PolicyDecision(False, "900 new rows < retraining.min_new_rows=2000"))
+    assert _decisions(cloud.artifacts_bucket)[-1]["reason"] == due[1].reason
+    assert _deferrals(cloud) == {}
+    assert StateTable(cloud.state_table).get("policy#churn-classifier")["rows_since_training"] == 900
+    assert (
+        run_deferred(
+            cfg,
+            deployed,
+            check_id="DeferredRetrain-2026-03-02T23:00:00Z",
+            at=datetime(2026, 3, 2, 23, tzinfo=UTC),
+            ports=trained,
+        )
+        is None
+    )
+
+
+def test_a_deferral_keeps_its_earliest_time(champion, cloud, cfg):
+    from mlrails.adapters.deployed import settings
+    from mlrails.retraining.trigger import handle_trigger, run_deferred
+
+    deployed = settings(needs_state_machine=True)
+    handle_trigger(cfg, deployed, trigger="drift", trigger_id="a", at=DAY)
+    handle_trigger(cfg, deployed, trigger="drift", trigger_id="b", at=DAY + timedelta(hours=1))
+    # A redeploy lengthens the cooldown: the drift already waiting keeps its time, whose check
+    # puts it to the policy again (and defers it anew if it is still too soon then).
+    longer = cfg.model_copy(update={"retraining": cfg.retraining.model_copy(update={"cooldown_hours": 24})})
+    again = handle_trigger(longer, deployed, trigger="drift", trigger_id="c", at=DAY + timedelta(hours=2))
+
+    assert again.deferred_to == DAY + timedelta(hours=12)
+    assert again.reason.endswith("; already deferred to 2026-03-02T12:00:00+00:00")
+    assert _deferrals(cloud) == {"deferred_drift": "2026-03-02T12:00:00+00:00"}
+    trigger, check = run_deferred(longer, deployed, check_id="DeferredRetrain-d", at=DAY + timedelta(hours=12))
+    assert trigger == "drift" and not check.retrain and check.deferred_to == DAY + timedelta(hours=24)
+    assert _deferrals(cloud) == {"deferred_drift": "2026-03-03T00:00:00+00:00"}
+
+
+def test_a_trigger_whose_lease_changed_as_it_was_deferred_is_not(cloud, cfg):
+    from dataclasses import replace
+
+    from mlrails.adapters.deployed import settings
+    from mlrails.retraining.trigger import TriggerPorts, handle_trigger
+
+    # A late delivery read the state while the first run held the cooldown; a run started
+    # since (after it: it serves it) before its deferral was written.
+    deployed = settings(needs_state_machine=True)
+    table = StateTable(cloud.state_table)
+    assert handle_trigger(cfg, deployed, trigger="new_data", trigger_id="a", at=DAY, new_rows=5000).retrain
+    stale = table.get("policy#churn-classifier")
+    later = DAY + timedelta(hours=13)
+    assert handle_trigger(cfg, deployed, trigger="new_data", trigger_id="b", at=later, new_rows=5000).retrain
+
+    class ReadBeforeTheLease(StateTable):
+        def get(self, pk: str) -> dict:
+            return stale
+
+    late = replace(TriggerPorts.deployed(cfg, deployed), state=ReadBeforeTheLease(cloud.state_table))
+    decision = handle_trigger(
+        cfg, deployed, trigger="new_data", trigger_id="c", at=DAY + timedelta(hours=1), new_rows=300, ports=late
+    )
+
+    assert decision.reason == "another trigger took or gave back the cooldown lease at the same moment"
+    assert decision.deferred_to is None and _deferrals(cloud) == {}
 
 
 def test_with_a_champion_drift_retrains_then_the_schedule_waits_out_the_cooldown(
@@ -281,6 +539,7 @@ def test_the_maximum_runs_per_period_is_counted_in_the_state_table_and_audited(
 
     assert [r["retrain"] for r in results] == [True] * count + [False]
     assert results[count]["reason"] == (
+        "deferred to 2026-03-10T00:00:00+00:00: drift, input drift detected; "
         f"{count} runs in the last 168 h reach retraining.max_retrains.count={count}: "
         "next run possible from 2026-03-10T00:00:00+00:00"
     )

@@ -145,3 +145,39 @@ def test_a_rate_schedule_keeps_its_times_however_often_the_runtime_resumes(cfg, 
                 i.event["scheduled_time"] for i in runtime.advance(timedelta(days=2)) if i.trigger == "RetrainCadence"
             ]
     assert fired == ["2026-03-09T00:00:00Z"]
+
+
+def test_rows_uploaded_during_the_cooldown_train_once_it_ends_without_another_upload(cfg, tmp_path, restore_environ):
+    # mlrails.yaml: a 12 h cooldown, min_new_rows 2,000. The first model trains at midnight;
+    # a big upload an hour later waits out the cooldown, then the hourly check starts its run.
+    assert cfg.retraining.cooldown_hours == 12 and cfg.retraining.min_new_rows == 2000
+    seen: list[Invocation] = []
+    with LocalRuntime(cfg, tmp_path, start=datetime(2026, 3, 2, tzinfo=UTC), on_invocation=seen.append) as runtime:
+        first = runtime.upload_raw("first.csv", churn_frame(300, runtime.now, seed=1).to_csv(index=False).encode())
+        assert [i.event.get("step") for i in first if i.function == "train"] == ["train", "evaluate", "finish"]
+        runtime.advance(timedelta(hours=1))
+        big = runtime.upload_raw("big.csv", churn_frame(2500, runtime.now, seed=2).to_csv(index=False).encode())
+        (deferred,) = [i.result for i in big if i.function == "retrain_trigger"]
+        assert deferred["retrain"] is False and deferred["reason"].startswith("deferred to 2026-03-02T12:00:00+00:00")
+        assert not [i for i in big if i.function == "train"]
+        seen.clear()
+
+        runtime.advance(timedelta(hours=13))
+
+    checks = [i for i in seen if i.trigger == "DeferredRetrain"]
+    assert [i.event["scheduled_time"] for i in checks] == [f"2026-03-02T{h:02d}:00:00Z" for h in range(2, 15)]
+    acted = [(i.event["scheduled_time"], i.result) for i in checks if i.result["trigger"] != "deferred"]
+    assert acted == [
+        (
+            "2026-03-02T12:00:00Z",
+            {
+                "trigger": "new_data",
+                "retrain": True,
+                "reason": "2500 new rows since the last training, deferred to 2026-03-02T12:00:00+00:00",
+            },
+        )
+    ]
+    assert not any(i.error for i in seen)
+    # The run it started, fit on both uploads.
+    (trained,) = [i.result for i in seen if i.function == "train" and i.event.get("step") == "train"]
+    assert trained["version"] == "2" and trained["rows"] == 2800

@@ -313,7 +313,7 @@ def test_schedules_follow_the_config(service_template: Template, cfg: ProjectCon
                 ),
             },
         )
-    assert {s.expression(cfg) for s in enabled} == {"rate(1 day)", "rate(7 days)"}
+    assert {s.expression(cfg) for s in enabled} == {"rate(1 day)", "rate(7 days)", "rate(1 hour)"}
 
 
 def test_raw_uploads_route_to_feature_prep(service_template: Template) -> None:

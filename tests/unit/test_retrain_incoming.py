@@ -4,12 +4,43 @@ import pytest
 
 from mlrails.errors import BadRequest
 from mlrails.retraining.trigger import Incoming, failed_run, incoming
+from mlrails.wiring import EXECUTION_ID, SCHEDULED_TIME, SCHEDULES
 from support.samples import load_event
 
 
 def test_a_schedule_slot_is_one_trigger_however_often_it_is_retried():
     event = load_event("retrain_trigger_schedule")
     assert incoming(event) == Incoming("schedule", f"{event['schedule']}-{event['scheduled_time']}")
+
+
+def test_every_schedule_of_the_retrain_trigger_is_understood_as_scheduler_sends_it():
+    slot = "2026-03-02T22:00:00Z"
+    sent = {
+        spec.name: {k: {SCHEDULED_TIME: slot, EXECUTION_ID: "e1"}.get(v, v) for k, v in spec.payload.items()}
+        for spec in SCHEDULES
+        if spec.target == "retrain_trigger"
+    }
+    assert {name: incoming(event) for name, event in sent.items()} == {
+        "RetrainCadence": Incoming("schedule", f"RetrainCadence-{slot}"),
+        "DeferredRetrain": Incoming("deferred", f"DeferredRetrain-{slot}"),
+    }
+    check = load_event("retrain_trigger_deferred_check")
+    assert incoming(check) == Incoming("deferred", f"DeferredRetrain-{check['scheduled_time']}")
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"schedule": "DriftCheck", "scheduled_time": "2026-03-02T22:00:00Z"}, "'DriftCheck' does not invoke"),
+        ({"schedule": ["DeferredRetrain"], "scheduled_time": "2026-03-02T22:00:00Z"}, "does not invoke"),
+        ({"schedule": "DeferredRetrain"}, "'DeferredRetrain': scheduled_time None is not an ISO 8601 time"),
+        ({"schedule": "DeferredRetrain", "scheduled_time": 7}, "scheduled_time 7 is not"),
+        ({"schedule": "RetrainCadence", "scheduled_time": "<aws.scheduler.scheduled-time>"}, "is not an ISO 8601"),
+    ],
+)
+def test_a_malformed_schedule_invocation_is_a_typed_error(event, message):
+    with pytest.raises(BadRequest, match=message):
+        incoming(event)
 
 
 def test_new_data_brings_its_rows_and_other_triggers_none():

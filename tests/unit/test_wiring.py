@@ -59,3 +59,16 @@ def test_the_train_function_records_the_code_version(cfg):
     commit = git.commit(REPO)
     assert commit is None or len(commit.removesuffix("+dirty")) == 40  # a clean tarball has no git
     assert git.commit(Path("/")) is None
+
+
+def test_the_deferred_retrain_check_runs_whenever_a_trigger_can_be_deferred(cfg):
+    check = next(spec for spec in SCHEDULES if spec.name == "DeferredRetrain")
+    assert (check.target, check.expression(cfg)) == ("retrain_trigger", "rate(1 hour)")
+
+    def retraining(**rules):
+        return cfg.model_copy(update={"retraining": cfg.retraining.model_copy(update=rules)})
+
+    assert check.enabled(cfg)  # mlrails.yaml: a 12 h cooldown and max_retrains
+    assert check.enabled(retraining(cooldown_hours=0))
+    assert check.enabled(retraining(max_retrains=None, triggers=()))  # the first model's bootstrap defers too
+    assert not check.enabled(retraining(cooldown_hours=0, max_retrains=None))  # nothing ever defers

@@ -17,7 +17,7 @@ from mlrails.config import ProjectConfig
 from mlrails.feasibility.runner import run_check
 from mlrails.local.runtime import LocalRuntime
 from mlrails.local.synthetic import churn_frame
-from mlrails.local.timeline import Timeline
+from mlrails.local.timeline import Timeline, nothing_due
 from mlrails.promotion.operations import Operation
 
 REAL_MODEL = "mlrails.models:gradient_boosting"
@@ -128,8 +128,10 @@ def _summary(timeline: Timeline, seconds: float, body: str) -> int:
     trained = [i for i in timeline.invocations if i.function == "train" and i.event.get("step") == "train"]
     promoted = [version for version, yes in finished if yes]
     rejected = [version for version, yes in finished if not yes]
+    idle = sum(1 for i in timeline.invocations if nothing_due(i))
     timeline.say(
-        f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs, {len(failed)} failed; "
+        f"\nDone in {seconds:.0f} s: {len(timeline.invocations)} handler runs ({idle} hourly deferred-retrain "
+        f"checks with nothing due), {len(failed)} failed; "
         f"models trained {len(trained)}, promoted by the gate {', '.join(promoted) or 'none'}, "
         f"rejected {', '.join(rejected) or 'none'}."
     )

@@ -35,10 +35,18 @@ class Timeline:
 
     def __call__(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
+        if nothing_due(invocation):
+            return  # the hourly deferred-retrain check, most hours: nothing to tell
         name = invocation.function
         if "step" in invocation.event:
             name = f"{name}:{invocation.event['step']}"
         self.say(f"  {self.clock()}    {name:<16} {describe(invocation)}")
+
+
+def nothing_due(invocation: Invocation) -> bool:
+    """The deferred-retrain check found no deferred trigger due (its result's trigger stays
+    ``deferred``; one that acted names the trigger it put to the policy)."""
+    return invocation.function == "retrain_trigger" and (invocation.result or {}).get("trigger") == "deferred"
 
 
 def describe(invocation: Invocation) -> str:
