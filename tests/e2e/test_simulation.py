@@ -92,7 +92,7 @@ def test_with_feedback_rows_the_kit_learns_from_the_labels_fed_back_to_it(tmp_pa
     cfg = example.model_copy(
         update={
             "monitoring": example.monitoring.model_copy(update={"label_delay_hours": 24}),
-            "retraining": example.retraining.model_copy(update={"min_new_rows": 500, "triggers": ["new_data"]}),
+            "retraining": example.retraining.model_copy(update={"min_new_rows": 500, "triggers": ("new_data",)}),
         }
     )
     cfg, note = simulation_config(cfg, None, feedback_rows=True)

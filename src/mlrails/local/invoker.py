@@ -66,6 +66,9 @@ class Invoker:
         os.environ.update(self.cloud.environment_for(spec))
         with contextlib.redirect_stdout(self.log), contextlib.redirect_stderr(self.log), warnings.catch_warnings():
             warnings.simplefilter("default")
+            # Powertools' note on an invocation that published no metric (the hourly deferred
+            # retrain check, most hours): noise in a log of thousands of such runs.
+            warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
             module = self._modules.get(name) or self._load(spec)
             context = LocalContext(f"mlrails-local-{name}", spec.memory_mb, spec.timeout_seconds)
             # Through JSON both ways, as Lambda does: a result that is not plain JSON (a numpy
