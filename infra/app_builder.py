@@ -21,6 +21,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.stage import MlrailsStage
+from infra.support.images import KIT_IMAGE, project_image
 from infra.support.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from mlrails.config import PRODUCTION_ENVIRONMENTS, ProjectConfig, load_config
 from mlrails.errors import ConfigError
@@ -33,12 +34,13 @@ VALIDATION_REPORT = "validation-report.json"
 SHARED_ACCOUNT_WARNING = "mlrails:sharedAccount"
 
 
-def load_project_config(app: cdk.App) -> ProjectConfig:
-    """The config named by the ``mlrails:config`` context key (a path from the repo root)."""
+def config_path(app: cdk.App) -> Path:
+    """The config file the ``mlrails:config`` context key names (a path from the repo root, or
+    an absolute one: a project elsewhere)."""
     path = app.node.try_get_context(CONFIG_CONTEXT_KEY)
     if not path:
         raise ValueError(f"context key '{CONFIG_CONTEXT_KEY}' must name the project config file (see cdk.json)")
-    return load_config(REPO_ROOT / path)
+    return REPO_ROOT / path
 
 
 def build_app(
@@ -56,8 +58,11 @@ def build_app(
         outdir=outdir,
         builtin_cloud_formation_validation=builtin_validation,
     )
-    cfg = config if config is not None else load_project_config(app)
+    path = None if config is not None else config_path(app)
+    cfg = config if config is not None else load_config(path)
     refuse_unacknowledged_risks(cfg)
+    # The project's folder: where its model module is, for the images (the checkout's own: none).
+    image = project_image(path.parent, cfg.model.entrypoint) if path is not None else KIT_IMAGE
     layers_dir = REPO_ROOT / (app.node.try_get_context(LAYERS_DIR_CONTEXT_KEY) or LAYERS_BUILD_DIR)
     stages: dict[str, MlrailsStage] = {}
     for name, environment in cfg.environments.items():
@@ -67,6 +72,7 @@ def build_app(
             cfg=cfg,
             environment_name=name,
             layers_dir=layers_dir,
+            image=image,
             # No account/region: environment-agnostic stacks synthesize without AZ lookups.
             env=cdk.Environment(account=environment.account, region=environment.region),
         )

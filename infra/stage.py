@@ -11,6 +11,7 @@ from constructs import Construct
 from infra.stacks.data import DataStack
 from infra.stacks.service import ServiceStack
 from infra.stacks.tracking import TrackingStack
+from infra.support.images import KIT_IMAGE, ImageSource
 from infra.support.paths import LAYERS_BUILD_DIR
 from mlrails.config import ProjectConfig
 
@@ -26,6 +27,7 @@ class MlrailsStage(cdk.Stage):
         cfg: ProjectConfig,
         environment_name: str,
         layers_dir: Path = LAYERS_BUILD_DIR,
+        image: ImageSource = KIT_IMAGE,
         env: cdk.Environment | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env)
@@ -53,6 +55,7 @@ class MlrailsStage(cdk.Stage):
             tracking=self.tracking.mlflow,
             network=self.tracking.network,
             layers_dir=layers_dir,
+            image=image,
             description=f"mlrails {cfg.project} ({environment_name}): functions, training state machine, "
             "REST API, routes, schedules, alarms",
         )

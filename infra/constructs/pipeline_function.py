@@ -27,8 +27,9 @@ from constructs import Construct
 
 from infra.constructs.data_store import DataStore
 from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix
+from infra.support.images import ImageSource
 from infra.support.nag import acknowledge
-from infra.support.paths import FUNCTIONS_DIR, IMAGE_CONTEXT_DIR, IMAGE_DOCKERFILE, REPO_ROOT, image_build_args
+from infra.support.paths import FUNCTIONS_DIR, IMAGE_DOCKERFILE, REPO_ROOT
 from mlrails import wiring
 from mlrails.adapters import git
 from mlrails.config import ProjectConfig, ReservedConcurrency
@@ -50,6 +51,7 @@ class FunctionContext:
     # Per function name: each environment's functions capped (and guaranteed) apart, so one
     # environment cannot take the concurrency of others in the same account and region.
     reserved_concurrency: ReservedConcurrency
+    image: ImageSource  # what image functions build from (the project's modules included)
 
 
 class PipelineFunction(Construct):
@@ -139,9 +141,9 @@ class PipelineFunction(Construct):
                 "Function",
                 # No `exclude`: CDK reads the context's .dockerignore, as `docker build` does.
                 code=lambda_.DockerImageCode.from_image_asset(
-                    str(IMAGE_CONTEXT_DIR),
+                    str(context.image.context),
                     file=IMAGE_DOCKERFILE,
-                    build_args=image_build_args(spec.name),
+                    build_args=context.image.build_args(spec.name),
                     platform=ecr_assets.Platform.LINUX_AMD64,
                 ),
                 **common,

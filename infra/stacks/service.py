@@ -23,6 +23,7 @@ from infra.constructs.operator_access import OperatorAccess
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction, WiredFunction
 from infra.constructs.retraining import Retraining
 from infra.support.access import Access, grant_prefix
+from infra.support.images import KIT_IMAGE, ImageSource
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix, operator_parameter
@@ -44,6 +45,7 @@ class ServiceStack(cdk.Stack):
         tracking: MlflowService,
         network: Network,
         layers_dir: Path,
+        image: ImageSource = KIT_IMAGE,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -56,6 +58,7 @@ class ServiceStack(cdk.Stack):
             layers=layers.layers,
             log_retention=LOG_RETENTION,
             reserved_concurrency=environment.reserved_concurrency,
+            image=image,
         )
 
         feature_prep = WiredFunction(self, "FeaturePrep", name="feature_prep", context=context)

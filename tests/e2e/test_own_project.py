@@ -53,9 +53,13 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     out = capsys.readouterr().out
     assert "(442 rows) ⇒ FeaturesReady" in out and "v1 promoted ⇒ ModelPromoted" in out
 
-    assert main(["predict", "--file", str(later)]) == 0
+    # The later patients, as curl would send them to `mlrails serve`: served, and captured.
+    assert _serve_over_http(project, later.read_bytes()) == 442
+    one = workspace / "one.csv"
+    one.write_text("\n".join(later.read_text().splitlines()[:2]) + "\n")
+    assert main(["predict", "--file", str(one)]) == 0
     answer = json.loads(capsys.readouterr().out)
-    assert answer["status"] == 200 and len(answer["body"]["predictions"]) == 442
+    assert answer["status"] == 200 and len(answer["body"]["predictions"]) == 1
 
     assert main(["advance", "1d"]) == 0
     out = capsys.readouterr().out
@@ -69,6 +73,31 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     assert status["champion"]["model_name"] == "diabetes-model"
 
     assert main(["down"]) == 0 and not (project / ".mlrails").exists()
+
+
+def _serve_over_http(project, csv: bytes) -> int:
+    """POST ``csv`` to the project's local API on a real socket, as `mlrails serve` answers it
+    (the same runtime, saved when serving stops); returns how many rows were scored."""
+    import threading
+    import urllib.request
+    from datetime import UTC, datetime
+
+    from mlrails.config import load_config
+    from mlrails.local.runtime import LocalRuntime
+    from mlrails.local.server import make_server
+
+    with LocalRuntime.resumed(load_config(project / "mlrails.yaml"), project, start=datetime.now(UTC)) as runtime:
+        server = make_server(runtime, 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.server_port}/invocations", data=csv, headers={"Content-Type": "text/csv"}
+        )
+        try:
+            with urllib.request.urlopen(request) as response:
+                return len(json.loads(response.read())["predictions"])
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 def test_a_timestamped_dataset_replays_day_by_day_as_arrivals(workspace, capsys, monkeypatch):

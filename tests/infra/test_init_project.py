@@ -4,6 +4,7 @@ own config, and the app synthesizes it (cdk-nag clean) as `cdk synth` in its fol
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 from aws_cdk.assertions import Template
@@ -31,3 +32,26 @@ def test_an_initialized_project_synthesizes_with_its_own_config(tmp_path, fast_c
     service = Template.from_stack(stage.service)
     service.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": "mlrails-visits-dev"})
     assert [s.node.id for s in app.node.children if hasattr(s, "service")] == ["dev"]
+
+
+def test_the_train_image_of_a_project_elsewhere_carries_its_model_module(tmp_path, fast_context):
+    data = tmp_path / "visits.csv"
+    churn_frame(300, pd.Timestamp("2026-03-01", tz="UTC"), seed=7).to_csv(data, index=False)
+    project = tmp_path / "visits"
+    init_project(str(data), project, target="churned")
+    context = json.loads((project / "cdk.json").read_text())["context"]
+
+    app = build_app(
+        {**context, **fast_context, "mlrails:config": context["mlrails:config"]}, outdir=str(tmp_path / "cdk.out")
+    )
+    assembly = app.synth()
+
+    [assets] = list(Path(assembly.directory).glob("assembly-dev/*Service*.assets.json"))
+    images = json.loads(assets.read_text())["dockerImages"].values()
+    [train] = [i["source"] for i in images if i["source"].get("dockerBuildArgs", {}).get("FUNCTION") == "train"]
+    assert train["dockerBuildArgs"] == {"FUNCTION": "train", "PROJECT_MODULES": "project"}
+    staged = Path(train["directory"]) if Path(train["directory"]).is_absolute() else assets.parent / train["directory"]
+    assert (staged / "project" / "models.py").read_text() == (project / "models.py").read_text()
+    assert (staged / "functions" / "train" / "handler.py").is_file() and (staged / "src" / "mlrails").is_dir()
+    assert "!project/" in (staged / ".dockerignore").read_text().splitlines()
+    assert "COPY ${PROJECT_MODULES} ${LAMBDA_TASK_ROOT}/" in (staged / "functions" / "Dockerfile").read_text()

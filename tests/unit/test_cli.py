@@ -1,4 +1,5 @@
-from mlrails.cli import main, models_lines
+from mlrails.cli import main
+from mlrails.commands.operate import models_lines
 from mlrails.data.dataset import prepare_features, read_parquet
 from support.samples import REPO
 
@@ -24,7 +25,7 @@ def test_the_project_folder_is_importable_for_its_entrypoint(tmp_path, cfg, monk
     import argparse
     import sys
 
-    from mlrails.cli import _project
+    from mlrails.commands.project import load_project
     from mlrails.models import load_entrypoint
 
     (tmp_path / "mlrails.yaml").write_text((REPO / "mlrails.yaml").read_text())
@@ -35,7 +36,7 @@ def test_the_project_folder_is_importable_for_its_entrypoint(tmp_path, cfg, monk
     monkeypatch.chdir(tmp_path / "notebooks")
     monkeypatch.setattr(sys, "path", list(sys.path))
 
-    loaded, project_dir = _project(argparse.Namespace(config=None))
+    loaded, project_dir = load_project(argparse.Namespace(config=None))
 
     assert project_dir == tmp_path and loaded.project == cfg.project
     estimator = load_entrypoint("project_models_for_cli_test:build", loaded.dataset, 0)

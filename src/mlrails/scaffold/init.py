@@ -63,7 +63,8 @@ def init_project(
         folder / "conftest.py": files.CONFTEST,
         folder / "tests" / "test_model.py": files.model_test(),
         folder / "cdk.json": json.dumps(files.cdk_json(config), indent=2) + "\n",
-        folder / ".gitignore": ".mlrails/\ncdk.out/\n__pycache__/\n",
+        # The local state, the synth's output, and the train image's context the synth stages.
+        folder / ".gitignore": ".mlrails/\n.mlrails-simulation/\ncdk.out/\n.image-context/\n__pycache__/\n",
     }
     for path, text in contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)

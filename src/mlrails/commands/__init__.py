@@ -1,0 +1,1 @@
+"""What each `mlrails` command does; `mlrails.cli` parses the arguments and calls them."""
