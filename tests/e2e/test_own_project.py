@@ -165,10 +165,12 @@ def test_simulate_replays_your_own_data_and_the_kit_reacts_to_its_real_shift(wor
     assert "0 failed handler runs" in out
 
 
-def test_simulate_without_data_says_what_it_needs_on_another_schema(workspace, capsys, monkeypatch):
+def test_the_demo_and_simulate_without_data_say_what_they_need_on_another_schema(workspace, capsys, monkeypatch):
     data, _ = _make_data()(workspace / "data")
     assert main(["init", str(data), "--dir", str(workspace / "diabetes"), "--target", "target"]) == 0
     monkeypatch.chdir(workspace / "diabetes")
     capsys.readouterr()
     assert main(["simulate"]) == 2
     assert "give --data <your timestamped rows>" in capsys.readouterr().err
+    assert main(["demo"]) == 2  # it regenerated churn data and stopped on "the data does not match"
+    assert "mlrails up, then mlrails upload <your file>" in capsys.readouterr().err

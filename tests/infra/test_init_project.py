@@ -1,5 +1,6 @@
 """A project `mlrails init` wrote deploys with the kit's app: its cdk.json's context names its
-own config, and the app synthesizes it (cdk-nag clean) as `cdk synth` in its folder would."""
+own config, the app synthesizes it (cdk-nag clean) as `cdk synth` in its folder would, and its
+train image carries the project's model module."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from aws_cdk.assertions import Template
 
 from infra.app_builder import build_app, validation_failures
@@ -14,43 +16,37 @@ from mlrails.local.synthetic import churn_frame
 from mlrails.scaffold.init import init_project
 
 
-def test_an_initialized_project_synthesizes_with_its_own_config(tmp_path, fast_context):
-    data = tmp_path / "visits.csv"
+@pytest.fixture(scope="module")
+def project_app(tmp_path_factory, fast_context):
+    """An initialized project's folder, and its app synthesized from its cdk.json's context
+    (the layers as the session's app finds them, assets unstaged)."""
+    folder = tmp_path_factory.mktemp("project")
+    data = folder / "visits.csv"
     churn_frame(500, pd.Timestamp("2026-03-01", tz="UTC"), seed=6).to_csv(data, index=False)
-    project = tmp_path / "visits"
+    project = folder / "visits"
     init_project(str(data), project, target="churned")
     context = json.loads((project / "cdk.json").read_text())["context"]
-
-    # The layers as the session's app finds them (built, or placeholders), assets unstaged.
     app = build_app(
-        {**context, **fast_context, "mlrails:config": context["mlrails:config"]}, outdir=str(tmp_path / "cdk.out")
+        {**context, **fast_context, "mlrails:config": context["mlrails:config"]}, outdir=str(folder / "cdk.out")
     )
-    assembly = app.synth()
+    return project, app, app.synth()
 
+
+def test_an_initialized_project_synthesizes_with_its_own_config(project_app):
+    _, app, assembly = project_app
     assert validation_failures(assembly.directory) == []
-    stage = app.node.find_child("dev")
-    service = Template.from_stack(stage.service)
+    service = Template.from_stack(app.node.find_child("dev").service)
     service.has_resource_properties("AWS::ApiGateway::RestApi", {"Name": "mlrails-visits-dev"})
     assert [s.node.id for s in app.node.children if hasattr(s, "service")] == ["dev"]
 
 
-def test_the_train_image_of_a_project_elsewhere_carries_its_model_module(tmp_path, fast_context):
-    data = tmp_path / "visits.csv"
-    churn_frame(300, pd.Timestamp("2026-03-01", tz="UTC"), seed=7).to_csv(data, index=False)
-    project = tmp_path / "visits"
-    init_project(str(data), project, target="churned")
-    context = json.loads((project / "cdk.json").read_text())["context"]
-
-    app = build_app(
-        {**context, **fast_context, "mlrails:config": context["mlrails:config"]}, outdir=str(tmp_path / "cdk.out")
-    )
-    assembly = app.synth()
-
+def test_the_train_image_of_a_project_elsewhere_carries_its_model_module(project_app):
+    project, _, assembly = project_app
     [assets] = list(Path(assembly.directory).glob("assembly-dev/*Service*.assets.json"))
     images = json.loads(assets.read_text())["dockerImages"].values()
     [train] = [i["source"] for i in images if i["source"].get("dockerBuildArgs", {}).get("FUNCTION") == "train"]
     assert train["dockerBuildArgs"] == {"FUNCTION": "train", "PROJECT_MODULES": "project"}
-    staged = Path(train["directory"]) if Path(train["directory"]).is_absolute() else assets.parent / train["directory"]
+    staged = Path(train["directory"])
     assert (staged / "project" / "models.py").read_text() == (project / "models.py").read_text()
     assert (staged / "functions" / "train" / "handler.py").is_file() and (staged / "src" / "mlrails").is_dir()
     assert "!project/" in (staged / ".dockerignore").read_text().splitlines()

@@ -18,8 +18,14 @@ from mlrails.errors import ConfigError
 
 def demo(args: argparse.Namespace) -> int:
     from mlrails.local.demo import run_demo
+    from mlrails.local.synthetic import missing_for_churn
 
     cfg, project_dir = load_project(args)
+    if missing := missing_for_churn(cfg.dataset):
+        raise ConfigError(
+            f"the demo tours the example churn project, whose data has no {missing}: on your project, "
+            "run mlrails up, then mlrails upload <your file> (or mlrails simulate --data <your file>)"
+        )
     return run_demo(cfg, project_dir, sys.stdout)
 
 
