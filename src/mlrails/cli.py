@@ -101,8 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
         "rollback", help="serve the champion before this one again (each rollback goes one further back)"
     )
     rollback.set_defaults(run=operate.rollback)
+    release = commands.add_parser("release", help="pin a trained model in git: release propose writes its lock")
+    release.add_argument("step", choices=("propose",), help="propose: write release/<model>.lock.json")
+    release.add_argument("--version", type=int, help="a trained version (default: the champion)")
+    release.set_defaults(run=operate.release)
     models = commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log")
     models.set_defaults(run=operate.models)
+    release.add_argument(
+        "--from", "--env", dest="env", default=None, help="the environment the model comes from; " + env_help
+    )
     for command in (promote, rollback, models):
         command.add_argument("--env", default=None, help=env_help)
     generate = commands.add_parser("generate", help="write synthetic churn data for the example config")

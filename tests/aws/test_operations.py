@@ -223,3 +223,26 @@ def test_the_callers_side_reads_the_urls_answers():
         unwrap(403, b'{"Message": "Forbidden"}')  # a signature IAM did not accept
     with pytest.raises(OperationRefused, match="answered 502: Internal Server Error"):
         unwrap(502, b"Internal Server Error")  # the function crashed
+
+
+def test_the_lock_of_the_champion_pins_its_files_lineage_and_gate_evidence(
+    cloud, cfg, train_handler, lambda_context, two_versions
+):
+    from mlrails.adapters import s3 as storage
+    from mlrails.promotion.lock import ModelLock, sha256
+    from mlrails.serving.manifest import history_key
+
+    lock = ModelLock.from_json(_operate(train_handler, lambda_context, "lock")["lock"])
+
+    current = manifests.read_current(cloud.artifacts_bucket, cfg.model.name)
+    assert (lock.version, lock.run_id, lock.source_environment) == ("1", current.run_id, "test")
+    stored = storage.get_bytes(storage.uri(cloud.artifacts_bucket, history_key(cfg.model.name, "1")))
+    assert lock.manifest_sha256 == sha256(stored)
+    assert lock.files == {uri.rsplit("/", 1)[1]: record["sha256"] for uri, record in current.files.items()}
+    assert "model.skops" in lock.files and lock.training_data["sha256"] and lock.config_sha256 == cfg.digest
+    assert lock.gate is not None and lock.gate["metric"] == cfg.primary_metric
+
+    rejected = ModelLock.from_json(_operate(train_handler, lambda_context, "lock", version=two_versions)["lock"])
+    assert rejected.version == "2" and rejected.gate is not None  # a trained version's lock, its rejection's evidence
+    status, refused = _request(train_handler, lambda_context, {"action": "lock", "version": "9"})
+    assert status == 409 and refused["error_code"] == "NOTHING_TO_PROPOSE"

@@ -72,6 +72,12 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     assert status["last_drift_report"]["status"] == "drift" and status["capture_files"] >= 1
     assert status["champion"]["model_name"] == "diabetes-model"
 
+    # The champion pinned in git, for a pull request.
+    assert main(["release", "propose"]) == 0
+    assert "merging it is the promotion" in capsys.readouterr().out
+    lock = json.loads((project / "release" / "diabetes-model.lock.json").read_text())
+    assert lock["version"] == status["champion"]["model_version"] and "model.skops" in lock["files"]
+
     assert main(["down"]) == 0 and not (project / ".mlrails").exists()
 
 

@@ -130,6 +130,10 @@ class Registry:
             )
         return sorted(rows, key=lambda row: int(row["version"]), reverse=True)
 
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        """The tags of the run that trained a version (its lineage: data, config, code)."""
+        return dict(self.client.get_run(run_id).data.tags)
+
     def set_alias(self, alias: str, version: str) -> None:
         """Point ``alias`` at ``version``."""
         self.client.set_registered_model_alias(self.model_name, alias, version)

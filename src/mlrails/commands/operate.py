@@ -59,6 +59,27 @@ def rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def release(args: argparse.Namespace) -> int:
+    """`mlrails release propose`: the lock of an environment's champion (or ``--version``),
+    written to release/<model>.lock.json in the project, for a pull request."""
+    from mlrails.promotion.lock import ModelLock, lock_path
+
+    cfg, project_dir = load_project(args)
+    with _operator(cfg, project_dir, args.env) as run:
+        lock = ModelLock.from_json(run("lock", version=None if args.version is None else str(args.version))["lock"])
+    path = lock_path(project_dir, lock.model_name)
+    before = ModelLock.from_json(path.read_text()) if path.is_file() else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(lock.to_json())
+    change = "unchanged" if before == lock else f"was v{before.version}" if before else "new"
+    print(
+        f"{path}: {lock.model_name} v{lock.version} from {lock.source_environment} ({change}), "
+        f"{len(lock.files)} files pinned, lock sha256 {lock.digest[:12]}\n"
+        "  next: commit it and open a pull request; merging it is the promotion, reverting it the rollback"
+    )
+    return 0
+
+
 def models(args: argparse.Namespace) -> int:
     cfg, project_dir = load_project(args)
     with _operator(cfg, project_dir, args.env) as run:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mlrails.serving.manifest import Manifest
     from mlrails.settings import Settings
 
-Action = Literal["promote", "rollback", "models"]
+Action = Literal["promote", "rollback", "models", "lock"]
 
 
 class OperationRefused(MlrailsError):
@@ -119,6 +119,8 @@ def run(
 
     if operation.action == "models":
         return listing(registry.versions(), rails.audit_log(settings, model_name))
+    if operation.action == "lock":
+        return {"lock": rails.propose(settings, registry, model_name, operation.version).to_json()}
     if operation.action == "rollback":
         manifest = rails.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:

@@ -8,6 +8,9 @@ registry aliases (``champion``; ``previous`` = the one it replaces), emits
 Before the commit point, the version is compiled to ONNX and verified on its holdout
 (:mod:`mlrails.serving.compiled`): the manifest then says which path serves it and why, and so do
 the audit record and the registry version's ``serving.*`` tags.
+
+:func:`propose` writes no state: it returns the lock of a version (:mod:`mlrails.promotion.lock`),
+which `mlrails release propose` puts in the repository.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import mlrails
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.adapters.registry import CHAMPION, PREVIOUS, Registry
 from mlrails.data import dataset
 from mlrails.errors import MlrailsError
 from mlrails.events import ModelPromoted
+from mlrails.promotion.lock import ModelLock, from_manifest
 from mlrails.serving import artifacts, compiled
-from mlrails.serving.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, model_prefix
+from mlrails.serving.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, history_key, model_prefix
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -244,4 +249,37 @@ def rollback(settings: Settings, registry: Registry, model_name: str, *, at: dat
         by=by,
         action="rollback",
         previous=history[-3] if len(history) > 2 else None,
+    )
+
+
+class NothingToPropose(MlrailsError):
+    """No champion to lock, or no such trained version."""
+
+    status = 409
+    error_code = "NOTHING_TO_PROPOSE"
+
+
+def propose(settings: Settings, registry: Registry, model_name: str, version: str | None) -> ModelLock:
+    """The lock of ``version`` (default: the champion): its manifest as stored (the champion's
+    history copy, or a trained version's candidate), the training run's lineage tags, and the
+    gate's evidence from the audit log."""
+    if version is None:
+        current = manifests.read_current(settings.artifacts_bucket, model_name)
+        if current is None:
+            raise NothingToPropose(f"{model_name} has no champion to propose yet")
+        version = current.version
+        location = s3.uri(settings.artifacts_bucket, history_key(model_name, version))
+    else:
+        location = candidate_uri(settings, model_name, version)
+    body = s3.get_optional(location)
+    if body is None:
+        raise NothingToPropose(f"{model_name} v{version} has no manifest at {location}: was it trained by mlrails?")
+    decisions = [r for r in audit_log(settings, model_name) if r["version"] == version and "gate" in r]
+    return from_manifest(
+        Manifest.from_json(body),
+        body,
+        source_environment=settings.environment,
+        run_tags=registry.run_tags(Manifest.from_json(body).run_id),
+        gate=decisions[-1]["gate"] if decisions else None,
+        kit_version=mlrails.__version__,
     )
