@@ -42,6 +42,7 @@ ERROR_CASES = [
     (["down"], 2, "no local environment in"),
     (["predict"], 2, "give a request body, or --file"),
     (["status"], 2, "no local state yet"),
+    (["up", "--at", "next tuesday"], 2, "--at next tuesday: not an ISO 8601 time"),
 ]
 
 
@@ -78,3 +79,12 @@ def test_the_local_environment_is_not_replaced_by_accident(project, capsys):
     # The example's rows are from January: the clock cannot go back to replay them.
     assert main(["upload", "--replay", str(REPO / "examples" / "churn.csv")]) == 2
     assert "start over with `mlrails up --fresh --at 2026-01-05`" in capsys.readouterr().err
+
+
+def test_two_files_of_one_name_in_one_upload_are_refused(project, capsys):
+    assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
+    for folder in ("x", "y"):
+        (project / folder).mkdir()
+        (project / folder / "a.csv").write_text("event_time\n")
+    assert main(["upload", str(project / "x" / "a.csv"), str(project / "y" / "a.csv")]) == 2
+    assert "two files share a name (['a.csv'])" in capsys.readouterr().err

@@ -104,5 +104,8 @@ def test_the_timestamp_and_its_format_are_checked_at_load(cfg):
     document["dataset"].update(timestamp="event_time", timestamp_format="day-month-year")
     with pytest.raises(ConfigError, match="timestamp_format"):
         parse_config(document)
+    document["dataset"].update(timestamp="event_time", timestamp_format="%s")  # a directive pandas cannot read
+    with pytest.raises(ConfigError, match="does not read back the times it writes"):
+        parse_config(document)
     document["dataset"].update(timestamp=None, timestamp_format="iso8601")
     assert parse_config(document).dataset.time_column == "arrived_at"

@@ -129,4 +129,32 @@ def test_init_writes_a_project_mlrails_accepts_and_its_model_test_passes(tmp_pat
     assert run.returncode == 0, run.stdout + run.stderr
 
     assert main(["init", str(data), "--dir", str(project), "--target", target]) == 2
-    assert "exists: pass --force" in capsys.readouterr().err
+    assert "exist(s): pass --force" in capsys.readouterr().err
+
+
+def test_init_never_writes_over_a_users_files_and_quotes_odd_names(tmp_path, capsys):
+    frame = churn_frame(300, pd.Timestamp("2026-03-01", tz="UTC"), seed=9).rename(
+        columns={"plan": "price, usd", "region": "yes", "support_calls": "a #b"}
+    )
+    data = tmp_path / "odd.csv"
+    frame.to_csv(data)  # with pandas' index: a column named "Unnamed: 0"
+    project = tmp_path / "2026-churn"
+    project.mkdir()
+    (project / "models.py").write_text("# the user's own\n")
+
+    assert main(["init", str(data), "--dir", str(project), "--target", "churned"]) == 2
+    assert "models.py exist(s): pass --force" in capsys.readouterr().err
+    assert (project / "models.py").read_text() == "# the user's own\n" and not (project / "mlrails.yaml").exists()
+
+    assert main(["init", str(data), "--dir", str(project), "--target", "churned", "--force"]) == 0
+    cfg = load_config(project / "mlrails.yaml")
+    assert cfg.project == "p-2026-churn"
+    assert {"Unnamed: 0", "price, usd", "yes", "a #b"} <= set(cfg.dataset.feature_names)
+
+
+def test_a_parquet_file_keeps_its_typed_times(tmp_path):
+    frame = churn_frame(200, pd.Timestamp("2026-03-01", tz="UTC"), seed=10)
+    frame["event_time"] = pd.to_datetime(frame["event_time"], format="ISO8601")
+    found = infer(frame, target="churned")
+    assert (found.timestamp, found.timestamp_format) == ("event_time", "iso8601")
+    assert "event_time" not in {c.name for c in found.features}

@@ -133,8 +133,13 @@ def up(args: argparse.Namespace) -> int:
     from mlrails.local import environment
 
     cfg, project_dir = load_project(args)
-    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
-    environment.up(cfg, project_dir, sys.stdout, at=at if at.tzinfo else at.replace(tzinfo=UTC), fresh=args.fresh)
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC).replace(microsecond=0)
+    except ValueError as exc:
+        raise ConfigError(f"--at {args.at}: not an ISO 8601 time (2026-03-01 or 2026-03-01T06:00+02:00)") from exc
+    # Schedules run in UTC, as EventBridge runs them: a local time is converted, a bare one is UTC.
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    environment.up(cfg, project_dir, sys.stdout, at=at, fresh=args.fresh)
     return 0
 
 

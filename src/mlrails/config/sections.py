@@ -3,6 +3,7 @@ retraining, capture, serving, the use case and its value."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -21,6 +22,16 @@ ARRIVED_AT = "arrived_at"
 # How timestamps are written: ISO 8601 (also "2026-03-01" and "2026-03-01 12:00:00"), Unix
 # epoch seconds or milliseconds, or a strftime pattern such as "%d/%m/%Y %H:%M" (read as UTC).
 TimestampFormat = Annotated[str, Field(pattern=r"^(iso8601|epoch_seconds|epoch_millis|.*%.*)$")]
+
+
+def _check_pattern(pattern: str) -> None:
+    """A strftime pattern that reads back a time it writes (pandas reads the data with the same
+    directives as ``strptime``)."""
+    sample = datetime(2026, 3, 1, 12, 30, 45)
+    try:
+        datetime.strptime(sample.strftime(pattern), pattern)
+    except ValueError as exc:
+        raise ValueError(f"timestamp_format {pattern!r} does not read back the times it writes: {exc}") from exc
 
 
 class Dataset(Section):
@@ -50,6 +61,8 @@ class Dataset(Section):
                 raise ValueError(f"'{special}' is the target or timestamp and cannot also be a feature")
         if self.timestamp is None and self.timestamp_format != "iso8601":
             raise ValueError("timestamp_format needs a timestamp column (dataset.timestamp)")
+        if "%" in self.timestamp_format:
+            _check_pattern(self.timestamp_format)
         return self
 
     @property

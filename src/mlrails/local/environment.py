@@ -69,9 +69,6 @@ def down(project_dir: Path, out: TextIO) -> None:
     print(f"removed {state}", file=out)
 
 
-_QUIET = io.StringIO()  # reading the status runs nothing worth printing
-
-
 def _running(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> Any:
     """The saved environment, resumed with its runs printed as a timeline."""
     timeline = Timeline(out, datetime.now(UTC))
@@ -83,12 +80,17 @@ def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO
     for path in files:
         if not path.is_file():
             raise ConfigError(f"no file at {path}")
+    names = [path.name for path in files]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"two files share a name ({sorted(n for n in set(names) if names.count(n) > 1)}): rename one")
     context, timeline = _running(cfg, project_dir, out)
     with context as runtime:
         timeline.runtime = runtime
         for path in files:
-            timeline.step(f"upload {path.name} → raw/{path.name}")
-            runtime.upload_raw(path.name, path.read_bytes())
+            # Keyed by the clock: the same file name uploaded again is a new batch, not a replacement.
+            key = f"uploads/{runtime.now:%Y/%m/%d/%H%M%S}/{path.name}"
+            timeline.step(f"upload {path.name} → raw/{key}")
+            runtime.upload_raw(key, path.read_bytes())
 
 
 def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO) -> None:
@@ -136,7 +138,7 @@ def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: Tex
 def status(cfg: ProjectConfig, project_dir: Path) -> dict[str, Any]:
     """What the environment holds: its time, the champion, the data, the traffic and labels,
     the latest decisions, the next schedules (plain JSON)."""
-    context, _ = _running(cfg, project_dir, _QUIET)
+    context, _ = _running(cfg, project_dir, io.StringIO())  # reading the status: nothing worth printing
     with context as runtime:
         names = runtime.cloud.names
         code, version = runtime.request("GET", "/version")

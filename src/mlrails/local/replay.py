@@ -49,7 +49,9 @@ def _days(cfg: ProjectConfig, replay: Replay) -> list[tuple[pd.Timestamp, pd.Dat
     times = parse_times(frame[cfg.dataset.timestamp], cfg.dataset.timestamp_format)
     if times.isna().any():
         raise ConfigError(f"{replay.data}: {int(times.isna().sum())} rows have no readable {cfg.dataset.timestamp}")
-    frame = frame.assign(_at=times).sort_values("_at", kind="stable")
+    # A row without its outcome can be neither labelled nor trained on: left out of the replay.
+    labelled = frame[cfg.dataset.target].notna() & (frame[cfg.dataset.target].astype(str).str.strip() != "")
+    frame = frame.assign(_at=times)[labelled].sort_values("_at", kind="stable")
     days = [(day, rows.drop(columns="_at")) for day, rows in frame.groupby(frame["_at"].dt.floor("D"), sort=True)]
     if len(days) < 2:
         raise ConfigError(f"{replay.data} covers one day: a replay needs history and at least one day after it")
@@ -62,7 +64,7 @@ def run_replay(
     """Replay; print a line per day; return the days and any failed handler run."""
     days = _days(cfg, replay)
     history = max(1, min(len(days) - 1, round(len(days) * replay.history_fraction)))
-    delay = replay.label_delay or timedelta(hours=cfg.monitoring.label_delay_hours)
+    delay = replay.label_delay if replay.label_delay is not None else timedelta(hours=cfg.monitoring.label_delay_hours)
     classes = cfg.dataset.task == "classification"
     recorder, records, pending = Recorder(), [], []
     start = days[0][0].to_pydatetime()
@@ -79,9 +81,12 @@ def run_replay(
             file=out,
             flush=True,
         )
+        refused = 0
         for number, (day, rows) in enumerate(days[history:]):
+            if day.to_pydatetime() > runtime.now:  # a gap in the data (weekends): time passes anyway
+                runtime.advance(day.to_pydatetime() - runtime.now)
             record = Day(number, runtime.now, drift=None, concept=None)
-            feed_back(runtime, pending)
+            refused += feed_back(runtime, pending, strict=False)
             chunks = [rows.iloc[i : i + replay.rows_per_request] for i in range(0, len(rows), replay.rows_per_request)]
             step = timedelta(days=1) / len(chunks)
             scored: list[tuple[Any, Any]] = []
@@ -107,6 +112,8 @@ def run_replay(
             read_day(record, recorder.take())
             records.append(record)
             print(day_line(record, len(days) - history), file=out, flush=True)
+        if refused:
+            print(f"\n{refused} labels refused by POST /feedback (a class the champion does not know)", file=out)
     return records, recorder.failures
 
 

@@ -151,18 +151,22 @@ def run_simulation(
     return days, recorder.failures
 
 
-def feed_back(runtime: LocalRuntime, pending: list[Pending]) -> None:
+def feed_back(runtime: LocalRuntime, pending: list[Pending], *, strict: bool = True) -> int:
     """Post the outcomes that are known by now, in one batch, as a CRM export would: through
-    the feedback API, with its own key (the runtime's default for the route). Any refused item
-    (a 422) is a failure of the simulation: every id here was served and every label is a class."""
+    the feedback API, with its own key (the runtime's default for the route). Returns how many
+    items were refused (a 422 per item: the others are stored). ``strict``: any refusal is a
+    failure (the synthetic world serves only ids it was given and labels that are classes);
+    replayed data may hold a label the champion has no class for."""
     due = [p for p in pending if p.due <= runtime.now]
     if not due:
-        return
+        return 0
     items = [{"prediction_id": p.prediction_id, "label": p.label} for p in due]
     status, answer = runtime.request("POST", "/feedback", json.dumps({"items": items}).encode())
-    if status != 200:
+    refused = len(answer.get("details", {}).get("refused", [])) if status == 422 else 0
+    if status != 200 and (strict or status != 422):
         raise RuntimeError(f"feedback refused: {status} {answer}")
     pending[:] = [p for p in pending if p.due > runtime.now]
+    return refused
 
 
 def _record_initial(invocations: list[Invocation], out: TextIO) -> None:

@@ -263,10 +263,11 @@ def propose(settings: Settings, registry: Registry, model_name: str, version: st
     """The lock of ``version`` (default: the champion): its manifest as stored (the champion's
     history copy, or a trained version's candidate), the training run's lineage tags, and the
     gate's evidence from the audit log."""
-    if version is None:
-        current = manifests.read_current(settings.artifacts_bucket, model_name)
-        if current is None:
-            raise NothingToPropose(f"{model_name} has no champion to propose yet")
+    current = manifests.read_current(settings.artifacts_bucket, model_name)
+    if version is None and current is None:
+        raise NothingToPropose(f"{model_name} has no champion to propose yet")
+    if version is None or (current is not None and version == current.version):
+        # The champion as promoted (its compiled model included), however it is named.
         version = current.version
         location = s3.uri(settings.artifacts_bucket, history_key(model_name, version))
     else:

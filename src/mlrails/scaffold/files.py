@@ -17,8 +17,17 @@ SAMPLE = "data/sample.csv"
 
 
 def project_name(folder: Path) -> str:
-    """A project name from its folder: lower case, letters, digits and dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-") or "project"
+    """A project name from its folder, as the config requires one: lower case letters, digits
+    and dashes, 3 to 40 characters, starting with a letter."""
+    name = re.sub(r"[^a-z0-9]+", "-", folder.resolve().name.lower()).strip("-")
+    if not name[:1].isalpha():
+        name = f"p-{name}".rstrip("-")
+    return name[:40].rstrip("-").ljust(3, "x")
+
+
+def _quoted(name: str) -> str:
+    """A column name as a YAML scalar that stays that exact string (JSON is YAML)."""
+    return json.dumps(name)
 
 
 def _metrics(inferred: Inferred) -> dict[str, Any]:
@@ -50,7 +59,7 @@ def config_yaml(inferred: Inferred, name: str, source: str) -> str:
     """``mlrails.yaml``, every choice commented with why it was made."""
     metrics = _metrics(inferred)
     features = "\n".join(
-        f"    - {{name: {c.name}, type: {c.type}{', nullable: true' if c.nullable else ''}}}  # {c.why}"
+        f"    - {{name: {_quoted(c.name)}, type: {c.type}{', nullable: true' if c.nullable else ''}}}  # {c.why}"
         for c in inferred.features
     )
     min_rows = min(200, max(10, inferred.rows // 5))
@@ -67,7 +76,7 @@ model:
 
 dataset:
   task: {inferred.task}          # CHECK: {inferred.reasons["task"]}
-  target: {inferred.target}          # CHECK: {inferred.reasons["target"]}
+  target: {_quoted(inferred.target)}          # CHECK: {inferred.reasons["target"]}
 {_timestamp_lines(inferred)}
   features:                 # CHECK: every column known when a prediction is made, and only those
 {features}
@@ -127,9 +136,9 @@ environments:
 def _timestamp_lines(inferred: Inferred) -> str:
     if inferred.timestamp is None:
         return f"  timestamp: null           # CHECK: {inferred.reasons['timestamp']}"
-    lines = f"  timestamp: {inferred.timestamp}          # {inferred.reasons['timestamp']}"
+    lines = f"  timestamp: {_quoted(inferred.timestamp)}          # {inferred.reasons['timestamp']}"
     if inferred.timestamp_format != "iso8601":
-        lines += f"\n  timestamp_format: {inferred.timestamp_format}"
+        lines += f"\n  timestamp_format: {_quoted(inferred.timestamp_format)}"
     return lines
 
 
@@ -164,7 +173,7 @@ def model(dataset, seed):
             ),
         ]
     )
-    return Pipeline([("preprocess", preprocess), ("model", {estimator}(random_state=seed, n_iter_no_change=10))])
+    return Pipeline([("preprocess", preprocess), ("model", {estimator}(random_state=seed))])
 '''
 
 

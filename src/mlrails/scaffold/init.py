@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
-from mlrails.config import load_config
+from mlrails.config import parse_config
 from mlrails.data.dataset import parse_times
 from mlrails.errors import ConfigError
 from mlrails.feasibility.runner import read_data
@@ -35,8 +37,9 @@ def _sample(frame: pd.DataFrame, inferred: Inferred) -> pd.DataFrame:
     if inferred.timestamp is not None:
         times = parse_times(frame[inferred.timestamp], inferred.timestamp_format)
         ordered = frame.assign(_at=times).sort_values("_at", kind="stable").drop(columns="_at")
-    step = max(1, len(ordered) // SAMPLE_ROWS)
-    return ordered.iloc[::step].head(SAMPLE_ROWS)
+    if len(ordered) <= SAMPLE_ROWS:
+        return ordered
+    return ordered.iloc[np.unique(np.linspace(0, len(ordered) - 1, SAMPLE_ROWS).round().astype(int))]
 
 
 def init_project(
@@ -49,11 +52,9 @@ def init_project(
     force: bool = False,
 ) -> Created:
     """Write ``folder``'s mlrails.yaml, models.py, tests/test_model.py (+ conftest.py), a
-    sample of the data and cdk.json. Refuses to overwrite an existing mlrails.yaml unless
-    ``force``. The written config is loaded back: what init writes, mlrails accepts."""
+    sample of the data, cdk.json and .gitignore. Refuses to overwrite any of them unless
+    ``force``; the config is validated before anything is written."""
     config = folder / "mlrails.yaml"
-    if config.exists() and not force:
-        raise ConfigError(f"{config} exists: pass --force to write over it (and the other generated files)")
     frame = read_data(data_uri)
     inferred = infer(frame, target=target, timestamp=timestamp, task=task)
     name = files.project_name(folder)
@@ -66,11 +67,15 @@ def init_project(
         # The local state, the synth's output, and the train image's context the synth stages.
         folder / ".gitignore": ".mlrails/\n.mlrails-simulation/\ncdk.out/\n.image-context/\n__pycache__/\n",
     }
+    sample = folder / files.SAMPLE
+    existing = [str(path) for path in [*contents, sample] if path.exists()]
+    if existing and not force:
+        raise ConfigError(f"{', '.join(existing)} exist(s): pass --force to write over them")
+    # What init writes, mlrails accepts: checked before anything is written.
+    parse_config(yaml.safe_load(contents[config]), source=str(config))
     for path, text in contents.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    sample = folder / files.SAMPLE
     sample.parent.mkdir(parents=True, exist_ok=True)
     _sample(frame, inferred).to_csv(sample, index=False)
-    load_config(config)
     return Created(folder, [*contents, sample], inferred)

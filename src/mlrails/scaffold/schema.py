@@ -53,6 +53,8 @@ def _filled(column: pd.Series) -> pd.Series:
 
 
 def _is_numeric(column: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return False
     values = _filled(column)
     return not values.empty and bool(pd.to_numeric(values, errors="coerce").notna().all())
 
@@ -60,6 +62,8 @@ def _is_numeric(column: pd.Series) -> bool:
 def _time_format(name: str, column: pd.Series) -> str | None:
     """How ``column`` writes times (``dataset.timestamp_format``), or None when it does not:
     ISO 8601 text, or whole numbers in the epoch range under a name that says time."""
+    if pd.api.types.is_datetime64_any_dtype(column):  # Parquet keeps times typed
+        return "iso8601"
     values = _filled(column)
     if values.empty:
         return None
@@ -90,6 +94,8 @@ def _target(frame: pd.DataFrame, named: str | None) -> tuple[str, str]:
 
 
 def _task(column: pd.Series, named: str | None) -> tuple[Literal["classification", "regression"], str]:
+    if named == "regression" and not _is_numeric(column):
+        raise ConfigError("--task regression: the target holds text, not numbers")
     if named is not None:
         return named, "named with --task"  # type: ignore[return-value]
     values = _filled(column)
