@@ -4,9 +4,11 @@ A lock names one trained version of one environment and everything needed to ser
 it elsewhere and to show why: the sha256 of every file its manifest names and of the manifest
 itself, the input signature, the training data's lineage, the config and code it came from,
 the gate's evidence (both sides scored on the same rows), and the kit version. Its text is
-canonical (sorted keys, two-space indent, one trailing newline), so the same version always
+canonical (sorted keys, two-space indent, one trailing newline), so the same lock always
 writes the same bytes and a diff shows only what changed; its digest names it (what an
-applied champion records as its lineage). This module is pure: building, reading and checking
+applied champion records as its lineage). A champion promoted again (after a rollback) is
+compiled and recorded again, so its lock can differ in the manifest's and the compiled
+model's digests: the lock pins what serves. This module is pure: building, reading and checking
 a lock; the release commands do the I/O.
 """
 
