@@ -121,6 +121,15 @@ def _challenger_evaluated(cfg, promotion_env, at):
     return real, evaluation
 
 
+def _finish_through(cfg, promotion_env, evaluation, **ports):
+    """The finish step of v2, with the deployed rails ports but ``ports`` replaced."""
+    settings, registry = promotion_env
+    failing = replace(rails.RailsPorts.deployed(settings), **ports)
+    return lifecycle.finish_step(
+        cfg, settings, registry, version="2", evaluation=evaluation, at=DAY + timedelta(hours=2), rails_ports=failing
+    )
+
+
 def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry(cfg, promotion_env):
     settings, registry = promotion_env
     real, evaluation = _challenger_evaluated(cfg, promotion_env, DAY + timedelta(hours=2))
@@ -129,17 +138,8 @@ def test_a_promotion_interrupted_after_its_commit_point_is_finished_by_the_retry
         raise RuntimeError("throttled")
 
     # The manifest is written, then the event fails (a throttled PutEvents, say).
-    failing = replace(rails.RailsPorts.deployed(settings), publish=throttled)
     with pytest.raises(RuntimeError):
-        lifecycle.finish_step(
-            real,
-            settings,
-            registry,
-            version="2",
-            evaluation=evaluation,
-            at=DAY + timedelta(hours=2),
-            rails_ports=failing,
-        )
+        _finish_through(real, promotion_env, evaluation, publish=throttled)
     assert manifests.read_current(settings.artifacts_bucket, cfg.model.name).version == "2"
 
     retried = lifecycle.finish_step(
@@ -176,17 +176,8 @@ def test_a_crash_before_the_commit_point_leaves_the_old_champion_whole(cfg, prom
         )
         raise ConnectionError("the process died here")
 
-    crashing = replace(rails.RailsPorts.deployed(settings), write_current=crash_on_the_pointer)
     with pytest.raises(ConnectionError):
-        lifecycle.finish_step(
-            real,
-            settings,
-            registry,
-            version="2",
-            evaluation=evaluation,
-            at=DAY + timedelta(hours=2),
-            rails_ports=crashing,
-        )
+        _finish_through(real, promotion_env, evaluation, write_current=crash_on_the_pointer)
 
     current = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     assert current.version == "1" and current.artifact_uri.endswith("/v1/model.skops")  # whole, and the old one
