@@ -50,6 +50,9 @@ class MetricName(StrEnum):
     # event type that exists only to be counted.
     MODEL_PROMOTED = "ModelPromoted"
     MODEL_REJECTED = "ModelRejected"
+    # train, `release apply`: 1 when a lock is refused (a file whose sha256 differs from the
+    # lock's, or a signature this environment's config does not accept).
+    RELEASE_REFUSED = "ReleaseRefused"
     # inference
     PREDICTED_ROWS = "PredictedRows"
     CAPTURE_FAILURES = "CaptureFailures"
@@ -95,7 +98,9 @@ PUBLISHERS: tuple[Publisher, ...] = (
         per_model=True,
     ),
     Publisher("retrain_trigger", (MetricName.RETRAIN_REQUESTED, MetricName.RETRAIN_DECLINED), per_model=False),
-    Publisher("train", (MetricName.MODEL_PROMOTED, MetricName.MODEL_REJECTED), per_model=False),
+    Publisher(
+        "train", (MetricName.MODEL_PROMOTED, MetricName.MODEL_REJECTED, MetricName.RELEASE_REFUSED), per_model=False
+    ),
     Publisher(
         "inference",
         (

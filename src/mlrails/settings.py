@@ -74,6 +74,12 @@ class Settings:
     feedback_api_id: str | None = None
     """MLRAILS_FEEDBACK_API_ID: the id of the REST API that serves POST /feedback (its own API,
     with its own credential); inference refuses feedback that came through any other API."""
+    release_store: str | None = None
+    """MLRAILS_RELEASE_STORE: the release store's bucket (train function; a ``release:``
+    section or the local runtime): proposed locks' files, by sha256."""
+    release_lock: str | None = None
+    """MLRAILS_RELEASE_LOCK: in a ``models: release`` environment, the digest of the lock this
+    inference function version serves (set at deploy from ``release/<model>.lock.json``)."""
 
     @classmethod
     def from_env(
@@ -114,4 +120,6 @@ class Settings:
             feedback_api_id=_required(env, "MLRAILS_FEEDBACK_API_ID")
             if needs_api
             else env.get("MLRAILS_FEEDBACK_API_ID"),
+            release_store=env.get("MLRAILS_RELEASE_STORE") or None,
+            release_lock=env.get("MLRAILS_RELEASE_LOCK") or None,
         )

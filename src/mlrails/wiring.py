@@ -319,8 +319,14 @@ def function_environment(
     git_commit: str | None = None,
     prediction_id_secret: str | None = None,
     feedback_api_id: str | None = None,
+    release_store: str | None = None,
+    release_lock: str | None = None,
 ) -> dict[str, str]:
-    """The environment variables every function gets (read by :mod:`mlrails.settings`)."""
+    """The environment variables every function gets (read by :mod:`mlrails.settings`).
+    ``release_store``: the release store's bucket (the train function: it copies a proposed
+    lock's files there, and an applied lock's from there); ``release_lock``: in a ``models:
+    release`` environment, the digest of the lock the inference function's version serves (a
+    new lock is a new function version, which the canary shifts traffic to)."""
     env = {
         "MLRAILS_ENVIRONMENT": environment,
         "MLRAILS_CONFIG_URI": f"s3://{names.artifacts_bucket}/{config_key(cfg)}",
@@ -344,6 +350,10 @@ def function_environment(
         env["MLRAILS_PREDICTION_ID_SECRET"] = prediction_id_secret
     if feedback_api_id is not None:
         env["MLRAILS_FEEDBACK_API_ID"] = feedback_api_id
+    if release_store is not None:
+        env["MLRAILS_RELEASE_STORE"] = release_store
+    if release_lock is not None:
+        env["MLRAILS_RELEASE_LOCK"] = release_lock
     origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
     if origins:
         env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)

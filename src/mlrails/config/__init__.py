@@ -9,12 +9,15 @@ Every validation error names the field it is about, e.g.
 from mlrails.config.environments import (
     LAMBDA_DEFAULT_CONCURRENCY,
     PRODUCTION_ENVIRONMENTS,
+    RELEASE_ENVIRONMENTS,
     Acknowledgements,
     AlarmThresholds,
     Environment,
+    ModelSource,
     ReservedConcurrency,
 )
 from mlrails.config.project import ConfigWarning, ProjectConfig, load_config, parse_config
+from mlrails.config.release import Release
 from mlrails.config.sections import (
     ARRIVED_AT,
     NUMERIC_ONLY_TESTS,
@@ -38,6 +41,7 @@ __all__ = [
     "LAMBDA_DEFAULT_CONCURRENCY",
     "NUMERIC_ONLY_TESTS",
     "PRODUCTION_ENVIRONMENTS",
+    "RELEASE_ENVIRONMENTS",
     "Acknowledgements",
     "AlarmThresholds",
     "Capture",
@@ -47,10 +51,12 @@ __all__ = [
     "Feature",
     "MaxRetrains",
     "Model",
+    "ModelSource",
     "Monitoring",
     "Performance",
     "ProjectConfig",
     "Promotion",
+    "Release",
     "ReservedConcurrency",
     "Retraining",
     "Serving",

@@ -61,7 +61,16 @@ class Acknowledgements(Section):
     no_alarm_email: str | None = Field(default=None, min_length=20)
 
 
+# Where an environment's champion comes from: `train` retrains, gates and promotes on its own;
+# `release` serves only what the model lock in git names (mlrails.promotion.lock), and its own
+# retrains, if any, register challengers for a person to propose. Unset: release for the
+# environments named like a staging or production one, train for the others.
+ModelSource = Literal["train", "release"]
+RELEASE_ENVIRONMENTS = frozenset({"staging", "stage", "preprod", "prod", "production"})
+
+
 class Environment(Section):
+    models: ModelSource | None = None
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     inference_memory_mb: int = Field(default=1024, ge=128, le=10240)

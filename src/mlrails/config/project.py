@@ -12,7 +12,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlrails.config.base import NAME, Section
-from mlrails.config.environments import Environment
+from mlrails.config.environments import PRODUCTION_ENVIRONMENTS, RELEASE_ENVIRONMENTS, Environment, ModelSource
+from mlrails.config.release import Release
 from mlrails.config.sections import (
     MINIMIZED_METRICS,
     NUMERIC_ONLY_TESTS,
@@ -48,6 +49,7 @@ class ProjectConfig(Section):
     use_case: UseCase = UseCase()
     value: Value = Value()
     environments: dict[str, Environment] = Field(min_length=1)
+    release: Release | None = None
 
     @field_validator("environments")
     @classmethod
@@ -56,6 +58,57 @@ class ProjectConfig(Section):
         if bad:
             raise ValueError(f"environment names must be short lowercase words, got {bad}")
         return value
+
+    def models_source(self, environment: str) -> ModelSource:
+        """Where ``environment``'s champion comes from (``environments.<env>.models``; unset:
+        ``release`` for a staging or production name, else ``train``). An environment the
+        config does not name (the local runtime's own, ``local``) trains."""
+        configured = self.environments.get(environment)
+        if configured is not None and configured.models is not None:
+            return configured.models
+        return "release" if environment in RELEASE_ENVIRONMENTS and environment in self.environments else "train"
+
+    @property
+    def release_stages(self) -> list[str]:
+        """The environments the release pipeline deploys, in order."""
+        if self.release is None:
+            return []
+        return list(self.release.stages) if self.release.stages is not None else list(self.environments)
+
+    @property
+    def release_approvals(self) -> list[str]:
+        """The stages a person approves before the pipeline deploys them."""
+        if self.release is None:
+            return []
+        if self.release.approval_before is not None:
+            return list(self.release.approval_before)
+        return [name for name in self.release_stages if name in PRODUCTION_ENVIRONMENTS]
+
+    @property
+    def release_store(self) -> str | None:
+        """The release store's bucket name (None: no ``release:`` section)."""
+        if self.release is None:
+            return None
+        return (
+            self.release.store_bucket or f"mlrails-{self.project}-release-{self.release.account}-{self.release.region}"
+        )
+
+    @model_validator(mode="after")
+    def _release_names_environments(self) -> ProjectConfig:
+        release = self.release
+        if release is None:
+            return self
+        unknown = [n for n in [*(release.stages or []), *(release.approval_before or [])] if n not in self.environments]
+        if unknown:
+            raise ValueError(f"release: {unknown} not among the environments {sorted(self.environments)}")
+        if release.approval_before and not set(release.approval_before) <= set(self.release_stages):
+            raise ValueError("release.approval_before: each must be one of release.stages")
+        if release.store_bucket is None and (release.account is None or release.region is None):
+            raise ValueError(
+                "release.store_bucket: name the release store (bucket names are global), "
+                "or set release.account and release.region to derive one"
+            )
+        return self
 
     @property
     def primary_metric(self) -> str:

@@ -101,6 +101,13 @@ def lock_path(root: Path, model_name: str) -> Path:
     return root / RELEASE_FOLDER / f"{model_name}.lock.json"
 
 
+def read_lock(root: Path, model_name: str) -> ModelLock | None:
+    """The lock of ``model_name`` in the repository at ``root`` (None: no lock yet); raises
+    :class:`LockInvalid` for a file that is not one."""
+    path = lock_path(root, model_name)
+    return ModelLock.from_json(path.read_text()) if path.is_file() else None
+
+
 def release_key(digest: str) -> str:
     """A file's key in the content-addressed release store: its sha256, so a key can only
     ever hold those bytes."""
