@@ -302,6 +302,18 @@ def operator_parameter(project: str, environment: str) -> str:
     return f"/mlrails/{project}/{environment}/operator-url"
 
 
+def api_parameters(project: str, environment: str) -> tuple[str, str]:
+    """The SSM parameters holding an environment's scoring API URL and the id of its default
+    API key (auth: api_key): what `mlrails release verify --env NAME`, the smoke test, reads."""
+    return f"/mlrails/{project}/{environment}/api-url", f"/mlrails/{project}/{environment}/api-key-id"
+
+
+def release_role_name(project: str, environment: str) -> str:
+    """The role in an environment's account that the release pipeline's post-steps assume to run
+    `mlrails release apply | verify --env NAME` there (operator access plus reading the API key)."""
+    return f"mlrails-{project}-{environment}-release"
+
+
 def config_key(cfg: ProjectConfig) -> str:
     """Where the validated config lives in the artifacts bucket; content-addressed so a
     config change is a function configuration change (fresh containers, no stale cache)."""
