@@ -82,11 +82,18 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     Returns the resource names. MLflow tracks to a SQLite file in ``tmp_path`` with its
     artifacts in the (mocked) artifacts bucket."""
     from mlrails.adapters.clients import client
-    from mlrails.local.cloud import create_resources, local_names, prediction_id_secret
+    from mlrails.local.cloud import (
+        create_release_store,
+        create_resources,
+        local_names,
+        prediction_id_secret,
+        release_bucket,
+    )
     from mlrails.wiring import FUNCTIONS, function_environment
 
     names = local_names(cfg)
     state_machine = create_resources(cfg, names)
+    create_release_store(release_bucket(cfg))
     # The key the sample events' prediction ids are signed with (events/inference_feedback.json).
     client("secretsmanager").put_secret_value(SecretId=prediction_id_secret(names), SecretString=SAMPLE_ID_KEY)
     # The feedback API is the one the sample feedback event came through.
@@ -99,6 +106,7 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         training_state_machine=state_machine,
         prediction_id_secret=prediction_id_secret(names),
         feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"],
+        release_store=release_bucket(cfg),
     )
     for key, value in environment.items():
         monkeypatch.setenv(key, value)

@@ -44,7 +44,11 @@ def champions() -> champion.ChampionCache:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
     return champion.ChampionCache(
-        settings.artifacts_bucket, cfg.model.name, settings.manifest_ttl_seconds, cfg.serving.package
+        settings.artifacts_bucket,
+        cfg.model.name,
+        settings.manifest_ttl_seconds,
+        cfg.serving.package,
+        pin=settings.release_lock,
     )
 
 
@@ -70,6 +74,8 @@ def version() -> dict:
         "run_id": manifest.run_id,
         "trained_at": manifest.trained_at,
         "promoted_at": manifest.promoted_at,
+        # The lock it was released with (None: trained here, or a person's emergency promotion).
+        "lock_sha256": manifest.lock_sha256,
         "kit_version": mlrails.__version__,
     }
 

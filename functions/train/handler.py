@@ -1,7 +1,7 @@
 """train: one step of a training run (train → evaluate → finish), invoked by the training
 state machine with ``{"step": <name>, "state": <the run so far>}``; and operator commands,
 requests to its IAM-authenticated function URL (see :mod:`mlrails.promotion.operations`) sent by
-`mlrails promote | rollback | models`.
+`mlrails promote | rollback | models | release`.
 
 Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip limit.
 """
@@ -16,9 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
 from mlrails.adapters.registry import Registry
-from mlrails.errors import BadRequest, MlrailsError
+from mlrails.errors import BadRequest, MlrailsError, TamperedArtifact
 from mlrails.metric_names import MetricName
 from mlrails.promotion import operations
+from mlrails.release import transfer
 from mlrails.training import lifecycle
 
 logger = Logger()
@@ -71,13 +72,21 @@ def operate(event: dict) -> dict:
     verified. A refusal (unknown version, nothing to roll back to) is an answer for the person,
     not a function error that would page whoever watches the alarms."""
     settings = deployed.settings(needs_tracking=True)
+    action = None
     try:
         operation, caller = operations.from_url_request(event)
-        logger.append_keys(operation=operation.action, by=caller.by)
-        model_name = deployed.project_config(settings.config_uri).model.name
-        result = operations.run(operation, caller, settings, registry(), model_name)
+        action = operation.action
+        logger.append_keys(operation=action, by=caller.by)
+        cfg = deployed.project_config(settings.config_uri)
+        if action in transfer.ACTIONS:
+            result = transfer.run(operation, caller, cfg, settings, registry())
+        else:
+            result = operations.run(operation, caller, settings, registry(), cfg.model.name)
     except MlrailsError as exc:
         logger.warning("operation refused", extra={"error": exc.to_body()})
+        if action == "apply" and isinstance(exc, (TamperedArtifact, transfer.LockRefused)):
+            # A lock this environment refuses: its release pipeline stops, and someone is paged.
+            metrics.add_metric(name=MetricName.RELEASE_REFUSED, unit=MetricUnit.Count, value=1)
         return operations.http_answer(exc.status, exc.to_body())
     logger.info("operation done", extra={"result": result.get("champion")})
     return operations.http_answer(200, result)

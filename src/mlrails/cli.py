@@ -7,7 +7,7 @@ import sys
 import traceback
 import warnings
 
-from mlrails.commands import local, operate, project
+from mlrails.commands import local, operate, project, release
 from mlrails.commands.project import CONFIG_FILE
 from mlrails.errors import MlrailsError
 
@@ -101,17 +101,38 @@ def build_parser() -> argparse.ArgumentParser:
         "rollback", help="serve the champion before this one again (each rollback goes one further back)"
     )
     rollback.set_defaults(run=operate.rollback)
-    release = commands.add_parser("release", help="pin a trained model in git: release propose writes its lock")
-    release.add_argument("step", choices=("propose",), help="propose: write release/<model>.lock.json")
-    release.add_argument("--version", type=int, help="a trained version (default: the champion)")
-    release.set_defaults(run=operate.release)
+    release_command = commands.add_parser(
+        "release", help="move a model between environments through a lock in git (release/<model>.lock.json)"
+    )
+    release_command.add_argument(
+        "step",
+        choices=("propose", "apply", "verify"),
+        help="propose: write the lock of a champion (--from ENV) and store its files; apply: serve the lock in "
+        "--env; verify: smoke-test --env against the lock",
+    )
+    release_command.add_argument("--version", type=int, help="propose: a trained version (default: the champion)")
+    release_command.add_argument(
+        "--if-deployed", action="store_true", help="apply: do nothing (exit 0) when --env is not deployed yet"
+    )
+    release_command.set_defaults(run=release.release)
     models = commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log")
     models.set_defaults(run=operate.models)
-    release.add_argument(
-        "--from", "--env", dest="env", default=None, help="the environment the model comes from; " + env_help
+    release_command.add_argument(
+        "--from",
+        "--env",
+        dest="env",
+        default=None,
+        help="propose: the environment the model comes from; apply, verify: the one it goes to; " + env_help,
+    )
+    release_command.add_argument(
+        "--role-arn", help="with --env: a role to assume for it (the release pipeline's steps assume each stage's)"
     )
     for command in (promote, rollback, models):
         command.add_argument("--env", default=None, help=env_help)
+    for command in (promote, rollback, models, release_command):
+        command.add_argument(
+            "--local", action="store_true", help="--env names a local copy of the environment (`mlrails up --env NAME`)"
+        )
     generate = commands.add_parser("generate", help="write synthetic churn data for the example config")
     generate.add_argument("output", help="a .csv or .parquet path")
     generate.add_argument("--rows", type=int, default=1000)
@@ -137,7 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the local environment: clock, champion, data, decisions, schedules")
     status.add_argument("--json", action="store_true", help="one JSON document")
     status.set_defaults(run=local.status)
-    commands.add_parser("down", help="forget the local environment (its .mlrails/)").set_defaults(run=local.down)
+    down = commands.add_parser("down", help="forget the local environment (its .mlrails/)")
+    down.set_defaults(run=local.down)
+    for command in (up, upload, advance, status, down, predict, serve):
+        command.add_argument(
+            "--env",
+            default=None,
+            help="a local copy of this config environment (in .mlrails/environments/NAME/), "
+            "beside the local one (the default)",
+        )
     init = commands.add_parser(
         "init",
         help="a project folder from a data file: config, model, test, CDK entry",

@@ -31,6 +31,10 @@ class ConfigError(MlrailsError):
     error_code = "CONFIG_ERROR"
 
 
+class NotDeployed(ConfigError):
+    """The environment a command names has not been deployed (or not where the caller looks)."""
+
+
 class BadRequest(MlrailsError):
     """The request cannot be parsed or does not match the model's input schema."""
 

@@ -201,7 +201,10 @@ def document(cfg: ProjectConfig, kit_version: str) -> dict[str, Any]:
                 "summary": "The serving champion",
                 "responses": {
                     "200": {
-                        "description": "Model name, version, run id, trained/promoted at, kit version",
+                        "description": (
+                            "Model name, version, run id, trained/promoted at, "
+                            "the release lock's sha256 (or null), kit version"
+                        ),
                         "content": _json(
                             {"type": "object", "additionalProperties": {"type": "string", "nullable": True}}
                         ),

@@ -249,6 +249,7 @@ def test_version_names_the_serving_champion(champion, inference, lambda_context)
         "run_id": champion.run_id,
         "trained_at": champion.trained_at,
         "promoted_at": champion.promoted_at,
+        "lock_sha256": None,  # trained here, not released from a lock
         "kit_version": mlrails.__version__,
     }
 

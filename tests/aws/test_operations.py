@@ -210,6 +210,8 @@ def test_the_deployed_caller_signs_a_request_to_the_url(aws, cfg):
         "version": None,
         "reason": "manual promotion",
         "force": False,
+        "lock": None,
+        "commit": None,
     }
     # SigV4 for Lambda in the URL's region: what the function URL's IAM authentication checks.
     assert "/eu-west-1/lambda/aws4_request" in request.headers["Authorization"]

@@ -61,6 +61,7 @@ def lock(cfg) -> ModelLock:
         run_tags={"data.uri": "s3://data/features/", "data.sha256": "ab" * 32, "config.sha": "cfg1", "trigger.id": "t"},
         gate={"metric": "roc_auc", "metrics": {"roc_auc": 0.71}, "baseline_metrics": {"roc_auc": 0.68}},
         kit_version="0.1.0",
+        example={"records": [{"tenure_months": 3}], "predictions": [1]},
     )
 
 

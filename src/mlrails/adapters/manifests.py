@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlrails.adapters import s3
 from mlrails.errors import TamperedArtifact
-from mlrails.serving.manifest import Manifest, current_key, file_record, history_key
+from mlrails.serving.manifest import Manifest, current_key, file_record, history_key, lock_manifest_key
 
 
 def read_current(bucket: str, model_name: str) -> Manifest | None:
@@ -24,6 +24,18 @@ def read_current_tagged(bucket: str, model_name: str) -> tuple[Manifest, str]:
     """The current manifest and the ETag of what was read."""
     body, etag = s3.get_tagged(s3.uri(bucket, current_key(model_name)))
     return Manifest.from_json(body), etag
+
+
+def read_for_lock(bucket: str, model_name: str, digest: str) -> Manifest | None:
+    """The manifest the lock ``digest`` put in place here (None: never applied here)."""
+    body = s3.get_optional(s3.uri(bucket, lock_manifest_key(model_name, digest)))
+    return None if body is None else Manifest.from_json(body)
+
+
+def write_for_lock(bucket: str, manifest: Manifest) -> None:
+    """Keep an applied lock's manifest by the lock's digest (``manifest.lock_sha256``)."""
+    key = lock_manifest_key(manifest.model_name, str(manifest.lock_sha256))
+    s3.put_bytes(s3.uri(bucket, key), manifest.to_json().encode(), "application/json")
 
 
 def write(bucket: str, manifest: Manifest) -> str:

@@ -19,12 +19,44 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.httpsession import URLLib3Session
 
-from mlrails.errors import ConfigError
+from mlrails.errors import ConfigError, NotDeployed
 from mlrails.promotion.operations import Operation, OperationRefused, unwrap
-from mlrails.wiring import operator_parameter
+from mlrails.wiring import api_parameters, operator_parameter
 
 # A promotion compiles and verifies the model before it answers: minutes for a large one.
 TIMEOUT_SECONDS = 900
+
+
+def session_for(region: str | None, role_arn: str | None = None) -> boto3.Session:
+    """The caller's AWS session, or with ``role_arn`` one of that role's (the release
+    pipeline's steps assume each environment's release role this way)."""
+    session = boto3.Session(region_name=region)
+    if role_arn is None:
+        return session
+    try:
+        credentials = session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="mlrails-release")[
+            "Credentials"
+        ]
+    except (BotoCoreError, ClientError) as exc:
+        raise ConfigError(f"cannot assume {role_arn}: {exc}") from exc
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+def _parameter(session: boto3.Session, name: str, environment: str) -> str:
+    try:
+        return session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ParameterNotFound":
+            raise NotDeployed(
+                f"environment '{environment}' is not deployed in this account/region "
+                f"(no SSM parameter {name}): run `cdk deploy` first"
+            ) from exc
+        raise ConfigError(f"cannot read {name}: {exc}") from exc
 
 
 class DeployedOperator:
@@ -33,21 +65,13 @@ class DeployedOperator:
     def __init__(
         self, project: str, environment: str, *, region: str | None = None, session: boto3.Session | None = None
     ) -> None:
-        self.session = session or boto3.Session(region_name=region)
+        self.session = session or session_for(region)
         self.parameter = operator_parameter(project, environment)
         self.environment = environment
 
     def url(self) -> str:
         """The operator function's URL, from the environment's SSM parameter."""
-        try:
-            return self.session.client("ssm").get_parameter(Name=self.parameter)["Parameter"]["Value"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ParameterNotFound":
-                raise ConfigError(
-                    f"environment '{self.environment}' is not deployed in this account/region "
-                    f"(no SSM parameter {self.parameter}): run `cdk deploy` first"
-                ) from exc
-            raise ConfigError(f"cannot read {self.parameter}: {exc}") from exc
+        return _parameter(self.session, self.parameter, self.environment)
 
     def signed(self, operation: Operation) -> AWSRequest:
         """The command as a POST to the function URL, signed for Lambda with the caller's
@@ -74,3 +98,45 @@ class DeployedOperator:
             raise OperationRefused(f"cannot reach the operator function of '{self.environment}': {exc}") from exc
         # A refusal, a denied signature (403) or a crash (502) is raised as OperationRefused.
         return unwrap(response.status_code, response.content)
+
+
+class DeployedApi:
+    """An environment's scoring API as its clients call it: the URL and the default API key
+    from the environment's SSM parameters (with ``auth: iam``, requests signed with SigV4):
+    what the smoke test (`mlrails release verify --env NAME`) calls."""
+
+    def __init__(self, project: str, environment: str, session: boto3.Session) -> None:
+        self.session, self.environment = session, environment
+        url_parameter, key_parameter = api_parameters(project, environment)
+        self.url = _parameter(session, url_parameter, environment).rstrip("/")
+        key_id = _parameter(session, key_parameter, environment)
+        self.api_key = None if key_id == "iam" else self._key_value(key_id)
+
+    def _key_value(self, key_id: str) -> str:
+        try:
+            return self.session.client("apigateway").get_api_key(apiKey=key_id, includeValue=True)["value"]
+        except (BotoCoreError, ClientError) as exc:
+            raise ConfigError(f"cannot read the API key of '{self.environment}': {exc}") from exc
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+        """(status, the parsed JSON answer, or the text when it is not JSON)."""
+        request = AWSRequest(
+            method=method, url=f"{self.url}{path}", data=body, headers={"Content-Type": "application/json"}
+        )
+        if self.api_key is not None:
+            request.headers["x-api-key"] = self.api_key
+        else:
+            credentials = self.session.get_credentials()
+            if credentials is None:
+                raise ConfigError(f"no usable AWS credentials to sign requests to '{self.environment}'")
+            # https://<id>.execute-api.<region>.amazonaws.com/<stage>: the URL names the region.
+            region = self.url.split(".execute-api.", 1)[-1].split(".", 1)[0]
+            SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+        try:
+            response = URLLib3Session(timeout=60).send(request.prepare())
+        except BotoCoreError as exc:
+            raise OperationRefused(f"cannot reach the API of '{self.environment}': {exc}") from exc
+        try:
+            return response.status_code, json.loads(response.content or b"null")
+        except ValueError:
+            return response.status_code, response.content.decode(errors="replace")

@@ -70,8 +70,10 @@ class Registry:
         tags: dict[str, str],
         profile: dict[str, Any],
         trusted_types: list[str],
+        alias: str | None = CHALLENGER,
     ) -> RegisteredModel:
-        """Record a training run (params, metrics, lineage tags, profile, model) and register it."""
+        """Record a training run (params, metrics, lineage tags, profile, model) and register
+        it, pointing ``alias`` at the new version (None: no alias, a copy from a lock)."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         versions = library_versions()
@@ -96,7 +98,8 @@ class Registry:
                 skops_trusted_types=trusted_types,
             )
         version = str(info.registered_model_version)
-        self.set_alias(CHALLENGER, version)
+        if alias is not None:
+            self.set_alias(alias, version)
         return RegisteredModel(run_id=run.info.run_id, version=version, artifact_uri=info.model_uri)
 
     @classmethod
@@ -129,6 +132,13 @@ class Registry:
                 }
             )
         return sorted(rows, key=lambda row: int(row["version"]), reverse=True)
+
+    def version_tagged(self, key: str, value: str) -> str | None:
+        """The newest version whose tag ``key`` is ``value`` (None: none is)."""
+        found = self.client.search_model_versions(
+            f"name='{self.model_name}' and tag.`{key}` = '{value}'", order_by=["version_number DESC"], max_results=1
+        )
+        return str(found[0].version) if found else None
 
     def run_tags(self, run_id: str) -> dict[str, str]:
         """The tags of the run that trained a version (its lineage: data, config, code)."""

@@ -51,6 +51,15 @@ def get_tagged(location: str) -> tuple[bytes, str]:
         return response["Body"].read(), response["ETag"]
 
 
+def get_versioned(location: str) -> tuple[bytes, str | None]:
+    """Read a whole object, with the S3 version read (None: the bucket is not versioned)."""
+    bucket, key = split_uri(location)
+    with _translated(location):
+        response = client("s3").get_object(Bucket=bucket, Key=key)
+        version = response.get("VersionId")
+        return response["Body"].read(), None if version in (None, "null") else version
+
+
 def get_bytes(location: str) -> bytes:
     """Read a whole object."""
     return get_tagged(location)[0]
@@ -95,6 +104,24 @@ def put_bytes(location: str, body: bytes, content_type: str = "application/octet
     with _translated(location):
         response = client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
     return response.get("VersionId")
+
+
+def put_once(location: str, body: bytes) -> bool:
+    """Write an object that must never be overwritten (``If-None-Match: *``: S3 refuses the
+    write when the key exists, and a bucket can refuse writes without it): True when written,
+    False when the key was there already (for a content-addressed key, the same bytes)."""
+    bucket, key = split_uri(location)
+    with _translated(location):
+        try:
+            client("s3").put_object(
+                Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/octet-stream"
+            )
+        except ClientError as exc:
+            # 412: the key exists; 409: a concurrent write of the same key is in flight.
+            if exc.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+    return True
 
 
 def json_bytes(document: Any) -> bytes:

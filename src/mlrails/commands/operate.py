@@ -17,31 +17,42 @@ from mlrails.errors import ConfigError
 
 
 @contextlib.contextmanager
-def _operator(cfg: ProjectConfig, project_dir: Path, environment: str | None) -> Iterator[Callable[..., dict]]:
+def operator(
+    cfg: ProjectConfig,
+    project_dir: Path,
+    environment: str | None,
+    *,
+    local: bool = False,
+    role_arn: str | None = None,
+) -> Iterator[Callable[..., dict]]:
     """Runs operator commands: on a deployed environment (``--env``) through its train
-    function's URL, signed with the caller's AWS credentials (the function records who),
-    or on the local environment (`mlrails up` or `mlrails demo`), through the same function at the run's
-    virtual time as the local user (changes saved for the next command). Yields
-    ``run(action, **fields) -> result``."""
+    function's URL, signed with the caller's AWS credentials (or ``role_arn``'s; the function
+    records who), or on a local one (`mlrails up [--env NAME]` or `mlrails demo`; ``--env NAME
+    --local``), through the same function at the run's virtual time as the local user (changes
+    saved for the next command). Yields ``run(action, **fields) -> result``."""
     from mlrails.promotion.operations import Operation
 
-    if environment is not None:
-        from mlrails.adapters.operator import DeployedOperator
+    if environment is not None and not local:
+        from mlrails.adapters.operator import DeployedOperator, session_for
 
         if environment not in cfg.environments:
             raise ConfigError(f"--env {environment}: not one of the config's environments {sorted(cfg.environments)}")
-        remote = DeployedOperator(cfg.project, environment, region=cfg.environments[environment].region)
+        region = cfg.environments[environment].region
+        remote = DeployedOperator(cfg.project, environment, session=session_for(region, role_arn))
         yield lambda action, **fields: remote(Operation(action, **fields))
         return
+    from mlrails.local.cloud import ENVIRONMENT
     from mlrails.local.runtime import LocalRuntime
 
-    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC)) as runtime:
+    with LocalRuntime.resumed(
+        cfg, project_dir, start=datetime.now(UTC), environment=environment or ENVIRONMENT
+    ) as runtime:
         yield lambda action, **fields: runtime.operate(Operation(action, **fields), by=getpass.getuser())
 
 
 def promote(args: argparse.Namespace) -> int:
     cfg, project_dir = load_project(args)
-    with _operator(cfg, project_dir, args.env) as run:
+    with operator(cfg, project_dir, args.env, local=args.local) as run:
         champion = run("promote", version=str(args.version), reason=args.reason, force=args.force)["champion"]
     print(f"{cfg.model.name} v{champion['version']} is the champion (previous: v{champion['previous_version']})")
     return 0
@@ -49,7 +60,7 @@ def promote(args: argparse.Namespace) -> int:
 
 def rollback(args: argparse.Namespace) -> int:
     cfg, project_dir = load_project(args)
-    with _operator(cfg, project_dir, args.env) as run:
+    with operator(cfg, project_dir, args.env, local=args.local) as run:
         champion = run("rollback")["champion"]
     before = champion["previous_version"]
     print(
@@ -59,33 +70,26 @@ def rollback(args: argparse.Namespace) -> int:
     return 0
 
 
-def release(args: argparse.Namespace) -> int:
-    """`mlrails release propose`: the lock of an environment's champion (or ``--version``),
-    written to release/<model>.lock.json in the project, for a pull request."""
-    from mlrails.promotion.lock import ModelLock, lock_path
-
-    cfg, project_dir = load_project(args)
-    with _operator(cfg, project_dir, args.env) as run:
-        lock = ModelLock.from_json(run("lock", version=None if args.version is None else str(args.version))["lock"])
-    path = lock_path(project_dir, lock.model_name)
-    before = ModelLock.from_json(path.read_text()) if path.is_file() else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(lock.to_json())
-    change = "unchanged" if before == lock else f"was v{before.version}" if before else "new"
-    print(
-        f"{path}: {lock.model_name} v{lock.version} from {lock.source_environment} ({change}), "
-        f"{len(lock.files)} files pinned, lock sha256 {lock.digest[:12]}\n"
-        "  next: commit it and open a pull request; merging it is the promotion, reverting it the rollback"
-    )
-    return 0
-
-
 def models(args: argparse.Namespace) -> int:
     cfg, project_dir = load_project(args)
-    with _operator(cfg, project_dir, args.env) as run:
+    from mlrails.promotion.lock import read_lock
+
+    with operator(cfg, project_dir, args.env, local=args.local) as run:
         listing = run("models")
-    print("\n".join(models_lines(listing, cfg.model.name, cfg.primary_metric)))
+    lines = models_lines(listing, cfg.model.name, cfg.primary_metric)
+    lock = read_lock(project_dir, cfg.model.name)
+    if lock is not None:
+        lines.insert(1, "  " + lock_line(listing.get("serving_lock"), lock.digest))
+    print("\n".join(lines))
     return 0
+
+
+def lock_line(serving: str | None, locked: str) -> str:
+    """Whether the champion is the one the project's lock names."""
+    if serving == locked:
+        return f"lock: the champion is the lock's ({locked[:12]}, release/ in git)"
+    what = f"the lock {serving[:12]}'s" if serving else "trained here, or a person's emergency promotion or rollback"
+    return f"lock: the champion ({what}) differs from the lock {locked[:12]} in release/: `mlrails release apply`"
 
 
 def models_lines(listing: dict[str, Any], model_name: str, metric: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -24,6 +25,8 @@ from mlrails.wiring import (
 
 REGION = "us-east-1"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/mlrails-local-training"
+# The local runtime's own environment (`mlrails up`, `mlrails demo`): a training one, in no
+# config's environments. `--env NAME` runs a local copy of a config environment beside it.
 ENVIRONMENT = "local"
 # Values the AWS SDK needs to sign requests; moto accepts anything and nothing leaves the machine.
 _SECRET_FILE = "prediction-id-secret"
@@ -50,6 +53,20 @@ def prediction_id_secret(names: ResourceNames) -> str:
     return f"{names.bus_name}/prediction-ids"
 
 
+def release_bucket(cfg: ProjectConfig) -> str:
+    """The release store on the local runtime (:mod:`mlrails.release.transfer`)."""
+    return f"mlrails-{cfg.project}-release"
+
+
+def local_account(cfg: ProjectConfig, environment: str) -> str:
+    """The moto account an environment's local copy runs in: the config's account, else one
+    of its own, so that no two local environments share an account."""
+    configured = cfg.environments.get(environment)
+    if configured is not None and configured.account:
+        return configured.account
+    return f"{int(hashlib.sha256(environment.encode()).hexdigest(), 16) % 10**12:012d}"
+
+
 def local_names(cfg: ProjectConfig) -> ResourceNames:
     """Resource names on the local runtime (the CDK app lets CloudFormation name them)."""
     prefix = f"mlrails-{cfg.project}"
@@ -68,6 +85,12 @@ class LocalCloud:
 
     cfg: ProjectConfig
     state_dir: Path
+    environment: str = ENVIRONMENT
+    # Where the release store's files are kept between runs, shared by every local environment.
+    release_dir: Path | None = None
+    # In a `models: release` environment: the digest of the lock "deployed" (the project's lock
+    # when the runtime starts), which the inference function serves (MLRAILS_RELEASE_LOCK).
+    release_lock: str | None = None
     # Virtual time jumps days between two requests, and a promotion must serve the very next
     # one: the functions re-check the manifest on every request. `mlrails serve` answers in
     # wall-clock time, where the deployed default TTL applies.
@@ -79,6 +102,7 @@ class LocalCloud:
         self._mock = None
         self.state_machine_arn = ""
         self.git_commit = git.commit(Path.cwd())
+        self.release_bucket = release_bucket(self.cfg)
 
     def start(self) -> LocalCloud:
         """Start moto in this process (every AWS client of the process, MLflow's included, talks
@@ -89,26 +113,42 @@ class LocalCloud:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for name in ("AWS_ENDPOINT_URL", "MLFLOW_S3_ENDPOINT_URL"):  # an endpoint would bypass the mock
             os.environ.pop(name, None)
-        os.environ.update(_FAKE_CREDENTIALS, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION)
+        os.environ.update(
+            _FAKE_CREDENTIALS,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_REGION=REGION,
+            MOTO_ACCOUNT_ID=local_account(self.cfg, self.environment),
+        )
         # moto keeps its state per process: start from nothing every time.
         self._mock = mock_aws()
         self._mock.start(reset=True)
         deployed.reset()
         self.state_machine_arn = create_resources(self.cfg, self.names)
+        self._open_release_store()
         return self
+
+    def _open_release_store(self) -> None:
+        """The release store, holding every file proposed so far."""
+        create_release_store(self.release_bucket)
+        if self.release_dir is not None and self.release_dir.is_dir():
+            for path in sorted(self.release_dir.rglob("*")):
+                if path.is_file():
+                    key = path.relative_to(self.release_dir).as_posix()
+                    s3.put_bytes(s3.uri(self.release_bucket, key), path.read_bytes())
 
     def stop(self) -> None:
         """Stop moto (its state is in memory and goes with it)."""
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
             deployed.reset()
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
         """The function's environment, as the CDK app sets it, plus local-only switches."""
         env = function_environment(
             self.cfg,
-            ENVIRONMENT,
+            self.environment,
             self.names,
             spec,
             tracking_uri=self.tracking_uri if spec.name == TRAINING.function else None,
@@ -116,6 +156,8 @@ class LocalCloud:
             git_commit=self.git_commit if spec.name == TRAINING.function else None,
             prediction_id_secret=prediction_id_secret(self.names) if spec.name == "inference" else None,
             feedback_api_id=FEEDBACK_API.api_id if spec.name == "inference" else None,
+            release_store=self.release_bucket if spec.name == TRAINING.function else None,
+            release_lock=self.release_lock if spec.name == "inference" else None,
         )
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
@@ -139,6 +181,13 @@ class LocalCloud:
                 path = self.snapshot_dir / bucket / key
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(s3.get_bytes(s3.uri(bucket, key)))
+        if self.release_dir is not None:
+            # Write-once, as the store: a file kept already is never replaced.
+            for key in s3.list_keys(self.release_bucket, ""):
+                path = self.release_dir / key
+                if not path.exists():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(s3.get_bytes(s3.uri(self.release_bucket, key)))
 
     def restore_snapshot(self) -> bool:
         """Load a saved snapshot into the running server; False when there is none."""
@@ -179,6 +228,13 @@ def put_objects(bucket: str, objects: Mapping[str, bytes]) -> None:
         for uri, recorded in document.get("files", {}).items():
             recorded["version_id"] = versions.get(uri, recorded["version_id"])
         s3.put_bytes(s3.uri(bucket, key), json.dumps(document, sort_keys=True, indent=1).encode(), "application/json")
+
+
+def create_release_store(bucket: str) -> None:
+    """The release store as the CDK app makes it: versioned, with Object Lock."""
+    s3_client = client("s3")
+    s3_client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:

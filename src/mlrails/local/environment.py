@@ -16,7 +16,8 @@ from mlrails.adapters import s3
 from mlrails.config import ProjectConfig
 from mlrails.data.dataset import parse_times, read_table
 from mlrails.errors import ConfigError
-from mlrails.local.runtime import LocalRuntime
+from mlrails.local.cloud import ENVIRONMENT
+from mlrails.local.runtime import LocalRuntime, state_dir_of
 from mlrails.local.timeline import Timeline
 from mlrails.schedule import fire_times
 from mlrails.wiring import SCHEDULES, Prefix
@@ -42,40 +43,49 @@ def _spoken(duration: timedelta) -> str:
     return f"{minutes}m"
 
 
-def _state(project_dir: Path) -> Path:
-    return project_dir / ".mlrails"
-
-
-def up(cfg: ProjectConfig, project_dir: Path, out: TextIO, *, at: datetime, fresh: bool = False) -> None:
-    """Create the project's local environment (its resources, in moto; MLflow in SQLite), its
-    virtual clock at ``at``. An existing one is kept unless ``fresh``."""
-    if (_state(project_dir) / "snapshot").exists() and not fresh:
-        raise ConfigError(f"{_state(project_dir)} holds a local environment already: `mlrails down` it, or --fresh")
-    with LocalRuntime(cfg, project_dir, start=at) as runtime:
+def up(
+    cfg: ProjectConfig, project_dir: Path, out: TextIO, *, at: datetime, fresh: bool = False, env: str = ENVIRONMENT
+) -> None:
+    """Create the project's local environment ``env`` (its resources, in moto; MLflow in
+    SQLite), its virtual clock at ``at``. An existing one is kept unless ``fresh``."""
+    state = state_dir_of(project_dir, env)
+    if (state / "snapshot").exists() and not fresh:
+        raise ConfigError(f"{state} holds a local environment already: `mlrails down` it, or --fresh")
+    with LocalRuntime(cfg, project_dir, start=at, environment=env) as runtime:
         runtime.save()
+    models = cfg.models_source(env)
+    next_step = (
+        "mlrails upload <file> (or --replay a timestamped dataset), then mlrails status"
+        if models == "train"
+        else f"mlrails release apply --env {env} --local (it serves the model the lock in release/ names)"
+    )
     print(
-        f"{cfg.project}: local environment up in {_state(project_dir)}, clock at {at:%Y-%m-%d %H:%M} UTC\n"
-        "  next: mlrails upload <file> (or --replay a timestamped dataset), then mlrails status",
+        f"{cfg.project}: local environment '{env}' up in {state}, clock at {at:%Y-%m-%d %H:%M} UTC, "
+        f"models: {models}\n  next: {next_step}",
         file=out,
     )
 
 
-def down(project_dir: Path, out: TextIO) -> None:
-    """Forget the local environment (its buckets, registry and clock)."""
-    state = _state(project_dir)
+def down(project_dir: Path, out: TextIO, env: str = ENVIRONMENT) -> None:
+    """Forget a local environment (its buckets, registry and clock; the local one's goes with
+    every other's, and the release store)."""
+    state = state_dir_of(project_dir, env)
     if not state.exists():
         raise ConfigError(f"no local environment in {state}")
     shutil.rmtree(state)
     print(f"removed {state}", file=out)
 
 
-def _running(cfg: ProjectConfig, project_dir: Path, out: TextIO) -> Any:
+def _running(cfg: ProjectConfig, project_dir: Path, out: TextIO, env: str) -> Any:
     """The saved environment, resumed with its runs printed as a timeline."""
     timeline = Timeline(out, datetime.now(UTC))
-    return LocalRuntime.resumed(cfg, project_dir, start=timeline.start, on_invocation=timeline), timeline
+    return (
+        LocalRuntime.resumed(cfg, project_dir, start=timeline.start, on_invocation=timeline, environment=env),
+        timeline,
+    )
 
 
-def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO) -> None:
+def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO, env: str = ENVIRONMENT) -> None:
     """Put each file under raw/ at the current virtual time, and run what follows."""
     for path in files:
         if not path.is_file():
@@ -83,7 +93,7 @@ def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO
     names = [path.name for path in files]
     if len(set(names)) < len(names):
         raise ConfigError(f"two files share a name ({sorted(n for n in set(names) if names.count(n) > 1)}): rename one")
-    context, timeline = _running(cfg, project_dir, out)
+    context, timeline = _running(cfg, project_dir, out, env)
     with context as runtime:
         timeline.runtime = runtime
         for path in files:
@@ -93,7 +103,7 @@ def upload(cfg: ProjectConfig, project_dir: Path, files: list[Path], out: TextIO
             runtime.upload_raw(key, path.read_bytes())
 
 
-def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO) -> None:
+def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO, env: str = ENVIRONMENT) -> None:
     """Replay a timestamped dataset as it would have arrived: each day's rows uploaded as one
     file at the end of that day, the clock moved there first (so every schedule due in
     between fires, drift checks and retrains included)."""
@@ -106,7 +116,7 @@ def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO) -> No
     if times.isna().any():
         raise ConfigError(f"{path}: {int(times.isna().sum())} rows have no readable {cfg.dataset.timestamp}")
     days = times.dt.floor("D")
-    context, timeline = _running(cfg, project_dir, out)
+    context, timeline = _running(cfg, project_dir, out, env)
     with context as runtime:
         timeline.runtime = runtime
         first = days.min().to_pydatetime()
@@ -125,9 +135,9 @@ def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO) -> No
             runtime.upload_raw(name, rows.to_csv(index=False).encode())
 
 
-def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: TextIO) -> None:
+def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: TextIO, env: str = ENVIRONMENT) -> None:
     """Move the virtual clock, firing every schedule due on the way."""
-    context, timeline = _running(cfg, project_dir, out)
+    context, timeline = _running(cfg, project_dir, out, env)
     with context as runtime:
         timeline.runtime = runtime
         timeline.step(f"advance {_spoken(duration)}")
@@ -135,10 +145,10 @@ def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: Tex
         timeline.step("now")
 
 
-def status(cfg: ProjectConfig, project_dir: Path) -> dict[str, Any]:
+def status(cfg: ProjectConfig, project_dir: Path, env: str = ENVIRONMENT) -> dict[str, Any]:
     """What the environment holds: its time, the champion, the data, the traffic and labels,
     the latest decisions, the next schedules (plain JSON)."""
-    context, _ = _running(cfg, project_dir, io.StringIO())  # reading the status: nothing worth printing
+    context, _ = _running(cfg, project_dir, io.StringIO(), env)  # reading the status: nothing worth printing
     with context as runtime:
         names = runtime.cloud.names
         code, version = runtime.request("GET", "/version")
@@ -158,6 +168,8 @@ def status(cfg: ProjectConfig, project_dir: Path) -> dict[str, Any]:
             and (times := fire_times(spec.expression(cfg), runtime.anchor, now, now + timedelta(days=31)))
         )
         found = {
+            "environment": env,
+            "models": cfg.models_source(env),
             "now": now.isoformat(),
             "champion": version if code == 200 else None,
             "feature_files": count(names.data_bucket, Prefix.FEATURES.value),
@@ -176,7 +188,7 @@ def print_status(cfg: ProjectConfig, found: dict[str, Any], out: TextIO) -> None
     """:func:`status` as a few readable lines."""
     champion = found["champion"]
     lines = [
-        f"{cfg.project} (local) at {found['now'][:16]} UTC",
+        f"{cfg.project} ({found['environment']}, local; models: {found['models']}) at {found['now'][:16]} UTC",
         "  champion   "
         + (f"{champion['model_name']} v{champion['model_version']}" if champion else "none yet (no model promoted)"),
         f"  data       {found['feature_files']} feature files, {found['quarantined']} quarantined",

@@ -16,10 +16,11 @@ from typing import Any, TextIO
 from mlrails.adapters import deployed, s3
 from mlrails.config import ProjectConfig
 from mlrails.errors import ConfigError
-from mlrails.local.cloud import FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
+from mlrails.local.cloud import ENVIRONMENT, FEEDBACK_API, SCORING_API, LocalApi, LocalCloud, deploy_config
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
 from mlrails.local.router import Invocation, Router
+from mlrails.promotion.lock import read_lock
 from mlrails.promotion.operations import Operation, unwrap
 from mlrails.schedule import fire_times
 from mlrails.wiring import SCHEDULES, TRAINING, Prefix
@@ -89,8 +90,32 @@ def function_url_request(body: dict[str, Any], *, caller: str, at: datetime) -> 
     }
 
 
+# Under a project's .mlrails/: the local copies of config environments, and the release store
+# they share. The local environment's own state is the rest (what `fresh` clears).
+ENVIRONMENTS_DIR, RELEASE_STORE_DIR = "environments", "release-store"
+
+
+def state_dir_of(project_dir: Path, environment: str) -> Path:
+    """Where an environment's local state lives: the local environment's in .mlrails/, a local
+    copy of a config environment's in .mlrails/environments/<name>/."""
+    root = project_dir / ".mlrails"
+    return root if environment == ENVIRONMENT else root / ENVIRONMENTS_DIR / environment
+
+
+def _clear(state_dir: Path, environment: str) -> None:
+    """Forget an environment's state (the local one's leaves the other environments and the
+    release store)."""
+    if environment != ENVIRONMENT:
+        shutil.rmtree(state_dir)
+        return
+    for child in state_dir.iterdir():
+        if child.name not in (ENVIRONMENTS_DIR, RELEASE_STORE_DIR):
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
 class LocalRuntime:
-    """Runs the deployed graph on this machine. Use as a context manager."""
+    """Runs the deployed graph on this machine, as one environment (the local one by default,
+    or ``environment``, a local copy of one of the config's). Use as a context manager."""
 
     def __init__(
         self,
@@ -101,15 +126,27 @@ class LocalRuntime:
         on_invocation: Callable[[Invocation], None] = lambda _: None,
         fresh: bool = True,
         state_dir: Path | None = None,
+        environment: str = ENVIRONMENT,
     ) -> None:
-        self.cfg, self.project_dir = cfg, project_dir
+        if environment != ENVIRONMENT and environment not in cfg.environments:
+            raise ConfigError(f"--env {environment}: not one of the config's environments {sorted(cfg.environments)}")
+        self.cfg, self.project_dir, self.environment = cfg, project_dir, environment
         # `mlrails demo` leaves its state here for the commands that follow; a simulation
         # keeps its own so that it does not wipe the demo's.
-        self.state_dir = state_dir or project_dir / ".mlrails"
+        self.state_dir = state_dir or state_dir_of(project_dir, environment)
         if fresh and self.state_dir.exists():
-            shutil.rmtree(self.state_dir)
+            _clear(self.state_dir, environment)
         self.now = self.anchor = start
-        self.cloud = LocalCloud(cfg, self.state_dir)
+        lock = read_lock(project_dir, cfg.model.name) if cfg.models_source(environment) == "release" else None
+        self.cloud = LocalCloud(
+            cfg,
+            self.state_dir,
+            environment=environment,
+            release_dir=project_dir / ".mlrails" / RELEASE_STORE_DIR,
+            # Each run deploys the project as it is: a release environment's inference serves
+            # the lock in the project's release/ folder (as `cdk deploy` pins it).
+            release_lock=lock.digest if lock is not None else None,
+        )
         self._on_invocation = on_invocation
         self._log: TextIO | None = None
 
@@ -139,14 +176,21 @@ class LocalRuntime:
         *,
         start: datetime,
         on_invocation: Callable[[Invocation], None] = lambda _: None,
+        environment: str = ENVIRONMENT,
     ) -> Iterator[LocalRuntime]:
         """The project's saved local environment, running, and saved again when the block ends
         (however it ends): what a command did there (served predictions and their captures,
         labels, promotions) is there for the next one. Raises :class:`ConfigError` when there
         is nothing saved yet."""
-        with cls(cfg, project_dir, start=start, fresh=False, on_invocation=on_invocation) as runtime:
+        with cls(
+            cfg, project_dir, start=start, fresh=False, on_invocation=on_invocation, environment=environment
+        ) as runtime:
             if not runtime.resume():
-                raise ConfigError("no local state yet: run `mlrails up` (your project) or `mlrails demo` first")
+                named = "" if environment == ENVIRONMENT else f" --env {environment}"
+                raise ConfigError(
+                    f"no local state of '{environment}' yet: run `mlrails up{named}` (your project) "
+                    "or `mlrails demo` first"
+                )
             try:
                 yield runtime
             finally:

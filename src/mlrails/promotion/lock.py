@@ -53,10 +53,15 @@ class ModelLock:
     files: dict[str, str]  # file name (model.skops, model.onnx, profile.json, ...) -> sha256
     metrics: dict[str, float]  # on the version's own holdout
     gate: dict[str, Any] | None  # the comparison at its gate decision (mlrails.promotion.gate)
-    training_data: dict[str, str]  # uri, files, sha256 (the run's data.* tags)
+    # The run's data.* tags (uri, files, sha256: the rows' content hash) and its inputs: each
+    # object it read, by URI and S3 VersionId.
+    training_data: dict[str, Any]
     config_sha256: str
     code_commit: str | None
     kit_version: str
+    # A few holdout rows and what the locked model answered for them, on its serving path: the
+    # smoke test's request and expected answer (`mlrails release verify`).
+    example: dict[str, Any]
     lock_version: int = LOCK_VERSION
 
     def to_json(self) -> str:
@@ -114,6 +119,11 @@ def release_key(digest: str) -> str:
     return f"{RELEASE_FOLDER}/sha256/{digest}"
 
 
+def stored_digests(lock: ModelLock) -> list[str]:
+    """Every digest the release store holds for ``lock``: its files and its manifest."""
+    return sorted({*lock.files.values(), lock.manifest_sha256})
+
+
 def from_manifest(
     manifest: Manifest,
     manifest_body: bytes,
@@ -122,9 +132,12 @@ def from_manifest(
     run_tags: dict[str, str],
     gate: dict[str, Any] | None,
     kit_version: str,
+    example: dict[str, Any],
+    inputs: list[dict[str, Any]] | None = None,
 ) -> ModelLock:
     """The lock of the version ``manifest`` describes (its candidate or current manifest, as
-    stored: ``manifest_body``), with the training run's tags for lineage."""
+    stored: ``manifest_body``), with the training run's tags and ``inputs`` (the objects it
+    read) for lineage."""
     return ModelLock(
         model_name=manifest.model_name,
         source_environment=source_environment,
@@ -137,10 +150,14 @@ def from_manifest(
         files={PurePosixPath(uri).name: str(record["sha256"]) for uri, record in sorted(manifest.files.items())},
         metrics=dict(manifest.metrics),
         gate=gate,
-        training_data={k.removeprefix("data."): v for k, v in sorted(run_tags.items()) if k.startswith("data.")},
+        training_data={
+            **{k.removeprefix("data."): v for k, v in sorted(run_tags.items()) if k.startswith("data.")},
+            **({"inputs": inputs} if inputs is not None else {}),
+        },
         config_sha256=run_tags.get("config.sha", ""),
         code_commit=run_tags.get("code.git_commit"),
         kit_version=kit_version,
+        example=example,
     )
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mlrails.serving.manifest import Manifest
     from mlrails.settings import Settings
 
-Action = Literal["promote", "rollback", "models", "lock"]
+Action = Literal["promote", "rollback", "models", "lock", "apply"]
 
 
 class OperationRefused(MlrailsError):
@@ -46,6 +46,8 @@ class Operation:
     version: str | None = None
     reason: str = "manual promotion"
     force: bool = False  # promote a version the gate rejected (the audit log says so)
+    lock: str | None = None  # apply: the lock's text, as committed (mlrails.promotion.lock)
+    commit: str | None = None  # apply: the repository's commit the lock was read at
 
     def to_body(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,6 +71,11 @@ class Operation:
             raise BadRequest("operation.reason must be a string")
         if not isinstance(body.get("force", False), bool):
             raise BadRequest("operation.force must be true or false")
+        if body["action"] == "apply" and not isinstance(body.get("lock"), str):
+            raise BadRequest("apply needs operation.lock, the lock file's text")
+        for name in ("lock", "commit"):
+            if body.get(name) is not None and not isinstance(body[name], str):
+                raise BadRequest(f"operation.{name} must be a string")
         return cls(**{**body, "version": None if body.get("version") is None else str(body["version"])})
 
 
@@ -114,13 +121,16 @@ def http_answer(status: int, document: dict[str, Any]) -> dict[str, Any]:
 def run(
     operation: Operation, caller: Caller, settings: Settings, registry: Registry, model_name: str
 ) -> dict[str, Any]:
-    """Carry the command out with the promotion rails; the result is plain JSON."""
+    """Carry the command out with the promotion rails; the result is plain JSON. (``lock`` and
+    ``apply`` are the release's: :func:`mlrails.release.transfer.run`.)"""
     from mlrails.promotion import rails  # MLflow: the function's side only, not the caller's
 
     if operation.action == "models":
-        return listing(registry.versions(), rails.audit_log(settings, model_name))
-    if operation.action == "lock":
-        return {"lock": rails.propose(settings, registry, model_name, operation.version).to_json()}
+        current = rails.current(settings, model_name)
+        return {
+            **listing(registry.versions(), rails.audit_log(settings, model_name)),
+            "serving_lock": current.lock_sha256 if current else None,
+        }
     if operation.action == "rollback":
         manifest = rails.rollback(settings, registry, model_name, at=caller.at, by=caller.by)
     else:

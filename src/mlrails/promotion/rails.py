@@ -9,8 +9,8 @@ Before the commit point, the version is compiled to ONNX and verified on its hol
 (:mod:`mlrails.serving.compiled`): the manifest then says which path serves it and why, and so do
 the audit record and the registry version's ``serving.*`` tags.
 
-:func:`propose` writes no state: it returns the lock of a version (:mod:`mlrails.promotion.lock`),
-which `mlrails release propose` puts in the repository.
+A version copied here from a lock (:mod:`mlrails.release.transfer`) was compiled and verified
+where it was trained, and its lock pins that graph: it is promoted as copied.
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import mlrails
 from mlrails.adapters import manifests, s3
 from mlrails.adapters.bus import publish
 from mlrails.adapters.registry import CHAMPION, PREVIOUS, Registry
 from mlrails.data import dataset
 from mlrails.errors import MlrailsError
 from mlrails.events import ModelPromoted
-from mlrails.promotion.lock import ModelLock, from_manifest
 from mlrails.serving import artifacts, compiled
-from mlrails.serving.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, history_key, model_prefix
+from mlrails.serving.manifest import HOLDOUT_FILE, ONNX_FILE, Manifest, model_prefix
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -63,6 +61,11 @@ class RailsPorts:
 def candidate_uri(settings: Settings, model_name: str, version: str) -> str:
     """Where training leaves the manifest a version would be served with."""
     return s3.uri(settings.artifacts_bucket, f"{model_prefix(model_name, version)}candidate.json")
+
+
+def current(settings: Settings, model_name: str) -> Manifest | None:
+    """The manifest inference serves (None: nothing promoted yet)."""
+    return manifests.read_current(settings.artifacts_bucket, model_name)
 
 
 def load_model(manifest: Manifest) -> Any:
@@ -143,6 +146,7 @@ def promote(
     previous: str | None = None,
     ports: RailsPorts | None = None,
     gate: dict[str, Any] | None = None,
+    lock_sha256: str | None = None,
 ) -> Manifest:
     """Serve ``version``: aliases, then the manifest (the commit point: what inference
     serves), then the event and the audit record. With ``resume``, a promotion of the same
@@ -151,7 +155,9 @@ def promote(
     ``force``, and the audit record says it was forced. ``previous``: what the version replaces
     in the history (default: the current champion; a rollback names the one below it).
     ``gate``: the gate's comparison when the gate decided this promotion (the audit record
-    carries it, as a rejection's does: the manifest's metrics are the version's own holdout's)."""
+    carries it, as a rejection's does: the manifest's metrics are the version's own holdout's).
+    ``lock_sha256``: the lock this promotion applies (`mlrails release apply`); the manifest
+    records it, and a promotion without one serves whatever lock inference is pinned to."""
     ports = ports or RailsPorts.deployed(settings)
     body = s3.get_optional(candidate_uri(settings, model_name, version))
     if body is None:
@@ -171,10 +177,15 @@ def promote(
         manifest, previous = current, current.previous_version
     else:
         previous = previous if action == "rollback" else (current.version if current else None)
-        manifest = compile_champion(
-            settings,
-            replace(Manifest.from_json(body), promoted_at=at.isoformat(), reason=reason, previous_version=previous),
+        manifest = replace(
+            Manifest.from_json(body),
+            promoted_at=at.isoformat(),
+            reason=reason,
+            previous_version=previous,
+            lock_sha256=lock_sha256,
         )
+        if not manifest.serving_reason:  # trained here: not compiled yet
+            manifest = compile_champion(settings, manifest)
         registry.tag_version(version, **{"serving.path": manifest.serving, "serving.reason": manifest.serving_reason})
     if previous:
         registry.set_alias(PREVIOUS, previous)
@@ -249,38 +260,4 @@ def rollback(settings: Settings, registry: Registry, model_name: str, *, at: dat
         by=by,
         action="rollback",
         previous=history[-3] if len(history) > 2 else None,
-    )
-
-
-class NothingToPropose(MlrailsError):
-    """No champion to lock, or no such trained version."""
-
-    status = 409
-    error_code = "NOTHING_TO_PROPOSE"
-
-
-def propose(settings: Settings, registry: Registry, model_name: str, version: str | None) -> ModelLock:
-    """The lock of ``version`` (default: the champion): its manifest as stored (the champion's
-    history copy, or a trained version's candidate), the training run's lineage tags, and the
-    gate's evidence from the audit log."""
-    current = manifests.read_current(settings.artifacts_bucket, model_name)
-    if version is None and current is None:
-        raise NothingToPropose(f"{model_name} has no champion to propose yet")
-    if version is None or (current is not None and version == current.version):
-        # The champion as promoted (its compiled model included), however it is named.
-        version = current.version
-        location = s3.uri(settings.artifacts_bucket, history_key(model_name, version))
-    else:
-        location = candidate_uri(settings, model_name, version)
-    body = s3.get_optional(location)
-    if body is None:
-        raise NothingToPropose(f"{model_name} v{version} has no manifest at {location}: was it trained by mlrails?")
-    decisions = [r for r in audit_log(settings, model_name) if r["version"] == version and "gate" in r]
-    return from_manifest(
-        Manifest.from_json(body),
-        body,
-        source_environment=settings.environment,
-        run_tags=registry.run_tags(Manifest.from_json(body).run_id),
-        gate=decisions[-1]["gate"] if decisions else None,
-        kit_version=mlrails.__version__,
     )

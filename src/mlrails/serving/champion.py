@@ -84,9 +84,14 @@ class ChampionCache:
         ttl_seconds: float,
         package: str,
         clock: Callable[[], float] = time.monotonic,
+        pin: str | None = None,
     ) -> None:
         self.bucket, self.model_name, self.ttl, self.clock = bucket, model_name, ttl_seconds, clock
         self.package = package
+        # In a `models: release` environment, the digest of the lock this function version was
+        # deployed with: while a newer lock is rolled out (a canary between function versions)
+        # each version serves its own lock's model.
+        self.pin = pin
         self._champion: Champion | None = None
         self._checked_at = float("-inf")
         self.reload_failures = 0
@@ -114,6 +119,12 @@ class ChampionCache:
 
     def _load(self) -> Champion:
         manifest, etag = manifests.read_current_tagged(self.bucket, self.model_name)
+        if self.pin is not None and manifest.lock_sha256 not in (None, self.pin):
+            # The current manifest is another lock's (a newer one, being rolled out; or an
+            # older one, after a rollback of the deployment): serve ours while it was applied
+            # here. A current manifest of no lock is a person's emergency promotion or
+            # rollback, which every version serves.
+            manifest = manifests.read_for_lock(self.bucket, self.model_name, self.pin) or manifest
         path = serving_path(manifest, self.package)
         # The recorded version of the file, checked against its recorded sha256.
         blob = manifests.read_file(manifest, manifest.onnx_uri if path == "onnx" else manifest.artifact_uri)

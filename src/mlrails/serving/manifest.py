@@ -55,6 +55,11 @@ class Manifest:
     # The bootstrap standard error of each holdout metric (mlrails.training.estimator.standard_errors):
     # how much of a gap between served and holdout scores chance alone explains.
     metric_errors: dict[str, float] = field(default_factory=dict)
+    # Set when `mlrails release apply` put this version in place: the digest of the lock it
+    # serves (mlrails.promotion.lock). None for a version trained here, and for a person's
+    # promotion or rollback in a release environment: an emergency every inference version
+    # serves, whatever lock it is pinned to (mlrails.serving.champion).
+    lock_sha256: str | None = None
 
     @property
     def signature(self) -> list[Column]:
@@ -114,6 +119,12 @@ def history_key(model_name: str, version: str) -> str:
     return f"{Prefix.MANIFESTS.value}{model_name}/v{version}.json"
 
 
+def lock_manifest_key(model_name: str, digest: str) -> str:
+    """The manifest an applied lock put in place, kept by the lock's digest: what an inference
+    version pinned to that lock serves while a newer lock is rolled out (the canary)."""
+    return f"{Prefix.MANIFESTS.value}{model_name}/locks/{digest}.json"
+
+
 def model_prefix(model_name: str, version: str) -> str:
     """Where training stores a version's serving artifact and reference profile."""
     return f"{Prefix.MODELS.value}{model_name}/v{version}/"
@@ -122,4 +133,6 @@ def model_prefix(model_name: str, version: str) -> str:
 # Beside each version's model.skops: the rows every comparison for this version uses (the
 # gate's, and the ONNX verification's at promotion), and the compiled graph.
 HOLDOUT_FILE = "holdout.parquet"
+# The training run's inputs: each features/ object it read, by URI and S3 version.
+INPUTS_FILE = "inputs.json"
 ONNX_FILE = "model.onnx"

@@ -27,7 +27,7 @@ from mlrails.feedback.training_rows import training_rows
 from mlrails.models import PLACEHOLDER
 from mlrails.promotion import gate, rails
 from mlrails.serving import artifacts
-from mlrails.serving.manifest import HOLDOUT_FILE, Manifest, model_prefix
+from mlrails.serving.manifest import HOLDOUT_FILE, INPUTS_FILE, Manifest, model_prefix
 from mlrails.settings import Settings
 from mlrails.training import estimator
 from mlrails.wiring import Prefix
@@ -35,6 +35,7 @@ from mlrails.wiring import Prefix
 HOLDOUT = HOLDOUT_FILE
 # Beside a real model: the placeholder fit on the same training rows, the first real model's bar.
 BASELINE = "placeholder.skops"
+INPUTS = INPUTS_FILE
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class TrainingOutcome:
     rows: int
 
 
-def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, list[str]]:
+def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, dict[str, str | None]]:
     """The Parquet files under features/, concatenated in key order, and their keys: all of
     them, or with ``training.window_days``, only the files that may hold a row within the
     window of the newest row (:func:`mlrails.training.estimator.recent` then keeps exactly those rows).
@@ -55,24 +56,27 @@ def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, list[s
     Keys under features/ follow the uploads' own layout, so a file's age is not in its key,
     except for labelled traffic (a file a day, ``features/feedback/date=YYYY-MM-DD``). For the
     others, feature prep writes the newest row's time as the object's metadata, read with a
-    HEAD; a file without it (written before it was) is read whatever its age."""
+    HEAD; a file without it (written before it was) is read whatever its age. The keys come
+    with the S3 version that was read: the run's exact inputs, for its lineage."""
     keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
-    frames: dict[str, pd.DataFrame] = {}
+    read: dict[str, tuple[pd.DataFrame, str | None]] = {}
     if cfg.training.window_days is not None:
         bounds = {key: _newest_row_bounds(bucket, key) for key in keys}
-        frames = {k: _read(bucket, k) for k in keys if bounds[k] is None}
+        read = {k: _read(bucket, k) for k in keys if bounds[k] is None}
         # The newest row is at least the newest of these, so the window's start is at least
         # this cut-off: a file whose newest row is older holds only rows recent() would drop.
         newest = [b[0] for b in bounds.values() if b is not None] + [
-            pd.to_datetime(f[cfg.dataset.time_column], utc=True).max() for f in frames.values() if not f.empty
+            pd.to_datetime(f[cfg.dataset.time_column], utc=True).max() for f, _ in read.values() if not f.empty
         ]
         if newest:
             cutoff = max(newest) - pd.Timedelta(days=cfg.training.window_days)
             keys = [k for k in keys if bounds[k] is None or bounds[k][1] >= cutoff]
-    loaded = [frames[k] if k in frames else _read(bucket, k) for k in keys]
+    loaded = {k: read[k] if k in read else _read(bucket, k) for k in keys}
     if not loaded:
-        return pd.DataFrame(), []
-    return pd.concat(loaded, ignore_index=True), keys
+        return pd.DataFrame(), {}
+    return pd.concat([frame for frame, _ in loaded.values()], ignore_index=True), {
+        key: version for key, (_, version) in loaded.items()
+    }
 
 
 _FEEDBACK_DAY = re.compile(re.escape(Prefix.FEEDBACK_ROWS.value) + r"date=(\d{4}-\d{2}-\d{2})\.parquet")
@@ -93,8 +97,9 @@ def _newest_row_bounds(bucket: str, key: str) -> tuple[pd.Timestamp, pd.Timestam
     return newest, newest
 
 
-def _read(bucket: str, key: str) -> pd.DataFrame:
-    return dataset.read_parquet(s3.get_bytes(s3.uri(bucket, key)))
+def _read(bucket: str, key: str) -> tuple[pd.DataFrame, str | None]:
+    body, version = s3.get_versioned(s3.uri(bucket, key))
+    return dataset.read_parquet(body), version
 
 
 def _placeholder(cfg: ProjectConfig, split: estimator.Split) -> BaseEstimator | None:
@@ -145,7 +150,7 @@ def train_step(
 ) -> dict[str, Any]:
     """Step 1: fit on the data under features/, register in MLflow (alias challenger), and
     leave beside the model what the next steps need: the holdout and a candidate manifest."""
-    loaded, keys = load_features(settings.data_bucket, cfg)
+    loaded, inputs = load_features(settings.data_bucket, cfg)
     frame = estimator.recent(loaded, cfg)
     split = estimator.split_by_time(frame, cfg)
     model, baseline = estimator.fit(cfg, split.train), _placeholder(cfg, split)
@@ -157,7 +162,7 @@ def train_step(
     )
     tags = {
         "data.uri": s3.uri(settings.data_bucket, Prefix.FEATURES.value),
-        "data.files": str(len(keys)),
+        "data.files": str(len(inputs)),
         "data.sha256": dataset.content_hash(frame),
         "config.sha": cfg.digest,
         "trigger.reason": reason,
@@ -190,6 +195,11 @@ def train_step(
         f"{prefix}model.skops": (blob, "application/octet-stream"),
         f"{prefix}profile.json": (s3.json_bytes(profile), "application/json"),
         f"{prefix}{HOLDOUT}": (dataset.to_parquet(split.holdout), "application/vnd.apache.parquet"),
+        # The exact objects read (key and S3 version): what a lock of this version cites as its data.
+        f"{prefix}{INPUTS}": (
+            s3.json_bytes([{"uri": s3.uri(settings.data_bucket, k), "version_id": v} for k, v in inputs.items()]),
+            "application/json",
+        ),
     }
     if baseline is not None:
         files[f"{prefix}{BASELINE}"] = (artifacts.dumps(baseline), "application/octet-stream")
@@ -302,6 +312,14 @@ def finish_step(
         why = (
             f"the champion changed during this run (evaluated against v{evaluation['champion_version']}, "
             f"now v{serving}): retrain to compare again"
+        )
+    elif evaluation["promote"] and cfg.models_source(settings.environment) == "release":
+        # This environment serves what the lock in git names: its own challenger waits for a
+        # person to propose it (and for the pipeline to bring the lock back here).
+        action = "recommend"
+        why = (
+            f"{evaluation['reason']}; '{settings.environment}' takes its models from the release lock "
+            f"(models: release): `mlrails release propose --from {settings.environment} --version {version}`"
         )
     elif evaluation["promote"] and cfg.promotion.mode == "auto":
         rails.promote(
