@@ -199,8 +199,10 @@ def _copy(cfg: ProjectConfig, settings: Settings, registry: Registry, lock: Mode
         )
     files = {name: verify(lock, name, _fetch(lock, store, name, digest)) for name, digest in sorted(lock.files.items())}
     source = Manifest.from_json(source_body)
-    named = {PurePosixPath(uri).name for uri in source.files}
-    if named != set(files) or source.version != lock.version:
+    # The manifest (pinned by its own digest) recorded each file's digest at training: a lock
+    # edited to name other files, or other bytes, no longer agrees with it.
+    recorded = {PurePosixPath(uri).name: record["sha256"] for uri, record in source.files.items()}
+    if recorded != lock.files or source.version != lock.version:
         raise TamperedArtifact(f"the stored manifest of {lock.model_name} v{lock.version} does not match its lock")
     model_file = PurePosixPath(source.artifact_uri).name
     # MLflow infers the copy's signature from a sample: the holdout's rows, as at training.
