@@ -43,9 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     """Every command and option (the docs' CLI reference is rendered from it)."""
     parser = argparse.ArgumentParser(prog="mlrails", description=__doc__, parents=[_global_options(None, False)])
     commands = _Commands(parser.add_subparsers(dest="command", required=True))
-    commands.add_parser("demo", help="run the whole lifecycle locally (moto + local MLflow)").set_defaults(
-        run=local.demo
+    demo = commands.add_parser("demo", help="run the whole lifecycle locally (moto + local MLflow)")
+    demo.add_argument(
+        "--release",
+        action="store_true",
+        help="the release tour instead: dev → staging → prod by a lock in git, with the release commands",
     )
+    # The tour runs commands as typed: it is handed the command runner.
+    demo.set_defaults(run=local.demo, mlrails=main)
     simulate = commands.add_parser(
         "simulate", help="weeks of traffic, late labels, drift and retraining on the local wiring, in virtual time"
     )

@@ -159,3 +159,15 @@ def test_a_model_moves_from_dev_to_prod_by_its_lock(project, capsys):
     assert "rollback v2    by " in listing  # audited, by whom
     assert main(["release", "apply", "--env", "staging", "--local"]) == 0
     assert main(["release", "verify", "--env", "staging", "--local"]) == 0
+
+
+@pytest.mark.scenario
+def test_the_release_tour_runs_every_step_as_expected(project, capsys):
+    assert main(["demo", "--release"]) == 0
+    out = capsys.readouterr().out
+    assert "0 unexpected exit status(es)" in out
+    # The refusals are the commands' own one-line errors; the tour expected them (exit 2).
+    assert out.count("$ mlrails release apply --env prod --local") == 4
+    assert "applied as v1, the champion (previous: v2)" in out  # the revert, in staging
+    # The project itself is untouched: the tour works in a scratch repository.
+    assert not (project / "release").exists() and (project / ".mlrails" / "release-tour" / "release").is_dir()

@@ -26,6 +26,10 @@ def demo(args: argparse.Namespace) -> int:
             f"the demo tours the example churn project, whose data has no {missing}: on your project, "
             "run mlrails up, then mlrails upload <your file> (or mlrails simulate --data <your file>)"
         )
+    if args.release:
+        from mlrails.commands.tour import release_tour
+
+        return release_tour(cfg, project_dir, args.mlrails)
     return run_demo(cfg, project_dir, sys.stdout)
 
 
