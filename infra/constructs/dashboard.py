@@ -152,6 +152,7 @@ class Dashboard(Construct):
                         custom(MetricName.RETRAIN_DECLINED, "Sum"),
                         custom(MetricName.MODEL_PROMOTED, "Sum"),
                         custom(MetricName.MODEL_REJECTED, "Sum"),
+                        custom(MetricName.RELEASE_REFUSED, "Sum"),
                     ],
                     width=THIRD,
                 ),

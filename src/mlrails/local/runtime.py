@@ -188,8 +188,8 @@ class LocalRuntime:
             if not runtime.resume():
                 named = "" if environment == ENVIRONMENT else f" --env {environment}"
                 raise ConfigError(
-                    f"no local state of '{environment}' yet: run `mlrails up{named}` (your project) "
-                    "or `mlrails demo` first"
+                    f"no local state yet{' for ' + repr(environment) if named else ''}: run `mlrails up{named}` "
+                    "(your project) or `mlrails demo` first"
                 )
             try:
                 yield runtime
