@@ -112,3 +112,20 @@ def test_inference_pinned_to_a_lock_serves_it_while_another_lock_rolls_out(cloud
     # A person's emergency promotion (no lock) is served by every version.
     manifests.write(bucket, replace(champion, version="8", lock_sha256=None))
     assert ChampionCache(bucket, name, 0, "image", pin=ours).get().manifest.version == "8"
+
+
+def test_a_release_environment_trains_and_gates_but_never_promotes_by_itself(
+    cloud, cfg, train_handler, lambda_context, monkeypatch
+):
+    from mlrails.adapters import deployed
+
+    monkeypatch.setenv("MLRAILS_ENVIRONMENT", "staging")  # models: release, the default for staging
+    deployed.reset()
+    put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))
+    finished = run_training(train_handler, lambda_context, training_request(trigger_id="first"))["finish"]
+
+    assert finished["promoted"] is False and "takes its models from the release lock" in finished["reason"]
+    assert "`mlrails release propose --from staging --version 1`" in finished["reason"]
+    assert manifests.read_current(cloud.artifacts_bucket, cfg.model.name) is None
+    audit = [s3.get_json(s3.uri(cloud.artifacts_bucket, k)) for k in s3.list_keys(cloud.artifacts_bucket, "audit/")]
+    assert [(r["action"], r["version"]) for r in audit] == [("recommend", "1")]
