@@ -62,6 +62,7 @@ def test_promote_rollback_and_models_run_in_the_train_function(cloud, cfg, train
         "previous_version": "1",
         "reason": "checked by hand",
         "promoted_at": (DAY + timedelta(hours=12)).isoformat(),
+        "lock_sha256": None,
     }
 
     rolled = _operate(train_handler, lambda_context, "rollback")

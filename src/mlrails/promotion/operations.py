@@ -144,7 +144,7 @@ def run(
             by=caller.by,
             force=operation.force,
         )
-    return {"champion": _summary(manifest)}
+    return {"champion": champion_summary(manifest)}
 
 
 def listing(versions: list[dict[str, Any]], log: list[dict[str, Any]]) -> dict[str, Any]:
@@ -192,10 +192,12 @@ def unwrap(status: int, body: bytes | str) -> dict[str, Any]:
     raise OperationRefused(f"the operator function answered {status}: {text[:500]}")
 
 
-def _summary(manifest: Manifest) -> dict[str, Any]:
+def champion_summary(manifest: Manifest) -> dict[str, Any]:
+    """What a command that changed the champion answers about it."""
     return {
         "version": manifest.version,
         "previous_version": manifest.previous_version,
         "reason": manifest.reason,
         "promoted_at": manifest.promoted_at,
+        "lock_sha256": manifest.lock_sha256,
     }

@@ -33,7 +33,7 @@ from mlrails.data import dataset
 from mlrails.errors import ConfigError, MlrailsError, TamperedArtifact
 from mlrails.promotion import rails
 from mlrails.promotion.lock import ModelLock, from_manifest, release_key, schema_problems, sha256, verify
-from mlrails.promotion.operations import Caller, Operation
+from mlrails.promotion.operations import Caller, Operation, champion_summary
 from mlrails.serving import artifacts
 from mlrails.serving.manifest import HOLDOUT_FILE, INPUTS_FILE, Manifest, history_key, model_prefix
 from mlrails.serving.predictors import OnnxPredictor, Predictor, SkopsPredictor
@@ -152,7 +152,7 @@ def apply(
         raise LockRefused(f"the lock pins {lock.model_name}; this environment serves {model_name}")
     current = manifests.read_current(settings.artifacts_bucket, model_name)
     if current is not None and current.lock_sha256 == digest:
-        return {"applied": False, "champion": _summary(current)}
+        return {"applied": False, "champion": champion_summary(current)}
     problems = schema_problems(lock, cfg.dataset)
     if problems:
         raise LockRefused(
@@ -172,7 +172,7 @@ def apply(
         lock_sha256=digest,
     )
     manifests.write_for_lock(settings.artifacts_bucket, manifest)
-    return {"applied": True, "champion": _summary(manifest)}
+    return {"applied": True, "champion": champion_summary(manifest)}
 
 
 def _fetch(lock: ModelLock, store: str, name: str, digest: str) -> bytes:
@@ -252,13 +252,3 @@ def _copy(cfg: ProjectConfig, settings: Settings, registry: Registry, lock: Mode
     # Tagged last: a copy interrupted before this point is made again, never half reused.
     registry.tag_version(registered.version, **{LOCK_TAG: lock.digest})
     return registered.version
-
-
-def _summary(manifest: Manifest) -> dict[str, Any]:
-    return {
-        "version": manifest.version,
-        "previous_version": manifest.previous_version,
-        "reason": manifest.reason,
-        "promoted_at": manifest.promoted_at,
-        "lock_sha256": manifest.lock_sha256,
-    }
