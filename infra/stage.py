@@ -29,6 +29,7 @@ class MlrailsStage(cdk.Stage):
         layers_dir: Path = LAYERS_BUILD_DIR,
         image: ImageSource = KIT_IMAGE,
         env: cdk.Environment | None = None,
+        release_lock: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env)
         self.data = DataStack(
@@ -56,6 +57,7 @@ class MlrailsStage(cdk.Stage):
             network=self.tracking.network,
             layers_dir=layers_dir,
             image=image,
+            release_lock=release_lock,
             description=f"mlrails {cfg.project} ({environment_name}): functions, training state machine, "
             "REST API, routes, schedules, alarms",
         )

@@ -49,7 +49,8 @@ def pascal(name: str) -> str:
 
 
 class Alarms(Construct):
-    """``topic`` and the ``alarms`` on it."""
+    """``topic`` and the ``alarms`` on it; the API's own two (what a canary watches) also as
+    ``api_5xx_rate`` and ``api_p99_latency``."""
 
     def __init__(
         self,
@@ -100,7 +101,7 @@ class Alarms(Construct):
             evaluation_periods: int = 1,
             datapoints_to_alarm: int | None = None,
             missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        ) -> None:
+        ) -> cloudwatch.Alarm:
             created = metric.create_alarm(
                 self,
                 construct_id,
@@ -113,6 +114,7 @@ class Alarms(Construct):
             )
             created.add_alarm_action(action)
             self.alarms.append(created)
+            return created
 
         for name, fn in functions.items():
             alarm(
@@ -131,7 +133,7 @@ class Alarms(Construct):
             period=PERIOD,
             label="Share of requests answered 5xx",
         )
-        alarm(
+        self.api_5xx_rate = alarm(
             "Api5xxRate",
             server_error_rate,
             f"More than {thresholds.api_5xx_rate:.2%} of the inference API's requests were answered 5xx "
@@ -139,7 +141,7 @@ class Alarms(Construct):
             threshold=thresholds.api_5xx_rate,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
-        alarm(
+        self.api_p99_latency = alarm(
             "ApiP99Latency",
             api.metric_latency(period=PERIOD, statistic="p99"),
             f"The inference API's p99 latency stayed above {thresholds.api_p99_ms:g} ms "
