@@ -1,6 +1,6 @@
 """Operational alarms into one encrypted SNS topic: function errors, the API's 5xx rate and p99
-latency, dead letters, failed and timed-out training runs, drift and performance drops, and the
-MLflow server (no running task; its database at its capacity ceiling).
+latency, dead letters, failed and timed-out training runs, drift and performance drops, a refused
+model lock, and the MLflow server (no running task; its database at its capacity ceiling).
 
 Missing data is "not breaching" for every alarm but one: each metric is published only when
 something happens (an invocation, a request, a message, a check that emitted its event), so
@@ -181,6 +181,14 @@ class Alarms(Construct):
             "PerformanceDegraded",
             custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
             f"The performance check published PerformanceDegraded for {model_name}",
+        )
+        # The release pipeline's apply step fails too, but a file that does not hash to what the
+        # lock says may be tampering: whoever is on call hears of it.
+        alarm(
+            "ReleaseRefused",
+            custom_metric(MetricName.RELEASE_REFUSED, model_name, statistic="Sum", period=PERIOD),
+            f"The train function refused to apply a model lock of {model_name} (a file's sha256 or the "
+            "signature differs from the lock's): this environment still serves what it served",
         )
 
         # Without Container Insights (off: see mlflow_service.py) there is no RunningTaskCount;

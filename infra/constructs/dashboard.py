@@ -146,12 +146,13 @@ class Dashboard(Construct):
             ],
             [
                 graph(
-                    "Retraining and promotions",
+                    "Retraining, promotions and releases",
                     [
                         custom(MetricName.RETRAIN_REQUESTED, "Sum"),
                         custom(MetricName.RETRAIN_DECLINED, "Sum"),
                         custom(MetricName.MODEL_PROMOTED, "Sum"),
                         custom(MetricName.MODEL_REJECTED, "Sum"),
+                        custom(MetricName.RELEASE_REFUSED, "Sum"),
                     ],
                     width=THIRD,
                 ),
