@@ -95,6 +95,7 @@ def build_app(
             PIPELINE_STACK,
             cfg=cfg,
             stages=stages,
+            lock_committed=lock is not None,
             stack_name=f"mlrails-{cfg.project}-pipeline",
             description=f"mlrails {cfg.project}: the release pipeline and the release store",
             env=cdk.Environment(account=cfg.release.account, region=cfg.release.region),

@@ -3,11 +3,11 @@ environment, found without knowing its stacks.
 
 Two SSM parameters, at :func:`mlrails.wiring.api_parameters`: the scoring API's URL and the id
 of its default API key (``iam`` when the environment takes SigV4 instead: ``auth: iam``).
-With a ``release:`` section, a role named :func:`mlrails.wiring.release_role_name`, assumed by
-the pipeline's post-deploy steps for this environment (their role, by name, in the pipeline's
-account), to run ``mlrails release apply`` (the operator policy: the train function's URL) and
-``mlrails release verify`` (the parameters, then the key's value to call the API, or with
-``auth: iam`` the API's invoke policy).
+In a stage the pipeline releases the lock to (a ``models: release`` one), a role named
+:func:`mlrails.wiring.release_role_name`, assumed by the pipeline's steps for this environment
+(their role, by name, in the pipeline's account), to run ``mlrails release apply`` (the operator
+policy: the train function's URL) and ``mlrails release verify`` (the parameters, then the key's
+value to call the API, or with ``auth: iam`` the API's invoke policy).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.constructs.inference_api import InferenceApi
-from infra.support.release import pipeline_account, release_step_role_arn
+from infra.support.release import lock_stages, pipeline_account, release_step_role_arn
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
@@ -56,7 +56,7 @@ class ReleaseAccess(Construct):
             description=f"The scoring API's default key id (`{IAM_AUTH}`: the API takes SigV4, not a key)",
         )
         self.role: iam.Role | None = None
-        if cfg.release is None:
+        if cfg.release is None or environment_name not in lock_stages(cfg):
             return
         self.role = iam.Role(
             self,

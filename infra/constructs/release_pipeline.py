@@ -7,10 +7,20 @@ mlrails.adapters.git). Synth: the repository's own commands, ``make test`` then 
 standard image with the runtimes the README asks for; its ``cdk.out`` is what every later step
 deploys. Then the pipeline updates itself, publishes the assets (Docker builds the images), and
 deploys the app's own stages in ``release.stages`` order. A person approves before each stage of
-``release.approval_before``. After each deploy, two steps run the CLI a person would, as the
+``release.approval_before``. Around the deploy of each stage whose champion is the lock
+(``models: release``), once the repository holds one (``release/<model>.lock.json``; the
+pipeline updates itself when the first is merged), steps run the CLI a person would, as the
 environment's release role: ``mlrails release apply`` (the lock of this commit: the train function
-fetches its files from the release store and serves them), then ``mlrails release verify``
-(a smoke test of the API). So merging a lock's pull request is the promotion.
+fetches its files from the release store and serves them) before the deploy, then after it (the
+environment's first deploy; otherwise the lock serves already and it does nothing), then
+``mlrails release verify`` (a smoke test of the API). So merging a lock's pull request is the
+promotion.
+
+Why apply before the deploy: the deploy brings the inference version pinned to the new lock, and
+the canary (infra/constructs/canary.py) shifts traffic to it while the version before keeps
+serving its own lock (mlrails.serving.champion): applied first, the new model reaches the
+canary's share of the traffic first, watched by the alarms. Applied only after, both versions
+would serve the old model through the canary, then every user would switch at once.
 """
 
 from __future__ import annotations
@@ -26,7 +36,8 @@ from constructs import Construct
 
 from infra.constructs.alarms import pascal
 from infra.support.nag import acknowledge, acknowledge_resource_wildcard
-from infra.support.release import release_role_arn, release_step_role_name
+from infra.support.paths import cdk_cli_version
+from infra.support.release import lock_stages, release_role_arn, release_step_role_name
 from mlrails.config import ProjectConfig
 
 # Pinned rather than the image's defaults, which move (CodeBuild's advice): Python 3.12 is the
@@ -40,20 +51,25 @@ INSTALL_CLI = "make install"
 CLI = ".venv/bin/mlrails"
 
 
-def release_commands(environment: str, role_arn: str) -> tuple[str, str]:
-    """What the post-deploy steps of ``environment`` run: apply the lock, then smoke-test."""
-    return (
-        f"{CLI} release apply --env {environment} --role-arn {role_arn}",
-        f"{CLI} release verify --env {environment} --role-arn {role_arn}",
-    )
+def release_commands(environment: str, role_arn: str) -> tuple[str, str, str]:
+    """What the steps of ``environment`` run: apply the lock before its deploy (when it is
+    deployed already), apply it after (its first deploy; otherwise it serves already), smoke-test."""
+    apply = f"{CLI} release apply --env {environment} --role-arn {role_arn}"
+    return f"{apply} --if-deployed", apply, f"{CLI} release verify --env {environment} --role-arn {role_arn}"
 
 
 class ReleasePipeline(Construct):
     """``pipeline`` (built: its CodePipeline exists once this returns), the ``source`` it builds
-    from, and per stage the ``step_roles`` its post-deploy steps run as."""
+    from, and per stage the ``step_roles`` its release steps run as."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, stages: Mapping[str, cdk.Stage]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cfg: ProjectConfig,
+        stages: Mapping[str, cdk.Stage],
+        lock_committed: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         release = cfg.release
@@ -75,6 +91,8 @@ class ReleasePipeline(Construct):
                 commands=["make test", "make synth"],
                 primary_output_directory="cdk.out",
             ),
+            # The self-mutation and asset steps install the CLI that `make synth` runs, not the newest.
+            cli_version=cdk_cli_version(),
             # Each stage's account decrypts the artifacts it deploys from.
             cross_account_keys=True,
             enable_key_rotation=True,
@@ -85,45 +103,57 @@ class ReleasePipeline(Construct):
         )
         self.step_roles: dict[str, iam.Role] = {}
         for name in cfg.release_stages:
-            target = release_role_arn(self, cfg, name)
-            # Named: the environment's release role trusts exactly this role (its name, in the
-            # pipeline's account), and may only be assumed by it.
-            role = iam.Role(
-                self,
-                f"{pascal(name)}StepRole",
-                role_name=release_step_role_name(cfg.project, name),
-                assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
-                description=f"mlrails release steps for {name}: assume its release role",
-            )
-            role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[target]))
-            self.step_roles[name] = role
-            apply_command, verify_command = release_commands(name, target)
-            apply = pipelines.CodeBuildStep(
-                "ApplyLock",
-                input=self.source,
-                role=role,
-                partial_build_spec=RUNTIMES,
-                install_commands=[INSTALL_CLI],
-                commands=[apply_command],
-            )
-            verify = pipelines.CodeBuildStep(
-                "Verify",
-                input=self.source,
-                role=role,
-                partial_build_spec=RUNTIMES,
-                install_commands=[INSTALL_CLI],
-                commands=[verify_command],
-            )
-            verify.add_step_dependency(apply)
-            approval = (
-                [pipelines.ManualApprovalStep("Approve", comment=f"Deploy this commit's code and model lock to {name}")]
-                if name in cfg.release_approvals
-                else []
-            )
-            self.pipeline.add_stage(stages[name], pre=approval, post=[apply, verify])
+            pre: list[pipelines.Step] = []
+            post: list[pipelines.Step] = []
+            if name in cfg.release_approvals:
+                pre.append(
+                    pipelines.ManualApprovalStep(
+                        "Approve", comment=f"Deploy this commit's code and model lock to {name}"
+                    )
+                )
+            if lock_committed and name in lock_stages(cfg):
+                before, after, verify = self._release_steps(cfg, name)
+                for approval in pre:
+                    before.add_step_dependency(approval)
+                pre.append(before)
+                post += [after, verify]
+            self.pipeline.add_stage(stages[name], pre=pre, post=post)
         # Built now, not when the app synthesizes: its roles must exist to be acknowledged.
         self.pipeline.build_pipeline()
         _acknowledge_cdk_pipelines(self.pipeline, list(self.step_roles.values()))
+
+    def _release_steps(
+        self, cfg: ProjectConfig, name: str
+    ) -> tuple[pipelines.CodeBuildStep, pipelines.CodeBuildStep, pipelines.CodeBuildStep]:
+        """Apply before the deploy, apply after it, verify: each with the CLI installed from the
+        commit's checkout, as a role that may assume the stage's release role and nothing else."""
+        target = release_role_arn(self, cfg, name)
+        # Named: the stage's release role trusts exactly this role (by its name, in the
+        # pipeline's account).
+        role = iam.Role(
+            self,
+            f"{pascal(name)}StepRole",
+            role_name=release_step_role_name(cfg.project, name),
+            assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"),
+            description=f"mlrails release steps for {name}: assume its release role",
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[target]))
+        self.step_roles[name] = role
+        before, after, verify = (
+            pipelines.CodeBuildStep(
+                step_id,
+                input=self.source,
+                role=role,
+                partial_build_spec=RUNTIMES,
+                install_commands=[INSTALL_CLI],
+                commands=[command],
+            )
+            for step_id, command in zip(
+                ("ApplyBeforeDeploy", "ApplyAfterDeploy", "Verify"), release_commands(name, target), strict=True
+            )
+        )
+        verify.add_step_dependency(after)
+        return before, after, verify
 
 
 # CDK's grants on the pipeline's artifact bucket and its key: CDK's action groups.

@@ -17,7 +17,8 @@ from mlrails.config import ProjectConfig
 
 
 class PipelineStack(cdk.Stack):
-    """``store`` (the release store) and ``release`` (the pipeline deploying ``stages``)."""
+    """``store`` (the release store) and ``release`` (the pipeline deploying ``stages``, and
+    releasing the lock to those it pins, ``lock_committed``)."""
 
     def __init__(
         self,
@@ -26,6 +27,7 @@ class PipelineStack(cdk.Stack):
         *,
         cfg: ProjectConfig,
         stages: Mapping[str, cdk.Stage],
+        lock_committed: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -41,7 +43,7 @@ class PipelineStack(cdk.Stack):
                 for name in store_readers(cfg)
             ],
         )
-        self.release = ReleasePipeline(self, "Release", cfg=cfg, stages=stages)
+        self.release = ReleasePipeline(self, "Release", cfg=cfg, stages=stages, lock_committed=lock_committed)
         log_access(
             self.release.pipeline.pipeline.artifact_bucket,
             into=self.store.access_logs_bucket,

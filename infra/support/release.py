@@ -76,6 +76,12 @@ def release_role_arn(scope: Construct, cfg: ProjectConfig, environment: str) -> 
     return role_arn(scope, wiring.release_role_name(cfg.project, environment), environment_account(cfg, environment))
 
 
+def lock_stages(cfg: ProjectConfig) -> list[str]:
+    """The stages whose champion is the lock (``models: release``): the pipeline applies it
+    there and smoke-tests it, as their release role. One that trains serves its own champion."""
+    return [name for name in cfg.release_stages if cfg.models_source(name) == "release"]
+
+
 def store_writers(cfg: ProjectConfig) -> list[str]:
     """The environments that train: `mlrails release propose` copies their models' files in."""
     return [name for name in cfg.environments if cfg.models_source(name) == "train"]
