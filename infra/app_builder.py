@@ -1,8 +1,10 @@
 """Builds the app: the same function for ``cdk synth`` and for the tests.
 
 The project config is loaded once, validated (errors name the field), and handed to one
-:class:`~infra.stage.MlrailsStage` per environment. cdk-nag's AWS Solutions pack runs as a
-policy-validation plugin on the whole app: any unacknowledged finding fails the synth.
+:class:`~infra.stage.MlrailsStage` per environment; with a ``release:`` section, the
+:class:`~infra.stacks.pipeline.PipelineStack` deploys those same stages. cdk-nag's AWS
+Solutions pack runs as a policy-validation plugin on the whole app: any unacknowledged finding
+fails the synth.
 
 Two deployment rules need every environment at once, so they are checked here, not per field:
 environments that share an account are warned about (a production one fails unless the config
@@ -90,7 +92,7 @@ def build_app(
         warn_shared_account(stages[name], name, others, cfg)
     if cfg.release is not None:
         # Last: the pipeline synthesizes each stage as it adds it, so the stages are complete by then.
-        PipelineStack(
+        pipeline = PipelineStack(
             app,
             PIPELINE_STACK,
             cfg=cfg,
@@ -100,6 +102,7 @@ def build_app(
             description=f"mlrails {cfg.project}: the release pipeline and the release store",
             env=cdk.Environment(account=cfg.release.account, region=cfg.release.region),
         )
+        cdk.Tags.of(pipeline).add("mlrails:project", cfg.project)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

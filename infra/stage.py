@@ -17,7 +17,9 @@ from mlrails.config import ProjectConfig
 
 
 class MlrailsStage(cdk.Stage):
-    """Data (stateful storage) → Tracking (VPC + MLflow) → Service (functions, API, wiring)."""
+    """Data (stateful storage) → Tracking (VPC + MLflow) → Service (functions, API, wiring).
+    ``release_lock``: in a ``models: release`` environment, the digest of the model lock its
+    inference function serves (None: no lock, or the environment trains)."""
 
     def __init__(
         self,

@@ -100,6 +100,11 @@ def test_the_pipeline_deploys_every_stage_in_order_after_updating_itself(
     assert pipeline["Properties"]["PipelineType"] == "V2"
 
 
+def test_the_pipeline_stack_is_named_for_its_project(pipeline: PipelineStack, cfg: ProjectConfig) -> None:
+    # `npx cdk deploy Pipeline` (README): the construct id; CloudFormation knows it by its project.
+    assert (pipeline.node.id, pipeline.stack_name) == (PIPELINE_STACK, f"mlrails-{cfg.project}-pipeline")
+
+
 def test_a_person_approves_before_prod_and_nowhere_else(pipeline_template: Template, cfg: ProjectConfig) -> None:
     assert cfg.release_approvals == ["prod"]
     approvals = {
