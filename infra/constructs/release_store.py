@@ -109,7 +109,7 @@ class ReleaseStore(Construct):
         )
         if writers:
             self.bucket.add_to_resource_policy(
-                _for(writers, actions=["s3:PutObject"], resources=[objects], sid="TrainingRolesWrite")
+                _for(writers, actions=["s3:PutObject"], resources=[objects], sid="TrainRolesWrite")
             )
 
         # The key serves S3 for this bucket only (S3 Bucket Key: the encryption context is the
@@ -130,7 +130,7 @@ class ReleaseStore(Construct):
                     writers,
                     actions=["kms:GenerateDataKey"],
                     resources=["*"],
-                    sid="TrainingRolesWrite",
+                    sid="TrainRolesWrite",
                     conditions=through_s3,
                 )
             )

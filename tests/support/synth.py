@@ -102,6 +102,15 @@ def template(stack: Stack) -> Template:
     return Template.from_stack(stack)
 
 
+def stage_service(app: App, environment: str) -> Template:
+    """The Service stack's template of ``environment``'s stage in ``app``."""
+    from infra.stage import MlrailsStage
+
+    stage = app.node.find_child(environment)
+    assert isinstance(stage, MlrailsStage)
+    return template(stage.service)
+
+
 @pytest.fixture(scope="session")
 def dev_service_template(
     cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
