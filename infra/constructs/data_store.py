@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import DefaultStackSynthesizer, Duration, RemovalPolicy, Stack
+from aws_cdk import DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -163,14 +163,21 @@ def _acknowledge_deployment_handler(deployment: s3deploy.BucketDeployment, bucke
     acknowledge_resource_wildcard(
         role, bucket.arn_for_objects("*"), reason + " CDK grants the destination bucket's objects."
     )
-    synthesizer = Stack.of(deployment).synthesizer
+    stack = Stack.of(deployment)
+    synthesizer = stack.synthesizer
     if isinstance(synthesizer, DefaultStackSynthesizer):
-        assets_bucket = DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
-            "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        # The bucket's name as the synthesizer fills it in: the stack's account and region
+        # where it names them (an environment with an `account`), else their placeholders.
+        assets_bucket = (
+            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
+                "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+            )
+            .replace("${AWS::AccountId}", "${AWS::AccountId}" if Token.is_unresolved(stack.account) else stack.account)
+            .replace("${AWS::Region}", "${AWS::Region}" if Token.is_unresolved(stack.region) else stack.region)
         )
         acknowledge_resource_wildcard(
             role,
-            f"arn:${{AWS::Partition}}:s3:::{assets_bucket}/*",
+            stack.format_arn(service="s3", region="", account="", resource=f"{assets_bucket}/*"),
             reason + " It reads the asset from the CDK bootstrap bucket.",
         )
     handler = role.node.scope

@@ -27,7 +27,8 @@ IAM_AUTH = "iam"
 
 
 class ReleaseAccess(Construct):
-    """``url_parameter``, ``key_parameter`` and, with a ``release:`` section, ``role``."""
+    """``url_parameter``, ``key_parameter`` and, in a stage the pipeline releases the lock to,
+    ``role`` (else None)."""
 
     def __init__(
         self,

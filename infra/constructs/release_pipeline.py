@@ -192,20 +192,22 @@ def _acknowledge_cdk_pipelines(pipeline: pipelines.CodePipeline, step_roles: lis
             "CDK Pipelines' asset-publishing role, shared by one CodeBuild project per asset (created after "
             "it): their CodeBuild log groups, report groups and builds."
         )
-        acknowledge_resource_wildcard(role, _codebuild_logs("*"), reason)
-        acknowledge_resource_wildcard(role, _codebuild_report_groups("*"), reason)
+        acknowledge_resource_wildcard(role, _codebuild_logs(role, "*"), reason)
+        acknowledge_resource_wildcard(role, _codebuild_report_groups(role, "*"), reason)
         acknowledge(role, "AwsSolutions-IAM5[Resource::*]", reason + " CodeBuild's build actions, on any project.")
 
     for project in pipeline.node.find_all():
         if isinstance(project, codebuild.Project) and project.role and project.role not in asset_roles:
             reason = "CodeBuild's own log group and report groups of this one project (CodeBuild suffixes the names)."
-            acknowledge_resource_wildcard(project.role, _codebuild_logs(f"{project.project_name}:*"), reason)
-            acknowledge_resource_wildcard(project.role, _codebuild_report_groups(f"{project.project_name}-*"), reason)
+            acknowledge_resource_wildcard(project.role, _codebuild_logs(project, f"{project.project_name}:*"), reason)
+            acknowledge_resource_wildcard(
+                project.role, _codebuild_report_groups(project, f"{project.project_name}-*"), reason
+            )
 
     mutation = pipeline.self_mutation_project.role
     acknowledge_resource_wildcard(
         mutation,
-        f"arn:*:iam::{cdk.Aws.ACCOUNT_ID}:role/*",
+        f"arn:*:iam::{cdk.Stack.of(mutation).account}:role/*",
         "CDK Pipelines' self-mutation (`cdk deploy` of this stack) assumes the CDK bootstrap roles, held to "
         "them by the statement's condition on their aws-cdk:bootstrap-role tag.",
     )
@@ -222,9 +224,16 @@ def _acknowledge_artifacts(role: iam.IRole, bucket: s3.IBucket, actions: tuple[s
     acknowledge_resource_wildcard(role, bucket.arn_for_objects("*"), _ARTIFACTS_REASON)
 
 
-def _codebuild_logs(name: str) -> str:
-    return f"arn:{cdk.Aws.PARTITION}:logs:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:log-group:/aws/codebuild/{name}"
+# As CodeBuild's grants name them (Stack.format_arn: literal account, region and partition when
+# the pipeline's stack names them), so that the acknowledgements name the same findings.
+def _codebuild_logs(scope: Construct, name: str) -> str:
+    return cdk.Stack.of(scope).format_arn(
+        service="logs",
+        resource="log-group",
+        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        resource_name=f"/aws/codebuild/{name}",
+    )
 
 
-def _codebuild_report_groups(name: str) -> str:
-    return f"arn:{cdk.Aws.PARTITION}:codebuild:{cdk.Aws.REGION}:{cdk.Aws.ACCOUNT_ID}:report-group/{name}"
+def _codebuild_report_groups(scope: Construct, name: str) -> str:
+    return cdk.Stack.of(scope).format_arn(service="codebuild", resource="report-group", resource_name=name)

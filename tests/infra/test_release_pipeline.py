@@ -11,17 +11,18 @@ test_release_store.py; each environment's side (its role, the canary): test_rele
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.app_builder import PIPELINE_STACK, validation_failures
+from infra.app_builder import PIPELINE_STACK, build_app, validation_failures
 from infra.constructs.release_pipeline import release_commands
 from infra.stacks.pipeline import PipelineStack
 from infra.support.nag import flatten_cfn_reference
 from infra.support.release import release_step_role_name
-from mlrails.config import ProjectConfig
+from mlrails.config import ProjectConfig, parse_config
 from mlrails.wiring import release_role_name
 from support.samples import REPO
 
@@ -224,3 +225,32 @@ def test_the_app_looks_nothing_up(synthesized: Synthesized) -> None:
     for manifest in manifests:
         assert "missing" not in json.loads(manifest.read_text()), manifest
     assert json.loads((REPO / "cdk.context.json").read_text()) == {}
+
+
+# ---------------------------------------------------------------- an environment in an account of its own
+
+PIPELINE_ACCOUNT, DEV_ACCOUNT, REGION = "111111111111", "222222222222", "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def other_account(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev alone, in an account of its own; the pipeline in another: synthesized, its cloud
+    assembly's folder."""
+    document = cfg.model_dump(mode="json")
+    document["environments"] = {"dev": {**document["environments"]["dev"], "account": DEV_ACCOUNT, "region": REGION}}
+    document["release"] |= {"account": PIPELINE_ACCOUNT, "region": REGION}
+    outdir = tmp_path_factory.mktemp("cdk.out.other-account")
+    build_app(fast_context, outdir=str(outdir), config=parse_config(document), builtin_validation=False).synth()
+    return outdir
+
+
+def test_a_stage_in_another_account_deploys_through_its_bootstrap_roles_and_synthesizes_clean(
+    other_account: Path,
+) -> None:
+    template = json.loads((other_account / f"{PIPELINE_STACK}.template.json").read_text())
+    [pipeline] = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    [dev] = [stage for stage in pipeline["Properties"]["Stages"] if stage["Name"] == "dev"]
+    for action in dev["Actions"]:
+        # `cdk bootstrap --trust <pipeline account>` made these roles in dev's account (README).
+        assert f":iam::{DEV_ACCOUNT}:role/cdk-" in json.dumps(action["RoleArn"]), action["Name"]
+    assert validation_failures(other_account) == []
