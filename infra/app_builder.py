@@ -1,8 +1,10 @@
 """Builds the app: the same function for ``cdk synth`` and for the tests.
 
 The project config is loaded once, validated (errors name the field), and handed to one
-:class:`~infra.stage.MlrailsStage` per environment. cdk-nag's AWS Solutions pack runs as a
-policy-validation plugin on the whole app: any unacknowledged finding fails the synth.
+:class:`~infra.stage.MlrailsStage` per environment; with a ``release:`` section, the
+:class:`~infra.stacks.pipeline.PipelineStack` deploys those same stages. cdk-nag's AWS
+Solutions pack runs as a policy-validation plugin on the whole app: any unacknowledged finding
+fails the synth.
 
 Two deployment rules need every environment at once, so they are checked here, not per field:
 environments that share an account are warned about (a production one fails unless the config
@@ -20,16 +22,20 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.stacks.pipeline import PipelineStack
 from infra.stage import MlrailsStage
 from infra.support.images import KIT_IMAGE, project_image
 from infra.support.paths import LAYERS_BUILD_DIR, REPO_ROOT
 from mlrails.config import PRODUCTION_ENVIRONMENTS, ProjectConfig, load_config
 from mlrails.errors import ConfigError
+from mlrails.promotion.lock import read_lock
 
 CONFIG_CONTEXT_KEY = "mlrails:config"
 # Optional: where the built layers are (default layers/build, made by `make layers`).
 LAYERS_DIR_CONTEXT_KEY = "mlrails:layers-dir"
 VALIDATION_REPORT = "validation-report.json"
+# The release pipeline's stack: `npx cdk deploy Pipeline` deploys it the first time.
+PIPELINE_STACK = "Pipeline"
 # The warning on each Service stack whose environment shares its account with another.
 SHARED_ACCOUNT_WARNING = "mlrails:sharedAccount"
 
@@ -48,10 +54,13 @@ def build_app(
     outdir: str | None = None,
     *,
     config: ProjectConfig | None = None,
+    project_dir: Path | None = None,
     builtin_validation: bool = True,
 ) -> cdk.App:
-    """Build the app with every stage. ``context`` is ``cdk.json``'s context when not run by the
-    CLI (an ``App`` made in-process reads no ``cdk.json``); ``config`` overrides the file;
+    """Build the app with every stage, and with a ``release:`` section the pipeline that deploys
+    them. ``context`` is ``cdk.json``'s context when not run by the CLI (an ``App`` made
+    in-process reads no ``cdk.json``); ``config`` overrides the file; ``project_dir`` is where the
+    model lock is (default: the config file's folder; with ``config``, the checkout's root);
     ``builtin_validation=False`` skips CDK's CloudFormation checks (cdk-nag still runs)."""
     app = cdk.App(
         context=dict(context) if context is not None else None,
@@ -64,6 +73,7 @@ def build_app(
     # The project's folder: where its model module is, for the images (the checkout's own: none).
     image = project_image(path.parent, cfg.model.entrypoint) if path is not None else KIT_IMAGE
     layers_dir = REPO_ROOT / (app.node.try_get_context(LAYERS_DIR_CONTEXT_KEY) or LAYERS_BUILD_DIR)
+    lock = read_lock(project_dir or (path.parent if path is not None else REPO_ROOT), cfg.model.name)
     stages: dict[str, MlrailsStage] = {}
     for name, environment in cfg.environments.items():
         stages[name] = MlrailsStage(
@@ -75,9 +85,24 @@ def build_app(
             image=image,
             # No account/region: environment-agnostic stacks synthesize without AZ lookups.
             env=cdk.Environment(account=environment.account, region=environment.region),
+            # What a `models: release` environment serves: the lock in this commit.
+            release_lock=lock.digest if lock is not None and cfg.models_source(name) == "release" else None,
         )
     for name, others in shared_accounts(cfg).items():
         warn_shared_account(stages[name], name, others, cfg)
+    if cfg.release is not None:
+        # Last: the pipeline synthesizes each stage as it adds it, so the stages are complete by then.
+        pipeline = PipelineStack(
+            app,
+            PIPELINE_STACK,
+            cfg=cfg,
+            stages=stages,
+            lock_committed=lock is not None,
+            stack_name=f"mlrails-{cfg.project}-pipeline",
+            description=f"mlrails {cfg.project}: the release pipeline and the release store",
+            env=cdk.Environment(account=cfg.release.account, region=cfg.release.region),
+        )
+        cdk.Tags.of(pipeline).add("mlrails:project", cfg.project)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

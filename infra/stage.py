@@ -17,7 +17,9 @@ from mlrails.config import ProjectConfig
 
 
 class MlrailsStage(cdk.Stage):
-    """Data (stateful storage) → Tracking (VPC + MLflow) → Service (functions, API, wiring)."""
+    """Data (stateful storage) → Tracking (VPC + MLflow) → Service (functions, API, wiring).
+    ``release_lock``: in a ``models: release`` environment, the digest of the model lock its
+    inference function serves (None: no lock, or the environment trains)."""
 
     def __init__(
         self,
@@ -29,6 +31,7 @@ class MlrailsStage(cdk.Stage):
         layers_dir: Path = LAYERS_BUILD_DIR,
         image: ImageSource = KIT_IMAGE,
         env: cdk.Environment | None = None,
+        release_lock: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id, env=env)
         self.data = DataStack(
@@ -56,6 +59,7 @@ class MlrailsStage(cdk.Stage):
             network=self.tracking.network,
             layers_dir=layers_dir,
             image=image,
+            release_lock=release_lock,
             description=f"mlrails {cfg.project} ({environment_name}): functions, training state machine, "
             "REST API, routes, schedules, alarms",
         )

@@ -1,6 +1,6 @@
 """Operational alarms into one encrypted SNS topic: function errors, the API's 5xx rate and p99
-latency, dead letters, failed and timed-out training runs, drift and performance drops, and the
-MLflow server (no running task; its database at its capacity ceiling).
+latency, dead letters, failed and timed-out training runs, drift and performance drops, a refused
+model lock, and the MLflow server (no running task; its database at its capacity ceiling).
 
 Missing data is "not breaching" for every alarm but one: each metric is published only when
 something happens (an invocation, a request, a message, a check that emitted its event), so
@@ -49,7 +49,8 @@ def pascal(name: str) -> str:
 
 
 class Alarms(Construct):
-    """``topic`` and the ``alarms`` on it."""
+    """``topic`` and the ``alarms`` on it; the API's own two (what a canary watches) also as
+    ``api_5xx_rate`` and ``api_p99_latency``."""
 
     def __init__(
         self,
@@ -100,7 +101,7 @@ class Alarms(Construct):
             evaluation_periods: int = 1,
             datapoints_to_alarm: int | None = None,
             missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
-        ) -> None:
+        ) -> cloudwatch.Alarm:
             created = metric.create_alarm(
                 self,
                 construct_id,
@@ -113,6 +114,7 @@ class Alarms(Construct):
             )
             created.add_alarm_action(action)
             self.alarms.append(created)
+            return created
 
         for name, fn in functions.items():
             alarm(
@@ -131,7 +133,7 @@ class Alarms(Construct):
             period=PERIOD,
             label="Share of requests answered 5xx",
         )
-        alarm(
+        self.api_5xx_rate = alarm(
             "Api5xxRate",
             server_error_rate,
             f"More than {thresholds.api_5xx_rate:.2%} of the inference API's requests were answered 5xx "
@@ -139,7 +141,7 @@ class Alarms(Construct):
             threshold=thresholds.api_5xx_rate,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
-        alarm(
+        self.api_p99_latency = alarm(
             "ApiP99Latency",
             api.metric_latency(period=PERIOD, statistic="p99"),
             f"The inference API's p99 latency stayed above {thresholds.api_p99_ms:g} ms "
@@ -179,6 +181,14 @@ class Alarms(Construct):
             "PerformanceDegraded",
             custom_metric(MetricName.PERFORMANCE_DEGRADED, model_name, statistic="Sum", period=PERIOD),
             f"The performance check published PerformanceDegraded for {model_name}",
+        )
+        # The release pipeline's apply step fails too, but a file that does not hash to what the
+        # lock says may be tampering: whoever is on call hears of it.
+        alarm(
+            "ReleaseRefused",
+            custom_metric(MetricName.RELEASE_REFUSED, model_name, statistic="Sum", period=PERIOD),
+            f"The train function refused to apply a model lock of {model_name} (a file's sha256 or the "
+            "signature differs from the lock's): this environment still serves what it served",
         )
 
         # Without Container Insights (off: see mlflow_service.py) there is no RunningTaskCount;

@@ -146,7 +146,7 @@ class Dashboard(Construct):
             ],
             [
                 graph(
-                    "Retraining and promotions",
+                    "Retraining, promotions and releases",
                     [
                         custom(MetricName.RETRAIN_REQUESTED, "Sum"),
                         custom(MetricName.RETRAIN_DECLINED, "Sum"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import DefaultStackSynthesizer, Duration, RemovalPolicy, Stack
+from aws_cdk import DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.constructs.capture_delivery import CaptureDelivery
 from infra.support.access import model_writer_role_name, never_deleted, only_writers, role_arn
+from infra.support.buckets import secure_bucket
 from infra.support.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import ProjectConfig
@@ -26,49 +27,12 @@ CAPTURE_DAYS = 90
 ACCESS_LOG_DAYS = 365
 
 
-def _secure_bucket(
-    scope: Construct,
-    construct_id: str,
-    *,
-    access_logs: s3.IBucket | None,
-    log_prefix: str,
-    lifecycle_rules: list[s3.LifecycleRule],
-    event_bridge: bool = False,
-    object_lock: bool = False,
-) -> s3.Bucket:
-    bucket = s3.Bucket(
-        scope,
-        construct_id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        enforce_ssl=True,
-        minimum_tls_version=1.2,
-        versioned=True,
-        server_access_logs_bucket=access_logs,
-        server_access_logs_prefix=log_prefix if access_logs else None,
-        lifecycle_rules=lifecycle_rules,
-        removal_policy=RemovalPolicy.RETAIN,
-        # Without a default retention: only what asks for a lock (the audit log) is locked.
-        object_lock_enabled=object_lock or None,
-    )
-    if event_bridge:
-        # What `event_bridge_enabled=True` asks for, as the native CloudFormation property: the
-        # L2 sets it through a custom-resource Lambda that a bucket created here does not need.
-        cfn_bucket = bucket.node.default_child
-        assert isinstance(cfn_bucket, s3.CfnBucket)
-        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
-            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True),
-        )
-    return bucket
-
-
 class DataStore(Construct):
     """Buckets, state table, event bus and the deployed config of one environment."""
 
     def __init__(self, scope: Construct, construct_id: str, *, cfg: ProjectConfig, environment_name: str) -> None:
         super().__init__(scope, construct_id)
-        self.access_logs_bucket = _secure_bucket(
+        self.access_logs_bucket = secure_bucket(
             self,
             "AccessLogsBucket",
             access_logs=None,
@@ -82,7 +46,7 @@ class DataStore(Construct):
         )
         # cdk-nag accepts it unlogged (S1) as the target of the other buckets' access logs.
 
-        self.data_bucket = _secure_bucket(
+        self.data_bucket = secure_bucket(
             self,
             "DataBucket",
             access_logs=self.access_logs_bucket,
@@ -102,11 +66,12 @@ class DataStore(Construct):
         )
         # Captures reach capture/ through Firehose, not an S3 PUT per request (mlrails.capture).
         self.capture = CaptureDelivery(self, "CaptureDelivery", bucket=self.data_bucket)
-        self.artifacts_bucket = _secure_bucket(
+        self.artifacts_bucket = secure_bucket(
             self,
             "ArtifactsBucket",
             access_logs=self.access_logs_bucket,
             log_prefix="artifacts/",
+            # No default retention: only what asks for a lock (the audit log) is locked.
             object_lock=True,
             lifecycle_rules=[
                 # Models stay current (rollback needs the previous champion); only overwritten
@@ -198,14 +163,21 @@ def _acknowledge_deployment_handler(deployment: s3deploy.BucketDeployment, bucke
     acknowledge_resource_wildcard(
         role, bucket.arn_for_objects("*"), reason + " CDK grants the destination bucket's objects."
     )
-    synthesizer = Stack.of(deployment).synthesizer
+    stack = Stack.of(deployment)
+    synthesizer = stack.synthesizer
     if isinstance(synthesizer, DefaultStackSynthesizer):
-        assets_bucket = DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
-            "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+        # The bucket's name as the synthesizer fills it in: the stack's account and region
+        # where it names them (an environment with an `account`), else their placeholders.
+        assets_bucket = (
+            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
+                "${Qualifier}", synthesizer.bootstrap_qualifier or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+            )
+            .replace("${AWS::AccountId}", "${AWS::AccountId}" if Token.is_unresolved(stack.account) else stack.account)
+            .replace("${AWS::Region}", "${AWS::Region}" if Token.is_unresolved(stack.region) else stack.region)
         )
         acknowledge_resource_wildcard(
             role,
-            f"arn:${{AWS::Partition}}:s3:::{assets_bucket}/*",
+            stack.format_arn(service="s3", region="", account="", resource=f"{assets_bucket}/*"),
             reason + " It reads the asset from the CDK bootstrap bucket.",
         )
     handler = role.node.scope

@@ -88,7 +88,13 @@ class InferenceApi(Construct):
     with IAM auth, ``invoke_policy`` and ``feedback_policy``."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, context: FunctionContext, environment: Environment
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        context: FunctionContext,
+        environment: Environment,
+        release_lock: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         iam_auth = environment.auth == "iam"
@@ -142,6 +148,9 @@ class InferenceApi(Construct):
             snap_start=True,
             prediction_id_secret=self.prediction_id_key.secret_arn,
             feedback_api_id=self.feedback_api.rest_api_id,
+            # In a `models: release` environment, the digest of the lock it serves: a new lock is
+            # a new version behind the alias (a canary's, infra/constructs/canary.py).
+            release_lock=release_lock,
         )
         Annotations.of(self.handler.function).acknowledge_warning(
             "@aws-cdk/aws-lambda:snapStartRequirePublish",

@@ -16,6 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.support.release import STORE_PREFIX
+
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
 # Each interface endpoint and the IAM service prefix of the calls it carries.
@@ -44,6 +46,7 @@ class Network(Construct):
         log_retention: logs.RetentionDays,
         buckets: Sequence[s3.IBucket],
         table: dynamodb.ITableV2,
+        release_store: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
@@ -62,7 +65,7 @@ class Network(Construct):
                 ),
             },
         )
-        self._restrict_gateway_endpoints(buckets, table)
+        self._restrict_gateway_endpoints(buckets, table, release_store)
         # Rejected flows only: what a security review needs, at a fraction of full flow logs.
         self.vpc.add_flow_log(
             "RejectedFlows",
@@ -96,7 +99,9 @@ class Network(Construct):
                 )
             )
 
-    def _restrict_gateway_endpoints(self, buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2) -> None:
+    def _restrict_gateway_endpoints(
+        self, buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2, release_store: str | None
+    ) -> None:
         s3_endpoint = self.vpc.node.find_child("S3")
         dynamodb_endpoint = self.vpc.node.find_child("DynamoDb")
         assert isinstance(s3_endpoint, ec2.GatewayVpcEndpoint) and isinstance(dynamodb_endpoint, ec2.GatewayVpcEndpoint)
@@ -110,6 +115,20 @@ class Network(Construct):
                 conditions=_THIS_ACCOUNT,
             )
         )
+        if release_store is not None:
+            # The release store, in the pipeline's account (and this region: the config sees to
+            # it): the train function reads locked models' files there, and a training
+            # environment's copies them in. This account's principals, those files only.
+            store = f"arn:{Aws.PARTITION}:s3:::{release_store}"
+            s3_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReleaseStore",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+                    resources=[store, f"{store}/{STORE_PREFIX}*"],
+                    conditions=_THIS_ACCOUNT,
+                )
+            )
         # The MLflow task pulls its image from ECR, whose layers are objects of an AWS-owned
         # bucket fetched through URLs that ECR signs: no condition on the principal's account.
         s3_endpoint.add_to_policy(

@@ -5,7 +5,10 @@ and promotes. train runs in the VPC, next to the MLflow server."""
 
 from __future__ import annotations
 
+from aws_cdk import Aws
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.data_store import DataStore
@@ -14,6 +17,8 @@ from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.training_pipeline import TrainingPipeline
 from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix, model_writer_role_name
+from infra.support.nag import acknowledge_resource_wildcard
+from infra.support.release import STORE_PREFIX, pipeline_account, store_readers, store_region, store_writers
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix
@@ -42,6 +47,9 @@ class Retraining(Construct):
             tracking_uri=tracking.tracking_uri,
             # Named: the artifacts bucket's policy lets only this role write models/ and manifests/.
             role_name=model_writer_role_name(context.cfg.project, context.environment_name),
+            # Where `mlrails release propose` copies a locked model's files, and the lock's
+            # apply action fetches them from (with a release: section).
+            release_store=context.cfg.release_store,
             vpc=network.vpc,
             vpc_subnets=ISOLATED,
             security_groups=[tracking.client_security_group],
@@ -92,3 +100,35 @@ class Retraining(Construct):
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)
         bus.grant_put_events_to(tr)
+
+    def grant_release_store(self, cfg: ProjectConfig, environment_name: str) -> None:
+        """The release store, in the pipeline's account (its bucket and key policies grant the
+        same from their side): list and read the files under release/sha256/ in every
+        environment that reads it, and write them in one that trains. Through S3 only, with the
+        store's key (the condition the key's policy sets)."""
+        if cfg.release_store is None or environment_name not in store_readers(cfg):
+            return
+        writes = environment_name in store_writers(cfg)
+        tr = self.train.function
+        store = s3.Bucket.from_bucket_name(self, "ReleaseStore", cfg.release_store)
+        grant_prefix(store, tr, Access.READ | Access.PUT if writes else Access.READ, STORE_PREFIX)
+        # The store's key is another stack's, often another account's: named by its account
+        # and region, its id unknown here; the conditions hold it to this bucket through S3.
+        key_arns = f"arn:{Aws.PARTITION}:kms:{store_region(cfg)}:{pipeline_account(cfg)}:key/*"
+        iam.Grant.add_to_principal(
+            grantee=tr,
+            actions=["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])],
+            resource_arns=[key_arns],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{store_region(cfg)}.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": store.bucket_arn,
+                }
+            },
+        )
+        acknowledge_resource_wildcard(
+            self.train.role,
+            key_arns,
+            "The release store's key is in the pipeline's stack (another account's, often): its id is "
+            "unknown here. Only S3 may use it on the train role's behalf, for the release store's bucket alone.",
+        )

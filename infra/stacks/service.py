@@ -1,6 +1,6 @@
 """The serverless graph of one environment: functions, the training state machine, REST API,
-routes, schedules, alarms, the dashboard, and the grants between them and the data store (least privilege,
-by key prefix)."""
+routes, schedules, alarms, the dashboard, the release's way in (and its canary), and the grants
+between them and the data store (least privilege, by key prefix)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.alarms import Alarms
+from infra.constructs.canary import Canary
 from infra.constructs.dashboard import Dashboard
 from infra.constructs.data_store import DataStore
 from infra.constructs.event_wiring import EventWiring
@@ -21,6 +22,7 @@ from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import Network
 from infra.constructs.operator_access import OperatorAccess
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction, WiredFunction
+from infra.constructs.release_access import ReleaseAccess
 from infra.constructs.retraining import Retraining
 from infra.support.access import Access, grant_prefix
 from infra.support.images import KIT_IMAGE, ImageSource
@@ -46,6 +48,7 @@ class ServiceStack(cdk.Stack):
         network: Network,
         layers_dir: Path,
         image: ImageSource = KIT_IMAGE,
+        release_lock: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -62,7 +65,7 @@ class ServiceStack(cdk.Stack):
         )
 
         feature_prep = WiredFunction(self, "FeaturePrep", name="feature_prep", context=context)
-        inference = InferenceApi(self, "Inference", context=context, environment=environment)
+        inference = InferenceApi(self, "Inference", context=context, environment=environment, release_lock=release_lock)
         drift_check = WiredFunction(self, "DriftCheck", name="drift_check", context=context)
         performance_check = WiredFunction(self, "PerformanceCheck", name="performance_check", context=context)
         retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking, bus=store.bus)
@@ -81,6 +84,14 @@ class ServiceStack(cdk.Stack):
             "Operators",
             function=retraining.train.function,
             parameter_name=operator_parameter(cfg.project, environment_name),
+        )
+        self.release_access = ReleaseAccess(
+            self,
+            "Release",
+            cfg=cfg,
+            environment_name=environment_name,
+            inference=inference,
+            operator_policy=self.operator_access.policy,
         )
         self.wiring = EventWiring(
             self, "Wiring", cfg=cfg, names=store.names, project_bus=store.bus, functions=self.functions
@@ -101,6 +112,18 @@ class ServiceStack(cdk.Stack):
             mlflow_service=tracking.service,
             mlflow_database=tracking.database,
         )
+        # Only where releases arrive: an environment that trains switches at once, as its promotions do.
+        self.canary = (
+            Canary(
+                self,
+                "Canary",
+                alias=inference.alias,
+                alarms=[self.alarms.api_5xx_rate, self.alarms.api_p99_latency],
+                deployment_config=cfg.release_canary,
+            )
+            if cfg.models_source(environment_name) == "release"
+            else None
+        )
         self.dashboard = Dashboard(
             self,
             "Dashboard",
@@ -120,3 +143,4 @@ class ServiceStack(cdk.Stack):
         # Each function's grants sit with the construct that creates it (grant_store).
         for construct in (feature_prep, drift_check, performance_check, inference, retraining):
             construct.grant_store(store, cfg)
+        retraining.grant_release_store(cfg, environment_name)

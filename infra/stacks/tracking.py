@@ -38,6 +38,7 @@ class TrackingStack(cdk.Stack):
             log_retention=LOG_RETENTION,
             buckets=[store.data_bucket, store.artifacts_bucket],
             table=store.state_table,
+            release_store=cfg.release_store,
         )
         self.mlflow = MlflowService(
             self,

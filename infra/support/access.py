@@ -59,21 +59,22 @@ IDEMPOTENCY = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "d
 STATE = ("dynamodb:GetItem", "dynamodb:UpdateItem")
 
 
-def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *prefixes: Prefix) -> None:
-    """Grant ``access`` to the objects under each prefix of ``bucket``."""
+def grant_prefix(bucket: s3.IBucket, grantee: iam.IGrantable, access: Access, *prefixes: str) -> None:
+    """Grant ``access`` to the objects under each prefix of ``bucket`` (a :class:`Prefix`, or
+    another bucket's layout's)."""
     principal = grantee.grant_principal
     if not isinstance(principal, Construct):
         raise TypeError(f"grantee {grantee} must have a role in this app to be acknowledged")
     actions = [action for flag, action in OBJECT_ACTIONS.items() if flag in access]
     for prefix in prefixes:
-        pattern = f"{prefix.value}*"
+        pattern = f"{prefix}*"
         if actions:
             objects = bucket.arn_for_objects(pattern)
             iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=[objects])
             acknowledge_resource_wildcard(
                 principal,
                 objects,
-                f"Scoped to the objects under {prefix.value} in one bucket: the prefix is the unit of access "
+                f"Scoped to the objects under {prefix} in one bucket: the prefix is the unit of access "
                 "(keys below it are generated per file, model version or date partition).",
             )
         if Access.LIST in access:
@@ -97,21 +98,27 @@ _OBJECT_WRITES = (
     "s3:PutObjectLegalHold",
     "s3:RestoreObject",
 )
-# An IAM role name (64 characters at most) with room for the longest region name.
-_ROLE_BASE_CHARS = 64 - len("-ap-southeast-4") - 1
+_ROLE_NAME_CHARS = 64  # IAM's limit
 
 
-def model_writer_role_name(project: str, environment: str) -> str:
+def model_writer_role_name(project: str, environment: str, region: str = cdk.Aws.REGION) -> str:
     """The train function's role name: the only writer of models/ and manifests/.
 
     A bucket policy in the data stack must name this role, which lives in the service stack
     (deployed after it, since it uses the buckets): a generated name would make each stack
     depend on the other. So this one role is named, per project, environment and region
-    (IAM names are global to the account)."""
-    base = f"mlrails-{project}-{environment}"
-    if len(base) > _ROLE_BASE_CHARS:
-        base = f"{base[: _ROLE_BASE_CHARS - 7]}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
-    return f"{base}-{cdk.Aws.REGION}"
+    (IAM names are global to the account). The release store's policies name it too, from the
+    pipeline's stack: ``region`` is then the environment's, not that stack's."""
+    return f"{bounded_role_name(f'mlrails-{project}-{environment}', len('-ap-southeast-4'))}-{region}"
+
+
+def bounded_role_name(base: str, suffix_chars: int) -> str:
+    """``base``, shortened (with a hash of it, so names stay distinct) to leave ``suffix_chars``
+    characters of an IAM role name's 64 for a suffix."""
+    limit = _ROLE_NAME_CHARS - suffix_chars - 1
+    if len(base) > limit:
+        base = f"{base[: limit - 7]}-{hashlib.sha256(base.encode()).hexdigest()[:6]}"
+    return base
 
 
 def only_writers(bucket: s3.IBucket, writers: list[str], *prefixes: Prefix) -> None:
@@ -129,21 +136,24 @@ def only_writers(bucket: s3.IBucket, writers: list[str], *prefixes: Prefix) -> N
     )
 
 
-def never_deleted(bucket: s3.IBucket, *prefixes: Prefix) -> None:
-    """Deny deleting any object or version under ``prefixes`` to every principal."""
+def never_deleted(bucket: s3.IBucket, *prefixes: str) -> None:
+    """Deny deleting any object or version under ``prefixes`` (``""``: the whole bucket) to
+    every principal, and bypassing an Object Lock governance retention."""
     bucket.add_to_resource_policy(
         iam.PolicyStatement(
             effect=iam.Effect.DENY,
             principals=[iam.AnyPrincipal()],
             actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
-            resources=[bucket.arn_for_objects(f"{prefix.value}*") for prefix in prefixes],
+            resources=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
         )
     )
 
 
-def role_arn(scope: Construct, role_name: str) -> str:
-    """The ARN of a role of this account named ``role_name``."""
-    return cdk.Stack.of(scope).format_arn(service="iam", region="", resource="role", resource_name=role_name)
+def role_arn(scope: Construct, role_name: str, account: str | None = None) -> str:
+    """The ARN of a role named ``role_name`` of ``account`` (default: this stack's account)."""
+    return cdk.Stack.of(scope).format_arn(
+        service="iam", region="", account=account, resource="role", resource_name=role_name
+    )
 
 
 def grant_items(table: dynamodb.ITableV2, grantee: iam.IGrantable, *action_sets: tuple[str, ...]) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 
@@ -226,12 +227,13 @@ def _refs(value: object) -> str:
 
 
 def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_layers(
-    tracking_template: Template,
+    tracking_template: Template, cfg: ProjectConfig
 ) -> None:
     """The default endpoint policy allows anything: code in the VPC could copy the data to any
     bucket or table. The S3 endpoint admits this environment's buckets (this account's
-    principals) and ECR's layer bucket, which the MLflow task's image pull reads through URLs
-    ECR signs (so no account condition there); the DynamoDB endpoint, the state table."""
+    principals), ECR's layer bucket, which the MLflow task's image pull reads through URLs
+    ECR signs (so no account condition there), and with a release: section the release store's
+    files (this account's principals); the DynamoDB endpoint, the state table."""
     s3 = _endpoint_statements(tracking_template, "s3")
     buckets = next(st for st in s3 if st.get("Sid") == "ThisEnvironmentsBuckets")
     assert buckets["Condition"] == THIS_ACCOUNT and buckets["Principal"] == {"AWS": "*"}
@@ -240,7 +242,14 @@ def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_la
     layers = next(st for st in s3 if st.get("Sid") == "EcrImageLayers")
     assert layers["Action"] == "s3:GetObject" and "Condition" not in layers
     assert "-starport-layer-bucket/*" in _refs(layers["Resource"]) and "AWS::Region" in _refs(layers["Resource"])
-    assert len(s3) == 2
+    release = next(st for st in s3 if st.get("Sid") == "ReleaseStore")
+    assert release["Condition"] == THIS_ACCOUNT
+    assert sorted(release["Action"]) == ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+    assert [flatten_cfn_reference(r) for r in release["Resource"]] == [
+        f"arn:<AWS::Partition>:s3:::{cfg.release_store}",
+        f"arn:<AWS::Partition>:s3:::{cfg.release_store}/release/sha256/*",
+    ]
+    assert len(s3) == 3
     for statement in s3:
         assert statement["Effect"] == "Allow" and statement["Resource"] != "*"
 

@@ -28,8 +28,11 @@ REASON = "tests: a reason long enough to count as one"
 
 
 def with_environments(cfg: ProjectConfig, environments: dict[str, dict[str, Any]]) -> ProjectConfig:
+    """``cfg`` with these environments, and no release pipeline (which must name its account when
+    an environment names one: another test's concern)."""
     document = cfg.model_dump(mode="json")
     document["environments"] = environments
+    document["release"] = None
     return parse_config(document)
 
 

@@ -17,9 +17,13 @@ from aws_cdk.assertions import Match, Template
 
 from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
+from mlrails.config import load_config
+from support.samples import REPO
 
 # (bucket, S3 action) -> key prefixes; for s3:ListBucket, the prefixes its s3:prefix condition allows.
 S3Grants = dict[tuple[str, str], set[str]]
+
+RELEASE_STORE = load_config(REPO / "mlrails.yaml").release_store or "(none)"
 
 IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 STATE = {"dynamodb:GetItem", "dynamodb:UpdateItem"}
@@ -84,6 +88,11 @@ EXPECTED_S3: dict[str, S3Grants] = {
         # the audit record is locked as it is written (S3 Object Lock, governance mode)
         ("artifacts", "s3:PutObjectRetention"): {"audit/"},
         ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},
+        # the release store (dev trains): `release propose` copies a locked model's files in,
+        # each under its sha256, and checks which are there already (a missing one is a 404)
+        ("release", "s3:GetObject"): {"release/sha256/"},
+        ("release", "s3:ListBucket"): {"release/sha256/"},
+        ("release", "s3:PutObject"): {"release/sha256/"},
     },
 }
 EXPECTED_TABLE = {
@@ -143,7 +152,10 @@ def statements(template: Template, function_name: str) -> list[dict[str, Any]]:
 
 
 def bucket_of(resource: str) -> str:
-    """``data`` or ``artifacts``, from the bucket's construct id in its ARN's export name."""
+    """``data`` or ``artifacts``, from the bucket's construct id in its ARN's export name, or
+    ``release``: the release store, by its name (the pipeline's stack, another account's)."""
+    if re.match(rf"arn:<AWS::Partition>:s3:::{re.escape(RELEASE_STORE)}(/|$)", resource):
+        return "release"
     match = re.search(r"(Data|Artifacts)Bucket", resource)
     assert match, f"not one of the project's buckets: {resource}"
     return match.group(1).lower()

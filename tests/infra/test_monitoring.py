@@ -183,8 +183,10 @@ def test_api_p99_latency_alarm(service_template: Template, cfg: ProjectConfig) -
     )
 
 
-@pytest.mark.parametrize("metric", [MetricName.DRIFT_DETECTED, MetricName.PERFORMANCE_DEGRADED])
-def test_drift_and_performance_drop_alarm_on_their_event_counts(
+@pytest.mark.parametrize(
+    "metric", [MetricName.DRIFT_DETECTED, MetricName.PERFORMANCE_DEGRADED, MetricName.RELEASE_REFUSED]
+)
+def test_drift_performance_drops_and_refused_locks_alarm_on_their_counts(
     service_template: Template, cfg: ProjectConfig, metric: MetricName
 ) -> None:
     [found] = [p for p in alarms(service_template).values() if p.get("MetricName") == metric.value]

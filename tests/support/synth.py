@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from aws_cdk import App, Stack
     from aws_cdk.assertions import Template
 
+    from infra.stacks.pipeline import PipelineStack
     from infra.stage import MlrailsStage
+    from mlrails.promotion.lock import ModelLock
 
 LAYER_NAMES = ("shared", "data", "ml", "onnx")
 
@@ -100,6 +102,15 @@ def template(stack: Stack) -> Template:
     return Template.from_stack(stack)
 
 
+def stage_service(app: App, environment: str) -> Template:
+    """The Service stack's template of ``environment``'s stage in ``app``."""
+    from infra.stage import MlrailsStage
+
+    stage = app.node.find_child(environment)
+    assert isinstance(stage, MlrailsStage)
+    return template(stage.service)
+
+
 @pytest.fixture(scope="session")
 def dev_service_template(
     cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
@@ -142,3 +153,77 @@ def tracking_template(dev: MlrailsStage) -> Template:
 @pytest.fixture(scope="session")
 def service_template(dev: MlrailsStage) -> Template:
     return template(dev.service)
+
+
+@pytest.fixture(scope="session")
+def pipeline(app: App) -> PipelineStack:
+    """The release pipeline's stack (mlrails.yaml has a release: section; no lock in the repo)."""
+    from infra.app_builder import PIPELINE_STACK
+    from infra.stacks.pipeline import PipelineStack
+
+    stack = app.node.find_child(PIPELINE_STACK)
+    assert isinstance(stack, PipelineStack)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def pipeline_template(pipeline: PipelineStack) -> Template:
+    return template(pipeline)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """mlrails.yaml's app, built for a project whose repository holds a model lock."""
+
+    app: App
+    outdir: Path
+    lock: ModelLock
+
+
+@pytest.fixture(scope="session")
+def locked(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Locked:
+    """The app of mlrails.yaml for a project directory with release/<model>.lock.json, synthesized
+    (cdk-nag on, CDK's built-in checks left to the session's synthesis)."""
+    from infra.app_builder import build_app
+
+    project = tmp_path_factory.mktemp("locked-project")
+    lock = write_lock(project, cfg)
+    outdir = tmp_path_factory.mktemp("cdk.out.locked")
+    app = build_app(fast_context, outdir=str(outdir), config=cfg, project_dir=project, builtin_validation=False)
+    app.synth()
+    return Locked(app, outdir, lock)
+
+
+def write_lock(project_dir: Path, cfg: ProjectConfig) -> ModelLock:
+    """A lock of ``cfg``'s model, as `mlrails release propose` writes it, in ``project_dir``.
+    Its values only need to read back: the app reads the lock for its digest."""
+    from dataclasses import fields
+
+    from mlrails.promotion.lock import ModelLock, lock_path
+
+    digest = "ab" * 32
+    values: dict[str, Any] = {
+        "model_name": cfg.model.name,
+        "source_environment": "dev",
+        "version": "3",
+        "run_id": "run-3",
+        "task": cfg.dataset.task,
+        "classes": [0, 1],
+        "signature": [{"name": f.name, "type": f.type, "nullable": False} for f in cfg.dataset.features],
+        "manifest_sha256": digest,
+        "files": {"model.skops": digest, "profile.json": digest},
+        "metrics": {"roc_auc": 0.71},
+        "gate": None,
+        "training_data": {"uri": "s3://data/features/", "sha256": digest},
+        "config_sha256": cfg.digest,
+        "code_commit": None,
+        "kit_version": "0.1.0",
+        "example": {"records": [], "predictions": []},
+    }
+    names = {field.name for field in fields(ModelLock)}
+    # Only the fields this kit's lock has (its version decides them).
+    lock = ModelLock(**{name: value for name, value in values.items() if name in names})
+    path = lock_path(project_dir, lock.model_name)
+    path.parent.mkdir(parents=True)
+    path.write_text(lock.to_json())
+    return lock

@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from mlrails.config.base import NAME, Section
 from mlrails.config.environments import PRODUCTION_ENVIRONMENTS, RELEASE_ENVIRONMENTS, Environment, ModelSource
-from mlrails.config.release import Release
+from mlrails.config.release import Canary, Release
 from mlrails.config.sections import (
     MINIMIZED_METRICS,
     NUMERIC_ONLY_TESTS,
@@ -93,6 +93,12 @@ class ProjectConfig(Section):
             self.release.store_bucket or f"mlrails-{self.project}-release-{self.release.account}-{self.release.region}"
         )
 
+    @property
+    def release_canary(self) -> Canary:
+        """How a new inference version reaches the users of a ``models: release`` environment
+        (``release.canary``; no ``release:`` section: that field's default)."""
+        return self.release.canary if self.release is not None else Release.model_fields["canary"].default
+
     @model_validator(mode="after")
     def _release_names_environments(self) -> ProjectConfig:
         release = self.release
@@ -108,6 +114,31 @@ class ProjectConfig(Section):
                 "release.store_bucket: name the release store (bucket names are global), "
                 "or set release.account and release.region to derive one"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _release_reaches_environments(self) -> ProjectConfig:
+        # Each environment's stacks name the pipeline's account (who may assume its release role,
+        # whose store its train function reads): unknowable from the config when the pipeline
+        # deploys to the CLI's default account and the environment to an account of its own.
+        # The train function reaches the release store through its VPC's S3 gateway endpoint,
+        # which serves buckets of its own region only (no NAT): one region for all.
+        release = self.release
+        if release is None:
+            return self
+        for name, environment in self.environments.items():
+            if environment.account is not None and release.account is None:
+                raise ValueError(
+                    f"release.account: environments.{name} deploys to account {environment.account}: "
+                    "name the pipeline's account too (its stacks trust it and read its release store)"
+                )
+            if environment.region is not None and environment.region != release.region:
+                raise ValueError(
+                    f"environments.{name}.region: the release store is in the pipeline's region "
+                    f"(release.region: {release.region or 'unset, the CLI default'}), and the train function "
+                    "reaches it through its VPC's S3 gateway endpoint, which serves its own region only: "
+                    "deploy every environment to the pipeline's region"
+                )
         return self
 
     @property
