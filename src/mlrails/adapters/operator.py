@@ -38,7 +38,9 @@ def session_for(region: str | None, role_arn: str | None = None) -> boto3.Sessio
             "Credentials"
         ]
     except (BotoCoreError, ClientError) as exc:
-        raise ConfigError(f"cannot assume {role_arn}: {exc}") from exc
+        # Before an environment's first deployment its release role does not exist yet, and
+        # STS says only "access denied": that is what an absent role looks like from outside.
+        raise NotDeployed(f"cannot assume {role_arn} (is the environment deployed?): {exc}") from exc
     return boto3.Session(
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
