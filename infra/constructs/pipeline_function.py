@@ -209,11 +209,11 @@ class WiredFunction(Construct):
 def _feature_prep(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConfig) -> None:
     # mlrails.data.ingest: get_optional(raw/<key>, the event's version) (gone = an earlier
     # delivery quarantined it), copy that version to quarantine/ + reason, delete that version;
-    # put features/; FeaturesReady. Without a version id (an object older than versioning; a
+    # put features/date=<day>/raw/; FeaturesReady. Without a version id (an object older than versioning; a
     # local bucket) the same calls name no version.
     data = store.data_bucket
     grant_prefix(data, fn, Access.READ | Access.GET_VERSION | Access.DELETE | Access.DELETE_VERSION, Prefix.RAW)
-    grant_prefix(data, fn, Access.PUT, Prefix.FEATURES, Prefix.QUARANTINE)
+    grant_prefix(data, fn, Access.PUT, wiring.features_in_every_day(wiring.FEATURES_UPLOADS), Prefix.QUARANTINE)
     grant_items(store.state_table, fn, IDEMPOTENCY)
     store.bus.grant_put_events_to(fn)
 
@@ -241,7 +241,7 @@ def _performance_check(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConf
     grant_prefix(data, fn, Access.READ, Prefix.CAPTURE, Prefix.FEEDBACK)
     grant_prefix(artifacts, fn, Access.PUT, Prefix.REPORTS)
     if cfg.training.feedback_rows:
-        grant_prefix(data, fn, Access.READ | Access.PUT, Prefix.FEEDBACK_ROWS)
+        grant_prefix(data, fn, Access.READ | Access.PUT, wiring.features_in_every_day(wiring.FEATURES_FEEDBACK))
     grant_items(store.state_table, fn, IDEMPOTENCY)
     store.bus.grant_put_events_to(fn)
 

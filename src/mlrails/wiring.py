@@ -8,6 +8,7 @@ can pass deploy-time tokens and the local runtime plain strings.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -39,7 +40,6 @@ class Prefix(StrEnum):
 
     RAW = "raw/"
     FEATURES = "features/"
-    FEEDBACK_ROWS = "features/feedback/"  # labelled traffic as training rows (mlrails.feedback.training_rows)
     QUARANTINE = "quarantine/"
     CAPTURE = "capture/"
     FEEDBACK = "feedback/"
@@ -51,6 +51,20 @@ class Prefix(StrEnum):
     # Who promoted or rejected what, and why: written by the train function only, never
     # overwritten or deleted (mlrails.promotion.rails.audit).
     AUDIT = "audit/"
+
+
+# Features are partitioned by day (features/date=YYYY-MM-DD/, the newest row's day of each
+# file: mlrails.data.dataset): feature prep's files below the partition's raw/, the day's
+# labelled traffic below its feedback/ (mlrails.feedback.training_rows). Apart, so each
+# writer can be granted its own.
+FEATURES_PARTITION = "date="
+FEATURES_UPLOADS = "raw/"
+FEATURES_FEEDBACK = "feedback/"
+
+
+def features_in_every_day(tail: str) -> str:
+    """A key pattern (IAM, S3 ``StringLike``) for ``tail`` in every day's features partition."""
+    return f"{Prefix.FEATURES.value}{FEATURES_PARTITION}*/{tail}"
 
 
 @dataclass(frozen=True)
@@ -308,10 +322,20 @@ def api_parameters(project: str, environment: str) -> tuple[str, str]:
     return f"/mlrails/{project}/{environment}/api-url", f"/mlrails/{project}/{environment}/api-key-id"
 
 
+# IAM's limit on a role's name.
+ROLE_NAME_LIMIT = 64
+
+
 def release_role_name(project: str, environment: str) -> str:
-    """The role in an environment's account that the release pipeline's post-steps assume to run
-    `mlrails release apply | verify --env NAME` there (operator access plus reading the API key)."""
-    return f"mlrails-{project}-{environment}-release"
+    """The role in an environment's account that the release pipeline's steps assume to run
+    `mlrails release apply | verify --env NAME` there (operator access plus reading the API key).
+    A project name too long for IAM's limit is cut, with a hash of it to keep names apart."""
+    name = f"mlrails-{project}-{environment}-release"
+    if len(name) <= ROLE_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(project.encode()).hexdigest()[:8]
+    room = ROLE_NAME_LIMIT - len(f"mlrails--{digest}-{environment}-release")
+    return f"mlrails-{project[:room]}-{digest}-{environment}-release"
 
 
 def config_key(cfg: ProjectConfig) -> str:

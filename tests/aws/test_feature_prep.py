@@ -39,8 +39,13 @@ def _event_for(key: str, sequencer: str = "0065E5A3D4E5F6A733") -> dict:
 @pytest.mark.parametrize(
     ("event_name", "encode", "features_key"),
     [
-        ("feature_prep_raw_csv", _csv, "features/2026/03/02/crm-export.csv.parquet"),
-        ("feature_prep_raw_parquet", _parquet, "features/2026/03/02/billing-snapshot.parquet.parquet"),
+        # In the partition of the newest row's day (RAW's rows are of 03-01).
+        ("feature_prep_raw_csv", _csv, "features/date=2026-03-01/raw/2026/03/02/crm-export.csv.parquet"),
+        (
+            "feature_prep_raw_parquet",
+            _parquet,
+            "features/date=2026-03-01/raw/2026/03/02/billing-snapshot.parquet.parquet",
+        ),
     ],
 )
 def test_raw_file_becomes_typed_features_and_features_ready(
@@ -69,11 +74,7 @@ def test_raw_file_becomes_typed_features_and_features_ready(
     for column in ("plan", "region"):
         assert stored[column].tolist() == RAW[column].tolist()
     assert stored["churned"].dtype == "int64" and stored["churned"].tolist() == RAW["churned"].tolist()
-    # The newest row's time, which training reads (a HEAD) to skip a file older than its window.
-    assert client("s3").head_object(Bucket=data, Key=features_key)["Metadata"] == {
-        "source-key": raw_key,
-        "newest-row": pd.Timestamp(max(RAW["event_time"])).tz_convert("UTC").isoformat(),
-    }
+    assert client("s3").head_object(Bucket=data, Key=features_key)["Metadata"] == {"source-key": raw_key}
     assert s3.get_optional(s3.uri(data, raw_key)) == encode(RAW)  # the raw file stays as it came
 
     ready = bus.of("FeaturesReady")
@@ -181,7 +182,7 @@ def test_duplicated_delivery_emits_features_ready_once(cloud, bus, handler, lamb
 
     assert second == first and first["status"] == "features"
     assert len(bus.of("FeaturesReady")) == 1
-    assert keys(cloud.data_bucket, "features/") == ["features/2026/03/02/crm-export.csv.parquet"]
+    assert keys(cloud.data_bucket, "features/") == ["features/date=2026-03-01/raw/2026/03/02/crm-export.csv.parquet"]
 
 
 def test_duplicated_delivery_of_a_bad_file_quarantines_once(cloud, handler, lambda_context):

@@ -1,6 +1,7 @@
 """training.feedback_rows: the performance check turns each settled day's labelled predictions
-into training rows under features/feedback/, rewrites a day while labels still come for it,
-and announces the rows it adds with FeaturesReady."""
+into training rows in their day's features partition (features/date=D/feedback/labelled.parquet),
+rewrites a day while labels still come for it, and announces the rows it adds with
+FeaturesReady."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from support.samples import load_event
 EVENT = load_event("performance_check_schedule")  # 2026-03-12T00:00Z: days up to 03-09 are settled
 MADE = DAY + timedelta(days=2, hours=9)  # 2026-03-04 09:00
 RECENT = datetime(2026, 3, 10, 6, tzinfo=UTC)  # settled only from 03-13 00:00
-KEY = "features/feedback/date=2026-03-04.parquet"
+KEY = "features/date=2026-03-04/feedback/labelled.parquet"
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_a_settled_days_labelled_predictions_become_training_rows(
 
     target = s3.uri(cloud.data_bucket, KEY)
     assert result["feedback_rows"] == [{"day": "2026-03-04", "features_uri": target, "rows": 150, "added": 150}]
-    assert keys(cloud.data_bucket, "features/feedback/") == [KEY]
+    assert [k for k in keys(cloud.data_bucket, "features/") if "/feedback/" in k] == [KEY]
     rows = dataset.read_parquet(s3.get_bytes(target))
     assert set(rows.columns) == {*cfg.dataset.feature_names, cfg.dataset.target, cfg.dataset.timestamp}
     # Each row is a captured prediction's features with the label fed back for it.
@@ -119,5 +120,5 @@ def test_a_day_without_labels_is_not_written(champion, performance_check, cloud,
 
     result = performance_check.lambda_handler(EVENT, lambda_context)
 
-    assert result["feedback_rows"] == [] and keys(cloud.data_bucket, "features/feedback/") == []
+    assert result["feedback_rows"] == [] and keys(cloud.data_bucket, "features/") == []
     assert bus.of("FeaturesReady") == []

@@ -46,7 +46,7 @@ def test_good_predictions_are_ok_and_published(champion, performance_check, clou
 
     assert result["status"] == "ok" and result["performance_degraded"] is False and result["labelled"] == 300
     # training.feedback_rows is off in the example config: no training rows from traffic.
-    assert result["feedback_rows"] == [] and keys(cloud.data_bucket, "features/feedback/") == []
+    assert result["feedback_rows"] == [] and keys(cloud.data_bucket, "features/") == []
     report = s3.get_json(s3.uri(cloud.artifacts_bucket, REPORT_KEY))
     assert report["window_start"] == "2026-03-03T00:00:00+00:00"
     assert report["window_end"] == "2026-03-10T00:00:00+00:00"

@@ -8,6 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from mlrails.adapters import deployed, s3
+from mlrails.adapters.clients import client
 from mlrails.data import dataset
 from mlrails.errors import TrainingError
 from mlrails.feedback.training_rows import export_key
@@ -78,42 +79,42 @@ def test_first_model_is_registered_promoted_and_announced(cloud, cfg, bus, train
     assert promoted[0]["time"] == "2026-03-02T10:05:00Z"  # the run's clock, carried forward
 
 
-def test_training_reads_only_the_files_its_window_can_use(cloud, cfg, bus, train_handler, lambda_context, mlflow_db):
-    """training.window_days (21 here) keeps the rows within 21 days of the newest: files whose
-    newest row is older are skipped unread. Those below are not Parquet at all: before, every
-    file under features/ was downloaded first, and these failed the run."""
+def test_training_reads_only_the_partitions_its_window_can_use(
+    cloud, cfg, bus, train_handler, lambda_context, mlflow_db
+):
+    """training.window_days (21 here) keeps the rows within 21 days of the newest: features
+    are partitioned by their newest row's day, and the partitions before the window's first
+    day are neither listed nor read. Those below hold files that are not Parquet at all: had
+    they been read, the run would have failed."""
     assert cfg.training.window_days == 21
     data = cloud.data_bucket
-    fresh = churn_frame(600, DAY, seed=7)  # rows of 03-02, the newest ones
-    features = dataset.prepare_features(fresh, cfg.dataset)
-    newest = datetime.fromisoformat(dataset.newest_row(features, cfg.dataset))
-    s3.put_bytes(
-        s3.uri(data, "features/2026/03/02/crm.csv.parquet"),
-        dataset.to_parquet(features),
-        Metadata={dataset.NEWEST_ROW: dataset.newest_row(features, cfg.dataset)},
-    )
-    legacy = put_features(cloud, cfg, churn_frame(100, DAY - timedelta(days=3), seed=8), name="2026/02/27/legacy")
-    old = {
-        "features/2026/01/old-export.csv.parquet": DAY - timedelta(days=40),
-        "features/2026/02/08/just-outside.csv.parquet": newest - timedelta(days=21, seconds=1),
-    }
-    for key, newest_row in old.items():  # feature prep wrote them weeks ago: their metadata says when
-        s3.put_bytes(s3.uri(data, key), b"not parquet", Metadata={dataset.NEWEST_ROW: newest_row.isoformat()})
+    fresh = put_features(cloud, cfg, churn_frame(600, DAY - timedelta(days=1), seed=7))  # rows of 03-01
+    first_day = put_features(cloud, cfg, churn_frame(100, DAY - timedelta(days=22), seed=8), name="2026/02/08/edge")
+    assert first_day.startswith("features/date=2026-02-08/")  # 21 days before 03-01: may hold rows inside
+    for day in ("2026-01-20", "2026-02-07"):  # wholly before the window
+        s3.put_bytes(s3.uri(data, f"features/date={day}/raw/old-export.csv.parquet"), b"not parquet")
     s3.put_bytes(s3.uri(data, export_key((DAY - timedelta(days=30)).date())), b"not parquet")  # an old labelled day
     labelled = churn_frame(50, DAY - timedelta(days=5), seed=9)  # a labelled day within the window
     s3.put_bytes(
         s3.uri(data, export_key((DAY - timedelta(days=5)).date())),
         dataset.to_parquet(dataset.prepare_features(labelled, cfg.dataset)),
     )
+    legacy = put_features(cloud, cfg, churn_frame(100, DAY - timedelta(days=3), seed=10))
+    s3.put_bytes(s3.uri(data, "features/2026/02/27/legacy.parquet"), s3.get_bytes(s3.uri(data, legacy)))
+    client("s3").delete_object(Bucket=data, Key=legacy)  # written before features were partitioned
 
     frame, files = lifecycle.load_features(data, cfg)
 
-    assert sorted(files) == sorted(
-        [export_key((DAY - timedelta(days=5)).date()), legacy, "features/2026/03/02/crm.csv.parquet"]
-    )  # a file without metadata is read
-    assert len(frame) == 750 and len(estimator.recent(frame, cfg)) == 750
+    assert list(files) == [
+        "features/2026/02/27/legacy.parquet",  # outside any partition: read whatever its age
+        first_day,
+        export_key((DAY - timedelta(days=5)).date()),
+        fresh,
+    ]
+    assert all(files.values())  # each with the S3 version read, for the lineage
+    assert len(frame) == 850 and len(estimator.recent(frame, cfg)) < 850  # the edge day's early rows drop
     state = run_training(train_handler, lambda_context, load_event("train_step_train"))
-    assert state["train"]["rows"] == 750
+    assert state["train"]["rows"] == len(estimator.recent(frame, cfg))
 
 
 def test_challenger_is_gated_against_the_champion_on_the_same_holdout(

@@ -35,10 +35,11 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("data", "s3:GetObject"): {"raw/"},
         ("data", "s3:GetObjectVersion"): {"raw/"},
         ("data", "s3:ListBucket"): {"raw/"},
-        # quarantine: copy, reason, then delete that version
+        # quarantine: copy, reason, then delete that version; features: below each day's raw/
+        # (never a day's labelled traffic, below its feedback/)
         ("data", "s3:DeleteObject"): {"raw/"},
         ("data", "s3:DeleteObjectVersion"): {"raw/"},
-        ("data", "s3:PutObject"): {"features/", "quarantine/"},
+        ("data", "s3:PutObject"): {"features/date=*/raw/", "quarantine/"},
     },
     "inference": {
         # HEAD/GET the manifest (absent = 503 "no model yet", not a 403 turned 500), the model
@@ -226,14 +227,14 @@ def test_only_retrain_trigger_may_start_training(service_template: Template, nam
 
 def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_template) -> None:
     """training.feedback_rows: the performance check reads what it wrote of a day (HEAD; a day
-    not written yet is a 404) and writes the day's rows under features/feedback/, nowhere else
-    under features/ (off: no grant at all)."""
+    not written yet is a 404) and writes the day's rows below its features partition's
+    feedback/, nowhere else under features/ (off: no grant at all)."""
     grants = s3_grants(dev_service_template({"auth": "api_key"}, training={"feedback_rows": True}), "performance_check")
     assert grants == {
         **EXPECTED_S3["performance_check"],
-        ("data", "s3:GetObject"): {"capture/", "feedback/", "features/feedback/"},
-        ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/feedback/"},
-        ("data", "s3:PutObject"): {"features/feedback/"},
+        ("data", "s3:GetObject"): {"capture/", "feedback/", "features/date=*/feedback/"},
+        ("data", "s3:ListBucket"): {"capture/", "feedback/", "features/date=*/feedback/"},
+        ("data", "s3:PutObject"): {"features/date=*/feedback/"},
     }
 
 

@@ -79,9 +79,10 @@ def keys(bucket: str, prefix: str) -> list[str]:
 def put_features(
     names: ResourceNames, cfg: ProjectConfig, frame: pd.DataFrame, name: str = "2026/03/02/crm-export"
 ) -> str:
-    """Validated feature rows under features/, as feature_prep writes them; returns the key."""
-    key = f"{Prefix.FEATURES.value}{name}.parquet"
+    """Validated feature rows under features/, as feature_prep writes them (in the partition
+    of their newest row's day); returns the key."""
     features = dataset.prepare_features(frame, cfg.dataset)
+    key = dataset.features_key(f"{Prefix.RAW.value}{name}", dataset.newest_day(features, cfg.dataset))
     s3.put_bytes(s3.uri(names.data_bucket, key), dataset.to_parquet(features), "application/vnd.apache.parquet")
     return key
 

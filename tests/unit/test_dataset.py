@@ -1,5 +1,5 @@
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -69,10 +69,17 @@ def test_empty_unreadable_and_unknown_files(cfg):
     assert _reason(b"{}", "raw/a.json", cfg).reason == "unsupported_format"
 
 
-def test_features_key_is_deterministic():
-    assert dataset.features_key("raw/2026/11/batch.csv") == "features/2026/11/batch.csv.parquet"
-    keys = {dataset.features_key(f"raw/x{suffix}") for suffix in (".csv", ".csv.gz", ".parquet")}
+def test_features_key_is_deterministic_and_in_its_newest_rows_day():
+    day = date(2026, 11, 3)
+    assert (
+        dataset.features_key("raw/2026/11/batch.csv", day) == "features/date=2026-11-03/raw/2026/11/batch.csv.parquet"
+    )
+    keys = {dataset.features_key(f"raw/x{suffix}", day) for suffix in (".csv", ".csv.gz", ".parquet")}
     assert len(keys) == 3  # same stem, different files: no overwrite
+    assert dataset.partition_day("features/date=2026-11-03/raw/a.parquet") == day
+    assert dataset.partition_day("features/date=2026-11-03/") == day
+    assert dataset.partition_day("features/2026/11/a.parquet") is None  # written before partitions
+    assert dataset.partition_day("features/date=yesterday/") is None
 
 
 @pytest.mark.parametrize(

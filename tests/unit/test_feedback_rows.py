@@ -23,4 +23,4 @@ def test_a_short_lookback_still_covers_the_day_that_just_settled():
 
 
 def test_each_day_has_one_key_under_features():
-    assert export_key(date(2026, 3, 9)) == "features/feedback/date=2026-03-09.parquet"
+    assert export_key(date(2026, 3, 9)) == "features/date=2026-03-09/feedback/labelled.parquet"

@@ -134,6 +134,18 @@ def put_json(location: str, document: Any, **extra: Any) -> str | None:
     return put_bytes(location, json_bytes(document), "application/json", **extra)
 
 
+def list_prefixes(bucket: str, prefix: str) -> list[str]:
+    """What is one level below ``prefix``, in key order: each "folder" (ending in ``/``) and
+    each object directly under it (one request per thousand, whatever lies deeper)."""
+    paginator = client("s3").get_paginator("list_objects_v2")
+    found: list[str] = []
+    with _translated(uri(bucket, prefix)):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            found += [item["Prefix"] for item in page.get("CommonPrefixes", [])]
+            found += [item["Key"] for item in page.get("Contents", [])]
+    return sorted(found)
+
+
 def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
     """Every key under ``prefix``, in key order."""
     paginator = client("s3").get_paginator("list_objects_v2")

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePosixPath
 
 import pandas as pd
 
 from mlrails.config import Dataset
 from mlrails.errors import DataFileRejected
-from mlrails.wiring import Prefix
+from mlrails.wiring import FEATURES_PARTITION, FEATURES_UPLOADS, Prefix
 
 _EXAMPLES = 5  # bad rows named in a rejection; enough to find the problem, small enough to read
 
@@ -161,22 +161,38 @@ def prepare_features(frame: pd.DataFrame, dataset: Dataset, *, arrived_at: datet
     return clean.drop_duplicates().sort_values(dataset.time_column, kind="stable").reset_index(drop=True)
 
 
-def features_key(raw_key: str) -> str:
-    """Deterministic features key for a raw key, so a retried event overwrites, not duplicates.
-    The source suffix stays in the name, so ``a.csv`` and ``a.parquet`` never collide:
-    ``raw/2026/11/batch.csv`` → ``features/2026/11/batch.csv.parquet``."""
-    return f"{Prefix.FEATURES.value}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
+# Features are partitioned by day: each file lives in the partition of its newest row's UTC
+# date, so a partition holds only rows up to its day's end, and training bounded by a window
+# lists only the partitions that can hold a row inside it (mlrails.training.lifecycle).
 
 
-# S3 user metadata on a features file: the time of its newest row, so that training can tell,
-# from a HEAD instead of a download, a file too old for its window (mlrails.training.lifecycle).
-NEWEST_ROW = "newest-row"
+def partition_prefix(day: date) -> str:
+    """The features partition of one UTC day: ``features/date=2026-03-01/``."""
+    return f"{Prefix.FEATURES.value}{FEATURES_PARTITION}{day:%Y-%m-%d}/"
 
 
-def newest_row(features: pd.DataFrame, dataset: Dataset) -> str | None:
-    """The newest row's timestamp (ISO 8601, UTC) of validated features; None when empty."""
-    newest = pd.to_datetime(features[dataset.time_column], utc=True).max()
-    return None if pd.isna(newest) else newest.isoformat()
+def partition_day(key: str) -> date | None:
+    """The day of the partition ``key`` is in (None: not in a day's partition)."""
+    head = key.removeprefix(Prefix.FEATURES.value)
+    if not head.startswith(FEATURES_PARTITION):
+        return None
+    try:
+        return date.fromisoformat(head[len(FEATURES_PARTITION) :].split("/", 1)[0])
+    except ValueError:
+        return None
+
+
+def newest_day(features: pd.DataFrame, dataset: Dataset) -> date:
+    """The UTC date of the newest row of validated (non-empty) features."""
+    return pd.to_datetime(features[dataset.time_column], utc=True).max().date()
+
+
+def features_key(raw_key: str, day: date) -> str:
+    """Deterministic features key for a raw key whose newest row is on ``day``, so a retried
+    event overwrites, not duplicates. The source suffix stays in the name, so ``a.csv`` and
+    ``a.parquet`` never collide: ``raw/2026/11/batch.csv`` with rows up to 2026-11-03 →
+    ``features/date=2026-11-03/raw/2026/11/batch.csv.parquet``."""
+    return f"{partition_prefix(day)}{FEATURES_UPLOADS}{raw_key.removeprefix(Prefix.RAW.value)}.parquet"
 
 
 def content_hash(frame: pd.DataFrame) -> str:

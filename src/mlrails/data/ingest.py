@@ -69,14 +69,8 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
         target = s3.uri(bucket, quarantine_key(key))
         _quarantine(bucket, key, version_id, rejection, at)
         return IngestResult(IngestStatus.QUARANTINED, source, target, reason=rejection.reason)
-    target = s3.uri(bucket, dataset.features_key(key))
-    newest = dataset.newest_row(features, cfg.dataset)
-    s3.put_bytes(
-        target,
-        dataset.to_parquet(features),
-        "application/vnd.apache.parquet",
-        Metadata={"source-key": key, **({dataset.NEWEST_ROW: newest} if newest else {})},
-    )
+    target = s3.uri(bucket, dataset.features_key(key, dataset.newest_day(features, cfg.dataset)))
+    s3.put_bytes(target, dataset.to_parquet(features), "application/vnd.apache.parquet", Metadata={"source-key": key})
     publish(
         FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)), settings.bus_name, time=at
     )

@@ -6,7 +6,7 @@ CRM's nightly export), the same customers would count twice. The performance che
 on its schedule. A day is settled once the label of its last prediction is due
 (``monitoring.label_delay_hours``); from then on, while the day is within the check's
 ``window_hours``, each run writes its labelled predictions to
-``features/feedback/date=YYYY-MM-DD.parquet`` again if they changed (labels come in batches,
+``features/date=YYYY-MM-DD/feedback/labelled.parquet`` again if they changed (labels come in batches,
 and often later than due), and publishes ``FeaturesReady`` with the rows it added, which the
 retraining policy counts toward ``min_new_rows`` like any new file under ``features/``. The
 train step reads the file with the rest of ``features/``. A label that comes after its day
@@ -25,14 +25,14 @@ import pandas as pd
 from mlrails.config import ProjectConfig
 from mlrails.data import dataset
 from mlrails.feedback.labels import LABEL, TIMESTAMP
-from mlrails.wiring import Prefix
+from mlrails.wiring import FEATURES_FEEDBACK
 
 _DAY = timedelta(days=1)
 
 
 def export_key(day: date) -> str:
     """Where a day's labelled traffic goes (one object per day: a retry overwrites it)."""
-    return f"{Prefix.FEEDBACK_ROWS.value}date={day:%Y-%m-%d}.parquet"
+    return f"{dataset.partition_prefix(day)}{FEATURES_FEEDBACK}labelled.parquet"
 
 
 def settled_days(now: datetime, label_delay: timedelta, lookback: timedelta) -> list[date]:

@@ -7,7 +7,6 @@ promotion rails (:mod:`mlrails.promotion.rails`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,52 +48,34 @@ class TrainingOutcome:
 
 
 def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, dict[str, str | None]]:
-    """The Parquet files under features/, concatenated in key order, and their keys: all of
-    them, or with ``training.window_days``, only the files that may hold a row within the
-    window of the newest row (:func:`mlrails.training.estimator.recent` then keeps exactly those rows).
+    """The Parquet files under features/, concatenated in key order (time order of their
+    partitions), with the S3 version read of each: the run's exact inputs, for its lineage.
 
-    Keys under features/ follow the uploads' own layout, so a file's age is not in its key,
-    except for labelled traffic (a file a day, ``features/feedback/date=YYYY-MM-DD``). For the
-    others, feature prep writes the newest row's time as the object's metadata, read with a
-    HEAD; a file without it (written before it was) is read whatever its age. The keys come
-    with the S3 version that was read: the run's exact inputs, for its lineage."""
-    keys = [k for k in s3.list_keys(bucket, Prefix.FEATURES.value) if k.endswith(".parquet")]
-    read: dict[str, tuple[pd.DataFrame, str | None]] = {}
-    if cfg.training.window_days is not None:
-        bounds = {key: _newest_row_bounds(bucket, key) for key in keys}
-        read = {k: _read(bucket, k) for k in keys if bounds[k] is None}
-        # The newest row is at least the newest of these, so the window's start is at least
-        # this cut-off: a file whose newest row is older holds only rows recent() would drop.
-        newest = [b[0] for b in bounds.values() if b is not None] + [
-            pd.to_datetime(f[cfg.dataset.time_column], utc=True).max() for f, _ in read.values() if not f.empty
-        ]
-        if newest:
-            cutoff = max(newest) - pd.Timedelta(days=cfg.training.window_days)
-            keys = [k for k in keys if bounds[k] is None or bounds[k][1] >= cutoff]
-    loaded = {k: read[k] if k in read else _read(bucket, k) for k in keys}
+    All of them; or, with ``training.window_days``, only the day partitions that can hold a row
+    within the window of the newest row (:func:`mlrails.training.estimator.recent` then keeps
+    exactly those rows). A file lives in the partition of its newest row's day
+    (:func:`mlrails.data.dataset.features_key`), so a partition older than the window's first
+    day holds no row inside it: the listing, like the reading, grows with the window, not with
+    the history. Files outside any day's partition (written before features were partitioned)
+    are read whatever their age."""
+    partitions = s3.list_prefixes(bucket, Prefix.FEATURES.value)
+    days = {prefix: dataset.partition_day(prefix) for prefix in partitions}
+    dated = [day for day in days.values() if day is not None]
+    if cfg.training.window_days is not None and dated:
+        first = max(dated) - timedelta(days=cfg.training.window_days)
+        partitions = [prefix for prefix in partitions if days[prefix] is None or days[prefix] >= first]
+    keys = [
+        key
+        for prefix in partitions
+        for key in (s3.list_keys(bucket, prefix) if prefix.endswith("/") else [prefix])
+        if key.endswith(".parquet")
+    ]
+    loaded = {key: _read(bucket, key) for key in keys}
     if not loaded:
         return pd.DataFrame(), {}
     return pd.concat([frame for frame, _ in loaded.values()], ignore_index=True), {
         key: version for key, (_, version) in loaded.items()
     }
-
-
-_FEEDBACK_DAY = re.compile(re.escape(Prefix.FEEDBACK_ROWS.value) + r"date=(\d{4}-\d{2}-\d{2})\.parquet")
-
-
-def _newest_row_bounds(bucket: str, key: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The earliest and latest a file's newest row can be, or None when unknown: a labelled
-    day's file holds that day's rows (mlrails.feedback.training_rows.export_key), feature prep's files
-    name their newest row in their metadata."""
-    day = _FEEDBACK_DAY.fullmatch(key)
-    if day:
-        start = pd.Timestamp(day[1], tz="UTC")
-        return start, start + pd.Timedelta(days=1)
-    stamp = (s3.metadata(s3.uri(bucket, key)) or {}).get(dataset.NEWEST_ROW)
-    if not stamp:
-        return None
-    newest = pd.Timestamp(stamp).tz_convert("UTC")
-    return newest, newest
 
 
 def _read(bucket: str, key: str) -> tuple[pd.DataFrame, str | None]:
