@@ -72,3 +72,12 @@ def test_the_deferred_retrain_check_runs_whenever_a_trigger_can_be_deferred(cfg)
     assert check.enabled(retraining(cooldown_hours=0))
     assert check.enabled(retraining(max_retrains=None, triggers=()))  # the first model's bootstrap defers too
     assert not check.enabled(retraining(cooldown_hours=0, max_retrains=None))  # nothing ever defers
+
+
+def test_a_release_role_name_fits_iam_and_stays_apart():
+    from mlrails.wiring import ROLE_NAME_LIMIT, release_role_name
+
+    assert release_role_name("churn", "prod") == "mlrails-churn-prod-release"
+    long_a, long_b = "a" * 39 + "x", "a" * 39 + "y"
+    names = {release_role_name(project, "production") for project in (long_a, long_b)}
+    assert len(names) == 2 and all(len(name) <= ROLE_NAME_LIMIT for name in names)
