@@ -114,7 +114,8 @@ def test_the_bad_file_is_quarantined_with_its_reason_and_nothing_is_lost(demo, p
     reason = json.loads((data / "quarantine" / "day-00" / "export-broken.csv.reason.json").read_text())
     assert reason["reason"] == "missing_columns" and reason["details"]["missing"] == ["churned"]
     assert not (data / "raw" / "day-00" / "export-broken.csv").exists()
-    assert (data / "features" / "day-00" / "customers.csv.parquet").is_file()
+    # In the partition of its newest row's day.
+    assert len(list((data / "features").glob("date=*/raw/day-00/customers.csv.parquet"))) == 1
     assert any((data / "capture").rglob("*.jsonl"))
 
 
