@@ -1,11 +1,5 @@
-"""The price table: us-east-1 on-demand list prices in USD, as taken on ``TAKEN``.
-
-No free tier is applied (an account's allowances are shared by everything in it, and three
-environments in one account use them up): the figures are what the resources cost on a bill
-that has already spent them. ``checked`` says how each price was confirmed on that date: a
-price marked "from the AWS pricing page, not re-checked" is a known list price that could not
-be fetched again here; check it on the page named before relying on it.
-"""
+"""The price table: us-east-1 on-demand list prices in USD, as taken on ``TAKEN``; ``NOTE``
+says what they leave out and how each was checked (the docs' price table prints it)."""
 
 from __future__ import annotations
 
@@ -15,6 +9,14 @@ from datetime import date
 REGION = "us-east-1"
 TAKEN = date(2026, 12, 3)
 HOURS_PER_MONTH = 730  # AWS's own convention for monthly estimates (8,760 h / 12)
+
+NOTE = (
+    "No free tier is applied (an account's allowances are shared by everything in it, and three "
+    "environments in one account use them up): the figures are what the resources cost on a bill that "
+    "has already spent them. The last column says how each price was confirmed on that date; a price "
+    'marked "not re-checked" is a known list price that could not be fetched again here: check it on '
+    "the page it links before relying on it."
+)
 
 _CROSS_CHECKED = "cross-checked on 2026-12-03 against published copies of the AWS page"
 _NOT_RECHECKED = "from the AWS pricing page, not re-checked on 2026-12-03"
