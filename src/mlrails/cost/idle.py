@@ -147,35 +147,22 @@ def _load_balancer(stack: Stack, logical_id: str, props: dict[str, Any]) -> list
     ]
 
 
-def fargate_task_items(
-    stack: Stack, logical_id: str, task_definition: dict[str, Any], hours: float, *, count: float = 1
-) -> list[LineItem]:
-    """Fargate's vCPU, memory and extra ephemeral storage for ``count`` tasks of
-    ``task_definition`` running ``hours``."""
+def fargate_usage(task_definition: dict[str, Any], hours: float, *, count: float = 1) -> list[tuple[str, float, str]]:
+    """(price, quantity, note) of Fargate's vCPU, memory and extra ephemeral storage for
+    ``count`` tasks of ``task_definition`` running ``hours``."""
     arm = task_definition.get("RuntimePlatform", {}).get("CpuArchitecture") == "ARM64"
     arch = "arm" if arm else "x86"
     vcpu = int(task_definition.get("Cpu", 256)) / 1024
     memory_gb = int(task_definition.get("Memory", 512)) / 1024
     storage_gb = max(task_definition.get("EphemeralStorage", {}).get("SizeInGiB", 0) - _FARGATE_FREE_STORAGE_GB, 0)
     shape = f"{count:g} task × {vcpu:g} vCPU, {memory_gb:g} GB ({'ARM' if arm else 'x86'}) × {hours:g} h"
-    items = [
-        LineItem(stack.name, logical_id, "AWS::ECS::Service", f"fargate_{arch}_vcpu_hour", count * vcpu * hours, shape),
-        LineItem(
-            stack.name, logical_id, "AWS::ECS::Service", f"fargate_{arch}_gb_hour", count * memory_gb * hours, shape
-        ),
+    usage = [
+        (f"fargate_{arch}_vcpu_hour", count * vcpu * hours, shape),
+        (f"fargate_{arch}_gb_hour", count * memory_gb * hours, shape),
     ]
     if storage_gb:
-        items.append(
-            LineItem(
-                stack.name,
-                logical_id,
-                "AWS::ECS::Service",
-                "fargate_storage_gb_hour",
-                count * storage_gb * hours,
-                f"{storage_gb:g} GB above the free 20 GB",
-            )
-        )
-    return items
+        usage.append(("fargate_storage_gb_hour", count * storage_gb * hours, f"{storage_gb:g} GB above the free 20 GB"))
+    return usage
 
 
 def _ecs_service(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[LineItem] | None:
@@ -186,7 +173,10 @@ def _ecs_service(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[L
     if props.get("LaunchType") != "FARGATE" and not providers & {"FARGATE", "FARGATE_SPOT"}:
         raise _NotPriced  # tasks on EC2 instances: the instances are what is billed
     task_definition = stack.properties(target(props.get("TaskDefinition")))
-    items = fargate_task_items(stack, logical_id, task_definition, HOURS_PER_MONTH, count=count)
+    items = [
+        LineItem(stack.name, logical_id, "AWS::ECS::Service", price, quantity, note)
+        for price, quantity, note in fargate_usage(task_definition, HOURS_PER_MONTH, count=count)
+    ]
     for _registry in props.get("ServiceRegistries", []):
         items.append(
             LineItem(

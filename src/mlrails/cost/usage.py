@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlrails.cost.assembly import Stack, referenced, references, state_machine_definition, target
-from mlrails.cost.idle import fargate_task_items
+from mlrails.cost.idle import fargate_usage
 from mlrails.cost.prices import PRICES
 
 GB = 2**30
@@ -141,8 +141,8 @@ def training_run(stacks: list[Stack], step_seconds: Mapping[str, float] | None =
             found = _find(stacks, referenced(parameters.get("TaskDefinition", "")) or "")
             task = found[1].get("Properties", {}) if found else {}
             billed = max(seconds, 60)  # Fargate bills a minute at least
-            for item in fargate_task_items(Stack("", {}), name, task, billed / 3600):
-                charges.append(Charge(f"{name}: Fargate task", item.price, item.quantity, item.note))
+            for price, quantity, note in fargate_usage(task, billed / 3600):
+                charges.append(Charge(f"{name}: Fargate task", price, quantity, note))
         else:
             function = _function_behind(stacks, parameters.get("FunctionName", resource))
             if function is None:
