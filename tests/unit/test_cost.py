@@ -75,6 +75,14 @@ def test_a_fargate_service_costs_its_tasks_for_the_month():
     )
 
 
+def test_a_task_with_a_public_ip_pays_for_the_address_and_so_does_an_elastic_ip():
+    public = {"AwsvpcConfiguration": {"AssignPublicIp": "ENABLED"}}
+    with_ip = idle_cost([fargate(1, LaunchType="FARGATE", NetworkConfiguration=public)])
+    without = idle_cost([fargate(1, LaunchType="FARGATE")])
+    assert with_ip.monthly_usd - without.monthly_usd == pytest.approx(month("public_ipv4_hour"))  # $3.65
+    assert idle_cost([stack(Ip=resource("AWS::EC2::EIP"))]).monthly_usd == pytest.approx(month("public_ipv4_hour"))
+
+
 def test_a_service_scaled_to_zero_is_free_and_one_on_ec2_is_not_priced():
     assert idle_cost([fargate(0, LaunchType="FARGATE")]).monthly_usd == 0
     on_ec2 = idle_cost([fargate(1, LaunchType="EC2")])

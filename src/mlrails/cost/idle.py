@@ -173,10 +173,23 @@ def _ecs_service(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[L
     if props.get("LaunchType") != "FARGATE" and not providers & {"FARGATE", "FARGATE_SPOT"}:
         raise _NotPriced  # tasks on EC2 instances: the instances are what is billed
     task_definition = stack.properties(target(props.get("TaskDefinition")))
+    # Fargate Spot is priced as on-demand: its discount varies, so the figure is an upper bound.
     items = [
         LineItem(stack.name, logical_id, "AWS::ECS::Service", price, quantity, note)
         for price, quantity, note in fargate_usage(task_definition, HOURS_PER_MONTH, count=count)
     ]
+    network = props.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+    if network.get("AssignPublicIp") == "ENABLED":
+        items.append(
+            LineItem(
+                stack.name,
+                logical_id,
+                "AWS::ECS::Service",
+                "public_ipv4_hour",
+                count * HOURS_PER_MONTH,
+                "each running task holds a public IPv4 address",
+            )
+        )
     for _registry in props.get("ServiceRegistries", []):
         items.append(
             LineItem(
@@ -225,10 +238,12 @@ def _alarm(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[LineIte
     return [LineItem(stack.name, logical_id, "AWS::CloudWatch::Alarm", price, metrics, note)]
 
 
-def _monthly(price: str, note: str = "") -> Pricer:
+def _monthly(price: str, note: str = "", quantity: float = 1) -> Pricer:
+    """A resource billed ``quantity`` of ``price`` a month whatever its properties."""
+
     def price_it(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[LineItem]:
         resource_type = stack.resources[logical_id]["Type"]
-        return [LineItem(stack.name, logical_id, resource_type, price, 1, note)]
+        return [LineItem(stack.name, logical_id, resource_type, price, quantity, note)]
 
     return price_it
 
@@ -288,6 +303,7 @@ def _provisioned(stack: Stack, logical_id: str, props: dict[str, Any]) -> list[L
 PRICERS: dict[str, Pricer] = {
     "AWS::EC2::VPCEndpoint": _interface_endpoint,
     "AWS::EC2::NatGateway": _nat_gateway,
+    "AWS::EC2::EIP": _monthly("public_ipv4_hour", "an Elastic IP address", HOURS_PER_MONTH),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _load_balancer,
     "AWS::ECS::Service": _ecs_service,
     "AWS::RDS::DBInstance": _db_instance,

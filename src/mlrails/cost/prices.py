@@ -48,6 +48,7 @@ PRICES: dict[str, Price] = {
     "load_balancer_hour": Price(
         0.0225, "ALB/NLB-hour (LCUs extra)", "Elastic Load Balancing", _page("elasticloadbalancing")
     ),
+    "public_ipv4_hour": Price(0.005, "public IPv4 address-hour (in use or idle)", "Amazon VPC", _page("vpc")),
     "route53_hosted_zone_month": Price(0.50, "hosted zone-month", "Amazon Route 53", _page("route53")),
     "cloud_map_resource_month": Price(
         0.10, "registered instance-month", "AWS Cloud Map", _page("cloud-map"), _CROSS_CHECKED
