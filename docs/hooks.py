@@ -1,5 +1,5 @@
 """MkDocs hooks: the reference pages are rendered from the code at build time (the config
-models, the CLI's parser, the OpenAPI document, the event schemas), so no hand-kept table can
+models, the CLI's parser, the OpenAPI document, the event schemas, the cost model's prices), so no hand-kept table can
 drift from what the kit accepts and emits. Nothing generated is written to ``docs/``."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import mlrails
 from mlrails import events, openapi
 from mlrails.cli import build_parser
 from mlrails.config import ProjectConfig, load_config
+from mlrails.cost.prices import HOURS_PER_MONTH, NOTE, PRICES, REGION, TAKEN
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "mlrails.yaml"
 
@@ -30,6 +31,7 @@ def on_files(files: Files, config) -> Files:
         ("reference/cli.md", cli_reference()),
         ("reference/openapi.md", openapi_reference()),
         ("reference/events.md", events_reference()),
+        ("reference/prices.md", prices_reference()),
     ):
         files.append(File.generated(config, uri, content=content))
     return files
@@ -168,3 +170,20 @@ def events_reference() -> str:
             lines.append(f"| `{field.name}` | `{field.type}` |")
         lines.append("")
     return "\n".join(lines)
+
+
+def prices_reference() -> str:
+    lines = [
+        "# Price table",
+        "",
+        f"The prices `mlrails cost` applies: {REGION} on-demand list prices in USD, taken on "
+        f"{TAKEN.isoformat()}, rendered from `mlrails.cost.prices` when the site is built. A month is "
+        f"{HOURS_PER_MONTH} hours. {NOTE}",
+        "",
+        "| price | USD | per | service | checked |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, price in PRICES.items():
+        usd = f"{price.usd:.10f}".rstrip("0").rstrip(".")
+        lines.append(f"| `{key}` | {usd} | {price.unit} | [{price.service}]({price.source}) | {price.checked} |")
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ import sys
 import traceback
 import warnings
 
-from mlrails.commands import local, operate, project, release
+from mlrails.commands import cost, local, operate, project, release
 from mlrails.commands.project import CONFIG_FILE
 from mlrails.errors import MlrailsError
 
@@ -207,6 +207,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="the serving path's latency around the model, if you measured it (default: a documented 50 ms assumption)",
     )
     check.set_defaults(run=project.check)
+    cost_command = commands.add_parser(
+        "cost",
+        help="an environment's idle month, one training run and a million predictions, from the synthesized templates",
+        description="Price the templates in cdk.out (`make synth` writes them) with the kit's dated us-east-1 list "
+        "prices: what is billed by the hour whether used or not (stored data left out), one training run and a "
+        "million predictions. No AWS call and no credentials.",
+    )
+    cost_command.add_argument("--env", required=True, help="an environment of the config")
+    cost_command.add_argument("--cdk-out", help="the cloud assembly (default: cdk.out beside the config)")
+    cost_command.add_argument("--json", action="store_true", help="one JSON document instead of the table")
+    cost_command.add_argument(
+        "--step-seconds",
+        action="append",
+        default=[],
+        metavar="STATE=SECONDS",
+        help="how long a training state runs, e.g. train=900 (repeatable; default: train=300, evaluate=60, "
+        "finish=60, any other task 60)",
+    )
+    cost_command.add_argument(
+        "--request-ms",
+        type=float,
+        help="the inference function's time per request (default: 1.06 ms, bench/inference.py's p50 in-process)",
+    )
+    cost_command.set_defaults(run=cost.cost)
     return parser
 
 
