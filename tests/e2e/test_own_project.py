@@ -119,17 +119,27 @@ def test_a_timestamped_dataset_replays_day_by_day_as_arrivals(workspace, capsys,
     assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
     capsys.readouterr()
 
-    assert main(["upload", "--replay", str(data)]) == 0
+    # A replay that stopped after its first day (the same file, cut short)...
+    rows = pd.read_csv(data)
+    cut = workspace / "interrupted" / "visits.csv"
+    cut.parent.mkdir()
+    rows[pd.to_datetime(rows["event_time"], utc=True) < pd.Timestamp("2026-03-02", tz="UTC")].to_csv(cut, index=False)
+    assert main(["upload", "--replay", str(cut)]) == 0
+    first = capsys.readouterr().out
+    assert "rows of 2026-03-01 arrive → raw/visits-2026-03-01.csv" in first and "Mon 02 Mar 00:00  ▸" in first
+    assert "v1 promoted ⇒ ModelPromoted" in first
 
+    # ... goes on where it stopped.
+    assert main(["upload", "--replay", str(data)]) == 0
     out = capsys.readouterr().out
-    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert "1 day(s) of visits.csv arrived already: 2 left to replay" in out
     arrivals = [line for line in out.splitlines() if "arrive → raw/visits-" in line]
-    assert [line.split(" rows of ")[1][:10] for line in arrivals] == days
-    assert "Mon 02 Mar 00:00  ▸" in arrivals[0]  # the first day's rows arrive at its end
-    assert "v1 promoted ⇒ ModelPromoted" in out
+    assert [line.split(" rows of ")[1][:10] for line in arrivals] == ["2026-03-02", "2026-03-03"]
     assert out.count("drift_check") >= 2  # the daily check ran between the arrivals
     assert main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["now"].startswith("2026-03-04")
+    assert main(["upload", "--replay", str(data)]) == 0  # all of it arrived: nothing to do
+    assert "3 day(s) of visits.csv arrived already: 0 left to replay" in capsys.readouterr().out
 
 
 @pytest.mark.scenario

@@ -8,13 +8,13 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from mlrails.adapters import s3
 from mlrails.config import ProjectConfig
-from mlrails.data.dataset import parse_times, read_table
+from mlrails.data.dataset import features_key, parse_times, read_table
 from mlrails.errors import ConfigError
 from mlrails.local.cloud import ENVIRONMENT
 from mlrails.local.runtime import LocalRuntime, state_dir_of
@@ -119,20 +119,34 @@ def replay(cfg: ProjectConfig, project_dir: Path, path: Path, out: TextIO, env: 
     context, timeline = _running(cfg, project_dir, out, env)
     with context as runtime:
         timeline.runtime = runtime
-        first = days.min().to_pydatetime()
-        if runtime.now > first + timedelta(days=1):
+        names = {day: f"{path.stem}-{day:%Y-%m-%d}.csv" for day in sorted(days.unique())}
+        # A replay that stopped midway (Ctrl-C, a crash) goes on where it stopped: a day whose
+        # file feature prep already took (or quarantined) arrived already.
+        arrived = [day for day, name in names.items() if _arrived(runtime, name, day.date())]
+        pending = [day for day in names if day not in arrived]
+        if arrived:
+            timeline.step(f"{len(arrived)} day(s) of {path.name} arrived already: {len(pending)} left to replay")
+        if pending and runtime.now > pending[0].to_pydatetime() + timedelta(days=1):
             raise ConfigError(
-                f"the local clock is at {runtime.now:%Y-%m-%d}, after the data's first day {first:%Y-%m-%d}: "
-                f"start over with `mlrails up --fresh --at {first:%Y-%m-%d}`"
+                f"the local clock is at {runtime.now:%Y-%m-%d}, after the data's day {pending[0]:%Y-%m-%d} "
+                f"that has not arrived yet: start over with `mlrails up --fresh --at {pending[0]:%Y-%m-%d}`"
             )
-        for day in sorted(days.unique()):
+        for day in pending:
             arrival = day.to_pydatetime() + timedelta(days=1)
             if arrival > runtime.now:
                 runtime.advance(arrival - runtime.now)
             rows = frame[days == day]
-            name = f"{path.stem}-{day:%Y-%m-%d}.csv"
-            timeline.step(f"{len(rows):,} rows of {day:%Y-%m-%d} arrive → raw/{name}")
-            runtime.upload_raw(name, rows.to_csv(index=False).encode())
+            timeline.step(f"{len(rows):,} rows of {day:%Y-%m-%d} arrive → raw/{names[day]}")
+            runtime.upload_raw(names[day], rows.to_csv(index=False).encode())
+
+
+def _arrived(runtime: LocalRuntime, name: str, day: date) -> bool:
+    """Whether a replayed day's file was taken by feature prep (its features, in the partition
+    of the day: its rows are that day's) or quarantined."""
+    bucket, raw = runtime.cloud.names.data_bucket, f"{Prefix.RAW.value}{name}"
+    return any(
+        s3.head(s3.uri(bucket, key)) is not None for key in (features_key(raw, day), f"{Prefix.QUARANTINE.value}{name}")
+    )
 
 
 def advance(cfg: ProjectConfig, project_dir: Path, duration: timedelta, out: TextIO, env: str = ENVIRONMENT) -> None:
