@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.support.paths import IMAGE_CONTEXT_DIR, REPO_ROOT, image_build_args
+from mlrails.errors import ConfigError
 
 # Under the project's folder, rebuilt at every synth (`mlrails init` ignores it in git).
 STAGED_CONTEXT = ".image-context"
 PROJECT_MODULES = "project"
+KIT_PACKAGE = "mlrails"  # in every image already
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,15 @@ def project_image(project_dir: Path, entrypoint: str) -> ImageSource:
     An entrypoint importable from the kit itself (``mlrails.models:...``) ships nothing more."""
     project_dir = project_dir.resolve()
     top = entrypoint.partition(":")[0].split(".")[0]
-    module = next((p for p in (project_dir / f"{top}.py", project_dir / top) if p.exists()), None)
-    if project_dir == REPO_ROOT or module is None:
+    if project_dir == REPO_ROOT or top == KIT_PACKAGE:
         return KIT_IMAGE
+    module = next((p for p in (project_dir / f"{top}.py", project_dir / top) if p.exists()), None)
+    if module is None:
+        # The image would build, and every training run would then fail to import the model.
+        raise ConfigError(
+            f"model.entrypoint '{entrypoint}': no {top}.py or {top}/ in {project_dir}, beside the config: "
+            "the train image carries the project's own module, so it must be there"
+        )
     stage = project_dir / STAGED_CONTEXT
     shutil.rmtree(stage, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")

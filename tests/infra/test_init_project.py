@@ -51,3 +51,12 @@ def test_the_train_image_of_a_project_elsewhere_carries_its_model_module(project
     assert (staged / "functions" / "train" / "handler.py").is_file() and (staged / "src" / "mlrails").is_dir()
     assert "!project/" in (staged / ".dockerignore").read_text().splitlines()
     assert "COPY ${PROJECT_MODULES} ${LAMBDA_TASK_ROOT}/" in (staged / "functions" / "Dockerfile").read_text()
+
+
+def test_an_entrypoint_whose_module_is_not_beside_the_config_fails_the_synth(tmp_path):
+    from infra.support.images import KIT_IMAGE, project_image
+    from mlrails.errors import ConfigError
+
+    assert project_image(tmp_path, "mlrails.models:gradient_boosting") is KIT_IMAGE  # in the image already
+    with pytest.raises(ConfigError, match=r"'my_models:forest': no my_models.py or my_models/ in"):
+        project_image(tmp_path, "my_models:forest")
