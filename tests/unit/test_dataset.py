@@ -116,3 +116,17 @@ def test_the_timestamp_and_its_format_are_checked_at_load(cfg):
         parse_config(document)
     document["dataset"].update(timestamp=None, timestamp_format="iso8601")
     assert parse_config(document).dataset.time_column == "arrived_at"
+
+
+def test_a_cell_of_spaces_is_an_empty_cell_as_init_reads_it(cfg):
+    nullable = cfg.dataset.model_copy(
+        update={"features": tuple(f.model_copy(update={"nullable": True}) for f in cfg.dataset.features)}
+    )
+    body = (
+        b"event_time,tenure_months,monthly_charges,support_calls,plan,region,churned\n"
+        b"2026-03-01T00:00:00Z,  ,20.5,1,   ,north,0\n"
+    )
+    out = dataset.validate_frame(dataset.read_table(body, "x.csv"), nullable)
+    assert pd.isna(out.loc[0, "tenure_months"]) and out.loc[0, "plan"] is None  # not a type error, not a category
+    with pytest.raises(DataFileRejected, match="column 'tenure_months' is not nullable but row 0 is empty"):
+        dataset.validate_frame(dataset.read_table(body, "x.csv"), cfg.dataset)

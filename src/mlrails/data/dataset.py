@@ -48,6 +48,12 @@ def read_table(body: bytes, key: str) -> pd.DataFrame:
     )
 
 
+def _blank_as_missing(column: pd.Series) -> pd.Series:
+    if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+        return column
+    return column.mask(column.map(lambda value: isinstance(value, str) and not value.strip()))
+
+
 def _bad_rows(mask: pd.Series) -> list[int]:
     return [int(i) for i in mask[mask].index[:_EXAMPLES]]
 
@@ -98,7 +104,8 @@ def validate_frame(
             f"missing column(s): {', '.join(missing)}",
             details={"missing": missing, "found": [str(c) for c in frame.columns]},
         )
-    frame = frame[required].reset_index(drop=True)
+    # A cell of spaces is an empty cell, as `mlrails init` read it when it inferred nullability.
+    frame = frame[required].reset_index(drop=True).apply(_blank_as_missing)
     out = pd.DataFrame(index=frame.index)
 
     timestamps = parse_times(frame[dataset.time_column], dataset.timestamp_format)
