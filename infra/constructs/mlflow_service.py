@@ -1,7 +1,8 @@
-"""The MLflow tracking server and model registry: one small Fargate task in the isolated
-subnets, Aurora Serverless v2 PostgreSQL (scales to zero) as its backend store, artifacts in
-the artifacts bucket under ``mlflow/``. Reachable only from the clients' security group,
-through a Cloud Map private DNS name."""
+"""The MLflow tracking server and model registry: one small Fargate task in the public subnets
+(a public address to pull its image and write its logs, and a security group that admits its
+clients only), Aurora Serverless v2 PostgreSQL (scales to zero) in the isolated subnets as its
+backend store, artifacts in the artifacts bucket under ``mlflow/``. Reachable only from the
+clients' security group, through a Cloud Map private DNS name."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicediscovery as servicediscovery
 from constructs import Construct
 
-from infra.constructs.network import ISOLATED, Network
+from infra.constructs.network import ISOLATED, PUBLIC, Network
 from infra.support.nag import acknowledge
 from infra.support.paths import MLFLOW_IMAGE_DIR
 from mlrails.wiring import Prefix
@@ -59,7 +60,6 @@ class MlflowService(Construct):
         server_security_group.connections.allow_from(
             self.client_security_group, ec2.Port.tcp(MLFLOW_PORT), "MLflow clients"
         )
-        network.allow_endpoints_from(server_security_group)
         network.allow_endpoints_from(self.client_security_group)
 
         self.database = rds.DatabaseCluster(
@@ -173,9 +173,10 @@ class MlflowService(Construct):
             desired_count=1,
             min_healthy_percent=100,
             max_healthy_percent=200,
-            vpc_subnets=ISOLATED,
+            # Out through the internet gateway (ECR, Logs, Secrets Manager), in from its clients only.
+            vpc_subnets=PUBLIC,
             security_groups=[server_security_group],
-            assign_public_ip=False,
+            assign_public_ip=True,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
             cloud_map_options=ecs.CloudMapOptions(
                 name="mlflow",

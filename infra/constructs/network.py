@@ -1,8 +1,18 @@
-"""A VPC with private isolated subnets only: no NAT gateway, no internet gateway. AWS services
-are reached through VPC endpoints (gateway endpoints are free; interface endpoints are open
-only to the security groups that need them). Each endpoint's policy admits only this
-environment's resources, or this account's principals, instead of the default full access: code
-in the VPC cannot copy data out to another account's bucket, table or service through them."""
+"""A VPC that nothing pays for by the hour: no NAT gateway, and one interface endpoint in one AZ.
+
+- **Isolated subnets** (no route out): the database, and the train function, which reaches S3
+  and DynamoDB through the free gateway endpoints and EventBridge through its one interface
+  endpoint (a function in a VPC gets no public address, so without it or a NAT it could not
+  publish; one AZ's endpoint serves both AZs' functions, at cents of cross-AZ traffic).
+- **Public subnets**: the MLflow task, with a public address and a security group that admits
+  its clients only, nobody from outside. It pulls its image and writes its logs over the
+  internet gateway, where four more interface endpoints in two AZs (ECR, ECR Docker, Logs,
+  Secrets Manager: $58 a month) used to carry them; S3 (the image's layers, its artifacts)
+  still goes through the gateway endpoint, on both kinds of subnets.
+
+Each endpoint's policy admits only this environment's resources, or this account's principals,
+instead of the default full access: code in the VPC cannot copy data out to another account's
+bucket, table or service through them."""
 
 from __future__ import annotations
 
@@ -19,13 +29,11 @@ from constructs import Construct
 from infra.support.release import STORE_PREFIX
 
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+PUBLIC = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
 
-# Each interface endpoint and the IAM service prefix of the calls it carries.
+# Each interface endpoint and the IAM service prefix of the calls it carries: what the train
+# function, in the isolated subnets, calls beyond S3 and DynamoDB.
 INTERFACE_ENDPOINTS = {
-    "Ecr": (ec2.InterfaceVpcEndpointAwsService.ECR, "ecr"),
-    "EcrDocker": (ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER, "ecr"),
-    "CloudWatchLogs": (ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, "logs"),
-    "SecretsManager": (ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER, "secretsmanager"),
     "EventBridge": (ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE, "events"),
 }
 
@@ -57,9 +65,15 @@ class Network(Construct):
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22),
+                # No address on launch: only a task that asks for one (the MLflow server) gets one.
+                ec2.SubnetConfiguration(
+                    name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24, map_public_ip_on_launch=False
+                ),
             ],
             gateway_endpoints={
-                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[ISOLATED]),
+                "S3": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[ISOLATED, PUBLIC]
+                ),
                 "DynamoDb": ec2.GatewayVpcEndpointOptions(
                     service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[ISOLATED]
                 ),
@@ -80,19 +94,20 @@ class Network(Construct):
             "EndpointSecurityGroup",
             vpc=self.vpc,
             allow_all_outbound=False,
-            description="Interface VPC endpoints: HTTPS from the MLflow server and the train function only",
+            description="Interface VPC endpoints: HTTPS from the train function only",
         )
         for name, (service, actions) in INTERFACE_ENDPOINTS.items():
             endpoint = self.vpc.add_interface_endpoint(
                 name,
                 service=service,
-                subnets=ISOLATED,
+                # One AZ: an endpoint is billed per AZ-hour, and both AZs' functions reach it.
+                subnets=ec2.SubnetSelection(subnets=self.vpc.isolated_subnets[:1]),
                 private_dns_enabled=True,
                 open=False,
                 security_groups=[self.endpoint_security_group],
             )
-            # ECR, Logs, Secrets Manager and EventBridge calls from the VPC are the task's and the
-            # train function's roles: this account's principals, whatever the resource.
+            # EventBridge calls from the VPC are the train function's role's: this account's
+            # principals, whatever the resource.
             endpoint.add_to_policy(
                 iam.PolicyStatement(
                     principals=[iam.AnyPrincipal()], actions=[f"{actions}:*"], resources=["*"], conditions=_THIS_ACCOUNT

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.support.nag import flatten_cfn_reference
@@ -189,21 +188,40 @@ def test_state_table_survives_a_mistaken_delete(data_template: Template) -> None
     )
 
 
-def test_vpc_has_no_nat_and_only_isolated_subnets(tracking_template: Template) -> None:
+def test_vpc_has_no_nat_and_gives_no_address_unasked(tracking_template: Template) -> None:
     tracking_template.resource_count_is("AWS::EC2::NatGateway", 0)
-    tracking_template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    tracking_template.resource_count_is("AWS::EC2::EIP", 0)
+    # The public subnets' internet gateway is free; only a task that asks gets an address.
+    tracking_template.resource_count_is("AWS::EC2::InternetGateway", 1)
     tracking_template.all_resources_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": False})
     tracking_template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "REJECT"})
 
 
-def test_vpc_endpoints_replace_the_nat(tracking_template: Template) -> None:
+def test_one_interface_endpoint_in_one_az_and_free_gateways(tracking_template: Template) -> None:
     endpoints = tracking_template.find_resources("AWS::EC2::VPCEndpoint")
-    kinds = {e["Properties"].get("VpcEndpointType", "Gateway") for e in endpoints.values()}
-    assert kinds == {"Gateway", "Interface"}
     gateways = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
     interfaces = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
-    assert (len(gateways), len(interfaces)) == (2, 5)  # S3 + DynamoDB; ECR, ECR Docker, Logs, Secrets, Events
+    assert (len(gateways), len(interfaces)) == (2, 1)  # S3 + DynamoDB; EventBridge, for the train function
+    assert len(interfaces[0]["Properties"]["SubnetIds"]) == 1  # billed per AZ-hour: one AZ serves both
+    # S3 on both kinds of subnets: the MLflow task's image layers and artifacts stay off the internet.
+    (s3_endpoint,) = [e for e in gateways if ".s3" in json.dumps(e["Properties"]["ServiceName"])]
+    assert len(s3_endpoint["Properties"]["RouteTableIds"]) == 4
     tracking_template.all_resources_properties("AWS::EC2::VPCEndpoint", {"VpcId": Match.any_value()})
+
+
+def test_the_mlflow_task_has_an_address_and_admits_its_clients_only(tracking_template: Template) -> None:
+    (service,) = tracking_template.find_resources("AWS::ECS::Service").values()
+    network = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert network["AssignPublicIp"] == "ENABLED"
+    (group,) = network["SecurityGroups"]
+    ingress = [
+        rule["Properties"]
+        for rule in tracking_template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"]["GroupId"] == group
+    ]
+    assert [(r["FromPort"], "SourceSecurityGroupId" in r, r.get("CidrIp")) for r in ingress] == [(5000, True, None)]
+    groups = tracking_template.find_resources("AWS::EC2::SecurityGroup")
+    assert groups[group["Fn::GetAtt"][0]]["Properties"].get("SecurityGroupIngress") is None  # nothing from outside
 
 
 THIS_ACCOUNT = {"StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}}
@@ -258,24 +276,11 @@ def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_la
     assert table["Resource"] != "*"
 
 
-@pytest.mark.parametrize(
-    ("service", "actions"),
-    [
-        ("ecr.api", "ecr:*"),
-        ("ecr.dkr", "ecr:*"),
-        ("logs", "logs:*"),
-        ("secretsmanager", "secretsmanager:*"),
-        ("events", "events:*"),
-    ],
-)
-def test_interface_endpoints_admit_only_this_accounts_principals(
-    tracking_template: Template, service: str, actions: str
-) -> None:
-    """The MLflow task's image pull, logs and database secret, the train function's events:
-    this account's roles, and only the endpoint's own service."""
-    (statement,) = _endpoint_statements(tracking_template, service)
+def test_the_interface_endpoint_admits_only_this_accounts_principals(tracking_template: Template) -> None:
+    """The train function's events: this account's roles, and only the endpoint's own service."""
+    (statement,) = _endpoint_statements(tracking_template, "events")
     assert statement["Condition"] == THIS_ACCOUNT and statement["Effect"] == "Allow"
-    assert statement["Action"] == actions
+    assert statement["Action"] == "events:*"
 
 
 def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> None:
@@ -303,7 +308,8 @@ def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> Non
         {
             "LaunchType": "FARGATE",
             "DesiredCount": 1,
-            "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})},
+            # An address to reach ECR, Logs and Secrets Manager: see the test above for who may come in.
+            "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "ENABLED"})},
             "ServiceRegistries": [Match.object_like({"RegistryArn": Match.any_value()})],
         },
     )
