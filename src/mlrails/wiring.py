@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from enum import StrEnum
 from typing import Literal
 
@@ -69,17 +68,6 @@ FEATURES_FEEDBACK = "feedback/"
 def features_in_every_day(tail: str) -> str:
     """A key pattern (IAM, S3 ``StringLike``) for ``tail`` in every day's features partition."""
     return f"{Prefix.FEATURES.value}{FEATURES_PARTITION}*/{tail}"
-
-
-def partition_day(key: str) -> date | None:
-    """The day of the partition ``key`` is in (None: not in a day's partition)."""
-    head = key.removeprefix(Prefix.FEATURES.value)
-    if not head.startswith(FEATURES_PARTITION):
-        return None
-    try:
-        return date.fromisoformat(head[len(FEATURES_PARTITION) :].split("/", 1)[0])
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,29 @@ set ``compute: fargate``.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from mlrails.adapters import s3
 from mlrails.config import ProjectConfig
-from mlrails.wiring import Prefix, partition_day
+from mlrails.wiring import FEATURES_PARTITION, Prefix
 
 Engine = Literal["lambda", "fargate"]
 
 # Parquet bytes → the memory a training step needs: decompressed columns, the pandas frame,
 # the train/holdout split, the estimator's own copies. A conservative, documented factor.
 IN_MEMORY_EXPANSION = 10
+
+
+def partition_day(key: str) -> date | None:
+    """The day of the partition ``key`` is in (None: not in a day's partition)."""
+    head = key.removeprefix(Prefix.FEATURES.value)
+    if not head.startswith(FEATURES_PARTITION):
+        return None
+    try:
+        return date.fromisoformat(head[len(FEATURES_PARTITION) :].split("/", 1)[0])
+    except ValueError:
+        return None
 
 
 def window_partitions(partitions: list[str], window_days: float | None) -> list[str]:
