@@ -3,11 +3,11 @@ state machine with ``{"step": <name>, "state": <the run so far>}``; and operator
 requests to its IAM-authenticated function URL (see :mod:`mlrails.promotion.operations`) sent by
 `mlrails promote | rollback | models | release`.
 
-Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip limit.
+Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip limit. The same
+image runs the steps as an ECS Fargate task too (``training.compute``): ``task.py`` beside this.
 """
 
 import functools
-from datetime import datetime
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +20,7 @@ from mlrails.errors import BadRequest, MlrailsError, TamperedArtifact
 from mlrails.metric_names import MetricName
 from mlrails.promotion import operations
 from mlrails.release import transfer
-from mlrails.training import lifecycle
+from mlrails.training import steps
 
 logger = Logger()
 tracer = Tracer()
@@ -37,32 +37,14 @@ def process(event: dict) -> dict:
     settings = deployed.settings(needs_tracking=True)
     cfg = deployed.project_config(settings.config_uri)
     step, state = event["step"], event["state"]
-    request, at = state["request"], datetime.fromisoformat(state["time"])
-    logger.append_keys(trigger_id=request["trigger_id"], step=step)
-    if step == "train":
-        result = lifecycle.train_step(
-            cfg, settings, registry(), reason=request["reason"], trigger_id=request["trigger_id"], at=at
-        )
-    elif step == "evaluate":
-        result = lifecycle.evaluate_step(
-            cfg,
-            settings,
-            registry(),
-            version=state["train"]["version"],
-            trained_through=state["train"]["trained_through"],
-            at=at,
-        )
-    elif step == "finish":
-        result = lifecycle.finish_step(
-            cfg, settings, registry(), version=state["train"]["version"], evaluation=state["evaluate"], at=at
-        )
+    logger.append_keys(trigger_id=state["request"]["trigger_id"], step=step)
+    result = steps.run(cfg, settings, registry(), step, state)
+    if step == "finish":
         metrics.add_metric(
             name=MetricName.MODEL_PROMOTED if result["promoted"] else MetricName.MODEL_REJECTED,
             unit=MetricUnit.Count,
             value=1,
         )
-    else:
-        raise BadRequest(f"unknown training step {step!r}")
     logger.info("training step finished", extra={"result": result})
     return result
 

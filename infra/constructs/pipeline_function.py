@@ -55,7 +55,8 @@ class FunctionContext:
 
 
 class PipelineFunction(Construct):
-    """``function``, its ``role`` and, for asynchronous functions, its ``dead_letter_queue``."""
+    """``function``, its ``role``, its ``environment`` and, for asynchronous functions, its
+    ``dead_letter_queue``."""
 
     def __init__(
         self,
@@ -107,6 +108,20 @@ class PipelineFunction(Construct):
                 "This queue is itself the dead-letter queue of the function, its rules and its schedules.",
             )
 
+        # Also the training task's (infra/constructs/training_task.py): the same code, configured alike.
+        self.environment = wiring.function_environment(
+            context.cfg,
+            context.environment_name,
+            context.names,
+            spec,
+            tracking_uri=tracking_uri,
+            training_state_machine=training_state_machine,
+            git_commit=(git.commit(REPO_ROOT) if spec.name == wiring.TRAINING.function else None),
+            prediction_id_secret=prediction_id_secret,
+            feedback_api_id=feedback_api_id,
+            release_store=release_store,
+            release_lock=release_lock,
+        )
         common = dict(
             description=spec.description,
             role=self.role,
@@ -115,19 +130,7 @@ class PipelineFunction(Construct):
             reserved_concurrent_executions=getattr(context.reserved_concurrency, spec.name),
             timeout=Duration.seconds(spec.timeout_seconds),
             architecture=lambda_.Architecture.X86_64,
-            environment=wiring.function_environment(
-                context.cfg,
-                context.environment_name,
-                context.names,
-                spec,
-                tracking_uri=tracking_uri,
-                training_state_machine=training_state_machine,
-                git_commit=(git.commit(REPO_ROOT) if spec.name == wiring.TRAINING.function else None),
-                prediction_id_secret=prediction_id_secret,
-                feedback_api_id=feedback_api_id,
-                release_store=release_store,
-                release_lock=release_lock,
-            ),
+            environment=self.environment,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -1,7 +1,8 @@
 """Retraining: retrain_trigger applies the policy (schedule, drift, new data) and starts a
 training run; the run is a Step Functions state machine whose steps invoke train (a container
 image: mlflow + scikit-learn exceed the zip limit), which trains, registers in MLflow, gates
-and promotes. train runs in the VPC, next to the MLflow server."""
+and promotes. train runs in the VPC, next to the MLflow server; with ``training.compute:
+fargate | auto`` its image also runs as an ECS Fargate task there, with its role."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.network import ISOLATED, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.training_pipeline import TrainingPipeline
+from infra.constructs.training_task import TrainingTask
 from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix, model_writer_role_name
 from infra.support.nag import acknowledge_resource_wildcard
 from infra.support.release import STORE_PREFIX, pipeline_account, store_readers, store_region, store_writers
@@ -54,6 +56,24 @@ class Retraining(Construct):
             vpc_subnets=ISOLATED,
             security_groups=[tracking.client_security_group],
         )
+        compute = context.cfg.training.compute
+        # Only when a run may need it: a `lambda` project deploys no cluster or task definition.
+        self.task = (
+            TrainingTask(
+                self,
+                "Task",
+                size=context.cfg.training.fargate,
+                image=context.image,
+                environment=self.train.environment,
+                role=self.train.role,
+                vpc=network.vpc,
+                subnets=ISOLATED,
+                security_groups=[tracking.client_security_group],
+                log_retention=context.log_retention,
+            )
+            if compute != "lambda"
+            else None
+        )
         self.pipeline = TrainingPipeline(
             self,
             "Pipeline",
@@ -62,6 +82,9 @@ class Retraining(Construct):
             model_name=context.cfg.model.name,
             environment_name=context.environment_name,
             log_retention=context.log_retention,
+            compute=compute,
+            task=self.task,
+            results_bucket=context.names.artifacts_bucket,
         )
         self.trigger = PipelineFunction(
             self,
@@ -100,6 +123,13 @@ class Retraining(Construct):
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
         grant_items(table, tr, IDEMPOTENCY)
         bus.grant_put_events_to(tr)
+        if self.task is not None:
+            # The training task assumes this role: the earlier steps' results under runs/, and
+            # its own (functions/train/task.py). With auto, retrain_trigger sizes the window's
+            # features: a listing (mlrails.training.compute.for_run).
+            grant_prefix(artifacts, tr, Access.GET | Access.PUT, Prefix.RUNS)
+            if cfg.training.compute == "auto":
+                grant_prefix(data, rt, Access.LIST, Prefix.FEATURES)
 
     def grant_release_store(self, cfg: ProjectConfig, environment_name: str) -> None:
         """The release store, in the pipeline's account (its bucket and key policies grant the

@@ -8,11 +8,21 @@ model, a bug) fails the same way twice. Any failure publishes ``TrainingFailed``
 bus (retrain_trigger then gives back the lease the run took, :func:`mlrails.retraining.trigger.give_back`)
 and fails the execution with the step's own error and cause. The run as a whole is bounded
 by the state machine's timeout (a timed-out execution publishes nothing: its alarm covers it).
+
+With a training task (``training.compute: fargate | auto``, :mod:`infra.constructs.training_task`)
+each step can run as an ECS Fargate task instead: ``RunTask`` waits for it to stop (``.sync``),
+whose response holds no output, so the task leaves the step's result under runs/ and an S3
+``GetObject`` puts it at ``$.<name>``, where the Lambda path puts its own: the next step sees
+the same state on either path. With ``auto`` a first Choice takes the path the execution input
+names (``$.compute``, which retrain_trigger sets: :func:`mlrails.training.compute.for_run`).
+Retries (transient errors of each service), the catch to ``TrainingFailed`` and the timeout
+are the same on both.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -20,8 +30,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.constructs.training_task import TrainingTask
 from infra.support.nag import acknowledge, acknowledge_resource_wildcard
 from mlrails import wiring
+from mlrails.wiring import Prefix
 
 # What the Lambda service or the Step Functions client may throw before or around an
 # invocation: worth a retry. A function error (the handler raised, timed out, ran out of
@@ -38,6 +50,17 @@ IN_PROGRESS_INTERVAL = Duration.seconds(60)
 IN_PROGRESS_ATTEMPTS = 16  # 16 minutes: longer than the train function's 15-minute limit
 RETRY_BACKOFF_RATE = 2
 FAILURE_PATH = "$.failure"
+# What ECS may throw when starting a task (throttling, a service error, no Fargate capacity:
+# RunTask answers with failures, which the .sync integration reports as AmazonECS.Unknown). A
+# task that ran and exited non-zero (the step raised) is States.TaskFailed: not retried.
+TRANSIENT_ECS_ERRORS = (
+    "ECS.AmazonECSException",
+    "ECS.ServerException",
+    "ECS.LimitExceededException",
+    "AmazonECS.Unknown",
+)
+RESULT_READ_ATTEMPTS = 2  # reading a small file back: any error may be transient, retries cost seconds
+ENGINE_PATH = "$.compute"
 
 
 def _state_name(step: str) -> str:
@@ -58,10 +81,16 @@ class TrainingPipeline(Construct):
         environment_name: str,
         log_retention: logs.RetentionDays,
         pipeline: wiring.TrainingPipeline = wiring.TRAINING,
+        compute: str = "lambda",
+        task: TrainingTask | None = None,
+        results_bucket: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not pipeline.steps:
             raise ValueError("the training pipeline needs at least one step")
+        if compute != "lambda" and (task is None or results_bucket is None):
+            raise ValueError(f"training.compute {compute!r} needs the training task and the bucket of its results")
+        self.pipeline, self.results_bucket = pipeline, results_bucket
 
         publish_failure = tasks.EventBridgePutEvents(
             self,
@@ -97,42 +126,19 @@ class TrainingPipeline(Construct):
         )
         publish_failure.next(failed)
 
-        self.steps: list[tasks.LambdaInvoke] = []
-        for step in pipeline.steps:
-            task = tasks.LambdaInvoke(
-                self,
-                _state_name(step),
-                comment=f"train function, step '{step}'",
-                lambda_function=train,
-                payload=sfn.TaskInput.from_object({"step": step, "state": sfn.JsonPath.entire_payload}),
-                payload_response_only=True,
-                result_path=f"$.{step}",
-                # CDK's default retry also covers Lambda.ClientExecutionTimeoutException, with
-                # six attempts: replaced by the pipeline's own list and count.
-                retry_on_service_exceptions=False,
+        self.steps: list[sfn.TaskStateBase] = []
+        on_lambda = self._on_lambda(train, publish_failure) if compute != "fargate" else None
+        on_fargate = self._on_fargate(task, publish_failure) if compute != "lambda" else None
+        if on_lambda is not None and on_fargate is not None:
+            definition: sfn.IChainable = (
+                sfn.Choice(
+                    self, "Engine", comment="The engine retrain_trigger chose for this run (training.compute: auto)"
+                )
+                .when(sfn.Condition.string_equals(ENGINE_PATH, "fargate"), on_fargate)
+                .otherwise(on_lambda)
             )
-            task.add_retry(
-                errors=list(TRANSIENT_LAMBDA_ERRORS),
-                max_attempts=pipeline.retry_attempts,
-                interval=RETRY_INTERVAL,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
-            # A transient error can surface while the first invocation is still running: the
-            # retry then meets the step's idempotency record in progress. Wait it out (up to
-            # the function's timeout) rather than failing a run that is still training.
-            task.add_retry(
-                errors=[IN_PROGRESS_ERROR],
-                max_attempts=IN_PROGRESS_ATTEMPTS,
-                interval=IN_PROGRESS_INTERVAL,
-                backoff_rate=1,
-            )
-            task.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
-            self.steps.append(task)
-
-        definition: sfn.IChainable = self.steps[0]
-        for previous, task in zip(self.steps, self.steps[1:]):
-            previous.next(task)
+        else:
+            definition = on_lambda or on_fargate
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.state_machine = sfn.StateMachine(
@@ -148,14 +154,135 @@ class TrainingPipeline(Construct):
             tracing_enabled=True,
         )
         role = self.state_machine.role
-        acknowledge_resource_wildcard(
-            role,
-            f"{train.function_arn}:*",
-            f"Invokes the {pipeline.function} function only; CDK's invoke grant covers its versions and aliases.",
-        )
+        if on_lambda is not None:
+            acknowledge_resource_wildcard(
+                role,
+                f"{train.function_arn}:*",
+                f"Invokes the {pipeline.function} function only; CDK's invoke grant covers its versions and aliases.",
+            )
+        if on_fargate is not None:
+            acknowledge_resource_wildcard(
+                role,
+                self._results_arn(),
+                "Reads the training task's step results: the objects under runs/ of the artifacts bucket only.",
+            )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray PutTraceSegments/GetSamplingRules and CloudWatch Logs' log-delivery actions "
             "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions.",
+        )
+
+    def _on_lambda(self, train: lambda_.IFunction, publish_failure: sfn.IChainable) -> sfn.IChainable:
+        """Each step a LambdaInvoke of the train function; the first state of the chain."""
+        chain: sfn.Chain | None = None
+        for step in self.pipeline.steps:
+            task = tasks.LambdaInvoke(
+                self,
+                _state_name(step),
+                comment=f"train function, step '{step}'",
+                lambda_function=train,
+                payload=sfn.TaskInput.from_object({"step": step, "state": sfn.JsonPath.entire_payload}),
+                payload_response_only=True,
+                result_path=f"$.{step}",
+                # CDK's default retry also covers Lambda.ClientExecutionTimeoutException, with
+                # six attempts: replaced by the pipeline's own list and count.
+                retry_on_service_exceptions=False,
+            )
+            task.add_retry(
+                errors=list(TRANSIENT_LAMBDA_ERRORS),
+                max_attempts=self.pipeline.retry_attempts,
+                interval=RETRY_INTERVAL,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            # A transient error can surface while the first invocation is still running: the
+            # retry then meets the step's idempotency record in progress. Wait it out (up to
+            # the function's timeout) rather than failing a run that is still training.
+            task.add_retry(
+                errors=[IN_PROGRESS_ERROR],
+                max_attempts=IN_PROGRESS_ATTEMPTS,
+                interval=IN_PROGRESS_INTERVAL,
+                backoff_rate=1,
+            )
+            task.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
+            self.steps.append(task)
+            chain = chain.next(task) if chain else sfn.Chain.start(task)
+        return chain
+
+    def _on_fargate(self, task: TrainingTask, publish_failure: sfn.IChainable) -> sfn.IChainable:
+        """Each step a Fargate task, then its result read back from runs/ into ``$.<step>``."""
+        chain: sfn.Chain | None = None
+        for step in self.pipeline.steps:
+            name = _state_name(step)
+            run = tasks.EcsRunTask(
+                self,
+                f"{name}OnFargate",
+                comment=f"training task, step '{step}' (functions/train/task.py)",
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                cluster=task.cluster,
+                task_definition=task.task_definition,
+                launch_target=tasks.EcsFargateLaunchTarget(platform_version=ecs.FargatePlatformVersion.LATEST),
+                subnets=task.subnets,
+                security_groups=task.security_groups,
+                assign_public_ip=False,
+                container_overrides=[
+                    tasks.ContainerOverride(
+                        container_definition=task.container,
+                        environment=[
+                            tasks.TaskEnvironmentVariable(name=wiring.TASK_STEP, value=step),
+                            tasks.TaskEnvironmentVariable(
+                                name=wiring.TASK_REQUEST,
+                                value=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.request")),
+                            ),
+                            tasks.TaskEnvironmentVariable(
+                                name=wiring.TASK_TIME, value=sfn.JsonPath.string_at("$.time")
+                            ),
+                        ],
+                    )
+                ],
+                # The task's description is no result: the state stays as it was.
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            run.add_retry(
+                errors=list(TRANSIENT_ECS_ERRORS),
+                max_attempts=self.pipeline.retry_attempts,
+                interval=RETRY_INTERVAL,
+                backoff_rate=RETRY_BACKOFF_RATE,
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+            read = tasks.CallAwsService(
+                self,
+                f"Read{name}Result",
+                comment=f"the result the task left for step '{step}'",
+                service="s3",
+                action="getObject",
+                parameters={
+                    "Bucket": self.results_bucket,
+                    "Key": sfn.JsonPath.format(
+                        wiring.STEP_RESULT_KEY, sfn.JsonPath.string_at("$.request.trigger_id"), step
+                    ),
+                },
+                iam_resources=[self._results_arn()],
+                result_selector={"result": sfn.JsonPath.string_to_json(sfn.JsonPath.string_at("$.Body"))},
+                result_path=f"$.{step}",
+            )
+            read.add_retry(
+                errors=[sfn.Errors.TASKS_FAILED],
+                max_attempts=RESULT_READ_ATTEMPTS,
+                interval=RETRY_INTERVAL,
+                backoff_rate=RETRY_BACKOFF_RATE,
+            )
+            # A ResultSelector must build an object: this lifts the result out of it, so that
+            # $.<step> holds what the Lambda path's does.
+            unwrap = sfn.Pass(self, f"{name}Result", input_path=f"$.{step}.result", result_path=f"$.{step}")
+            for state in (run, read):
+                state.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
+                self.steps.append(state)
+            chain = (chain.next(run) if chain else sfn.Chain.start(run)).next(read).next(unwrap)
+        return chain
+
+    def _results_arn(self) -> str:
+        return Stack.of(self).format_arn(
+            service="s3", region="", account="", resource=self.results_bucket, resource_name=f"{Prefix.RUNS.value}*"
         )

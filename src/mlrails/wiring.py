@@ -51,6 +51,9 @@ class Prefix(StrEnum):
     # Who promoted or rejected what, and why: written by the train function only, never
     # overwritten or deleted (mlrails.promotion.rails.audit).
     AUDIT = "audit/"
+    # A training step's result when it ran as a Fargate task (whose exit gives Step Functions
+    # no output): runs/<trigger id>/<step>.json, read back into the execution's state.
+    RUNS = "runs/"
 
 
 # Features are partitioned by day (features/date=YYYY-MM-DD/, the newest row's day of each
@@ -242,7 +245,8 @@ class TrainingPipeline:
 
     retrain_trigger starts one execution per trigger, named after the trigger id, so a
     duplicated trigger cannot start a second run. The execution input is
-    ``{"request": <RetrainRequested detail>, "time": <ISO time>}``; each step is invoked
+    ``{"request": <RetrainRequested detail>, "time": <ISO time>, "compute": "lambda" | "fargate"}``
+    (the engine: :mod:`mlrails.training.compute`); each step is invoked
     with ``{"step": <name>, "state": <the state so far>}`` and its result is stored in the
     state under its name. Any failure publishes ``TrainingFailed``.
     """
@@ -257,6 +261,20 @@ class TrainingPipeline:
 
 
 TRAINING = TrainingPipeline()
+
+# The environment of the training task's container (functions/train/task.py), which the state
+# machine overrides per step: the step, and the execution's request and time.
+TASK_STEP = "MLRAILS_STEP"
+TASK_REQUEST = "MLRAILS_RUN_REQUEST"  # the RetrainRequested detail, as JSON
+TASK_TIME = "MLRAILS_RUN_TIME"
+# A step's result on the task path, with the trigger id and the step for the placeholders:
+# Python's str.format here, States.Format in the state machine.
+STEP_RESULT_KEY = Prefix.RUNS.value + "{}/{}.json"
+
+
+def step_result_key(trigger_id: str, step: str) -> str:
+    """Where the training task leaves a step's result (the state machine reads it back)."""
+    return STEP_RESULT_KEY.format(trigger_id, step)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def test_enough_new_data_without_a_model_requests_the_first_training(retrain_tri
     (run,) = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert run["name"] == event["id"]
     run_input = json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"])
-    assert run_input == {"request": requested[0]["detail"], "time": "2026-03-02T09:58:11+00:00"}
+    assert run_input == {"request": requested[0]["detail"], "time": "2026-03-02T09:58:11+00:00", "compute": "lambda"}
     assert run_input["request"] == load_event("train_step_train")["state"]["request"]
     assert [d["retrain"] for d in _decisions(cloud.artifacts_bucket)] == [True]
 

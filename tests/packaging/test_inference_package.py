@@ -93,7 +93,7 @@ def test_the_inference_image_installs_the_lock_and_the_handler():
     installs = re.findall(r"pip install [^&\n]*", dockerfile)
     assert installs and all("--no-deps" in command for command in installs)
     assert "--require-hashes --requirement /tmp/runtime.txt" in dockerfile and "pip check" in dockerfile
-    assert "ARG FUNCTION" in dockerfile and "COPY functions/${FUNCTION}/handler.py ${LAMBDA_TASK_ROOT}/" in dockerfile
+    assert "ARG FUNCTION" in dockerfile and "COPY functions/${FUNCTION}/ ${LAMBDA_TASK_ROOT}/" in dockerfile
     assert 'CMD ["handler.lambda_handler"]' in dockerfile
     allowed = (IMAGE_CONTEXT_DIR / ".dockerignore").read_text().splitlines()
     assert {"!functions/inference/handler.py", "!functions/Dockerfile"} <= set(allowed)

@@ -162,6 +162,7 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
         "requirements/runtime.txt",
         "functions/Dockerfile",
         "functions/train/handler.py",
+        "functions/train/task.py",  # the same image as an ECS task (training.compute: fargate)
         "functions/inference/handler.py",  # the inference image's (serving.package: image)
     }
     assert "src/mlrails/training/lifecycle.py" in files

@@ -9,6 +9,7 @@ from mlrails.data import dataset
 from mlrails.data.dataset import parse_times, validate_frame
 from mlrails.errors import ConfigError, DataFileRejected
 from mlrails.local.synthetic import churn_frame
+from mlrails.training import compute
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -76,10 +77,10 @@ def test_features_key_is_deterministic_and_in_its_newest_rows_day():
     )
     keys = {dataset.features_key(f"raw/x{suffix}", day) for suffix in (".csv", ".csv.gz", ".parquet")}
     assert len(keys) == 3  # same stem, different files: no overwrite
-    assert dataset.partition_day("features/date=2026-11-03/raw/a.parquet") == day
-    assert dataset.partition_day("features/date=2026-11-03/") == day
-    assert dataset.partition_day("features/2026/11/a.parquet") is None  # written before partitions
-    assert dataset.partition_day("features/date=yesterday/") is None
+    assert compute.partition_day("features/date=2026-11-03/raw/a.parquet") == day
+    assert compute.partition_day("features/date=2026-11-03/") == day
+    assert compute.partition_day("features/2026/11/a.parquet") is None  # written before partitions
+    assert compute.partition_day("features/date=yesterday/") is None
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,19 @@ def list_prefixes(bucket: str, prefix: str) -> list[str]:
     return sorted(found)
 
 
+def total_size(bucket: str, prefix: str, *, suffix: str = "") -> int:
+    """The bytes of every object under ``prefix`` (the key itself, when it is one) whose key
+    ends with ``suffix``: what a listing says, no object read."""
+    paginator = client("s3").get_paginator("list_objects_v2")
+    with _translated(uri(bucket, prefix)):
+        return sum(
+            item["Size"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+            if item["Key"].endswith(suffix)
+        )
+
+
 def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> Iterator[str]:
     """Every key under ``prefix``, in key order."""
     paginator = client("s3").get_paginator("list_objects_v2")

@@ -20,9 +20,11 @@ from mlrails.config.project import ConfigWarning, ProjectConfig, load_config, pa
 from mlrails.config.release import Release
 from mlrails.config.sections import (
     ARRIVED_AT,
+    FARGATE_SIZES,
     NUMERIC_ONLY_TESTS,
     Capture,
     Dataset,
+    FargateTask,
     Feature,
     MaxRetrains,
     Model,
@@ -38,6 +40,7 @@ from mlrails.config.sections import (
 
 __all__ = [
     "ARRIVED_AT",
+    "FARGATE_SIZES",
     "LAMBDA_DEFAULT_CONCURRENCY",
     "NUMERIC_ONLY_TESTS",
     "PRODUCTION_ENVIRONMENTS",
@@ -48,6 +51,7 @@ __all__ = [
     "ConfigWarning",
     "Dataset",
     "Environment",
+    "FargateTask",
     "Feature",
     "MaxRetrains",
     "Model",

@@ -84,6 +84,42 @@ class Model(Section):
     entrypoint: str = Field(default="mlrails.models:placeholder", pattern=r"^[\w.]+:\w+$")
 
 
+# The memory sizes (MiB) a Linux Fargate task may have with each CPU size (vCPU units), as
+# the Amazon ECS Developer Guide's "Task CPU and memory" table lists them (checked 2026-12);
+# and the ephemeral storage a task may ask for (GiB; 20 without asking).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+FARGATE_STORAGE_GIB = (21, 200)
+
+
+class FargateTask(Section):
+    """The training task's size when training runs on ECS Fargate (``training.compute``)."""
+
+    cpu: int = 4096  # vCPU units: 1024 = one vCPU
+    memory_mb: int = 16384
+    # Above the 20 GiB every task gets: room for the window's Parquet files and the model.
+    ephemeral_storage_gib: int = Field(default=21, ge=FARGATE_STORAGE_GIB[0], le=FARGATE_STORAGE_GIB[1])
+
+    @model_validator(mode="after")
+    def _a_size_fargate_offers(self) -> FargateTask:
+        if self.cpu not in FARGATE_SIZES:
+            raise ValueError(f"cpu: Fargate offers {sorted(FARGATE_SIZES)} vCPU units, not {self.cpu}")
+        if self.memory_mb not in FARGATE_SIZES[self.cpu]:
+            sizes = FARGATE_SIZES[self.cpu]
+            raise ValueError(
+                f"memory_mb: with cpu {self.cpu} Fargate offers {sizes[0]} to {sizes[-1]} MiB "
+                f"({', '.join(map(str, sizes[:4]))}...), not {self.memory_mb}"
+            )
+        return self
+
+
 class Training(Section):
     holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 42
@@ -95,6 +131,11 @@ class Training(Section):
     # rows too, a day at a time once the day has settled (mlrails.feedback.training_rows). Leave it
     # false where labelled files already arrive under raw/: the same rows would count twice.
     feedback_rows: bool = False
+    # Where each step of a run executes (mlrails.training.compute): the train function (Lambda:
+    # 10 GB, 15 minutes a step), an ECS Fargate task of the same image (`fargate`: the size below),
+    # or per run, from the size of the window's features (`auto`).
+    compute: Literal["lambda", "fargate", "auto"] = "lambda"
+    fargate: FargateTask = Field(default_factory=FargateTask)
 
 
 MAXIMIZED_METRICS = {"accuracy", "f1", "roc_auc", "r2"}

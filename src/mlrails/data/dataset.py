@@ -178,17 +178,6 @@ def partition_prefix(day: date) -> str:
     return f"{Prefix.FEATURES.value}{FEATURES_PARTITION}{day:%Y-%m-%d}/"
 
 
-def partition_day(key: str) -> date | None:
-    """The day of the partition ``key`` is in (None: not in a day's partition)."""
-    head = key.removeprefix(Prefix.FEATURES.value)
-    if not head.startswith(FEATURES_PARTITION):
-        return None
-    try:
-        return date.fromisoformat(head[len(FEATURES_PARTITION) :].split("/", 1)[0])
-    except ValueError:
-        return None
-
-
 def newest_day(features: pd.DataFrame, dataset: Dataset) -> date:
     """The UTC date of the newest row of validated (non-empty) features."""
     return pd.to_datetime(features[dataset.time_column], utc=True).max().date()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from mlrails.wiring import (
 )
 
 REGION = "us-east-1"
+LOOPBACK = "127.0.0.1"
 _LOCAL_ROLE = "arn:aws:iam::123456789012:role/mlrails-local-training"
 # The local runtime's own environment (`mlrails up`, `mlrails demo`): a training one, in no
 # config's environments. `--env NAME` runs a local copy of a config environment beside it.
@@ -100,6 +102,7 @@ class LocalCloud:
         self.names = local_names(self.cfg)
         self.tracking_uri = f"sqlite:///{(self.state_dir / 'mlflow.db').resolve()}"
         self._mock = None
+        self._server = None
         self.state_machine_arn = ""
         self.git_commit = git.commit(Path.cwd())
         self.release_bucket = release_bucket(self.cfg)
@@ -136,8 +139,25 @@ class LocalCloud:
                     key = path.relative_to(self.release_dir).as_posix()
                     s3.put_bytes(s3.uri(self.release_bucket, key), path.read_bytes())
 
+    def endpoint(self) -> str:
+        """An HTTP endpoint onto this process's moto, for a process of its own (the training
+        task, mlrails.local.training_task): moto's server mode serves the backends the
+        in-process mock holds, so both see one cloud. Started on first use, on loopback only."""
+        if self._server is None:
+            from moto.server import ThreadedMotoServer  # the local runtime only
+
+            # Werkzeug logs every request to stderr: the runtime's output is for people.
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+            self._server.start()
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
     def stop(self) -> None:
         """Stop moto (its state is in memory and goes with it)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

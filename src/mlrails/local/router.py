@@ -2,7 +2,8 @@
 same bus with the same pattern, targeting one SQS queue per function; draining the queues
 invokes the handlers. Schedules come from the virtual clock instead (moto stores
 schedules but never fires them), and training runs started on moto's state machine are
-run step by step here (moto records executions but cannot invoke Lambda tasks)."""
+run step by step here (moto records executions but cannot invoke Lambda tasks), each step in
+the train function or, on the Fargate path, as the training task in a subprocess."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 from mlrails.adapters.bus import publish
 from mlrails.adapters.clients import client
 from mlrails.events import TrainingFailed
+from mlrails.local import training_task
 from mlrails.local.cloud import LocalCloud
 from mlrails.local.delivery import deliver_captures
 from mlrails.local.invoker import Invoker
@@ -118,8 +120,23 @@ class Router:
                 continue
             self._runs_seen.add(execution["executionArn"])
             state = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+            # The engine retrain_trigger chose (mlrails.training.compute): the train function
+            # in this process, or the training task's entrypoint in a process of its own.
+            on_fargate = state.get("compute") == "fargate"
             for step in TRAINING.steps:
-                invocation = self._invoke(TRAINING.function, f"{step} step", {"step": step, "state": state})
+                event = {"step": step, "state": state}
+                invocation = (
+                    self._invoke(
+                        TRAINING.function,
+                        f"{step} step (Fargate task)",
+                        event,
+                        run=lambda step=step, state=state: training_task.run_step(
+                            self.cloud, self.invoker.functions_dir, step, state, self.invoker.log
+                        ),
+                    )
+                    if on_fargate
+                    else self._invoke(TRAINING.function, f"{step} step", event)
+                )
                 invocations.append(invocation)
                 if invocation.error:
                     request = state["request"]
@@ -135,9 +152,13 @@ class Router:
                 state[step] = invocation.result
         return invocations
 
-    def _invoke(self, target: str, trigger: str, event: dict[str, Any]) -> Invocation:
+    def _invoke(
+        self, target: str, trigger: str, event: dict[str, Any], run: Callable[[], Any] | None = None
+    ) -> Invocation:
+        """Invoke ``target``'s handler with ``event`` (or call ``run``, which stands for it)."""
         try:
-            invocation = Invocation(target, trigger, event, self.invoker.invoke(target, event))
+            result = run() if run is not None else self.invoker.invoke(target, event)
+            invocation = Invocation(target, trigger, event, result)
         except Exception as exc:
             invocation = Invocation(target, trigger, event, None, f"{type(exc).__name__}: {exc}")
             self.invoker.log.write(traceback.format_exc())

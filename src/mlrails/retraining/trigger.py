@@ -18,14 +18,16 @@ from mlrails.errors import BadRequest
 from mlrails.events import FeaturesReady, RetrainRequested, TrainingFailed, parse_detail
 from mlrails.retraining import policy
 from mlrails.settings import Settings
-from mlrails.wiring import DetailType, Prefix
+from mlrails.training import compute
+from mlrails.wiring import TRAINING, DetailType, Prefix, function
 
 
 @dataclass(frozen=True)
 class TriggerPorts:
     """What the retrain trigger talks to: the policy's memory (``state``), whether a champion
     exists, the decision log (``log(name, record)``), the training state machine
-    (``start_run(trigger_id, run_input)``) and the bus (``publish(request, at)``).
+    (``start_run(trigger_id, run_input)``), the bus (``publish(request, at)``) and the engine a
+    run starting now executes on (``engine()``: :func:`mlrails.training.compute.for_run`)
     :meth:`deployed` builds the real ones; a test passes its own."""
 
     state: StateTable
@@ -33,6 +35,7 @@ class TriggerPorts:
     log: Callable[[str, dict[str, Any]], None]
     start_run: Callable[[str, dict[str, Any]], str]
     publish: Callable[[RetrainRequested, datetime], None]
+    engine: Callable[[], compute.Engine]
 
     @classmethod
     def deployed(cls, cfg: ProjectConfig, settings: Settings) -> TriggerPorts:
@@ -45,6 +48,8 @@ class TriggerPorts:
                 settings.training_state_machine, trigger_id, run_input
             ),
             publish=lambda request, at: publish(request, settings.bus_name, time=at),
+            # The train function's memory as deployed: the wiring's, which the CDK app gives it.
+            engine=lambda: compute.for_run(cfg, settings.data_bucket, function(TRAINING.function).memory_mb),
         )
 
 
@@ -127,7 +132,8 @@ def handle_trigger(
             trigger_id,
             s3.uri(settings.data_bucket, Prefix.FEATURES.value),
         )
-        ports.start_run(trigger_id, {"request": request.to_detail(), "time": at.isoformat()})
+        # compute: the state machine's first state runs the steps on that engine (training.compute).
+        ports.start_run(trigger_id, {"request": request.to_detail(), "time": at.isoformat(), "compute": ports.engine()})
         ports.publish(request, at)
         if rows:  # consume what this run trains on; rows counted meanwhile stay counted
             state.add(pk, "rows_since_training", -rows)

@@ -28,7 +28,7 @@ from mlrails.promotion import gate, rails
 from mlrails.serving import artifacts
 from mlrails.serving.manifest import HOLDOUT_FILE, INPUTS_FILE, Manifest, model_prefix
 from mlrails.settings import Settings
-from mlrails.training import estimator
+from mlrails.training import compute, estimator
 from mlrails.wiring import Prefix
 
 HOLDOUT = HOLDOUT_FILE
@@ -58,12 +58,7 @@ def load_features(bucket: str, cfg: ProjectConfig) -> tuple[pd.DataFrame, dict[s
     day holds no row inside it: the listing, like the reading, grows with the window, not with
     the history. Files outside any day's partition (written before features were partitioned)
     are read whatever their age."""
-    partitions = s3.list_prefixes(bucket, Prefix.FEATURES.value)
-    days = {prefix: dataset.partition_day(prefix) for prefix in partitions}
-    dated = [day for day in days.values() if day is not None]
-    if cfg.training.window_days is not None and dated:
-        first = max(dated) - timedelta(days=cfg.training.window_days)
-        partitions = [prefix for prefix in partitions if days[prefix] is None or days[prefix] >= first]
+    partitions = compute.window_partitions(s3.list_prefixes(bucket, Prefix.FEATURES.value), cfg.training.window_days)
     keys = [
         key
         for prefix in partitions
