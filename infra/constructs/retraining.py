@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.constructs.data_store import DataStore
 from infra.constructs.mlflow_service import MlflowService
-from infra.constructs.network import ISOLATED, Network
+from infra.constructs.network import ISOLATED, PUBLIC, Network
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.constructs.training_pipeline import TrainingPipeline
 from infra.constructs.training_task import TrainingTask
@@ -67,7 +67,9 @@ class Retraining(Construct):
                 environment=self.train.environment,
                 role=self.train.role,
                 vpc=network.vpc,
-                subnets=ISOLATED,
+                # As the MLflow task: an address to pull its image and write its logs (the VPC
+                # has no endpoints for those), the clients' group to reach MLflow, nothing inbound.
+                subnets=PUBLIC,
                 security_groups=[tracking.client_security_group],
                 log_retention=context.log_retention,
             )

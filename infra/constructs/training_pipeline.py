@@ -225,7 +225,7 @@ class TrainingPipeline(Construct):
                 launch_target=tasks.EcsFargateLaunchTarget(platform_version=ecs.FargatePlatformVersion.LATEST),
                 subnets=task.subnets,
                 security_groups=task.security_groups,
-                assign_public_ip=False,
+                assign_public_ip=True,  # its subnets are public ones: see TrainingTask
                 container_overrides=[
                     tasks.ContainerOverride(
                         container_definition=task.container,

@@ -33,7 +33,8 @@ ENTRYPOINT = ["python", "-m", "task"]
 
 class TrainingTask(Construct):
     """``cluster``, ``task_definition`` and its ``container``; ``subnets`` and
-    ``security_groups`` to run it in (the train function's)."""
+    ``security_groups`` to run it in (public subnets with an address; the train function's
+    security group, so that it reaches MLflow and admits nothing)."""
 
     def __init__(
         self,

@@ -108,9 +108,11 @@ def test_each_step_runs_as_a_fargate_task_then_its_result_is_read_into_the_state
         parameters = run["Parameters"]
         assert parameters["LaunchType"] == "FARGATE"
         network = parameters["NetworkConfiguration"]["AwsvpcConfiguration"]
-        assert "AssignPublicIp" not in network or network["AssignPublicIp"] == "DISABLED"
-        # The train function's subnets and security group: it reaches MLflow and the endpoints alike.
-        assert network["Subnets"] == [flatten_cfn_reference(s) for s in train["SubnetIds"]]
+        # The public subnets, with an address (no endpoint carries its image pull or its logs),
+        # as the MLflow task; the train function's security group: it reaches MLflow alike and
+        # admits nothing.
+        assert network["AssignPublicIp"] == "ENABLED"
+        assert all("publicSubnet" in json.dumps(subnet) for subnet in network["Subnets"]), network["Subnets"]
         assert network["SecurityGroups"] == [flatten_cfn_reference(s) for s in train["SecurityGroupIds"]]
         (override,) = parameters["Overrides"]["ContainerOverrides"]
         assert override["Environment"] == [
