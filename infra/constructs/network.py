@@ -132,8 +132,8 @@ class Network(Construct):
         )
         if release_store is not None:
             # The release store, in the pipeline's account (and this region: the config sees to
-            # it): the train function reads locked models' files there, and a training
-            # environment's copies them in. This account's principals, those files only.
+            # it): the train function reads locked models' files there, and copies in those of
+            # a version it proposes. This account's principals, those files only.
             store = f"arn:{Aws.PARTITION}:s3:::{release_store}"
             s3_endpoint.add_to_policy(
                 iam.PolicyStatement(

@@ -9,10 +9,11 @@ bytes; nobody may delete an object or a version; and Object Lock retains each ob
 versioned (Object Lock needs it), encrypted with a customer key of its own that rotates, private,
 TLS only, and logs its access.
 
-The train roles of the environments that train may write; those of every stage the pipeline
-deploys may read. They are in other accounts, and deployed after this stack: the bucket policy
-and the key policy name their accounts, narrowed to those roles by a condition (a policy naming a
-role that does not exist yet would not deploy).
+Every environment's train role may read and add (infra.support.release.store_users): adding
+changes no file, and what serves is what a reviewed lock names. The roles are in other
+accounts, and deployed after this stack: the bucket policy and the key policy name their
+accounts, narrowed to those roles by a condition (a policy naming a role that does not exist yet
+would not deploy).
 """
 
 from __future__ import annotations
@@ -40,11 +41,10 @@ ACCESS_LOG_DAYS = 365
 
 @dataclass(frozen=True)
 class StoreUser:
-    """A train role that uses the store: its ARN, its account, and whether it writes."""
+    """A train role that uses the store (reads and adds): its ARN and its account."""
 
     role_arn: str
     account: str
-    writes: bool
 
 
 class ReleaseStore(Construct):
@@ -92,25 +92,22 @@ class ReleaseStore(Construct):
         )
         never_deleted(self.bucket, "")
 
-        readers = list(users)
-        writers = [user for user in users if user.writes]
         self.bucket.add_to_resource_policy(
-            _for(readers, actions=["s3:GetObject"], resources=[objects], sid="TrainRolesRead")
+            _for(users, actions=["s3:GetObject"], resources=[objects], sid="TrainRolesRead")
         )
         # A missing file is then a 404, not a 403 (infra/support/access.py).
         self.bucket.add_to_resource_policy(
             _for(
-                readers,
+                users,
                 actions=["s3:ListBucket"],
                 resources=[bucket_arn],
                 sid="TrainRolesList",
                 conditions={"StringLike": {"s3:prefix": [f"{STORE_PREFIX}*"]}},
             )
         )
-        if writers:
-            self.bucket.add_to_resource_policy(
-                _for(writers, actions=["s3:PutObject"], resources=[objects], sid="TrainRolesWrite")
-            )
+        self.bucket.add_to_resource_policy(
+            _for(users, actions=["s3:PutObject"], resources=[objects], sid="TrainRolesWrite")
+        )
 
         # The key serves S3 for this bucket only (S3 Bucket Key: the encryption context is the
         # bucket's ARN), never a direct call. Writers also decrypt: a multipart upload reads the
@@ -122,18 +119,11 @@ class ReleaseStore(Construct):
             }
         }
         self.key.add_to_resource_policy(
-            _for(readers, actions=["kms:Decrypt"], resources=["*"], sid="TrainRolesRead", conditions=through_s3)
+            _for(users, actions=["kms:Decrypt"], resources=["*"], sid="TrainRolesRead", conditions=through_s3)
         )
-        if writers:
-            self.key.add_to_resource_policy(
-                _for(
-                    writers,
-                    actions=["kms:GenerateDataKey"],
-                    resources=["*"],
-                    sid="TrainRolesWrite",
-                    conditions=through_s3,
-                )
-            )
+        self.key.add_to_resource_policy(
+            _for(users, actions=["kms:GenerateDataKey"], resources=["*"], sid="TrainRolesWrite", conditions=through_s3)
+        )
 
 
 def _for(

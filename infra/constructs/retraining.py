@@ -20,7 +20,7 @@ from infra.constructs.training_pipeline import TrainingPipeline
 from infra.constructs.training_task import TrainingTask
 from infra.support.access import IDEMPOTENCY, STATE, Access, grant_items, grant_prefix, model_writer_role_name
 from infra.support.nag import acknowledge_resource_wildcard
-from infra.support.release import STORE_PREFIX, pipeline_account, store_readers, store_region, store_writers
+from infra.support.release import STORE_PREFIX, pipeline_account, store_region, store_users
 from mlrails import wiring
 from mlrails.config import ProjectConfig
 from mlrails.wiring import Prefix
@@ -135,21 +135,20 @@ class Retraining(Construct):
 
     def grant_release_store(self, cfg: ProjectConfig, environment_name: str) -> None:
         """The release store, in the pipeline's account (its bucket and key policies grant the
-        same from their side): list and read the files under release/sha256/ in every
-        environment that reads it, and write them in one that trains. Through S3 only, with the
-        store's key (the condition the key's policy sets)."""
-        if cfg.release_store is None or environment_name not in store_readers(cfg):
+        same from their side): list, read and add the files under release/sha256/ (see
+        infra.support.release.store_users). Through S3 only, with the store's key (the condition
+        the key's policy sets)."""
+        if cfg.release_store is None or environment_name not in store_users(cfg):
             return
-        writes = environment_name in store_writers(cfg)
         tr = self.train.function
         store = s3.Bucket.from_bucket_name(self, "ReleaseStore", cfg.release_store)
-        grant_prefix(store, tr, Access.READ | Access.PUT if writes else Access.READ, STORE_PREFIX)
+        grant_prefix(store, tr, Access.READ | Access.PUT, STORE_PREFIX)
         # The store's key is another stack's, often another account's: named by its account
         # and region, its id unknown here; the conditions hold it to this bucket through S3.
         key_arns = f"arn:{Aws.PARTITION}:kms:{store_region(cfg)}:{pipeline_account(cfg)}:key/*"
         iam.Grant.add_to_principal(
             grantee=tr,
-            actions=["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resource_arns=[key_arns],
             conditions={
                 "StringEquals": {

@@ -12,7 +12,7 @@ from constructs import Construct
 from infra.constructs.release_pipeline import ReleasePipeline
 from infra.constructs.release_store import ReleaseStore, StoreUser
 from infra.support.buckets import log_access
-from infra.support.release import environment_account, store_readers, store_writers, train_role_arn
+from infra.support.release import environment_account, store_users, train_role_arn
 from mlrails.config import ProjectConfig
 
 
@@ -33,14 +33,12 @@ class PipelineStack(cdk.Stack):
         super().__init__(scope, construct_id, **kwargs)
         if cfg.release_store is None:
             raise ValueError("the pipeline stack needs the config's release: section")
-        writers = store_writers(cfg)
         self.store = ReleaseStore(
             self,
             "ReleaseStore",
             bucket_name=cfg.release_store,
             users=[
-                StoreUser(train_role_arn(self, cfg, name), environment_account(cfg, name), writes=name in writers)
-                for name in store_readers(cfg)
+                StoreUser(train_role_arn(self, cfg, name), environment_account(cfg, name)) for name in store_users(cfg)
             ],
         )
         self.release = ReleasePipeline(self, "Release", cfg=cfg, stages=stages, lock_committed=lock_committed)

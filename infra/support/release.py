@@ -82,13 +82,10 @@ def lock_stages(cfg: ProjectConfig) -> list[str]:
     return [name for name in cfg.release_stages if cfg.models_source(name) == "release"]
 
 
-def store_writers(cfg: ProjectConfig) -> list[str]:
-    """The environments that train: `mlrails release propose` copies their models' files in."""
-    return [name for name in cfg.environments if cfg.models_source(name) == "train"]
-
-
-def store_readers(cfg: ProjectConfig) -> list[str]:
-    """The environments that read the store: every stage the pipeline applies a lock to, and
-    the writers (which check what is already there)."""
-    writers = store_writers(cfg)
-    return [name for name in cfg.environments if name in cfg.release_stages or name in writers]
+def store_users(cfg: ProjectConfig) -> list[str]:
+    """The environments whose train function uses the store, every one of them, to read and to
+    add: a stage the pipeline applies a lock to fetches its files; `mlrails release propose`
+    copies in the files of a training environment's champion, and of a release environment's
+    own challengers (its gate recommends them for a lock). Adding changes no file (write-once,
+    each under its sha256): what serves anywhere is what a reviewed lock names, digest by digest."""
+    return list(cfg.environments)
