@@ -21,6 +21,8 @@ are the same on both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
@@ -189,13 +191,7 @@ class TrainingPipeline(Construct):
                 # six attempts: replaced by the pipeline's own list and count.
                 retry_on_service_exceptions=False,
             )
-            task.add_retry(
-                errors=list(TRANSIENT_LAMBDA_ERRORS),
-                max_attempts=self.pipeline.retry_attempts,
-                interval=RETRY_INTERVAL,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            self._retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
             # A transient error can surface while the first invocation is still running: the
             # retry then meets the step's idempotency record in progress. Wait it out (up to
             # the function's timeout) rather than failing a run that is still training.
@@ -209,6 +205,16 @@ class TrainingPipeline(Construct):
             self.steps.append(task)
             chain = chain.next(task) if chain else sfn.Chain.start(task)
         return chain
+
+    def _retry_transient(self, state: sfn.TaskStateBase, errors: Sequence[str]) -> None:
+        """The pipeline's retry of a step's transient errors, the same on either path."""
+        state.add_retry(
+            errors=list(errors),
+            max_attempts=self.pipeline.retry_attempts,
+            interval=RETRY_INTERVAL,
+            backoff_rate=RETRY_BACKOFF_RATE,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
 
     def _on_fargate(self, task: TrainingTask, publish_failure: sfn.IChainable) -> sfn.IChainable:
         """Each step a Fargate task, then its result read back from runs/ into ``$.<step>``."""
@@ -244,13 +250,7 @@ class TrainingPipeline(Construct):
                 # The task's description is no result: the state stays as it was.
                 result_path=sfn.JsonPath.DISCARD,
             )
-            run.add_retry(
-                errors=list(TRANSIENT_ECS_ERRORS),
-                max_attempts=self.pipeline.retry_attempts,
-                interval=RETRY_INTERVAL,
-                backoff_rate=RETRY_BACKOFF_RATE,
-                jitter_strategy=sfn.JitterType.FULL,
-            )
+            self._retry_transient(run, TRANSIENT_ECS_ERRORS)
             read = tasks.CallAwsService(
                 self,
                 f"Read{name}Result",
