@@ -85,6 +85,7 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     from mlrails.local.cloud import (
         create_release_store,
         create_resources,
+        create_tracking_server,
         local_names,
         prediction_id_secret,
         release_bucket,
@@ -107,6 +108,7 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         prediction_id_secret=prediction_id_secret(names),
         feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"],
         release_store=release_bucket(cfg),
+        tracking_server=create_tracking_server(names),
     )
     for key, value in environment.items():
         monkeypatch.setenv(key, value)

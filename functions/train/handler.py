@@ -7,8 +7,6 @@ Runs as a container image: mlflow + scikit-learn + pandas exceed Lambda's zip li
 image runs the steps as an ECS Fargate task too (``training.compute``): ``task.py`` beside this.
 """
 
-import functools
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,8 +25,9 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-@functools.cache
 def registry() -> Registry:
+    """Per invocation: the server may have stopped and started again (on another address)
+    since this container's last one (mlrails.tracking), and each invocation waits for it."""
     settings = deployed.settings(needs_tracking=True)
     return Registry.for_settings(settings, deployed.project_config(settings.config_uri).model.name)
 

@@ -36,8 +36,9 @@ PERIOD = Duration.minutes(5)
 # p99 over a quiet 5 minutes is the slowest of a handful of requests: latency alarms only when
 # two of three consecutive windows are slow.
 LATENCY_WINDOWS, LATENCY_WINDOWS_TO_ALARM = 3, 2
-# MLflow's task: two five-minute windows without one, so a task being replaced does not page.
-MLFLOW_DOWN_WINDOWS = 2
+# MLflow runs only while held (mlrails.tracking): a task running this many hours on end means
+# a hold nobody gives back, or an idle sweep that does not run. It costs money, not service.
+MLFLOW_ALWAYS_ON_HOURS = 12
 # Aurora at this share of its maximum capacity for three windows: MLflow slows or fails,
 # and serverless_v2_max_capacity needs raising.
 DATABASE_ACU_PERCENT, DATABASE_WINDOWS = 90, 3
@@ -192,16 +193,15 @@ class Alarms(Construct):
         )
 
         # Without Container Insights (off: see mlflow_service.py) there is no RunningTaskCount;
-        # AWS/ECS publishes the service's CPUUtilization each minute while a task RUNS, and
-        # nothing while none does: no sample in the windows is the alarm.
+        # AWS/ECS publishes the service's CPUUtilization each minute while a task runs, and
+        # nothing while none does (the normal, idle state: missing data is not breaching).
         alarm(
-            "MlflowNoRunningTask",
-            mlflow_service.metric_cpu_utilization(period=PERIOD, statistic="SampleCount"),
-            "The MLflow tracking server has had no running task: training runs and operator commands fail",
+            "MlflowAlwaysOn",
+            mlflow_service.metric_cpu_utilization(period=Duration.hours(1), statistic="SampleCount"),
+            f"The MLflow tracking server has run for {MLFLOW_ALWAYS_ON_HOURS} hours on end: a hold nobody "
+            "gives back, or an idle sweep that does not run (the TrackingIdle schedule, tracking_switch)",
             threshold=1,
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=MLFLOW_DOWN_WINDOWS,
-            missing_data=cloudwatch.TreatMissingData.BREACHING,
+            evaluation_periods=MLFLOW_ALWAYS_ON_HOURS,
         )
         # Paused (0 ACU) is idle, not a fault: only a database held at its ceiling alarms.
         alarm(

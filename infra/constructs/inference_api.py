@@ -145,7 +145,7 @@ class InferenceApi(Construct):
             spec=wiring.inference_function(context.cfg),
             context=context,
             memory_mb=environment.inference_memory_mb,
-            snap_start=True,
+            snap_start=environment.snapstart,
             prediction_id_secret=self.prediction_id_key.secret_arn,
             feedback_api_id=self.feedback_api.rest_api_id,
             # In a `models: release` environment, the digest of the lock it serves: a new lock is

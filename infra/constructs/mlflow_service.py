@@ -2,7 +2,13 @@
 (a public address to pull its image and write its logs, and a security group that admits its
 clients only), Aurora Serverless v2 PostgreSQL (scales to zero) in the isolated subnets as its
 backend store, artifacts in the artifacts bucket under ``mlflow/``. Reachable only from the
-clients' security group, through a Cloud Map private DNS name."""
+clients' security group, through a Cloud Map private DNS name.
+
+On demand: the service is deployed with no task. The tracking_switch function (mlrails.tracking)
+scales it to one while anyone holds it (a training run, an operator command, `mlrails ui`) and
+back to zero when the last hold ends or expires; inference never needs it (it reads the
+manifest). CloudFormation sets the desired count only when the template's value changes, so a
+deployment leaves a held server running. ECS Exec is on for `mlrails ui`'s port forward."""
 
 from __future__ import annotations
 
@@ -92,11 +98,13 @@ class MlflowService(Construct):
             "automatic rotation would break it until a redeploy. Rotate by redeploying.",
         )
 
-        cluster = ecs.Cluster(self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.DISABLED)
+        self.cluster = cluster = ecs.Cluster(
+            self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.DISABLED
+        )
         acknowledge(
             cluster,
             "AwsSolutions-ECS4",
-            "One small always-on task: Container Insights would cost more than the task's own "
+            "One small task, running only while held: Container Insights would cost more than the task's own "
             "metrics (AWS/ECS CPU and memory) and the container health check already give.",
         )
         namespace = servicediscovery.PrivateDnsNamespace(
@@ -170,7 +178,7 @@ class MlflowService(Construct):
             "Service",
             cluster=cluster,
             task_definition=task,
-            desired_count=1,
+            desired_count=0,  # until held: see the module's docstring
             min_healthy_percent=100,
             max_healthy_percent=200,
             # Out through the internet gateway (ECR, Logs, Secrets Manager), in from its clients only.
@@ -178,6 +186,8 @@ class MlflowService(Construct):
             security_groups=[server_security_group],
             assign_public_ip=True,
             circuit_breaker=ecs.DeploymentCircuitBreaker(rollback=True),
+            # `mlrails ui --env`: a Session Manager port forward to the task, no open port.
+            enable_execute_command=True,
             cloud_map_options=ecs.CloudMapOptions(
                 name="mlflow",
                 cloud_map_namespace=namespace,
@@ -186,5 +196,12 @@ class MlflowService(Construct):
             ),
         )
         self.database.connections.allow_default_port_from(self.service, "MLflow server")
+        acknowledge(
+            task.task_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ECS Exec's Session Manager channel (ssmmessages:Create/OpenControlChannel, Create/OpenDataChannel) "
+            "supports no resource-level permissions: it carries `mlrails ui`'s port forward.",
+        )
 
         self.tracking_uri = f"http://{host}:{MLFLOW_PORT}"
+        self.port = MLFLOW_PORT

@@ -73,6 +73,7 @@ class PipelineFunction(Construct):
         feedback_api_id: str | None = None,
         release_store: str | None = None,
         release_lock: str | None = None,
+        tracking_server: str | None = None,
         role_name: str | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -121,6 +122,7 @@ class PipelineFunction(Construct):
             feedback_api_id=feedback_api_id,
             release_store=release_store,
             release_lock=release_lock,
+            tracking_server=tracking_server,
         )
         common = dict(
             description=spec.description,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_cdk import Aws
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -38,6 +39,7 @@ class Retraining(Construct):
         context: FunctionContext,
         network: Network,
         tracking: MlflowService,
+        tracking_switch: lambda_.IFunction,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -80,6 +82,7 @@ class Retraining(Construct):
             self,
             "Pipeline",
             train=self.train.function,
+            tracking_switch=tracking_switch,
             bus=bus,
             model_name=context.cfg.model.name,
             environment_name=context.environment_name,

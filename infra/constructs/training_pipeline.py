@@ -17,6 +17,10 @@ the same state on either path. With ``auto`` a first Choice takes the path the e
 names (``$.compute``, which retrain_trigger sets: :func:`mlrails.training.compute.for_run`).
 Retries (transient errors of each service), the catch to ``TrainingFailed`` and the timeout
 are the same on both.
+
+MLflow runs only while held (:mod:`mlrails.tracking`): the first state holds it through the
+tracking switch, asking again every few seconds while its task starts (``TrackingStarting``),
+and the run releases it after its last step, or after a failure before ``TrainingFailed``.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ TRANSIENT_ECS_ERRORS = (
     "ECS.LimitExceededException",
     "AmazonECS.Unknown",
 )
+TRACKING_STARTING_ERROR = "TrackingStarting"  # mlrails.tracking.switch: held, its task not running yet
 RESULT_READ_ATTEMPTS = 2  # reading a small file back: any error may be transient, retries cost seconds
 ENGINE_PATH = "$.compute"
 
@@ -78,6 +83,7 @@ class TrainingPipeline(Construct):
         construct_id: str,
         *,
         train: lambda_.IFunction,
+        tracking_switch: lambda_.IFunction,
         bus: events.IEventBus,
         model_name: str,
         environment_name: str,
@@ -127,6 +133,30 @@ class TrainingPipeline(Construct):
             cause_path=f"{FAILURE_PATH}.Cause",
         )
         publish_failure.next(failed)
+        self.tracking_switch = tracking_switch
+        holder = sfn.JsonPath.format(pipeline.tracking_holder_format, sfn.JsonPath.string_at("$.request.trigger_id"))
+        now = sfn.JsonPath.string_at("$$.State.EnteredTime")
+        release_after_failure = self._switch("ReleaseTrackingAfterFailure", pipeline.tracking_release(holder, now))
+        # Releasing is worth a try, not a reason to hide the run's own failure: on to it either way
+        # (a hold left behind expires, and the idle sweep stops the server).
+        release_after_failure.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path="$.release_failure")
+        release_after_failure.next(publish_failure)
+        hold = self._switch("HoldTracking", pipeline.tracking_hold(holder, now))
+        hold.add_retry(
+            errors=[TRACKING_STARTING_ERROR],
+            max_attempts=pipeline.tracking_start_attempts,
+            interval=Duration.seconds(pipeline.tracking_start_interval_seconds),
+            backoff_rate=1,
+        )
+        hold.add_catch(release_after_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
+        self.release_tracking = self._switch("ReleaseTracking", pipeline.tracking_release(holder, now))
+        # After a run that succeeded, a release that fails leaves the hold to expire: the run
+        # still succeeded (its function's errors alarm says the switch failed).
+        self.release_tracking.add_catch(
+            sfn.Succeed(self, "HoldLeftToExpire"), errors=[sfn.Errors.ALL], result_path="$.release_failure"
+        )
+        self.hold_tracking = hold
+        publish_failure = release_after_failure  # every step's catch releases first
 
         self.steps: list[sfn.TaskStateBase] = []
         on_lambda = self._on_lambda(train, publish_failure) if compute != "fargate" else None
@@ -141,6 +171,7 @@ class TrainingPipeline(Construct):
             )
         else:
             definition = on_lambda or on_fargate
+        definition = sfn.Chain.start(hold).next(definition)
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention)
         self.state_machine = sfn.StateMachine(
@@ -162,6 +193,11 @@ class TrainingPipeline(Construct):
                 f"{train.function_arn}:*",
                 f"Invokes the {pipeline.function} function only; CDK's invoke grant covers its versions and aliases.",
             )
+        acknowledge_resource_wildcard(
+            role,
+            f"{tracking_switch.function_arn}:*",
+            "Invokes the tracking switch only (hold and release MLflow); CDK's invoke grant covers its versions.",
+        )
         if on_fargate is not None:
             acknowledge_resource_wildcard(
                 role,
@@ -204,7 +240,21 @@ class TrainingPipeline(Construct):
             task.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
             self.steps.append(task)
             chain = chain.next(task) if chain else sfn.Chain.start(task)
-        return chain
+        return chain.next(self.release_tracking)
+
+    def _switch(self, name: str, event: dict[str, object]) -> tasks.LambdaInvoke:
+        """A call of the tracking switch (a hold or a release); the state stays as it was."""
+        call = tasks.LambdaInvoke(
+            self,
+            name,
+            comment=f"tracking switch: {event['action']} MLflow for this run",
+            lambda_function=self.tracking_switch,
+            payload=sfn.TaskInput.from_object(event),
+            result_path=sfn.JsonPath.DISCARD,
+            retry_on_service_exceptions=False,
+        )
+        self._retry_transient(call, TRANSIENT_LAMBDA_ERRORS)
+        return call
 
     def _retry_transient(self, state: sfn.TaskStateBase, errors: Sequence[str]) -> None:
         """The pipeline's retry of a step's transient errors, the same on either path."""
@@ -280,7 +330,7 @@ class TrainingPipeline(Construct):
                 state.add_catch(publish_failure, errors=[sfn.Errors.ALL], result_path=FAILURE_PATH)
                 self.steps.append(state)
             chain = (chain.next(run) if chain else sfn.Chain.start(run)).next(read).next(unwrap)
-        return chain
+        return chain.next(self.release_tracking)
 
     def _results_arn(self) -> str:
         return Stack.of(self).format_arn(

@@ -24,11 +24,12 @@ from infra.constructs.operator_access import OperatorAccess
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction, WiredFunction
 from infra.constructs.release_access import ReleaseAccess
 from infra.constructs.retraining import Retraining
+from infra.constructs.tracking_switch import TrackingSwitch
 from infra.support.access import Access, grant_prefix
 from infra.support.images import KIT_IMAGE, ImageSource
 from mlrails import wiring
 from mlrails.config import ProjectConfig
-from mlrails.wiring import Prefix, operator_parameter
+from mlrails.wiring import Prefix, operator_parameter, tracking_switch_parameter
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -68,7 +69,22 @@ class ServiceStack(cdk.Stack):
         inference = InferenceApi(self, "Inference", context=context, environment=environment, release_lock=release_lock)
         drift_check = WiredFunction(self, "DriftCheck", name="drift_check", context=context)
         performance_check = WiredFunction(self, "PerformanceCheck", name="performance_check", context=context)
-        retraining = Retraining(self, "Retraining", context=context, network=network, tracking=tracking, bus=store.bus)
+        tracking_switch = TrackingSwitch(
+            self,
+            "TrackingSwitch",
+            context=context,
+            tracking=tracking,
+            parameter_name=tracking_switch_parameter(cfg.project, environment_name),
+        )
+        retraining = Retraining(
+            self,
+            "Retraining",
+            context=context,
+            network=network,
+            tracking=tracking,
+            tracking_switch=tracking_switch.function,
+            bus=store.bus,
+        )
 
         self.functions: dict[str, PipelineFunction] = {
             "feature_prep": feature_prep.handler,
@@ -77,6 +93,7 @@ class ServiceStack(cdk.Stack):
             "performance_check": performance_check.handler,
             "retrain_trigger": retraining.trigger,
             "train": retraining.train,
+            "tracking_switch": tracking_switch.handler,
         }
         self.inference = inference
         self.operator_access = OperatorAccess(
@@ -84,6 +101,8 @@ class ServiceStack(cdk.Stack):
             "Operators",
             function=retraining.train.function,
             parameter_name=operator_parameter(cfg.project, environment_name),
+            tracking_switch=tracking_switch,
+            tracking=tracking,
         )
         self.release_access = ReleaseAccess(
             self,
@@ -143,4 +162,5 @@ class ServiceStack(cdk.Stack):
         # Each function's grants sit with the construct that creates it (grant_store).
         for construct in (feature_prep, drift_check, performance_check, inference, retraining):
             construct.grant_store(store, cfg)
+        tracking_switch.grant_store(store)
         retraining.grant_release_store(cfg, environment_name)

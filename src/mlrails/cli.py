@@ -7,7 +7,7 @@ import sys
 import traceback
 import warnings
 
-from mlrails.commands import cost, local, operate, project, release
+from mlrails.commands import cost, local, operate, project, release, ui
 from mlrails.commands.project import CONFIG_FILE
 from mlrails.errors import MlrailsError
 
@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     release_command.set_defaults(run=release.release)
     models = commands.add_parser("models", help="versions, aliases, metrics and the promotion audit log")
     models.set_defaults(run=operate.models)
+    ui_command = commands.add_parser(
+        "ui", help="MLflow's web UI on localhost (a deployed one is started, forwarded, and stopped after)"
+    )
+    ui_command.add_argument("--port", type=int, default=5000, help="the local port (default 5000)")
+    ui_command.add_argument(
+        "--minutes", type=float, default=60, help="with --env: stop the forward, and the hold, after this long"
+    )
+    ui_command.set_defaults(run=ui.ui)
     release_command.add_argument(
         "--from",
         "--env",
@@ -132,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     release_command.add_argument(
         "--role-arn", help="with --env: a role to assume for it (the release pipeline's steps assume each stage's)"
     )
-    for command in (promote, rollback, models):
+    for command in (promote, rollback, models, ui_command):
         command.add_argument("--env", default=None, help=env_help)
-    for command in (promote, rollback, models, release_command):
+    for command in (promote, rollback, models, release_command, ui_command):
         command.add_argument(
             "--local", action="store_true", help="--env names a local copy of the environment (`mlrails up --env NAME`)"
         )

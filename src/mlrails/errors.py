@@ -121,6 +121,14 @@ class TamperedArtifact(ArtifactError):
     error_code = "TAMPERED_ARTIFACT"
 
 
+class TrackingUnavailable(MlrailsError):
+    """The MLflow tracking server did not answer in time (it runs only while held: see
+    mlrails.tracking)."""
+
+    status = 503
+    error_code = "TRACKING_UNAVAILABLE"
+
+
 class AwsError(MlrailsError):
     """An AWS service refused or failed a call (``code``: its error code, or the client's
     error class when the call never got an answer). Adapters raise it in place of botocore's

@@ -77,6 +77,9 @@ class Settings:
     release_store: str | None = None
     """MLRAILS_RELEASE_STORE: the release store's bucket (train function; a ``release:``
     section or the local runtime): proposed locks' files, by sha256."""
+    tracking_server: str | None = None
+    """MLRAILS_TRACKING_SERVER: the ARN of the MLflow server's ECS service, which the
+    tracking_switch function scales between zero and one task (mlrails.tracking.switch)."""
     release_lock: str | None = None
     """MLRAILS_RELEASE_LOCK: in a ``models: release`` environment, the digest of the lock this
     inference function version serves (set at deploy from ``release/<model>.lock.json``)."""
@@ -90,6 +93,7 @@ class Settings:
         needs_state_machine: bool = False,
         needs_capture_stream: bool = False,
         needs_api: bool = False,
+        needs_tracking_server: bool = False,
     ) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
@@ -121,5 +125,10 @@ class Settings:
             if needs_api
             else env.get("MLRAILS_FEEDBACK_API_ID"),
             release_store=env.get("MLRAILS_RELEASE_STORE") or None,
+            tracking_server=(
+                _required(env, "MLRAILS_TRACKING_SERVER")
+                if needs_tracking_server
+                else env.get("MLRAILS_TRACKING_SERVER") or None
+            ),
             release_lock=env.get("MLRAILS_RELEASE_LOCK") or None,
         )

@@ -154,6 +154,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         900,
         asynchronous=False,
     ),
+    # Outside the VPC: ECS's API is on the internet, where no endpoint has to be paid for.
+    FunctionSpec(
+        "tracking_switch",
+        "Starts the MLflow server for whoever holds it and stops it when nobody does",
+        "zip",
+        ("shared",),
+        256,
+        30,
+    ),
 )
 
 
@@ -258,6 +267,28 @@ class TrainingPipeline:
     # Transient Lambda errors only (throttling, service errors): a bad model or too little
     # data fails the same way twice.
     retry_attempts: int = 2
+    # MLflow runs only while held (mlrails.tracking): the run holds it before its first step
+    # (asking again every interval until its task runs: a Fargate task starts in about a
+    # minute, MLflow's image pull included) and releases it after the last, or after a failure.
+    tracking_function: str = "tracking_switch"
+    tracking_start_interval_seconds: int = 15
+    tracking_start_attempts: int = 40  # 10 minutes
+
+    # The name a run holds the tracking server under, with its trigger id for the placeholder
+    # (Python's str.format here, States.Format in the state machine).
+    tracking_holder_format: str = "training:{}"
+
+    def tracking_holder(self, trigger_id: str) -> str:
+        return self.tracking_holder_format.format(trigger_id)
+
+    def tracking_hold(self, holder: object, time: object) -> dict[str, object]:
+        """The switch's event holding the server for a whole run, at the run's ``time``: its
+        lease lasts the run's timeout, so a run that ends without releasing it (a timed-out
+        execution) keeps the server no longer than that before the idle sweep stops it."""
+        return {"action": "hold", "holder": holder, "minutes": self.timeout_seconds // 60, "wait": True, "time": time}
+
+    def tracking_release(self, holder: object, time: object) -> dict[str, object]:
+        return {"action": "release", "holder": holder, "time": time}
 
 
 TRAINING = TrainingPipeline()
@@ -325,6 +356,15 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
         enabled=lambda cfg: cfg.retraining.cooldown_hours > 0 or cfg.retraining.max_retrains is not None,
         payload={"schedule": "DeferredRetrain", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
     ),
+    # MLflow's idle sweep: a holder that vanished (a killed `mlrails ui`, a run that timed out)
+    # keeps the server up until its lease ends and this sweep finds it ended.
+    ScheduleSpec(
+        "TrackingIdle",
+        "tracking_switch",
+        expression=lambda cfg: "rate(1 hour)",
+        enabled=lambda cfg: True,
+        payload={"schedule": "TrackingIdle", "scheduled_time": SCHEDULED_TIME, "execution_id": EXECUTION_ID},
+    ),
 )
 
 
@@ -332,6 +372,12 @@ def operator_parameter(project: str, environment: str) -> str:
     """The SSM parameter holding the URL that runs operator commands in an environment
     (`mlrails promote --env NAME` reads it: no stack names to know)."""
     return f"/mlrails/{project}/{environment}/operator-url"
+
+
+def tracking_switch_parameter(project: str, environment: str) -> str:
+    """The SSM parameter holding the tracking switch function's ARN: operator commands and
+    `mlrails ui --env NAME` hold MLflow through it before they need it."""
+    return f"/mlrails/{project}/{environment}/tracking-switch"
 
 
 def api_parameters(project: str, environment: str) -> tuple[str, str]:
@@ -375,6 +421,7 @@ def function_environment(
     feedback_api_id: str | None = None,
     release_store: str | None = None,
     release_lock: str | None = None,
+    tracking_server: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`).
     ``release_store``: the release store's bucket (the train function: it copies a proposed
@@ -408,6 +455,8 @@ def function_environment(
         env["MLRAILS_RELEASE_STORE"] = release_store
     if release_lock is not None:
         env["MLRAILS_RELEASE_LOCK"] = release_lock
+    if tracking_server is not None:
+        env["MLRAILS_TRACKING_SERVER"] = tracking_server
     origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
     if origins:
         env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)

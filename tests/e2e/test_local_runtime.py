@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlrails.adapters.tracking_server import TrackingServer
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.local.synthetic import churn_frame
@@ -38,14 +39,18 @@ def test_a_failing_training_step_ends_the_run_with_training_failed(cfg, tmp_path
             json.loads(m["Body"])
             for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
         ]
-    steps = [(i.function, i.event.get("step"), i.error is not None) for i in seen]
+        # MLflow, held for the run, was released though it failed.
+        assert TrackingServer(runtime.cloud.tracking_server_arn).state().desired == 0
+    steps = [(i.function, i.event.get("step") or i.event.get("action"), i.error is not None) for i in seen]
     assert steps == [
         ("feature_prep", None, False),
         ("retrain_trigger", None, False),
+        ("tracking_switch", "hold", False),
         ("train", "train", True),
+        ("tracking_switch", "release", False),
         ("retrain_trigger", None, False),
     ]  # TrainingFailed: the run gives back its lease
-    assert "no_such_package:model" in seen[2].error
+    assert "no_such_package:model" in seen[3].error
     assert len(failed) == 1
     detail = failed[0]["detail"]
     assert detail["model"] == cfg.model.name and detail["error"] == "TrainingError"
@@ -65,13 +70,19 @@ def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, re
 
     assert [i.function for i in fired] == ["retrain_trigger", "performance_check"]
     assert fired[0].result["retrain"] is True and fired[1].result["status"] == "insufficient_labels"
-    assert [(i.function, i.event.get("step")) for i in seen] == [
+    assert [(i.function, i.event.get("step") or i.event.get("action")) for i in seen] == [
         ("retrain_trigger", None),
         ("performance_check", None),
+        ("tracking_switch", "hold"),
         ("train", "train"),
         ("train", "evaluate"),
         ("train", "finish"),
+        ("tracking_switch", "release"),
     ]
+    # The run held MLflow (its task running before the first step), and released it after the last.
+    [holder] = seen[2].result["holders"]
+    assert seen[2].result["ready"] and holder.startswith("training:") and seen[-1].event["holder"] == holder
+    assert seen[-1].result == {**seen[-1].result, "desired": 0, "holders": {}, "scaled": True}
 
 
 def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_path, restore_environ):

@@ -307,7 +307,8 @@ def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> Non
         "AWS::ECS::Service",
         {
             "LaunchType": "FARGATE",
-            "DesiredCount": 1,
+            "DesiredCount": 0,  # until held (test_tracking_on_demand.py)
+            "EnableExecuteCommand": True,  # `mlrails ui`'s port forward
             # An address to reach ECR, Logs and Secrets Manager: see the test above for who may come in.
             "NetworkConfiguration": {"AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "ENABLED"})},
             "ServiceRegistries": [Match.object_like({"RegistryArn": Match.any_value()})],

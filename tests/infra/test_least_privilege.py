@@ -95,6 +95,8 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("release", "s3:ListBucket"): {"release/sha256/"},
         ("release", "s3:PutObject"): {"release/sha256/"},
     },
+    # the config only: its state is the leases' item and MLflow's ECS service
+    "tracking_switch": {("artifacts", "s3:GetObject"): {"config/"}},
 }
 EXPECTED_TABLE = {
     "feature_prep": IDEMPOTENCY,
@@ -103,6 +105,7 @@ EXPECTED_TABLE = {
     "performance_check": IDEMPOTENCY,
     "retrain_trigger": IDEMPOTENCY | STATE,
     "train": IDEMPOTENCY,
+    "tracking_switch": STATE,
 }
 PUBLISHES = {
     "feature_prep": True,
@@ -111,6 +114,7 @@ PUBLISHES = {
     "performance_check": True,
     "retrain_trigger": True,
     "train": True,
+    "tracking_switch": False,
 }
 # Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
 STATES = {
@@ -120,6 +124,7 @@ STATES = {
     "performance_check": set(),
     "retrain_trigger": {"states:StartExecution"},
     "train": set(),
+    "tracking_switch": set(),
 }
 
 

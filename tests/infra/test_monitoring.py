@@ -263,13 +263,15 @@ def test_cloudwatch_may_publish_to_the_topic_for_this_accounts_alarms_only(
     )
 
 
-def test_mlflow_without_a_running_task_alarms(service_template: Template, dev: MlrailsStage) -> None:
-    # No Container Insights: AWS/ECS's CPUUtilization has samples only while a task runs, so the
-    # alarm reads their count and counts no data as breaching.
+def test_mlflow_running_half_a_day_on_end_alarms(service_template: Template, dev: MlrailsStage) -> None:
+    # MLflow runs only while held: no task is the idle state, not a fault. Without Container
+    # Insights AWS/ECS's CPUUtilization has samples only while a task runs: twelve hourly
+    # windows with samples mean a hold nobody gave back, or a sweep that does not run.
     [found] = [p for p in alarms(service_template).values() if p.get("Namespace") == "AWS/ECS"]
     assert found["MetricName"] == "CPUUtilization" and found["Statistic"] == "SampleCount"
-    assert found["ComparisonOperator"] == "LessThanThreshold" and found["Threshold"] == 1
-    assert found["TreatMissingData"] == "breaching"
+    assert found["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and found["Threshold"] == 1
+    assert found["Period"] == 3600 and found["EvaluationPeriods"] == 12
+    assert found["TreatMissingData"] == "notBreaching"
     assert {d["Name"] for d in found["Dimensions"]} == {"ClusterName", "ServiceName"}
     # The service is the Tracking stack's, imported (Tracking deploys before Service).
     assert all("Fn::ImportValue" in d["Value"] for d in found["Dimensions"])

@@ -22,18 +22,33 @@ def test_the_parameter_holds_the_train_functions_iam_url(service_template: Templ
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
 
-def test_the_operator_policy_grants_exactly_find_and_call_the_url(service_template: Template) -> None:
+def test_the_operator_policy_grants_exactly_the_url_the_switch_and_a_port_forward(service_template: Template) -> None:
     (policy,) = service_template.find_resources("AWS::IAM::ManagedPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert all(s["Effect"] == "Allow" for s in statements)
-    granted = {s["Action"]: (flatten_cfn_reference(s["Resource"]), s.get("Condition")) for s in statements}
-    train = function_id(service_template, "train")
-    assert set(granted) == {"ssm:GetParameter", "lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
-    assert granted["lambda:InvokeFunctionUrl"][1] == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
-    # A direct invocation (a forged training step, a command naming its own caller): refused.
-    assert granted["lambda:InvokeFunction"][1] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
-    assert all(train in granted[a][0] for a in ("lambda:InvokeFunctionUrl", "lambda:InvokeFunction"))
-    assert not any("*" in resource for resource, _ in granted.values())
+    granted: dict[str, list[tuple[list[str], object]]] = {}
+    for s in statements:
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        granted.setdefault(s["Action"], []).append(([flatten_cfn_reference(r) for r in resources], s.get("Condition")))
+    train, switch = function_id(service_template, "train"), function_id(service_template, "tracking_switch")
+    assert set(granted) == {"ssm:GetParameter", "lambda:InvokeFunctionUrl", "lambda:InvokeFunction", "ssm:StartSession"}
+    ((url, url_condition),) = granted["lambda:InvokeFunctionUrl"]
+    assert train in url[0] and url_condition == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
+    # The train function only through its URL (a direct invocation would be a forged training
+    # step, or a command naming its own caller); the tracking switch directly (hold, release).
+    invoke = {
+        resource: condition for resources, condition in granted["lambda:InvokeFunction"] for resource in resources
+    }
+    assert {k for k in invoke if train in k} and {k for k in invoke if switch in k}
+    for resource, condition in invoke.items():
+        assert condition == ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}} if train in resource else None)
+    parameters = [resource for resources, _ in granted["ssm:GetParameter"] for resource in resources]
+    assert len(parameters) == 2 and not any("*" in p for p in parameters)
+    # A port forward to MLflow's tasks (ECS Exec) with AWS's port-forwarding document, nothing else.
+    ((session, _),) = granted["ssm:StartSession"]
+    assert len(session) == 2
+    assert any(":task/" in r and r.endswith("/*") for r in session)
+    assert any(r.endswith(":document/AWS-StartPortForwardingSession") for r in session)
     assert service_template.find_outputs(
         "*", {"Description": "Attach to the operators' role or group to allow `mlrails ... --env`"}
     )

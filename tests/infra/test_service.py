@@ -14,15 +14,15 @@ from mlrails import openapi, wiring
 from mlrails.config import ProjectConfig
 
 
-def test_six_functions_five_zip_on_python_312_and_one_image(service_template: Template) -> None:
+def test_every_function_but_train_is_zip_on_python_312(service_template: Template) -> None:
     zip_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "zip"]
     image_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "image"]
-    assert (len(zip_specs), len(image_specs)) == (5, 1)
+    assert [spec.name for spec in image_specs] == [wiring.TRAINING.function]
     descriptions = sorted(
         fn["Properties"].get("Description", "")
         for fn in service_template.find_resources("AWS::Lambda::Function").values()
     )
-    # The six pipeline functions, and nothing else in this stack.
+    # The pipeline functions, and nothing else in this stack.
     assert descriptions == sorted(spec.description for spec in wiring.FUNCTIONS)
     for spec in zip_specs:
         service_template.has_resource_properties(
@@ -93,17 +93,22 @@ def test_every_layer_is_built_for_python_312(service_template: Template) -> None
     )
 
 
-def test_inference_uses_snapstart_and_the_environment_memory(service_template: Template, cfg: ProjectConfig) -> None:
+def test_inference_has_the_environment_memory_and_snapstart_only_when_asked(
+    service_template: Template, cfg: ProjectConfig, dev_service_template
+) -> None:
     inference = wiring.function("inference")
     service_template.has_resource_properties(
         "AWS::Lambda::Function",
         {
             "Description": inference.description,
             "MemorySize": cfg.environments["dev"].inference_memory_mb,
-            "SnapStart": {"ApplyOn": "PublishedVersions"},
+            "SnapStart": Match.absent(),  # its cache is billed idle: off by default (docs/cost.md)
         },
     )
     service_template.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
+    dev_service_template({"snapstart": True}).has_resource_properties(
+        "AWS::Lambda::Function", {"Description": inference.description, "SnapStart": {"ApplyOn": "PublishedVersions"}}
+    )
 
 
 def test_asynchronous_functions_retry_then_dead_letter(service_template: Template) -> None:
@@ -221,14 +226,11 @@ def test_api_gateway_errors_have_the_api_error_shape(service_template: Template,
 
 
 def test_an_inactive_snapstart_version_is_answered_with_a_retry_hint(service_template: Template) -> None:
-    """The inference function serves from a SnapStart version behind the alias; when that version
-    went Inactive, Lambda refuses the invocation until its new snapshot is ready and API Gateway
-    answers 500 (a gateway response, DEFAULT_5XX): the client is told to retry. No schedule
-    invokes the function to keep it warm."""
+    """The inference function serves from a version behind the alias (a SnapStart one where an
+    environment asks: when that version went Inactive, Lambda refuses the invocation until its
+    new snapshot is ready and API Gateway answers 500, a gateway response, DEFAULT_5XX): the
+    client is told to retry. No schedule invokes the function to keep it warm."""
     inference = wiring.function("inference").description
-    service_template.has_resource_properties(
-        "AWS::Lambda::Function", {"Description": inference, "SnapStart": {"ApplyOn": "PublishedVersions"}}
-    )
     service_template.has_resource_properties("AWS::Lambda::Alias", {"Name": "live"})
     service_template.has_resource_properties(
         "AWS::ApiGateway::GatewayResponse",

@@ -74,14 +74,15 @@ def test_nag_finds_nothing_unacknowledged(auto: Variant) -> None:
 
 
 def test_the_example_trains_on_lambda_and_deploys_no_task(service_template: Template) -> None:
-    assert _definition(service_template)["StartAt"] == "Train"
+    document = _definition(service_template)
+    assert document["States"][document["StartAt"]]["Next"] == "Train"  # after holding MLflow
     service_template.resource_count_is("AWS::ECS::TaskDefinition", 0)
     service_template.resource_count_is("AWS::ECS::Cluster", 0)
 
 
 def test_auto_chooses_the_engine_the_run_was_started_with(auto: Variant) -> None:
     document = _definition(auto.service)
-    choice = document["States"][document["StartAt"]]
+    choice = document["States"][document["States"][document["StartAt"]]["Next"]]  # after holding MLflow
     assert choice["Type"] == "Choice"
     (rule,) = choice["Choices"]
     assert rule == {"Variable": "$.compute", "StringEquals": "fargate", "Next": "TrainOnFargate"}
@@ -97,7 +98,7 @@ def test_each_step_runs_as_a_fargate_task_then_its_result_is_read_into_the_state
     for step in wiring.TRAINING.steps:
         state = step.capitalize()
         expected += [f"{state}OnFargate", f"Read{state}Result", f"{state}Result"]
-    assert path == expected
+    assert path == [*expected, "ReleaseTracking"]
 
     train = _train_function(auto.service)["VpcConfig"]
     for step in wiring.TRAINING.steps:
@@ -132,7 +133,8 @@ def test_each_step_runs_as_a_fargate_task_then_its_result_is_read_into_the_state
 
 def test_both_paths_retry_only_transient_errors_and_fail_to_training_failed(auto: Variant) -> None:
     states = _definition(auto.service)["States"]
-    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "PublishTrainingFailed"}]
+    # MLflow released first, then TrainingFailed (test_training_pipeline.py).
+    catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ReleaseTrackingAfterFailure"}]
     for step in wiring.TRAINING.steps:
         state = step.capitalize()
         on_lambda, run, read = states[state], states[f"{state}OnFargate"], states[f"Read{state}Result"]
@@ -143,6 +145,7 @@ def test_both_paths_retry_only_transient_errors_and_fail_to_training_failed(auto
         assert set(retry["ErrorEquals"]) == set(TRANSIENT_ECS_ERRORS)
         assert retry["MaxAttempts"] == wiring.TRAINING.retry_attempts
         assert read["Retry"][0]["ErrorEquals"] == ["States.TaskFailed"]
+    assert states["ReleaseTrackingAfterFailure"]["Next"] == "PublishTrainingFailed"
     assert states["PublishTrainingFailed"]["Next"] == "Failed"
 
 

@@ -85,26 +85,40 @@ def steps_in_order(template: Template) -> list[tuple[str, dict[str, Any]]]:
         assert len(path) <= len(states), "the states loop"
 
 
+def training_steps(template: Template) -> list[tuple[str, dict[str, Any]]]:
+    """The path's train function steps: between holding MLflow and releasing it
+    (test_tracking_on_demand.py holds those two)."""
+    path = steps_in_order(template)
+    assert [path[0][0], path[-1][0]] == ["HoldTracking", "ReleaseTracking"]
+    return path[1:-1]
+
+
 @pytest.fixture(scope="module")
 def train_arn(service_template: Template) -> str:
     return f"<{function_id(service_template, wiring.TRAINING.function)}.Arn>"
 
 
+@pytest.fixture(scope="module")
+def switch_arn(service_template: Template) -> str:
+    return f"<{function_id(service_template, wiring.TRAINING.tracking_function)}.Arn>"
+
+
 def test_one_invocation_of_train_per_step_in_order(service_template: Template, train_arn: str) -> None:
-    path = steps_in_order(service_template)
+    path = training_steps(service_template)
     assert [invocation(state) for _, state in path] == [
         (train_arn, {"step": step, "state.$": "$"}) for step in wiring.TRAINING.steps
     ]
     assert [state["ResultPath"] for _, state in path] == [f"$.{step}" for step in wiring.TRAINING.steps]
     # The step's result itself, not Lambda's response envelope.
     assert all(state["Resource"] == train_arn or "ResultSelector" in state for _, state in path)
-    # No other Lambda task anywhere.
+    # No other Lambda task anywhere but the tracking switch's.
     invoking = [name for name, state in definition(service_template)["States"].items() if invocation(state)]
-    assert sorted(invoking) == sorted(name for name, _ in path)
+    switch = ["HoldTracking", "ReleaseTracking", "ReleaseTrackingAfterFailure"]
+    assert sorted(invoking) == sorted([name for name, _ in path] + switch)
 
 
 def test_only_lambdas_transient_errors_are_retried(service_template: Template) -> None:
-    for name, state in steps_in_order(service_template):
+    for name, state in training_steps(service_template):
         transient, in_progress = state["Retry"]
         assert set(transient["ErrorEquals"]) == TRANSIENT, name
         assert transient["MaxAttempts"] == wiring.TRAINING.retry_attempts
@@ -120,11 +134,16 @@ def test_only_lambdas_transient_errors_are_retried(service_template: Template) -
 
 def test_any_failure_publishes_training_failed_then_fails(service_template: Template, cfg: ProjectConfig) -> None:
     states = definition(service_template)["States"]
-    catches = [state["Catch"] for _, state in steps_in_order(service_template)]
+    catches = [state["Catch"] for _, state in steps_in_order(service_template)[:-1]]
     handler = catches[0][0]["Next"]
+    assert handler == "ReleaseTrackingAfterFailure"  # MLflow first (test_tracking_on_demand.py)
     assert catches == [[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": handler}]] * len(catches)
+    release = states[handler]
+    assert release["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.release_failure", "Next": release["Next"]}
+    ]
 
-    publish = states[handler]
+    publish = states[release["Next"]]
     assert publish["Type"] == "Task" and publish["Resource"].endswith(":states:::events:putEvents")
     assert "ResultPath" in publish and publish["ResultPath"] is None  # $.failure stays for the Fail state
     assert "Catch" not in publish and "Retry" not in publish
@@ -167,7 +186,9 @@ def test_a_run_is_bounded_logged_and_traced(service_template: Template) -> None:
     assert group["Properties"]["RetentionInDays"] == 30
 
 
-def test_the_state_machine_may_invoke_train_and_publish_only(service_template: Template, train_arn: str) -> None:
+def test_the_state_machine_may_invoke_train_and_the_switch_and_publish_only(
+    service_template: Template, train_arn: str, switch_arn: str
+) -> None:
     role_id = state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0]
     statements = [
         s
@@ -181,7 +202,7 @@ def test_the_state_machine_may_invoke_train_and_publish_only(service_template: T
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for action in actions:
             by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
-    assert by_action.pop("lambda:InvokeFunction") == {train_arn, f"{train_arn}:*"}
+    assert by_action.pop("lambda:InvokeFunction") == {train_arn, f"{train_arn}:*", switch_arn, f"{switch_arn}:*"}
     (bus,) = by_action.pop("events:PutEvents")
     assert "StoreBus" in bus
     # What remains is log delivery and X-Ray, which have no resource-level permissions.

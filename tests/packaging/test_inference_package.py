@@ -43,15 +43,10 @@ def test_each_package_names_its_packaging_and_layers(cfg, package, packaging, la
     assert set(wiring.layers_in_use(_serving(cfg, package))) == {"shared", "data", *layers}
 
 
-def test_the_default_full_package_ships_the_ml_layer_with_snapstart(service_template: Template, cfg):
+def test_the_default_full_package_ships_the_ml_layer(service_template: Template, cfg):
     assert cfg.serving.package == "full"
-    service_template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Description": INFERENCE,
-            "SnapStart": {"ApplyOn": "PublishedVersions"},
-        },
-    )
+    # SnapStart only where an environment asks for it (test_service.py).
+    service_template.has_resource_properties("AWS::Lambda::Function", {"Description": INFERENCE})
     assert _inference_layers(service_template) == {"shared", "ml"}
     assert not service_template.find_resources(
         "AWS::Lambda::LayerVersion", {"Properties": {"Description": Match.string_like_regexp("^mlrails onnx")}}

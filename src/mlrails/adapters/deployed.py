@@ -18,10 +18,12 @@ def settings(
     needs_state_machine: bool = False,
     needs_capture_stream: bool = False,
     needs_api: bool = False,
+    needs_tracking_server: bool = False,
 ) -> Settings:
     """The function's settings, read from the environment on first use."""
     return Settings.from_env(
         needs_tracking=needs_tracking,
+        needs_tracking_server=needs_tracking_server,
         needs_state_machine=needs_state_machine,
         needs_capture_stream=needs_capture_stream,
         needs_api=needs_api,

@@ -11,6 +11,8 @@ otherwise.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -21,10 +23,13 @@ from botocore.httpsession import URLLib3Session
 
 from mlrails.errors import ConfigError, NotDeployed
 from mlrails.promotion.operations import Operation, OperationRefused, unwrap
-from mlrails.wiring import api_parameters, operator_parameter
+from mlrails.tracking.client import held
+from mlrails.wiring import api_parameters, operator_parameter, tracking_switch_parameter
 
 # A promotion compiles and verifies the model before it answers: minutes for a large one.
 TIMEOUT_SECONDS = 900
+# Between two holds of an MLflow server that is starting (a Fargate task: about a minute).
+START_PAUSE_SECONDS = 10
 
 
 def session_for(region: str | None, role_arn: str | None = None) -> boto3.Session:
@@ -65,11 +70,42 @@ class DeployedOperator:
     """Runs :class:`Operation` s in one deployed environment."""
 
     def __init__(
-        self, project: str, environment: str, *, region: str | None = None, session: boto3.Session | None = None
+        self,
+        project: str,
+        environment: str,
+        *,
+        region: str | None = None,
+        session: boto3.Session | None = None,
+        progress: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self.session = session or session_for(region)
         self.parameter = operator_parameter(project, environment)
+        self.switch_parameter = tracking_switch_parameter(project, environment)
         self.environment = environment
+        self.progress = progress
+
+    def switch(self, event: dict[str, Any]) -> dict[str, Any]:
+        """One call of the environment's tracking switch (mlrails.tracking), with the caller's
+        credentials: hold or release MLflow."""
+        function = _parameter(self.session, self.switch_parameter, self.environment)
+        try:
+            response = self.session.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        except (BotoCoreError, ClientError) as exc:
+            raise OperationRefused(f"cannot reach the tracking switch of '{self.environment}': {exc}") from exc
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError"):
+            raise OperationRefused(
+                f"the tracking switch of '{self.environment}' failed: "
+                f"{payload.get('errorType')}: {payload.get('errorMessage')}"
+            )
+        return payload
+
+    def wait_for_start(self, status: dict[str, Any]) -> None:
+        self.progress(
+            f"starting MLflow in '{self.environment}' "
+            f"(tasks asked for {status['desired']}, running {status['running']})..."
+        )
+        time.sleep(START_PAUSE_SECONDS)
 
     def url(self) -> str:
         """The operator function's URL, from the environment's SSM parameter."""
@@ -93,9 +129,11 @@ class DeployedOperator:
         return request
 
     def __call__(self, operation: Operation) -> dict[str, Any]:
+        """The command, with MLflow held while it runs (it runs only while someone holds it)."""
         request = self.signed(operation)
         try:
-            response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(request.prepare())
+            with held(self.switch, "operator", pause=self.wait_for_start):
+                response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(request.prepare())
         except BotoCoreError as exc:
             raise OperationRefused(f"cannot reach the operator function of '{self.environment}': {exc}") from exc
         # A refusal, a denied signature (403) or a crash (502) is raised as OperationRefused.

@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 import platform
 import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +23,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.base import BaseEstimator
 
-from mlrails.errors import ConfigError
+from mlrails.errors import ConfigError, TrackingUnavailable
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix
 
@@ -37,6 +41,45 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "unknown"
     return versions
+
+
+# How long a client waits for a server that was just started: its task is running (the
+# tracking switch waited for that), MLflow needs seconds more to listen and its private DNS
+# name to resolve.
+REACHABLE_WITHIN_SECONDS = 180
+_PROBE_INTERVAL_SECONDS = 5
+
+
+def wait_until_reachable(
+    tracking_uri: str,
+    seconds: float = REACHABLE_WITHIN_SECONDS,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Until an MLflow server answers its health check, or :class:`TrackingUnavailable` after
+    ``seconds``. A store that is no server (the local runtime's SQLite) is there already."""
+    if not tracking_uri.startswith(("http://", "https://")):
+        return
+    deadline, last = clock() + seconds, "no answer yet"
+    while True:
+        try:
+            with urllib.request.urlopen(
+                f"{tracking_uri.rstrip('/')}/health", timeout=_PROBE_INTERVAL_SECONDS
+            ) as answer:
+                if answer.status == 200:
+                    return
+                last = f"HTTP {answer.status}"
+        except urllib.error.HTTPError as exc:  # answering, not healthy yet
+            last = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:  # not listening, or its name not resolving yet
+            last = str(getattr(exc, "reason", exc))
+        if clock() >= deadline:
+            raise TrackingUnavailable(
+                f"the MLflow server at {tracking_uri} did not answer within {seconds:g} s ({last}); "
+                "is it held? (mlrails.tracking: the training run and operator commands hold it)"
+            )
+        sleep(_PROBE_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -105,9 +148,10 @@ class Registry:
     @classmethod
     def for_settings(cls, settings: Settings, model_name: str) -> Registry:
         """The registry a deployed function (or the local runtime) uses: runs' artifacts go
-        to the artifacts bucket under mlflow/."""
+        to the artifacts bucket under mlflow/. Waits for a server that is starting."""
         if not settings.tracking_uri:
             raise ConfigError("environment variable MLFLOW_TRACKING_URI must be set")
+        wait_until_reachable(settings.tracking_uri)
         location = f"s3://{settings.artifacts_bucket}/{Prefix.MLFLOW.value}{model_name}"
         return cls(settings.tracking_uri, model_name, artifact_location=location)
 

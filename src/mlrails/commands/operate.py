@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,12 @@ def operator(
         if environment not in cfg.environments:
             raise ConfigError(f"--env {environment}: not one of the config's environments {sorted(cfg.environments)}")
         region = cfg.environments[environment].region
-        remote = DeployedOperator(cfg.project, environment, session=session_for(region, role_arn))
+        remote = DeployedOperator(
+            cfg.project,
+            environment,
+            session=session_for(region, role_arn),
+            progress=lambda line: print(line, file=sys.stderr),
+        )
         yield lambda action, **fields: remote(Operation(action, **fields))
         return
     from mlrails.local.cloud import ENVIRONMENT

@@ -44,6 +44,8 @@ class ReservedConcurrency(Section):
     # One training run at a time (the retrain lease), plus the state machine's retry of a step
     # still running and an operator command (`mlrails promote | rollback | models`).
     train: Reservation = 3
+    # The MLflow switch: a training run's holds and release, operators' commands, the idle sweep.
+    tracking_switch: Reservation = 3
 
     def total(self) -> int:
         """Every reservation of the environment together."""
@@ -74,6 +76,11 @@ class Environment(Section):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     inference_memory_mb: int = Field(default=1024, ge=128, le=10240)
+    # Lambda SnapStart for the inference function (zip packages): a cold start restores a
+    # snapshot instead of importing the model stack, for the snapshot cache's price (about
+    # $3.95 a month per GB of memory, idle or not) and a version that goes Inactive after 14
+    # quiet days (docs/api.md). Off: the idle environment costs less than $10 a month.
+    snapstart: bool = False
     auth: Literal["api_key", "iam"] = "api_key"
     throttle_rate: float = Field(default=50, gt=0)
     throttle_burst: int = Field(default=100, gt=0)

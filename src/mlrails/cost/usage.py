@@ -18,7 +18,17 @@ GB = 2**30
 # A state's duration when the caller gives none (seconds), by state name (lower case): the
 # example's train step (image start, mlflow, a fit on three weeks of features, the profile),
 # its evaluate step (both models on the holdout) and its finish (ONNX compile, verify, manifest).
-DEFAULT_STEP_SECONDS: dict[str, float] = {"train": 300, "evaluate": 60, "finish": 60}
+DEFAULT_STEP_SECONDS: dict[str, float] = {
+    "train": 300,
+    "evaluate": 60,
+    "finish": 60,
+    # The tracking switch's calls: a second each (the hold's retries while MLflow starts, too).
+    "holdtracking": 1,
+    "releasetracking": 1,
+}
+# MLflow held from zero (mlrails.tracking): its task starts (image pull, database resume)
+# before the first step and runs the whole run.
+TRACKING_START_SECONDS = 90
 FALLBACK_STEP_SECONDS = 60.0
 # bench/inference.py, in-process, one row, ONNX, capture on (docs/api.md): 1.06 ms at p50.
 # Lambda bills whole milliseconds, so a request bills 2 ms.
@@ -162,10 +172,28 @@ def training_run(stacks: list[Stack], step_seconds: Mapping[str, float] | None =
     if invocations:
         charges.append(Charge("Lambda requests", "lambda_requests_million", invocations / 1e6))
     charges.append(Charge("state transitions", "step_functions_standard_1k", len(path) / 1000, f"{len(path)} states"))
+    charges += _tracking_for_run(stacks, run_seconds)
     wake = _aurora_wake(stacks, run_seconds)
     if wake is not None:
         charges.append(wake)
     return Estimate(charges, used)
+
+
+def _tracking_for_run(stacks: list[Stack], run_seconds: float) -> list[Charge]:
+    """The MLflow server a run holds: a service deployed with no task (on demand) runs one
+    from before the first step to the release, with its public address."""
+    hours = (run_seconds + TRACKING_START_SECONDS) / 3600
+    charges = []
+    for stack in stacks:
+        for _, props in stack.of_type("AWS::ECS::Service"):
+            if props.get("DesiredCount", 1) != 0:
+                continue  # always on: priced idle
+            task = stack.properties(target(props.get("TaskDefinition")))
+            for price, quantity, note in fargate_usage(task, hours):
+                charges.append(Charge("MLflow's task, held for the run", price, quantity, note))
+            if props.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {}).get("AssignPublicIp") == "ENABLED":
+                charges.append(Charge("MLflow's task's public address", "public_ipv4_hour", hours))
+    return charges
 
 
 def _inference_function(stacks: list[Stack]) -> dict[str, Any] | None:

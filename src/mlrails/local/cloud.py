@@ -104,6 +104,7 @@ class LocalCloud:
         self._mock = None
         self._server = None
         self.state_machine_arn = ""
+        self.tracking_server_arn = ""
         self.git_commit = git.commit(Path.cwd())
         self.release_bucket = release_bucket(self.cfg)
 
@@ -127,6 +128,7 @@ class LocalCloud:
         self._mock.start(reset=True)
         deployed.reset()
         self.state_machine_arn = create_resources(self.cfg, self.names)
+        self.tracking_server_arn = create_tracking_server(self.names)
         self._open_release_store()
         return self
 
@@ -178,6 +180,7 @@ class LocalCloud:
             feedback_api_id=FEEDBACK_API.api_id if spec.name == "inference" else None,
             release_store=self.release_bucket if spec.name == TRAINING.function else None,
             release_lock=self.release_lock if spec.name == "inference" else None,
+            tracking_server=self.tracking_server_arn if spec.name == TRAINING.tracking_function else None,
         )
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
@@ -297,6 +300,25 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
         roleArn=_LOCAL_ROLE,
         definition=json.dumps({"StartAt": "RunLocally", "States": {"RunLocally": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]
+
+
+def create_tracking_server(names: ResourceNames) -> str:
+    """MLflow's ECS service as the CDK app declares it, with no task until someone holds it
+    (mlrails.tracking). Returns its ARN. Locally MLflow itself is the SQLite store, there
+    whether the service runs or not; moto counts a scaled service's tasks as running at once."""
+    ecs = client("ecs")
+    cluster = ecs.create_cluster(clusterName=f"{names.bus_name}-tracking")["cluster"]["clusterName"]
+    task = ecs.register_task_definition(
+        family=f"{names.bus_name}-mlflow",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="1024",
+        containerDefinitions=[{"name": "Mlflow", "image": "mlflow", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return ecs.create_service(
+        cluster=cluster, serviceName="mlflow", taskDefinition=task, desiredCount=0, launchType="FARGATE"
+    )["service"]["serviceArn"]
 
 
 def deploy_config(cfg: ProjectConfig, names: ResourceNames) -> None:

@@ -123,7 +123,10 @@ class Router:
             # The engine retrain_trigger chose (mlrails.training.compute): the train function
             # in this process, or the training task's entrypoint in a process of its own.
             on_fargate = state.get("compute") == "fargate"
-            for step in TRAINING.steps:
+            # MLflow is held for the run and released after it, whatever its end (mlrails.tracking).
+            holder = TRAINING.tracking_holder(state["request"]["trigger_id"])
+            failed = self._hold_tracking(holder, state, invocations)
+            for step in TRAINING.steps if failed is None else ():
                 event = {"step": step, "state": state}
                 invocation = (
                     self._invoke(
@@ -139,18 +142,39 @@ class Router:
                 )
                 invocations.append(invocation)
                 if invocation.error:
-                    request = state["request"]
-                    error, _, cause = invocation.error.partition(": ")
-                    publish(
-                        TrainingFailed(
-                            request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
-                        ),
-                        self.cloud.names.bus_name,
-                        time=datetime.fromisoformat(state["time"]),
-                    )
+                    failed = invocation.error
                     break
                 state[step] = invocation.result
+            invocations.append(
+                self._invoke(
+                    TRAINING.tracking_function,
+                    "run ended",
+                    TRAINING.tracking_release(holder, state["time"]),
+                )
+            )
+            if failed is not None:
+                request = state["request"]
+                error, _, cause = failed.partition(": ")
+                publish(
+                    TrainingFailed(
+                        request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
+                    ),
+                    self.cloud.names.bus_name,
+                    time=datetime.fromisoformat(state["time"]),
+                )
         return invocations
+
+    def _hold_tracking(self, holder: str, state: dict[str, Any], invocations: list[Invocation]) -> str | None:
+        """The state machine's first state: hold MLflow, asking again while its task starts
+        (moto runs a scaled service's task at once: locally the first answer is ready).
+        Returns the error that ends the run, if any."""
+        event = TRAINING.tracking_hold(holder, state["time"])
+        for _ in range(TRAINING.tracking_start_attempts):
+            invocation = self._invoke(TRAINING.tracking_function, "run started", event)
+            invocations.append(invocation)
+            if invocation.error is None or not invocation.error.startswith("TrackingStarting"):
+                return invocation.error
+        return invocation.error
 
     def _invoke(
         self, target: str, trigger: str, event: dict[str, Any], run: Callable[[], Any] | None = None

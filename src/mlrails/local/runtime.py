@@ -23,6 +23,7 @@ from mlrails.local.router import Invocation, Router
 from mlrails.promotion.lock import read_lock
 from mlrails.promotion.operations import Operation, unwrap
 from mlrails.schedule import fire_times
+from mlrails.tracking.client import held
 from mlrails.wiring import SCHEDULES, TRAINING, Prefix
 
 
@@ -266,10 +267,15 @@ class LocalRuntime:
         """A person's command, run by the train function through its URL as in AWS (see
         :mod:`mlrails.promotion.operations`); here the runtime stands for IAM: ``by`` is who it says the
         caller is, and the time is the run's virtual time."""
-        response = self.router.invoker.invoke(
-            TRAINING.function, function_url_request(operation.to_body(), caller=by, at=self.now)
-        )
+        with held(self.hold_tracking, "operator", pause=lambda _status: None):
+            response = self.router.invoker.invoke(
+                TRAINING.function, function_url_request(operation.to_body(), caller=by, at=self.now)
+            )
         return unwrap(response["statusCode"], response["body"])
+
+    def hold_tracking(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A hold or release of MLflow (mlrails.tracking) at the run's virtual time."""
+        return self.router.invoker.invoke(TRAINING.tracking_function, {**event, "time": self.now.isoformat()})
 
     def advance(self, delta: timedelta) -> list[Invocation]:
         """Move the virtual clock, firing every schedule due on the way, in time order."""

@@ -45,8 +45,12 @@ class Timeline:
 
 def nothing_due(invocation: Invocation) -> bool:
     """The deferred-retrain check found no deferred trigger due (its result's trigger stays
-    ``deferred``; one that acted names the trigger it put to the policy)."""
-    return invocation.function == "retrain_trigger" and (invocation.result or {}).get("trigger") == "deferred"
+    ``deferred``; one that acted names the trigger it put to the policy), or MLflow's idle
+    sweep found nothing to stop."""
+    result = invocation.result or {}
+    if invocation.function == "tracking_switch":
+        return not invocation.error and "forgot" in result and not result["scaled"] and not result["forgot"]
+    return invocation.function == "retrain_trigger" and result.get("trigger") == "deferred"
 
 
 def describe(invocation: Invocation) -> str:
@@ -70,11 +74,25 @@ def describe(invocation: Invocation) -> str:
         case "train":
             version = invocation.event["state"]["train"]["version"]
             return f"v{version} promoted ⇒ ModelPromoted" if r["promoted"] else f"v{version} rejected ⇒ ModelRejected"
+        case "tracking_switch":
+            return _tracking_line(invocation.event, r)
         case "drift_check":
             return _drift_line(r)
         case "performance_check":
             return _performance_line(r)
     return json.dumps(r)[:120]
+
+
+def _tracking_line(event: dict[str, Any], r: dict[str, Any]) -> str:
+    others = f"{len(r['holders'])} holder(s)"
+    if "forgot" in r:
+        outcome = "⇒ MLflow stopped" if r["scaled"] and not r["desired"] else f"{others} left"
+        return f"idle sweep: forgot {', '.join(r['forgot']) or 'no hold'} {outcome}"
+    if event["action"] == "hold":
+        return f"{event['holder']} holds MLflow" + (" ⇒ started" if r["scaled"] else f" ({others})")
+    return f"{event['holder']} released MLflow" + (
+        " ⇒ stopped" if r["scaled"] and not r["desired"] else f" ({others} left)"
+    )
 
 
 def _drift_line(r: dict[str, Any]) -> str:
