@@ -202,6 +202,9 @@ def test_the_deployed_caller_signs_a_request_to_the_url(aws, cfg):
     remote = DeployedOperator(cfg.project, "prod", session=session)
     with pytest.raises(ConfigError, match=r"not deployed .* run `cdk deploy` first"):
         remote.url()
+    # MLflow is held through the tracking switch before a command: found by its own parameter.
+    with pytest.raises(ConfigError, match=r"no SSM parameter /mlrails/churn/prod/tracking-switch"):
+        remote.switch({"action": "hold", "holder": "operator:x", "minutes": 20})
     url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"
     session.client("ssm").put_parameter(Name=operator_parameter(cfg.project, "prod"), Value=url, Type="String")
     request = remote.signed(Operation("rollback"))

@@ -10,6 +10,7 @@ otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -84,12 +85,18 @@ class DeployedOperator:
         self.environment = environment
         self.progress = progress
 
+    @functools.cached_property
+    def switch_function(self) -> str:
+        """The tracking switch's ARN, from the environment's SSM parameter (read once)."""
+        return _parameter(self.session, self.switch_parameter, self.environment)
+
     def switch(self, event: dict[str, Any]) -> dict[str, Any]:
         """One call of the environment's tracking switch (mlrails.tracking), with the caller's
         credentials: hold or release MLflow."""
-        function = _parameter(self.session, self.switch_parameter, self.environment)
         try:
-            response = self.session.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+            response = self.session.client("lambda").invoke(
+                FunctionName=self.switch_function, Payload=json.dumps(event).encode()
+            )
         except (BotoCoreError, ClientError) as exc:
             raise OperationRefused(f"cannot reach the tracking switch of '{self.environment}': {exc}") from exc
         payload = json.loads(response["Payload"].read() or b"null")
@@ -129,11 +136,11 @@ class DeployedOperator:
         return request
 
     def __call__(self, operation: Operation) -> dict[str, Any]:
-        """The command, with MLflow held while it runs (it runs only while someone holds it)."""
-        request = self.signed(operation)
+        """The command, with MLflow held while it runs (it runs only while someone holds it).
+        Signed once MLflow runs: a SigV4 signature is good for five minutes, a start may take more."""
         try:
             with held(self.switch, "operator", pause=self.wait_for_start):
-                response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(request.prepare())
+                response = URLLib3Session(timeout=TIMEOUT_SECONDS).send(self.signed(operation).prepare())
         except BotoCoreError as exc:
             raise OperationRefused(f"cannot reach the operator function of '{self.environment}': {exc}") from exc
         # A refusal, a denied signature (403) or a crash (502) is raised as OperationRefused.
