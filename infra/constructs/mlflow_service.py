@@ -2,7 +2,12 @@
 (a public address to pull its image and write its logs, and a security group that admits its
 clients only), Aurora Serverless v2 PostgreSQL (scales to zero) in the isolated subnets as its
 backend store, artifacts in the artifacts bucket under ``mlflow/``. Reachable only from the
-clients' security group, through a Cloud Map private DNS name."""
+clients' security group, through a Cloud Map private DNS name.
+
+Its clients (the train function, in the isolated subnets, and the training task) need no
+interface endpoint beside it: S3 and DynamoDB go through the VPC's gateway endpoints, and their
+events through S3 as well, left in the outbox for the event_relay function
+(:mod:`mlrails.outbox`)."""
 
 from __future__ import annotations
 
@@ -60,7 +65,6 @@ class MlflowService(Construct):
         server_security_group.connections.allow_from(
             self.client_security_group, ec2.Port.tcp(MLFLOW_PORT), "MLflow clients"
         )
-        network.allow_endpoints_from(self.client_security_group)
 
         self.database = rds.DatabaseCluster(
             self,

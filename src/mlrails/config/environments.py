@@ -44,6 +44,8 @@ class ReservedConcurrency(Section):
     # One training run at a time (the retrain lease), plus the state machine's retry of a step
     # still running and an operator command (`mlrails promote | rollback | models`).
     train: Reservation = 3
+    # A few events per training run or operator command, one invocation each.
+    event_relay: Reservation = 2
 
     def total(self) -> int:
         """Every reservation of the environment together."""

@@ -269,6 +269,8 @@ class LocalRuntime:
         response = self.router.invoker.invoke(
             TRAINING.function, function_url_request(operation.to_body(), caller=by, at=self.now)
         )
+        # What the command announced (ModelPromoted...) waits in the outbox: relay it.
+        self.router.drain()
         return unwrap(response["statusCode"], response["body"])
 
     def advance(self, delta: timedelta) -> list[Invocation]:
