@@ -71,7 +71,13 @@ def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, re
         ("train", "train"),
         ("train", "evaluate"),
         ("train", "finish"),
+        # The run's events, left in the outbox by its steps, put on the bus after it.
+        ("event_relay", None),
+        ("event_relay", None),
     ]
+    finished = "ModelPromoted" if seen[-3].result["promoted"] else "ModelRejected"
+    relayed = [(i.result["status"], i.result["detail_type"]) for i in seen[-2:]]
+    assert sorted(relayed) == sorted([("relayed", "ModelRegistered"), ("relayed", finished)])
 
 
 def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_path, restore_environ):
