@@ -141,21 +141,11 @@ class Router:
                 if invocation.error:
                     request = state["request"]
                     error, _, cause = invocation.error.partition(": ")
-                    # The state machine's own PutEvents (outside the VPC): no outbox.
-                    put(
-                        to_entry(
-                            TrainingFailed(
-                                request["model"],
-                                request["environment"],
-                                request["trigger_id"],
-                                error,
-                                cause,
-                                state["time"],
-                            ),
-                            self.cloud.names.bus_name,
-                            time=datetime.fromisoformat(state["time"]),
-                        )
+                    failed = TrainingFailed(
+                        request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
                     )
+                    # The state machine's own PutEvents (outside the VPC): no outbox.
+                    put(to_entry(failed, self.cloud.names.bus_name, time=datetime.fromisoformat(state["time"])))
                     break
                 state[step] = invocation.result
         return invocations
