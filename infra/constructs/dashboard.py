@@ -153,6 +153,9 @@ class Dashboard(Construct):
                         custom(MetricName.MODEL_PROMOTED, "Sum"),
                         custom(MetricName.MODEL_REJECTED, "Sum"),
                         custom(MetricName.RELEASE_REFUSED, "Sum"),
+                        # The train function's events, put on the bus from the outbox (or not).
+                        custom(MetricName.EVENTS_RELAYED, "Sum"),
+                        custom(MetricName.OUTBOX_MALFORMED, "Sum"),
                     ],
                     width=THIRD,
                 ),

@@ -25,6 +25,10 @@ NONCURRENT_DATA_DAYS = 30
 NONCURRENT_ARTIFACT_DAYS = 90
 CAPTURE_DAYS = 90
 ACCESS_LOG_DAYS = 365
+# The relay deletes each outbox object once its event is on the bus: what stays is an event it
+# refused (malformed, logged with the reason) or could not relay (its dead-letter queue keeps
+# the notification as long).
+OUTBOX_DAYS = 14
 
 
 class DataStore(Construct):
@@ -71,6 +75,8 @@ class DataStore(Construct):
             "ArtifactsBucket",
             access_logs=self.access_logs_bucket,
             log_prefix="artifacts/",
+            # outbox/ events reach event_relay through EventBridge (the OutboxObjectCreated route).
+            event_bridge=True,
             # No default retention: only what asks for a lock (the audit log) is locked.
             object_lock=True,
             lifecycle_rules=[
@@ -80,6 +86,12 @@ class DataStore(Construct):
                     id="NoncurrentVersions",
                     noncurrent_version_expiration=Duration.days(NONCURRENT_ARTIFACT_DAYS),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="OutboxExpiry",
+                    prefix=Prefix.OUTBOX.value,
+                    expiration=Duration.days(OUTBOX_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
                 ),
             ],
         )

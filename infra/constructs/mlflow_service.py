@@ -8,7 +8,12 @@ On demand: the service is deployed with no task. The tracking_switch function (m
 scales it to one while anyone holds it (a training run, an operator command, `mlrails ui`) and
 back to zero when the last hold ends or expires; inference never needs it (it reads the
 manifest). CloudFormation sets the desired count only when the template's value changes, so a
-deployment leaves a held server running. ECS Exec is on for `mlrails ui`'s port forward."""
+deployment leaves a held server running. ECS Exec is on for `mlrails ui`'s port forward.
+
+Its clients (the train function, in the isolated subnets, and the training task) need no
+interface endpoint beside it: S3 and DynamoDB go through the VPC's gateway endpoints, and their
+events through S3 as well, left in the outbox for the event_relay function
+(:mod:`mlrails.outbox`)."""
 
 from __future__ import annotations
 
@@ -66,7 +71,6 @@ class MlflowService(Construct):
         server_security_group.connections.allow_from(
             self.client_security_group, ec2.Port.tcp(MLFLOW_PORT), "MLflow clients"
         )
-        network.allow_endpoints_from(self.client_security_group)
 
         self.database = rds.DatabaseCluster(
             self,

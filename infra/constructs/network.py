@@ -1,9 +1,11 @@
-"""A VPC that nothing pays for by the hour: no NAT gateway, and one interface endpoint in one AZ.
+"""A VPC that nothing pays for by the hour: no NAT gateway and no interface endpoint.
 
 - **Isolated subnets** (no route out): the database, and the train function, which reaches S3
-  and DynamoDB through the free gateway endpoints and EventBridge through its one interface
-  endpoint (a function in a VPC gets no public address, so without it or a NAT it could not
-  publish; one AZ's endpoint serves both AZs' functions, at cents of cross-AZ traffic).
+  and DynamoDB through the free gateway endpoints, and nothing else. It publishes its events
+  through S3 too: each one an object under outbox/ of the artifacts bucket, which the
+  event_relay function, outside the VPC, puts on the bus (:mod:`mlrails.outbox`). An
+  EventBridge interface endpoint used to carry them ($7.30 a month in one AZ, used a few
+  times a week).
 - **Public subnets**: the MLflow task, with a public address and a security group that admits
   its clients only, nobody from outside. It pulls its image and writes its logs over the
   internet gateway, where four more interface endpoints in two AZs (ECR, ECR Docker, Logs,
@@ -12,7 +14,7 @@
 
 Each endpoint's policy admits only this environment's resources, or this account's principals,
 instead of the default full access: code in the VPC cannot copy data out to another account's
-bucket, table or service through them."""
+bucket or table through them."""
 
 from __future__ import annotations
 
@@ -30,13 +32,6 @@ from infra.support.release import STORE_PREFIX
 
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 PUBLIC = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
-
-# Each interface endpoint and the IAM service prefix of the calls it carries: what the train
-# function, in the isolated subnets, calls beyond S3 and DynamoDB.
-INTERFACE_ENDPOINTS = {
-    "EventBridge": (ec2.InterfaceVpcEndpointAwsService.EVENTBRIDGE, "events"),
-}
-
 
 # Where ECR keeps image layers (Amazon ECR's guide, "Minimum Amazon S3 bucket permissions").
 ECR_LAYER_BUCKET = f"prod-{Aws.REGION}-starport-layer-bucket"
@@ -89,31 +84,6 @@ class Network(Construct):
             traffic_type=ec2.FlowLogTrafficType.REJECT,
         )
 
-        self.endpoint_security_group = ec2.SecurityGroup(
-            self,
-            "EndpointSecurityGroup",
-            vpc=self.vpc,
-            allow_all_outbound=False,
-            description="Interface VPC endpoints: HTTPS from the train function only",
-        )
-        for name, (service, actions) in INTERFACE_ENDPOINTS.items():
-            endpoint = self.vpc.add_interface_endpoint(
-                name,
-                service=service,
-                # One AZ: an endpoint is billed per AZ-hour, and both AZs' functions reach it.
-                subnets=ec2.SubnetSelection(subnets=self.vpc.isolated_subnets[:1]),
-                private_dns_enabled=True,
-                open=False,
-                security_groups=[self.endpoint_security_group],
-            )
-            # EventBridge calls from the VPC are the train function's role's: this account's
-            # principals, whatever the resource.
-            endpoint.add_to_policy(
-                iam.PolicyStatement(
-                    principals=[iam.AnyPrincipal()], actions=[f"{actions}:*"], resources=["*"], conditions=_THIS_ACCOUNT
-                )
-            )
-
     def _restrict_gateway_endpoints(
         self, buckets: Sequence[s3.IBucket], table: dynamodb.ITableV2, release_store: str | None
     ) -> None:
@@ -163,7 +133,3 @@ class Network(Construct):
                 conditions=_THIS_ACCOUNT,
             )
         )
-
-    def allow_endpoints_from(self, other: ec2.IConnectable) -> None:
-        """Let ``other`` reach the interface endpoints (HTTPS)."""
-        self.endpoint_security_group.connections.allow_from(other, ec2.Port.tcp(443), "HTTPS to AWS service endpoints")

@@ -74,6 +74,7 @@ class PipelineFunction(Construct):
         release_store: str | None = None,
         release_lock: str | None = None,
         tracking_server: str | None = None,
+        events_outbox: str | None = None,
         role_name: str | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -123,6 +124,7 @@ class PipelineFunction(Construct):
             release_store=release_store,
             release_lock=release_lock,
             tracking_server=tracking_server,
+            events_outbox=events_outbox,
         )
         common = dict(
             description=spec.description,
@@ -197,9 +199,10 @@ class PipelineFunction(Construct):
 
 class WiredFunction(Construct):
     """A function that only the wiring invokes and nothing else composes: feature_prep (the
-    RawObjectCreated route: raw files in, features out, bad files quarantined), drift_check and
+    RawObjectCreated route: raw files in, features out, bad files quarantined), event_relay (the
+    OutboxObjectCreated route: the train function's events onto the bus), drift_check and
     performance_check (their schedules). Its ``handler`` is the function; the construct id
-    names it in the tree (``FeaturePrep``, ``DriftCheck``, ``PerformanceCheck``)."""
+    names it in the tree (``FeaturePrep``, ``EventRelay``, ``DriftCheck``, ``PerformanceCheck``)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name: str, context: FunctionContext) -> None:
         super().__init__(scope, construct_id)
@@ -251,4 +254,18 @@ def _performance_check(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConf
     store.bus.grant_put_events_to(fn)
 
 
-_STORE_GRANTS = {"feature_prep": _feature_prep, "drift_check": _drift_check, "performance_check": _performance_check}
+def _event_relay(fn: lambda_.IFunction, store: DataStore, cfg: ProjectConfig) -> None:
+    # mlrails.adapters.bus.relay: get_optional(outbox/<key>) (absent = relayed already: a 404,
+    # so listable), put its entry on the project bus, delete it; idempotency per key. Outside
+    # the VPC, with nothing else of the store: it cannot write an event into the outbox itself.
+    grant_prefix(store.artifacts_bucket, fn, Access.READ | Access.DELETE, Prefix.OUTBOX)
+    grant_items(store.state_table, fn, IDEMPOTENCY)
+    store.bus.grant_put_events_to(fn)
+
+
+_STORE_GRANTS = {
+    "feature_prep": _feature_prep,
+    "event_relay": _event_relay,
+    "drift_check": _drift_check,
+    "performance_check": _performance_check,
+}

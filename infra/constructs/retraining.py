@@ -54,6 +54,9 @@ class Retraining(Construct):
             # Where `mlrails release propose` copies a locked model's files, and the lock's
             # apply action fetches them from (with a release: section).
             release_store=context.cfg.release_store,
+            # No route to EventBridge from the isolated subnets: its events go through S3 (the
+            # gateway endpoint) and event_relay puts them on the bus (mlrails.outbox).
+            events_outbox=context.names.artifacts_bucket,
             vpc=network.vpc,
             vpc_subnets=ISOLATED,
             security_groups=[tracking.client_security_group],
@@ -118,16 +121,17 @@ class Retraining(Construct):
         # records; write the version's model, profile and candidate manifest under models/ and
         # read the candidate back (get_optional: absent is an error of its own); write manifests/
         # and the audit record under audit/ (locked: a PUT with its retention); MLflow's artifact
-        # store under mlflow/ (its managed uploads may go multipart); Model* events. Operator
-        # commands (mlrails.promotion.operations) also list + read the audit log.
+        # store under mlflow/ (its managed uploads may go multipart); Model* events, left under
+        # outbox/ (write only: the relay reads and deletes). Operator commands
+        # (mlrails.promotion.operations) also list + read the audit log.
         tr = self.train.function
         grant_prefix(data, tr, Access.READ, Prefix.FEATURES, Prefix.CAPTURE, Prefix.FEEDBACK)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT, Prefix.MANIFESTS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.RETAIN, Prefix.AUDIT)
         grant_prefix(artifacts, tr, Access.READ | Access.GET_VERSION | Access.PUT, Prefix.MODELS)
         grant_prefix(artifacts, tr, Access.READ | Access.PUT | Access.ABORT, Prefix.MLFLOW)
+        grant_prefix(artifacts, tr, Access.PUT, Prefix.OUTBOX)
         grant_items(table, tr, IDEMPOTENCY)
-        bus.grant_put_events_to(tr)
         if self.task is not None:
             # The training task assumes this role: the earlier steps' results under runs/, and
             # its own (functions/train/task.py). With auto, retrain_trigger sizes the window's

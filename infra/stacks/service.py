@@ -66,6 +66,7 @@ class ServiceStack(cdk.Stack):
         )
 
         feature_prep = WiredFunction(self, "FeaturePrep", name="feature_prep", context=context)
+        event_relay = WiredFunction(self, "EventRelay", name="event_relay", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment, release_lock=release_lock)
         drift_check = WiredFunction(self, "DriftCheck", name="drift_check", context=context)
         performance_check = WiredFunction(self, "PerformanceCheck", name="performance_check", context=context)
@@ -94,6 +95,7 @@ class ServiceStack(cdk.Stack):
             "retrain_trigger": retraining.trigger,
             "train": retraining.train,
             "tracking_switch": tracking_switch.handler,
+            "event_relay": event_relay.handler,
         }
         self.inference = inference
         self.operator_access = OperatorAccess(
@@ -154,13 +156,15 @@ class ServiceStack(cdk.Stack):
         )
 
         # Each function gets what its calls need (mlrails.adapters.*, the service it runs,
-        # Powertools Idempotency), and nothing else. Every function reads the deployed config,
-        # which must exist: no listing, a missing config fails either way.
-        for fn in self.functions.values():
-            grant_prefix(store.artifacts_bucket, fn.function, Access.GET, Prefix.CONFIG)
+        # Powertools Idempotency), and nothing else. Every function but the relay (which moves
+        # events, whatever the config says) reads the deployed config, which must exist: no
+        # listing, a missing config fails either way.
+        for name, fn in self.functions.items():
+            if name != "event_relay":
+                grant_prefix(store.artifacts_bucket, fn.function, Access.GET, Prefix.CONFIG)
 
         # Each function's grants sit with the construct that creates it (grant_store).
-        for construct in (feature_prep, drift_check, performance_check, inference, retraining):
+        for construct in (feature_prep, event_relay, drift_check, performance_check, inference, retraining):
             construct.grant_store(store, cfg)
         tracking_switch.grant_store(store)
         retraining.grant_release_store(cfg, environment_name)

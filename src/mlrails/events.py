@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from typing import Any, ClassVar
 
 from mlrails.errors import BadRequest
@@ -119,14 +120,19 @@ def schemas() -> dict[str, type[_Detail]]:
     return dict(_BY_TYPE)
 
 
-def to_entry(detail: _Detail, bus_name: str) -> dict[str, Any]:
-    """A ``PutEvents`` entry for the project bus."""
-    return {
+def to_entry(detail: _Detail, bus_name: str, *, time: datetime | None = None) -> dict[str, Any]:
+    """A ``PutEvents`` entry for the project bus. ``time`` carries the causing event's time
+    forward, so a chain of events keeps one clock (the local runtime's virtual clock included);
+    without it, EventBridge stamps the time it receives the entry."""
+    entry: dict[str, Any] = {
         "Source": EVENT_SOURCE,
         "DetailType": detail.detail_type.value,
         "Detail": json.dumps(detail.to_detail()),
         "EventBusName": bus_name,
     }
+    if time is not None:
+        entry["Time"] = time
+    return entry
 
 
 def parse_detail(detail_type: str, detail: dict[str, Any]) -> _Detail:

@@ -62,6 +62,9 @@ class MetricName(StrEnum):
     FEATURE_ROWS = "FeatureRows"
     FILES_QUARANTINED = "FilesQuarantined"
     FILES_GONE = "FilesGone"
+    # event_relay
+    EVENTS_RELAYED = "EventsRelayed"
+    OUTBOX_MALFORMED = "OutboxMalformed"  # outbox objects kept unpublished (each logged with its reason)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ PUBLISHERS: tuple[Publisher, ...] = (
     Publisher(
         "feature_prep", (MetricName.FEATURE_ROWS, MetricName.FILES_QUARANTINED, MetricName.FILES_GONE), per_model=False
     ),
+    Publisher("event_relay", (MetricName.EVENTS_RELAYED, MetricName.OUTBOX_MALFORMED), per_model=False),
 )
 
 

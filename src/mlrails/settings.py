@@ -83,6 +83,10 @@ class Settings:
     release_lock: str | None = None
     """MLRAILS_RELEASE_LOCK: in a ``models: release`` environment, the digest of the lock this
     inference function version serves (set at deploy from ``release/<model>.lock.json``)."""
+    events_outbox: str | None = None
+    """MLRAILS_EVENTS_OUTBOX (optional; unset: events go straight to the bus): the bucket whose
+    ``outbox/`` the function writes its events to instead of calling EventBridge
+    (:mod:`mlrails.outbox`). Set for the train function, which has no route to EventBridge."""
 
     @classmethod
     def from_env(
@@ -131,4 +135,5 @@ class Settings:
                 else env.get("MLRAILS_TRACKING_SERVER") or None
             ),
             release_lock=env.get("MLRAILS_RELEASE_LOCK") or None,
+            events_outbox=env.get("MLRAILS_EVENTS_OUTBOX") or None,
         )

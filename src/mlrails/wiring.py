@@ -54,6 +54,10 @@ class Prefix(StrEnum):
     # A training step's result when it ran as a Fargate task (whose exit gives Step Functions
     # no output): runs/<trigger id>/<step>.json, read back into the execution's state.
     RUNS = "runs/"
+    # Events of the train function (and its Fargate task), which has no route to EventBridge
+    # from its isolated subnets but reaches S3 through the free gateway endpoint: one PutEvents
+    # entry per object, put on the bus by the event_relay function and deleted (mlrails.outbox).
+    OUTBOX = "outbox/"
 
 
 # Features are partitioned by day (features/date=YYYY-MM-DD/, the newest row's day of each
@@ -141,6 +145,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         1024,
         300,
     ),
+    # Outside the VPC: puts the train function's events, left under outbox/, on the bus.
+    FunctionSpec(
+        "event_relay", "Puts the events the train function left in the outbox on the bus", "zip", ("shared",), 256, 30
+    ),
     FunctionSpec(
         "retrain_trigger", "Applies the retraining policy and requests a training run", "zip", ("shared",), 256, 30
     ),
@@ -215,6 +223,20 @@ ROUTES: tuple[EventRoute, ...] = (
             },
         },
         "A raw data file landed under raw/",
+    ),
+    EventRoute(
+        "OutboxObjectCreated",
+        "event_relay",
+        "default",
+        lambda names: {
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [names.artifacts_bucket]},
+                "object": {"key": [{"prefix": Prefix.OUTBOX.value}]},
+            },
+        },
+        "The train function left an event in the outbox",
     ),
     EventRoute(
         "FeaturesReadyToRetrain",
@@ -422,12 +444,15 @@ def function_environment(
     release_store: str | None = None,
     release_lock: str | None = None,
     tracking_server: str | None = None,
+    events_outbox: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`).
     ``release_store``: the release store's bucket (the train function: it copies a proposed
     lock's files there, and an applied lock's from there); ``release_lock``: in a ``models:
     release`` environment, the digest of the lock the inference function's version serves (a
-    new lock is a new function version, which the canary shifts traffic to)."""
+    new lock is a new function version, which the canary shifts traffic to); ``events_outbox``:
+    the bucket whose outbox/ the function leaves its events in (the train function, which cannot
+    reach EventBridge: :mod:`mlrails.outbox`)."""
     env = {
         "MLRAILS_ENVIRONMENT": environment,
         "MLRAILS_CONFIG_URI": f"s3://{names.artifacts_bucket}/{config_key(cfg)}",
@@ -457,6 +482,8 @@ def function_environment(
         env["MLRAILS_RELEASE_LOCK"] = release_lock
     if tracking_server is not None:
         env["MLRAILS_TRACKING_SERVER"] = tracking_server
+    if events_outbox is not None:
+        env["MLRAILS_EVENTS_OUTBOX"] = events_outbox
     origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
     if origins:
         env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mlrails.adapters import s3, training_runs
-from mlrails.adapters.bus import publish
+from mlrails.adapters.bus import put
 from mlrails.adapters.state import StateTable
 from mlrails.errors import AwsError, StorageError, StorageNotFound
-from mlrails.events import TrainingFailed
+from mlrails.events import TrainingFailed, to_entry
 
 
 def test_s3_answers_are_typed(aws):
@@ -31,4 +31,4 @@ def test_the_state_table_and_step_functions_answers_are_typed(aws):
 
 def test_the_bus_answer_is_typed(aws):
     with pytest.raises(AwsError, match="publishing TrainingFailed"):
-        publish(TrainingFailed("m", "test", "t1", "E", "c", "2026-03-02T00:00:00+00:00"), "no-such-bus")
+        put(to_entry(TrainingFailed("m", "test", "t1", "E", "c", "2026-03-02T00:00:00+00:00"), "no-such-bus"))

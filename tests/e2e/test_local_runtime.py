@@ -78,11 +78,18 @@ def test_schedules_due_together_all_run_before_what_they_cause(cfg, tmp_path, re
         ("train", "evaluate"),
         ("train", "finish"),
         ("tracking_switch", "release"),
+        # The run's events, left in the outbox by its steps, put on the bus after it.
+        ("event_relay", None),
+        ("event_relay", None),
     ]
     # The run held MLflow (its task running before the first step), and released it after the last.
-    [holder] = seen[2].result["holders"]
-    assert seen[2].result["ready"] and holder.startswith("training:") and seen[-1].event["holder"] == holder
-    assert seen[-1].result == {**seen[-1].result, "desired": 0, "holders": {}, "scaled": True}
+    hold, release = seen[2], seen[-3]
+    [holder] = hold.result["holders"]
+    assert hold.result["ready"] and holder.startswith("training:") and release.event["holder"] == holder
+    assert release.result == {**release.result, "desired": 0, "holders": {}, "scaled": True}
+    finished = "ModelPromoted" if seen[-4].result["promoted"] else "ModelRejected"
+    relayed = [(i.result["status"], i.result["detail_type"]) for i in seen[-2:]]
+    assert sorted(relayed) == sorted([("relayed", "ModelRegistered"), ("relayed", finished)])
 
 
 def test_feedback_goes_through_its_own_api_and_key_locally_as_deployed(cfg, tmp_path, restore_environ):

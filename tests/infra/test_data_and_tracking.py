@@ -145,6 +145,22 @@ def test_data_bucket_sends_events_to_eventbridge_and_expires_captures(data_templ
     data_template.resource_count_is("Custom::S3BucketNotifications", 0)  # native, no custom resource
 
 
+def test_artifacts_bucket_announces_the_outbox_and_expires_what_stays_there(data_template: Template) -> None:
+    """The relay deletes what it put on the bus; what stays (refused, or waiting in the relay's
+    dead-letter queue) expires, and deleted outbox versions go the day after."""
+    (artifacts,) = [
+        b["Properties"]
+        for b in data_template.find_resources("AWS::S3::Bucket").values()
+        if b["Properties"].get("ObjectLockEnabled")
+    ]
+    assert artifacts["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    (outbox,) = [r for r in artifacts["LifecycleConfiguration"]["Rules"] if r.get("Prefix") == "outbox/"]
+    assert outbox["Status"] == "Enabled" and outbox["ExpirationInDays"] == 14
+    assert outbox["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    # No other rule expires current objects of the artifacts bucket: models stay for rollback.
+    assert [r for r in artifacts["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r] == [outbox]
+
+
 def test_state_table_bus_and_config(data_template: Template, cfg: ProjectConfig) -> None:
     data_template.has_resource_properties(
         "AWS::DynamoDB::GlobalTable",
@@ -197,12 +213,15 @@ def test_vpc_has_no_nat_and_gives_no_address_unasked(tracking_template: Template
     tracking_template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "REJECT"})
 
 
-def test_one_interface_endpoint_in_one_az_and_free_gateways(tracking_template: Template) -> None:
+def test_no_interface_endpoint_only_the_free_gateways(tracking_template: Template) -> None:
     endpoints = tracking_template.find_resources("AWS::EC2::VPCEndpoint")
     gateways = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"]
-    interfaces = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Interface"]
-    assert (len(gateways), len(interfaces)) == (2, 1)  # S3 + DynamoDB; EventBridge, for the train function
-    assert len(interfaces[0]["Properties"]["SubnetIds"]) == 1  # billed per AZ-hour: one AZ serves both
+    # S3 + DynamoDB, and nothing billed by the hour: the train function's events go through S3
+    # (the outbox), not an EventBridge endpoint.
+    assert len(gateways) == len(endpoints) == 2
+    # Nor a way in to one: no group admits HTTPS (what the endpoint's group admitted from the clients).
+    ingress = tracking_template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+    assert [r for r in ingress if r["Properties"]["FromPort"] == 443] == []
     # S3 on both kinds of subnets: the MLflow task's image layers and artifacts stay off the internet.
     (s3_endpoint,) = [e for e in gateways if ".s3" in json.dumps(e["Properties"]["ServiceName"])]
     assert len(s3_endpoint["Properties"]["RouteTableIds"]) == 4
@@ -274,13 +293,6 @@ def test_gateway_endpoints_reach_only_this_environments_buckets_table_and_ecr_la
     (table,) = _endpoint_statements(tracking_template, "dynamodb")
     assert table["Condition"] == THIS_ACCOUNT and "StateTable" in _refs(table["Resource"])
     assert table["Resource"] != "*"
-
-
-def test_the_interface_endpoint_admits_only_this_accounts_principals(tracking_template: Template) -> None:
-    """The train function's events: this account's roles, and only the endpoint's own service."""
-    (statement,) = _endpoint_statements(tracking_template, "events")
-    assert statement["Condition"] == THIS_ACCOUNT and statement["Effect"] == "Allow"
-    assert statement["Action"] == "events:*"
 
 
 def test_mlflow_runs_as_a_small_fargate_task(tracking_template: Template) -> None:

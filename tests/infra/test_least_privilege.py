@@ -85,7 +85,8 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "mlflow/", "audit/"},
         ("artifacts", "s3:GetObjectVersion"): {"models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/", "models/", "mlflow/", "audit/"},
-        ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "audit/"},
+        # ... and its events, left in the outbox (written only: the relay reads and deletes them)
+        ("artifacts", "s3:PutObject"): {"manifests/", "models/", "mlflow/", "audit/", "outbox/"},
         # the audit record is locked as it is written (S3 Object Lock, governance mode)
         ("artifacts", "s3:PutObjectRetention"): {"audit/"},
         ("artifacts", "s3:AbortMultipartUpload"): {"mlflow/"},
@@ -97,6 +98,13 @@ EXPECTED_S3: dict[str, S3Grants] = {
     },
     # the config only: its state is the leases' item and MLflow's ECS service
     "tracking_switch": {("artifacts", "s3:GetObject"): {"config/"}},
+    "event_relay": {
+        # the outbox object (absent = relayed already: a 404, so listable), deleted once on the
+        # bus; nothing else, not even the config
+        ("artifacts", "s3:GetObject"): {"outbox/"},
+        ("artifacts", "s3:ListBucket"): {"outbox/"},
+        ("artifacts", "s3:DeleteObject"): {"outbox/"},
+    },
 }
 EXPECTED_TABLE = {
     "feature_prep": IDEMPOTENCY,
@@ -106,6 +114,7 @@ EXPECTED_TABLE = {
     "retrain_trigger": IDEMPOTENCY | STATE,
     "train": IDEMPOTENCY,
     "tracking_switch": STATE,
+    "event_relay": IDEMPOTENCY,
 }
 PUBLISHES = {
     "feature_prep": True,
@@ -113,8 +122,10 @@ PUBLISHES = {
     "drift_check": True,
     "performance_check": True,
     "retrain_trigger": True,
-    "train": True,
+    # No route to EventBridge from its subnets: its events go through the outbox and the relay.
+    "train": False,
     "tracking_switch": False,
+    "event_relay": True,
 }
 # Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
 STATES = {
@@ -125,6 +136,7 @@ STATES = {
     "retrain_trigger": {"states:StartExecution"},
     "train": set(),
     "tracking_switch": set(),
+    "event_relay": set(),
 }
 
 
@@ -266,6 +278,25 @@ def test_a_missing_manifest_is_a_404_for_every_reader(service_template: Template
             },
         },
     )
+
+
+def test_only_the_train_role_writes_the_outbox_and_only_the_relay_reads_or_deletes_it(
+    service_template: Template,
+) -> None:
+    """Whoever may write outbox/ may put any event on the bus through the relay: the train
+    function alone (and its training task, with its role)."""
+    on_outbox = {
+        (name, action)
+        for name in EXPECTED_S3
+        for (bucket, action), prefixes in s3_grants(service_template, name).items()
+        if bucket == "artifacts" and "outbox/" in prefixes
+    }
+    assert on_outbox == {
+        ("train", "s3:PutObject"),
+        ("event_relay", "s3:GetObject"),
+        ("event_relay", "s3:ListBucket"),
+        ("event_relay", "s3:DeleteObject"),
+    }
 
 
 def test_every_function_is_covered() -> None:

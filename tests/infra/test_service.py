@@ -338,11 +338,46 @@ def test_raw_uploads_route_to_feature_prep(service_template: Template) -> None:
             ],
         },
     )
-    # The default bus: no EventBusName on the S3 rule.
-    raw_rules = service_template.find_resources(
+    # The default bus: no EventBusName on the S3 rules (raw/ files and the outbox's events).
+    s3_rules = service_template.find_resources(
         "AWS::Events::Rule", {"Properties": {"EventPattern": {"source": ["aws.s3"]}}}
     )
-    assert [rule["Properties"].get("EventBusName") for rule in raw_rules.values()] == [None]
+    assert [rule["Properties"].get("EventBusName") for rule in s3_rules.values()] == [None, None]
+
+
+def _function(template: Template, name: str) -> tuple[str, dict]:
+    """The logical id and properties of the function ``name`` (found by its description)."""
+    ((logical_id, found),) = [
+        (logical_id, fn["Properties"])
+        for logical_id, fn in template.find_resources("AWS::Lambda::Function").items()
+        if fn["Properties"].get("Description") == wiring.function(name).description
+    ]
+    return logical_id, found
+
+
+def test_outbox_objects_route_to_the_relay_outside_the_vpc(service_template: Template) -> None:
+    """The train function, in the isolated subnets, leaves its events in the artifacts bucket's
+    outbox/; S3's Object Created (default bus) invokes the relay, which needs no VPC to reach
+    EventBridge."""
+    relay_id, relay = _function(service_template, "event_relay")
+    assert "VpcConfig" not in relay and relay["MemorySize"] <= 256
+    assert "MLRAILS_EVENTS_OUTBOX" not in relay["Environment"]["Variables"]  # it publishes straight to the bus
+    _, train = _function(service_template, "train")
+    assert "VpcConfig" in train
+    assert "ArtifactsBucket" in json.dumps(train["Environment"]["Variables"]["MLRAILS_EVENTS_OUTBOX"])
+    (rule,) = [
+        rule["Properties"]
+        for rule in service_template.find_resources("AWS::Events::Rule").values()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [relay_id, "Arn"]}
+    ]
+    pattern = rule["EventPattern"]
+    assert "EventBusName" not in rule
+    assert (pattern["source"], pattern["detail-type"]) == (["aws.s3"], ["Object Created"])
+    assert pattern["detail"]["object"] == {"key": [{"prefix": "outbox/"}]}
+    (bucket,) = pattern["detail"]["bucket"]["name"]
+    assert "ArtifactsBucket" in json.dumps(bucket)
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3 and "DeadLetterConfig" in target
 
 
 def test_drift_detected_routes_to_retrain_trigger_on_the_project_bus(service_template: Template) -> None:

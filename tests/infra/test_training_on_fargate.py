@@ -167,6 +167,8 @@ def test_the_task_definition_has_the_configured_size_and_the_train_functions_ima
     )
     environment = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
     assert environment == train["Environment"]["Variables"]
+    # Its events too go through the outbox (the function's role may not put events on the bus).
+    assert "MLRAILS_EVENTS_OUTBOX" in environment
 
 
 def test_the_task_assumes_the_train_functions_role(auto: Variant) -> None:

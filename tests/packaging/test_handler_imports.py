@@ -94,6 +94,7 @@ ZIP_FUNCTIONS = sorted(spec.name for spec in FUNCTIONS if spec.packaging == "zip
 def test_the_check_sees_what_a_function_imports():
     assert ZIP_FUNCTIONS == [
         "drift_check",
+        "event_relay",
         "feature_prep",
         "inference",
         "performance_check",

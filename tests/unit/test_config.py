@@ -113,12 +113,13 @@ def test_reserved_concurrency_names_every_function(cfg):
         "retrain_trigger": 2,
         "train": 3,
         "tracking_switch": 3,
+        "event_relay": 2,
     }
 
 
 def test_the_example_stages_fit_one_default_account_together(cfg):
     # Lambda's default quota is 1,000 per account and region, 100 of which stay unreserved.
-    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 696 <= 1000 - 100
+    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 702 <= 1000 - 100
 
 
 @pytest.mark.parametrize("value", [0, -1, 1001, 2.5])
@@ -132,7 +133,7 @@ def test_no_reservation_is_none(cfg):
     parsed = parse_config(_with_dev(cfg, reserved_concurrency={"feature_prep": None, "train": 1}))
     reservations = parsed.environments["dev"].reserved_concurrency
     assert reservations.feature_prep is None and reservations.train == 1
-    assert reservations.total() == 110 + 2 + 2 + 2 + 1 + 3
+    assert reservations.total() == 110 + 2 + 2 + 2 + 1 + 3 + 2
 
 
 def test_the_api_burst_must_fit_the_inference_reservation(cfg):

@@ -106,6 +106,14 @@ def put_bytes(location: str, body: bytes, content_type: str = "application/octet
     return response.get("VersionId")
 
 
+def delete(location: str) -> None:
+    """Delete an object (in a versioned bucket: a delete marker over it). Deleting what is not
+    there is no error, as in S3."""
+    bucket, key = split_uri(location)
+    with _translated(location):
+        client("s3").delete_object(Bucket=bucket, Key=key)
+
+
 def put_once(location: str, body: bytes) -> bool:
     """Write an object that must never be overwritten (``If-None-Match: *``: S3 refuses the
     write when the key exists, and a bucket can refuse writes without it): True when written,

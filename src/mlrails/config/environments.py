@@ -46,6 +46,8 @@ class ReservedConcurrency(Section):
     train: Reservation = 3
     # The MLflow switch: a training run's holds and release, operators' commands, the idle sweep.
     tracking_switch: Reservation = 3
+    # A few events per training run or operator command, one invocation each.
+    event_relay: Reservation = 2
 
     def total(self) -> int:
         """Every reservation of the environment together."""

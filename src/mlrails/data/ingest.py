@@ -71,9 +71,7 @@ def ingest(cfg: ProjectConfig, settings: Settings, *, key: str, version_id: str 
         return IngestResult(IngestStatus.QUARANTINED, source, target, reason=rejection.reason)
     target = s3.uri(bucket, dataset.features_key(key, dataset.newest_day(features, cfg.dataset)))
     s3.put_bytes(target, dataset.to_parquet(features), "application/vnd.apache.parquet", Metadata={"source-key": key})
-    publish(
-        FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)), settings.bus_name, time=at
-    )
+    publish(FeaturesReady(cfg.model.name, settings.environment, source, target, len(features)), settings, time=at)
     return IngestResult(IngestStatus.FEATURES, source, target, rows=len(features))
 
 

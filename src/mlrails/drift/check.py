@@ -70,7 +70,7 @@ def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Drif
                 report.drifted_share,
                 consecutive,
             ),
-            settings.bus_name,
+            settings,
             time=at,
         )
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)

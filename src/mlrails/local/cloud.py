@@ -181,6 +181,8 @@ class LocalCloud:
             release_store=self.release_bucket if spec.name == TRAINING.function else None,
             release_lock=self.release_lock if spec.name == "inference" else None,
             tracking_server=self.tracking_server_arn if spec.name == TRAINING.tracking_function else None,
+            # As deployed: the train function's events go through the outbox and the relay.
+            events_outbox=self.names.artifacts_bucket if spec.name == TRAINING.function else None,
         )
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
@@ -269,10 +271,12 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
         # Object Lock on the artifacts bucket, as in the CDK app: audit records are locked.
         s3_client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=bucket == names.artifacts_bucket)
         s3_client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app.
-    s3_client.put_bucket_notification_configuration(
-        Bucket=names.data_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
-    )
+    # Object Created events go to the default bus, as with `event_bridge_enabled` in the CDK app:
+    # raw/ files to feature_prep, outbox/ events to event_relay.
+    for bucket in (names.data_bucket, names.artifacts_bucket):
+        s3_client.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
     client("events").create_event_bus(Name=names.bus_name)
     # The CDK app's generated secret: random, never in the code or the config.
     client("secretsmanager").create_secret(Name=prediction_id_secret(names), SecretString=secrets.token_hex(32))

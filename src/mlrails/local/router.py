@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlrails.adapters.bus import publish
+from mlrails.adapters.bus import put
 from mlrails.adapters.clients import client
-from mlrails.events import TrainingFailed
+from mlrails.events import TrainingFailed, to_entry
 from mlrails.local import training_task
 from mlrails.local.cloud import LocalCloud
 from mlrails.local.delivery import deliver_captures
@@ -155,13 +155,11 @@ class Router:
             if failed is not None:
                 request = state["request"]
                 error, _, cause = failed.partition(": ")
-                publish(
-                    TrainingFailed(
-                        request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
-                    ),
-                    self.cloud.names.bus_name,
-                    time=datetime.fromisoformat(state["time"]),
+                training_failed = TrainingFailed(
+                    request["model"], request["environment"], request["trigger_id"], error, cause, state["time"]
                 )
+                # The state machine's own PutEvents (outside the VPC): no outbox.
+                put(to_entry(training_failed, self.cloud.names.bus_name, time=datetime.fromisoformat(state["time"])))
         return invocations
 
     def _hold_tracking(self, holder: str, state: dict[str, Any], invocations: list[Invocation]) -> str | None:

@@ -271,6 +271,8 @@ class LocalRuntime:
             response = self.router.invoker.invoke(
                 TRAINING.function, function_url_request(operation.to_body(), caller=by, at=self.now)
             )
+        # What the command announced (ModelPromoted...) waits in the outbox: relay it.
+        self.router.drain()
         return unwrap(response["statusCode"], response["body"])
 
     def hold_tracking(self, event: dict[str, Any]) -> dict[str, Any]:

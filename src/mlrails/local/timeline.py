@@ -35,8 +35,8 @@ class Timeline:
 
     def __call__(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
-        if nothing_due(invocation):
-            return  # the hourly deferred-retrain check, most hours: nothing to tell
+        if nothing_due(invocation) or relayed(invocation):
+            return  # the hourly deferred-retrain check, most hours, or an event relayed: nothing to tell
         name = invocation.function
         if "step" in invocation.event:
             name = f"{name}:{invocation.event['step']}"
@@ -51,6 +51,12 @@ def nothing_due(invocation: Invocation) -> bool:
     if invocation.function == "tracking_switch":
         return not invocation.error and "forgot" in result and not result["scaled"] and not result["forgot"]
     return invocation.function == "retrain_trigger" and result.get("trigger") == "deferred"
+
+
+def relayed(invocation: Invocation) -> bool:
+    """The relay put an event from the outbox on the bus (or found it relayed already): the
+    train function's line told of the event already."""
+    return invocation.function == "event_relay" and (invocation.result or {}).get("status") != "malformed"
 
 
 def describe(invocation: Invocation) -> str:
@@ -80,6 +86,8 @@ def describe(invocation: Invocation) -> str:
             return _drift_line(r)
         case "performance_check":
             return _performance_line(r)
+        case "event_relay":
+            return f"{r['key']} {r['status']}, not published: {r['reason']}"
     return json.dumps(r)[:120]
 
 

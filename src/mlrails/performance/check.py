@@ -200,7 +200,7 @@ def check_performance(cfg: ProjectConfig, settings: Settings, *, at: datetime) -
     if outcome.emitted:
         publish(
             PerformanceDegraded(cfg.model.name, settings.environment, metric, value, threshold, report_uri),
-            settings.bus_name,
+            settings,
             time=at,
         )
     return outcome
@@ -286,7 +286,7 @@ def export_settled_days(cfg: ProjectConfig, settings: Settings, *, at: datetime)
                     target,
                     added,
                 ),
-                settings.bus_name,
+                settings,
                 time=at,
             )
         exports.append(DayExport(day, target, len(rows), max(added, 0)))

@@ -54,7 +54,7 @@ class RailsPorts:
     def deployed(cls, settings: Settings) -> RailsPorts:
         return cls(
             write_current=lambda manifest: manifests.write(settings.artifacts_bucket, manifest),
-            publish=lambda event, at: publish(event, settings.bus_name, time=at),
+            publish=lambda event, at: publish(event, settings, time=at),
         )
 
 

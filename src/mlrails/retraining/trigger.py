@@ -47,7 +47,7 @@ class TriggerPorts:
             start_run=lambda trigger_id, run_input: training_runs.start(
                 settings.training_state_machine, trigger_id, run_input
             ),
-            publish=lambda request, at: publish(request, settings.bus_name, time=at),
+            publish=lambda request, at: publish(request, settings, time=at),
             # The train function's memory as deployed: the wiring's, which the CDK app gives it.
             engine=lambda: compute.for_run(cfg, settings.data_bucket, function(TRAINING.function).memory_mb),
         )

@@ -205,7 +205,7 @@ def train_step(
         ModelRegistered(
             cfg.model.name, settings.environment, registered.version, registered.run_id, f"{prefix}model.skops", metrics
         ),
-        settings.bus_name,
+        settings,
         time=at,
     )
     # Traffic after the newest training row is new to this model: the gate may score on it.
@@ -321,7 +321,7 @@ def finish_step(
         ModelRejected(
             cfg.model.name, settings.environment, version, evaluation["champion_version"], evaluation["metrics"], why
         ),
-        settings.bus_name,
+        settings,
         time=at,
     )
     rails.audit(
