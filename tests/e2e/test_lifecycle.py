@@ -75,8 +75,10 @@ def test_demo_runs_the_whole_lifecycle(demo):
         "feature_prep",
         "FeaturesReady",
         "RetrainRequested",
+        "holds MLflow ⇒ started",  # MLflow on demand: held for the run...
         "v1",
         "ModelPromoted",
+        "released MLflow ⇒ stopped",  # ...and released after it
         "quarantined",
         "400 BAD_REQUEST",
         "requests answered 200",
