@@ -139,7 +139,14 @@ def _local(project_dir: Path, environment: str | None, port: int) -> int:
         file=sys.stderr,
     )
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store}"]
+    server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)])
     try:
-        return subprocess.call([*command, "--host", "127.0.0.1", "--port", str(port)])
+        return server.wait()
     except KeyboardInterrupt:
+        # The terminal's Ctrl-C reached the server too: let it stop its workers.
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait()
         return 0
