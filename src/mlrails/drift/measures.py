@@ -304,6 +304,8 @@ def smallest_detectable(report: Mapping[str, Any]) -> str:
     """What an ``insufficient_data`` window could have detected, from the JSON form of its
     report (:meth:`DriftReport.to_dict`): the underpowered features, each with the smallest
     effect its values detect at ``min_power`` and the effect size a verdict needs."""
+    if all(feature["detectable"] is None for feature in report["features"].values()):
+        return "no values in the window"
     parts = []
     for name in report["underpowered"]:
         feature = report["features"][name]
