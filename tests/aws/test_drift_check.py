@@ -58,7 +58,8 @@ def test_without_a_model_there_is_nothing_to_check(drift_check, bus, cloud, lamb
 def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(
     champion, serve, drift_check, bus, cloud, lambda_context
 ):
-    # Plenty of drifted traffic, but two days before the window; only 60 rows inside it.
+    # Plenty of drifted traffic, but two days before the window; only 60 rows inside it: too
+    # few to detect the configured effects with power 0.8, which the report says.
     serve(churn_frame(300, DAY, seed=20, drift=0.9), DAY - timedelta(days=2))
     serve(churn_frame(60, DAY, seed=21, drift=0.9), DAY + timedelta(hours=14))
 
@@ -67,7 +68,11 @@ def test_too_few_rows_in_the_window_is_insufficient_data_not_an_alarm(
     assert result["status"] == "insufficient_data" and result["drift_detected"] is False
     assert result["report_uri"] == s3.uri(cloud.artifacts_bucket, REPORT_KEY)
     report = s3.get_json(result["report_uri"])
-    assert report["status"] == "insufficient_data" and report["rows"] == 60 and report["min_rows"] == 200
+    assert report["status"] == "insufficient_data" and report["rows"] == 60 and report["min_power"] == 0.8
+    tenure = report["features"]["tenure_months"]
+    assert "tenure_months" in report["underpowered"] and tenure["gate"] == "ks"
+    assert tenure["effect_size"] == 0.2 < tenure["detectable"] < 0.3  # a KS distance
+    assert report["drifted_features"] == []
     assert bus.drain() == []
 
 

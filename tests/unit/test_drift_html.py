@@ -17,7 +17,7 @@ from mlrails.drift.report import category_shares, numeric_shares, render_drift_h
 from mlrails.local.synthetic import churn_frame
 
 START, END = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
-MONITORING = Monitoring(min_window_rows=100)
+MONITORING = Monitoring()
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,11 @@ def test_many_categories_show_the_most_common_and_one_other_bar():
     assert reference == pytest.approx(window_shares) and sum(reference) == pytest.approx(1.0)
 
 
-def test_too_small_a_window_gets_a_page_without_plots(profile):
+def test_too_small_a_window_gets_a_page_saying_what_it_could_detect(profile):
     page, report = _page(profile, churn_frame(50, START, seed=5))
     assert report.status == "insufficient_data"
-    assert "insufficient data" in page and "50 rows in the window, fewer than the 100" in page
-    assert "<svg" not in page
+    assert "insufficient data" in page and "50 rows in the window: too few to detect" in page
+    tenure = report.features["tenure_months"]
+    assert f"tenure_months: KS distance {tenure.detectable:.2f} (needs 0.2)" in page
+    assert f"plan: Cohen&#x27;s w {report.features['plan'].detectable:.2f} (needs 0.35)" in page
+    assert page.count("<svg") == len(report.features) + 1  # the distributions are still drawn

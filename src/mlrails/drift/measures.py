@@ -8,14 +8,18 @@ Measures, per feature (all computed, one decides — ``Monitoring.test_for``):
 
 - ``psi``: Population Stability Index on the reference's equal-frequency bins (categories
   for a categorical feature, with an ``__unseen__`` bucket).
-- ``jensenshannon``: Jensen–Shannon distance (base 2, in [0, 1]) on the same proportions.
+- ``jensenshannon``: Jensen–Shannon distance with base-2 logarithms (in [0, 1]; the square
+  root of the divergence in bits) on the same proportions. For small shifts it is about
+  Cohen's w / √(8 ln 2) = w / 2.35, so its default threshold 0.1 sits beside chi-square's 0.25.
 - ``chi2``: chi-square test of homogeneity on the same counts (reference row vs window row);
   its effect size is Cohen's w for two samples, ``sqrt(chi2 / n_eff)`` with
   ``n_eff = n·N / (n + N)``, which, unlike the raw statistic or Cramér's V of an unbalanced
   table, does not move with the window's size.
 - ``wasserstein`` (numeric): earth mover's distance between the reference and the window on
-  a fine grid (the reference's percentiles plus tail bins, see
-  :func:`mlrails.drift.profile.reference_grid`), each bin's mass at its left edge, **divided by the
+  a fine grid (the reference's percentiles plus tail bins four ranges out, see
+  :func:`mlrails.drift.profile.reference_grid`), each bin's mass at its left edge within the
+  reference range and spread across the bin beyond it
+  (:func:`mlrails.drift.statistics.wasserstein_on_grid`), **divided by the
   reference standard deviation** (the convention of Evidently, so thresholds carry over; an
   IQR would be 0 for many discrete features). A constant reference divides by 1.
 - ``ks`` (numeric): the two-sample Kolmogorov–Smirnov statistic, the largest gap between the
@@ -30,7 +34,16 @@ large window does not inflate — **and** the classic test on the same represent
 significant (p < ``monitoring.alpha``; KS for Wasserstein and KS, chi-square for the binned
 measures): at a few hundred rows, sampling noise alone can reach an effect threshold, and the
 p-value gate keeps it quiet; at large windows every real difference is significant and the
-effect size decides. Below ``min_window_rows`` there is no verdict at all.
+effect size decides.
+
+A window gets a verdict only when it has the **power** to see drift: for every feature, the
+gating test (KS or chi-square) at ``alpha`` detects ``monitoring.effect_size`` (a KS distance,
+or Cohen's w) with probability at least ``monitoring.min_power``, given the feature's values
+in the window and in the reference (:mod:`mlrails.drift.statistics` derives the smallest
+detectable effect). Otherwise the status is ``insufficient_data`` and each feature states the
+smallest effect the window could detect (``detectable``). A feature with no values in the
+window can detect nothing, so it holds the verdict back too: a verdict speaks for every feature.
+The prediction's power is reported but, like its drift, does not count.
 
 Data quality (missing-rate jump, unseen categories, values outside the reference range) is
 reported per feature and in ``data_quality``; it does **not** count toward drifted features:
@@ -42,6 +55,7 @@ the ``__unseen__`` bucket is one of its categories.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -52,14 +66,18 @@ import pandas as pd
 from mlrails.config import NUMERIC_ONLY_TESTS, Monitoring
 from mlrails.drift.profile import PREDICTION, READABLE_VERSIONS, bin_sorted, reference_grid
 from mlrails.drift.statistics import (
+    chi2_detectable,
     chi2_homogeneity,
     jensenshannon,
+    ks_detectable,
     ks_on_grid,
     psi,
     wasserstein_on_grid,
 )
 
 UNSEEN = "__unseen__"
+# The measure each gating test's effect sizes are in (``FeatureDrift.detectable``).
+EFFECT_MEASURES = {"ks": "KS distance", "chi2": "Cohen's w"}
 
 
 class DriftStatus(StrEnum):
@@ -67,7 +85,7 @@ class DriftStatus(StrEnum):
 
     DRIFT = "drift"  # at least monitoring.drifted_share of the features drifted
     OK = "ok"
-    INSUFFICIENT_DATA = "insufficient_data"  # fewer rows than min_window_rows: no verdict
+    INSUFFICIENT_DATA = "insufficient_data"  # too few values to detect effect_size at min_power: no verdict
     NO_MODEL = "no_model"  # nothing promoted yet: nothing to compare with
 
 
@@ -162,6 +180,11 @@ class FeatureDrift:
     threshold: float | None = None
     p_value: float | None = None  # of the classic test gating small windows
     rows: int = 0  # values present in the window
+    gate: str = "chi2"  # that classic test: "ks" or "chi2" (EFFECT_MEASURES: its effect's measure)
+    # The smallest effect (in the gate's measure) the window detects with probability
+    # monitoring.min_power at monitoring.alpha; None: no values, nothing to detect with.
+    detectable: float | None = None
+    effect_size: float = 0.0  # the configured effect it must reach (monitoring.effect_size)
     jensenshannon: float | None = None
     chi2: float | None = None
     chi2_p_value: float | None = None
@@ -177,13 +200,16 @@ class FeatureDrift:
 class DriftReport:
     status: DriftStatus
     rows: int
-    min_rows: int
+    min_power: float
     features: dict[str, FeatureDrift]
     drifted_features: list[str]
     drifted_share: float
     prediction_psi: float | None
     prediction: FeatureDrift | None = None
     data_quality: list[QualityFinding] = field(default_factory=list)
+    # The features whose `detectable` exceeds their `effect_size` (or that have no values):
+    # any of them makes the window insufficient_data.
+    underpowered: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the report written to S3)."""
@@ -212,6 +238,7 @@ def _feature_drift(
     ref, cur = _binned(name, reference, window)
     present = int(cur.sum())
     missing_rate = window.missing[name] / max(window.rows, 1)
+    gate = monitoring.gate_for(test)
     common = {
         "missing_rate": missing_rate,
         "reference_missing_rate": reference["missing_rate"],
@@ -219,6 +246,8 @@ def _feature_drift(
         "test": test,
         "threshold": monitoring.threshold(test),
         "rows": present,
+        "gate": gate,
+        "effect_size": getattr(monitoring.effect_size, gate),
     }
     unseen_share = float(cur[-1] / present) if kind == "categorical" and present else None
     quality = _quality(name, reference, window, monitoring, unseen_share)
@@ -246,10 +275,46 @@ def _feature_drift(
             f"monitoring test {test!r} for '{name}' needs the profile's quantile sketch, which this profile lacks"
         )
     score, p_value = scores[test], p_values[test]
-    drifted = score >= monitoring.threshold(test) and p_value < monitoring.alpha
+    detectable = _detectable(gate, present, ref, cur, monitoring)
+    drifted = detectable <= common["effect_size"] and score >= monitoring.threshold(test) and p_value < monitoring.alpha
     return FeatureDrift(
-        drifted=drifted, unseen_share=unseen_share, score=score, p_value=p_value, quality=quality, **measures, **common
+        drifted=drifted,
+        unseen_share=unseen_share,
+        score=score,
+        p_value=p_value,
+        detectable=detectable,
+        quality=quality,
+        **measures,
+        **common,
     )
+
+
+def _detectable(gate: str, present: int, ref: np.ndarray, cur: np.ndarray, monitoring: Monitoring) -> float:
+    """The smallest effect the gating test detects at ``alpha`` with ``min_power``, given the
+    window's and the reference's value counts (and, for chi-square, its degrees of freedom)."""
+    if gate == "ks":
+        return ks_detectable(present, ref.sum(), monitoring.alpha, monitoring.min_power)
+    # The test's own degrees of freedom: buckets empty on both sides are left out. A single
+    # bucket still gets one: a change would show as a second.
+    dof = max(int(((ref + cur) > 0).sum()) - 1, 1)
+    return chi2_detectable(present, ref.sum(), dof, monitoring.alpha, monitoring.min_power)
+
+
+def smallest_detectable(report: Mapping[str, Any]) -> str:
+    """What an ``insufficient_data`` window could have detected, from the JSON form of its
+    report (:meth:`DriftReport.to_dict`): the underpowered features, each with the smallest
+    effect its values detect at ``min_power`` and the effect size a verdict needs."""
+    if all(feature["detectable"] is None for feature in report["features"].values()):
+        return "no values in the window"
+    parts = []
+    for name in report["underpowered"]:
+        feature = report["features"][name]
+        if feature["detectable"] is None:
+            parts.append(f"{name}: no values")
+        else:
+            measure = EFFECT_MEASURES[feature["gate"]]
+            parts.append(f"{name}: {measure} {feature['detectable']:.2f} (needs {feature['effect_size']:g})")
+    return "; ".join(parts) or "no features"
 
 
 def _quality(
@@ -282,10 +347,10 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
     """Per-feature drift by the configured measures, data-quality findings, the dataset-level
     rule (share of drifted features) and prediction drift (reported, not counted in the share).
 
-    Below ``min_window_rows`` the status is ``insufficient_data``: never a false alarm.
+    A window without the power to detect ``monitoring.effect_size`` in every feature is
+    ``insufficient_data``: no verdict, never a false alarm, and each feature's ``detectable``
+    says what the window could have seen.
     """
-    if window.rows < monitoring.min_window_rows:
-        return DriftReport(DriftStatus.INSUFFICIENT_DATA, window.rows, monitoring.min_window_rows, {}, [], 0.0, None)
     reference = window.profile["features"]
     per_feature = {
         name: _feature_drift(name, ref, window, monitoring, monitoring.test_for(name, ref["type"]))
@@ -294,6 +359,11 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
     }
     drifted = sorted(name for name, result in per_feature.items() if result.drifted)
     share = len(drifted) / max(len(per_feature), 1)
+    underpowered = sorted(
+        name
+        for name, result in per_feature.items()
+        if result.detectable is None or result.detectable > result.effect_size
+    )
     prediction = None
     if PREDICTION in reference:
         kind = reference[PREDICTION]["type"]
@@ -302,15 +372,19 @@ def drift_report(window: WindowCounts, monitoring: Monitoring) -> DriftReport:
         )
         prediction = _feature_drift(PREDICTION, reference[PREDICTION], window, monitoring, test)
     quality = [finding for name, result in per_feature.items() for finding in _findings(name, result, monitoring)]
-    status = DriftStatus.DRIFT if share >= monitoring.drifted_share else DriftStatus.OK
+    if underpowered or not per_feature:
+        status = DriftStatus.INSUFFICIENT_DATA
+    else:
+        status = DriftStatus.DRIFT if share >= monitoring.drifted_share else DriftStatus.OK
     return DriftReport(
         status,
         window.rows,
-        monitoring.min_window_rows,
+        monitoring.min_power,
         per_feature,
         drifted,
         share,
         prediction.psi if prediction else None,
         prediction,
         quality,
+        underpowered,
     )

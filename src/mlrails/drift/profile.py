@@ -26,7 +26,11 @@ from mlrails.config import Dataset
 PROFILE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SKETCH_QUANTILES = 100
-_TAIL_STEPS = 10  # grid bins beyond each end of the reference range, a tenth of the range each
+# Grid bins beyond each end of the reference range, a tenth of the range wide each, four ranges
+# out: a window that moved out of the reference range is still binned finely enough for its
+# Wasserstein distance to be transported the right distance.
+_TAIL_STEPS = 40
+_TAIL_STEPS_PER_RANGE = 10
 PREDICTION = "__prediction__"
 
 
@@ -64,8 +68,8 @@ def reference_grid(reference: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] |
     """The fine grid a window is binned on for Wasserstein and KS, with the reference's counts.
 
     Inner edges are the quantile sketch (version 1 profiles: the bin edges plus min and max);
-    beyond the reference range, ``_TAIL_STEPS`` bins a tenth of the range wide on each side,
-    then the open ends. Bin i holds ``edges[i-1] <= x < edges[i]`` (:func:`bin_numeric`).
+    beyond the reference range, ``_TAIL_STEPS`` bins a tenth of the range wide on each side
+    (four ranges), then the open ends. Bin i holds ``edges[i-1] <= x < edges[i]`` (:func:`bin_numeric`).
     ``None`` when the reference had no values."""
     if reference.get("min") is None:
         return None
@@ -78,7 +82,8 @@ def reference_grid(reference: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] |
             core, counts = [low, *core], [0, *counts]  # the old first bin becomes [min, e0)
         if high > core[-1]:
             core, counts = [*core, high], [*counts, 0]  # the old last bin becomes [e_last, max)
-    step = (high - low) / _TAIL_STEPS if high > low else max(abs(high), 1.0) / _TAIL_STEPS
+    width = high - low if high > low else max(abs(high), 1.0)
+    step = width / _TAIL_STEPS_PER_RANGE
     below = low - step * np.arange(_TAIL_STEPS, 0, -1)
     above = high + step * np.arange(1, _TAIL_STEPS + 1)
     edges = np.concatenate([below, core, above])

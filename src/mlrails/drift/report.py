@@ -1,7 +1,8 @@
 """The drift report as a page: one self-contained HTML document (inline SVG, no scripts,
 nothing fetched) written beside the JSON report.
 
-It shows the dataset-level verdict, each feature's deciding measure against its threshold,
+It shows the dataset-level verdict, each feature's deciding measure against its threshold and
+the smallest effect the window could detect (an insufficient window shows them too),
 the data-quality findings, and one plot per feature and for the prediction: the reference
 against the window, on the counts the verdicts were computed from — the reference's quantile
 sketch for a numeric feature (rebinned to equal widths for the eye), category shares for a
@@ -16,7 +17,15 @@ from html import escape
 import numpy as np
 
 from mlrails.config import Monitoring
-from mlrails.drift.measures import UNSEEN, DriftReport, DriftStatus, FeatureDrift, WindowCounts
+from mlrails.drift.measures import (
+    EFFECT_MEASURES,
+    UNSEEN,
+    DriftReport,
+    DriftStatus,
+    FeatureDrift,
+    WindowCounts,
+    smallest_detectable,
+)
 from mlrails.drift.profile import PREDICTION
 from mlrails.reports.charts import bar_pair, histogram_pair
 from mlrails.reports.page import page
@@ -96,11 +105,17 @@ def _measure(result: FeatureDrift) -> str:
     if result.score is None:
         return f"{result.test}: no values in the window"
     p_value = "" if result.p_value is None else f", p = {result.p_value:.2g}"
-    return f"{result.test} {result.score:.3f} (threshold {result.threshold:g}{p_value})"
+    return f"{result.test} {result.score:.3f} (threshold {result.threshold:g}{p_value}) · {_power(result)}"
+
+
+def _power(result: FeatureDrift) -> str:
+    if result.detectable is None:
+        return "detects nothing"
+    return f"detects {EFFECT_MEASURES[result.gate]} ≥ {result.detectable:.2f} (needs {result.effect_size:g})"
 
 
 def _feature_section(window: WindowCounts, name: str, result: FeatureDrift, title: str) -> str:
-    verdict = "drift" if result.drifted else "ok"
+    verdict = _verdict(result)
     quality = f" · data quality: {escape(', '.join(result.quality))}" if result.quality else ""
     return (
         f"<section class=feature><h3>{escape(title)} <span class={verdict}>{verdict}</span></h3>"
@@ -112,18 +127,26 @@ def _feature_section(window: WindowCounts, name: str, result: FeatureDrift, titl
 def _table(report: DriftReport) -> str:
     head = (
         "<tr><th>feature</th><th>type</th><th>measure</th><th>score</th><th>threshold</th><th>p-value</th>"
-        "<th>verdict</th><th>missing (reference → window)</th><th>data quality</th></tr>"
+        "<th>smallest detectable</th><th>verdict</th><th>missing (reference → window)</th><th>data quality</th></tr>"
     )
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{r.type}</td><td>{r.test}</td>"
         f"<td>{'—' if r.score is None else f'{r.score:.3f}'}</td><td>{r.threshold:g}</td>"
         f"<td>{'—' if r.p_value is None else f'{r.p_value:.2g}'}</td>"
-        f"<td class={'drift' if r.drifted else 'ok'}>{'drift' if r.drifted else 'ok'}</td>"
+        f"<td>{'—' if r.detectable is None else f'{EFFECT_MEASURES[r.gate]} {r.detectable:.2f}'}"
+        f" (needs {r.effect_size:g})</td>"
+        f"<td class={_verdict(r)}>{_verdict(r)}</td>"
         f"<td>{r.reference_missing_rate:.1%} → {r.missing_rate:.1%}</td>"
         f"<td>{escape(', '.join(r.quality)) or '—'}</td></tr>"
         for name, r in report.features.items()
     )
     return f"<table>{head}{rows}</table>"
+
+
+def _verdict(result: FeatureDrift) -> str:
+    if result.drifted:
+        return "drift"
+    return "ok" if result.detectable is not None and result.detectable <= result.effect_size else "unknown"
 
 
 def _quality(report: DriftReport) -> str:
@@ -153,7 +176,10 @@ def render_drift_html(
     """The whole page, as a string."""
     status = report.status
     if status == DriftStatus.INSUFFICIENT_DATA:
-        summary = f"{report.rows:,} rows in the window, fewer than the {report.min_rows:,} a verdict needs"
+        summary = (
+            f"{report.rows:,} rows in the window: too few to detect the configured effect with power "
+            f"{report.min_power:g} — smallest detectable: {smallest_detectable(report.to_dict())}"
+        )
     else:
         summary = (
             f"{len(report.drifted_features)} of {len(report.features)} features drifted "
@@ -173,18 +199,18 @@ def render_drift_html(
                 _measure(report.prediction),
             )
         )
-    if status != DriftStatus.INSUFFICIENT_DATA:
-        cards.append(
-            (
-                "Data quality",
-                *(("unknown", "findings") if report.data_quality else ("ok", "clean")),
-                f"{len(report.data_quality)} finding(s)",
-            )
+    cards.append(
+        (
+            "Data quality",
+            *(("unknown", "findings") if report.data_quality else ("ok", "clean")),
+            f"{len(report.data_quality)} finding(s)",
         )
+    )
     body = [
         f"<h1>mlrails drift · {escape(model)} v{escape(version)}</h1>",
         f"<p class=muted>window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC · {report.rows:,} rows · "
-        f"a feature drifts when its measure reaches its threshold and p &lt; {monitoring.alpha:g}</p>",
+        f"a feature drifts when its measure reaches its threshold and p &lt; {monitoring.alpha:g}; a verdict "
+        f"needs the power ({report.min_power:g}) to detect the configured effect in every feature</p>",
         "<div class=cards>"
         + "".join(
             f"<div class=card><div>{title}</div><div class='verdict {css}'>{label}</div><div>{escape(text)}</div></div>"
@@ -192,15 +218,15 @@ def render_drift_html(
         )
         + "</div>",
     ]
-    if status != DriftStatus.INSUFFICIENT_DATA:
-        body += [
-            "<h2>Features</h2>",
-            _table(report),
-            "<h2>Data quality</h2>",
-            _quality(report),
-            "<h2>Distributions: the reference and the window</h2>",
-        ]
-        body += [_feature_section(window, name, result, name) for name, result in report.features.items()]
-        if report.prediction is not None:
-            body += ["<h2>Prediction</h2>", _feature_section(window, PREDICTION, report.prediction, "prediction")]
+    # An insufficient window still shows every feature: what it could detect is the news.
+    body += [
+        "<h2>Features</h2>",
+        _table(report),
+        "<h2>Data quality</h2>",
+        _quality(report),
+        "<h2>Distributions: the reference and the window</h2>",
+    ]
+    body += [_feature_section(window, name, result, name) for name, result in report.features.items()]
+    if report.prediction is not None:
+        body += ["<h2>Prediction</h2>", _feature_section(window, PREDICTION, report.prediction, "prediction")]
     return page(f"mlrails drift · {model} v{version} · {end:%Y-%m-%d}", "".join(body))

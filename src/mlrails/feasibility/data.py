@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlrails.config import ProjectConfig
-from mlrails.drift.measures import WindowCounts, drift_report
+from mlrails.drift.measures import DriftStatus, WindowCounts, drift_report, smallest_detectable
 from mlrails.drift.profile import PREDICTION, build_profile
 from mlrails.feasibility.frame import TypedData
 from mlrails.feasibility.options import CheckOptions
@@ -294,21 +294,22 @@ def drift_findings(data: TypedData, cfg: ProjectConfig) -> tuple[list[Finding], 
         else data.frame
     )
     third = len(ordered) // 3
-    if third < cfg.monitoring.min_window_rows:
-        return [
-            Finding(
-                "drift_not_checked",
-                "info",
-                f"too few rows to compare the oldest and newest thirds ({third:,} < "
-                f"monitoring.min_window_rows={cfg.monitoring.min_window_rows})",
-            )
-        ], {"drift": None}
-    oldest, newest = ordered.iloc[:third], ordered.iloc[-third:]
+    oldest, newest = ordered.iloc[:third], ordered.iloc[len(ordered) - third :]
     profile = build_profile(oldest, [], dataset, bins=cfg.monitoring.bins, task=dataset.task)
     profile["features"].pop(PREDICTION)
     window = WindowCounts(profile)
     window.add(newest)
     report = drift_report(window, cfg.monitoring)
+    if report.status == DriftStatus.INSUFFICIENT_DATA:
+        return [
+            Finding(
+                "drift_not_checked",
+                "info",
+                f"too few rows to compare the oldest and newest thirds ({third:,} each): at power "
+                f"{cfg.monitoring.min_power:g} they could detect only {smallest_detectable(report.to_dict())} "
+                "(monitoring.effect_size)",
+            )
+        ], {"drift": None}
     findings = [
         Finding(
             "drift",

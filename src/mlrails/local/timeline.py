@@ -105,12 +105,16 @@ def _tracking_line(event: dict[str, Any], r: dict[str, Any]) -> str:
 
 def _drift_line(r: dict[str, Any]) -> str:
     from mlrails.adapters import s3
+    from mlrails.drift.measures import smallest_detectable
 
     if r["status"] == "no_model":
         return "no model to compare against yet"
     report = s3.get_json(r["report_uri"])
     if r["status"] == "insufficient_data":
-        return f"insufficient data ({report['rows']} rows < {report['min_rows']}): no verdict"
+        return (
+            f"insufficient data on {report['rows']:,} rows, no verdict; smallest detectable at power "
+            f"{report['min_power']:g}: {smallest_detectable(report)}"
+        )
     # Each feature's deciding measure (Wasserstein for numbers, Jensen-Shannon for categories by default).
     scores = ", ".join(
         f"{name} {f['test']} {f['score']:.2f}{'*' if f['drifted'] else ''}"

@@ -97,7 +97,10 @@ promotion:
 monitoring:
   schedule: rate(1 day)
   window_hours: 24
-  min_window_rows: 200      # a drift verdict needs at least this many predictions in the window
+  min_power: 0.8            # a drift verdict needs this power to detect effect_size in every feature
+  effect_size:
+    ks: 0.2                 # KS distance (numeric features)
+    chi2: 0.35              # Cohen's w (categorical features)
   bins: 10
   psi_threshold: 0.2
   drifted_share: 0.3        # drift when this share of the features drifted
