@@ -30,9 +30,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str, timeout: float = 2) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -51,7 +51,7 @@ def test_the_local_store_is_served_on_localhost_until_interrupted(tmp_path):
             [*MLRAILS, "ui", "--port", str(port)], cwd=tmp_path, stdout=output, stderr=output, start_new_session=True
         )
     try:
-        deadline, status = time.monotonic() + 90, None
+        deadline, status = time.monotonic() + 180, None  # imports and migrations, on a busy machine too
         while time.monotonic() < deadline and ui.poll() is None:
             try:
                 status, _ = _get(f"http://127.0.0.1:{port}/health")
@@ -62,7 +62,8 @@ def test_the_local_store_is_served_on_localhost_until_interrupted(tmp_path):
             time.sleep(0.5)
         assert status == 200, log.read_text()
         code, body = _get(
-            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=churn-classifier"
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=churn-classifier",
+            timeout=60,  # the server's first store query opens the database: seconds on a busy machine
         )
         assert code == 200 and json.loads(body)["experiment"]["name"] == "churn-classifier"
     finally:
