@@ -146,6 +146,10 @@ def run_job(
     :class:`BatchFailed` (after writing the summary) when too many shards failed."""
     started, began = now or datetime.now(UTC), clock()
     input_uri, output_uri = checked_uri(input_uri, prefix=False), checked_uri(output_uri, prefix=True)
+    if output_uri.startswith(input_uri):
+        raise ConfigError(
+            f"the output {output_uri} lies under the input {input_uri}: a rerun would score its own output"
+        )
     champion = manifests.read_current(settings.artifacts_bucket, cfg.model.name)
     if champion is None:
         raise ModelNotReady(f"no {cfg.model.name} champion to score with: train and promote one first")
