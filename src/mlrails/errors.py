@@ -48,6 +48,15 @@ class BadRequest(MlrailsError):
     error_code = "BAD_REQUEST"
 
 
+class InvalidValue(BadRequest):
+    """A value its column cannot take. ``problem`` says how, in a word a batch job counts
+    refused rows by: ``missing``, ``not_a_number``, ``not_finite``, ``not_a_category``, ``too_long``."""
+
+    def __init__(self, message: str, *, problem: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.problem = problem
+
+
 class UnsupportedMediaType(BadRequest):
     status = 415
     error_code = "UNSUPPORTED_MEDIA_TYPE"

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlrails.adapters import s3
+from mlrails.batch import job
 from mlrails.batch.job import BatchFailed, run_job
 from mlrails.config import Batch
 from mlrails.errors import ModelNotReady
@@ -156,3 +157,27 @@ def test_without_a_champion_the_job_refuses_before_any_work(cloud, cfg):
     with pytest.raises(ModelNotReady):
         run_job(f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", cfg, Settings.from_env())
     assert keys(cloud.data_bucket, OUT) == []
+
+
+def test_a_compiled_champion_scores_on_its_onnx_graph_as_the_api_would(cloud, cfg, promotion_env, monkeypatch):
+    import pandas as pd
+
+    from mlrails.promotion import rails
+
+    from .test_compiled_serving import COMPILES, _config, _deploy, _train
+
+    compiled = _config(cfg, COMPILES, package="onnx")
+    manifest = _train(compiled, promotion_env, 1)
+    assert manifest.serving == "onnx"
+    _deploy(compiled, cloud, monkeypatch)
+    _inputs(cloud, cfg)
+    summary = run_job(
+        f"s3://{cloud.data_bucket}/batch-in/c.parquet", f"s3://{cloud.data_bucket}/{OUT}", compiled, Settings.from_env()
+    )
+    assert (summary.rows_in, summary.rows_scored, summary.shards_failed) == (25, 25, 0)
+    assert job._champions(job.ChampionSource.of(Settings.from_env(), compiled)).get().path == "onnx"
+    scored = _parts(cloud.data_bucket).to_pandas().sort_values("row_number")
+    model = rails.load_model(manifest)
+    features = scored[cfg.dataset.feature_names].reset_index(drop=True)
+    assert scored["prediction"].tolist() == model.predict(pd.DataFrame(features)).tolist()
+    assert scored["probability_1"].to_numpy() == pytest.approx(model.predict_proba(features)[:, 1], abs=1e-4)

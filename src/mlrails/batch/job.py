@@ -58,9 +58,10 @@ Runner = Callable[[Sequence[Shard], str, ChampionSource], list[ShardResult]]
 
 @functools.cache
 def _champions(source: ChampionSource) -> ChampionCache:
-    # One load per process for the whole job: a job scores with one champion, whatever is
-    # promoted while it runs.
-    return cache_for(source.settings, source.model_name, source.package, ttl_seconds=float("inf"))
+    # One cache per process, as inference keeps one per container: the champion loads once and
+    # is re-checked (one HEAD) at the settings' TTL, so a process that scores job after job
+    # scores each with the current champion (a promotion mid-job shows in the summary's version).
+    return cache_for(source.settings, source.model_name, source.package)
 
 
 def run_shard(shard: Shard, output_prefix: str, source: ChampionSource) -> ShardResult:

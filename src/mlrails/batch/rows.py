@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from mlrails.errors import BadRequest
+from mlrails.errors import BadRequest, InvalidValue
 from mlrails.serving.protocol import MISSING, Batch, Column, coerce_value, validate_column
 
 MALFORMED = "malformed row"  # the reason of a row the format itself cannot read
@@ -155,10 +155,9 @@ def _one(value: Any, column: Column, index: int, rows: Rows, refused: dict[int, 
     row = rows.numbers[index]
     try:
         return coerce_value(value, column, row)
-    except BadRequest as exc:
+    except InvalidValue as exc:
         if index not in refused:
-            problem = (exc.details or {}).get("problem", "invalid")
             values = {name: column_values[index] for name, column_values in rows.columns.items()}
             shown = {name: v for name, v in values.items() if v is not MISSING}
-            refused[index] = Rejection(row, f"{column.name}: {problem}", exc.message, shown)
+            refused[index] = Rejection(row, f"{column.name}: {exc.problem}", exc.message, shown)
         return None

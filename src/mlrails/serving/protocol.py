@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from mlrails.errors import BadRequest, InvalidValue, PayloadTooLarge, UnsupportedMediaType
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
@@ -87,11 +87,12 @@ def _check_width(count: int, where: str) -> None:
         )
 
 
-def _too_long(value: str, column: Column, row: int) -> BadRequest:
-    return BadRequest(
+def _too_long(value: str, column: Column, row: int) -> InvalidValue:
+    return InvalidValue(
         f"row {row}: column '{column.name}' holds a value of {len(value)} characters; "
         f"the limit is {MAX_CELL_CHARS} per value",
-        details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS, "problem": "too_long"},
+        details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS},
+        problem="too_long",
     )
 
 
@@ -233,40 +234,44 @@ def _preview(value: Any) -> str:
 
 def coerce_value(value: Any, column: Column, row: int) -> Any:
     """One value of ``column`` as the model takes it (a float, a category's text, or None when
-    nullable); a :class:`BadRequest` naming the row, with ``details.problem`` saying what is
-    wrong (``missing``, ``not_a_number``, ``not_finite``, ``not_a_category``, ``too_long``)."""
+    nullable); an :class:`~mlrails.errors.InvalidValue` naming the row and what is wrong."""
     if value is MISSING or value is None:
         if column.nullable:
             return None
-        raise BadRequest(
+        raise InvalidValue(
             f"row {row}: column '{column.name}' must not be null or missing",
-            details={"column": column.name, "row": row, "problem": "missing"},
+            details={"column": column.name, "row": row},
+            problem="missing",
         )
     if column.type == "numeric":
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
             raise _too_long(value, column, row)
         if isinstance(value, bool):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be a number, got a boolean",
-                details={"column": column.name, "row": row, "problem": "not_a_number"},
+                details={"column": column.name, "row": row},
+                problem="not_a_number",
             )
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be a number, got {_preview(value)}",
-                details={"column": column.name, "row": row, "problem": "not_a_number"},
+                details={"column": column.name, "row": row},
+                problem="not_a_number",
             ) from None
         if not math.isfinite(number):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be finite, got {_preview(value)}",
-                details={"column": column.name, "row": row, "problem": "not_finite"},
+                details={"column": column.name, "row": row},
+                problem="not_finite",
             )
         return number
     if isinstance(value, (dict, list)):
-        raise BadRequest(
+        raise InvalidValue(
             f"row {row}: column '{column.name}' must be a scalar category",
-            details={"column": column.name, "row": row, "problem": "not_a_category"},
+            details={"column": column.name, "row": row},
+            problem="not_a_category",
         )
     text = str(value)
     if len(text) > MAX_CELL_CHARS:
