@@ -12,6 +12,7 @@ import pytest
 from mlrails.adapters import s3
 from mlrails.batch import job
 from mlrails.batch.job import BatchFailed, run_job
+from mlrails.batch.rows import parquet_row_groups
 from mlrails.config import Batch
 from mlrails.errors import ModelNotReady
 from mlrails.local.synthetic import churn_frame
@@ -181,3 +182,20 @@ def test_a_compiled_champion_scores_on_its_onnx_graph_as_the_api_would(cloud, cf
     features = scored[cfg.dataset.feature_names].reset_index(drop=True)
     assert scored["prediction"].tolist() == model.predict(pd.DataFrame(features)).tolist()
     assert scored["probability_1"].to_numpy() == pytest.approx(model.predict_proba(features)[:, 1], abs=1e-4)
+
+
+def test_planning_reads_a_parquet_files_footer_alone_through_ranged_gets(cloud):
+    import numpy as np
+
+    table = pa.table({"x": np.arange(200_000, dtype="float64"), "y": np.arange(200_000) % 7})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=50_000, compression="none")
+    location = s3.uri(cloud.data_bucket, "big/rows.parquet")
+    s3.put_bytes(location, buffer.getvalue())
+
+    reader = s3.RangeReader(location)
+    assert parquet_row_groups(reader) == [50_000] * 4
+    # pyarrow's one speculative read of the file's tail (64 KiB) holds the footer: not the 2 MB of rows.
+    assert reader.fetched <= 64 * 1024 < reader.size / 20
+    plan = job.plan(f"s3://{cloud.data_bucket}/big/")
+    assert [(i.row_group, i.rows) for i in plan.items] == [(0, 50_000), (1, 50_000), (2, 50_000), (3, 50_000)]

@@ -118,3 +118,22 @@ def test_a_missing_signature_column_refuses_every_row_with_its_name():
     checked = validate(read_csv(b"tenure,spend\n1,2\n3,4\n"), SIGNATURE)
     assert checked.batch.rows == 0
     assert [(r.row, r.reason) for r in checked.rejected] == [(0, "plan: missing"), (1, "plan: missing")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"items_per_batch": 0}, "batch.items_per_batch"),
+        ({"max_concurrency": 0}, "batch.max_concurrency"),
+        ({"tolerated_failure_percentage": 101}, "batch.tolerated_failure_percentage"),
+        ({"shards": 3}, "batch.shards"),
+    ],
+)
+def test_the_batch_section_is_validated_naming_the_field(cfg, fields, named):
+    from mlrails.config import parse_config
+    from mlrails.errors import ConfigError
+
+    document = cfg.model_dump(mode="json")
+    assert (document["batch"]["items_per_batch"], document["batch"]["tolerated_failure_percentage"]) == (4, 0.0)
+    with pytest.raises(ConfigError, match=named):
+        parse_config({**document, "batch": fields})

@@ -203,6 +203,7 @@ class RangeReader(io.RawIOBase):
         self.size = found["ContentLength"] if size is None else size
         self.etag = found["ETag"]
         self._position = 0
+        self.fetched = 0  # bytes read from S3 so far: what reading through this file cost
 
     def readable(self) -> bool:
         return True
@@ -231,6 +232,7 @@ class RangeReader(io.RawIOBase):
                 .read()
             )
         self._position += len(body)
+        self.fetched += len(body)
         return body
 
     def readinto(self, buffer) -> int:
