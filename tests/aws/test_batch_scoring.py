@@ -30,12 +30,13 @@ def _inputs(cloud, cfg) -> dict[str, int]:
     """A CSV (one bad row), a JSON Lines object (one bad row), a Parquet file of three row
     groups and a file the job skips, under batch-in/; rows per object."""
     frame = churn_frame(60, DAY, seed=3)[cfg.dataset.feature_names]
+    frame["customer_id"] = [f"c{i}" for i in range(60)]  # not the model's: it rides along
     csv = frame.iloc[:20].copy()
     csv["tenure_months"] = csv["tenure_months"].astype(object)
     csv.loc[csv.index[5], "tenure_months"] = "many"
     bucket = cloud.data_bucket
     s3.put_bytes(s3.uri(bucket, "batch-in/a.csv"), csv.to_csv(index=False).encode())
-    lines = frame.iloc[20:35].to_dict(orient="records")
+    lines = frame.iloc[20:35][cfg.dataset.feature_names].to_dict(orient="records")
     del lines[2]["plan"]
     s3.put_bytes(s3.uri(bucket, "batch-in/b.jsonl"), "\n".join(json.dumps(r) for r in lines).encode())
     buffer = io.BytesIO()
@@ -87,6 +88,11 @@ def test_three_formats_score_through_the_serving_code_and_the_job_reports_and_an
     parquet_rows = sorted(r["row_number"] for r in table if r["source_uri"].endswith("c.parquet"))
     assert parquet_rows == list(range(25))  # row numbers from the file's first row, across groups
     assert 5 not in {r["row_number"] for r in table if r["source_uri"].endswith("a.csv")}
+    ids = {r["source_uri"].rsplit("/", 1)[1]: set() for r in table}
+    for r in table:
+        ids[r["source_uri"].rsplit("/", 1)[1]].add(r["customer_id"])
+    assert ids["b.jsonl"] == {None} and ids["c.parquet"] == {f"c{i}" for i in range(35, 60)}
+    assert len(ids["a.csv"]) == 19 and "c5" not in ids["a.csv"]
 
     refused = [
         json.loads(line)

@@ -75,6 +75,7 @@ def test_csv_rows_are_validated_per_row_and_a_bad_row_loses_nothing_else():
         (4, "plan: missing"),
     ]
     assert checked.rejected[0].values["customer_id"] == "b"  # the id rides along with the refusal
+    assert checked.extra == {"customer_id": ["a", "c"]}
     assert "must be a number, got 'lots'" in checked.rejected[0].message
 
 
@@ -107,9 +108,10 @@ def test_a_parquet_row_group_is_read_alone_with_row_numbers_from_the_files_first
     blob = _parquet(25, 10)
     assert parquet_row_groups(io.BytesIO(blob)) == [10, 10, 5]
     rows = read_parquet(io.BytesIO(blob), 0, SIGNATURE)
-    assert "customer_id" not in rows.columns  # outside the signature: never read
     checked = validate(rows, SIGNATURE)
     assert checked.numbers == list(range(10)) and checked.batch.columns["spend"][3] is None
+    assert "customer_id" not in checked.batch.columns  # not the model's: it rides along
+    assert checked.extra == {"customer_id": [f"c{i}" for i in range(10)]}
     last = validate(read_parquet(io.BytesIO(blob), 2, SIGNATURE), SIGNATURE)
     assert last.numbers == list(range(20, 25)) and last.batch.columns["tenure"] == [20.0, 21.0, 22.0, 23.0, 24.0]
 

@@ -2,8 +2,8 @@
 
 Validation is the API's (:mod:`mlrails.serving.protocol`): a column at a time while every value
 of it passes, and value by value only in a column that fails, so a bad row is refused with its
-reason and loses nothing else. Columns outside the signature are ignored (an id column rides
-along in the rejected rows' values, not into the model).
+reason and loses nothing else. Columns outside the signature (an id) are not the model's: they
+ride along, beside the prediction or in a refused row's values.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ class Rows:
 
 @dataclass(frozen=True)
 class Validated:
-    """The rows that passed, typed for the model (``numbers``: their row numbers), and those refused."""
+    """The rows that passed, typed for the model (``numbers``: their row numbers; ``extra``: their
+    values of columns outside the signature, as read), and those refused."""
 
     batch: Batch
     numbers: list[int]
     rejected: list[Rejection]
+    extra: dict[str, list[Any]]
 
 
 def _text(body: bytes) -> str:
@@ -110,15 +112,14 @@ def read_jsonl(body: bytes) -> Rows:
 
 
 def read_parquet(file: BinaryIO, row_group: int, signature: list[Column]) -> Rows:
-    """One row group of a Parquet file (a seekable file: only the group's column chunks of the
-    signature's columns are read). Row numbers count from the file's first row."""
+    """One row group of a Parquet file (a seekable file: only that group's column chunks are
+    read). Row numbers count from the file's first row."""
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(file)
-    wanted = [c.name for c in signature if c.name in parquet.schema_arrow.names]
-    table = parquet.read_row_group(row_group, columns=wanted)
+    table = parquet.read_row_group(row_group)
     first = sum(parquet.metadata.row_group(i).num_rows for i in range(row_group))
-    columns = {name: table.column(name).to_pylist() for name in wanted}
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
     return Rows(columns, list(range(first, first + table.num_rows)), [])
 
 
@@ -147,7 +148,13 @@ def validate(rows: Rows, signature: list[Column]) -> Validated:
         typed = {name: [values[index] for index in keep] for name, values in typed.items()}
     batch = Batch(columns=typed, rows=len(keep), return_probabilities=True)
     rejected = sorted([*rows.malformed, *refused.values()], key=lambda rejection: rejection.row)
-    return Validated(batch, [rows.numbers[index] for index in keep], rejected)
+    known = {c.name for c in signature}
+    extra = {
+        name: [None if values[index] is MISSING else values[index] for index in keep]
+        for name, values in rows.columns.items()
+        if name not in known
+    }
+    return Validated(batch, [rows.numbers[index] for index in keep], rejected, extra)
 
 
 def _one(value: Any, column: Column, index: int, rows: Rows, refused: dict[int, Rejection]) -> Any:

@@ -24,6 +24,7 @@ PREDICTION = "prediction"
 PROBABILITY = "probability_"  # one column per class: probability_<class>
 SOURCE = "source_uri"
 ROW = "row_number"  # the row's number in its object (Parquet: from the file's first row)
+_OURS = (PREDICTION, SOURCE, ROW)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes
     """The item's scored rows, by output column."""
     batch = validated.batch
     columns: dict[str, list] = {c.name: batch.columns[c.name] for c in champion.signature}
+    # Columns outside the signature (an id) ride along, unless one bears a name of ours.
+    columns.update({n: v for n, v in validated.extra.items() if n not in _OURS and not n.startswith(PROBABILITY)})
     predictions, probabilities = predict(champion, batch) if batch.rows else ([], [])
     columns[PREDICTION] = predictions
     for name in classes:
@@ -75,16 +78,31 @@ def _part(columns: list[dict[str, list]], champion: Champion, classes: list[str]
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = [c.name for c in champion.signature] + [PREDICTION] + [PROBABILITY + n for n in classes] + [SOURCE, ROW]
-    merged = {name: [v for part in columns for v in part[name]] for name in names}
+    inputs = [c.name for c in champion.signature]
+    extra = list(dict.fromkeys(n for part in columns for n in part if n not in inputs and n not in _OURS))
+    extra = [n for n in extra if not n.startswith(PROBABILITY)]
+    names = inputs + extra + [PREDICTION] + [PROBABILITY + n for n in classes] + [SOURCE, ROW]
+    # An item without one of the others' extra columns has None there.
+    merged = {name: [v for part in columns for v in part.get(name) or [None] * len(part[ROW])] for name in names}
     types = {c.name: pa.float64() if c.type == "numeric" else pa.string() for c in champion.signature}
     types.update({PROBABILITY + n: pa.float64() for n in classes})
     types[SOURCE], types[ROW] = pa.string(), pa.int64()
     # The prediction's type is the model's (labels or values): inferred from the values.
-    arrays = [pa.array(merged[name], type=types.get(name)) for name in names]
+    arrays = [_array(merged[name], types.get(name)) for name in names]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(arrays, names=names), buffer)
     return buffer.getvalue()
+
+
+def _array(values: list, kind):
+    """A column as Arrow holds it: typed, or inferred; values of no one type (JSON Lines
+    extras: a number here, a word there) are kept as their JSON text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else json.dumps(v, default=str) for v in values], type=pa.string())
 
 
 def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardResult:
