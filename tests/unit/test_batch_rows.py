@@ -107,12 +107,12 @@ def test_json_lines_rows_refuse_missing_keys_non_objects_and_bad_json_row_by_row
 def test_a_parquet_row_group_is_read_alone_with_row_numbers_from_the_files_first_row():
     blob = _parquet(25, 10)
     assert parquet_row_groups(io.BytesIO(blob)) == [10, 10, 5]
-    rows = read_parquet(io.BytesIO(blob), 0, SIGNATURE)
+    rows = read_parquet(io.BytesIO(blob), 0)
     checked = validate(rows, SIGNATURE)
     assert checked.numbers == list(range(10)) and checked.batch.columns["spend"][3] is None
     assert "customer_id" not in checked.batch.columns  # not the model's: it rides along
     assert checked.extra == {"customer_id": [f"c{i}" for i in range(10)]}
-    last = validate(read_parquet(io.BytesIO(blob), 2, SIGNATURE), SIGNATURE)
+    last = validate(read_parquet(io.BytesIO(blob), 2), SIGNATURE)
     assert last.numbers == list(range(20, 25)) and last.batch.columns["tenure"] == [20.0, 21.0, 22.0, 23.0, 24.0]
 
 

@@ -111,7 +111,7 @@ def read_jsonl(body: bytes) -> Rows:
     return Rows(columns, [row for row, _ in records], malformed)
 
 
-def read_parquet(file: BinaryIO, row_group: int, signature: list[Column]) -> Rows:
+def read_parquet(file: BinaryIO, row_group: int) -> Rows:
     """One row group of a Parquet file (a seekable file: only that group's column chunks are
     read). Row numbers count from the file's first row."""
     import pyarrow.parquet as pq

@@ -24,7 +24,11 @@ PREDICTION = "prediction"
 PROBABILITY = "probability_"  # one column per class: probability_<class>
 SOURCE = "source_uri"
 ROW = "row_number"  # the row's number in its object (Parquet: from the file's first row)
-_OURS = (PREDICTION, SOURCE, ROW)
+
+
+def _ours(name: str) -> bool:
+    """Whether an output column of this name is the shard's own (an input column so named is left out)."""
+    return name in (PREDICTION, SOURCE, ROW) or name.startswith(PROBABILITY)
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class ShardResult:
 
 def _read(item: Item, champion: Champion) -> row_io.Rows:
     if item.format == "parquet":
-        return row_io.read_parquet(s3.RangeReader(item.uri), item.row_group or 0, champion.signature)
+        return row_io.read_parquet(s3.RangeReader(item.uri), item.row_group or 0)
     body = s3.get_bytes(item.uri)
     return row_io.read_csv(body) if item.format == "csv" else row_io.read_jsonl(body)
 
@@ -64,7 +68,7 @@ def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes
     batch = validated.batch
     columns: dict[str, list] = {c.name: batch.columns[c.name] for c in champion.signature}
     # Columns outside the signature (an id) ride along, unless one bears a name of ours.
-    columns.update({n: v for n, v in validated.extra.items() if n not in _OURS and not n.startswith(PROBABILITY)})
+    columns.update({name: values for name, values in validated.extra.items() if not _ours(name)})
     predictions, probabilities = predict(champion, batch) if batch.rows else ([], [])
     columns[PREDICTION] = predictions
     for name in classes:
@@ -79,8 +83,7 @@ def _part(columns: list[dict[str, list]], champion: Champion, classes: list[str]
     import pyarrow.parquet as pq
 
     inputs = [c.name for c in champion.signature]
-    extra = list(dict.fromkeys(n for part in columns for n in part if n not in inputs and n not in _OURS))
-    extra = [n for n in extra if not n.startswith(PROBABILITY)]
+    extra = list(dict.fromkeys(n for part in columns for n in part if n not in inputs and not _ours(n)))
     names = inputs + extra + [PREDICTION] + [PROBABILITY + n for n in classes] + [SOURCE, ROW]
     # An item without one of the others' extra columns has None there.
     merged = {name: [v for part in columns for v in part.get(name) or [None] * len(part[ROW])] for name in names}
