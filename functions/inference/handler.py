@@ -43,13 +43,7 @@ app = APIGatewayRestResolver(cors=_cors(cors_origins()))
 def champions() -> champion.ChampionCache:
     settings = deployed.settings()
     cfg = deployed.project_config(settings.config_uri)
-    return champion.ChampionCache(
-        settings.artifacts_bucket,
-        cfg.model.name,
-        settings.manifest_ttl_seconds,
-        cfg.serving.package,
-        pin=settings.release_lock,
-    )
+    return champion.cache_for(settings, cfg.model.name, cfg.serving.package)
 
 
 def _body() -> bytes:

@@ -88,6 +88,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--file", help="the request body from a file (.json, or .csv with a header row)")
     predict.add_argument("--content-type", default="application/json")
     predict.set_defaults(run=local.predict)
+    batch = commands.add_parser(
+        "batch", help="score every row of a prefix (CSV, JSON Lines, Parquet) with the champion, shard by shard"
+    )
+    batch.add_argument(
+        "--input",
+        required=True,
+        help="s3://bucket/prefix/ (or one object) in the local cloud, or a local file or folder "
+        "(uploaded to the data bucket under batch/ first)",
+    )
+    batch.add_argument(
+        "--output",
+        help="s3://bucket/prefix/ for the scored parts, refused rows and summary (default for local "
+        "files: beside their upload, batch/<hash>/output/)",
+    )
+    batch.add_argument(
+        "--env", default=None, help="a config environment: with --local its local copy; deployed: the next slice"
+    )
+    batch.add_argument("--local", action="store_true", help="run on the local copy of --env")
+    batch.set_defaults(run=local.batch)
     serve = commands.add_parser("serve", help="the API's routes on localhost, answered by the local environment")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=local.serve)

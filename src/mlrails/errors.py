@@ -35,11 +35,26 @@ class NotDeployed(ConfigError):
     """The environment a command names has not been deployed (or not where the caller looks)."""
 
 
+class NotYetAvailable(ConfigError):
+    """What a command asks for lands in a later release (the message says what works today)."""
+
+    error_code = "NOT_YET_AVAILABLE"
+
+
 class BadRequest(MlrailsError):
     """The request cannot be parsed or does not match the model's input schema."""
 
     status = 400
     error_code = "BAD_REQUEST"
+
+
+class InvalidValue(BadRequest):
+    """A value its column cannot take. ``problem`` says how, in a word a batch job counts
+    refused rows by: ``missing``, ``not_a_number``, ``not_finite``, ``not_a_category``, ``too_long``."""
+
+    def __init__(self, message: str, *, problem: str, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.problem = problem
 
 
 class UnsupportedMediaType(BadRequest):

@@ -100,6 +100,20 @@ class TrainingFailed(_Detail):
     detail_type: ClassVar[DetailType] = DetailType.TRAINING_FAILED
 
 
+@dataclass(frozen=True)
+class BatchScored(_Detail):
+    input_uri: str
+    output_uri: str
+    summary_uri: str
+    model_version: str
+    rows_in: int
+    rows_scored: int
+    rows_rejected: int
+    shards: int
+    shards_failed: int
+    detail_type: ClassVar[DetailType] = DetailType.BATCH_SCORED
+
+
 _BY_TYPE: dict[str, type[_Detail]] = {
     cls.detail_type.value: cls
     for cls in (
@@ -111,6 +125,7 @@ _BY_TYPE: dict[str, type[_Detail]] = {
         ModelPromoted,
         ModelRejected,
         TrainingFailed,
+        BatchScored,
     )
 }
 

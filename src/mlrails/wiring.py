@@ -32,6 +32,7 @@ class DetailType(StrEnum):
     MODEL_PROMOTED = "ModelPromoted"
     MODEL_REJECTED = "ModelRejected"
     TRAINING_FAILED = "TrainingFailed"
+    BATCH_SCORED = "BatchScored"
 
 
 class Prefix(StrEnum):
@@ -58,6 +59,10 @@ class Prefix(StrEnum):
     # from its isolated subnets but reaches S3 through the free gateway endpoint: one PutEvents
     # entry per object, put on the bus by the event_relay function and deleted (mlrails.outbox).
     OUTBOX = "outbox/"
+    # Local files given to `mlrails batch` (data bucket): uploaded here first, one folder per
+    # content hash of the files, so a rerun on the same files scores the same objects into
+    # the same output keys (mlrails.batch).
+    BATCH = "batch/"
 
 
 # Features are partitioned by day (features/date=YYYY-MM-DD/, the newest row's day of each

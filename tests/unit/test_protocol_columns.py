@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlrails.errors import BadRequest
-from mlrails.serving.protocol import _MISSING, Column, _coerce, _validate
+from mlrails.serving.protocol import MISSING, Column, coerce_value, validate_column
 
 cells = st.one_of(
     st.none(),
-    st.just(_MISSING),
+    st.just(MISSING),
     st.booleans(),
     st.integers(),
     st.integers(min_value=10**308),
@@ -48,8 +48,8 @@ def _outcome(call):
 @settings(max_examples=3000, deadline=None)
 @given(values=columns, column=signatures)
 def test_a_column_at_a_time_answers_as_cell_by_cell(values, column):
-    per_cell = _outcome(lambda: [_coerce(value, column, row) for row, value in enumerate(values)])
-    at_once = _outcome(lambda: _validate(tuple(values), column))
+    per_cell = _outcome(lambda: [coerce_value(value, column, row) for row, value in enumerate(values)])
+    at_once = _outcome(lambda: validate_column(tuple(values), column))
 
     assert at_once == per_cell
     if per_cell[0] == "ok":  # and every number is a float, every category a str, as before

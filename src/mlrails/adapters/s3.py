@@ -5,6 +5,7 @@ needs to know botocore."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -176,3 +177,65 @@ def list_keys(bucket: str, prefix: str, *, start_after: str | None = None) -> It
     with _translated(uri(bucket, prefix)):
         for page in paginator.paginate(**kwargs):
             yield from (item["Key"] for item in page.get("Contents", []))
+
+
+def list_objects(bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+    """Every (key, size) under ``prefix``, in key order: what a listing says, no object read."""
+    paginator = client("s3").get_paginator("list_objects_v2")
+    with _translated(uri(bucket, prefix)):
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            yield from ((item["Key"], item["Size"]) for item in page.get("Contents", []))
+
+
+class RangeReader(io.RawIOBase):
+    """A read-only, seekable file over one S3 object, each read one ranged ``GetObject``: a
+    reader that seeks (a Parquet file's footer, then a row group) fetches only the bytes it
+    reads, never the whole object. Pinned to the ETag first seen, so an object replaced while
+    it is read fails (S3's 412) rather than mixing two files."""
+
+    def __init__(self, location: str, size: int | None = None) -> None:
+        super().__init__()
+        self.location = location
+        self.bucket, self.key = split_uri(location)
+        found = head(location)
+        if found is None:
+            raise StorageNotFound(f"S3 has no object {location}", code="NoSuchKey")
+        self.size = found["ContentLength"] if size is None else size
+        self.etag = found["ETag"]
+        self._position = 0
+        self.fetched = 0  # bytes read from S3 so far: what reading through this file cost
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self._position + size)
+        if end <= self._position:
+            return b""
+        with _translated(self.location):
+            body = (
+                client("s3")
+                .get_object(
+                    Bucket=self.bucket, Key=self.key, Range=f"bytes={self._position}-{end - 1}", IfMatch=self.etag
+                )["Body"]
+                .read()
+            )
+        self._position += len(body)
+        self.fetched += len(body)
+        return body
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

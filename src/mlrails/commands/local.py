@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlrails.commands.project import load_project
 from mlrails.config import ProjectConfig
-from mlrails.errors import ConfigError
+from mlrails.errors import ConfigError, NotYetAvailable
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -105,6 +105,22 @@ def predict(args: argparse.Namespace) -> int:
         status, answer = runtime.request("POST", "/invocations", body, content_type)
     print(json.dumps({"status": status, "body": answer}, indent=1))
     return 0 if status == 200 else 1
+
+
+def batch(args: argparse.Namespace) -> int:
+    from mlrails.local.batch import run_local
+    from mlrails.local.runtime import LocalRuntime
+
+    if args.env and not args.local:
+        raise NotYetAvailable(
+            f"mlrails batch --env {args.env}: not yet, the batch state machine lands in the next slice; "
+            f"add --local to score on the local copy of {args.env}, or leave --env out for the local environment"
+        )
+    cfg, project_dir = load_project(args)
+    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC), environment=_env(args)) as runtime:
+        summary = run_local(runtime, args.input, args.output)
+    print(json.dumps(summary.to_dict(), indent=1))
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:

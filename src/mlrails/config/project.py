@@ -18,6 +18,7 @@ from mlrails.config.sections import (
     MINIMIZED_METRICS,
     NUMERIC_ONLY_TESTS,
     PROBABILITY_METRICS,
+    Batch,
     Capture,
     Dataset,
     Model,
@@ -46,6 +47,7 @@ class ProjectConfig(Section):
     retraining: Retraining = Retraining()
     capture: Capture = Capture()
     serving: Serving = Serving()
+    batch: Batch = Batch()
     use_case: UseCase = UseCase()
     value: Value = Value()
     environments: dict[str, Environment] = Field(min_length=1)

@@ -322,6 +322,20 @@ class Serving(Section):
     package: Literal["onnx", "full", "image"] = "full"
 
 
+class Batch(Section):
+    """Batch scoring (``mlrails batch``): how the input's items are grouped into shards and how
+    many shards run at once; on AWS the batch state machine's Distributed Map takes these as its
+    ItemBatcher, MaxConcurrency and ToleratedFailurePercentage."""
+
+    # Items (a CSV or JSON Lines object, or one Parquet row group) per shard: one function
+    # invocation scores a shard, so a shard must fit its memory and fifteen minutes.
+    items_per_batch: int = Field(default=4, ge=1, le=1000)
+    # Shards scored at once (locally: worker processes, at most one per shard).
+    max_concurrency: int = Field(default=4, ge=1, le=10_000)
+    # The share of shards that may fail (0: any failed shard fails the job) before the job fails.
+    tolerated_failure_percentage: float = Field(default=0.0, ge=0, le=100)
+
+
 class UseCase(Section):
     """Who acts on a prediction and how: the feasibility check's "path to action".
 

@@ -17,13 +17,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrails.adapters import manifests
 from mlrails.errors import MlrailsError, ModelNotReady
 from mlrails.serving.manifest import Manifest
 from mlrails.serving.predictors import OnnxPredictor, Predictor, ServingPath, SkopsPredictor
 from mlrails.serving.protocol import Batch, Column
+
+if TYPE_CHECKING:
+    from mlrails.settings import Settings
 
 # The paths each inference package (config ``serving.package``) can serve, preferred first:
 # ``onnx`` ships onnxruntime + numpy only, ``full`` scikit-learn + skops (no room for
@@ -141,6 +144,19 @@ class ChampionCache:
             raise error
         self.reload_failures += 1
         self._checked_at = self.clock()
+
+
+def cache_for(settings: Settings, model_name: str, package: str, *, ttl_seconds: float | None = None) -> ChampionCache:
+    """The champion cache of a function deployed with ``settings``: its bucket and release
+    lock, the config's ``model.name`` and ``serving.package``; re-checked every ``ttl_seconds``
+    (default: the settings' manifest TTL)."""
+    return ChampionCache(
+        settings.artifacts_bucket,
+        model_name,
+        settings.manifest_ttl_seconds if ttl_seconds is None else ttl_seconds,
+        package,
+        pin=settings.release_lock,
+    )
 
 
 def predict(

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlrails.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from mlrails.errors import BadRequest, InvalidValue, PayloadTooLarge, UnsupportedMediaType
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MAX_BODY_BYTES = 5 * 1024 * 1024  # under Lambda's 6 MB synchronous payload limit, with headroom
@@ -29,7 +29,7 @@ MAX_ROWS = 10_000
 # limit could carry: a body past either is refused before its rows are built.
 MAX_COLUMNS = 1_000  # columns a request names (split, mapping, CSV header), and keys per record
 MAX_CELL_CHARS = 1_000  # characters in one value (a string cell, or a category as text)
-_MISSING = object()  # a record without a column, told apart from an explicit null
+MISSING = object()  # a record without a column (or a batch row without it), told apart from an explicit null
 _MAX_NAMED = 20  # unknown columns an error names
 # A \uD800-\uDFFF escape: the only way a lone surrogate (not text) gets into a parsed body,
 # since raw UTF-8 cannot hold one. Cheap to search; the exact check runs only on a hit.
@@ -87,11 +87,12 @@ def _check_width(count: int, where: str) -> None:
         )
 
 
-def _too_long(value: str, column: Column, row: int) -> BadRequest:
-    return BadRequest(
+def _too_long(value: str, column: Column, row: int) -> InvalidValue:
+    return InvalidValue(
         f"row {row}: column '{column.name}' holds a value of {len(value)} characters; "
         f"the limit is {MAX_CELL_CHARS} per value",
         details={"column": column.name, "row": row, "limit": MAX_CELL_CHARS},
+        problem="too_long",
     )
 
 
@@ -130,7 +131,7 @@ def _records_to_columns(
         # built, so the rows cost (records x known columns), never records x distinct keys.
         names = list(dict.fromkeys(key for record in records for key in record))
         _check_names(names, expected)
-        return names, [[record.get(n, _MISSING) for n in names] for record in records]
+        return names, [[record.get(n, MISSING) for n in names] for record in records]
     bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), 0)
     raise BadRequest(f"'{field}' row {bad} must be an object of column: value", details={"field": field, "row": bad})
 
@@ -231,38 +232,46 @@ def _preview(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _coerce(value: Any, column: Column, row: int) -> Any:
-    if value is _MISSING or value is None:
+def coerce_value(value: Any, column: Column, row: int) -> Any:
+    """One value of ``column`` as the model takes it (a float, a category's text, or None when
+    nullable); an :class:`~mlrails.errors.InvalidValue` naming the row and what is wrong."""
+    if value is MISSING or value is None:
         if column.nullable:
             return None
-        raise BadRequest(
+        raise InvalidValue(
             f"row {row}: column '{column.name}' must not be null or missing",
             details={"column": column.name, "row": row},
+            problem="missing",
         )
     if column.type == "numeric":
         if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
             raise _too_long(value, column, row)
         if isinstance(value, bool):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be a number, got a boolean",
                 details={"column": column.name, "row": row},
+                problem="not_a_number",
             )
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be a number, got {_preview(value)}",
                 details={"column": column.name, "row": row},
+                problem="not_a_number",
             ) from None
         if not math.isfinite(number):
-            raise BadRequest(
+            raise InvalidValue(
                 f"row {row}: column '{column.name}' must be finite, got {_preview(value)}",
                 details={"column": column.name, "row": row},
+                problem="not_finite",
             )
         return number
     if isinstance(value, (dict, list)):
-        raise BadRequest(
-            f"row {row}: column '{column.name}' must be a scalar category", details={"column": column.name, "row": row}
+        raise InvalidValue(
+            f"row {row}: column '{column.name}' must be a scalar category",
+            details={"column": column.name, "row": row},
+            problem="not_a_category",
         )
     text = str(value)
     if len(text) > MAX_CELL_CHARS:
@@ -276,8 +285,8 @@ _NUMBER_TYPES = frozenset({float, int, str})
 _CATEGORY_TYPES = frozenset({str, int, float, bool})
 
 
-def _validate(values: Sequence[Any], column: Column) -> list[Any]:
-    """The column's values coerced as :func:`_coerce` does, a column at a time: one pass of
+def validate_column(values: Sequence[Any], column: Column) -> list[Any]:
+    """The column's values coerced as :func:`coerce_value` does, a column at a time: one pass of
     builtins over a column of plain values (most requests: the 100-row budget), and the
     per-cell path otherwise, which also raises the error naming the first offending row."""
     types = set(map(type, values))
@@ -292,7 +301,7 @@ def _validate(values: Sequence[Any], column: Column) -> list[Any]:
         strings = list(map(str, values))
         if max(map(len, strings), default=0) <= MAX_CELL_CHARS:
             return strings
-    return [_coerce(value, column, row) for row, value in enumerate(values)]
+    return [coerce_value(value, column, row) for row, value in enumerate(values)]
 
 
 def _longest(values: Sequence[Any], types: set[type]) -> int:
@@ -330,5 +339,5 @@ def parse_request(
         index = position.get(column.name)
         if index is None and not column.nullable:
             raise BadRequest(f"missing column '{column.name}'", details={"missing": column.name, "expected": expected})
-        columns[column.name] = _validate(by_column[index] if index is not None else [None] * len(rows), column)
+        columns[column.name] = validate_column(by_column[index] if index is not None else [None] * len(rows), column)
     return Batch(columns=columns, rows=len(rows), return_probabilities=probabilities)

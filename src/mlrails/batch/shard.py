@@ -1,0 +1,144 @@
+"""Scoring one shard with the champion, through the API's serving code (ONNX when compiled).
+
+Every item's rows are read, validated row by row (:mod:`mlrails.batch.rows`) and predicted by
+:func:`mlrails.serving.champion.predict`; the shard writes one Parquet part of scored rows and,
+when some were refused, one JSON Lines file of them with their reasons, both at keys fixed by
+the shard's items: a rerun overwrites them. Any error leaves this function (the Distributed
+Map counts a failed shard against its tolerance; the local runner records it).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlrails.adapters import s3
+from mlrails.batch import rows as row_io
+from mlrails.batch.items import Item, Shard
+from mlrails.serving.champion import Champion, predict
+
+PREDICTION = "prediction"
+PROBABILITY = "probability_"  # one column per class: probability_<class>
+SOURCE = "source_uri"
+ROW = "row_number"  # the row's number in its object (Parquet: from the file's first row)
+
+
+def _ours(name: str) -> bool:
+    """Whether an output column of this name is the shard's own (an input column so named is left out)."""
+    return name in (PREDICTION, SOURCE, ROW) or name.startswith(PROBABILITY)
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What one shard did: its counts, where its output went, and whether it failed."""
+
+    shard_id: str
+    items: int
+    rows_in: int = 0
+    rows_scored: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # rows refused, by reason
+    model_version: str | None = None
+    part_uri: str | None = None
+    rejected_uri: str | None = None
+    failed: bool = False
+    error: str | None = None
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rows refused, whatever the reason."""
+        return sum(self.rejected.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as the summary holds it (and a Distributed Map's result writer would)."""
+        return asdict(self)
+
+
+def _read(item: Item, champion: Champion) -> row_io.Rows:
+    if item.format == "parquet":
+        return row_io.read_parquet(s3.RangeReader(item.uri), item.row_group or 0)
+    body = s3.get_bytes(item.uri)
+    return row_io.read_csv(body) if item.format == "csv" else row_io.read_jsonl(body)
+
+
+def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes: list[str]) -> dict[str, list]:
+    """The item's scored rows, by output column."""
+    batch = validated.batch
+    columns: dict[str, list] = {c.name: batch.columns[c.name] for c in champion.signature}
+    # Columns outside the signature (an id) ride along, unless one bears a name of ours.
+    columns.update({name: values for name, values in validated.extra.items() if not _ours(name)})
+    predictions, probabilities = predict(champion, batch) if batch.rows else ([], [])
+    columns[PREDICTION] = predictions
+    for name in classes:
+        columns[PROBABILITY + name] = [p[name] for p in probabilities or []]
+    columns[SOURCE] = [item.uri] * batch.rows
+    columns[ROW] = validated.numbers
+    return columns
+
+
+def _part(columns: list[dict[str, list]], champion: Champion, classes: list[str]) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inputs = [c.name for c in champion.signature]
+    extra = list(dict.fromkeys(n for part in columns for n in part if n not in inputs and not _ours(n)))
+    names = inputs + extra + [PREDICTION] + [PROBABILITY + n for n in classes] + [SOURCE, ROW]
+    # An item without one of the others' extra columns has None there.
+    merged = {name: [v for part in columns for v in part.get(name) or [None] * len(part[ROW])] for name in names}
+    types = {c.name: pa.float64() if c.type == "numeric" else pa.string() for c in champion.signature}
+    types.update({PROBABILITY + n: pa.float64() for n in classes})
+    types[SOURCE], types[ROW] = pa.string(), pa.int64()
+    # The prediction's type is the model's (labels or values): inferred from the values.
+    arrays = [_array(merged[name], types.get(name)) for name in names]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), buffer)
+    return buffer.getvalue()
+
+
+def _array(values: list, kind):
+    """A column as Arrow holds it: typed, or inferred; values of no one type (JSON Lines
+    extras: a number here, a word there) are kept as their JSON text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else json.dumps(v, default=str) for v in values], type=pa.string())
+
+
+def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardResult:
+    """Score ``shard`` with ``champion``; write its part (and refused rows) under ``output_prefix``
+    (an ``s3://`` URI ending in ``/``). Raises on any failure: nothing is half-counted."""
+    classes = [str(c) for c in champion.manifest.classes or []]
+    parts: list[dict[str, list]] = []
+    rejected_lines: list[bytes] = []
+    reasons: Counter[str] = Counter()
+    rows_in = 0
+    for item in shard.items:
+        read = _read(item, champion)
+        validated = row_io.validate(read, champion.signature)
+        rows_in += read.count
+        parts.append(_scored(item, validated, champion, classes))
+        for rejection in validated.rejected:
+            reasons[rejection.reason] += 1
+            line = {"source_uri": item.uri, **asdict(rejection)}
+            rejected_lines.append(json.dumps(line, sort_keys=True, default=str).encode())
+    part_uri = shard.part_key(output_prefix)
+    s3.put_bytes(part_uri, _part(parts, champion, classes), "application/vnd.apache.parquet")
+    rejected_uri = shard.rejected_key(output_prefix)
+    if rejected_lines:
+        s3.put_bytes(rejected_uri, b"\n".join(rejected_lines) + b"\n", "application/x-ndjson")
+    else:
+        s3.delete(rejected_uri)  # a rerun that refuses nothing leaves no earlier run's refusals
+    return ShardResult(
+        shard_id=shard.id,
+        items=len(shard.items),
+        rows_in=rows_in,
+        rows_scored=rows_in - sum(reasons.values()),
+        rejected=dict(sorted(reasons.items())),
+        model_version=champion.manifest.version,
+        part_uri=part_uri,
+        rejected_uri=rejected_uri if rejected_lines else None,
+    )
