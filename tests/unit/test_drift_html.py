@@ -12,9 +12,10 @@ import pytest
 
 from mlrails.config import Dataset, Feature, Monitoring
 from mlrails.drift.measures import WindowCounts, drift_report
-from mlrails.drift.profile import PREDICTION, build_profile
+from mlrails.drift.profile import build_profile
 from mlrails.drift.report import category_shares, numeric_shares, render_drift_html
 from mlrails.local.synthetic import churn_frame
+from support.drift import churn_profile, window_of
 
 START, END = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC)
 MONITORING = Monitoring()
@@ -22,20 +23,11 @@ MONITORING = Monitoring()
 
 @pytest.fixture(scope="module")
 def profile(cfg):
-    reference = churn_frame(5000, START, seed=1)
-    return build_profile(
-        reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset, bins=10, task="classification"
-    )
-
-
-def _window(profile, frame: pd.DataFrame) -> WindowCounts:
-    window = WindowCounts(profile=profile)
-    window.add(frame.assign(**{PREDICTION: frame["churned"]}))
-    return window
+    return churn_profile(cfg, START)
 
 
 def _page(profile, frame: pd.DataFrame) -> tuple[str, object]:
-    window = _window(profile, frame)
+    window = window_of(profile, frame)
     report = drift_report(window, MONITORING)
     return render_drift_html(
         report, window, MONITORING, model="churn-classifier", version="7", start=START, end=END
@@ -77,7 +69,7 @@ def test_data_quality_findings_and_labels_are_shown_escaped(profile):
 
 
 def test_numeric_shares_follow_the_counts(profile):
-    same = _window(profile, churn_frame(20_000, START, seed=3))
+    same = window_of(profile, churn_frame(20_000, START, seed=3))
     edges, reference, window, reference_outside, window_outside = numeric_shares(same, "tenure_months")
     assert len(edges) == 31 and np.all(np.diff(edges) > 0)
     assert reference.sum() + reference_outside == pytest.approx(1.0)
@@ -87,7 +79,7 @@ def test_numeric_shares_follow_the_counts(profile):
 
     shifted = churn_frame(20_000, START, seed=3)
     shifted["tenure_months"] += 10.0
-    edges, reference, window, _, _ = numeric_shares(_window(profile, shifted), "tenure_months")
+    edges, reference, window, _, _ = numeric_shares(window_of(profile, shifted), "tenure_months")
     middles = (edges[:-1] + edges[1:]) / 2
     moved = np.dot(middles, window) / window.sum() - np.dot(middles, reference) / reference.sum()
     assert moved == pytest.approx(10.0, abs=1.0)
@@ -95,7 +87,7 @@ def test_numeric_shares_follow_the_counts(profile):
 
 def test_category_shares_include_the_unseen(profile):
     frame = churn_frame(1000, START, seed=4).assign(plan="enterprise")
-    labels, reference, window = category_shares(_window(profile, frame), "plan")
+    labels, reference, window = category_shares(window_of(profile, frame), "plan")
     assert labels[-1] == "unseen in training" and window[-1] == 1.0 and reference[-1] == 0.0
     assert sum(reference) == pytest.approx(1.0) and labels[:-1] == sorted(
         profile["features"]["plan"]["counts"], key=lambda c: -profile["features"]["plan"]["counts"][c]

@@ -25,6 +25,7 @@ from mlrails.drift.statistics import (
 )
 from mlrails.errors import ConfigError
 from mlrails.local.synthetic import REGIONS, churn_frame
+from support.drift import churn_profile, window_of
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 MONITORING = Monitoring()  # alpha 0.01, min_power 0.8, effect sizes KS 0.2 and Cohen's w 0.35
@@ -32,16 +33,7 @@ MONITORING = Monitoring()  # alpha 0.01, min_power 0.8, effect sizes KS 0.2 and 
 
 @pytest.fixture(scope="module")
 def profile(cfg):
-    reference = churn_frame(5000, START, seed=1)
-    return build_profile(
-        reference[cfg.dataset.feature_names], reference["churned"], cfg.dataset, bins=10, task="classification"
-    )
-
-
-def _window(profile, frame: pd.DataFrame) -> WindowCounts:
-    window = WindowCounts(profile=profile)
-    window.add(frame.assign(**{PREDICTION: frame.get("churned", 0)}))
-    return window
+    return churn_profile(cfg, START)
 
 
 def _returns_profile(rng):
@@ -117,7 +109,7 @@ def test_the_smallest_detectable_effect_shrinks_like_one_over_root_n():
 def test_a_plain_shift_on_150_rows_is_flagged(profile):
     frame = churn_frame(150, START, seed=21, drift=1.0)
     frame["region"] = np.random.default_rng(21).choice(REGIONS, size=150, p=[0.1, 0.7, 0.1, 0.1])
-    report = drift_report(_window(profile, frame), MONITORING)
+    report = drift_report(window_of(profile, frame), MONITORING)
     assert report.status == "drift" and report.underpowered == []
     assert set(report.drifted_features) == set(report.features)  # every feature moved, every one is caught
 
@@ -128,7 +120,7 @@ def test_the_same_population_is_never_flagged_small_or_large(profile, rows):
     # by chance; a window drifts only when drifted_share (30%) of them do, which chance won't.
     flagged = 0
     for seed in range(50):
-        report = drift_report(_window(profile, churn_frame(rows, START, seed=1000 + seed)), MONITORING)
+        report = drift_report(window_of(profile, churn_frame(rows, START, seed=1000 + seed)), MONITORING)
         assert report.status == "ok", seed
         flagged += len(report.drifted_features)
     assert flagged <= 0.02 * 50 * len(report.features)
@@ -155,7 +147,7 @@ def test_96_rows_whose_volatility_halved_cannot_reach_the_power_and_say_what_the
 
 
 def test_a_tiny_window_says_what_it_could_detect(profile):
-    report = drift_report(_window(profile, churn_frame(10, START, seed=41, drift=1.0)), MONITORING)
+    report = drift_report(window_of(profile, churn_frame(10, START, seed=41, drift=1.0)), MONITORING)
     assert report.status == "insufficient_data" and report.drifted_features == []
     assert report.underpowered == sorted(report.features)
     tenure, plan = report.features["tenure_months"], report.features["plan"]
@@ -173,7 +165,7 @@ def test_an_empty_window_can_detect_nothing(profile):
 
 def test_a_feature_without_values_holds_the_verdict_back(profile):
     frame = churn_frame(3000, START, seed=2, drift=0.9).drop(columns=["support_calls"])
-    report = drift_report(_window(profile, frame), MONITORING)
+    report = drift_report(window_of(profile, frame), MONITORING)
     assert report.status == "insufficient_data" and report.underpowered == ["support_calls"]
     assert "tenure_months" in report.drifted_features  # the others are still judged, and reported
 
@@ -182,7 +174,7 @@ def test_the_effect_size_and_power_are_configurable_and_validated(cfg, profile):
     document = cfg.model_dump(mode="json")
     document["monitoring"].update(min_power=0.5, effect_size={"ks": 0.3, "chi2": 0.6})
     lenient = parse_config(document).monitoring
-    assert drift_report(_window(profile, churn_frame(60, START, seed=3)), lenient).status == "ok"
+    assert drift_report(window_of(profile, churn_frame(60, START, seed=3)), lenient).status == "ok"
     for change, field in [
         ({"min_power": 1}, "monitoring.min_power"),
         ({"min_power": 0}, "monitoring.min_power"),
