@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -13,6 +14,22 @@ import pytest
 
 from mlrails.config import ProjectConfig, load_config
 from support.samples import REPO, SAMPLE_ID_KEY, load_event
+
+# One thread per native pool (OpenMP in scikit-learn's histogram boosting, OpenBLAS, ONNX
+# Runtime's): the suite runs a worker per core, and pools sized to every core in each worker
+# oversubscribe the machine (a histogram-boosting fit took seven times longer). The pools read
+# these once, as numpy and scikit-learn load, which none of the imports above does; workers,
+# and the processes they spawn, inherit them.
+for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
+
+# Temporary files in memory where the machine has a memory filesystem: the MLflow SQLite stores
+# the tests train into sync to disk on every commit (about 5 s of waiting per training run).
+# An explicit TMPDIR wins; processes the tests spawn inherit it.
+_MEMORY = Path("/dev/shm")
+if "TMPDIR" not in os.environ and _MEMORY.is_dir() and os.access(_MEMORY, os.W_OK):
+    os.environ["TMPDIR"] = str(_MEMORY)
+    tempfile.tempdir = None  # read TMPDIR again at the next gettempdir()
 
 # The synthesized app's fixtures, for the infra and packaging tiers (imports the CDK lazily).
 pytest_plugins = ["support.synth"]
