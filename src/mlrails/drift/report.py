@@ -172,8 +172,11 @@ def render_drift_html(
     version: str,
     start: datetime,
     end: datetime,
+    scope: str | None = None,
 ) -> str:
-    """The whole page, as a string."""
+    """The whole page, as a string. ``scope`` says what rows were counted when they are not a
+    window of served traffic from ``start`` to ``end`` (a batch job's)."""
+    scope = scope or f"window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"
     status = report.status
     if status == DriftStatus.INSUFFICIENT_DATA:
         summary = (
@@ -208,7 +211,7 @@ def render_drift_html(
     )
     body = [
         f"<h1>mlrails drift · {escape(model)} v{escape(version)}</h1>",
-        f"<p class=muted>window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC · {report.rows:,} rows · "
+        f"<p class=muted>{escape(scope)} · {report.rows:,} rows · "
         f"a feature drifts when its measure reaches its threshold and p &lt; {monitoring.alpha:g}; a verdict "
         f"needs the power ({report.min_power:g}) to detect the configured effect in every feature</p>",
         "<div class=cards>"
