@@ -17,7 +17,6 @@ which is what retraining answers to. The served window stays the drift check's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -25,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from mlrails.adapters import manifests, s3
+from mlrails.adapters import s3
 from mlrails.batch.items import Shard
 from mlrails.config import Monitoring
+from mlrails.drift.check import reference_profile
 from mlrails.drift.measures import DriftReport, WindowCounts, drift_report
 from mlrails.drift.profile import PREDICTION
 from mlrails.drift.report import render_drift_html
@@ -39,19 +39,6 @@ if TYPE_CHECKING:
 PARTIALS = "drift/"  # one partial per shard, under the output prefix
 REPORT_FILE = "drift.json"
 PAGE_FILE = "drift.html"
-
-_profiles: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-def reference_profile(manifest: Manifest) -> dict[str, Any]:
-    """The champion's reference profile (checked against its manifest's sha256), read once per
-    process and champion, as the champion itself is: a worker scores shard after shard with it.
-    Kept by the digest its manifest records, so another profile at the same URI is read anew."""
-    key = (manifest.profile_uri, manifest.recorded(manifest.profile_uri)["sha256"])
-    if key not in _profiles:
-        _profiles.clear()  # a new champion: the old one's profile is no longer asked for
-        _profiles[key] = json.loads(manifests.read_file(manifest, manifest.profile_uri))
-    return _profiles[key]
 
 
 def partial_key(output_prefix: str, shard_id: str) -> str:
