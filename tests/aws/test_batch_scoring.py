@@ -269,3 +269,28 @@ def test_a_drifted_batch_reports_input_and_prediction_drift(cloud, cfg, champion
     assert report["prediction"]["rows"] == 3000 and drift["prediction_psi"] == report["prediction_psi"]
     assert bus.of("BatchScored")[0]["detail"]["drifted_features"] == drift["drifted_features"]
     assert bus.of("DriftDetected") == []
+
+
+def test_shards_scored_by_another_champion_are_left_out_of_the_drift(cloud, cfg, champion):
+    from dataclasses import replace
+
+    from mlrails.batch.drift import report_drift
+    from mlrails.batch.shard import ShardResult
+
+    _inputs(cloud, cfg)
+    output = f"s3://{cloud.data_bucket}/{OUT}"
+    summary = run_job(
+        f"s3://{cloud.data_bucket}/batch-in/", output, _with_batch(cfg, items_per_batch=2), Settings.from_env()
+    )
+    *kept, last = [ShardResult(**r) for r in summary.shard_results]
+    # As if a promotion landed mid-job: the last shard scored with version 2, against another profile.
+    drift = report_drift(
+        [*kept, replace(last, model_version="2")],
+        output,
+        champion,
+        cfg.monitoring,
+        input_uri=summary.input_uri,
+        started=DAY,
+    )
+    assert drift.shards_left_out == {last.shard_id: "scored by v2, not v1 whose profile the report uses"}
+    assert drift.shards_counted == 2 and drift.rows == summary.drift["rows"] - last.rows_scored
