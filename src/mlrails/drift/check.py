@@ -81,7 +81,7 @@ class WindowPlan:
     def from_dict(cls, document: Mapping[str, Any]) -> WindowPlan:
         """A plan read back from :meth:`to_dict`."""
         return cls(
-            Manifest(**document["manifest"]),
+            Manifest.from_json(json.dumps(document["manifest"])),  # a manifest version it cannot read is refused
             datetime.fromisoformat(document["start"]),
             datetime.fromisoformat(document["end"]),
             list(document["keys"]),
