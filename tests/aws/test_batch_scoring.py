@@ -290,7 +290,6 @@ def test_shards_scored_by_another_champion_are_left_out_of_the_drift(cloud, cfg,
         champion,
         cfg.monitoring,
         input_uri=summary.input_uri,
-        started=DAY,
     )
     assert drift.shards_left_out == {last.shard_id: "scored by v2, not v1 whose profile the report uses"}
     assert drift.shards_counted == 2 and drift.rows == summary.drift["rows"] - last.rows_scored

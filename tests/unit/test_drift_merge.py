@@ -92,7 +92,7 @@ def _split_window(draw, profile: dict) -> tuple[pd.DataFrame, list[pd.DataFrame]
 
 def _report_and_page(window: WindowCounts, cfg) -> tuple[str, str]:
     report = drift_report(window, cfg.monitoring)
-    page = render_drift_html(report, window, cfg.monitoring, model="m", version="1", start=START, end=START)
+    page = render_drift_html(report, window, cfg.monitoring, model="m", version="1", scope="test")
     # NaN and infinities compare equal as JSON text, unlike as floats.
     return json.dumps(report.to_dict(), sort_keys=True), page
 

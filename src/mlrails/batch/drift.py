@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -94,7 +93,6 @@ def report_drift(
     monitoring: Monitoring,
     *,
     input_uri: str,
-    started: datetime,
 ) -> BatchDrift:
     """Merge the partials of the shards in ``results`` scored by ``manifest``'s champion into
     its drift report; write it (JSON and page) under ``output_prefix``."""
@@ -106,16 +104,10 @@ def report_drift(
     report_uri = output_prefix + REPORT_FILE
     page_uri = output_prefix + PAGE_FILE
     s3.put_json(report_uri, _document(report, manifest.version, input_uri, len(counted), left_out))
-    scope = f"batch job over {input_uri}, started {started:%Y-%m-%d %H:%M} UTC"
+    # No time in the page: a rerun over the same input writes the same bytes, as its parts.
+    scope = f"batch job over {input_uri}"
     page = render_drift_html(
-        report,
-        window,
-        monitoring,
-        model=manifest.model_name,
-        version=manifest.version,
-        start=started,
-        end=started,
-        scope=scope,
+        report, window, monitoring, model=manifest.model_name, version=manifest.version, scope=scope
     )
     s3.put_bytes(page_uri, page.encode(), "text/html; charset=utf-8")
     return BatchDrift(

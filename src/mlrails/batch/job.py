@@ -166,9 +166,7 @@ def run_job(
         rejected.update(result.rejected)
     failed = sum(r.failed for r in results)
     versions = sorted({r.model_version for r in results if r.model_version}) or [champion.version]
-    drift = batch_drift.report_drift(
-        results, output_uri, champion, cfg.monitoring, input_uri=input_uri, started=started
-    )
+    drift = batch_drift.report_drift(results, output_uri, champion, cfg.monitoring, input_uri=input_uri)
     summary = Summary(
         input_uri=input_uri,
         output_uri=output_uri,

@@ -28,7 +28,7 @@ from mlrails.adapters.state import StateTable
 from mlrails.config import ProjectConfig
 from mlrails.drift.measures import DriftReport, DriftStatus, WindowCounts, drift_report
 from mlrails.drift.profile import PREDICTION
-from mlrails.drift.report import render_drift_html
+from mlrails.drift.report import render_drift_html, window_scope
 from mlrails.events import DriftDetected
 from mlrails.serving.manifest import Manifest
 from mlrails.settings import Settings
@@ -123,7 +123,7 @@ def judge_window(
     s3.put_json(report_uri, _report_document(report, manifest.version, start, at))
     # The same report for a person, beside it: self-contained, so it opens straight from S3.
     page = render_drift_html(
-        report, window, cfg.monitoring, model=cfg.model.name, version=manifest.version, start=start, end=at
+        report, window, cfg.monitoring, model=cfg.model.name, version=manifest.version, scope=window_scope(start, at)
     )
     s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
