@@ -8,7 +8,7 @@ about. Producers build a dataclass and call :func:`to_entry`; consumers call
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -111,6 +111,12 @@ class BatchScored(_Detail):
     rows_rejected: int
     shards: int
     shards_failed: int
+    # The job's drift against the champion's reference (mlrails.batch.drift); defaulted, so a
+    # detail published before batch drift existed still parses.
+    drift_status: str | None = None
+    drifted_features: list[str] = field(default_factory=list)
+    prediction_drifted: bool | None = None
+    drift_report_uri: str | None = None
     detail_type: ClassVar[DetailType] = DetailType.BATCH_SCORED
 
 
@@ -159,7 +165,9 @@ def parse_detail(detail_type: str, detail: dict[str, Any]) -> _Detail:
     if version != SCHEMA_VERSION:
         raise BadRequest(f"{detail_type} schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
     names = {f.name for f in fields(cls)}
-    missing = sorted(names - detail.keys())
+    # A field added later, with a default, may be absent from an older producer's detail.
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    missing = sorted(required - detail.keys())
     if missing:
         raise BadRequest(f"{detail_type} detail is missing {missing}")
-    return cls(**{k: detail[k] for k in names})
+    return cls(**{k: detail[k] for k in names & detail.keys()})

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlrails.adapters import s3
+from mlrails.adapters.state import StateTable
 from mlrails.batch import job
 from mlrails.batch.job import BatchFailed, run_job
 from mlrails.batch.rows import parquet_row_groups
@@ -48,7 +49,7 @@ def _inputs(cloud, cfg) -> dict[str, int]:
 
 def _parts(bucket: str) -> pa.Table:
     tables = [pq.read_table(io.BytesIO(s3.get_bytes(s3.uri(bucket, k)))) for k in keys(bucket, OUT + "parts/")]
-    return pa.concat_tables(tables)
+    return pa.concat_tables(tables, promote_options="default")  # a shard without the id column has none
 
 
 def test_three_formats_score_through_the_serving_code_and_the_job_reports_and_announces_it(cloud, cfg, champion, bus):
@@ -205,3 +206,90 @@ def test_planning_reads_a_parquet_files_footer_alone_through_ranged_gets(cloud):
     assert reader.fetched <= 64 * 1024 < reader.size / 20
     plan = job.plan(f"s3://{cloud.data_bucket}/big/")
     assert [(i.row_group, i.rows) for i in plan.items] == [(0, 50_000), (1, 50_000), (2, 50_000), (3, 50_000)]
+
+
+def _drift_document(bucket: str) -> dict:
+    report = s3.get_json(s3.uri(bucket, OUT + "drift.json"))
+    return {
+        k: v for k, v in report.items() if k not in ("model_version", "input_uri", "shards_counted", "shards_left_out")
+    }
+
+
+def test_the_jobs_drift_merges_its_shards_into_the_report_of_one_pass_over_the_rows_scored(cloud, cfg, champion, bus):
+    from mlrails.drift.measures import WindowCounts, drift_report
+    from mlrails.drift.profile import PREDICTION
+
+    _with_a_broken_object(cloud, cfg)
+    relaxed = _with_batch(cfg, items_per_batch=1, tolerated_failure_percentage=20)
+    summary = run_job(
+        f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", relaxed, Settings.from_env()
+    )
+    (failed,) = [r["shard_id"] for r in summary.shard_results if r["failed"]]
+    drift = summary.drift
+    assert (drift["shards_counted"], drift["shards_left_out"]) == (5, {failed: "failed"})
+    assert len(keys(cloud.data_bucket, OUT + "drift/")) == 5  # a partial per shard that scored
+
+    # One pass over every row the job scored (read back from its parts) against the same profile.
+    profile = json.loads(s3.get_bytes(champion.profile_uri))
+    scored = _parts(cloud.data_bucket).to_pandas()
+    single = WindowCounts(profile=profile)
+    single.add(scored[cfg.dataset.feature_names].assign(**{PREDICTION: scored["prediction"]}))
+    expected = drift_report(single, cfg.monitoring)
+    assert _drift_document(cloud.data_bucket) == json.loads(json.dumps(expected.to_dict()))
+    assert drift["rows"] == 58 and drift["status"] == expected.status == "insufficient_data"
+    page = s3.get_bytes(s3.uri(cloud.data_bucket, OUT + "drift.html")).decode()
+    assert "batch job over s3://" in page and "58 rows" in page
+
+    (event,) = bus.of("BatchScored")
+    detail = event["detail"]
+    assert detail["drift_status"] == "insufficient_data" and detail["drifted_features"] == []
+    assert detail["drift_report_uri"] == f"s3://{cloud.data_bucket}/{OUT}drift.json"
+    assert detail["prediction_drifted"] is False
+    # A batch is not the served window: no DriftDetected, no count toward consecutive windows.
+    assert bus.of("DriftDetected") == []
+    assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}") == {}
+
+
+def test_a_drifted_batch_reports_input_and_prediction_drift(cloud, cfg, champion, bus):
+    frame = churn_frame(3000, DAY, seed=11, drift=0.9)[cfg.dataset.feature_names]
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, row_group_size=500)
+    s3.put_bytes(s3.uri(cloud.data_bucket, "batch-in/drifted.parquet"), buffer.getvalue())
+    summary = run_job(
+        f"s3://{cloud.data_bucket}/batch-in/",
+        f"s3://{cloud.data_bucket}/{OUT}",
+        _with_batch(cfg, items_per_batch=2),
+        Settings.from_env(),
+    )
+    drift = summary.drift
+    assert drift["status"] == "drift" and drift["shards_counted"] == 3 and drift["rows"] == 3000
+    assert drift["drifted_features"] and drift["drifted_share"] >= cfg.monitoring.drifted_share
+    report = s3.get_json(drift["report_uri"])
+    assert report["drifted_features"] == drift["drifted_features"]
+    assert report["prediction"]["rows"] == 3000 and drift["prediction_psi"] == report["prediction_psi"]
+    assert bus.of("BatchScored")[0]["detail"]["drifted_features"] == drift["drifted_features"]
+    assert bus.of("DriftDetected") == []
+
+
+def test_shards_scored_by_another_champion_are_left_out_of_the_drift(cloud, cfg, champion):
+    from dataclasses import replace
+
+    from mlrails.batch.drift import report_drift
+    from mlrails.batch.shard import ShardResult
+
+    _inputs(cloud, cfg)
+    output = f"s3://{cloud.data_bucket}/{OUT}"
+    summary = run_job(
+        f"s3://{cloud.data_bucket}/batch-in/", output, _with_batch(cfg, items_per_batch=2), Settings.from_env()
+    )
+    *kept, last = [ShardResult(**r) for r in summary.shard_results]
+    # As if a promotion landed mid-job: the last shard scored with version 2, against another profile.
+    drift = report_drift(
+        [*kept, replace(last, model_version="2")],
+        output,
+        champion,
+        cfg.monitoring,
+        input_uri=summary.input_uri,
+    )
+    assert drift.shards_left_out == {last.shard_id: "scored by v2, not v1 whose profile the report uses"}
+    assert drift.shards_counted == 2 and drift.rows == summary.drift["rows"] - last.rows_scored

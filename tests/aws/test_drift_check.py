@@ -159,3 +159,29 @@ def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_ch
     assert len(bus.of("DriftDetected")) == 1
     assert keys(cloud.artifacts_bucket, "reports/drift/") == [PAGE_KEY, REPORT_KEY]
     assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1
+
+
+def test_a_window_counted_in_shards_gives_the_report_of_one_pass(
+    champion, serve, drift_check, cloud, cfg, lambda_context
+):
+    from mlrails.drift.check import WindowPlan, count_captures, judge_window, plan_window
+    from mlrails.settings import Settings
+
+    for hour, seed in ((3, 30), (9, 31), (15, 32)):  # three hour partitions: three capture objects at least
+        serve(churn_frame(120, DAY, seed=seed, drift=0.5), DAY + timedelta(hours=hour))
+    event = load_event("drift_check_schedule")
+    drift_check.lambda_handler(event, lambda_context)  # one function: one partial of every object
+    one_pass = {key: s3.get_bytes(s3.uri(cloud.artifacts_bucket, key)) for key in (REPORT_KEY, PAGE_KEY)}
+
+    # The fan-out's steps, each handed JSON as a Distributed Map would: a plan, a partial per
+    # shard of its objects (one shard empty), then the merge.
+    settings = Settings.from_env()
+    planned = plan_window(cfg, settings, at=datetime.fromisoformat(event["scheduled_time"]))
+    plan = WindowPlan.from_dict(json.loads(json.dumps(planned.to_dict())))
+    assert plan == planned and len(plan.keys) >= 3
+    shards = [plan.keys[:1], [], plan.keys[1:-1], plan.keys[-1:]]
+    partials = [json.loads(json.dumps(count_captures(plan, settings, shard))) for shard in shards]
+    outcome = judge_window(cfg, settings, plan, partials)
+
+    assert outcome.report.rows == 360
+    assert {key: s3.get_bytes(s3.uri(cloud.artifacts_bucket, key)) for key in one_pass} == one_pass

@@ -57,6 +57,9 @@ def test_local_files_are_scored_on_a_process_pool_and_a_rerun_overwrites(project
     assert first["output_uri"].endswith("/output/") and "/batch/" in first["output_uri"]
     # items_per_batch 4 (the default): two shards, on two worker processes.
     assert first["shards"] == 2 and {r["model_version"] for r in first["shard_results"]} == {first["model_version"]}
+    # Each worker wrote its shard's drift counts; the job merged both into one report.
+    assert (first["drift"]["shards_counted"], first["drift"]["rows"]) == (2, 40)
+    assert first["drift"]["report_uri"] == first["output_uri"] + "drift.json"
 
     assert main(["batch", "--input", str(folder)]) == 0  # the same files: the same keys, overwritten
     second = _summary(capsys.readouterr().out)

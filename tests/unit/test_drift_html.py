@@ -13,7 +13,7 @@ import pytest
 from mlrails.config import Dataset, Feature, Monitoring
 from mlrails.drift.measures import WindowCounts, drift_report
 from mlrails.drift.profile import build_profile
-from mlrails.drift.report import category_shares, numeric_shares, render_drift_html
+from mlrails.drift.report import category_shares, numeric_shares, render_drift_html, window_scope
 from mlrails.local.synthetic import churn_frame
 from support.drift import churn_profile, window_of
 
@@ -30,7 +30,7 @@ def _page(profile, frame: pd.DataFrame) -> tuple[str, object]:
     window = window_of(profile, frame)
     report = drift_report(window, MONITORING)
     return render_drift_html(
-        report, window, MONITORING, model="churn-classifier", version="7", start=START, end=END
+        report, window, MONITORING, model="churn-classifier", version="7", scope=window_scope(START, END)
     ), report
 
 

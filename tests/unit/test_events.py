@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mlrails.errors import BadRequest
-from mlrails.events import DriftDetected, FeaturesReady, parse_detail, to_entry
+from mlrails.events import BatchScored, DriftDetected, FeaturesReady, parse_detail, to_entry
 from mlrails.wiring import EVENT_SOURCE, SCHEMA_VERSION
 
 
@@ -36,3 +36,11 @@ def test_unknown_versions_and_missing_fields_are_refused():
         parse_detail("DriftDetected", {k: v for k, v in detail.items() if k != "report_uri"})
     with pytest.raises(BadRequest, match="unknown detail type"):
         parse_detail("Nope", detail)
+
+
+def test_a_field_added_with_a_default_may_be_absent_from_an_older_detail():
+    detail = BatchScored("m", "dev", "s3://d/in/", "s3://d/out/", "s3://d/out/summary.json", "3", 10, 9, 1, 2, 0)
+    older = {k: v for k, v in detail.to_detail().items() if not k.startswith("drift") and k != "prediction_drifted"}
+    assert parse_detail("BatchScored", older) == detail
+    with pytest.raises(BadRequest, match="missing"):
+        parse_detail("BatchScored", {k: v for k, v in older.items() if k != "rows_in"})

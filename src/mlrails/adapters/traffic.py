@@ -66,7 +66,13 @@ def _parsed(lines: list[bytes]) -> Iterator[pd.DataFrame]:
 
 def capture_chunks(bucket: str, start: datetime, end: datetime) -> Iterator[pd.DataFrame]:
     """The captured rows made in [start, end), a chunk at a time."""
-    for frame in _frames(bucket, window_keys(bucket, start, end)):
+    yield from captures_in(bucket, window_keys(bucket, start, end), start, end)
+
+
+def captures_in(bucket: str, keys: Iterable[str], start: datetime, end: datetime) -> Iterator[pd.DataFrame]:
+    """The captured rows of the objects at ``keys`` (some of :func:`window_keys`: a shard of a
+    window) made in [start, end), a chunk at a time."""
+    for frame in _frames(bucket, keys):
         stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
         yield frame[(stamps >= start) & (stamps < end)]
 

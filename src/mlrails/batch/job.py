@@ -5,7 +5,8 @@ reads on AWS); shards run through a :data:`Runner` — one after another in this
 default, on a process pool locally (:mod:`mlrails.local.batch`) — each through
 :func:`run_shard`, the entry point a shard function will share. The summary is written however
 the job ends; the job fails with :class:`BatchFailed` when more shards failed than
-``batch.tolerated_failure_percentage`` allows, and publishes ``BatchScored`` otherwise.
+``batch.tolerated_failure_percentage`` allows, and publishes ``BatchScored`` otherwise. The
+shards' drift counts are merged into the job's drift report first (:mod:`mlrails.batch.drift`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlrails.adapters import bus, manifests, s3
+from mlrails.batch import drift as batch_drift
 from mlrails.batch import items as planning
 from mlrails.batch.items import Plan, Shard
 from mlrails.batch.rows import parquet_row_groups
@@ -122,6 +124,7 @@ class Summary:
     rows_rejected: int
     rejected: dict[str, int]  # rows refused, by reason
     shard_results: list[dict[str, Any]]
+    drift: dict[str, Any]  # the drift report's verdict and where it is (mlrails.batch.drift.BatchDrift)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON holds it."""
@@ -163,6 +166,7 @@ def run_job(
         rejected.update(result.rejected)
     failed = sum(r.failed for r in results)
     versions = sorted({r.model_version for r in results if r.model_version}) or [champion.version]
+    drift = batch_drift.report_drift(results, output_uri, champion, cfg.monitoring, input_uri=input_uri)
     summary = Summary(
         input_uri=input_uri,
         output_uri=output_uri,
@@ -181,6 +185,7 @@ def run_job(
         rows_rejected=sum(rejected.values()),
         rejected=dict(sorted(rejected.items())),
         shard_results=[r.to_dict() for r in results],
+        drift=drift.to_dict(),
     )
     summary_uri = output_uri + planning.SUMMARY_FILE
     s3.put_json(summary_uri, summary.to_dict())
@@ -202,6 +207,10 @@ def run_job(
         rows_rejected=summary.rows_rejected,
         shards=summary.shards,
         shards_failed=failed,
+        drift_status=drift.status,
+        drifted_features=drift.drifted_features,
+        prediction_drifted=drift.prediction_drifted,
+        drift_report_uri=drift.report_uri,
     )
     bus.publish(detail, settings, time=now)
     return summary

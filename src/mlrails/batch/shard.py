@@ -3,7 +3,8 @@
 Every item's rows are read, validated row by row (:mod:`mlrails.batch.rows`) and predicted by
 :func:`mlrails.serving.champion.predict`; the shard writes one Parquet part of scored rows and,
 when some were refused, one JSON Lines file of them with their reasons, both at keys fixed by
-the shard's items: a rerun overwrites them. Any error leaves this function (the Distributed
+the shard's items: a rerun overwrites them, and so its drift counts (:mod:`mlrails.batch.drift`).
+Any error leaves this function (the Distributed
 Map counts a failed shard against its tolerance; the local runner records it).
 """
 
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlrails.adapters import s3
+from mlrails.batch import drift
 from mlrails.batch import rows as row_io
 from mlrails.batch.items import Item, Shard
 from mlrails.serving.champion import Champion, predict
@@ -127,6 +129,7 @@ def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardRe
             rejected_lines.append(json.dumps(line, sort_keys=True, default=str).encode())
     part_uri = shard.part_key(output_prefix)
     s3.put_bytes(part_uri, _part(parts, champion, classes), "application/vnd.apache.parquet")
+    drift.write_partial(shard, output_prefix, champion.manifest, parts, PREDICTION)
     rejected_uri = shard.rejected_key(output_prefix)
     if rejected_lines:
         s3.put_bytes(rejected_uri, b"\n".join(rejected_lines) + b"\n", "application/x-ndjson")

@@ -2,7 +2,13 @@
 
 Counts accumulate chunk by chunk (:meth:`WindowCounts.add`) on grids fixed by the reference,
 so memory stays bounded whatever the window's size and a window read in chunks gives exactly
-the report of the same rows read at once.
+the report of the same rows read at once. The counts are also **mergeable**: a shard of the
+window (a batch job's shard, a part of a big drift window) writes its counts as a JSON
+*partial* (:meth:`WindowCounts.to_partial`), and :meth:`WindowCounts.merge` folds the partials
+of every shard into the counts of one pass over all their rows. Every statistic is an integer
+count on a grid the reference fixes, or a minimum or maximum: sums and extremes do not depend
+on the order or grouping of the rows, so the merged report is identical to a single pass's,
+field for field.
 
 Measures, per feature (all computed, one decides — ``Monitoring.test_for``):
 
@@ -54,8 +60,10 @@ the ``__unseen__`` bucket is one of its categories.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,6 +86,19 @@ from mlrails.drift.statistics import (
 UNSEEN = "__unseen__"
 # The measure each gating test's effect sizes are in (``FeatureDrift.detectable``).
 EFFECT_MEASURES = {"ks": "KS distance", "chi2": "Cohen's w"}
+
+
+PARTIAL_VERSION = 1
+
+
+class PartialMismatch(ValueError):
+    """A partial that cannot be merged here: counted against another reference profile, or
+    written in a form this mlrails does not read."""
+
+
+def profile_fingerprint(profile: Mapping[str, Any]) -> str:
+    """A digest of a reference profile's content: partials counted on its grids carry it."""
+    return hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
 
 
 class DriftStatus(StrEnum):
@@ -132,6 +153,57 @@ class WindowCounts:
                 self._add_numeric(name, reference, np.sort(numbers[~np.isnan(numbers)]))
             else:
                 self._add_categorical(name, reference, present)
+
+    def to_partial(self) -> dict[str, Any]:
+        """The counts as a JSON document, to merge with other shards' (:meth:`merge`); it names
+        its reference profile by fingerprint."""
+        return {
+            "partial_version": PARTIAL_VERSION,
+            "profile": profile_fingerprint(self.profile),
+            "rows": self.rows,
+            "missing": dict(self.missing),
+            "numeric": {name: counts.tolist() for name, counts in self.numeric.items()},
+            "fine": {name: counts.tolist() for name, counts in self.fine.items()},
+            "out_of_range": dict(self.out_of_range),
+            "low": dict(self.low),
+            "high": dict(self.high),
+            "categorical": {name: dict(counts) for name, counts in self.categorical.items()},
+        }
+
+    @classmethod
+    def merge(cls, profile: dict[str, Any], partials: Iterable[Mapping[str, Any]]) -> WindowCounts:
+        """The counts of one pass over every row the ``partials`` counted (each from
+        :meth:`to_partial` against ``profile``). Raises :class:`PartialMismatch` for a partial
+        of another profile: its bins are not these."""
+        window = cls(profile=profile)
+        fingerprint = profile_fingerprint(profile)
+        for partial in partials:
+            if partial.get("partial_version") != PARTIAL_VERSION:
+                raise PartialMismatch(
+                    f"drift partial version {partial.get('partial_version')!r} is not {PARTIAL_VERSION}: "
+                    "recompute it with this mlrails"
+                )
+            if partial["profile"] != fingerprint:
+                raise PartialMismatch(
+                    f"a drift partial counted against reference profile {partial['profile'][:12]} cannot merge "
+                    f"into one against {fingerprint[:12]}: its bins are another profile's"
+                )
+            window._absorb(partial)
+        return window
+
+    def _absorb(self, partial: Mapping[str, Any]) -> None:
+        self.rows += partial["rows"]
+        self.missing.update(partial["missing"])
+        self.out_of_range.update(partial["out_of_range"])
+        for mine, theirs in ((self.numeric, partial["numeric"]), (self.fine, partial["fine"])):
+            for name, counts in theirs.items():
+                mine[name] = mine.get(name, 0) + np.asarray(counts, dtype=np.int64)
+        for name, value in partial["low"].items():
+            self.low[name] = min(self.low.get(name, np.inf), value)
+        for name, value in partial["high"].items():
+            self.high[name] = max(self.high.get(name, -np.inf), value)
+        for name, counts in partial["categorical"].items():
+            self.categorical.setdefault(name, Counter()).update(counts)
 
     def _add_numeric(self, name: str, reference: dict[str, Any], values: np.ndarray) -> None:
         # One sort per column and chunk serves both grids, the range and the extremes.

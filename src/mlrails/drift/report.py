@@ -170,10 +170,10 @@ def render_drift_html(
     *,
     model: str,
     version: str,
-    start: datetime,
-    end: datetime,
+    scope: str,
 ) -> str:
-    """The whole page, as a string."""
+    """The whole page, as a string; ``scope`` says what rows were counted (:func:`window_scope`
+    for a window of served traffic)."""
     status = report.status
     if status == DriftStatus.INSUFFICIENT_DATA:
         summary = (
@@ -208,7 +208,7 @@ def render_drift_html(
     )
     body = [
         f"<h1>mlrails drift · {escape(model)} v{escape(version)}</h1>",
-        f"<p class=muted>window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC · {report.rows:,} rows · "
+        f"<p class=muted>{escape(scope)} · {report.rows:,} rows · "
         f"a feature drifts when its measure reaches its threshold and p &lt; {monitoring.alpha:g}; a verdict "
         f"needs the power ({report.min_power:g}) to detect the configured effect in every feature</p>",
         "<div class=cards>"
@@ -229,4 +229,9 @@ def render_drift_html(
     body += [_feature_section(window, name, result, name) for name, result in report.features.items()]
     if report.prediction is not None:
         body += ["<h2>Prediction</h2>", _feature_section(window, PREDICTION, report.prediction, "prediction")]
-    return page(f"mlrails drift · {model} v{version} · {end:%Y-%m-%d}", "".join(body))
+    return page(f"mlrails drift · {model} v{version} · {scope}", "".join(body))
+
+
+def window_scope(start: datetime, end: datetime) -> str:
+    """The ``scope`` of a drift report on the window of served traffic [start, end)."""
+    return f"window {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC"

@@ -6,6 +6,11 @@ Worker processes cannot see this process's in-process moto: each is pointed at i
 (:meth:`mlrails.local.cloud.LocalCloud.endpoint`) with ``AWS_ENDPOINT_URL``, as the local
 training task is. Workers are spawned, not forked: a fork would copy the in-process mock, and
 its writes would go to the copy.
+
+A shard that raises is a failed result (:func:`mlrails.batch.job.run_shard`). A worker that dies
+outright — killed for memory, a crash in native code — breaks the whole pool: every shard not
+finished by then becomes a failed result saying so, and the job still writes its summary and
+weighs the failures against its tolerance, as the Distributed Map counts a crashed invocation.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from itertools import repeat
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from mlrails.adapters import s3
@@ -35,14 +40,28 @@ def _point_at(endpoint: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
 
 
-def pool(endpoint: str, workers: int) -> Runner:
-    """A runner that scores shards on up to ``workers`` processes talking to moto at ``endpoint``."""
+def _outcome(future: Future[ShardResult], shard: Shard) -> ShardResult:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        # The pool cannot say which worker died, nor how (its exit code stays inside it).
+        error = (
+            "WorkerDied: a worker process of the pool ended abruptly (killed, out of memory, or a "
+            "crash in native code) before this shard finished; the pool stopped with it"
+        )
+        return ShardResult(shard.id, len(shard.items), failed=True, error=error)
+
+
+def pool(endpoint: str, workers: int, score: Callable[[Shard, str, ChampionSource], ShardResult] = run_shard) -> Runner:
+    """A runner that scores shards with ``score`` on up to ``workers`` processes talking to
+    moto at ``endpoint``."""
 
     def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> list[ShardResult]:
         context = multiprocessing.get_context("spawn")
         size = max(1, min(workers, len(shards)))
         with ProcessPoolExecutor(size, mp_context=context, initializer=_point_at, initargs=(endpoint,)) as executor:
-            return list(executor.map(run_shard, shards, repeat(output_prefix), repeat(source)))
+            futures = [executor.submit(score, shard, output_prefix, source) for shard in shards]
+            return [_outcome(future, shard) for future, shard in zip(futures, shards, strict=True)]
 
     return run
 
