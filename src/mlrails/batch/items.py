@@ -21,7 +21,12 @@ FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "json
 
 # Output layout under the job's output prefix.
 ITEMS_FILE = "items.json"  # the item list (the Distributed Map's ItemReader reads it)
+PLAN_FILE = "plan.json"  # what the summary step needs of the plan (counts, skipped objects, start)
 SUMMARY_FILE = "summary.json"
+# One JSON result per shard, written by the shard itself (failed or not): the summary step lists
+# them, on AWS as locally, so no Distributed Map ResultWriter is needed. A shard whose invocation
+# died (a timeout, no memory) leaves none: the summary counts it failed.
+RESULTS = "results/"
 PARTS = "parts/"  # one Parquet file of scored rows per shard
 REJECTED = "rejected/"  # one JSON Lines file of refused rows per shard (absent: none refused)
 
@@ -76,6 +81,11 @@ class Shard:
 
     items: tuple[Item, ...]
 
+    @classmethod
+    def of(cls, documents: Sequence[dict[str, Any]]) -> Shard:
+        """A shard from its items as the item list holds them (the ItemBatcher's ``Items``)."""
+        return cls(tuple(Item.from_dict(document) for document in documents))
+
     @property
     def id(self) -> str:
         """A hash of the items' ids: the same items, the same output keys."""
@@ -89,6 +99,10 @@ class Shard:
     def rejected_key(self, output_prefix: str) -> str:
         """Where the shard's refused rows go (JSON Lines)."""
         return f"{output_prefix}{REJECTED}{self.id}.jsonl"
+
+    def result_key(self, output_prefix: str) -> str:
+        """Where the shard's result goes (JSON): the same key on a rerun or a retry."""
+        return f"{output_prefix}{RESULTS}{self.id}.json"
 
 
 def format_of(key: str) -> Format | None:

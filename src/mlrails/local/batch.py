@@ -21,14 +21,13 @@ from pathlib import Path
 from mlrails.adapters import s3
 from mlrails.batch.items import Shard
 from mlrails.batch.job import ChampionSource, Runner, Summary, run_job, run_shard
-from mlrails.batch.shard import ShardResult
 from mlrails.errors import ConfigError
 from mlrails.local.runtime import LocalRuntime
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix, function
 
-# The function whose settings a shard runs with locally: it serves the same champion as the API.
-_SHARD_SETTINGS_OF = "inference"
+# The function whose settings a job runs with locally: the batch function, as on AWS.
+_SETTINGS_OF = "batch"
 
 
 def _point_at(endpoint: str) -> None:
@@ -38,11 +37,13 @@ def _point_at(endpoint: str) -> None:
 def pool(endpoint: str, workers: int) -> Runner:
     """A runner that scores shards on up to ``workers`` processes talking to moto at ``endpoint``."""
 
-    def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> list[ShardResult]:
+    def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> None:
         context = multiprocessing.get_context("spawn")
         size = max(1, min(workers, len(shards)))
         with ProcessPoolExecutor(size, mp_context=context, initializer=_point_at, initargs=(endpoint,)) as executor:
-            return list(executor.map(run_shard, shards, repeat(output_prefix), repeat(source)))
+            # Drained for its errors (a worker process that died): the results are in S3.
+            for _ in executor.map(run_shard, shards, repeat(output_prefix), repeat(source)):
+                pass
 
     return run
 
@@ -82,6 +83,6 @@ def run_local(
         input_uri = upload_files(runtime, Path(input_location))
         # Beside the uploaded input: batch/<content hash>/output/.
         output_uri = output_uri or input_uri[: -len("input/")] + "output/"
-    settings = Settings.from_env(cloud.environment_for(function(_SHARD_SETTINGS_OF)))
+    settings = Settings.from_env(cloud.environment_for(function(_SETTINGS_OF)))
     runner = pool(cloud.endpoint(), workers or cloud.cfg.batch.max_concurrency)
     return run_job(input_uri, output_uri, cloud.cfg, settings, runner=runner, now=runtime.now)
