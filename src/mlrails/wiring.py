@@ -421,6 +421,10 @@ def tracking_switch_parameter(project: str, environment: str) -> str:
     return f"/mlrails/{project}/{environment}/tracking-switch"
 
 
+# A batch job's summary, under its output prefix (mlrails.batch.items); operators may read it.
+BATCH_SUMMARY = "summary.json"
+
+
 def batch_state_machine_parameter(project: str, environment: str) -> str:
     """The SSM parameter holding the batch state machine's ARN: `mlrails batch --env NAME` starts
     its executions."""

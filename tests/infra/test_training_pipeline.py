@@ -43,16 +43,22 @@ def role_of(template: Template, function_logical_id: str) -> str:
     return fn["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
-def state_machine(template: Template) -> tuple[str, dict[str, Any]]:
-    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+def state_machine(template: Template, owner: str = "Retraining") -> tuple[str, dict[str, Any]]:
+    """The state machine of the ``owner`` construct of the Service stack (its logical id starts
+    with the construct's id): the training run's by default, ``Batch`` for batch scoring's."""
+    machines = {
+        logical_id: resource
+        for logical_id, resource in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith(owner)
+    }
     assert len(machines) == 1, list(machines)
     ((logical_id, resource),) = machines.items()
     return logical_id, resource["Properties"]
 
 
-def definition(template: Template) -> dict[str, Any]:
+def definition(template: Template, owner: str = "Retraining") -> dict[str, Any]:
     """The state machine's definition, references rendered as placeholders (JSON-safe)."""
-    body = state_machine(template)[1]["DefinitionString"]
+    body = state_machine(template, owner)[1]["DefinitionString"]
     if isinstance(body, dict):
         delimiter, parts = body["Fn::Join"]
         body = delimiter.join(part if isinstance(part, str) else flatten_cfn_reference(part) for part in parts)

@@ -16,13 +16,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from mlrails.wiring import BATCH_SUMMARY
+
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 # Output layout under the job's output prefix.
 ITEMS_FILE = "items.json"  # the item list (the Distributed Map's ItemReader reads it)
 PLAN_FILE = "plan.json"  # what the summary step needs of the plan (counts, skipped objects, start)
-SUMMARY_FILE = "summary.json"
+SUMMARY_FILE = BATCH_SUMMARY
 # One JSON result per shard, written by the shard itself (failed or not): the summary step lists
 # them, on AWS as locally, so no Distributed Map ResultWriter is needed. A shard whose invocation
 # died (a timeout, no memory) leaves none: the summary counts it failed.
