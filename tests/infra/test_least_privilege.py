@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
-
 from test_training_pipeline import state_machine
 
 from infra.support.nag import flatten_cfn_reference
