@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -69,12 +71,14 @@ class DeployedBatch:
             raise AwsError(f"{what} in '{self.environment}': {exc}", code=type(exc).__name__) from exc
 
     def start(self, input_uri: str, output_uri: str) -> str:
-        """Start a job; its execution's ARN."""
+        """Start a job; its execution's ARN. Named by when it started (and a random tail), so
+        that the console lists jobs in the order they ran."""
         client = self.session.client("stepfunctions")
         document = json.dumps({"input_uri": input_uri, "output_uri": output_uri})
+        name = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
         started = self._call(
             "cannot start a batch job",
-            lambda: client.start_execution(stateMachineArn=self.state_machine, input=document),
+            lambda: client.start_execution(stateMachineArn=self.state_machine, name=name, input=document),
         )
         return started["executionArn"]
 
