@@ -179,10 +179,8 @@ def deployed_machine(cloud, cfg, monkeypatch):
 
 def _cli(cloud, *extra: str) -> int:
     location = f"s3://{cloud.data_bucket}/"
-    return main(
-        ["--config", str(REPO / "mlrails.yaml"), "batch", "--input", location + IN, "--output", location + OUT]
-        + ["--env", "dev", *extra]
-    )
+    job = ["--input", location + IN, "--output", location + OUT, "--env", "dev", *extra]
+    return main(["--config", str(REPO / "mlrails.yaml"), "batch", *job])
 
 
 def test_the_deployed_command_follows_the_execution_and_prints_the_summary(
