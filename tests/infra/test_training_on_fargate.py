@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
-from test_training_pipeline import definition, state_machine
+from test_training_pipeline import definition, role_grants, state_machine
 
 from infra.constructs.training_pipeline import TRANSIENT_ECS_ERRORS, TRANSIENT_LAMBDA_ERRORS
 from infra.support.nag import flatten_cfn_reference
@@ -178,22 +178,9 @@ def test_the_task_assumes_the_train_functions_role(auto: Variant) -> None:
     assert task["ExecutionRoleArn"]["Fn::GetAtt"][0] != role_id
 
 
-def _grants(service: Template, role_id: str) -> dict[str, set[str]]:
-    by_action: dict[str, set[str]] = {}
-    for policy in service.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for action in actions:
-                by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
-    return by_action
-
-
 def test_the_state_machine_reads_results_under_runs_only_and_may_run_the_task(auto: Variant) -> None:
     _, machine = state_machine(auto.service)
-    grants = _grants(auto.service, machine["RoleArn"]["Fn::GetAtt"][0])
+    grants = role_grants(auto.service, machine["RoleArn"]["Fn::GetAtt"][0])
     (results,) = grants["s3:getObject"]
     assert results.endswith(f"/{wiring.Prefix.RUNS.value}*"), results
     assert "ecs:RunTask" in grants and "ecs:StopTask" in grants and "iam:PassRole" in grants
@@ -201,7 +188,7 @@ def test_the_state_machine_reads_results_under_runs_only_and_may_run_the_task(au
 
 def test_the_train_role_may_read_and_leave_results_and_the_trigger_may_list_features(auto: Variant) -> None:
     train_role = _train_function(auto.service)["Role"]["Fn::GetAtt"][0]
-    grants = _grants(auto.service, train_role)
+    grants = role_grants(auto.service, train_role)
     runs = {r for r in grants["s3:PutObject"] if r.endswith(f"/{wiring.Prefix.RUNS.value}*")}
     assert len(runs) == 1 and runs <= grants["s3:GetObject"]
     trigger = next(
@@ -219,5 +206,6 @@ def test_the_train_role_may_read_and_leave_results_and_the_trigger_may_list_feat
     ]
     assert [f"{wiring.Prefix.FEATURES.value}*"] in listed
     assert not any(
-        r.endswith(f"/{wiring.Prefix.FEATURES.value}*") for r in _grants(auto.service, trigger).get("s3:GetObject", ())
+        r.endswith(f"/{wiring.Prefix.FEATURES.value}*")
+        for r in role_grants(auto.service, trigger).get("s3:GetObject", ())
     )

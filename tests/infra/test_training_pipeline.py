@@ -56,6 +56,20 @@ def state_machine(template: Template, owner: str = "Retraining") -> tuple[str, d
     return logical_id, resource["Properties"]
 
 
+def role_grants(template: Template, role_id: str) -> dict[str, set[str]]:
+    """What the role's policies allow: action -> the resources (flattened), conditions aside."""
+    by_action: dict[str, set[str]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
+    return by_action
+
+
 def definition(template: Template, owner: str = "Retraining") -> dict[str, Any]:
     """The state machine's definition, references rendered as placeholders (JSON-safe)."""
     body = state_machine(template, owner)[1]["DefinitionString"]
@@ -195,19 +209,7 @@ def test_a_run_is_bounded_logged_and_traced(service_template: Template) -> None:
 def test_the_state_machine_may_invoke_train_and_the_switch_and_publish_only(
     service_template: Template, train_arn: str, switch_arn: str
 ) -> None:
-    role_id = state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0]
-    statements = [
-        s
-        for policy in service_template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    by_action: dict[str, set[str]] = {}
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
+    by_action = role_grants(service_template, state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0])
     assert by_action.pop("lambda:InvokeFunction") == {train_arn, f"{train_arn}:*", switch_arn, f"{switch_arn}:*"}
     (bus,) = by_action.pop("events:PutEvents")
     assert "StoreBus" in bus
