@@ -18,7 +18,7 @@ from mlrails.errors import BadRequest, ConfigError
 from mlrails.local.synthetic import churn_frame
 from mlrails.wiring import batch_state_machine_parameter
 from support.aws import DAY, keys, redeploy
-from support.samples import REPO
+from support.samples import REPO, load_event
 
 IN, OUT = "batch/job-1/input/", "batch/job-1/output/"
 
@@ -42,18 +42,12 @@ def _inputs(cloud, cfg, objects: int, *, broken: int | None = None) -> None:
         s3.put_bytes(s3.uri(cloud.data_bucket, f"{IN}{n}.csv"), b"tenure_months\n\xff\xfe\n" if n == broken else body)
 
 
-def _run_as_the_map(batch, cloud, *, per_batch: int, tolerated: float, dies: set[int] = frozenset()) -> dict:
+def _run_as_the_map(batch, *, per_batch: int, tolerated: float, dies: set[int] = frozenset()) -> dict:
     """Plan, then the shard phase once per batch of items.json as the ItemBatcher cuts it
     (``dies``: batches whose invocation died before it wrote anything: a timeout), then the
     summary the state machine takes: after the Map, or after its catch when the failed items
     exceed the tolerance, as the Map judges it."""
-    planned = batch(
-        {
-            "phase": "plan",
-            "input_uri": f"s3://{cloud.data_bucket}/{IN}",
-            "output_uri": f"s3://{cloud.data_bucket}/{OUT}",
-        }
-    )
+    planned = batch(load_event("batch_plan"))
     items = s3.get_json(s3.uri(planned["bucket"], planned["items_key"]))
     batches = [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
     assert len(batches) == planned["shards"]
@@ -63,13 +57,13 @@ def _run_as_the_map(batch, cloud, *, per_batch: int, tolerated: float, dies: set
             failed_items += len(items_of_batch)
             continue
         try:
-            batch({"phase": "shard", "items": items_of_batch, "output_uri": planned["output_uri"]})
+            batch({**load_event("batch_shard"), "items": items_of_batch})
         except ShardFailed:
             failed_items += len(items_of_batch)
-    summarize = {"phase": "summarize", "output_uri": planned["output_uri"]}
+    after_failure = load_event("batch_summarize_after_map_failure")
     if failed_items * 100 > tolerated * len(items):
-        summarize["map_error"] = {"Error": "States.ExceedToleratedFailureThreshold", "Cause": "too many failed items"}
-    return batch(summarize)
+        return batch(after_failure)
+    return batch({"phase": "summarize", "output_uri": after_failure["output_uri"]})
 
 
 def test_the_steps_score_every_item_and_summarize_from_the_shards_results(
@@ -78,10 +72,11 @@ def test_the_steps_score_every_item_and_summarize_from_the_shards_results(
     _deploy(cloud, cfg, monkeypatch, items_per_batch=2)
     _inputs(cloud, cfg, 5)
 
-    answer = _run_as_the_map(batch, cloud, per_batch=2, tolerated=0)
+    answer = _run_as_the_map(batch, per_batch=2, tolerated=0)
 
     assert answer == {"summary_uri": f"s3://{cloud.data_bucket}/{OUT}summary.json", "rows_scored": 50}
     summary = s3.get_json(answer["summary_uri"])
+    assert summary["started_at"] == "2026-03-01T00:00:00+00:00"  # the execution's start, as the plan step got it
     assert (summary["items"], summary["shards"], summary["shards_failed"], summary["failed"]) == (5, 3, 0, False)
     assert summary["rows_in"] == summary["rows_scored"] == 50 and summary["error"] is None
     assert len(keys(cloud.data_bucket, OUT + "results/")) == len(keys(cloud.data_bucket, OUT + "parts/")) == 3
@@ -95,7 +90,7 @@ def test_a_shard_that_left_no_result_is_counted_failed_within_the_tolerance(
     _deploy(cloud, cfg, monkeypatch, items_per_batch=1, tolerated_failure_percentage=25)
     _inputs(cloud, cfg, 4)
 
-    _run_as_the_map(batch, cloud, per_batch=1, tolerated=25, dies={2})
+    _run_as_the_map(batch, per_batch=1, tolerated=25, dies={2})
 
     summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
     assert (summary["shards"], summary["shards_failed"], summary["shards_without_result"]) == (4, 1, 1)
@@ -108,7 +103,7 @@ def test_beyond_the_tolerance_the_job_fails_after_writing_its_summary(cloud, cfg
     _inputs(cloud, cfg, 4, broken=0)
 
     with pytest.raises(BatchFailed) as failed:
-        _run_as_the_map(batch, cloud, per_batch=1, tolerated=25, dies={3})
+        _run_as_the_map(batch, per_batch=1, tolerated=25, dies={3})
 
     assert "2 of 4 shards failed, the map failed: States.ExceedToleratedFailureThreshold" in failed.value.message
     summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
@@ -122,9 +117,9 @@ def test_beyond_the_tolerance_the_job_fails_after_writing_its_summary(cloud, cfg
 def test_a_rerun_forgets_the_results_of_the_run_before(cloud, cfg, champion, bus, batch, monkeypatch):
     _deploy(cloud, cfg, monkeypatch, items_per_batch=1, tolerated_failure_percentage=50)
     _inputs(cloud, cfg, 2)
-    _run_as_the_map(batch, cloud, per_batch=1, tolerated=50)
+    _run_as_the_map(batch, per_batch=1, tolerated=50)
     # The second run's first shard dies: the first run's result for it must not stand in.
-    _run_as_the_map(batch, cloud, per_batch=1, tolerated=50, dies={0})
+    _run_as_the_map(batch, per_batch=1, tolerated=50, dies={0})
     summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
     assert (summary["shards_failed"], summary["shards_without_result"], summary["rows_scored"]) == (1, 1, 10)
 
@@ -188,7 +183,7 @@ def test_the_deployed_command_follows_the_execution_and_prints_the_summary(
 ):
     _deploy(cloud, cfg, monkeypatch, items_per_batch=2)
     _inputs(cloud, cfg, 3)
-    _run_as_the_map(batch, cloud, per_batch=2, tolerated=0)  # what the execution's steps write
+    _run_as_the_map(batch, per_batch=2, tolerated=0)  # what the execution's steps write
     deployed_machine({"Type": "Pass", "End": True})
 
     assert _cli(cloud) == 0
@@ -205,7 +200,7 @@ def test_a_failed_job_exits_1_with_its_summary_and_a_refused_one_2(
     _deploy(cloud, cfg, monkeypatch, items_per_batch=1)
     _inputs(cloud, cfg, 2, broken=1)
     with pytest.raises(BatchFailed) as failed:
-        _run_as_the_map(batch, cloud, per_batch=1, tolerated=0)
+        _run_as_the_map(batch, per_batch=1, tolerated=0)
     cause = json.dumps({"errorType": "BatchFailed", "errorMessage": failed.value.message})
     deployed_machine({"Type": "Fail", "Error": "BatchFailed", "Cause": cause})
 

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk.assertions import Match, Template
-from test_training_pipeline import TRANSIENT, definition, function_id, role_grants, state_machine
+from aws_cdk.assertions import Template
+from test_training_pipeline import (
+    TRANSIENT,
+    assert_executions_alarm,
+    definition,
+    function_id,
+    role_grants,
+    state_machine,
+)
 
 from mlrails.config import ProjectConfig
 from mlrails.wiring import batch_state_machine_parameter
@@ -115,13 +122,4 @@ def test_logged_traced_alarmed_and_found_by_its_parameter(service_template: Temp
         "AWS::SSM::Parameter",
         {"Name": batch_state_machine_parameter(cfg.project, "dev"), "Value": {"Ref": machine_id}},
     )
-    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
-        service_template.has_resource_properties(
-            "AWS::CloudWatch::Alarm",
-            {
-                "Namespace": "AWS/States",
-                "MetricName": metric,
-                "Dimensions": [{"Name": "StateMachineArn", "Value": {"Ref": machine_id}}],
-                "AlarmActions": [Match.any_value()],
-            },
-        )
+    assert_executions_alarm(service_template, machine_id)

@@ -262,7 +262,11 @@ def test_train_is_no_longer_an_event_target(service_template: Template) -> None:
 
 
 def test_failed_and_timed_out_runs_alarm(service_template: Template) -> None:
-    machine_id = state_machine(service_template)[0]
+    assert_executions_alarm(service_template, state_machine(service_template)[0])
+
+
+def assert_executions_alarm(service_template: Template, machine_id: str) -> None:
+    """A failed or timed-out execution of the state machine ``machine_id`` alarms, at the first."""
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
         service_template.has_resource_properties(
             "AWS::CloudWatch::Alarm",
