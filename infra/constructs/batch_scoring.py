@@ -90,7 +90,7 @@ class BatchScoring(Construct):
             "Shards",
             comment="one child workflow per batch of items, as the local runner's shards",
             # Bucket and key from the plan's answer. Named by a path, the reader adds no grant of its
-            # own (given the bucket, CDK's grants GetObject on all of it): the role's is below.
+            # own (given the bucket, CDK grants GetObject on all of it): the role's, below, is batch/ only.
             item_reader=sfn.S3JsonItemReader(
                 bucket_name_path=sfn.JsonPath.string_at(f"{PLAN_PATH}.bucket"),
                 key=sfn.JsonPath.string_at(f"{PLAN_PATH}.items_key"),
