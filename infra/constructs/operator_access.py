@@ -7,8 +7,9 @@ which the audit log records. MLflow runs only while held (mlrails.tracking): a c
 holds it through the tracking switch function, and `mlrails ui --env NAME` holds it while a
 Session Manager port forward to its task is open. ``policy`` grants exactly that: read the two
 SSM parameters, call the URL (not a direct invocation, which would run a training step),
-invoke the switch, and start a port-forwarding session on MLflow's tasks; attach it to the
-role or group your operators use. No bastion, no open port, and CloudTrail records every call.
+invoke the switch, and start a port-forwarding session on MLflow's tasks; and for `mlrails batch
+--env NAME`, start and follow the batch state machine's executions and read their summaries.
+Attach it to the role or group your operators use. No bastion, no open port, and CloudTrail records every call.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from infra.constructs.batch_scoring import BatchScoring
 from infra.constructs.mlflow_service import MlflowService
 from infra.constructs.tracking_switch import TrackingSwitch
 from infra.support.nag import acknowledge_resource_wildcard
@@ -39,6 +41,7 @@ class OperatorAccess(Construct):
         parameter_name: str,
         tracking_switch: TrackingSwitch,
         tracking: MlflowService,
+        batch: BatchScoring,
     ) -> None:
         super().__init__(scope, construct_id)
         self.url = function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
@@ -75,8 +78,10 @@ class OperatorAccess(Construct):
                     actions=["lambda:InvokeFunction"], resources=[tracking_switch.function.function_arn]
                 ),
                 iam.PolicyStatement(actions=["ssm:StartSession"], resources=[tasks, document]),
+                *batch.operator_statements(),
             ],
         )
+        batch.acknowledge_operators(self.policy)
         acknowledge_resource_wildcard(
             self.policy,
             tasks,

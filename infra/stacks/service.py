@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.alarms import Alarms
+from infra.constructs.batch_scoring import BatchScoring
 from infra.constructs.canary import Canary
 from infra.constructs.dashboard import Dashboard
 from infra.constructs.data_store import DataStore
@@ -29,7 +30,7 @@ from infra.support.access import Access, grant_prefix
 from infra.support.images import KIT_IMAGE, ImageSource
 from mlrails import wiring
 from mlrails.config import ProjectConfig
-from mlrails.wiring import Prefix, operator_parameter, tracking_switch_parameter
+from mlrails.wiring import Prefix, batch_state_machine_parameter, operator_parameter, tracking_switch_parameter
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -86,6 +87,14 @@ class ServiceStack(cdk.Stack):
             tracking_switch=tracking_switch.function,
             bus=store.bus,
         )
+        batch = BatchScoring(
+            self,
+            "Batch",
+            context=context,
+            data_bucket=store.data_bucket,
+            batch=cfg.batch,
+            parameter_name=batch_state_machine_parameter(cfg.project, environment_name),
+        )
 
         self.functions: dict[str, PipelineFunction] = {
             "feature_prep": feature_prep.handler,
@@ -96,7 +105,9 @@ class ServiceStack(cdk.Stack):
             "train": retraining.train,
             "tracking_switch": tracking_switch.handler,
             "event_relay": event_relay.handler,
+            "batch": batch.handler,
         }
+        self.batch = batch
         self.inference = inference
         self.operator_access = OperatorAccess(
             self,
@@ -105,6 +116,7 @@ class ServiceStack(cdk.Stack):
             parameter_name=operator_parameter(cfg.project, environment_name),
             tracking_switch=tracking_switch,
             tracking=tracking,
+            batch=batch,
         )
         self.release_access = ReleaseAccess(
             self,
@@ -122,7 +134,7 @@ class ServiceStack(cdk.Stack):
             "Alarms",
             functions={name: fn.function for name, fn in self.functions.items()},
             api=inference.api,
-            state_machines={"training": retraining.pipeline.state_machine},
+            state_machines={"training": retraining.pipeline.state_machine, "batch": batch.state_machine},
             dead_letter_queues={
                 name: fn.dead_letter_queue for name, fn in self.functions.items() if fn.dead_letter_queue is not None
             },
@@ -167,4 +179,5 @@ class ServiceStack(cdk.Stack):
         for construct in (feature_prep, event_relay, drift_check, performance_check, inference, retraining):
             construct.grant_store(store, cfg)
         tracking_switch.grant_store(store)
+        batch.grant_store(store)
         retraining.grant_release_store(cfg, environment_name)

@@ -7,6 +7,7 @@ import sys
 import traceback
 import warnings
 
+from mlrails.commands import batch as batch_command
 from mlrails.commands import cost, local, operate, project, release, ui
 from mlrails.commands.project import CONFIG_FILE
 from mlrails.errors import MlrailsError
@@ -94,19 +95,25 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--input",
         required=True,
-        help="s3://bucket/prefix/ (or one object) in the local cloud, or a local file or folder "
+        help="s3://<data bucket>/batch/.../ (a prefix, or one object), or locally a file or folder "
         "(uploaded to the data bucket under batch/ first)",
     )
     batch.add_argument(
         "--output",
-        help="s3://bucket/prefix/ for the scored parts, refused rows and summary (default for local "
+        help="s3://<data bucket>/batch/.../ for the scored parts, refused rows and summary (default for local "
         "files: beside their upload, batch/<hash>/output/)",
     )
     batch.add_argument(
-        "--env", default=None, help="a config environment: with --local its local copy; deployed: the next slice"
+        "--env",
+        default=None,
+        help="a deployed environment of the config: its batch state machine runs the job (uses your AWS "
+        "credentials); with --local, its local copy",
     )
     batch.add_argument("--local", action="store_true", help="run on the local copy of --env")
-    batch.set_defaults(run=local.batch)
+    batch.add_argument(
+        "--no-wait", action="store_true", help="with --env: print the execution's ARN instead of following it"
+    )
+    batch.set_defaults(run=batch_command.batch)
     serve = commands.add_parser("serve", help="the API's routes on localhost, answered by the local environment")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=local.serve)

@@ -35,12 +35,6 @@ class NotDeployed(ConfigError):
     """The environment a command names has not been deployed (or not where the caller looks)."""
 
 
-class NotYetAvailable(ConfigError):
-    """What a command asks for lands in a later release (the message says what works today)."""
-
-    error_code = "NOT_YET_AVAILABLE"
-
-
 class BadRequest(MlrailsError):
     """The request cannot be parsed or does not match the model's input schema."""
 

@@ -167,6 +167,20 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         900,
         asynchronous=False,
     ),
+    # The batch state machine's three steps (plan, a shard per Map iteration, summarize): one
+    # function, since they share the champion's loading, the prefixes they touch and the package.
+    # A container image: Parquet needs pyarrow (112 MB unzipped), which beside the onnx (78 MB)
+    # or ml (206 MB) layer and the shared one (26 MB) does not fit the zip limit of 250 MB.
+    # Invoked synchronously by the state machine, which owns retries and failures.
+    FunctionSpec(
+        "batch",
+        "Batch scoring steps: plan the items, score a shard, summarize the job (container image)",
+        "image",
+        (),
+        3008,
+        900,
+        asynchronous=False,
+    ),
     # Outside the VPC: ECS's API is on the internet, where no endpoint has to be paid for.
     FunctionSpec(
         "tracking_switch",
@@ -405,6 +419,16 @@ def tracking_switch_parameter(project: str, environment: str) -> str:
     """The SSM parameter holding the tracking switch function's ARN: operator commands and
     `mlrails ui --env NAME` hold MLflow through it before they need it."""
     return f"/mlrails/{project}/{environment}/tracking-switch"
+
+
+# A batch job's summary, under its output prefix (mlrails.batch.items); operators may read it.
+BATCH_SUMMARY = "summary.json"
+
+
+def batch_state_machine_parameter(project: str, environment: str) -> str:
+    """The SSM parameter holding the batch state machine's ARN: `mlrails batch --env NAME` starts
+    its executions."""
+    return f"/mlrails/{project}/{environment}/batch-state-machine"
 
 
 def api_parameters(project: str, environment: str) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from mlrails.local.synthetic import churn_frame
 from mlrails.settings import Settings
 from support.aws import DAY, keys
 
-OUT = "batch-out/"
+OUT = "batch/out/"
 
 
 def _with_batch(cfg, **fields):
@@ -29,21 +29,21 @@ def _with_batch(cfg, **fields):
 
 def _inputs(cloud, cfg) -> dict[str, int]:
     """A CSV (one bad row), a JSON Lines object (one bad row), a Parquet file of three row
-    groups and a file the job skips, under batch-in/; rows per object."""
+    groups and a file the job skips, under batch/in/; rows per object."""
     frame = churn_frame(60, DAY, seed=3)[cfg.dataset.feature_names]
     frame["customer_id"] = [f"c{i}" for i in range(60)]  # not the model's: it rides along
     csv = frame.iloc[:20].copy()
     csv["tenure_months"] = csv["tenure_months"].astype(object)
     csv.loc[csv.index[5], "tenure_months"] = "many"
     bucket = cloud.data_bucket
-    s3.put_bytes(s3.uri(bucket, "batch-in/a.csv"), csv.to_csv(index=False).encode())
+    s3.put_bytes(s3.uri(bucket, "batch/in/a.csv"), csv.to_csv(index=False).encode())
     lines = frame.iloc[20:35][cfg.dataset.feature_names].to_dict(orient="records")
     del lines[2]["plan"]
-    s3.put_bytes(s3.uri(bucket, "batch-in/b.jsonl"), "\n".join(json.dumps(r) for r in lines).encode())
+    s3.put_bytes(s3.uri(bucket, "batch/in/b.jsonl"), "\n".join(json.dumps(r) for r in lines).encode())
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame.iloc[35:], preserve_index=False), buffer, row_group_size=10)
-    s3.put_bytes(s3.uri(bucket, "batch-in/c.parquet"), buffer.getvalue())
-    s3.put_bytes(s3.uri(bucket, "batch-in/notes.txt"), b"not data")
+    s3.put_bytes(s3.uri(bucket, "batch/in/c.parquet"), buffer.getvalue())
+    s3.put_bytes(s3.uri(bucket, "batch/in/notes.txt"), b"not data")
     return {"a.csv": 20, "b.jsonl": 15, "c.parquet": 25}
 
 
@@ -56,7 +56,7 @@ def test_three_formats_score_through_the_serving_code_and_the_job_reports_and_an
     _inputs(cloud, cfg)
     settings = Settings.from_env()
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/",
+        f"s3://{cloud.data_bucket}/batch/in/",
         f"s3://{cloud.data_bucket}/{OUT}",
         _with_batch(cfg, items_per_batch=2),
         settings,
@@ -117,22 +117,29 @@ def test_three_formats_score_through_the_serving_code_and_the_job_reports_and_an
 def test_a_rerun_overwrites_each_shards_output_and_never_duplicates_it(cloud, cfg, champion):
     _inputs(cloud, cfg)
     args = (
-        f"s3://{cloud.data_bucket}/batch-in/",
+        f"s3://{cloud.data_bucket}/batch/in/",
         f"s3://{cloud.data_bucket}/{OUT}",
         _with_batch(cfg, items_per_batch=2),
     )
+    timed = ("summary.json", "plan.json")  # both say when the job ran
+
+    def written() -> dict[str, bytes]:
+        return {
+            k: s3.get_bytes(s3.uri(cloud.data_bucket, k)) for k in keys(cloud.data_bucket, OUT) if not k.endswith(timed)
+        }
+
     run_job(*args, Settings.from_env())
-    first = {k: s3.get_bytes(s3.uri(cloud.data_bucket, k)) for k in keys(cloud.data_bucket, OUT) if "summary" not in k}
+    first = written()
     run_job(*args, Settings.from_env())
-    second = {k: s3.get_bytes(s3.uri(cloud.data_bucket, k)) for k in keys(cloud.data_bucket, OUT) if "summary" not in k}
+    second = written()
     assert second == first
-    assert len([k for k in first if "/parts/" in k]) == 3
+    assert len([k for k in first if "/parts/" in k]) == len([k for k in first if "/results/" in k]) == 3
     assert _parts(cloud.data_bucket).num_rows == 58
 
 
 def _with_a_broken_object(cloud, cfg) -> None:
     _inputs(cloud, cfg)
-    s3.put_bytes(s3.uri(cloud.data_bucket, "batch-in/d.csv"), b"tenure_months\n\xff\xfe broken\n")
+    s3.put_bytes(s3.uri(cloud.data_bucket, "batch/in/d.csv"), b"tenure_months\n\xff\xfe broken\n")
 
 
 def test_a_failed_shard_within_the_tolerance_is_recorded_and_the_job_succeeds(cloud, cfg, champion, bus):
@@ -140,7 +147,7 @@ def test_a_failed_shard_within_the_tolerance_is_recorded_and_the_job_succeeds(cl
     # Six items, one a shard each: one failure is 16.7% of the shards.
     relaxed = _with_batch(cfg, items_per_batch=1, tolerated_failure_percentage=20)
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", relaxed, Settings.from_env()
+        f"s3://{cloud.data_bucket}/batch/in/", f"s3://{cloud.data_bucket}/{OUT}", relaxed, Settings.from_env()
     )
     assert (summary.shards, summary.shards_failed, summary.failed) == (6, 1, False)
     (failed,) = [r for r in summary.shard_results if r["failed"]]
@@ -153,7 +160,7 @@ def test_failed_shards_beyond_the_tolerance_fail_the_job_with_its_summary_writte
     _with_a_broken_object(cloud, cfg)
     strict = _with_batch(cfg, items_per_batch=1, tolerated_failure_percentage=10)
     with pytest.raises(BatchFailed) as failed:
-        run_job(f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", strict, Settings.from_env())
+        run_job(f"s3://{cloud.data_bucket}/batch/in/", f"s3://{cloud.data_bucket}/{OUT}", strict, Settings.from_env())
     assert "1 of 6 shards failed, more than the tolerated 10%" in failed.value.message
     summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
     assert summary["failed"] is True and summary["shards_failed"] == 1 and summary["rows_scored"] == 58
@@ -163,7 +170,7 @@ def test_failed_shards_beyond_the_tolerance_fail_the_job_with_its_summary_writte
 def test_without_a_champion_the_job_refuses_before_any_work(cloud, cfg):
     _inputs(cloud, cfg)
     with pytest.raises(ModelNotReady):
-        run_job(f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", cfg, Settings.from_env())
+        run_job(f"s3://{cloud.data_bucket}/batch/in/", f"s3://{cloud.data_bucket}/{OUT}", cfg, Settings.from_env())
     assert keys(cloud.data_bucket, OUT) == []
 
 
@@ -180,7 +187,7 @@ def test_a_compiled_champion_scores_on_its_onnx_graph_as_the_api_would(cloud, cf
     _deploy(compiled, cloud, monkeypatch)
     _inputs(cloud, cfg)
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/c.parquet", f"s3://{cloud.data_bucket}/{OUT}", compiled, Settings.from_env()
+        f"s3://{cloud.data_bucket}/batch/in/c.parquet", f"s3://{cloud.data_bucket}/{OUT}", compiled, Settings.from_env()
     )
     assert (summary.rows_in, summary.rows_scored, summary.shards_failed) == (25, 25, 0)
     assert job._champions(job.ChampionSource.of(Settings.from_env(), compiled)).get().path == "onnx"
@@ -222,7 +229,7 @@ def test_the_jobs_drift_merges_its_shards_into_the_report_of_one_pass_over_the_r
     _with_a_broken_object(cloud, cfg)
     relaxed = _with_batch(cfg, items_per_batch=1, tolerated_failure_percentage=20)
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/", f"s3://{cloud.data_bucket}/{OUT}", relaxed, Settings.from_env()
+        f"s3://{cloud.data_bucket}/batch/in/", f"s3://{cloud.data_bucket}/{OUT}", relaxed, Settings.from_env()
     )
     (failed,) = [r["shard_id"] for r in summary.shard_results if r["failed"]]
     drift = summary.drift
@@ -254,9 +261,9 @@ def test_a_drifted_batch_reports_input_and_prediction_drift(cloud, cfg, champion
     frame = churn_frame(3000, DAY, seed=11, drift=0.9)[cfg.dataset.feature_names]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, row_group_size=500)
-    s3.put_bytes(s3.uri(cloud.data_bucket, "batch-in/drifted.parquet"), buffer.getvalue())
+    s3.put_bytes(s3.uri(cloud.data_bucket, "batch/in/drifted.parquet"), buffer.getvalue())
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/",
+        f"s3://{cloud.data_bucket}/batch/in/",
         f"s3://{cloud.data_bucket}/{OUT}",
         _with_batch(cfg, items_per_batch=2),
         Settings.from_env(),
@@ -280,7 +287,7 @@ def test_shards_scored_by_another_champion_are_left_out_of_the_drift(cloud, cfg,
     _inputs(cloud, cfg)
     output = f"s3://{cloud.data_bucket}/{OUT}"
     summary = run_job(
-        f"s3://{cloud.data_bucket}/batch-in/", output, _with_batch(cfg, items_per_batch=2), Settings.from_env()
+        f"s3://{cloud.data_bucket}/batch/in/", output, _with_batch(cfg, items_per_batch=2), Settings.from_env()
     )
     *kept, last = [ShardResult(**r) for r in summary.shard_results]
     # As if a promotion landed mid-job: the last shard scored with version 2, against another profile.

@@ -67,5 +67,15 @@ def test_local_files_are_scored_on_a_process_pool_and_a_rerun_overwrites(project
     parts = lambda summary: sorted(r["part_uri"] for r in summary["shard_results"])  # noqa: E731
     assert parts(second) == parts(first)
 
+    # A deployed environment's job reads S3 only: local files go up first, or run with --local.
     assert main(["batch", "--input", str(folder), "--env", "dev"]) == 2
-    assert "not yet, the batch state machine lands in the next slice" in capsys.readouterr().err
+    assert "--input and --output are s3:// locations" in capsys.readouterr().err
+
+    # A job whose shards fail beyond the tolerance (0 here) exits 1, its summary written.
+    broken = project / "broken"
+    broken.mkdir()
+    (broken / "bad.csv").write_bytes(b"tenure_months\n\xff\xfe\n")
+    assert main(["batch", "--input", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "1 of 1 shards failed, more than the tolerated 0% of the items: see s3://" in err
+    assert "/output/summary.json" in err

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from test_training_pipeline import state_machine
 
 from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
@@ -105,6 +106,21 @@ EXPECTED_S3: dict[str, S3Grants] = {
         ("artifacts", "s3:ListBucket"): {"outbox/"},
         ("artifacts", "s3:DeleteObject"): {"outbox/"},
     },
+    "batch": {
+        # the champion as inference reads it: the manifest (absent = ModelNotReady, a listable
+        # 404), the files of the version it records
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        ("artifacts", "s3:GetObjectVersion"): {"models/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        # a job reads its input and writes its output below batch/ only (plan_job refuses
+        # others): list and read the input, the item list, the plan and the shards' results;
+        # write and replace parts, refused rows and results (a rerun deletes the stale ones)
+        ("data", "s3:GetObject"): {"batch/"},
+        ("data", "s3:ListBucket"): {"batch/"},
+        ("data", "s3:PutObject"): {"batch/"},
+        ("data", "s3:DeleteObject"): {"batch/"},
+        ("data", "s3:AbortMultipartUpload"): {"batch/"},
+    },
 }
 EXPECTED_TABLE = {
     "feature_prep": IDEMPOTENCY,
@@ -115,6 +131,8 @@ EXPECTED_TABLE = {
     "train": IDEMPOTENCY,
     "tracking_switch": STATE,
     "event_relay": IDEMPOTENCY,
+    # A retried phase writes the same keys again: nothing to remember.
+    "batch": set(),
 }
 PUBLISHES = {
     "feature_prep": True,
@@ -126,6 +144,7 @@ PUBLISHES = {
     "train": False,
     "tracking_switch": False,
     "event_relay": True,
+    "batch": True,  # BatchScored
 }
 # Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
 STATES = {
@@ -137,6 +156,7 @@ STATES = {
     "train": set(),
     "tracking_switch": set(),
     "event_relay": set(),
+    "batch": set(),
 }
 
 
@@ -229,8 +249,7 @@ def test_only_publishers_may_put_events(service_template: Template, name: str) -
 
 @pytest.mark.parametrize("name", sorted(STATES))
 def test_only_retrain_trigger_may_start_training(service_template: Template, name: str) -> None:
-    machines = list(service_template.find_resources("AWS::StepFunctions::StateMachine"))
-    assert len(machines) == 1
+    training, _ = state_machine(service_template)
     found = [
         (action, resource)
         for s in statements(service_template, name)
@@ -239,7 +258,7 @@ def test_only_retrain_trigger_may_start_training(service_template: Template, nam
         for resource in s["resources"]
     ]
     # On the training state machine itself: not its executions, not any other machine.
-    assert found == [(action, f"<{machines[0]}>") for action in sorted(STATES[name])]
+    assert found == [(action, f"<{training}>") for action in sorted(STATES[name])]
 
 
 def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_template) -> None:

@@ -5,7 +5,7 @@ called). Not a direct invocation, which runs training steps; no network path to 
 from __future__ import annotations
 
 from aws_cdk.assertions import Template
-from test_training_pipeline import function_id
+from test_training_pipeline import function_id, state_machine
 
 from infra.support.nag import flatten_cfn_reference
 from mlrails.config import ProjectConfig
@@ -22,7 +22,9 @@ def test_the_parameter_holds_the_train_functions_iam_url(service_template: Templ
     assert parameter["Properties"]["Value"] == {"Fn::GetAtt": [url_id, "FunctionUrl"]}
 
 
-def test_the_operator_policy_grants_exactly_the_url_the_switch_and_a_port_forward(service_template: Template) -> None:
+def test_the_operator_policy_grants_exactly_the_url_the_switch_a_port_forward_and_batch_jobs(
+    service_template: Template,
+) -> None:
     (policy,) = service_template.find_resources("AWS::IAM::ManagedPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert all(s["Effect"] == "Allow" for s in statements)
@@ -31,7 +33,15 @@ def test_the_operator_policy_grants_exactly_the_url_the_switch_and_a_port_forwar
         resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
         granted.setdefault(s["Action"], []).append(([flatten_cfn_reference(r) for r in resources], s.get("Condition")))
     train, switch = function_id(service_template, "train"), function_id(service_template, "tracking_switch")
-    assert set(granted) == {"ssm:GetParameter", "lambda:InvokeFunctionUrl", "lambda:InvokeFunction", "ssm:StartSession"}
+    assert set(granted) == {
+        "ssm:GetParameter",
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+        "ssm:StartSession",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "s3:GetObject",
+    }
     ((url, url_condition),) = granted["lambda:InvokeFunctionUrl"]
     assert train in url[0] and url_condition == {"StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}
     # The train function only through its URL (a direct invocation would be a forged training
@@ -43,12 +53,20 @@ def test_the_operator_policy_grants_exactly_the_url_the_switch_and_a_port_forwar
     for resource, condition in invoke.items():
         assert condition == ({"Bool": {"lambda:InvokedViaFunctionUrl": "true"}} if train in resource else None)
     parameters = [resource for resources, _ in granted["ssm:GetParameter"] for resource in resources]
-    assert len(parameters) == 2 and not any("*" in p for p in parameters)
+    assert len(parameters) == 3 and not any("*" in p for p in parameters)
     # A port forward to MLflow's tasks (ECS Exec) with AWS's port-forwarding document, nothing else.
     ((session, _),) = granted["ssm:StartSession"]
     assert len(session) == 2
     assert any(":task/" in r and r.endswith("/*") for r in session)
     assert any(r.endswith(":document/AWS-StartPortForwardingSession") for r in session)
+    # `mlrails batch --env`: start the batch state machine (not the training one), follow its
+    # executions, read a job's summary, nothing else of the data bucket.
+    batch, _ = state_machine(service_template, "Batch")
+    assert granted["states:StartExecution"] == [([f"<{batch}>"], None)]
+    ((executions, _),) = granted["states:DescribeExecution"]
+    assert executions == [f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{batch}.Name>:*"]
+    ((summaries, _),) = granted["s3:GetObject"]
+    assert len(summaries) == 1 and summaries[0].endswith("/batch/*/summary.json")
     assert service_template.find_outputs(
         "*", {"Description": "Attach to the operators' role or group to allow `mlrails ... --env`"}
     )

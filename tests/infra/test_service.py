@@ -14,10 +14,10 @@ from mlrails import openapi, wiring
 from mlrails.config import ProjectConfig
 
 
-def test_every_function_but_train_is_zip_on_python_312(service_template: Template) -> None:
+def test_every_function_but_train_and_batch_is_zip_on_python_312(service_template: Template) -> None:
     zip_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "zip"]
     image_specs = [spec for spec in wiring.FUNCTIONS if spec.packaging == "image"]
-    assert [spec.name for spec in image_specs] == [wiring.TRAINING.function]
+    assert [spec.name for spec in image_specs] == [wiring.TRAINING.function, "batch"]
     descriptions = sorted(
         fn["Properties"].get("Description", "")
         for fn in service_template.find_resources("AWS::Lambda::Function").values()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
+from test_training_pipeline import definition, role_grants, state_machine
 
 from infra.constructs.training_pipeline import TRANSIENT_ECS_ERRORS, TRANSIENT_LAMBDA_ERRORS
 from infra.support.nag import flatten_cfn_reference
@@ -48,12 +49,6 @@ def auto(cfg: ProjectConfig, fast_context: dict[str, Any], tmp_path_factory: pyt
     return Variant(Template.from_stack(stage.service), validation_failures(outdir))
 
 
-def _definition(service: Template) -> dict[str, Any]:
-    ((_, machine),) = service.find_resources("AWS::StepFunctions::StateMachine").items()
-    delimiter, parts = machine["Properties"]["DefinitionString"]["Fn::Join"]
-    return json.loads(delimiter.join(p if isinstance(p, str) else flatten_cfn_reference(p) for p in parts))
-
-
 def _train_function(service: Template) -> dict[str, Any]:
     description = wiring.function(wiring.TRAINING.function).description
     (fn,) = [
@@ -64,7 +59,7 @@ def _train_function(service: Template) -> dict[str, Any]:
     return fn
 
 
-def _task_definition(service: Template) -> dict[str, Any]:
+def _taskdefinition(service: Template) -> dict[str, Any]:
     (task,) = service.find_resources("AWS::ECS::TaskDefinition").values()
     return task["Properties"]
 
@@ -74,14 +69,14 @@ def test_nag_finds_nothing_unacknowledged(auto: Variant) -> None:
 
 
 def test_the_example_trains_on_lambda_and_deploys_no_task(service_template: Template) -> None:
-    document = _definition(service_template)
+    document = definition(service_template)
     assert document["States"][document["StartAt"]]["Next"] == "Train"  # after holding MLflow
     service_template.resource_count_is("AWS::ECS::TaskDefinition", 0)
     service_template.resource_count_is("AWS::ECS::Cluster", 0)
 
 
 def test_auto_chooses_the_engine_the_run_was_started_with(auto: Variant) -> None:
-    document = _definition(auto.service)
+    document = definition(auto.service)
     choice = document["States"][document["States"][document["StartAt"]]["Next"]]  # after holding MLflow
     assert choice["Type"] == "Choice"
     (rule,) = choice["Choices"]
@@ -90,7 +85,7 @@ def test_auto_chooses_the_engine_the_run_was_started_with(auto: Variant) -> None
 
 
 def test_each_step_runs_as_a_fargate_task_then_its_result_is_read_into_the_state(auto: Variant) -> None:
-    states, path, name = _definition(auto.service)["States"], [], "TrainOnFargate"
+    states, path, name = definition(auto.service)["States"], [], "TrainOnFargate"
     while name:
         path.append(name)
         name = states[name].get("Next")
@@ -132,7 +127,7 @@ def test_each_step_runs_as_a_fargate_task_then_its_result_is_read_into_the_state
 
 
 def test_both_paths_retry_only_transient_errors_and_fail_to_training_failed(auto: Variant) -> None:
-    states = _definition(auto.service)["States"]
+    states = definition(auto.service)["States"]
     # MLflow released first, then TrainingFailed (test_training_pipeline.py).
     catch = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "ReleaseTrackingAfterFailure"}]
     for step in wiring.TRAINING.steps:
@@ -152,7 +147,7 @@ def test_both_paths_retry_only_transient_errors_and_fail_to_training_failed(auto
 def test_the_task_definition_has_the_configured_size_and_the_train_functions_image_and_environment(
     auto: Variant,
 ) -> None:
-    task = _task_definition(auto.service)
+    task = _taskdefinition(auto.service)
     assert (task["Cpu"], task["Memory"]) == (str(SIZE["cpu"]), str(SIZE["memory_mb"]))
     assert task["EphemeralStorage"] == {"SizeInGiB": SIZE["ephemeral_storage_gib"]}
     assert task["RequiresCompatibilities"] == ["FARGATE"] and task["NetworkMode"] == "awsvpc"
@@ -172,7 +167,7 @@ def test_the_task_definition_has_the_configured_size_and_the_train_functions_ima
 
 
 def test_the_task_assumes_the_train_functions_role(auto: Variant) -> None:
-    task, train = _task_definition(auto.service), _train_function(auto.service)
+    task, train = _taskdefinition(auto.service), _train_function(auto.service)
     role_id = train["Role"]["Fn::GetAtt"][0]
     # The same grants, not a copy of them: and the one role the bucket policy lets write models/.
     assert task["TaskRoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
@@ -183,22 +178,9 @@ def test_the_task_assumes_the_train_functions_role(auto: Variant) -> None:
     assert task["ExecutionRoleArn"]["Fn::GetAtt"][0] != role_id
 
 
-def _grants(service: Template, role_id: str) -> dict[str, set[str]]:
-    by_action: dict[str, set[str]] = {}
-    for policy in service.find_resources("AWS::IAM::Policy").values():
-        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
-            continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-            for action in actions:
-                by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
-    return by_action
-
-
 def test_the_state_machine_reads_results_under_runs_only_and_may_run_the_task(auto: Variant) -> None:
-    ((_, machine),) = auto.service.find_resources("AWS::StepFunctions::StateMachine").items()
-    grants = _grants(auto.service, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    _, machine = state_machine(auto.service)
+    grants = role_grants(auto.service, machine["RoleArn"]["Fn::GetAtt"][0])
     (results,) = grants["s3:getObject"]
     assert results.endswith(f"/{wiring.Prefix.RUNS.value}*"), results
     assert "ecs:RunTask" in grants and "ecs:StopTask" in grants and "iam:PassRole" in grants
@@ -206,7 +188,7 @@ def test_the_state_machine_reads_results_under_runs_only_and_may_run_the_task(au
 
 def test_the_train_role_may_read_and_leave_results_and_the_trigger_may_list_features(auto: Variant) -> None:
     train_role = _train_function(auto.service)["Role"]["Fn::GetAtt"][0]
-    grants = _grants(auto.service, train_role)
+    grants = role_grants(auto.service, train_role)
     runs = {r for r in grants["s3:PutObject"] if r.endswith(f"/{wiring.Prefix.RUNS.value}*")}
     assert len(runs) == 1 and runs <= grants["s3:GetObject"]
     trigger = next(
@@ -224,5 +206,6 @@ def test_the_train_role_may_read_and_leave_results_and_the_trigger_may_list_feat
     ]
     assert [f"{wiring.Prefix.FEATURES.value}*"] in listed
     assert not any(
-        r.endswith(f"/{wiring.Prefix.FEATURES.value}*") for r in _grants(auto.service, trigger).get("s3:GetObject", ())
+        r.endswith(f"/{wiring.Prefix.FEATURES.value}*")
+        for r in role_grants(auto.service, trigger).get("s3:GetObject", ())
     )

@@ -43,16 +43,36 @@ def role_of(template: Template, function_logical_id: str) -> str:
     return fn["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
-def state_machine(template: Template) -> tuple[str, dict[str, Any]]:
-    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+def state_machine(template: Template, owner: str = "Retraining") -> tuple[str, dict[str, Any]]:
+    """The state machine of the ``owner`` construct of the Service stack (its logical id starts
+    with the construct's id): the training run's by default, ``Batch`` for batch scoring's."""
+    machines = {
+        logical_id: resource
+        for logical_id, resource in template.find_resources("AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith(owner)
+    }
     assert len(machines) == 1, list(machines)
     ((logical_id, resource),) = machines.items()
     return logical_id, resource["Properties"]
 
 
-def definition(template: Template) -> dict[str, Any]:
+def role_grants(template: Template, role_id: str) -> dict[str, set[str]]:
+    """What the role's policies allow: action -> the resources (flattened), conditions aside."""
+    by_action: dict[str, set[str]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
+    return by_action
+
+
+def definition(template: Template, owner: str = "Retraining") -> dict[str, Any]:
     """The state machine's definition, references rendered as placeholders (JSON-safe)."""
-    body = state_machine(template)[1]["DefinitionString"]
+    body = state_machine(template, owner)[1]["DefinitionString"]
     if isinstance(body, dict):
         delimiter, parts = body["Fn::Join"]
         body = delimiter.join(part if isinstance(part, str) else flatten_cfn_reference(part) for part in parts)
@@ -189,19 +209,7 @@ def test_a_run_is_bounded_logged_and_traced(service_template: Template) -> None:
 def test_the_state_machine_may_invoke_train_and_the_switch_and_publish_only(
     service_template: Template, train_arn: str, switch_arn: str
 ) -> None:
-    role_id = state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0]
-    statements = [
-        s
-        for policy in service_template.find_resources("AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Properties"]["Roles"]
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    by_action: dict[str, set[str]] = {}
-    for statement in statements:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        for action in actions:
-            by_action.setdefault(action, set()).update(flatten_cfn_reference(r) for r in resources)
+    by_action = role_grants(service_template, state_machine(service_template)[1]["RoleArn"]["Fn::GetAtt"][0])
     assert by_action.pop("lambda:InvokeFunction") == {train_arn, f"{train_arn}:*", switch_arn, f"{switch_arn}:*"}
     (bus,) = by_action.pop("events:PutEvents")
     assert "StoreBus" in bus
@@ -254,7 +262,11 @@ def test_train_is_no_longer_an_event_target(service_template: Template) -> None:
 
 
 def test_failed_and_timed_out_runs_alarm(service_template: Template) -> None:
-    machine_id = state_machine(service_template)[0]
+    assert_executions_alarm(service_template, state_machine(service_template)[0])
+
+
+def assert_executions_alarm(service_template: Template, machine_id: str) -> None:
+    """A failed or timed-out execution of the state machine ``machine_id`` alarms, at the first."""
     for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
         service_template.has_resource_properties(
             "AWS::CloudWatch::Alarm",

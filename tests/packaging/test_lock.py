@@ -164,6 +164,7 @@ def test_image_context_is_the_dockerignore_allowlist(tmp_path: Path) -> None:
         "functions/train/handler.py",
         "functions/train/task.py",  # the same image as an ECS task (training.compute: fargate)
         "functions/inference/handler.py",  # the inference image's (serving.package: image)
+        "functions/batch/handler.py",  # the batch function's image (pyarrow beside the serving code)
     }
     assert "src/mlrails/training/lifecycle.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)

@@ -114,6 +114,7 @@ def test_reserved_concurrency_names_every_function(cfg):
         "train": 3,
         "tracking_switch": 3,
         "event_relay": 2,
+        "batch": None,
     }
 
 

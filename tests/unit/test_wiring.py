@@ -26,9 +26,13 @@ def test_every_function_has_a_handler_and_zip_functions_name_built_layers():
 def test_every_route_and_schedule_targets_a_function():
     names = {spec.name for spec in FUNCTIONS}
     assert {r.target for r in ROUTES} | {s.target for s in SCHEDULES} <= names
-    # every function is reached: inference by the API, train by the training pipeline,
-    # the others by a route or a schedule
-    assert {r.target for r in ROUTES} | {s.target for s in SCHEDULES} == names - {"inference", TRAINING.function}
+    # every function is reached: inference by the API, train by the training pipeline, batch
+    # by the batch state machine, the others by a route or a schedule
+    assert {r.target for r in ROUTES} | {s.target for s in SCHEDULES} == names - {
+        "inference",
+        TRAINING.function,
+        "batch",
+    }
 
 
 def test_raw_route_matches_the_data_bucket_under_raw():

@@ -55,7 +55,8 @@ def session_for(region: str | None, role_arn: str | None = None) -> boto3.Sessio
     )
 
 
-def _parameter(session: boto3.Session, name: str, environment: str) -> str:
+def environment_parameter(session: boto3.Session, name: str, environment: str) -> str:
+    """An SSM parameter of a deployed environment; an absent one means it is not deployed."""
     try:
         return session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
     except ClientError as exc:
@@ -88,7 +89,7 @@ class DeployedOperator:
     @functools.cached_property
     def switch_function(self) -> str:
         """The tracking switch's ARN, from the environment's SSM parameter (read once)."""
-        return _parameter(self.session, self.switch_parameter, self.environment)
+        return environment_parameter(self.session, self.switch_parameter, self.environment)
 
     def switch(self, event: dict[str, Any]) -> dict[str, Any]:
         """One call of the environment's tracking switch (mlrails.tracking), with the caller's
@@ -116,7 +117,7 @@ class DeployedOperator:
 
     def url(self) -> str:
         """The operator function's URL, from the environment's SSM parameter."""
-        return _parameter(self.session, self.parameter, self.environment)
+        return environment_parameter(self.session, self.parameter, self.environment)
 
     def signed(self, operation: Operation) -> AWSRequest:
         """The command as a POST to the function URL, signed for Lambda with the caller's
@@ -155,8 +156,8 @@ class DeployedApi:
     def __init__(self, project: str, environment: str, session: boto3.Session) -> None:
         self.session, self.environment = session, environment
         url_parameter, key_parameter = api_parameters(project, environment)
-        self.url = _parameter(session, url_parameter, environment).rstrip("/")
-        key_id = _parameter(session, key_parameter, environment)
+        self.url = environment_parameter(session, url_parameter, environment).rstrip("/")
+        key_id = environment_parameter(session, key_parameter, environment)
         self.api_key = None if key_id == "iam" else self._key_value(key_id)
 
     def _key_value(self, key_id: str) -> str:

@@ -16,12 +16,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from mlrails.wiring import BATCH_SUMMARY
+
 Format = Literal["csv", "jsonl", "parquet"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 # Output layout under the job's output prefix.
 ITEMS_FILE = "items.json"  # the item list (the Distributed Map's ItemReader reads it)
-SUMMARY_FILE = "summary.json"
+PLAN_FILE = "plan.json"  # what the summary step needs of the plan (counts, skipped objects, start)
+SUMMARY_FILE = BATCH_SUMMARY
+# One JSON result per shard, written by the shard itself (failed or not): the summary step lists
+# them, on AWS as locally, so no Distributed Map ResultWriter is needed. A shard whose invocation
+# died (a timeout, no memory) leaves none: the summary counts it failed.
+RESULTS = "results/"
 PARTS = "parts/"  # one Parquet file of scored rows per shard
 REJECTED = "rejected/"  # one JSON Lines file of refused rows per shard (absent: none refused)
 
@@ -76,6 +83,11 @@ class Shard:
 
     items: tuple[Item, ...]
 
+    @classmethod
+    def of(cls, documents: Sequence[dict[str, Any]]) -> Shard:
+        """A shard from its items as the item list holds them (the ItemBatcher's ``Items``)."""
+        return cls(tuple(Item.from_dict(document) for document in documents))
+
     @property
     def id(self) -> str:
         """A hash of the items' ids: the same items, the same output keys."""
@@ -89,6 +101,10 @@ class Shard:
     def rejected_key(self, output_prefix: str) -> str:
         """Where the shard's refused rows go (JSON Lines)."""
         return f"{output_prefix}{REJECTED}{self.id}.jsonl"
+
+    def result_key(self, output_prefix: str) -> str:
+        """Where the shard's result goes (JSON): the same key on a rerun or a retry."""
+        return f"{output_prefix}{RESULTS}{self.id}.json"
 
 
 def format_of(key: str) -> Format | None:

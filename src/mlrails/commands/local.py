@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlrails.commands.project import load_project
 from mlrails.config import ProjectConfig
-from mlrails.errors import ConfigError, NotYetAvailable
+from mlrails.errors import ConfigError
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -101,26 +101,12 @@ def predict(args: argparse.Namespace) -> int:
     else:
         body, content_type = args.body.encode(), args.content_type
     cfg, project_dir = load_project(args)
-    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC), environment=_env(args)) as runtime:
+    with LocalRuntime.resumed(
+        cfg, project_dir, start=datetime.now(UTC), environment=local_environment(args)
+    ) as runtime:
         status, answer = runtime.request("POST", "/invocations", body, content_type)
     print(json.dumps({"status": status, "body": answer}, indent=1))
     return 0 if status == 200 else 1
-
-
-def batch(args: argparse.Namespace) -> int:
-    from mlrails.local.batch import run_local
-    from mlrails.local.runtime import LocalRuntime
-
-    if args.env and not args.local:
-        raise NotYetAvailable(
-            f"mlrails batch --env {args.env}: not yet, the batch state machine lands in the next slice; "
-            f"add --local to score on the local copy of {args.env}, or leave --env out for the local environment"
-        )
-    cfg, project_dir = load_project(args)
-    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC), environment=_env(args)) as runtime:
-        summary = run_local(runtime, args.input, args.output)
-    print(json.dumps(summary.to_dict(), indent=1))
-    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -130,7 +116,9 @@ def serve(args: argparse.Namespace) -> int:
     cfg, project_dir = load_project(args)
     # A stop by SIGTERM (a supervisor, `kill`) saves the served traffic as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    with LocalRuntime.resumed(cfg, project_dir, start=datetime.now(UTC), environment=_env(args)) as runtime:
+    with LocalRuntime.resumed(
+        cfg, project_dir, start=datetime.now(UTC), environment=local_environment(args)
+    ) as runtime:
         server = make_server(runtime, args.port)
         url = f"http://127.0.0.1:{server.server_port}"
         print(
@@ -159,7 +147,7 @@ def up(args: argparse.Namespace) -> int:
         raise ConfigError(f"--at {args.at}: not an ISO 8601 time (2026-03-01 or 2026-03-01T06:00+02:00)") from exc
     # Schedules run in UTC, as EventBridge runs them: a local time is converted, a bare one is UTC.
     at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    environment.up(cfg, project_dir, sys.stdout, at=at, fresh=args.fresh, env=_env(args))
+    environment.up(cfg, project_dir, sys.stdout, at=at, fresh=args.fresh, env=local_environment(args))
     return 0
 
 
@@ -170,9 +158,9 @@ def upload(args: argparse.Namespace) -> int:
     if args.replay:
         if len(args.files) != 1:
             raise ConfigError("--replay takes one dataset")
-        environment.replay(cfg, project_dir, Path(args.files[0]), sys.stdout, _env(args))
+        environment.replay(cfg, project_dir, Path(args.files[0]), sys.stdout, local_environment(args))
     else:
-        environment.upload(cfg, project_dir, [Path(f) for f in args.files], sys.stdout, _env(args))
+        environment.upload(cfg, project_dir, [Path(f) for f in args.files], sys.stdout, local_environment(args))
     return 0
 
 
@@ -180,7 +168,9 @@ def advance(args: argparse.Namespace) -> int:
     from mlrails.local import environment
 
     cfg, project_dir = load_project(args)
-    environment.advance(cfg, project_dir, environment.parse_duration(args.duration), sys.stdout, _env(args))
+    environment.advance(
+        cfg, project_dir, environment.parse_duration(args.duration), sys.stdout, local_environment(args)
+    )
     return 0
 
 
@@ -188,7 +178,7 @@ def status(args: argparse.Namespace) -> int:
     from mlrails.local import environment
 
     cfg, project_dir = load_project(args)
-    found = environment.status(cfg, project_dir, _env(args))
+    found = environment.status(cfg, project_dir, local_environment(args))
     if args.json:
         print(json.dumps(found, indent=1))
     else:
@@ -200,11 +190,11 @@ def down(args: argparse.Namespace) -> int:
     from mlrails.local import environment
 
     _, project_dir = load_project(args)
-    environment.down(project_dir, sys.stdout, _env(args))
+    environment.down(project_dir, sys.stdout, local_environment(args))
     return 0
 
 
-def _env(args: argparse.Namespace) -> str:
+def local_environment(args: argparse.Namespace) -> str:
     """The local environment a command runs on: ``--env NAME``'s copy, or the local one."""
     from mlrails.local.cloud import ENVIRONMENT
 

@@ -48,6 +48,9 @@ class ReservedConcurrency(Section):
     tracking_switch: Reservation = 3
     # A few events per training run or operator command, one invocation each.
     event_relay: Reservation = 2
+    # Batch jobs: a plan, up to batch.max_concurrency shards at once, a summary. Unreserved by
+    # default: the Map's MaxConcurrency bounds it, and a reservation as large would sit idle.
+    batch: Reservation = None
 
     def total(self) -> int:
         """Every reservation of the environment together."""

@@ -332,7 +332,8 @@ class Batch(Section):
     items_per_batch: int = Field(default=4, ge=1, le=1000)
     # Shards scored at once (locally: worker processes, at most one per shard).
     max_concurrency: int = Field(default=4, ge=1, le=10_000)
-    # The share of shards that may fail (0: any failed shard fails the job) before the job fails.
+    # The share of items that may fail (0: any failed shard fails the job) before the job fails;
+    # every item of a failed shard counts, as the Distributed Map judges it.
     tolerated_failure_percentage: float = Field(default=0.0, ge=0, le=100)
 
 

@@ -9,7 +9,7 @@ its writes would go to the copy.
 
 A shard that raises is a failed result (:func:`mlrails.batch.job.run_shard`). A worker that dies
 outright — killed for memory, a crash in native code — breaks the whole pool: every shard not
-finished by then becomes a failed result saying so, and the job still writes its summary and
+finished by then gets a failed result saying so, and the job still writes its summary and
 weighs the failures against its tolerance, as the Distributed Map counts a crashed invocation.
 """
 
@@ -25,43 +25,45 @@ from pathlib import Path
 
 from mlrails.adapters import s3
 from mlrails.batch.items import Shard
-from mlrails.batch.job import ChampionSource, Runner, Summary, run_job, run_shard
+from mlrails.batch.job import ChampionSource, Runner, Summary, record_result, run_job, run_shard
 from mlrails.batch.shard import ShardResult
 from mlrails.errors import ConfigError
 from mlrails.local.runtime import LocalRuntime
 from mlrails.settings import Settings
 from mlrails.wiring import Prefix, function
 
-# The function whose settings a shard runs with locally: it serves the same champion as the API.
-_SHARD_SETTINGS_OF = "inference"
+# The function whose settings a job runs with locally: the batch function, as on AWS.
+_SETTINGS_OF = "batch"
 
 
 def _point_at(endpoint: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
 
 
-def _outcome(future: Future[ShardResult], shard: Shard) -> ShardResult:
+def _settle(future: Future[ShardResult], shard: Shard, output_prefix: str) -> None:
+    """Wait for a shard; when its worker died first, leave the failed result it could not."""
     try:
-        return future.result()
+        future.result()
     except BrokenProcessPool:
         # The pool cannot say which worker died, nor how (its exit code stays inside it).
         error = (
             "WorkerDied: a worker process of the pool ended abruptly (killed, out of memory, or a "
             "crash in native code) before this shard finished; the pool stopped with it"
         )
-        return ShardResult(shard.id, len(shard.items), failed=True, error=error)
+        record_result(shard, output_prefix, ShardResult(shard.id, len(shard.items), failed=True, error=error))
 
 
 def pool(endpoint: str, workers: int, score: Callable[[Shard, str, ChampionSource], ShardResult] = run_shard) -> Runner:
     """A runner that scores shards with ``score`` on up to ``workers`` processes talking to
-    moto at ``endpoint``."""
+    moto at ``endpoint``; each shard leaves its result in S3, where the summary reads it."""
 
-    def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> list[ShardResult]:
+    def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> None:
         context = multiprocessing.get_context("spawn")
         size = max(1, min(workers, len(shards)))
         with ProcessPoolExecutor(size, mp_context=context, initializer=_point_at, initargs=(endpoint,)) as executor:
             futures = [executor.submit(score, shard, output_prefix, source) for shard in shards]
-            return [_outcome(future, shard) for future, shard in zip(futures, shards, strict=True)]
+            for future, shard in zip(futures, shards, strict=True):
+                _settle(future, shard, output_prefix)
 
     return run
 
@@ -101,6 +103,6 @@ def run_local(
         input_uri = upload_files(runtime, Path(input_location))
         # Beside the uploaded input: batch/<content hash>/output/.
         output_uri = output_uri or input_uri[: -len("input/")] + "output/"
-    settings = Settings.from_env(cloud.environment_for(function(_SHARD_SETTINGS_OF)))
+    settings = Settings.from_env(cloud.environment_for(function(_SETTINGS_OF)))
     runner = pool(cloud.endpoint(), workers or cloud.cfg.batch.max_concurrency)
     return run_job(input_uri, output_uri, cloud.cfg, settings, runner=runner, now=runtime.now)
