@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,7 +19,8 @@ from typing import Any
 from mlrails.adapters import s3
 from mlrails.batch import rows as row_io
 from mlrails.batch.items import Item, Shard
-from mlrails.serving.champion import Champion, predict
+from mlrails.serving.champion import Champion
+from mlrails.serving.predictors import Scores
 
 PREDICTION = "prediction"
 PROBABILITY = "probability_"  # one column per class: probability_<class>
@@ -45,6 +47,9 @@ class ShardResult:
     rejected_uri: str | None = None
     failed: bool = False
     error: str | None = None
+    # Wall time scoring the shard (read, validate, predict, write), the champion already
+    # loaded: what a warm shard invocation bills.
+    seconds: float | None = None
 
     @property
     def rows_rejected(self) -> int:
@@ -63,56 +68,87 @@ def _read(item: Item, champion: Champion) -> row_io.Rows:
     return row_io.read_csv(body) if item.format == "csv" else row_io.read_jsonl(body)
 
 
-def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes: list[str]) -> dict[str, list]:
-    """The item's scored rows, by output column."""
+def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes: list[str]) -> dict[str, Any]:
+    """The item's scored rows, by output column (lists, numpy or Arrow arrays, as they came)."""
     batch = validated.batch
-    columns: dict[str, list] = {c.name: batch.columns[c.name] for c in champion.signature}
+    columns: dict[str, Any] = {c.name: batch.columns[c.name] for c in champion.signature}
     # Columns outside the signature (an id) ride along, unless one bears a name of ours.
     columns.update({name: values for name, values in validated.extra.items() if not _ours(name)})
-    predictions, probabilities = predict(champion, batch) if batch.rows else ([], [])
-    columns[PREDICTION] = predictions
+    # The model's arrays whole, not the API's JSON-native values row by row.
+    scores = champion.predictor.scores(batch) if batch.rows else Scores([])
+    columns[PREDICTION] = scores.predictions
     for name in classes:
-        columns[PROBABILITY + name] = [p[name] for p in probabilities or []]
+        known = scores.probabilities is not None and name in scores.classes
+        columns[PROBABILITY + name] = scores.probabilities[:, scores.classes.index(name)] if known else None
     columns[SOURCE] = [item.uri] * batch.rows
     columns[ROW] = validated.numbers
     return columns
 
 
-def _part(columns: list[dict[str, list]], champion: Champion, classes: list[str]) -> bytes:
+def _part(columns: list[dict[str, Any]], champion: Champion, classes: list[str]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     inputs = [c.name for c in champion.signature]
     extra = list(dict.fromkeys(n for part in columns for n in part if n not in inputs and not _ours(n)))
     names = inputs + extra + [PREDICTION] + [PROBABILITY + n for n in classes] + [SOURCE, ROW]
-    # An item without one of the others' extra columns has None there.
-    merged = {name: [v for part in columns for v in part.get(name) or [None] * len(part[ROW])] for name in names}
     types = {c.name: pa.float64() if c.type == "numeric" else pa.string() for c in champion.signature}
     types.update({PROBABILITY + n: pa.float64() for n in classes})
     types[SOURCE], types[ROW] = pa.string(), pa.int64()
+    lengths = [len(part[ROW]) for part in columns]
     # The prediction's type is the model's (labels or values): inferred from the values.
-    arrays = [_array(merged[name], types.get(name)) for name in names]
+    arrays = [_column([part.get(name) for part in columns], lengths, types.get(name), name in inputs) for name in names]
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_arrays(arrays, names=names), buffer)
     return buffer.getvalue()
 
 
-def _array(values: list, kind):
-    """A column as Arrow holds it: typed, or inferred; values of no one type (JSON Lines
-    extras: a number here, a word there) are kept as their JSON text."""
+def _column(chunks: list[Any], lengths: list[int], kind, numbers_as_nan: bool):
+    """One output column from each item's values, joined as Arrow arrays when the items agree
+    on its type, else typed as one list (an item without the column has None there).
+    ``numbers_as_nan``: a model input, where NaN stands for a null (a checked number is finite)."""
     import pyarrow as pa
 
+    pieces = [
+        _array(values if values is not None else [None] * length, kind, numbers_as_nan)
+        for values, length in zip(chunks, lengths, strict=True)
+        if length
+    ]
+    if len({piece.type for piece in pieces}) == 1:
+        return pa.concat_arrays(pieces)
+    if not pieces:
+        return pa.array([], type=kind or pa.null())
+    # Items typed apart (a number here, a word there, an id missing from one): as one list.
+    values = [v for chunk, length in zip(chunks, lengths, strict=True) for v in _values(chunk, length)]
+    return _array(values, kind, numbers_as_nan)
+
+
+def _values(chunk: Any, length: int) -> list:
+    if chunk is None:
+        return [None] * length
+    return chunk if isinstance(chunk, list) else chunk.tolist() if hasattr(chunk, "tolist") else chunk.to_pylist()
+
+
+def _array(values: Any, kind, numbers_as_nan: bool = False):
+    """A column as Arrow holds it: typed, or inferred (an Arrow array as read); values of no
+    one type (JSON Lines extras: a number here, a word there) are kept as their JSON text."""
+    import pyarrow as pa
+
+    if isinstance(values, pa.Array):
+        return values.cast(kind) if kind is not None else _plain(values)
     try:
-        return pa.array(values, type=kind)
+        return pa.array(values, type=kind, from_pandas=numbers_as_nan)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else json.dumps(v, default=str) for v in values], type=pa.string())
+        texts = [None if v is None else json.dumps(v, default=str) for v in _values(values, len(values))]
+        return pa.array(texts, type=pa.string())
 
 
 def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardResult:
     """Score ``shard`` with ``champion``; write its part (and refused rows) under ``output_prefix``
     (an ``s3://`` URI ending in ``/``). Raises on any failure: nothing is half-counted."""
+    started = time.perf_counter()
     classes = [str(c) for c in champion.manifest.classes or []]
-    parts: list[dict[str, list]] = []
+    parts: list[dict[str, Any]] = []
     rejected_lines: list[bytes] = []
     reasons: Counter[str] = Counter()
     rows_in = 0
@@ -141,4 +177,23 @@ def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardRe
         model_version=champion.manifest.version,
         part_uri=part_uri,
         rejected_uri=rejected_uri if rejected_lines else None,
+        seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _plain(values):
+    """An Arrow column typed as its Python values would be (what reading any format gives, so
+    that parts agree): integers as int64, floats as float64, text as string; other types (and
+    integers past int64) through their Python values."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    kind = values.type
+    plain = {pa.types.is_integer: pa.int64(), pa.types.is_floating: pa.float64(), pa.types.is_boolean: pa.bool_()}
+    plain |= {pa.types.is_string: pa.string(), pa.types.is_large_string: pa.string()}
+    target = next((type_ for test, type_ in plain.items() if test(kind)), None)
+    try:
+        return values.cast(target) if target is not None else pa.array(values.to_pylist())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _array(values.to_pylist(), None)
