@@ -80,9 +80,17 @@ def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes
     for name in classes:
         known = scores.probabilities is not None and name in scores.classes
         columns[PROBABILITY + name] = scores.probabilities[:, scores.classes.index(name)] if known else None
-    columns[SOURCE] = [item.uri] * batch.rows
+    columns[SOURCE] = _repeated(item.uri, batch.rows)
     columns[ROW] = validated.numbers
     return columns
+
+
+def _repeated(text: str, count: int):
+    """``count`` times ``text`` as an Arrow string array, built in Arrow: a list of a million
+    references to one string takes Arrow seconds to read."""
+    import pyarrow as pa
+
+    return pa.repeat(pa.scalar(text, type=pa.string()), count)
 
 
 def _part(columns: list[dict[str, Any]], champion: Champion, classes: list[str]) -> bytes:
@@ -98,29 +106,33 @@ def _part(columns: list[dict[str, Any]], champion: Champion, classes: list[str])
     lengths = [len(part[ROW]) for part in columns]
     # The prediction's type is the model's (labels or values): inferred from the values.
     arrays = [_column([part.get(name) for part in columns], lengths, types.get(name), name in inputs) for name in names]
+    table = pa.Table.from_arrays(arrays, names=names)
+    # Dictionary pages for text only (categories, the source): numbers rarely repeat, and
+    # trying a dictionary on every number column first costs the write about threefold.
+    text = [field.name for field in table.schema if pa.types.is_string(field.type)]
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays(arrays, names=names), buffer)
+    pq.write_table(table, buffer, use_dictionary=text)
     return buffer.getvalue()
 
 
-def _column(chunks: list[Any], lengths: list[int], kind, numbers_as_nan: bool):
-    """One output column from each item's values, joined as Arrow arrays when the items agree
-    on its type, else typed as one list (an item without the column has None there).
-    ``numbers_as_nan``: a model input, where NaN stands for a null (a checked number is finite)."""
+def _column(chunks: list[Any], lengths: list[int], kind, model_input: bool):
+    """One output column from each item's values, as Arrow chunks when the items agree on its
+    type (no copy), else typed as one list (an item without the column has None there).
+    ``model_input``: a checked input column, where NaN stands for a null number."""
     import pyarrow as pa
 
     pieces = [
-        _array(values if values is not None else [None] * length, kind, numbers_as_nan)
+        _array(values if values is not None else [None] * length, kind, model_input)
         for values, length in zip(chunks, lengths, strict=True)
         if length
     ]
     if len({piece.type for piece in pieces}) == 1:
-        return pa.concat_arrays(pieces)
+        return pa.chunked_array(pieces)
     if not pieces:
         return pa.array([], type=kind or pa.null())
     # Items typed apart (a number here, a word there, an id missing from one): as one list.
     values = [v for chunk, length in zip(chunks, lengths, strict=True) for v in _values(chunk, length)]
-    return _array(values, kind, numbers_as_nan)
+    return _array(values, kind, model_input)
 
 
 def _values(chunk: Any, length: int) -> list:
@@ -129,7 +141,7 @@ def _values(chunk: Any, length: int) -> list:
     return chunk if isinstance(chunk, list) else chunk.tolist() if hasattr(chunk, "tolist") else chunk.to_pylist()
 
 
-def _array(values: Any, kind, numbers_as_nan: bool = False):
+def _array(values: Any, kind, model_input: bool = False):
     """A column as Arrow holds it: typed, or inferred (an Arrow array as read); values of no
     one type (JSON Lines extras: a number here, a word there) are kept as their JSON text."""
     import pyarrow as pa
@@ -137,7 +149,7 @@ def _array(values: Any, kind, numbers_as_nan: bool = False):
     if isinstance(values, pa.Array):
         return values.cast(kind) if kind is not None else _plain(values)
     try:
-        return pa.array(values, type=kind, from_pandas=numbers_as_nan)
+        return pa.array(values, type=kind, from_pandas=model_input)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         texts = [None if v is None else json.dumps(v, default=str) for v in _values(values, len(values))]
         return pa.array(texts, type=pa.string())

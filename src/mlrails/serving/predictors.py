@@ -67,7 +67,10 @@ def onnx_inputs(batch: Batch, columns: Sequence[Column]) -> dict[str, Any]:
         if column.type == "numeric":
             array = np.asarray(values, dtype=np.float32)  # None becomes NaN
         else:
-            array = np.asarray([MISSING_CATEGORY if v is None else v for v in values], dtype=object)
+            array = np.asarray(values, dtype=object)
+            missing = array == None  # noqa: E711 -- elementwise: which cells hold None
+            if missing.any():
+                array = np.where(missing, MISSING_CATEGORY, array)
         feeds[column.name] = array.reshape(-1, 1)
     return feeds
 
