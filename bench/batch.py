@@ -9,7 +9,7 @@ train → evaluate → promote), then its fitted model is logged to a separate l
 
 ``--rows`` rows (1,000,000 by default) of the example's features are drawn once and written as
 four Parquet files of two row groups each: eight items, two shards of ``batch.items_per_batch``
-(4) items, scored by ``min(batch.max_concurrency, CPUs)`` worker processes.
+(4) items, scored by ``min(batch.max_concurrency, CPUs)`` worker processes (``--workers``).
 
 Measured:
 - mlrails: ``mlrails.local.batch.run_local`` over the Parquet files already in the local S3
@@ -27,7 +27,7 @@ exited: no other child has run by then); the CLI's: its own (``wait4``); pyfunc:
 process's rise during predict. The projected AWS cost per million predictions prices the
 measured per-shard time at the shard function's memory with the project's price table
 (mlrails.cost.prices). Prints the figures, then ONE JSON line. Usage:
-``python bench/batch.py [--rows N] [--package onnx|full|image]``.
+``python bench/batch.py [--rows N] [--package onnx|full|image] [--workers N]``.
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows to score (default 1,000,000)")
     parser.add_argument("--package", default="image", choices=("onnx", "full", "image"), help="serving.package")
+    parser.add_argument("--workers", type=int, help="worker processes (default: max_concurrency, at most the CPUs)")
     options = parser.parse_args()
 
     sys.path.insert(0, str(REPO / "src"))
@@ -159,7 +160,7 @@ def main() -> None:
         write_parquet(frame, tmp / "to-score")
         csv = tmp / "to-score.csv"
         frame.to_csv(csv, index=False)
-        workers = min(cfg.batch.max_concurrency, os.cpu_count() or 1)
+        workers = options.workers or min(cfg.batch.max_concurrency, os.cpu_count() or 1)
 
         print("training and promoting the example model through mlrails (local runtime) ...", flush=True)
         with LocalRuntime(cfg, folder, start=START) as runtime:
@@ -242,6 +243,8 @@ def main() -> None:
         "shard_memory_mb": memory_mb,
         "usd_per_million": round(cost.usd, 4),
         "prediction_agreement": agreement,
+        # The machine's 1-minute load when the run ended: other work slows every side.
+        "load_average": round(os.getloadavg()[0], 2),
     }
     result["budget_met"] = result["speedup_vs_cli"] >= MIN_SPEEDUP
 
@@ -249,6 +252,7 @@ def main() -> None:
         f"\n{rows:,} rows of the example's schema, model {cfg.model.entrypoint}: mlrails serves it by "
         f"{serving_path} (serving.package {options.package}); {agreement:.2%} of predictions agree with MLflow's"
     )
+    print(f"(this machine: {os.cpu_count()} CPUs, 1-minute load average {result['load_average']} at the end)")
     print(f"{'':44}{'rows/s':>12}{'seconds':>10}{'peak RSS MB':>14}")
     print(
         f"{'mlrails batch (S3 Parquet -> S3 Parquet)':44}{rate['ours']:12,.0f}{ours['seconds']:10.2f}"
