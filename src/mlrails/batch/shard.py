@@ -86,8 +86,8 @@ def _scored(item: Item, validated: row_io.Validated, champion: Champion, classes
 
 
 def _repeated(text: str, count: int):
-    """``count`` times ``text`` as an Arrow string array, built in Arrow: a list of a million
-    references to one string takes Arrow seconds to read."""
+    """``count`` times ``text`` as an Arrow string array, built in Arrow: converting a list of a
+    million references to one string took Arrow over a second here."""
     import pyarrow as pa
 
     return pa.repeat(pa.scalar(text, type=pa.string()), count)
@@ -155,6 +155,24 @@ def _array(values: Any, kind, model_input: bool = False):
         return pa.array(texts, type=pa.string())
 
 
+def _plain(values):
+    """An Arrow column typed as its Python values would be (what reading any format gives, so
+    that parts agree): integers as int64, floats as float64, text as string; other types (and
+    integers past int64) through their Python values."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    kind = values.type
+    plain = {pa.types.is_integer: pa.int64(), pa.types.is_floating: pa.float64(), pa.types.is_boolean: pa.bool_()}
+    plain |= {pa.types.is_string: pa.string(), pa.types.is_large_string: pa.string()}
+    target = next((type_ for test, type_ in plain.items() if test(kind)), None)
+    try:
+        return values.cast(target) if target is not None else pa.array(values.to_pylist())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _array(values.to_pylist(), None)
+
+
 def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardResult:
     """Score ``shard`` with ``champion``; write its part (and refused rows) under ``output_prefix``
     (an ``s3://`` URI ending in ``/``). Raises on any failure: nothing is half-counted."""
@@ -191,21 +209,3 @@ def score_shard(shard: Shard, output_prefix: str, champion: Champion) -> ShardRe
         rejected_uri=rejected_uri if rejected_lines else None,
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-def _plain(values):
-    """An Arrow column typed as its Python values would be (what reading any format gives, so
-    that parts agree): integers as int64, floats as float64, text as string; other types (and
-    integers past int64) through their Python values."""
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    kind = values.type
-    plain = {pa.types.is_integer: pa.int64(), pa.types.is_floating: pa.float64(), pa.types.is_boolean: pa.bool_()}
-    plain |= {pa.types.is_string: pa.string(), pa.types.is_large_string: pa.string()}
-    target = next((type_ for test, type_ in plain.items() if test(kind)), None)
-    try:
-        return values.cast(target) if target is not None else pa.array(values.to_pylist())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return _array(values.to_pylist(), None)
