@@ -48,7 +48,7 @@ class ShardResult:
     failed: bool = False
     error: str | None = None
     # Wall time scoring the shard (read, validate, predict, write), the champion already
-    # loaded: what a warm shard invocation bills.
+    # loaded: what a shard invocation bills beyond its cold start.
     seconds: float | None = None
 
     @property
