@@ -214,9 +214,8 @@ def main() -> None:
     runs_1, runs_100, cold_repeats = (60, 20, 1) if options.quick else (400, 100, 3)
 
     sys.path.insert(0, str(REPO / "src"))
-    import mlflow
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
+    import mlflow.pyfunc
+    from _mlflow_side import log_champion
     from mlflow.pyfunc import scoring_server
 
     from mlrails.adapters import deployed, s3
@@ -268,26 +267,9 @@ def main() -> None:
         model = rails.load_model(manifest)
         print(f"  champion v{manifest.version}: served by {manifest.serving} ({manifest.serving_reason})", flush=True)
 
-        mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
-        mlflow.set_experiment("bench")
         features = data[NUMERIC + CATEGORICAL]
-        requirements = [
-            f"{name}=={__import__('importlib.metadata').metadata.version(name)}"
-            for name in ("mlflow", "scikit-learn", "skops", "pandas", "numpy", "scipy")
-        ]
-        with mlflow.start_run():
-            from skops.io import dumps, get_untrusted_types
-
-            logged = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                pip_requirements=requirements,
-                serialization_format="skops",
-                skops_trusted_types=get_untrusted_types(data=dumps(model)),
-                signature=infer_signature(features.head(5), model.predict(features.head(5))),
-                input_example=features.head(2),
-            )
-        mlflow_model = mlflow.pyfunc.load_model(logged.model_uri)
+        model_uri = log_champion(model, features, f"sqlite:///{tmp / 'mlflow.db'}")
+        mlflow_model = mlflow.pyfunc.load_model(model_uri)
 
         # In-process, ours: the handler loaded as Lambda loads it, with the deployed manifest TTL.
         environment = cloud.environment_for(function("inference")) | {"MLRAILS_MANIFEST_TTL_SECONDS": "60"}
@@ -367,7 +349,7 @@ def main() -> None:
                     "models",
                     "serve",
                     "-m",
-                    logged.model_uri,
+                    model_uri,
                     "--env-manager",
                     "local",
                     "--host",
@@ -428,7 +410,7 @@ def main() -> None:
             [OUR_COLD, str(REPO / "functions/inference/handler.py"), str(event_file)], cold_env, cold_repeats
         )
         cold_mlflow = cold_start(
-            [MLFLOW_COLD, logged.model_uri, str(frame_file)],
+            [MLFLOW_COLD, model_uri, str(frame_file)],
             base_env | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}"},
             cold_repeats,
         )

@@ -53,8 +53,15 @@ def write_partial(
     window = WindowCounts(profile=reference_profile(manifest))
     inputs = [column.name for column in manifest.signature]
     for part in parts:
-        window.add(pd.DataFrame({**{name: part[name] for name in inputs}, PREDICTION: part[prediction]}))
+        columns = {**{name: part[name] for name in inputs}, PREDICTION: part[prediction]}
+        window.add(pd.DataFrame({name: _series(values) for name, values in columns.items()}))
     s3.put_json(partial_key(output_prefix, shard.id), window.to_partial())
+
+
+def _series(values: Any) -> Any:
+    """A scored column as pandas takes it whole: a part's column may be a list, a numpy array or
+    an Arrow array as read (which pandas would otherwise walk value by value)."""
+    return values.to_pandas() if hasattr(values, "to_pandas") else values
 
 
 @dataclass(frozen=True)

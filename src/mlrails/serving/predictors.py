@@ -10,6 +10,7 @@ path on pandas, scikit-learn and skops.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from mlrails.errors import MlrailsError
@@ -29,9 +30,30 @@ class CompiledModelError(MlrailsError):
     error_code = "ARTIFACT_ERROR"
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A batch's answers as the model gives them (numpy arrays): one prediction per row and,
+    when asked for and the model has them, the class probabilities (rows x classes; column
+    ``i`` is class ``classes[i]``). Batch scoring writes these whole; the API answers JSON."""
+
+    predictions: Any
+    probabilities: Any | None = None
+    classes: tuple[str, ...] = ()
+
+    def answer(self) -> Answer:
+        """JSON-native predictions and, per row, the probabilities by class name."""
+        predictions = [_native(p) for p in self.predictions]
+        if self.probabilities is None:
+            return predictions, None
+        return predictions, [dict(zip(self.classes, row)) for row in self.probabilities.astype(float).tolist()]
+
+
 class Predictor(Protocol):
-    def predict(self, batch: Batch) -> Answer:
+    def scores(self, batch: Batch) -> Scores:
         """Predictions and, when the batch asks and the model has them, class probabilities."""
+
+    def predict(self, batch: Batch) -> Answer:
+        """:meth:`scores`, JSON-native."""
 
 
 def onnx_inputs(batch: Batch, columns: Sequence[Column]) -> dict[str, Any]:
@@ -45,7 +67,10 @@ def onnx_inputs(batch: Batch, columns: Sequence[Column]) -> dict[str, Any]:
         if column.type == "numeric":
             array = np.asarray(values, dtype=np.float32)  # None becomes NaN
         else:
-            array = np.asarray([MISSING_CATEGORY if v is None else v for v in values], dtype=object)
+            array = np.asarray(values, dtype=object)
+            missing = array == None  # noqa: E711 -- elementwise: which cells hold None
+            if missing.any():
+                array = np.where(missing, MISSING_CATEGORY, array)
         feeds[column.name] = array.reshape(-1, 1)
     return feeds
 
@@ -80,16 +105,17 @@ class OnnxPredictor:
         if found != expected:
             raise CompiledModelError(f"the ONNX graph's inputs {found} are not the manifest's features {expected}")
 
-    def predict(self, batch: Batch) -> Answer:
+    def scores(self, batch: Batch) -> Scores:
         """Output 0 is the label (classifiers) or the value (regressors), output 1 the
         probabilities in ``classes`` order (converted with zipmap off)."""
         outputs = self.session.run(None, onnx_inputs(batch, self.columns))
-        predictions = outputs[0].reshape(-1).tolist()
-        probabilities = None
         if batch.return_probabilities and self.classes is not None and len(outputs) > 1:
-            names = [str(c) for c in self.classes]
-            probabilities = [dict(zip(names, row)) for row in outputs[1].astype(float).tolist()]
-        return predictions, probabilities
+            return Scores(outputs[0].reshape(-1), outputs[1], tuple(str(c) for c in self.classes))
+        return Scores(outputs[0].reshape(-1))
+
+    def predict(self, batch: Batch) -> Answer:
+        """:meth:`scores`, JSON-native."""
+        return self.scores(batch).answer()
 
 
 class SkopsPredictor:
@@ -103,17 +129,20 @@ class SkopsPredictor:
         self.model = artifacts.loads(blob, trusted_types)
         self.columns = list(columns)
 
-    def predict(self, batch: Batch) -> Answer:
+    def scores(self, batch: Batch) -> Scores:
         """The model's predict (and predict_proba) on a DataFrame of the batch."""
         import pandas as pd
 
         frame = pd.DataFrame(batch.columns, columns=[c.name for c in self.columns])
-        predictions = [_native(p) for p in self.model.predict(frame)]
-        probabilities = None
+        predictions = self.model.predict(frame)
         if batch.return_probabilities and hasattr(self.model, "predict_proba"):
-            names = [str(_native(c)) for c in self.model.classes_]
-            probabilities = [dict(zip(names, map(float, row))) for row in self.model.predict_proba(frame)]
-        return predictions, probabilities
+            names = tuple(str(_native(c)) for c in self.model.classes_)
+            return Scores(predictions, self.model.predict_proba(frame), names)
+        return Scores(predictions)
+
+    def predict(self, batch: Batch) -> Answer:
+        """:meth:`scores`, JSON-native."""
+        return self.scores(batch).answer()
 
 
 def _native(value: Any) -> Any:
