@@ -438,6 +438,12 @@ def drift_state_machine_name(project: str, environment: str) -> str:
     return f"mlrails-{project}-{environment}-drift-fanout"[:80]
 
 
+def drift_reports_prefix(model: str) -> str:
+    """Where a model's drift reports go in the artifacts bucket, and beside them, per window,
+    the fan-out's plan, item list and partials (mlrails.drift.fanout)."""
+    return f"{Prefix.REPORTS.value}drift/{model}/"
+
+
 def api_parameters(project: str, environment: str) -> tuple[str, str]:
     """The SSM parameters holding an environment's scoring API URL and the id of its default
     API key (auth: api_key): what `mlrails release verify --env NAME`, the smoke test, reads."""

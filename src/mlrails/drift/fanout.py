@@ -32,7 +32,7 @@ from mlrails.config import ProjectConfig
 from mlrails.drift.check import DriftOutcome, WindowPlan, check_plan, count_captures, judge_window, plan_window
 from mlrails.errors import ConfigError, MlrailsError
 from mlrails.settings import Settings
-from mlrails.wiring import Prefix
+from mlrails.wiring import drift_reports_prefix
 
 PLAN_FILE = "plan.json"
 ITEMS_FILE = "items.json"
@@ -49,7 +49,7 @@ class ShardsMissing(MlrailsError):
 
 def window_prefix(cfg: ProjectConfig, end: datetime) -> str:
     """The key prefix of the fan-out of the window ending at ``end`` (beside its report)."""
-    return f"{Prefix.REPORTS.value}drift/{cfg.model.name}/{end:%Y-%m-%dT%H%M%SZ}/"
+    return f"{drift_reports_prefix(cfg.model.name)}{end:%Y-%m-%dT%H%M%SZ}/"
 
 
 def fits_one_pass(plan: WindowPlan, max_mb: float) -> bool:
