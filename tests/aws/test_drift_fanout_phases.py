@@ -87,7 +87,9 @@ def test_a_window_over_the_budget_fans_out_and_judges_as_one_pass(
     assert bus.drain() == []
 
 
-def test_a_retried_schedule_starts_no_second_fanout(drifted_window, drift_check, cloud, cfg, lambda_context, monkeypatch):
+def test_a_retried_schedule_starts_no_second_fanout(
+    drifted_window, drift_check, cloud, cfg, lambda_context, monkeypatch
+):
     _budget(cloud, cfg, monkeypatch, 0.001)
     event = load_event("drift_check_schedule")
     first = drift_check.lambda_handler(event, lambda_context)
@@ -110,9 +112,7 @@ def test_a_shard_without_its_partial_gives_no_verdict(
 
     with pytest.raises(ShardsMissing, match="missing"):
         _run_fanout(drift_check, lambda_context, cloud, skip_shard=1)
-    assert keys(cloud.artifacts_bucket, "reports/drift/churn-classifier/2026") == [
-        key for key in keys(cloud.artifacts_bucket, PREFIX)
-    ]  # no report, only the fan-out's own files
+    assert keys(cloud.artifacts_bucket, REPORT_KEY) == keys(cloud.artifacts_bucket, PAGE_KEY) == []  # no report
     assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}").get("consecutive", 0) == 0
     assert bus.of("DriftDetected") == []
 

@@ -48,7 +48,7 @@ def test_count_on_a_distributed_map_then_judge(service_template: Template, cfg: 
 def test_the_check_starts_this_state_machine_only_and_knows_it_by_name(
     service_template: Template, cfg: ProjectConfig
 ) -> None:
-    machine_id, machine = state_machine(service_template, "DriftFanout")
+    _, machine = state_machine(service_template, "DriftFanout")
     name = drift_state_machine_name(cfg.project, "dev")
     assert machine["StateMachineName"] == name
     drift_fn = function_id(service_template, "drift_check")
