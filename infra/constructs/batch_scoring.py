@@ -72,33 +72,22 @@ class BatchScoring(Construct):
             },
             result_path=PLAN_PATH,
         )
-        shard = self._invoke(
-            "ScoreShard",
-            "score one ItemBatcher batch; its result goes under results/",
-            {
-                "phase": "shard",
-                "items": sfn.JsonPath.list_at("$.Items"),
-                "output_uri": sfn.JsonPath.string_at("$.BatchInput.output_uri"),
-            },
-            # The child returns {}: the shard's result is in S3, and the Map keeps no outputs.
-            output_path=sfn.JsonPath.DISCARD,
-        )
         self.map = fan_out.item_list_map(
             self,
             "Shards",
             comment="one child workflow per batch of items, as the local runner's shards",
+            fn=self.handler.function,
+            child=("ScoreShard", "batch function: score one ItemBatcher batch; its result goes under results/"),
+            phase="shard",
             # Bucket and key from the plan's answer; the role's grant, below, is batch/ only.
             bucket_path=f"{PLAN_PATH}.bucket",
             key_path=f"{PLAN_PATH}.items_key",
-            batcher=sfn.ItemBatcher(
-                max_items_per_batch=batch.items_per_batch,
-                # A payload template (CDK passes it as written): the prefix the plan checked.
-                batch_input={"output_uri.$": f"{PLAN_PATH}.output_uri"},
-            ),
+            # The prefix the plan checked.
+            batch_input={"output_uri": f"{PLAN_PATH}.output_uri"},
+            max_items_per_batch=batch.items_per_batch,
             max_concurrency=batch.max_concurrency,
             tolerated_failure_percentage=batch.tolerated_failure_percentage,
         )
-        self.map.item_processor(shard)
         summarize = self._summarize("Summarize", map_error=None)
         after_failure = self._summarize("SummarizeAfterMapFailure", map_error=sfn.JsonPath.object_at(MAP_FAILURE_PATH))
         self.map.add_catch(after_failure, errors=[sfn.Errors.ALL], result_path=MAP_FAILURE_PATH)

@@ -60,32 +60,20 @@ class DriftFanout(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         fn = handler.function
-        count = fan_out.invoke(
-            self,
-            "CountShard",
-            "drift_check function: count one batch of capture objects; its partial goes under partials/",
-            fn,
-            {
-                "phase": "count",
-                "items": sfn.JsonPath.list_at("$.Items"),
-                "prefix": sfn.JsonPath.string_at("$.BatchInput.prefix"),
-            },
-            # The child returns {}: the partial is in S3, and the Map keeps no outputs.
-            output_path=sfn.JsonPath.DISCARD,
-        )
         self.map = fan_out.item_list_map(
             self,
             "Count",
             comment="one child workflow per batch of capture objects, each within the single-pass budget",
+            fn=fn,
+            child=("CountShard", "drift_check function: count one batch of capture objects; partial to partials/"),
+            phase="count",
             bucket_path="$.bucket",
             key_path="$.items_key",
-            batcher=sfn.ItemBatcher(
-                max_items_per_batch_path=sfn.JsonPath.string_at("$.per_shard"),
-                batch_input={"prefix.$": "$.prefix"},
-            ),
+            batch_input={"prefix": "$.prefix"},
+            # The batch size the check chose, so that no shard exceeds the single-pass budget.
+            max_items_per_batch_path="$.per_shard",
             max_concurrency=monitoring.fanout_max_concurrency,
         )
-        self.map.item_processor(count)
         judge = fan_out.invoke(
             self,
             "Judge",

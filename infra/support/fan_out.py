@@ -54,30 +54,50 @@ def item_list_map(
     construct_id: str,
     *,
     comment: str,
+    fn: lambda_.IFunction,
+    child: tuple[str, str],
+    phase: str,
     bucket_path: str,
     key_path: str,
-    batcher: sfn.ItemBatcher,
+    batch_input: Mapping[str, str],
     max_concurrency: int,
+    max_items_per_batch: int | None = None,
+    max_items_per_batch_path: str | None = None,
     tolerated_failure_percentage: float | None = None,
 ) -> sfn.DistributedMap:
     """A Distributed Map over the JSON array at the state's ``bucket_path`` and ``key_path``,
-    batched by ``batcher``. Named by paths, the reader adds no grant of its own (given a bucket,
-    CDK grants GetObject on all of it): the caller grants the state machine the prefix it writes.
-    The Map keeps no outputs (each child leaves its result in S3 itself), so it needs no
-    ResultWriter and its output stays far below the 256 KiB state limit."""
-    return sfn.DistributedMap(
+    whose ItemBatcher hands each child a batch (``Items``) and ``batch_input`` (field -> the
+    state's path), and whose child (``child``: its name and comment) calls ``fn`` with
+    ``{"phase": phase, "items": [...], <field>: ...}``.
+
+    Named by paths, the reader adds no grant of its own (given a bucket, CDK grants GetObject on
+    all of it): the caller grants the state machine the prefix it writes. Each child leaves its
+    result in S3 itself and returns ``{}``, so the Map keeps no outputs, needs no ResultWriter
+    (whose CDK API changed under a feature flag), and stays far below the 256 KiB state limit."""
+    name, child_comment = child
+    payload = {"phase": phase, "items": sfn.JsonPath.list_at("$.Items")}
+    payload.update({field: sfn.JsonPath.string_at(f"$.BatchInput.{field}") for field in batch_input})
+    step = invoke(scope, name, child_comment, fn, payload, output_path=sfn.JsonPath.DISCARD)
+    fan = sfn.DistributedMap(
         scope,
         construct_id,
         comment=comment,
         item_reader=sfn.S3JsonItemReader(
             bucket_name_path=sfn.JsonPath.string_at(bucket_path), key=sfn.JsonPath.string_at(key_path)
         ),
-        item_batcher=batcher,
+        item_batcher=sfn.ItemBatcher(
+            max_items_per_batch=max_items_per_batch,
+            max_items_per_batch_path=max_items_per_batch_path,
+            # A payload template (CDK passes it as written).
+            batch_input={f"{field}.$": path for field, path in batch_input.items()},
+        ),
         max_concurrency=max_concurrency,
         tolerated_failure_percentage=tolerated_failure_percentage,
         map_execution_type=sfn.StateMachineType.STANDARD,  # a child may run Lambda's 15 minutes
         result_path=sfn.JsonPath.DISCARD,
     )
+    fan.item_processor(step)
+    return fan
 
 
 def logged_state_machine(

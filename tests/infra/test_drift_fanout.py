@@ -5,6 +5,7 @@ machine and no other. Read as tests/infra/test_batch_state_machine.py reads batc
 from __future__ import annotations
 
 from aws_cdk.assertions import Template
+from test_batch_state_machine import assert_runs_its_own_map_and_nothing_else, invoking_machine
 from test_training_pipeline import (
     TRANSIENT,
     assert_executions_alarm,
@@ -65,17 +66,10 @@ def test_the_check_starts_this_state_machine_only_and_knows_it_by_name(
 def test_the_state_machine_reads_the_item_list_invokes_the_check_and_runs_its_own_map(
     service_template: Template, cfg: ProjectConfig
 ) -> None:
-    machine_id, machine = state_machine(service_template, "DriftFanout")
-    grants = role_grants(service_template, machine["RoleArn"]["Fn::GetAtt"][0])
-    drift_fn = f"<{function_id(service_template, 'drift_check')}.Arn>"
-    assert grants.pop("lambda:InvokeFunction") == {drift_fn, f"{drift_fn}:*"}
+    machine_id, grants = invoking_machine(service_template, "DriftFanout", "drift_check")
     (items,) = grants.pop("s3:GetObject")
     assert "ArtifactsBucket" in items and items.endswith(f"/reports/drift/{cfg.model.name}/*"), items
-    assert grants.pop("states:StartExecution") == {f"<{machine_id}>"}
-    for action in ("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"):
-        grants.pop(action)
-    assert {action.split(":")[0] for action in grants} <= {"logs", "xray"}
-    assert all(resources == {"*"} for resources in grants.values())
+    assert_runs_its_own_map_and_nothing_else(grants, machine_id)
 
 
 def test_logged_traced_and_alarmed(service_template: Template) -> None:
