@@ -38,6 +38,9 @@ PLAN_FILE = "plan.json"
 ITEMS_FILE = "items.json"
 PARTIALS = "partials/"
 _MB = 2**20
+# A child's input holds its batch of items, and Step Functions caps it at 256 KiB: an item
+# (index, capture key, size) is ~150 bytes, so 1,000 leave room whatever the objects weigh.
+MAX_OBJECTS_PER_SHARD = 1000
 
 
 class ShardsMissing(MlrailsError):
@@ -59,8 +62,9 @@ def fits_one_pass(plan: WindowPlan, max_mb: float) -> bool:
 
 def objects_per_shard(sizes: Sequence[int], max_mb: float) -> int:
     """How many consecutive objects a shard counts: as many of the largest as fit the budget
-    (at least one), so that no shard exceeds it whichever objects it gets."""
-    return max(1, int(max_mb * _MB // max(max(sizes, default=1), 1)))
+    (at least one), so that no shard exceeds it whichever objects it gets, and no more than
+    :data:`MAX_OBJECTS_PER_SHARD`."""
+    return max(1, min(MAX_OBJECTS_PER_SHARD, int(max_mb * _MB // max(max(sizes, default=1), 1))))
 
 
 @dataclass(frozen=True)
