@@ -93,9 +93,10 @@ class DriftFanout(Construct):
         prefix = drift_reports_prefix(context.cfg.model.name)
         # The item list, which the check writes only under the model's drift reports.
         grant_prefix(artifacts_bucket, self.state_machine, Access.GET, prefix)
-        # The check writes the plan and the item list and starts the run; the phases read them
-        # back, write, list and (on a rerun) delete the partials, beside the reports it writes.
-        grant_prefix(artifacts_bucket, fn, Access.READ | Access.DELETE, prefix)
+        # The check writes the plan (once: a retry reads the first back) and the item list and
+        # starts the run; the phases read them back, write the partials and list them, beside
+        # the reports it writes (its PutObject on reports/ is the function's own grant).
+        grant_prefix(artifacts_bucket, fn, Access.READ, prefix)
         handler.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution"], resources=[state_machine_arn(self, state_machine_name)]

@@ -49,11 +49,12 @@ def _run_fanout(drift_check, lambda_context, cloud, *, skip_shard: int | None = 
     state = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
     items = s3.get_json(s3.uri(state["bucket"], state["items_key"]))
     batches = [items[i : i + state["per_shard"]] for i in range(0, len(items), state["per_shard"])]
+    assert state["prefix"] == load_event("drift_check_judge")["prefix"]
     for n, batch in enumerate(batches):
         if n != skip_shard:
-            event = {"phase": "count", "prefix": state["prefix"], "items": batch}
+            event = {**load_event("drift_check_count"), "items": batch}
             assert drift_check.lambda_handler(json.loads(json.dumps(event)), lambda_context) == {}
-    return drift_check.lambda_handler({"phase": "judge", "prefix": state["prefix"]}, lambda_context), batches
+    return drift_check.lambda_handler(load_event("drift_check_judge"), lambda_context), batches
 
 
 def test_a_window_over_the_budget_fans_out_and_judges_as_one_pass(
@@ -82,21 +83,25 @@ def test_a_window_over_the_budget_fans_out_and_judges_as_one_pass(
     assert {key: s3.get_bytes(s3.uri(cloud.artifacts_bucket, key)) for key in reports} == reports
     assert len(bus.of("DriftDetected")) == 1
     # A retried judge (Lambda's transient errors are retried) counts the window once.
-    assert drift_check.lambda_handler({"phase": "judge", "prefix": PREFIX}, lambda_context) == judged
+    assert drift_check.lambda_handler(load_event("drift_check_judge"), lambda_context) == judged
     assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1
     assert bus.drain() == []
 
 
-def test_a_retried_schedule_starts_no_second_fanout(
-    drifted_window, drift_check, cloud, cfg, lambda_context, monkeypatch
+def test_a_retried_schedule_starts_no_second_fanout_and_keeps_the_first_plan(
+    drifted_window, serve, drift_check, cloud, cfg, lambda_context, monkeypatch
 ):
     _budget(cloud, cfg, monkeypatch, 0.001)
     event = load_event("drift_check_schedule")
     first = drift_check.lambda_handler(event, lambda_context)
+    files = ("plan.json", "items.json")
+    planned = {name: s3.get_bytes(s3.uri(cloud.artifacts_bucket, PREFIX + name)) for name in files}
+    serve(churn_frame(50, DAY, seed=33), DAY + timedelta(hours=20))  # a capture object delivered late
     # Past the idempotency record (a new slot id), the execution's name still refuses a second run.
     again = drift_check.lambda_handler({**event, "scheduled_time": "2026-03-03T00:00:00+00:00"}, lambda_context)
 
-    assert first["status"] == again["status"] == "fanned_out" and again["execution"] == first["execution"]
+    assert first["status"] == again["status"] == "fanned_out" and again == first
+    assert {name: s3.get_bytes(s3.uri(cloud.artifacts_bucket, PREFIX + name)) for name in planned} == planned
     sfn = client("stepfunctions")
     machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"].endswith("drift-fanout"))
     assert len(sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]) == 1
@@ -121,3 +126,12 @@ def test_a_window_within_the_budget_is_one_pass(drifted_window, drift_check, clo
     result = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
 
     assert result["status"] == "drift" and keys(cloud.artifacts_bucket, PREFIX) == []
+
+
+def test_a_step_event_it_cannot_read_is_refused(drift_check, lambda_context):
+    from mlrails.errors import BadRequest
+
+    with pytest.raises(BadRequest, match="one of \\['count', 'judge'\\]"):
+        drift_check.lambda_handler({"phase": "shard"}, lambda_context)
+    with pytest.raises(BadRequest, match="'items' \\(list\\)"):
+        drift_check.lambda_handler({**load_event("drift_check_count"), "items": None}, lambda_context)

@@ -52,13 +52,12 @@ EXPECTED_S3: dict[str, S3Grants] = {
     },
     "drift_check": {
         # the manifest (absent = no model), its profile.json under models/ (the recorded version)
+        # and for a fanned-out window (mlrails.drift.fanout) its plan (a retry reads the first
+        # back) and item list, its partials listed and read
         ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "reports/drift/churn-classifier/"},
         ("artifacts", "s3:GetObjectVersion"): {"models/"},
         ("artifacts", "s3:ListBucket"): {"manifests/", "reports/drift/churn-classifier/"},
         ("artifacts", "s3:PutObject"): {"reports/"},
-        # a fanned-out window (mlrails.drift.fanout): its plan and item list read back, its
-        # partials listed, and an earlier run's deleted
-        ("artifacts", "s3:DeleteObject"): {"reports/drift/churn-classifier/"},
         # the capture window: listed by hour partition, then read
         ("data", "s3:GetObject"): {"capture/"},
         ("data", "s3:ListBucket"): {"capture/"},

@@ -12,7 +12,8 @@
 
 and starts the drift fan-out state machine, its execution named after the window's end, so a
 retried schedule event starts no second run. Each shard (:func:`count_shard`) leaves its
-partial under ``partials/``, keyed by its first item: a retried shard overwrites its own. The
+partial under ``partials/``, keyed by its first item: a retried (or redriven) shard overwrites
+its own. The
 judge (:func:`judge_fanout`) merges them with :func:`mlrails.drift.check.judge_window` — the
 very step of the single pass, so the report is the one a single pass gives — but only when the
 partials cover every object of the plan exactly once; otherwise it raises
@@ -93,15 +94,16 @@ class Fanout:
 
 
 def fan_out(cfg: ProjectConfig, settings: Settings, plan: WindowPlan) -> Fanout:
-    """Write the plan and the item list of ``plan``'s window under its prefix (the same keys on
-    a retry: overwritten, never duplicated), forget partials of an earlier run, and start the
-    fan-out state machine's execution for the window (at most one per window)."""
+    """Write the plan and the item list of ``plan``'s window under its prefix and start the
+    fan-out state machine's execution for the window (at most one per window). The window's
+    first plan stays: a retry (whose listing may have found a late capture object) hands on
+    the same objects, the same item list and the same input, to the execution already running."""
     if settings.drift_state_machine is None:
         raise ConfigError("environment variable MLRAILS_DRIFT_STATE_MACHINE must be set to fan a window out")
     bucket, prefix = settings.artifacts_bucket, window_prefix(cfg, plan.end)
-    for stale in list(s3.list_keys(bucket, prefix + PARTIALS)):
-        s3.delete(s3.uri(bucket, stale))
-    s3.put_json(s3.uri(bucket, prefix + PLAN_FILE), plan.to_dict())
+    plan_uri = s3.uri(bucket, prefix + PLAN_FILE)
+    if not s3.put_once(plan_uri, s3.json_bytes(plan.to_dict())):
+        plan = WindowPlan.from_dict(s3.get_json(plan_uri))
     objects = enumerate(zip(plan.keys, plan.sizes, strict=True))
     items = [{"index": i, "key": key, "size": size} for i, (key, size) in objects]
     s3.put_json(s3.uri(bucket, prefix + ITEMS_FILE), items)
