@@ -10,6 +10,7 @@ import pytest
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
+from mlrails.local.environment import status
 from mlrails.local.router import Invocation
 from mlrails.local.runtime import LocalRuntime
 from mlrails.local.synthetic import churn_frame
@@ -78,6 +79,9 @@ def test_a_window_over_the_budget_fans_out_locally_and_reports_as_one_pass(cfg, 
         single = s3.get_bytes(report_uri)
         partials = list(s3.list_keys(artifacts, fanned.result["prefix"] + "partials/"))
         timeline = [describe(i) for i in checks]  # the runtime's timeline reads the report
+        runtime.save()
+    # `mlrails status` names the report, not a file of the fanned-out window beside it.
+    assert status(cfg, tmp_path)["last_drift_report"] == json.loads(single)
 
     assert timeline[0].startswith(f"window over monitoring.single_pass_max_mb: fanned out in {len(counts)} shards")
     assert timeline[-1].startswith("DRIFT ⇒ DriftDetected")

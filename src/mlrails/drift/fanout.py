@@ -11,14 +11,14 @@
   so that no shard holds more than the budget;
 
 and starts the drift fan-out state machine, its execution named after the window's end, so a
-retried schedule event starts no second run. Each shard (:func:`count_shard`) leaves its
-partial under ``partials/``, keyed by its first item: a retried (or redriven) shard overwrites
-its own. The
-judge (:func:`judge_fanout`) merges them with :func:`mlrails.drift.check.judge_window` — the
-very step of the single pass, so the report is the one a single pass gives — but only when the
-partials cover every object of the plan exactly once; otherwise it raises
-:class:`ShardsMissing` and leaves no report and the consecutive-window count untouched: a
-verdict from part of a window could call drift (or its absence) on rows it never saw.
+retried schedule event starts no second run (and the window's first plan stays). Each shard
+(:func:`count_shard`) leaves its partial under ``partials/``, keyed by its first item: a
+retried (or redriven) shard overwrites its own. The judge (:func:`judge_fanout`) merges them
+with :func:`mlrails.drift.check.judge_window` — the very step of the single pass, so the report
+is the one a single pass gives — but only when the partials cover every object of the plan
+exactly once; otherwise it raises :class:`ShardsMissing` and leaves no report and the
+consecutive-window count untouched: a verdict from part of a window could call drift (or its
+absence) on rows it never saw.
 """
 
 from __future__ import annotations
