@@ -100,6 +100,7 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     artifacts in the (mocked) artifacts bucket."""
     from mlrails.adapters.clients import client
     from mlrails.local.cloud import (
+        create_drift_fanout,
         create_release_store,
         create_resources,
         create_tracking_server,
@@ -126,6 +127,7 @@ def cloud(aws, cfg: ProjectConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         feedback_api_id=load_event("inference_feedback")["requestContext"]["apiId"],
         release_store=release_bucket(cfg),
         tracking_server=create_tracking_server(names),
+        drift_state_machine=create_drift_fanout(cfg, "test"),
     )
     for key, value in environment.items():
         monkeypatch.setenv(key, value)

@@ -1,4 +1,17 @@
-"""drift_check: on its schedule, the capture window vs the champion's reference profile."""
+"""drift_check: on its schedule, the capture window vs the champion's reference profile.
+
+A scheduled event (``{"schedule", "scheduled_time", ...}``) checks the window in one pass, or,
+when its capture objects exceed ``monitoring.single_pass_max_mb``, hands it to the drift
+fan-out state machine (infra/constructs/drift_fanout.py) and answers ``fanned_out``. That state
+machine calls this function back, one phase per step, named by the event's ``phase``:
+
+- ``{"phase": "count", "prefix", "items"}`` (one ItemBatcher batch) counts those capture
+  objects and leaves the shard's partial under the window's ``partials/``;
+- ``{"phase": "judge", "prefix"}`` merges the partials into the window's report, as the single
+  pass does, or raises ``ShardsMissing`` when they do not cover the window.
+"""
+
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -6,7 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
 from mlrails.adapters.idempotency import once
-from mlrails.drift.check import check_drift, html_uri
+from mlrails.drift.check import DriftOutcome, html_uri
+from mlrails.drift.fanout import Fanout, check_window, count_shard, judge_fanout
+from mlrails.errors import BadRequest
 from mlrails.metric_names import MODEL_DIMENSION, MetricName, per_item
 
 logger = Logger()
@@ -14,12 +29,16 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-def process(event: dict) -> dict:
-    settings = deployed.settings()
-    cfg = deployed.project_config(settings.config_uri)
-    outcome = check_drift(cfg, settings, at=deployed.event_time(event))
+def _field(event: dict[str, Any], name: str, kind: type) -> Any:
+    value = event.get(name)
+    if not isinstance(value, kind):
+        raise BadRequest(f"the drift fan-out step's event needs '{name}' ({kind.__name__}), got {value!r}")
+    return value
+
+
+def _answer(outcome: DriftOutcome, model: str) -> dict[str, Any]:
     if outcome.report is not None and outcome.report.status != "insufficient_data":
-        metrics.add_dimension(name=MODEL_DIMENSION, value=cfg.model.name)
+        metrics.add_dimension(name=MODEL_DIMENSION, value=model)
         metrics.add_metric(
             name=MetricName.DRIFTED_FEATURE_SHARE, unit=MetricUnit.Percent, value=100 * outcome.report.drifted_share
         )
@@ -50,9 +69,50 @@ def process(event: dict) -> dict:
     }
 
 
-@logger.inject_lambda_context
+def scheduled(event: dict[str, Any]) -> dict[str, Any]:
+    settings = deployed.settings(needs_drift_state_machine=True)
+    cfg = deployed.project_config(settings.config_uri)
+    checked = check_window(cfg, settings, at=deployed.event_time(event))
+    if isinstance(checked, Fanout):
+        logger.info("drift check fanned out", extra={"execution": checked.execution, "shards": checked.shards})
+        return {
+            "status": "fanned_out",
+            "execution": checked.execution,
+            "prefix": checked.prefix,
+            "shards": checked.shards,
+        }
+    return _answer(checked, cfg.model.name)
+
+
+def count(event: dict[str, Any]) -> dict[str, Any]:
+    uri = count_shard(deployed.settings(), _field(event, "prefix", str), _field(event, "items", list))
+    logger.info("drift shard counted", extra={"partial": uri})
+    return {}  # the partial is in S3: the Map keeps no outputs
+
+
+def judge(event: dict[str, Any]) -> dict[str, Any]:
+    settings = deployed.settings()
+    cfg = deployed.project_config(settings.config_uri)
+    return _answer(judge_fanout(cfg, settings, _field(event, "prefix", str)), cfg.model.name)
+
+
+PHASES = {"count": count, "judge": judge}
+
+
+# clear_state: a warm container must not label the next invocation with this one's keys.
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    # One check per scheduled slot, however often the scheduler retries it.
-    return once(deployed.settings().state_table, "[schedule, scheduled_time]", process, event, lambda_context=context)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    table = deployed.settings().state_table
+    if "phase" not in event:
+        # One check per scheduled slot, however often the scheduler retries it.
+        return once(table, "[schedule, scheduled_time]", scheduled, event, lambda_context=context)
+    phase = PHASES.get(event["phase"])
+    if phase is None:
+        raise BadRequest(f"the drift fan-out step's 'phase' is one of {sorted(PHASES)}; got {event['phase']!r}")
+    logger.append_keys(phase=event["phase"], prefix=event.get("prefix"))
+    if phase is judge:
+        # One verdict per window: a retried judge must not count the window twice in a row.
+        return once(table, "[phase, prefix]", judge, event, lambda_context=context)
+    return phase(event)

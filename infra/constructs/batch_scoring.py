@@ -14,15 +14,14 @@ over the batch function, whose three phases are the ones the local runtime runs
   failed (too many failed shards: its catch still summarizes, and says why); the job then fails
   with ``BatchFailed`` or publishes ``BatchScored``.
 
-Only Lambda's transient errors are retried, as in the training state machine: a shard that
-raised fails the same way twice, and is counted.
+Only Lambda's transient errors are retried (:mod:`infra.support.fan_out`, which the drift
+fan-out shares): a shard that raised fails the same way twice, and is counted.
 """
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Fn, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
@@ -31,16 +30,15 @@ from constructs import Construct
 
 from infra.constructs.data_store import DataStore
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
-from infra.constructs.training_pipeline import RETRY_BACKOFF_RATE, RETRY_INTERVAL, TRANSIENT_LAMBDA_ERRORS
+from infra.support import fan_out
 from infra.support.access import Access, grant_prefix
-from infra.support.nag import acknowledge, acknowledge_resource_wildcard
+from infra.support.nag import acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import Batch
 from mlrails.wiring import Prefix
 
 # A job of many shards runs for hours at a modest concurrency; this bounds a stuck one.
 TIMEOUT = Duration.hours(24)
-RETRY_ATTEMPTS = 2
 PLAN_PATH = "$.plan"
 MAP_FAILURE_PATH = "$.map_error"
 
@@ -74,54 +72,33 @@ class BatchScoring(Construct):
             },
             result_path=PLAN_PATH,
         )
-        shard = self._invoke(
-            "ScoreShard",
-            "score one ItemBatcher batch; its result goes under results/",
-            {
-                "phase": "shard",
-                "items": sfn.JsonPath.list_at("$.Items"),
-                "output_uri": sfn.JsonPath.string_at("$.BatchInput.output_uri"),
-            },
-            # The child returns {}: the shard's result is in S3, and the Map keeps no outputs.
-            output_path=sfn.JsonPath.DISCARD,
-        )
-        self.map = sfn.DistributedMap(
+        self.map = fan_out.item_list_map(
             self,
             "Shards",
             comment="one child workflow per batch of items, as the local runner's shards",
-            # Bucket and key from the plan's answer. Named by a path, the reader adds no grant of its
-            # own (given the bucket, CDK grants GetObject on all of it): the role's, below, is batch/ only.
-            item_reader=sfn.S3JsonItemReader(
-                bucket_name_path=sfn.JsonPath.string_at(f"{PLAN_PATH}.bucket"),
-                key=sfn.JsonPath.string_at(f"{PLAN_PATH}.items_key"),
-            ),
-            item_batcher=sfn.ItemBatcher(
-                max_items_per_batch=batch.items_per_batch,
-                # A payload template (CDK passes it as written): the prefix the plan checked.
-                batch_input={"output_uri.$": f"{PLAN_PATH}.output_uri"},
-            ),
+            fn=self.handler.function,
+            child=("ScoreShard", "batch function: score one ItemBatcher batch; its result goes under results/"),
+            phase="shard",
+            # Bucket and key from the plan's answer; the role's grant, below, is batch/ only.
+            bucket_path=f"{PLAN_PATH}.bucket",
+            key_path=f"{PLAN_PATH}.items_key",
+            # The prefix the plan checked.
+            batch_input={"output_uri": f"{PLAN_PATH}.output_uri"},
+            max_items_per_batch=batch.items_per_batch,
             max_concurrency=batch.max_concurrency,
             tolerated_failure_percentage=batch.tolerated_failure_percentage,
-            map_execution_type=sfn.StateMachineType.STANDARD,  # a shard may run Lambda's 15 minutes
-            result_path=sfn.JsonPath.DISCARD,
         )
-        self.map.item_processor(shard)
         summarize = self._summarize("Summarize", map_error=None)
         after_failure = self._summarize("SummarizeAfterMapFailure", map_error=sfn.JsonPath.object_at(MAP_FAILURE_PATH))
         self.map.add_catch(after_failure, errors=[sfn.Errors.ALL], result_path=MAP_FAILURE_PATH)
         definition = sfn.Chain.start(plan).next(self.map).next(summarize)
 
-        self.log_group = logs.LogGroup(self, "Logs", retention=context.log_retention)
-        self.state_machine = sfn.StateMachine(
+        self.state_machine, self.log_group = fan_out.logged_state_machine(
             self,
-            "StateMachine",
             comment="mlrails batch scoring: plan -> shards (Distributed Map) -> summarize",
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition=definition,
             timeout=TIMEOUT,
-            # Execution data holds locations and counts, which the summary has too.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            log_retention=context.log_retention,
         )
         # The item list, which the plan writes only under batch/ of the data bucket.
         grant_prefix(data_bucket, self.state_machine, Access.GET, Prefix.BATCH)
@@ -132,29 +109,10 @@ class BatchScoring(Construct):
             string_value=self.state_machine.state_machine_arn,
             description="The batch scoring state machine (`mlrails batch --env NAME` starts its executions)",
         )
-        self._acknowledge()
+        fan_out.acknowledge_fan_out(self.state_machine, self.handler.function, "batch")
 
     def _invoke(self, name: str, comment: str, payload: dict[str, object], **paths: str) -> tasks.LambdaInvoke:
-        """A call of the batch function, retried on Lambda's transient errors only."""
-        call = tasks.LambdaInvoke(
-            self,
-            name,
-            comment=f"batch function: {comment}",
-            lambda_function=self.handler.function,
-            payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True,
-            # CDK's default retry covers more (six attempts): the training pipeline's list instead.
-            retry_on_service_exceptions=False,
-            **paths,
-        )
-        call.add_retry(
-            errors=list(TRANSIENT_LAMBDA_ERRORS),
-            max_attempts=RETRY_ATTEMPTS,
-            interval=RETRY_INTERVAL,
-            backoff_rate=RETRY_BACKOFF_RATE,
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return call
+        return fan_out.invoke(self, name, f"batch function: {comment}", self.handler.function, payload, **paths)
 
     def _summarize(self, name: str, *, map_error: str | None) -> tasks.LambdaInvoke:
         payload: dict[str, object] = {
@@ -168,35 +126,6 @@ class BatchScoring(Construct):
             "write summary.json; BatchFailed or BatchScored" + (" (the Map failed)" if map_error else ""),
             payload,
             result_path="$.summary",
-        )
-
-    def _acknowledge(self) -> None:
-        role = self.state_machine.role
-        # What CDK grants a state machine with a Distributed Map (its DistributedMapPolicy): to
-        # follow and stop its own child executions, and to redrive a Map run. The name is taken
-        # from the ARN as CDK writes it, so that the acknowledgement names the very resources.
-        name = Fn.select(6, Fn.split(":", self.state_machine.state_machine_arn))
-        for executions, what in ((f"{name}:*", "its child executions"), (f"{name}/*:*", "a Map run, to redrive it")):
-            acknowledge_resource_wildcard(
-                self.state_machine,
-                Stack.of(self).format_arn(
-                    service="states",
-                    resource="execution",
-                    resource_name=executions,
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                ),
-                f"The Distributed Map's own executions only ({what}): Step Functions names them at each run.",
-            )
-        acknowledge_resource_wildcard(
-            role,
-            f"{self.handler.function.function_arn}:*",
-            "Invokes the batch function only; CDK's invoke grant covers its versions and aliases.",
-        )
-        acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/GetSamplingRules and CloudWatch Logs' log-delivery actions "
-            "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions.",
         )
 
     def grant_store(self, store: DataStore) -> None:

@@ -75,6 +75,7 @@ class PipelineFunction(Construct):
         release_lock: str | None = None,
         tracking_server: str | None = None,
         events_outbox: str | None = None,
+        drift_state_machine: str | None = None,
         role_name: str | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -125,6 +126,7 @@ class PipelineFunction(Construct):
             release_lock=release_lock,
             tracking_server=tracking_server,
             events_outbox=events_outbox,
+            drift_state_machine=drift_state_machine,
         )
         common = dict(
             description=spec.description,
@@ -204,10 +206,20 @@ class WiredFunction(Construct):
     performance_check (their schedules). Its ``handler`` is the function; the construct id
     names it in the tree (``FeaturePrep``, ``EventRelay``, ``DriftCheck``, ``PerformanceCheck``)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, context: FunctionContext) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        context: FunctionContext,
+        drift_state_machine: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.name = name
-        self.handler = PipelineFunction(self, "Handler", spec=wiring.function(name), context=context)
+        self.handler = PipelineFunction(
+            self, "Handler", spec=wiring.function(name), context=context, drift_state_machine=drift_state_machine
+        )
 
     def grant_store(self, store: DataStore, cfg: ProjectConfig) -> None:
         """What this function's calls need of the data store, and nothing else."""

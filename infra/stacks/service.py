@@ -16,6 +16,7 @@ from infra.constructs.batch_scoring import BatchScoring
 from infra.constructs.canary import Canary
 from infra.constructs.dashboard import Dashboard
 from infra.constructs.data_store import DataStore
+from infra.constructs.drift_fanout import DriftFanout, state_machine_arn
 from infra.constructs.event_wiring import EventWiring
 from infra.constructs.inference_api import InferenceApi
 from infra.constructs.lambda_layers import LambdaLayers
@@ -30,7 +31,13 @@ from infra.support.access import Access, grant_prefix
 from infra.support.images import KIT_IMAGE, ImageSource
 from mlrails import wiring
 from mlrails.config import ProjectConfig
-from mlrails.wiring import Prefix, batch_state_machine_parameter, operator_parameter, tracking_switch_parameter
+from mlrails.wiring import (
+    Prefix,
+    batch_state_machine_parameter,
+    drift_state_machine_name,
+    operator_parameter,
+    tracking_switch_parameter,
+)
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -69,7 +76,14 @@ class ServiceStack(cdk.Stack):
         feature_prep = WiredFunction(self, "FeaturePrep", name="feature_prep", context=context)
         event_relay = WiredFunction(self, "EventRelay", name="event_relay", context=context)
         inference = InferenceApi(self, "Inference", context=context, environment=environment, release_lock=release_lock)
-        drift_check = WiredFunction(self, "DriftCheck", name="drift_check", context=context)
+        drift_machine = drift_state_machine_name(cfg.project, environment_name)
+        drift_check = WiredFunction(
+            self,
+            "DriftCheck",
+            name="drift_check",
+            context=context,
+            drift_state_machine=state_machine_arn(self, drift_machine),
+        )
         performance_check = WiredFunction(self, "PerformanceCheck", name="performance_check", context=context)
         tracking_switch = TrackingSwitch(
             self,
@@ -94,6 +108,16 @@ class ServiceStack(cdk.Stack):
             data_bucket=store.data_bucket,
             batch=cfg.batch,
             parameter_name=batch_state_machine_parameter(cfg.project, environment_name),
+        )
+
+        drift_fanout = DriftFanout(
+            self,
+            "DriftFanout",
+            context=context,
+            handler=drift_check.handler,
+            artifacts_bucket=store.artifacts_bucket,
+            monitoring=cfg.monitoring,
+            state_machine_name=drift_machine,
         )
 
         self.functions: dict[str, PipelineFunction] = {
@@ -134,7 +158,11 @@ class ServiceStack(cdk.Stack):
             "Alarms",
             functions={name: fn.function for name, fn in self.functions.items()},
             api=inference.api,
-            state_machines={"training": retraining.pipeline.state_machine, "batch": batch.state_machine},
+            state_machines={
+                "training": retraining.pipeline.state_machine,
+                "batch": batch.state_machine,
+                "drift": drift_fanout.state_machine,
+            },
             dead_letter_queues={
                 name: fn.dead_letter_queue for name, fn in self.functions.items() if fn.dead_letter_queue is not None
             },

@@ -83,6 +83,9 @@ class Settings:
     release_lock: str | None = None
     """MLRAILS_RELEASE_LOCK: in a ``models: release`` environment, the digest of the lock this
     inference function version serves (set at deploy from ``release/<model>.lock.json``)."""
+    drift_state_machine: str | None = None
+    """MLRAILS_DRIFT_STATE_MACHINE: ARN of the drift fan-out state machine, which counts a window
+    too big for one pass in shards (mlrails.drift.fanout); required by drift_check."""
     events_outbox: str | None = None
     """MLRAILS_EVENTS_OUTBOX (optional; unset: events go straight to the bus): the bucket whose
     ``outbox/`` the function writes its events to instead of calling EventBridge
@@ -98,6 +101,7 @@ class Settings:
         needs_capture_stream: bool = False,
         needs_api: bool = False,
         needs_tracking_server: bool = False,
+        needs_drift_state_machine: bool = False,
     ) -> Settings:
         """Read and check the variables; raise :class:`ConfigError` naming the first bad one."""
         env = os.environ if env is None else env
@@ -135,5 +139,10 @@ class Settings:
                 else env.get("MLRAILS_TRACKING_SERVER") or None
             ),
             release_lock=env.get("MLRAILS_RELEASE_LOCK") or None,
+            drift_state_machine=(
+                _required(env, "MLRAILS_DRIFT_STATE_MACHINE")
+                if needs_drift_state_machine
+                else env.get("MLRAILS_DRIFT_STATE_MACHINE") or None
+            ),
             events_outbox=env.get("MLRAILS_EVENTS_OUTBOX") or None,
         )

@@ -431,6 +431,19 @@ def batch_state_machine_parameter(project: str, environment: str) -> str:
     return f"/mlrails/{project}/{environment}/batch-state-machine"
 
 
+def drift_state_machine_name(project: str, environment: str) -> str:
+    """The drift fan-out state machine's name, fixed: the drift_check function starts it and it
+    invokes that function, so the function knows its ARN by this name (a reference either way
+    round would be a cycle in the stack)."""
+    return f"mlrails-{project}-{environment}-drift-fanout"[:80]
+
+
+def drift_reports_prefix(model: str) -> str:
+    """Where a model's drift reports go in the artifacts bucket, and beside them, per window,
+    the fan-out's plan, item list and partials (mlrails.drift.fanout)."""
+    return f"{Prefix.REPORTS.value}drift/{model}/"
+
+
 def api_parameters(project: str, environment: str) -> tuple[str, str]:
     """The SSM parameters holding an environment's scoring API URL and the id of its default
     API key (auth: api_key): what `mlrails release verify --env NAME`, the smoke test, reads."""
@@ -474,6 +487,7 @@ def function_environment(
     release_lock: str | None = None,
     tracking_server: str | None = None,
     events_outbox: str | None = None,
+    drift_state_machine: str | None = None,
 ) -> dict[str, str]:
     """The environment variables every function gets (read by :mod:`mlrails.settings`).
     ``release_store``: the release store's bucket (the train function: it copies a proposed
@@ -513,6 +527,8 @@ def function_environment(
         env["MLRAILS_TRACKING_SERVER"] = tracking_server
     if events_outbox is not None:
         env["MLRAILS_EVENTS_OUTBOX"] = events_outbox
+    if drift_state_machine is not None:
+        env["MLRAILS_DRIFT_STATE_MACHINE"] = drift_state_machine
     origins = cfg.environments[environment].cors_origins if environment in cfg.environments else []
     if origins:
         env["MLRAILS_CORS_ORIGINS"] = ",".join(origins)

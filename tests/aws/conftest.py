@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -11,6 +11,7 @@ from mlrails.adapters import s3
 from mlrails.adapters.registry import Registry
 from mlrails.config import ProjectConfig
 from mlrails.local.cloud import put_objects
+from mlrails.local.delivery import deliver_captures
 from mlrails.local.synthetic import churn_frame
 from mlrails.serving.manifest import Manifest, current_key
 from mlrails.settings import Settings
@@ -19,8 +20,11 @@ from support.aws import (
     DAY,
     TRAINING_ROWS,
     BusTap,
+    api_call,
+    api_event,
     keys,
     put_features,
+    records,
     run_training,
 )
 
@@ -97,3 +101,24 @@ def promotion_env(cloud, cfg, mlflow_db):
     put_features(cloud, cfg, churn_frame(1500, DAY - timedelta(days=3), seed=21, span=timedelta(days=3)))
     settings = Settings.from_env(needs_tracking=True)
     return settings, Registry.for_settings(settings, cfg.model.name)
+
+
+@pytest.fixture
+def serve(cloud, cfg, handler, lambda_context):
+    """Score rows through the real inference function, which captures them as it serves
+    (delivered to capture/ as the capture stream's buffer flush would)."""
+    inference = handler("inference")
+
+    def serve(frame, at: datetime, *, per_request: int = 100) -> None:
+        for n, start in enumerate(range(0, len(frame), per_request)):
+            event = api_event(
+                "inference_invocations_records",
+                at=at + timedelta(minutes=n),
+                body={"dataframe_records": records(frame.iloc[start : start + per_request], cfg)},
+                request_id=f"{at:%Y%m%d%H%M}-{n:04d}",
+            )
+            status, body = api_call(inference, event, lambda_context)
+            assert status == 200, body
+        deliver_captures(cloud)
+
+    return serve

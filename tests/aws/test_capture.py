@@ -200,7 +200,9 @@ def test_the_local_runtime_sends_buffered_captures_before_a_scheduled_drift_chec
     for spec in FUNCTIONS:  # the invoker sets each function's environment: put it back afterwards
         for name in local.environment_for(spec):
             monkeypatch.setenv(name, os.environ.get(name, ""))
-    local.state_machine_arn = client("stepfunctions").list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    machines = client("stepfunctions").list_state_machines()["stateMachines"]
+    local.state_machine_arn = machines[0]["stateMachineArn"]
+    local.drift_state_machine_arn = next(m["stateMachineArn"] for m in machines if m["name"].endswith("-drift-fanout"))
     with (tmp_path / "functions.log").open("a") as log:
         router = Router(local, Invoker(local, log), lambda: DAY + timedelta(days=1))
         frame = churn_frame(240, DAY, seed=3)

@@ -11,9 +11,8 @@ import pytest
 from mlrails.adapters import s3
 from mlrails.adapters.clients import client
 from mlrails.adapters.state import StateTable
-from mlrails.local.delivery import deliver_captures
 from mlrails.local.synthetic import churn_frame
-from support.aws import DAY, api_call, api_event, keys, records
+from support.aws import DAY, keys
 from support.samples import load_event
 
 REPORT_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.json"
@@ -24,27 +23,6 @@ PAGE_KEY = "reports/drift/churn-classifier/2026-03-03T000000Z.html"  # the same 
 def drift_check(cloud, handler):
     """The drift_check function, loaded cold."""
     return handler("drift_check")
-
-
-@pytest.fixture
-def serve(cloud, cfg, handler, lambda_context):
-    """Score rows through the real inference function, which captures them as it serves
-    (delivered to capture/ as the capture stream's buffer flush would)."""
-    inference = handler("inference")
-
-    def serve(frame, at: datetime, *, per_request: int = 100) -> None:
-        for n, start in enumerate(range(0, len(frame), per_request)):
-            event = api_event(
-                "inference_invocations_records",
-                at=at + timedelta(minutes=n),
-                body={"dataframe_records": records(frame.iloc[start : start + per_request], cfg)},
-                request_id=f"{at:%Y%m%d%H%M}-{n:04d}",
-            )
-            status, body = api_call(inference, event, lambda_context)
-            assert status == 200, body
-        deliver_captures(cloud)
-
-    return serve
 
 
 def test_without_a_model_there_is_nothing_to_check(drift_check, bus, cloud, lambda_context):

@@ -93,14 +93,27 @@ def test_the_map_takes_another_configs_batching_concurrency_and_tolerance(dev_se
 def test_the_state_machine_invokes_the_batch_function_reads_batch_items_and_runs_its_own_map(
     service_template: Template,
 ) -> None:
-    machine_id, machine = state_machine(service_template, "Batch")
-    grants = role_grants(service_template, machine["RoleArn"]["Fn::GetAtt"][0])
-    batch_fn = f"<{function_id(service_template, 'batch')}.Arn>"
-    assert grants.pop("lambda:InvokeFunction") == {batch_fn, f"{batch_fn}:*"}
+    machine_id, grants = invoking_machine(service_template, "Batch", "batch")
     # The item list, under batch/ of the data bucket only (not CDK's whole-bucket reader grant).
     (items,) = grants.pop("s3:GetObject")
     assert "DataBucket" in items and items.endswith("/batch/*"), items
-    # Its own Distributed Map: child executions started, followed and stopped, a Map run redriven.
+    assert_runs_its_own_map_and_nothing_else(grants, machine_id)
+
+
+def invoking_machine(template: Template, owner: str, function: str) -> tuple[str, dict[str, set[str]]]:
+    """The ``owner`` construct's state machine: its logical id and its role's grants, the grant
+    to invoke ``function`` (and its versions), checked and popped."""
+    machine_id, machine = state_machine(template, owner)
+    grants = role_grants(template, machine["RoleArn"]["Fn::GetAtt"][0])
+    fn = f"<{function_id(template, function)}.Arn>"
+    assert grants.pop("lambda:InvokeFunction") == {fn, f"{fn}:*"}
+    return machine_id, grants
+
+
+def assert_runs_its_own_map_and_nothing_else(grants: dict[str, set[str]], machine_id: str) -> None:
+    """The rest of a Distributed Map state machine's ``grants`` (what its steps need popped
+    already): its own child executions started, followed and stopped, a Map run redriven; log
+    delivery and X-Ray, which have no resource-level permissions."""
     assert grants.pop("states:StartExecution") == {f"<{machine_id}>"}
     executions = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
     for action in ("states:DescribeExecution", "states:StopExecution"):
@@ -108,7 +121,6 @@ def test_the_state_machine_invokes_the_batch_function_reads_batch_items_and_runs
         assert resource.startswith(executions) and resource.endswith(":*") and machine_id in resource
     (redrive,) = grants.pop("states:RedriveExecution")
     assert redrive.startswith(executions) and redrive.endswith("/*:*")
-    # What remains is log delivery and X-Ray, which have no resource-level permissions.
     assert {action.split(":")[0] for action in grants} <= {"logs", "xray"}
     assert all(resources == {"*"} for resources in grants.values())
 

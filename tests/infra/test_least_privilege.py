@@ -18,7 +18,7 @@ from test_training_pipeline import state_machine
 
 from infra.support.nag import flatten_cfn_reference
 from mlrails import wiring
-from mlrails.config import load_config
+from mlrails.config import ProjectConfig, load_config
 from support.samples import REPO
 
 # (bucket, S3 action) -> key prefixes; for s3:ListBucket, the prefixes its s3:prefix condition allows.
@@ -52,9 +52,11 @@ EXPECTED_S3: dict[str, S3Grants] = {
     },
     "drift_check": {
         # the manifest (absent = no model), its profile.json under models/ (the recorded version)
-        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/"},
+        # and for a fanned-out window (mlrails.drift.fanout) its plan (a retry reads the first
+        # back) and item list, its partials listed and read
+        ("artifacts", "s3:GetObject"): {"config/", "manifests/", "models/", "reports/drift/churn-classifier/"},
         ("artifacts", "s3:GetObjectVersion"): {"models/"},
-        ("artifacts", "s3:ListBucket"): {"manifests/"},
+        ("artifacts", "s3:ListBucket"): {"manifests/", "reports/drift/churn-classifier/"},
         ("artifacts", "s3:PutObject"): {"reports/"},
         # the capture window: listed by hour partition, then read
         ("data", "s3:GetObject"): {"capture/"},
@@ -146,13 +148,14 @@ PUBLISHES = {
     "event_relay": True,
     "batch": True,  # BatchScored
 }
-# Step Functions: retrain_trigger starts training runs (one per trigger id), nothing else.
+# Step Functions: retrain_trigger starts training runs (one per trigger id), drift_check the
+# fan-out of a window too big for one pass (one per window), nothing else.
 STATES = {
     "feature_prep": set(),
     "inference": set(),
-    "drift_check": set(),
+    "drift_check": {("states:StartExecution", "drift")},
     "performance_check": set(),
-    "retrain_trigger": {"states:StartExecution"},
+    "retrain_trigger": {("states:StartExecution", "training")},
     "train": set(),
     "tracking_switch": set(),
     "event_relay": set(),
@@ -248,8 +251,16 @@ def test_only_publishers_may_put_events(service_template: Template, name: str) -
 
 
 @pytest.mark.parametrize("name", sorted(STATES))
-def test_only_retrain_trigger_may_start_training(service_template: Template, name: str) -> None:
+def test_only_retrain_trigger_may_start_training_and_drift_check_its_fanout(
+    service_template: Template, cfg: ProjectConfig, name: str
+) -> None:
     training, _ = state_machine(service_template)
+    machines = {
+        "training": f"<{training}>",
+        # Known by its fixed name (the machine invokes the function: a reference would be a cycle).
+        "drift": "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:stateMachine:"
+        + wiring.drift_state_machine_name(cfg.project, "dev"),
+    }
     found = [
         (action, resource)
         for s in statements(service_template, name)
@@ -257,8 +268,8 @@ def test_only_retrain_trigger_may_start_training(service_template: Template, nam
         if action.startswith("states:")
         for resource in s["resources"]
     ]
-    # On the training state machine itself: not its executions, not any other machine.
-    assert found == [(action, f"<{training}>") for action in sorted(STATES[name])]
+    # On the state machine itself: not its executions, not any other machine.
+    assert found == [(action, machines[machine]) for action, machine in sorted(STATES[name])]
 
 
 def test_labelled_traffic_as_training_rows_adds_exactly_its_prefix(dev_service_template) -> None:

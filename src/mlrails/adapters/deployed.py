@@ -19,6 +19,7 @@ def settings(
     needs_capture_stream: bool = False,
     needs_api: bool = False,
     needs_tracking_server: bool = False,
+    needs_drift_state_machine: bool = False,
 ) -> Settings:
     """The function's settings, read from the environment on first use."""
     return Settings.from_env(
@@ -27,6 +28,7 @@ def settings(
         needs_state_machine=needs_state_machine,
         needs_capture_stream=needs_capture_stream,
         needs_api=needs_api,
+        needs_drift_state_machine=needs_drift_state_machine,
     )
 
 

@@ -19,18 +19,23 @@ from mlrails.feedback.labels import EvaluationWindow, LabelledWindow, join_feedb
 from mlrails.wiring import Prefix
 
 
-def window_keys(bucket: str, start: datetime, end: datetime) -> Iterator[str]:
-    """The capture objects in the hour partitions overlapping [start, end): one listing per
-    day (a week's window is 8 listings, not 168), keeping the keys of the hours that overlap."""
+def window_objects(bucket: str, start: datetime, end: datetime) -> Iterator[tuple[str, int]]:
+    """The capture objects (key, size) in the hour partitions overlapping [start, end): one
+    listing per day (a week's window is 8 listings, not 168), keeping the hours that overlap."""
     first_hour = start.replace(minute=0, second=0, microsecond=0)
     day = first_hour.date()
     while day <= end.date():
         prefix = f"{Prefix.CAPTURE.value}date={day:%Y-%m-%d}/"
-        for key in s3.list_keys(bucket, prefix):
+        for key, size in s3.list_objects(bucket, prefix):
             hour = _hour_of(key, prefix)
             if hour is None or first_hour <= datetime.combine(day, time(hour), start.tzinfo) < end:
-                yield key
+                yield key, size
         day += timedelta(days=1)
+
+
+def window_keys(bucket: str, start: datetime, end: datetime) -> Iterator[str]:
+    """The keys of :func:`window_objects`."""
+    return (key for key, _ in window_objects(bucket, start, end))
 
 
 def _hour_of(key: str, day_prefix: str) -> int | None:

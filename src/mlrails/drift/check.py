@@ -8,10 +8,11 @@ It runs in three steps, each a function a step of a fan-out can call with JSON i
 3. :func:`judge_window` — merge the partials, report, keep the consecutive-window count, and
    emit ``DriftDetected``.
 
-:func:`check_drift` runs them in one function: one partial of every object, then the same
-merge. A window too big for one function's budget can count its objects in shards (a
-Distributed Map over ``plan.keys``) and hand their partials to the same last step; the merge
-is exact, so the report is the one a single pass gives.
+:func:`check_plan` runs the last two in one function: one partial of every object, then the
+same merge. A window too big for one function's budget (``monitoring.single_pass_max_mb``)
+counts its objects in shards instead — a Distributed Map over ``plan.keys``
+(:mod:`mlrails.drift.fanout`) — and hands their partials to the same last step; the merge is
+exact, so the report is the one a single pass gives.
 """
 
 from __future__ import annotations
@@ -61,12 +62,14 @@ def reference_profile(manifest: Manifest) -> dict[str, Any]:
 @dataclass(frozen=True)
 class WindowPlan:
     """What a drift check reads: the champion it judges against, the window [start, end), and
-    the capture objects in it (``keys``, in the data bucket)."""
+    the capture objects in it (``keys``, in the data bucket, and their ``sizes`` in bytes: what
+    decides whether one pass can count them)."""
 
     manifest: Manifest
     start: datetime
     end: datetime
     keys: list[str]
+    sizes: list[int]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: what a fan-out's first step hands its shards and its last step."""
@@ -75,6 +78,7 @@ class WindowPlan:
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "keys": self.keys,
+            "sizes": self.sizes,
         }
 
     @classmethod
@@ -85,6 +89,7 @@ class WindowPlan:
             datetime.fromisoformat(document["start"]),
             datetime.fromisoformat(document["end"]),
             list(document["keys"]),
+            list(document["sizes"]),
         )
 
 
@@ -95,7 +100,8 @@ def plan_window(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> Wind
     if manifest is None:
         return None
     start = at - timedelta(hours=cfg.monitoring.window_hours)
-    return WindowPlan(manifest, start, at, list(traffic.window_keys(settings.data_bucket, start, at)))
+    objects = list(traffic.window_objects(settings.data_bucket, start, at))
+    return WindowPlan(manifest, start, at, [key for key, _ in objects], [size for _, size in objects])
 
 
 def count_captures(plan: WindowPlan, settings: Settings, keys: Iterable[str]) -> dict[str, Any]:
@@ -153,10 +159,10 @@ def judge_window(
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)
 
 
-def check_drift(cfg: ProjectConfig, settings: Settings, *, at: datetime) -> DriftOutcome:
-    """The whole check in one function: every capture object of the window counted here, then
-    the merge a fan-out's last step runs (see the module's docstring)."""
-    plan = plan_window(cfg, settings, at=at)
+def check_plan(cfg: ProjectConfig, settings: Settings, plan: WindowPlan | None) -> DriftOutcome:
+    """The whole check of a planned window (None: no champion yet) in one function: every
+    capture object counted here, then the merge a fan-out's last step runs (see the module's
+    docstring)."""
     if plan is None:
         return DriftOutcome(DriftStatus.NO_MODEL, None, None, 0, False)
     return judge_window(cfg, settings, plan, [count_captures(plan, settings, plan.keys)])

@@ -21,6 +21,7 @@ from mlrails.wiring import (
     Prefix,
     ResourceNames,
     config_key,
+    drift_state_machine_name,
     function_environment,
 )
 
@@ -105,6 +106,7 @@ class LocalCloud:
         self._server = None
         self.state_machine_arn = ""
         self.tracking_server_arn = ""
+        self.drift_state_machine_arn = ""
         self.git_commit = git.commit(Path.cwd())
         self.release_bucket = release_bucket(self.cfg)
 
@@ -129,6 +131,7 @@ class LocalCloud:
         deployed.reset()
         self.state_machine_arn = create_resources(self.cfg, self.names)
         self.tracking_server_arn = create_tracking_server(self.names)
+        self.drift_state_machine_arn = create_drift_fanout(self.cfg, self.environment)
         self._open_release_store()
         return self
 
@@ -183,6 +186,7 @@ class LocalCloud:
             tracking_server=self.tracking_server_arn if spec.name == TRAINING.tracking_function else None,
             # As deployed: the train function's events go through the outbox and the relay.
             events_outbox=self.names.artifacts_bucket if spec.name == TRAINING.function else None,
+            drift_state_machine=self.drift_state_machine_arn if spec.name == "drift_check" else None,
         )
         env.update(POWERTOOLS_TRACE_DISABLED="true", AWS_LAMBDA_FUNCTION_NAME=f"mlrails-local-{spec.name}")
         # Empty: the deployed default (this process's environment may hold an earlier "0").
@@ -301,6 +305,16 @@ def create_resources(cfg: ProjectConfig, names: ResourceNames) -> str:
     # runs wiring.TRAINING's steps itself for each execution started here.
     return client("stepfunctions").create_state_machine(
         name=f"{names.bus_name}-training",
+        roleArn=_LOCAL_ROLE,
+        definition=json.dumps({"StartAt": "RunLocally", "States": {"RunLocally": {"Type": "Pass", "End": True}}}),
+    )["stateMachineArn"]
+
+
+def create_drift_fanout(cfg: ProjectConfig, environment: str) -> str:
+    """The drift fan-out state machine, by the name the CDK app gives it; its ARN. As with
+    training, moto records its executions and the local runtime runs their steps."""
+    return client("stepfunctions").create_state_machine(
+        name=drift_state_machine_name(cfg.project, environment),
         roleArn=_LOCAL_ROLE,
         definition=json.dumps({"StartAt": "RunLocally", "States": {"RunLocally": {"Type": "Pass", "End": True}}}),
     )["stateMachineArn"]

@@ -171,7 +171,8 @@ def status(cfg: ProjectConfig, project_dir: Path, env: str = ENVIRONMENT) -> dic
             return sum(1 for _ in s3.list_keys(bucket, prefix))
 
         def newest(prefix: str) -> dict[str, Any] | None:
-            keys = list(s3.list_keys(names.artifacts_bucket, prefix))
+            # The reports themselves, not the files of a fanned-out drift window in a folder beside them.
+            keys = [k for k in s3.list_keys(names.artifacts_bucket, prefix) if "/" not in k.removeprefix(prefix)]
             return s3.get_json(s3.uri(names.artifacts_bucket, keys[-1])) if keys else None
 
         now = runtime.now

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlrails.adapters import s3
 from mlrails.adapters.bus import put
 from mlrails.adapters.clients import client
 from mlrails.events import TrainingFailed, to_entry
@@ -101,7 +102,7 @@ class Router:
                     batch.append((target, event))
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             if not batch:
-                runs = self._run_training()
+                runs = self._run_training() + self._run_drift_fanouts()
                 if not runs:
                     return delivered
                 delivered.extend(runs)
@@ -160,6 +161,32 @@ class Router:
                 )
                 # The state machine's own PutEvents (outside the VPC): no outbox.
                 put(to_entry(training_failed, self.cloud.names.bus_name, time=datetime.fromisoformat(state["time"])))
+        return invocations
+
+    def _run_drift_fanouts(self) -> list[Invocation]:
+        """Run every drift fan-out started since the last look, as its state machine would
+        (infra/constructs/drift_fanout.py): the item list cut into batches of ``per_shard``
+        items as the ItemBatcher cuts it, each counted by the drift_check function's count
+        phase (in this process: a shard is a few megabytes here), then the judge phase, unless
+        a shard failed, which fails the Map and the execution before any judging."""
+        sfn, invocations = client("stepfunctions"), []
+        arn = self.cloud.drift_state_machine_arn
+        for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            if execution["executionArn"] in self._runs_seen:
+                continue
+            self._runs_seen.add(execution["executionArn"])
+            state = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+            items = s3.get_json(s3.uri(state["bucket"], state["items_key"]))
+            per_shard, prefix = state["per_shard"], state["prefix"]
+            for start in range(0, len(items), per_shard):
+                event = {"phase": "count", "prefix": prefix, "items": items[start : start + per_shard]}
+                invocations.append(self._invoke("drift_check", "drift fan-out: count", event))
+                if invocations[-1].error:
+                    break
+            else:
+                invocations.append(
+                    self._invoke("drift_check", "drift fan-out: judge", {"phase": "judge", "prefix": prefix})
+                )
         return invocations
 
     def _hold_tracking(self, holder: str, state: dict[str, Any], invocations: list[Invocation]) -> str | None:

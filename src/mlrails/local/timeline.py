@@ -82,6 +82,8 @@ def describe(invocation: Invocation) -> str:
             return f"v{version} promoted ⇒ ModelPromoted" if r["promoted"] else f"v{version} rejected ⇒ ModelRejected"
         case "tracking_switch":
             return _tracking_line(invocation.event, r)
+        case "drift_check" if invocation.event.get("phase") == "count":
+            return f"fan-out shard: counted {len(invocation.event['items'])} capture object(s), partial saved"
         case "drift_check":
             return _drift_line(r)
         case "performance_check":
@@ -109,6 +111,8 @@ def _drift_line(r: dict[str, Any]) -> str:
 
     if r["status"] == "no_model":
         return "no model to compare against yet"
+    if r["status"] == "fanned_out":
+        return f"window over monitoring.single_pass_max_mb: fanned out in {r['shards']} shards ({r['execution']})"
     report = s3.get_json(r["report_uri"])
     if r["status"] == "insufficient_data":
         return (
