@@ -154,7 +154,9 @@ class Alarms(Construct):
         )
 
         for name, machine in state_machines.items():
-            # A failed run also publishes TrainingFailed; a timed-out one publishes nothing.
+            # Failed and timed out alike: a timed-out execution reaches none of its own failure
+            # handling (a failed training run publishes TrainingFailed; a failed batch job still
+            # writes its summary).
             alarm(
                 f"{pascal(name)}ExecutionsFailed",
                 machine.metric_failed(period=PERIOD, statistic="Sum"),
