@@ -7,12 +7,17 @@ lets the gate decide."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import subprocess
 import sys
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import yaml
 
+from mlrails.adapters import s3
 from mlrails.cli import main
 from support.samples import REPO
 
@@ -46,6 +51,11 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     )
     assert model_test.returncode == 0, model_test.stdout + model_test.stderr
 
+    # A budget far below the captures: the drift check counts its window on the drift fan-out.
+    document = yaml.safe_load((project / "mlrails.yaml").read_text())
+    document["monitoring"]["single_pass_max_mb"] = 0.001
+    (project / "mlrails.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
     # From here on, as a user in the project's folder.
     monkeypatch.chdir(project)
     assert main(["up", "--at", "2026-03-01T00:00:00+00:00"]) == 0
@@ -61,8 +71,20 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     answer = json.loads(capsys.readouterr().out)
     assert answer["status"] == 200 and len(answer["body"]["predictions"]) == 1
 
+    # The same later patients as a batch job: a regression scored by its champion, the rows'
+    # drift against the champion's reference reported with the job.
+    assert main(["batch", "--input", str(later)]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") :])
+    assert (summary["rows_in"], summary["rows_scored"], summary["shards_failed"]) == (442, 442, 0)
+    assert summary["drift"]["status"] == "drift" and "bmi" in summary["drift"]["drifted_features"]
+    part = _scored_part(project, summary["shard_results"][0]["part_uri"])
+    assert pa.types.is_floating(part.schema.field("prediction").type)
+    assert not any(name.startswith("probability_") for name in part.column_names)
+
     assert main(["advance", "1d"]) == 0
     out = capsys.readouterr().out
+    assert "window over monitoring.single_pass_max_mb: fanned out in" in out
     assert "DRIFT ⇒ DriftDetected" in out and "bmi" in out
     assert "drift: retrain ⇒ RetrainRequested" in out
     assert "train:evaluate   gate says" in out and ("v2 promoted" in out or "v2 rejected" in out)
@@ -79,6 +101,17 @@ def test_the_diabetes_project_from_init_to_a_gated_retrain(workspace, capsys, mo
     assert lock["version"] == status["champion"]["model_version"] and "model.skops" in lock["files"]
 
     assert main(["down"]) == 0 and not (project / ".mlrails").exists()
+
+
+def _scored_part(project, uri: str) -> pa.Table:
+    """The Parquet part at ``uri`` in the project's saved local cloud."""
+    from datetime import UTC, datetime
+
+    from mlrails.config import load_config
+    from mlrails.local.runtime import LocalRuntime
+
+    with LocalRuntime.resumed(load_config(project / "mlrails.yaml"), project, start=datetime.now(UTC)):
+        return pq.read_table(io.BytesIO(s3.get_bytes(uri)))
 
 
 def _serve_over_http(project, csv: bytes) -> int:
