@@ -1,5 +1,6 @@
 """The local batch runner's process pool on moto's server mode: a worker that dies outright
-fails the shards it leaves unfinished, and the job still writes its summary."""
+fails the one shard it held, saying how it ended, a new worker scores the rest, and the job
+writes its summary (as a crashed invocation fails its child of the Distributed Map only)."""
 
 from __future__ import annotations
 
@@ -28,13 +29,13 @@ def endpoint(cloud):
     server.stop()
 
 
-def test_a_worker_that_dies_fails_the_unfinished_shards_and_the_summary_is_written(cloud, cfg, champion, endpoint):
+def test_a_worker_that_dies_fails_its_shard_only_and_a_new_worker_scores_the_rest(cloud, cfg, champion, endpoint):
     _inputs(cloud, cfg)  # a.csv, b.jsonl, c.parquet (three row groups): five shards of one item
-    # One worker, so the shards run in key order: a.csv scores, the worker dies on b.jsonl,
-    # and the pool fails every shard not finished by then.
+    # One worker, so the shards run in key order: a.csv scores, the worker is killed on
+    # b.jsonl, and its replacement scores c.parquet's three row groups.
     runner = pool(endpoint, 1, functools.partial(dies_on, "b.jsonl"))
     strict = _with_batch(cfg, items_per_batch=1, tolerated_failure_percentage=0)
-    with pytest.raises(BatchFailed, match="4 of 5 shards failed"):
+    with pytest.raises(BatchFailed, match="1 of 5 shards failed"):
         run_job(
             f"s3://{cloud.data_bucket}/batch/in/",
             f"s3://{cloud.data_bucket}/{OUT}",
@@ -43,10 +44,9 @@ def test_a_worker_that_dies_fails_the_unfinished_shards_and_the_summary_is_writt
             runner=runner,
         )
     summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
-    (scored,) = [r for r in summary["shard_results"] if not r["failed"]]  # a.csv's
-    died = [r for r in summary["shard_results"] if r["failed"]]
-    assert scored["rows_scored"] == 19 and len(died) == 4
-    assert all(r["error"].startswith("WorkerDied: a worker process") for r in died)
-    assert summary["rows_scored"] == 19 and summary["failed"] is True
-    # The drift report covers the one shard that finished.
-    assert summary["drift"]["shards_counted"] == 1 and summary["drift"]["rows"] == 19
+    (died,) = [r for r in summary["shard_results"] if r["failed"]]
+    assert died["error"].startswith("WorkerDied: the worker process scoring this shard was killed by SIGKILL")
+    assert len(summary["shard_results"]) == 5
+    assert summary["rows_scored"] == 19 + 25 and summary["failed"] is True
+    # The drift report covers the four shards that finished.
+    assert summary["drift"]["shards_counted"] == 4 and summary["drift"]["rows"] == 19 + 25

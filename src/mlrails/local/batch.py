@@ -8,19 +8,24 @@ training task is. Workers are spawned, not forked: a fork would copy the in-proc
 its writes would go to the copy.
 
 A shard that raises is a failed result (:func:`mlrails.batch.job.run_shard`). A worker that dies
-outright — killed for memory, a crash in native code — breaks the whole pool: every shard not
-finished by then gets a failed result saying so, and the job still writes its summary and
-weighs the failures against its tolerance, as the Distributed Map counts a crashed invocation.
+outright — killed for memory, a crash in native code — fails the one shard it held, with how it
+ended (the signal or exit code), and a new worker takes its place for the shards still waiting:
+as on AWS, where a crashed invocation fails its child of the Distributed Map and no other. The
+job then writes its summary and weighs the failures against its tolerance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
+import signal
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from mlrails.adapters import s3
@@ -36,34 +41,88 @@ from mlrails.wiring import Prefix, function
 _SETTINGS_OF = "batch"
 
 
-def _point_at(endpoint: str) -> None:
+Scorer = Callable[[Shard, str, ChampionSource], ShardResult]
+
+
+def _work(tasks: Connection, endpoint: str, score: Scorer) -> None:
+    """A worker process: scores each shard it is sent, answering when done, until sent None."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    while (task := tasks.recv()) is not None:
+        score(*task)  # the shard's result is in S3: the answer only says it is done
+        tasks.send(True)
 
 
-def _settle(future: Future[ShardResult], shard: Shard, output_prefix: str) -> None:
-    """Wait for a shard; when its worker died first, leave the failed result it could not."""
-    try:
-        future.result()
-    except BrokenProcessPool:
-        # The pool cannot say which worker died, nor how (its exit code stays inside it).
-        error = (
-            "WorkerDied: a worker process of the pool ended abruptly (killed, out of memory, or a "
-            "crash in native code) before this shard finished; the pool stopped with it"
-        )
-        record_result(shard, output_prefix, ShardResult(shard.id, len(shard.items), failed=True, error=error))
+@dataclass(eq=False)
+class _Worker:
+    process: BaseProcess
+    tasks: Connection
+    shard: Shard | None = None  # the shard it scores now
 
 
-def pool(endpoint: str, workers: int, score: Callable[[Shard, str, ChampionSource], ShardResult] = run_shard) -> Runner:
+def _died(process: BaseProcess, shard: Shard, output_prefix: str) -> None:
+    """Leave the failed result of the ``shard`` that ``process`` died with, saying how it ended."""
+    process.join()
+    code = process.exitcode
+    how = f"exited with code {code}"
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            how = f"was killed by {signal.Signals(-code).name}"
+    error = (
+        f"WorkerDied: the worker process scoring this shard {how} before it finished "
+        "(killed for memory, or a crash in native code)"
+    )
+    record_result(shard, output_prefix, ShardResult(shard.id, len(shard.items), failed=True, error=error))
+
+
+def pool(endpoint: str, workers: int, score: Scorer = run_shard) -> Runner:
     """A runner that scores shards with ``score`` on up to ``workers`` processes talking to
-    moto at ``endpoint``; each shard leaves its result in S3, where the summary reads it."""
+    moto at ``endpoint``, one shard per worker at a time; each shard leaves its result in S3,
+    where the summary reads it (a worker that dies leaves its shard's failed result here)."""
 
     def run(shards: Sequence[Shard], output_prefix: str, source: ChampionSource) -> None:
         context = multiprocessing.get_context("spawn")
-        size = max(1, min(workers, len(shards)))
-        with ProcessPoolExecutor(size, mp_context=context, initializer=_point_at, initargs=(endpoint,)) as executor:
-            futures = [executor.submit(score, shard, output_prefix, source) for shard in shards]
-            for future, shard in zip(futures, shards, strict=True):
-                _settle(future, shard, output_prefix)
+        waiting = deque(shards)
+
+        def started() -> _Worker:
+            tasks, theirs = context.Pipe()
+            process = context.Process(target=_work, args=(theirs, endpoint, score), daemon=True)
+            process.start()
+            theirs.close()  # the worker's end lives in the worker: its death closes the pipe here
+            return _Worker(process, tasks)
+
+        def hand_on(worker: _Worker) -> None:
+            worker.shard = waiting.popleft() if waiting else None
+            if worker.shard is not None:
+                # A worker dead already cannot take it: its sentinel tells the loop below.
+                with contextlib.suppress(BrokenPipeError):
+                    worker.tasks.send((worker.shard, output_prefix, source))
+
+        crew = [started() for _ in range(max(1, min(workers, len(shards))))]
+        try:
+            for worker in crew:
+                hand_on(worker)
+            while busy := [w for w in crew if w.shard is not None]:
+                ready = wait([w.tasks for w in busy] + [w.process.sentinel for w in busy])
+                for worker in busy:
+                    if worker.tasks not in ready and worker.process.sentinel not in ready:
+                        continue
+                    try:
+                        worker.tasks.recv()
+                    except EOFError:  # it died with its shard, and a new worker takes its place
+                        _died(worker.process, worker.shard, output_prefix)
+                        worker.tasks.close()
+                        if waiting:
+                            crew[crew.index(worker)] = worker = started()
+                    hand_on(worker)
+        finally:
+            for worker in crew:
+                with contextlib.suppress(OSError):
+                    worker.tasks.send(None)
+            for worker in crew:
+                worker.process.join(timeout=10)
+                if worker.process.is_alive():  # interrupted mid-shard: nothing waits for it
+                    worker.process.kill()
+                    worker.process.join()
 
     return run
 
