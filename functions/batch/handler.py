@@ -6,8 +6,9 @@ invocation, named by the event's ``phase``:
 - ``{"phase": "shard", "items", "output_uri"}`` (one ItemBatcher batch) scores the items and
   leaves the shard's result under results/; a failed shard raises ``ShardFailed`` after that,
   so that the Map counts it against its tolerance as the summary does;
-- ``{"phase": "summarize", "output_uri", "map_error"?}`` writes the summary, raises
-  ``BatchFailed`` when too many shards failed, else publishes ``BatchScored``.
+- ``{"phase": "summarize", "output_uri", "execution", "map_error"?}`` writes the summary, raises
+  ``BatchFailed`` when too many shards failed, else publishes ``BatchScored``: once per
+  ``execution`` (its ARN), so that a retried step answers from its record and publishes nothing.
 
 The step's typed error (``ConfigError``, ``ModelNotReady``, ``BadRequest``...) is the
 execution's error as Lambda reports it: the state machine retries none of them.
@@ -19,6 +20,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlrails.adapters import deployed
+from mlrails.adapters.idempotency import once
 from mlrails.batch import job
 from mlrails.batch.items import Shard
 from mlrails.errors import BadRequest
@@ -83,6 +85,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if phase is None:
         raise BadRequest(f"the batch step's event needs 'phase', one of {sorted(PHASES)}; got {event.get('phase')!r}")
     logger.append_keys(phase=event["phase"], output_uri=event.get("output_uri"))
-    result = phase(event)
+    if phase is summarize:
+        _field(event, "execution", str)  # the idempotency key, named when missing
+        result = once(deployed.settings().state_table, "[phase, execution]", summarize, event, lambda_context=context)
+    else:
+        result = phase(event)
     logger.info("batch step done", extra={"result": result})
     return result

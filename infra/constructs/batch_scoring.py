@@ -12,7 +12,8 @@ over the batch function, whose three phases are the ones the local runtime runs
   returns ``{}``: however many shards, the Map's output stays far below the 256 KiB state limit.
 - **Summarize** lists the results and writes ``summary.json`` whether the Map succeeded or
   failed (too many failed shards: its catch still summarizes, and says why); the job then fails
-  with ``BatchFailed`` or publishes ``BatchScored``.
+  with ``BatchFailed`` or publishes ``BatchScored``, once per execution however often the step
+  is retried.
 
 Only Lambda's transient errors are retried (:mod:`infra.support.fan_out`, which the drift
 fan-out shares): a shard that raised fails the same way twice, and is counted.
@@ -31,7 +32,7 @@ from constructs import Construct
 from infra.constructs.data_store import DataStore
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.support import fan_out
-from infra.support.access import Access, grant_prefix
+from infra.support.access import IDEMPOTENCY, Access, grant_items, grant_prefix
 from infra.support.nag import acknowledge_resource_wildcard
 from mlrails import wiring
 from mlrails.config import Batch
@@ -118,6 +119,8 @@ class BatchScoring(Construct):
         payload: dict[str, object] = {
             "phase": "summarize",
             "output_uri": sfn.JsonPath.string_at(f"{PLAN_PATH}.output_uri"),
+            # The idempotency key: a retried Summarize publishes no second BatchScored.
+            "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
         }
         if map_error is not None:
             payload["map_error"] = map_error
@@ -132,8 +135,10 @@ class BatchScoring(Construct):
         """mlrails.batch.job: list and read the input, write and delete parts, refused rows,
         results, the item list and the summary, all under the data bucket's batch/ (the only
         place a job may read or write: plan_job refuses others); the champion as inference
-        reads it (the manifest, a listable 404 when absent; the version's files); BatchScored."""
+        reads it (the manifest, a listable 404 when absent; the version's files); BatchScored,
+        once per execution (the summarize phase's idempotency records)."""
         fn = self.handler.function
+        grant_items(store.state_table, fn, IDEMPOTENCY)
         grant_prefix(store.data_bucket, fn, Access.READ_WRITE, Prefix.BATCH)
         grant_prefix(store.artifacts_bucket, fn, Access.READ, Prefix.MANIFESTS)
         grant_prefix(store.artifacts_bucket, fn, Access.GET | Access.GET_VERSION, Prefix.MODELS)

@@ -5,6 +5,7 @@ runs (its documented ``execute_state_machine``), printing the summary the phases
 
 import itertools
 import json
+import uuid
 
 import pytest
 from moto.core.config import default_user_config
@@ -21,6 +22,7 @@ from support.aws import DAY, keys, redeploy
 from support.samples import REPO, load_event
 
 IN, OUT = "batch/job-1/input/", "batch/job-1/output/"
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:mlrails-churn-dev-batch:"
 
 
 @pytest.fixture
@@ -42,11 +44,14 @@ def _inputs(cloud, cfg, objects: int, *, broken: int | None = None) -> None:
         s3.put_bytes(s3.uri(cloud.data_bucket, f"{IN}{n}.csv"), b"tenure_months\n\xff\xfe\n" if n == broken else body)
 
 
-def _run_as_the_map(batch, *, per_batch: int, tolerated: float, dies: set[int] = frozenset()) -> dict:
+def _run_as_the_map(
+    batch, *, per_batch: int, tolerated: float, dies: set[int] = frozenset(), execution: str | None = None
+) -> dict:
     """Plan, then the shard phase once per batch of items.json as the ItemBatcher cuts it
     (``dies``: batches whose invocation died before it wrote anything: a timeout), then the
     summary the state machine takes: after the Map, or after its catch when the failed items
-    exceed the tolerance, as the Map judges it."""
+    exceed the tolerance, as the Map judges it. Each run is an execution of its own (the
+    summarize phase's idempotency key), ``execution`` unless given."""
     planned = batch(load_event("batch_plan"))
     items = s3.get_json(s3.uri(planned["bucket"], planned["items_key"]))
     batches = [items[i : i + per_batch] for i in range(0, len(items), per_batch)]
@@ -60,10 +65,16 @@ def _run_as_the_map(batch, *, per_batch: int, tolerated: float, dies: set[int] =
             batch({**load_event("batch_shard"), "items": items_of_batch})
         except ShardFailed:
             failed_items += len(items_of_batch)
-    after_failure = load_event("batch_summarize_after_map_failure")
+    execution = execution or f"{EXECUTION}{uuid.uuid4()}"
+    after_failure = {**load_event("batch_summarize_after_map_failure"), "execution": execution}
     if failed_items * 100 > tolerated * len(items):
         return batch(after_failure)
-    return batch({"phase": "summarize", "output_uri": after_failure["output_uri"]})
+    return batch(_summarize_event(after_failure))
+
+
+def _summarize_event(after_failure: dict) -> dict:
+    """The Summarize step's event: the catch's, without the Map's error."""
+    return {key: value for key, value in after_failure.items() if key != "map_error"}
 
 
 def test_the_steps_score_every_item_and_summarize_from_the_shards_results(
@@ -82,6 +93,23 @@ def test_the_steps_score_every_item_and_summarize_from_the_shards_results(
     assert len(keys(cloud.data_bucket, OUT + "results/")) == len(keys(cloud.data_bucket, OUT + "parts/")) == 3
     (event,) = bus.of("BatchScored")
     assert event["detail"]["summary_uri"] == answer["summary_uri"] and event["detail"]["shards"] == 3
+
+
+def test_a_retried_summarize_answers_from_its_record_and_announces_the_job_once(
+    cloud, cfg, champion, bus, batch, monkeypatch
+):
+    _deploy(cloud, cfg, monkeypatch, items_per_batch=2)
+    _inputs(cloud, cfg, 3)
+    execution = EXECUTION + "nightly"
+    first = _run_as_the_map(batch, per_batch=2, tolerated=0, execution=execution)
+
+    # Step Functions retries the step when Lambda's answer was lost: the same execution.
+    output_uri = f"s3://{cloud.data_bucket}/{OUT}"
+    retried = batch({"phase": "summarize", "output_uri": output_uri, "execution": execution})
+
+    assert retried == first and len(bus.of("BatchScored")) == 1
+    with pytest.raises(BadRequest, match="'execution'"):
+        batch({"phase": "summarize", "output_uri": output_uri})
 
 
 def test_a_shard_that_left_no_result_is_counted_failed_within_the_tolerance(

@@ -40,12 +40,9 @@ def test_plan_then_the_map_then_the_summary_whatever_the_map_did(service_templat
         "time.$": "$$.Execution.StartTime",
     }
     assert plan["ResultPath"] == "$.plan"
-    assert states["States"]["Summarize"]["Parameters"] == {"phase": "summarize", "output_uri.$": "$.plan.output_uri"}
-    assert after["Parameters"] == {
-        "phase": "summarize",
-        "output_uri.$": "$.plan.output_uri",
-        "map_error.$": "$.map_error",
-    }
+    summarize = {"phase": "summarize", "output_uri.$": "$.plan.output_uri", "execution.$": "$$.Execution.Id"}
+    assert states["States"]["Summarize"]["Parameters"] == summarize
+    assert after["Parameters"] == {**summarize, "map_error.$": "$.map_error"}
     batch_fn = function_id(service_template, "batch")
     for name in ("Plan", "Summarize", "SummarizeAfterMapFailure"):
         state = states["States"][name]
