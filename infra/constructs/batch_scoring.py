@@ -21,6 +21,8 @@ fan-out shares): a shard that raised fails the same way twice, and is counted.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -112,8 +114,8 @@ class BatchScoring(Construct):
         )
         fan_out.acknowledge_fan_out(self.state_machine, self.handler.function, "batch")
 
-    def _invoke(self, name: str, comment: str, payload: dict[str, object], **paths: str) -> tasks.LambdaInvoke:
-        return fan_out.invoke(self, name, f"batch function: {comment}", self.handler.function, payload, **paths)
+    def _invoke(self, name: str, comment: str, payload: dict[str, object], **options: Any) -> tasks.LambdaInvoke:
+        return fan_out.invoke(self, name, f"batch function: {comment}", self.handler.function, payload, **options)
 
     def _summarize(self, name: str, *, map_error: str | None) -> tasks.LambdaInvoke:
         payload: dict[str, object] = {
@@ -128,6 +130,7 @@ class BatchScoring(Construct):
             name,
             "write summary.json; BatchFailed or BatchScored" + (" (the Map failed)" if map_error else ""),
             payload,
+            once_within=Duration.seconds(wiring.function("batch").timeout_seconds),
             result_path="$.summary",
         )
 

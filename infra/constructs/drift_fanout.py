@@ -29,6 +29,7 @@ from constructs import Construct
 from infra.constructs.pipeline_function import FunctionContext, PipelineFunction
 from infra.support import fan_out
 from infra.support.access import Access, grant_prefix
+from mlrails import wiring
 from mlrails.config import Monitoring
 from mlrails.wiring import drift_reports_prefix
 
@@ -80,6 +81,7 @@ class DriftFanout(Construct):
             "drift_check function: merge the partials into the window's report; DriftDetected",
             fn,
             {"phase": "judge", "prefix": sfn.JsonPath.string_at("$.prefix")},
+            once_within=Duration.seconds(wiring.function("drift_check").timeout_seconds),
             result_path="$.verdict",
         )
         self.state_machine, self.log_group = fan_out.logged_state_machine(

@@ -4,11 +4,13 @@ over a JSON item list in S3 that an earlier step wrote, a logged and traced Stan
 machine, and the cdk-nag acknowledgements of what CDK grants such a machine.
 
 Only Lambda's transient errors are retried, as in the training state machine: a step that raised
-fails the same way twice.
+fails the same way twice. A step that runs once (an idempotency record) also waits for a first
+call still running.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from aws_cdk import ArnFormat, Duration, Fn, Stack
@@ -18,16 +20,31 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constructs.training_pipeline import RETRY_BACKOFF_RATE, RETRY_INTERVAL, TRANSIENT_LAMBDA_ERRORS
+from infra.constructs.training_pipeline import (
+    IN_PROGRESS_ERROR,
+    RETRY_BACKOFF_RATE,
+    RETRY_INTERVAL,
+    TRANSIENT_LAMBDA_ERRORS,
+)
 from infra.support.nag import acknowledge, acknowledge_resource_wildcard
 
 RETRY_ATTEMPTS = 2
+IN_PROGRESS_POLL = Duration.seconds(15)  # how often a retry looks again at a step still running
 
 
 def invoke(
-    scope: Construct, name: str, comment: str, fn: lambda_.IFunction, payload: Mapping[str, object], **paths: str
+    scope: Construct,
+    name: str,
+    comment: str,
+    fn: lambda_.IFunction,
+    payload: Mapping[str, object],
+    *,
+    once_within: Duration | None = None,
+    **paths: str,
 ) -> tasks.LambdaInvoke:
-    """A call of ``fn`` with ``payload``, its answer only, retried on Lambda's transient errors."""
+    """A call of ``fn`` with ``payload``, its answer only, retried on Lambda's transient errors.
+    ``once_within``: the step runs once (an idempotency record) and ``fn`` times out after that
+    long; a retry that finds the first call still running waits it out, as the training steps do."""
     call = tasks.LambdaInvoke(
         scope,
         name,
@@ -46,6 +63,15 @@ def invoke(
         backoff_rate=RETRY_BACKOFF_RATE,
         jitter_strategy=sfn.JitterType.FULL,
     )
+    if once_within is not None:
+        # A transient error can surface while the first invocation still runs: the retry then
+        # meets its idempotency record in progress, until it ends (within the function's timeout).
+        call.add_retry(
+            errors=[IN_PROGRESS_ERROR],
+            max_attempts=math.ceil(once_within.to_seconds() / IN_PROGRESS_POLL.to_seconds()) + 1,
+            interval=IN_PROGRESS_POLL,
+            backoff_rate=1,
+        )
     return call
 
 

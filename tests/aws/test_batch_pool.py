@@ -50,3 +50,23 @@ def test_a_worker_that_dies_fails_its_shard_only_and_a_new_worker_scores_the_res
     assert summary["rows_scored"] == 19 + 25 and summary["failed"] is True
     # The drift report covers the four shards that finished.
     assert summary["drift"]["shards_counted"] == 4 and summary["drift"]["rows"] == 19 + 25
+
+
+def test_workers_that_die_as_they_start_fail_their_shards_and_the_job_still_ends(cloud, cfg, champion, endpoint):
+    from support import dies_at_start
+
+    _inputs(cloud, cfg)  # five items: three shards of two
+    runner = pool(endpoint, 2, dies_at_start.score)
+    with pytest.raises(BatchFailed, match="3 of 3 shards failed"):
+        run_job(
+            f"s3://{cloud.data_bucket}/batch/in/",
+            f"s3://{cloud.data_bucket}/{OUT}",
+            _with_batch(cfg, items_per_batch=2, tolerated_failure_percentage=0),
+            Settings.from_env(),
+            runner=runner,
+        )
+    summary = s3.get_json(s3.uri(cloud.data_bucket, OUT + "summary.json"))
+    errors = [r["error"] for r in summary["shard_results"]]
+    assert len(errors) == 3 and all(
+        e.startswith("WorkerDied: the worker process scoring this shard exited with code 3") for e in errors
+    )

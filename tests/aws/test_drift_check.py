@@ -139,6 +139,19 @@ def test_the_same_slot_delivered_twice_is_checked_once(champion, serve, drift_ch
     assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1
 
 
+def test_a_window_judged_again_is_counted_once(champion, serve, drift_check, bus, cloud, cfg, lambda_context):
+    serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
+    event = load_event("drift_check_schedule")
+    first = drift_check.lambda_handler(event, lambda_context)
+    # The same window judged again past its idempotency record (a redriven judge whose event
+    # failed to publish, say): its verdict stands, and the count does not move twice.
+    again = drift_check.lambda_handler({**event, "schedule": "DriftCheckByHand"}, lambda_context)
+
+    assert first["consecutive_windows"] == again["consecutive_windows"] == 1
+    assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}")["consecutive"] == 1
+    assert [e["detail"]["consecutive_windows"] for e in bus.of("DriftDetected")] == [1, 1]
+
+
 def test_a_window_counted_in_shards_gives_the_report_of_one_pass(
     champion, serve, drift_check, cloud, cfg, lambda_context
 ):

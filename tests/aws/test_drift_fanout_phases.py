@@ -65,7 +65,8 @@ def test_a_window_over_the_budget_fans_out_and_judges_as_one_pass(
     reports = {key: s3.get_bytes(s3.uri(cloud.artifacts_bucket, key)) for key in (REPORT_KEY, PAGE_KEY)}
     for key in reports:
         s3.delete(s3.uri(cloud.artifacts_bucket, key))
-    StateTable(cloud.state_table).put(f"drift#{cfg.model.name}", consecutive=0)
+    # The count as before the window was judged (no count, no window counted).
+    StateTable(cloud.state_table).compare_and_set(f"drift#{cfg.model.name}", expected={}, consecutive=0, window=None)
     bus.drain()
     bus.seen.clear()  # the single pass's DriftDetected
 
@@ -135,3 +136,17 @@ def test_a_step_event_it_cannot_read_is_refused(drift_check, lambda_context):
         drift_check.lambda_handler({"phase": "shard"}, lambda_context)
     with pytest.raises(BadRequest, match="'items' \\(list\\)"):
         drift_check.lambda_handler({**load_event("drift_check_count"), "items": None}, lambda_context)
+
+
+def test_a_shard_handed_items_not_of_the_plan_is_refused(
+    drifted_window, drift_check, cloud, cfg, lambda_context, monkeypatch
+):
+    from mlrails.errors import BadRequest
+
+    _budget(cloud, cfg, monkeypatch, 0.001)
+    fanned = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+    count = {"phase": "count", "prefix": fanned["prefix"]}
+    with pytest.raises(BadRequest, match="not the item list's"):
+        drift_check.lambda_handler({**count, "items": [{"key": "capture/x.jsonl"}]}, lambda_context)
+    with pytest.raises(BadRequest, match="not all among the plan's"):
+        drift_check.lambda_handler({**count, "items": [{"index": -1}]}, lambda_context)

@@ -48,7 +48,14 @@ def test_plan_then_the_map_then_the_summary_whatever_the_map_did(service_templat
         state = states["States"][name]
         assert state["Resource"] == f"<{batch_fn}.Arn>"
         # Lambda's transient errors only: a refused plan or a failed job fails the same way twice.
-        assert [set(retry["ErrorEquals"]) for retry in state["Retry"]] == [TRANSIENT]
+        assert set(state["Retry"][0]["ErrorEquals"]) == TRANSIENT
+    assert len(states["States"]["Plan"]["Retry"]) == 1
+    for name in ("Summarize", "SummarizeAfterMapFailure"):
+        # The summary runs once per execution: a retry waits out a first call still running,
+        # every 15 s for the batch function's 900 s timeout.
+        (in_progress,) = states["States"][name]["Retry"][1:]
+        assert in_progress["ErrorEquals"] == ["IdempotencyAlreadyInProgressError"]
+        assert (in_progress["IntervalSeconds"], in_progress["MaxAttempts"]) == (15, 61)
     assert states["TimeoutSeconds"] == 24 * 3600
 
 

@@ -43,7 +43,17 @@ def test_count_on_a_distributed_map_then_judge(service_template: Template, cfg: 
     drift_fn = f"<{function_id(service_template, 'drift_check')}.Arn>"
     for state in (child, judge):
         assert state["Resource"] == drift_fn
-        assert [set(retry["ErrorEquals"]) for retry in state["Retry"]] == [TRANSIENT]
+    assert [set(retry["ErrorEquals"]) for retry in child["Retry"]] == [TRANSIENT]
+    # The judge runs once (its idempotency record): a retry waits out a first call still
+    # running, every 15 s for the function's 300 s timeout.
+    transient, in_progress = judge["Retry"]
+    assert set(transient["ErrorEquals"]) == TRANSIENT
+    assert in_progress == {
+        "ErrorEquals": ["IdempotencyAlreadyInProgressError"],
+        "IntervalSeconds": 15,
+        "MaxAttempts": 21,
+        "BackoffRate": 1,
+    }
 
 
 def test_the_check_starts_this_state_machine_only_and_knows_it_by_name(

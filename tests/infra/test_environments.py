@@ -74,7 +74,7 @@ def test_reservations_follow_the_config_and_none_reserves_nothing(
     assert reserved(template, wiring.function("inference").description) == 150
     assert reserved(template, wiring.function("train").description) == 1
     assert reserved(template, wiring.function("feature_prep").description) is None
-    assert reserved(template, wiring.function("drift_check").description) == 2  # the default
+    assert reserved(template, wiring.function("drift_check").description) == 12  # the default
 
 
 # ---------------------------------------------------------------- shared accounts

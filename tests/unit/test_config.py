@@ -108,7 +108,7 @@ def test_reserved_concurrency_names_every_function(cfg):
     assert ReservedConcurrency().model_dump() == {  # the README's table
         "inference": 110,
         "feature_prep": 10,
-        "drift_check": 2,
+        "drift_check": 12,
         "performance_check": 2,
         "retrain_trigger": 2,
         "train": 3,
@@ -120,7 +120,7 @@ def test_reserved_concurrency_names_every_function(cfg):
 
 def test_the_example_stages_fit_one_default_account_together(cfg):
     # Lambda's default quota is 1,000 per account and region, 100 of which stay unreserved.
-    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 702 <= 1000 - 100
+    assert sum(env.reserved_concurrency.total() for env in cfg.environments.values()) == 732 <= 1000 - 100
 
 
 @pytest.mark.parametrize("value", [0, -1, 1001, 2.5])
@@ -134,7 +134,19 @@ def test_no_reservation_is_none(cfg):
     parsed = parse_config(_with_dev(cfg, reserved_concurrency={"feature_prep": None, "train": 1}))
     reservations = parsed.environments["dev"].reserved_concurrency
     assert reservations.feature_prep is None and reservations.train == 1
-    assert reservations.total() == 110 + 2 + 2 + 2 + 1 + 3 + 2
+    assert reservations.total() == 110 + 12 + 2 + 2 + 1 + 3 + 2
+
+
+def test_the_drift_fanout_must_fit_the_drift_check_reservation(cfg):
+    document = _with_dev(cfg, reserved_concurrency={"drift_check": 11})
+    with pytest.raises(
+        ConfigError, match=r"reserved_concurrency.drift_check 11 is below monitoring.fanout_max_concurrency 10 \+ 2"
+    ):
+        parse_config(document)
+    document["monitoring"]["fanout_max_concurrency"] = 9
+    assert parse_config(document).environments["dev"].reserved_concurrency.drift_check == 11
+    unreserved = _with_dev(cfg, reserved_concurrency={"drift_check": None})
+    assert parse_config(unreserved).environments["dev"].reserved_concurrency.drift_check is None
 
 
 def test_the_api_burst_must_fit_the_inference_reservation(cfg):

@@ -37,8 +37,11 @@ class ReservedConcurrency(Section):
     # One invocation per raw file: a bulk upload waits (asynchronous invocations retry a
     # throttle for hours) instead of taking the account.
     feature_prep: Reservation = 10
-    # Daily schedules; the second execution is a retry that overlaps a slow first one.
-    drift_check: Reservation = 2
+    # The drift fan-out's shards at once (monitoring.fanout_max_concurrency, 10 by default: each
+    # an invocation of this function), plus its daily schedule and a retry overlapping a slow run
+    # (checked: at least the fan-out's concurrency + 2).
+    drift_check: Reservation = 12
+    # A daily schedule; the second execution is a retry that overlaps a slow first one.
     performance_check: Reservation = 2
     retrain_trigger: Reservation = 2
     # One training run at a time (the retrain lease), plus the state machine's retry of a step

@@ -201,6 +201,23 @@ class ProjectConfig(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _drift_fanout_fits_its_function(self) -> ProjectConfig:
+        # Each shard of the drift fan-out is an invocation of drift_check: past the function's
+        # reservation Lambda throttles the Map's children faster than their retries wait, and a
+        # window that fans out fails without a verdict.
+        needed = self.monitoring.fanout_max_concurrency + 2
+        for name, environment in self.environments.items():
+            reserved = environment.reserved_concurrency.drift_check
+            if reserved is not None and reserved < needed:
+                raise ValueError(
+                    f"environments.{name}.reserved_concurrency.drift_check {reserved} is below "
+                    f"monitoring.fanout_max_concurrency {self.monitoring.fanout_max_concurrency} + 2 "
+                    "(the schedule's check and a retry beside the shards): the drift fan-out's shards would be "
+                    "throttled; raise the reservation (or null: unreserved) or lower the fan-out's concurrency"
+                )
+        return self
+
     @property
     def performance_metric(self) -> str:
         """The metric the performance check judges the serving model by: configured, else the gate's."""

@@ -133,14 +133,7 @@ def judge_window(
     )
     s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
-    state, pk = StateTable(settings.state_table), f"drift#{cfg.model.name}"
-    if report.status == DriftStatus.INSUFFICIENT_DATA:
-        consecutive = int(state.get(pk).get("consecutive", 0))  # no evidence either way: keep the count
-    elif report.status == "drift":
-        consecutive = state.add(pk, "consecutive", 1)
-    else:
-        state.put(pk, consecutive=0)
-        consecutive = 0
+    consecutive = _count_window(StateTable(settings.state_table), f"drift#{cfg.model.name}", at, report.status)
     emit = report.status == "drift" and consecutive >= cfg.retraining.consecutive_drift_windows
     if emit:
         publish(
@@ -157,6 +150,23 @@ def judge_window(
             time=at,
         )
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)
+
+
+def _count_window(state: StateTable, pk: str, end: datetime, status: str) -> int:
+    """Drifted windows in a row, this one (ending at ``end``) included: counted once per window.
+    The item remembers the last window it counted, so a judge run again on that window (a
+    retried or redriven step whose publish failed after the count) finds it counted already;
+    a compare-and-set keeps two writers from both counting."""
+    window = end.isoformat()
+    while True:
+        item = state.get(pk)
+        counted = int(item.get("consecutive", 0))
+        if status == DriftStatus.INSUFFICIENT_DATA or item.get("window") == window:
+            return counted  # no evidence either way (the count stays), or counted already
+        now = counted + 1 if status == DriftStatus.DRIFT else 0
+        expected = {"window": item.get("window"), "consecutive": item.get("consecutive")}
+        if state.compare_and_set(pk, expected=expected, window=window, consecutive=now):
+            return now
 
 
 def check_plan(cfg: ProjectConfig, settings: Settings, plan: WindowPlan | None) -> DriftOutcome:

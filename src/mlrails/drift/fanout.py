@@ -31,7 +31,7 @@ from typing import Any
 from mlrails.adapters import executions, s3
 from mlrails.config import ProjectConfig
 from mlrails.drift.check import DriftOutcome, WindowPlan, check_plan, count_captures, judge_window, plan_window
-from mlrails.errors import ConfigError, MlrailsError
+from mlrails.errors import BadRequest, ConfigError, MlrailsError
 from mlrails.settings import Settings
 from mlrails.wiring import drift_reports_prefix
 
@@ -132,7 +132,12 @@ def count_shard(settings: Settings, prefix: str, items: Sequence[Mapping[str, An
     if not items:
         raise ShardsMissing("a shard of the drift fan-out was handed no items")
     plan = _plan(settings, prefix)
-    indices = [int(item["index"]) for item in items]
+    try:
+        indices = [int(item["index"]) for item in items]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadRequest(f"the shard's items are not the item list's ({{index, key, size}} each): {exc!r}") from exc
+    if not all(0 <= i < len(plan.keys) for i in indices):
+        raise BadRequest(f"the shard's item indices {indices} are not all among the plan's {len(plan.keys)} objects")
     partial = count_captures(plan, settings, [plan.keys[i] for i in indices])
     uri = s3.uri(settings.artifacts_bucket, f"{prefix}{PARTIALS}{indices[0]:08d}.json")
     s3.put_json(uri, {"indices": indices, "partial": partial})

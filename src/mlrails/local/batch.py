@@ -90,17 +90,23 @@ def pool(endpoint: str, workers: int, score: Scorer = run_shard) -> Runner:
             theirs.close()  # the worker's end lives in the worker: its death closes the pipe here
             return _Worker(process, tasks)
 
-        def hand_on(worker: _Worker) -> None:
-            worker.shard = waiting.popleft() if waiting else None
-            if worker.shard is not None:
-                # A worker dead already cannot take it: its sentinel tells the loop below.
-                with contextlib.suppress(BrokenPipeError):
-                    worker.tasks.send((worker.shard, output_prefix, source))
+        def hand_on(worker: _Worker) -> _Worker:
+            """The next shard to ``worker``, or to a new worker in its place if it died idle."""
+            if not waiting:
+                worker.shard = None
+                return worker
+            if not worker.process.is_alive():
+                worker.tasks.close()
+                worker = started()
+            worker.shard = waiting.popleft()
+            # One that dies from here on dies with the shard: the loop below sees it.
+            with contextlib.suppress(OSError):
+                worker.tasks.send((worker.shard, output_prefix, source))
+            return worker
 
         crew = [started() for _ in range(max(1, min(workers, len(shards))))]
         try:
-            for worker in crew:
-                hand_on(worker)
+            crew = [hand_on(worker) for worker in crew]
             while busy := [w for w in crew if w.shard is not None]:
                 ready = wait([w.tasks for w in busy] + [w.process.sentinel for w in busy])
                 for worker in busy:
@@ -108,21 +114,21 @@ def pool(endpoint: str, workers: int, score: Scorer = run_shard) -> Runner:
                         continue
                     try:
                         worker.tasks.recv()
-                    except EOFError:  # it died with its shard, and a new worker takes its place
+                    # EOF, or a reset when it died before reading the shard sent to it.
+                    except (EOFError, OSError):
                         _died(worker.process, worker.shard, output_prefix)
                         worker.tasks.close()
-                        if waiting:
-                            crew[crew.index(worker)] = worker = started()
-                    hand_on(worker)
+                    crew[crew.index(worker)] = hand_on(worker)
+        except BaseException:
+            for worker in crew:  # interrupted: nothing waits for the shards still running
+                worker.process.kill()
+            raise
         finally:
             for worker in crew:
                 with contextlib.suppress(OSError):
                     worker.tasks.send(None)
             for worker in crew:
-                worker.process.join(timeout=10)
-                if worker.process.is_alive():  # interrupted mid-shard: nothing waits for it
-                    worker.process.kill()
-                    worker.process.join()
+                worker.process.join()
 
     return run
 
