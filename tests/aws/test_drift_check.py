@@ -152,6 +152,24 @@ def test_a_window_judged_again_is_counted_once(champion, serve, drift_check, bus
     assert [e["detail"]["consecutive_windows"] for e in bus.of("DriftDetected")] == [1, 1]
 
 
+def test_a_window_judged_after_a_newer_one_moves_nothing(champion, serve, drift_check, bus, cloud, cfg, lambda_context):
+    serve(churn_frame(300, DAY, seed=22, drift=0.9), DAY + timedelta(hours=9))
+    serve(churn_frame(300, DAY, seed=23, drift=0.9), DAY + timedelta(hours=33))
+    newer = {**load_event("drift_check_schedule"), "scheduled_time": "2026-03-04T00:00:00Z"}
+    assert drift_check.lambda_handler(newer, lambda_context)["consecutive_windows"] == 1
+    # The day before's window, judged late (its fan-out outlasted the next check): its report
+    # is written, but the count of the newer window stays and nothing is announced for it.
+    older = drift_check.lambda_handler(load_event("drift_check_schedule"), lambda_context)
+
+    assert older["status"] == "drift" and older["drift_detected"] is False
+    assert keys(cloud.artifacts_bucket, REPORT_KEY) == [REPORT_KEY]
+    assert StateTable(cloud.state_table).get(f"drift#{cfg.model.name}") == {
+        "consecutive": 1,
+        "window": "2026-03-04T00:00:00+00:00",
+    }
+    assert [e["detail"]["report_uri"].rsplit("/", 1)[1] for e in bus.of("DriftDetected")] == ["2026-03-04T000000Z.json"]
+
+
 def test_a_window_counted_in_shards_gives_the_report_of_one_pass(
     champion, serve, drift_check, cloud, cfg, lambda_context
 ):

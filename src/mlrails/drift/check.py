@@ -133,8 +133,8 @@ def judge_window(
     )
     s3.put_bytes(html_uri(report_uri), page.encode(), "text/html; charset=utf-8")
 
-    consecutive = _count_window(StateTable(settings.state_table), f"drift#{cfg.model.name}", at, report.status)
-    emit = report.status == "drift" and consecutive >= cfg.retraining.consecutive_drift_windows
+    consecutive, current = _count_window(StateTable(settings.state_table), f"drift#{cfg.model.name}", at, report.status)
+    emit = current and report.status == "drift" and consecutive >= cfg.retraining.consecutive_drift_windows
     if emit:
         publish(
             DriftDetected(
@@ -152,21 +152,24 @@ def judge_window(
     return DriftOutcome(report.status, report, report_uri, consecutive, emit)
 
 
-def _count_window(state: StateTable, pk: str, end: datetime, status: str) -> int:
-    """Drifted windows in a row, this one (ending at ``end``) included: counted once per window.
-    The item remembers the last window it counted, so a judge run again on that window (a
-    retried or redriven step whose publish failed after the count) finds it counted already;
-    a compare-and-set keeps two writers from both counting."""
+def _count_window(state: StateTable, pk: str, end: datetime, status: str) -> tuple[int, bool]:
+    """Drifted windows in a row, this one (ending at ``end``) included, and whether this window
+    may announce them. Counted once per window, in window order: the item remembers the newest
+    window it counted, so a judge run again on that window (a retried or redriven step whose
+    publish failed after the count) finds it counted and may announce it again, and an older
+    window judged late (fan-outs that overlap) moves nothing and announces nothing. A
+    compare-and-set keeps two writers from both counting."""
     window = end.isoformat()
     while True:
         item = state.get(pk)
-        counted = int(item.get("consecutive", 0))
-        if status == DriftStatus.INSUFFICIENT_DATA or item.get("window") == window:
-            return counted  # no evidence either way (the count stays), or counted already
-        now = counted + 1 if status == DriftStatus.DRIFT else 0
-        expected = {"window": item.get("window"), "consecutive": item.get("consecutive")}
+        counted, last = int(item.get("consecutive", 0)), item.get("window")
+        if last is not None and datetime.fromisoformat(last) >= end:
+            return counted, datetime.fromisoformat(last) == end
+        # Insufficient data is no evidence either way: the count stays (the window is counted).
+        now = {DriftStatus.DRIFT: counted + 1, DriftStatus.INSUFFICIENT_DATA: counted}.get(status, 0)
+        expected = {"window": last, "consecutive": item.get("consecutive")}
         if state.compare_and_set(pk, expected=expected, window=window, consecutive=now):
-            return now
+            return now, True
 
 
 def check_plan(cfg: ProjectConfig, settings: Settings, plan: WindowPlan | None) -> DriftOutcome:
