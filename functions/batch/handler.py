@@ -30,10 +30,7 @@ tracer = Tracer()
 
 
 def _field(event: dict[str, Any], name: str, kind: type) -> Any:
-    value = event.get(name)
-    if not isinstance(value, kind):
-        raise BadRequest(f"the batch step's event needs '{name}' ({kind.__name__}), got {value!r}")
-    return value
+    return deployed.event_field(event, name, kind, step="batch step")
 
 
 def plan(event: dict[str, Any]) -> dict[str, Any]:

@@ -30,10 +30,7 @@ metrics = Metrics()
 
 
 def _field(event: dict[str, Any], name: str, kind: type) -> Any:
-    value = event.get(name)
-    if not isinstance(value, kind):
-        raise BadRequest(f"the drift fan-out step's event needs '{name}' ({kind.__name__}), got {value!r}")
-    return value
+    return deployed.event_field(event, name, kind, step="drift fan-out step")
 
 
 def _answer(outcome: DriftOutcome, model: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlrails.adapters import s3
 from mlrails.config import ProjectConfig, parse_config
+from mlrails.errors import BadRequest
 from mlrails.settings import Settings
 
 
@@ -65,3 +66,12 @@ def event_time(event: dict[str, Any]) -> datetime:
     if epoch_ms:
         return datetime.fromtimestamp(epoch_ms / 1000, UTC)
     return datetime.now(UTC)
+
+
+def event_field(event: dict[str, Any], name: str, kind: type, *, step: str) -> Any:
+    """The event's ``name``, of type ``kind``; a :class:`BadRequest` naming it (and ``step``, the
+    state machine step whose event it is) when it is missing or of another type."""
+    value = event.get(name)
+    if not isinstance(value, kind):
+        raise BadRequest(f"the {step}'s event needs '{name}' ({kind.__name__}), got {value!r}")
+    return value
